@@ -1,0 +1,42 @@
+#pragma once
+// Time as the engine sees it. Every timestamp a frame carries (capture, enter and leave of each stage) and every
+// time-dependent decision (maximum frame age, edge full time) reads a Clock, so tests can inject a ManualClock and
+// assert exact ages and latencies without sleeping.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace framepipe {
+
+using Duration = std::chrono::nanoseconds;
+using TimePoint = std::chrono::time_point<std::chrono::steady_clock, Duration>;
+
+/// A monotonic clock. Implementations must be callable from any thread at any time.
+class Clock {
+public:
+    virtual ~Clock() = default;
+    [[nodiscard]] virtual TimePoint now() const noexcept = 0;
+};
+
+/// std::chrono::steady_clock. The default clock of every pipeline.
+class SteadyClock final : public Clock {
+public:
+    [[nodiscard]] TimePoint now() const noexcept override { return std::chrono::steady_clock::now(); }
+    /// A process-wide instance; safe to share.
+    static const SteadyClock& instance() noexcept;
+};
+
+/// A clock that moves only when told to. Thread-safe: advance() may race with now().
+class ManualClock final : public Clock {
+public:
+    explicit ManualClock(TimePoint start = TimePoint{Duration{1'000'000'000}}) : ns_(start.time_since_epoch().count()) {}
+    [[nodiscard]] TimePoint now() const noexcept override { return TimePoint{Duration{ns_.load()}}; }
+    void advance(Duration by) noexcept { ns_.fetch_add(by.count()); }
+    void set(TimePoint to) noexcept { ns_.store(to.time_since_epoch().count()); }
+
+private:
+    std::atomic<std::int64_t> ns_;
+};
+
+}  // namespace framepipe

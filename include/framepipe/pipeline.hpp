@@ -1,0 +1,83 @@
+#pragma once
+// Pipeline: sources, each feeding its own chain of stages, run together on one oneTBB flow graph.
+//
+//     framepipe::Pipeline pipeline;
+//     pipeline.add_source(std::make_unique<SyntheticSource>(options))
+//         .add(std::make_unique<GaussianBlur>(5))
+//         .add(std::make_unique<NullSink>(), {.capacity = 2});
+//     framepipe::RunReport report = pipeline.run();
+//
+// Each source gets its own instances of its stages (so per-input state, such as a contact sheet, needs no locking),
+// its own frame pool and its own edges; all chains share the flow graph's worker threads. A source reads on a
+// dedicated thread; compute stages run on flow-graph nodes; stages marked blocking_io run on dedicated threads
+// behind an async_node. Edges are bounded (see edge.hpp) and the frame pool of each source bounds its memory.
+//
+// Thread-safety: build the pipeline and call run() from one thread. request_stop() and request_abort() may be called
+// from any thread, and from a signal handler (they only store to lock-free atomics).
+
+#include <framepipe/clock.hpp>
+#include <framepipe/edge.hpp>
+#include <framepipe/report.hpp>
+#include <framepipe/source.hpp>
+#include <framepipe/stage.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+namespace framepipe {
+
+struct PipelineOptions {
+    /// Clock for every timestamp and age; nullptr = SteadyClock. Must outlive the pipeline.
+    const Clock* clock = nullptr;
+    /// Capacity of edges whose EdgeOptions leave it unset.
+    std::size_t default_capacity = 4;
+    /// Policy of edges whose EdgeOptions leave it unset: after a live source, live_overflow; everywhere else, block.
+    Overflow live_overflow = Overflow::drop_oldest;
+    /// After request_stop(), how long in-flight frames may take to drain before they are discarded.
+    Duration drain_timeout = std::chrono::seconds(10);
+    /// Worker threads for compute stages; 0 = one per CPU.
+    std::size_t worker_threads = 0;
+    /// Called about every progress_interval with a snapshot of the counters, from a supervisor thread that run()
+    /// starts (never concurrently with itself). Must not call back into the pipeline except request_stop/abort.
+    std::function<void(const RunReport&)> on_progress;
+    Duration progress_interval = std::chrono::seconds(1);
+};
+
+/// The stages fed by one source, in order. Obtained from Pipeline::add_source(); owned by the pipeline.
+class Chain {
+public:
+    virtual ~Chain() = default;
+    /// Appends a stage; `edge` configures the edge in front of it. Returns *this for chaining.
+    virtual Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge = {}) = 0;
+};
+
+class Pipeline {
+public:
+    explicit Pipeline(PipelineOptions options = {});
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    /// Adds an input and returns the chain its frames go through.
+    Chain& add_source(std::unique_ptr<Source> source);
+
+    /// Opens every source and stage, runs until every source has ended (or a stop, or an error), closes everything
+    /// and returns the report. Throws ConfigError when the pipeline is malformed or a stage rejects its options, and
+    /// Error when a source or stage fails to open; in both cases everything already opened is closed again.
+    /// A failure while running does not throw: it ends the run and is in RunReport::error.
+    /// run() may be called once.
+    RunReport run();
+
+    /// Stop reading new frames; drain and deliver what is in flight, then finish. Async-signal-safe.
+    void request_stop() noexcept;
+    /// Stop now: in-flight frames are discarded (and counted), every opened stage is still closed. Async-signal-safe.
+    void request_abort() noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace framepipe

@@ -1,0 +1,119 @@
+#pragma once
+// What a run tells about itself: per source, per stage and per edge counts, drops by cause, and latency summaries.
+// A RunReport is a plain value: taken as a snapshot while running (progress) and once at the end.
+//
+// Accounting invariants, checked at the end of every run (RunReport::balanced()):
+//   per edge:   pushed == delivered + dropped (every cause) + queued
+//   per source: captured == delivered to the sink + dropped (every cause, every edge and stage)
+
+#include <framepipe/clock.hpp>
+#include <framepipe/edge.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace framepipe {
+
+struct LatencySummary {
+    std::uint64_t count = 0;
+    Duration mean{};
+    Duration p50{};
+    Duration p90{};
+    Duration p99{};
+    Duration max{};
+};
+
+struct EdgeReport {
+    std::string from;  // producing stage, or the source's name
+    std::string to;    // consuming stage
+    std::size_t capacity = 0;
+    Overflow overflow = Overflow::block;
+    std::optional<Duration> max_age;
+    std::uint64_t pushed = 0;
+    std::uint64_t delivered = 0;
+    std::uint64_t dropped_oldest = 0;
+    std::uint64_t dropped_newest = 0;
+    std::uint64_t expired = 0;
+    std::uint64_t discarded = 0;  // after a stop timeout, an error or an end-of-stream request downstream
+    std::uint64_t queued = 0;
+    std::uint64_t peak_depth = 0;
+    Duration blocked_time{};      // time the producer waited for space (block policy)
+
+    [[nodiscard]] std::uint64_t dropped() const noexcept {
+        return dropped_oldest + dropped_newest + expired + discarded;
+    }
+    [[nodiscard]] bool balanced() const noexcept { return pushed == delivered + dropped() + queued; }
+};
+
+struct StageReport {
+    std::string name;
+    bool parallel = false;
+    std::size_t concurrency = 1;
+    bool restores_order = false;    // a parallel stage whose output is put back in source order
+    bool blocking_io = false;
+    std::uint64_t processed = 0;    // frames given to process()
+    std::uint64_t passed = 0;
+    std::uint64_t filtered = 0;     // Outcome::drop
+    std::uint64_t rejected = 0;     // Outcome::reject or BadFrame
+    std::uint64_t failed = 0;       // process() threw: the run ended with an error
+    std::uint64_t ended = 0;        // Outcome::end_of_stream
+    LatencySummary service;         // time inside process()
+    LatencySummary wait;            // time in the input edge (and, after a parallel stage, in reordering)
+    Duration busy{};                // sum of service times
+
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return filtered + rejected + failed + ended; }
+};
+
+struct SourceReport {
+    std::string name;
+    bool live = false;
+    std::uint64_t captured = 0;
+    std::uint64_t delivered = 0;           // passed by the last stage of the chain
+    std::uint64_t dropped_at_capture = 0;  // read but never entered the pipeline (no free frame for a live source)
+    std::uint32_t pool_capacity = 0;       // frames this source may have alive at once
+    std::uint32_t pool_peak = 0;           // most that were
+    Duration active_time{};                // from the first capture to the last delivery
+    LatencySummary end_to_end;             // capture to the end of the last stage
+    std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]
+    std::vector<StageReport> stages;
+
+    /// Every drop of this source's frames, on every edge and in every stage.
+    [[nodiscard]] std::uint64_t dropped() const noexcept;
+    [[nodiscard]] std::uint64_t queued() const noexcept;
+    [[nodiscard]] double fps() const noexcept;
+    /// captured == delivered + dropped + still queued, and every edge balanced.
+    [[nodiscard]] bool balanced() const noexcept;
+};
+
+struct RunError {
+    std::string source;                   // the chain's source
+    std::string stage;                    // the failing stage, or the source's name when the source failed
+    std::optional<std::uint64_t> frame;   // the frame's sequence number, when a frame was involved
+    std::string message;
+
+    [[nodiscard]] std::string describe() const;
+};
+
+struct RunReport {
+    std::vector<SourceReport> sources;
+    Duration wall_time{};
+    bool finished = false;          // false in a progress snapshot
+    bool stopped = false;           // ended by request_stop()
+    bool drain_timed_out = false;   // the stop's drain took longer than allowed; the rest was discarded
+    std::optional<RunError> error;
+
+    [[nodiscard]] bool ok() const noexcept { return !error.has_value(); }
+    [[nodiscard]] bool balanced() const noexcept;
+};
+
+}  // namespace framepipe
+
+namespace framepipe {
+
+/// The end-of-run summary as a table a person reads: per source its totals, then one row per edge and per stage.
+[[nodiscard]] std::string format_summary(const RunReport& report);
+
+}  // namespace framepipe

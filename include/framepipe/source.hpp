@@ -1,0 +1,50 @@
+#pragma once
+// A source delivers frames: a camera, a file, a folder of images, a network stream, a test pattern.
+//
+// Lifecycle and threading: the engine calls open() once, then read() repeatedly from one dedicated thread (never a
+// TBB worker, since reads block), then close() once from that same thread, whether the run ended normally, was stopped
+// or failed. read() must return promptly once `stop` is requested (returning end_of_stream is fine).
+
+#include <framepipe/clock.hpp>
+#include <framepipe/frame.hpp>
+
+#include <opencv2/core/types.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+namespace framepipe {
+
+/// What a source says about itself after open(). Sizes and rates are what the source believes; stages must still
+/// accept frames that differ (a camera may change resolution, a file may lie about its frame count).
+struct SourceInfo {
+    std::string name;        // shown in reports and errors: a file name, a device, "synthetic"
+    bool live = false;       // frames arrive at the source's own pace and cannot wait for the pipeline
+    double fps = 0;          // nominal frame rate; 0 when unknown
+    cv::Size size{};         // nominal frame size; empty when unknown
+    int type = 16;           // nominal pixel type (CV_8UC3)
+    std::optional<std::int64_t> frame_count;  // only when known reliably
+};
+
+enum class ReadResult { frame, end_of_stream };
+
+class Source {
+public:
+    virtual ~Source() = default;
+
+    /// Opens the input. Throws ConfigError for a bad request (missing file, unknown option), Error otherwise.
+    virtual SourceInfo open() = 0;
+
+    /// Fills `frame.image` and `frame.media_time` (the engine sets source, sequence and capture_time). The frame's
+    /// image buffer may be reused: write into it rather than replacing it where the size allows. Returns
+    /// end_of_stream when there are no more frames or `stop` was requested. Throws Error on a failure that ends the
+    /// input (the run then ends with an error naming this source and frame).
+    virtual ReadResult read(Frame& frame, std::stop_token stop) = 0;
+
+    /// Releases the input. Called once, after the last read().
+    virtual void close() {}
+};
+
+}  // namespace framepipe

@@ -1,0 +1,43 @@
+#pragma once
+// SyntheticSource: a test pattern that needs no camera and no file. Every frame carries its number burned into the
+// picture (pattern "moving") or into its first pixels (pattern "counter", nearly free, for engine benchmarks).
+//
+// As a file-like source (live = false) it produces frames as fast as the pipeline takes them. As a live source
+// (live = true) it produces them at `fps` on its own clock, like a camera, and never waits for the pipeline.
+
+#include <framepipe/source.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace framepipe {
+
+class SyntheticSource final : public Source {
+public:
+    enum class Pattern { moving, counter };
+
+    struct Options {
+        int width = 640;
+        int height = 360;
+        std::int64_t frames = 300;  // 0 = until stopped
+        double fps = 30;            // media rate; with live, also the real rate
+        bool live = false;
+        Pattern pattern = Pattern::moving;
+        std::string name = "synthetic";
+    };
+
+    explicit SyntheticSource(Options options);
+    SourceInfo open() override;
+    ReadResult read(Frame& frame, std::stop_token stop) override;
+
+    /// The frame number a "counter" or "moving" frame carries, read back from its pixels (-1 if unreadable).
+    [[nodiscard]] static std::int64_t counter_of(const cv::Mat& image);
+
+private:
+    Options options_;
+    std::int64_t produced_ = 0;
+    std::chrono::steady_clock::time_point live_start_{};
+};
+
+}  // namespace framepipe

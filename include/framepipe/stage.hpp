@@ -1,0 +1,76 @@
+#pragma once
+// The contract every stage implements: filters, thumbnailers, encoders, sinks.
+//
+// Lifecycle:
+//   open(context)   once, before any frame; validates options and allocates. Throws ConfigError for a bad option
+//                   (the run does not start, exit code 2) or Error for anything else (exit code 1).
+//   process(frame)  once per frame. Returns what happens to the frame (Outcome); a fatal failure is an exception.
+//   close()         exactly once for every stage whose open() succeeded, after its last process(): flush and
+//                   finalise outputs. Called on normal end, on stop and after an error elsewhere in the run.
+//
+// Threading: a serial stage's process() is never called concurrently (calls may come from different threads, each
+// call happening after the previous one returned). A parallel stage's process() may run on several frames at once
+// and must be thread-safe. open() and close() never overlap process(). Unless `blocking_io` is set, process() runs
+// on a TBB worker thread and must not block on I/O or sleep.
+//
+// Frame ownership: see frame.hpp. process() may modify the frame freely (pixels, size, type).
+
+#include <framepipe/clock.hpp>
+#include <framepipe/frame.hpp>
+#include <framepipe/source.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace framepipe {
+
+enum class Outcome {
+    pass,           // hand the frame to the next stage (a sink: the frame is delivered)
+    drop,           // by design, e.g. decimation: counted as "filtered", the run goes on
+    reject,         // this frame is bad, e.g. a corrupt image: counted as "rejected", the run goes on
+    end_of_stream,  // this stage wants no more frames: the frame is dropped and the source is stopped
+};
+
+/// Thrown by process() instead of returning Outcome::reject when there is something to say about the bad frame.
+/// The engine logs the message with the stage, source and frame number, counts the frame as rejected and goes on.
+class BadFrame : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct StageTraits {
+    std::string name;                  // shown in reports and errors; unique within a chain
+    bool parallel = false;             // process() may run on several frames at once
+    bool needs_ordered_input = false;  // frames must arrive in source order (e.g. a video writer)
+    bool blocking_io = false;          // process() blocks on disk or network: run it on a dedicated thread
+    std::size_t max_concurrency = 0;   // parallel stages: most frames at once; 0 = one per worker thread
+};
+
+/// What a stage learns about its place in the pipeline when it opens.
+struct StageContext {
+    std::uint32_t source_index = 0;
+    SourceInfo source;       // the source feeding this chain
+    std::size_t position = 0;  // index of the stage in its chain
+    const Clock* clock = nullptr;
+};
+
+class Stage {
+public:
+    explicit Stage(StageTraits traits) : traits_(std::move(traits)) {}
+    virtual ~Stage() = default;
+    Stage(const Stage&) = delete;
+    Stage& operator=(const Stage&) = delete;
+
+    [[nodiscard]] const StageTraits& traits() const noexcept { return traits_; }
+
+    virtual void open(const StageContext& context) { (void)context; }
+    virtual Outcome process(Frame& frame) = 0;
+    virtual void close() {}
+
+private:
+    StageTraits traits_;
+};
+
+}  // namespace framepipe

@@ -1,0 +1,35 @@
+#pragma once
+// ChainState: the per-source state the runners of one chain share: its frame pool, its stop switch and the source-level
+// counters (captured, delivered, end-to-end latency). Thread-safe: counters are atomics; the rest is set up before the
+// run and only read while it runs.
+
+#include "bounded_queue.hpp"
+#include "frame_pool.hpp"
+#include "latency_histogram.hpp"
+
+#include <framepipe/source.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+
+namespace framepipe::detail {
+
+using Edge = BoundedQueue<FrameRef>;
+
+struct ChainState {
+    std::uint32_t index = 0;
+    SourceInfo info;
+    std::unique_ptr<FramePool> pool;
+    std::stop_source stop;  // stop reading new frames (request_stop, or a stage asked for end of stream)
+
+    std::atomic<std::uint64_t> captured{0};
+    std::atomic<std::uint64_t> dropped_at_capture{0};
+    std::atomic<std::uint64_t> delivered{0};
+    std::atomic<std::int64_t> first_capture_ns{0};
+    std::atomic<std::int64_t> last_delivery_ns{0};
+    LatencyHistogram end_to_end;
+};
+
+}  // namespace framepipe::detail

@@ -1,0 +1,104 @@
+#pragma once
+// FramePool: a fixed set of Frame objects per source, handed out as reference-counted FrameRefs and recycled when the
+// last reference goes. The pool's capacity is the hard bound on how many of a source's frames are alive at once; the
+// engine sizes it from the chain's edge capacities and stage concurrency, so a slow sink can never make memory grow.
+//
+// Thread-safety: try_acquire(), acquire() and the release of a FrameRef may run concurrently from any threads; the free
+// list is a lock-free LIFO stack (recently used, cache-warm buffers are reused first). Allocation: the Frame objects
+// are created in the constructor; pixel buffers are allocated up front when a size is given, otherwise by the first
+// stage that writes them, and then reused.
+// The pool must outlive every FrameRef it handed out (destroying it earlier is a programming error, reported on stderr).
+
+#include "event_count.hpp"
+
+#include <framepipe/frame.hpp>
+
+#include <opencv2/core/mat.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+
+namespace framepipe::detail {
+
+class FramePool;
+
+/// An owning, reference-counted handle to a pooled Frame. Copying shares the frame; the last handle to go returns it
+/// to its pool. Not thread-safe as an object (like shared_ptr): two threads may hold copies, not share one handle.
+class FrameRef {
+public:
+    FrameRef() noexcept = default;
+    FrameRef(const FrameRef& other) noexcept : frame_(other.frame_) {
+        if (frame_ != nullptr) frame_->refs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    FrameRef(FrameRef&& other) noexcept : frame_(other.frame_) { other.frame_ = nullptr; }
+    FrameRef& operator=(const FrameRef& other) noexcept {
+        FrameRef copy(other);
+        swap(copy);
+        return *this;
+    }
+    FrameRef& operator=(FrameRef&& other) noexcept {
+        FrameRef moved(std::move(other));
+        swap(moved);
+        return *this;
+    }
+    ~FrameRef() { reset(); }
+
+    void reset() noexcept;
+    void swap(FrameRef& other) noexcept { std::swap(frame_, other.frame_); }
+
+    [[nodiscard]] Frame* get() const noexcept { return frame_; }
+    Frame* operator->() const noexcept { return frame_; }
+    Frame& operator*() const noexcept { return *frame_; }
+    explicit operator bool() const noexcept { return frame_ != nullptr; }
+
+private:
+    friend class FramePool;
+    explicit FrameRef(Frame* adopt) noexcept : frame_(adopt) {}
+    Frame* frame_ = nullptr;
+};
+
+class FramePool {
+public:
+    /// `capacity` frames; with a non-empty `preallocate` size every frame's image is allocated (and its pages touched)
+    /// now, so the first frames of a run cost no page faults.
+    explicit FramePool(std::uint32_t capacity, cv::Size preallocate = {}, int type = 16 /* CV_8UC3 */);
+    FramePool(const FramePool&) = delete;
+    FramePool& operator=(const FramePool&) = delete;
+    ~FramePool();
+
+    /// A free frame with cleared metadata, or an empty FrameRef when all are in use. Never blocks, never allocates.
+    [[nodiscard]] FrameRef try_acquire() noexcept;
+    /// Waits until a frame is free. Returns an empty FrameRef only if `stop` is requested first.
+    [[nodiscard]] FrameRef acquire(std::stop_token stop);
+
+    [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] std::uint32_t in_use() const noexcept { return in_use_.load(); }
+    /// The most frames that were in use at once since construction.
+    [[nodiscard]] std::uint32_t peak_in_use() const noexcept { return peak_in_use_.load(); }
+
+private:
+    friend class FrameRef;
+    void recycle(Frame* frame) noexcept;
+    bool pop_free(std::uint32_t& slot) noexcept;
+    void push_free(std::uint32_t slot) noexcept;
+
+    static constexpr std::uint32_t kNone = 0xffffffffu;
+    const std::uint32_t capacity_;
+    std::unique_ptr<Frame[]> frames_;
+    std::unique_ptr<std::atomic<std::uint32_t>[]> next_;  // free-list links, indexed by slot
+    std::atomic<std::uint64_t> head_;                       // (ABA tag << 32) | slot of the top free frame
+    std::atomic<std::uint32_t> in_use_{0};
+    std::atomic<std::uint32_t> peak_in_use_{0};
+    EventCount freed_;
+};
+
+inline void FrameRef::reset() noexcept {
+    if (frame_ == nullptr) return;
+    Frame* frame = frame_;
+    frame_ = nullptr;
+    if (frame->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) frame->pool_->recycle(frame);
+}
+
+}  // namespace framepipe::detail

@@ -1,0 +1,351 @@
+#include <framepipe/error.hpp>
+#include <framepipe/pipeline.hpp>
+
+#include "chain_state.hpp"
+#include "flow_graph.hpp"
+#include "run_control.hpp"
+#include "source_runner.hpp"
+#include "stage_runner.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace framepipe {
+
+using detail::ChainState;
+using detail::Edge;
+
+namespace {
+
+struct StageSlot {
+    std::unique_ptr<Stage> stage;
+    EdgeOptions edge;
+};
+
+// One source and its stages: what the user declared and, once built, the objects that run them.
+class ChainImpl final : public Chain {
+public:
+    explicit ChainImpl(std::unique_ptr<Source> src) : source(std::move(src)) {}
+
+    Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge) override {
+        if (!stage) throw ConfigError("Chain::add: the stage is null");
+        slots.push_back({std::move(stage), edge});
+        return *this;
+    }
+
+    std::unique_ptr<Source> source;
+    std::vector<StageSlot> slots;
+    bool source_opened = false;
+    std::size_t stages_opened = 0;
+
+    // Declared in destruction order: the reader goes first, the pool (in state) last.
+    ChainState state;
+    std::vector<std::unique_ptr<Edge>> edges;  // edges[i] feeds slots[i]
+    std::vector<std::unique_ptr<detail::StageRunner>> runners;
+    std::unique_ptr<detail::SourceRunner> reader;
+};
+
+std::size_t workers_for(const StageTraits& traits, std::size_t threads) {
+    if (!traits.parallel) return 1;
+    const std::size_t wanted = traits.max_concurrency == 0 ? threads : traits.max_concurrency;
+    return std::clamp<std::size_t>(wanted, 1, 64);
+}
+
+// Rethrows the exception in flight with `where` in front of its message, keeping ConfigError apart from Error.
+[[noreturn]] void rethrow_with_context(const std::string& where) {
+    try {
+        throw;
+    } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("{}: {}", where, e.what()));
+    } catch (const std::exception& e) {
+        throw Error(fmt::format("{}: {}", where, e.what()));
+    } catch (...) {
+        throw Error(fmt::format("{}: unknown exception", where));
+    }
+}
+
+template <class F>
+void close_quietly(F&& close, const std::string& what) noexcept {
+    try {
+        close();
+    } catch (const std::exception& e) {
+        spdlog::error("{}: close failed: {}", what, e.what());
+    } catch (...) {
+        spdlog::error("{}: close failed", what);
+    }
+}
+
+}  // namespace
+
+struct Pipeline::Impl {
+    explicit Impl(PipelineOptions opts)
+        : options(std::move(opts)), clock(options.clock != nullptr ? *options.clock : SteadyClock::instance()) {}
+
+    PipelineOptions options;
+    const Clock& clock;
+    std::vector<std::unique_ptr<ChainImpl>> chains;
+    std::atomic<bool> stop_requested{false};
+    std::atomic<bool> abort_requested{false};
+    bool ran = false;
+
+    void validate() const;
+    void open_all();
+    void close_opened() noexcept;
+    void build(detail::RunControl& run, detail::FlowGraph& graph);
+    [[nodiscard]] RunReport snapshot(const detail::RunControl& run) const;
+};
+
+void Pipeline::Impl::validate() const {
+    if (chains.empty()) throw ConfigError("the pipeline has no source: add at least one input");
+    for (std::size_t i = 0; i < chains.size(); ++i) {
+        const ChainImpl& chain = *chains[i];
+        if (!chain.source) throw ConfigError(fmt::format("source {} is null", i + 1));
+        if (chain.slots.empty())
+            throw ConfigError(fmt::format("source {} has no stages: every chain needs at least one (a sink)", i + 1));
+        if (chain.slots.size() > kMaxStagesPerLane)
+            throw ConfigError(fmt::format("source {} has {} stages; a chain may have at most {}", i + 1,
+                                          chain.slots.size(), kMaxStagesPerLane));
+        std::set<std::string, std::less<>> names;
+        for (const StageSlot& slot : chain.slots) {
+            const std::string& name = slot.stage->traits().name;
+            if (name.empty()) throw ConfigError(fmt::format("source {}: a stage has an empty name", i + 1));
+            if (!names.insert(name).second)
+                throw ConfigError(fmt::format("source {}: two stages are named '{}'; names must be unique in a chain",
+                                              i + 1, name));
+            if (slot.edge.capacity && *slot.edge.capacity == 0)
+                throw ConfigError(fmt::format("source {}: the edge into '{}' has capacity 0; it must be at least 1",
+                                              i + 1, name));
+        }
+    }
+}
+
+void Pipeline::Impl::open_all() {
+    for (std::uint32_t i = 0; i < chains.size(); ++i) {
+        ChainImpl& chain = *chains[i];
+        try {
+            chain.state.info = chain.source->open();
+        } catch (...) {
+            close_opened();
+            rethrow_with_context(fmt::format("source {}", i + 1));
+        }
+        chain.source_opened = true;
+        chain.state.index = i;
+        if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
+    }
+    for (auto& chain : chains) {
+        for (std::size_t s = 0; s < chain->slots.size(); ++s) {
+            Stage& stage = *chain->slots[s].stage;
+            const StageContext context{chain->state.index, chain->state.info, s, &clock};
+            try {
+                stage.open(context);
+            } catch (...) {
+                close_opened();
+                rethrow_with_context(fmt::format("{}: stage '{}'", chain->state.info.name, stage.traits().name));
+            }
+            chain->stages_opened = s + 1;
+        }
+    }
+}
+
+void Pipeline::Impl::close_opened() noexcept {
+    for (auto& chain : chains) {
+        for (std::size_t s = chain->stages_opened; s-- > 0;) {
+            Stage& stage = *chain->slots[s].stage;
+            close_quietly([&] { stage.close(); }, stage.traits().name);
+        }
+        chain->stages_opened = 0;
+        if (chain->source_opened) close_quietly([&] { chain->source->close(); }, chain->state.info.name);
+        chain->source_opened = false;
+    }
+}
+
+void Pipeline::Impl::build(detail::RunControl& run, detail::FlowGraph& graph) {
+    for (auto& chain_ptr : chains) {
+        ChainImpl& chain = *chain_ptr;
+        const std::size_t n = chain.slots.size();
+
+        // A parallel stage restores source order if any later stage needs it, so every stage that needs order gets it.
+        std::vector<bool> restore(n, false);
+        bool order_needed_later = false;
+        for (std::size_t s = n; s-- > 0;) {
+            const StageTraits& traits = chain.slots[s].stage->traits();
+            restore[s] = traits.parallel && order_needed_later;
+            order_needed_later = order_needed_later || traits.needs_ordered_input;
+        }
+
+        std::size_t pool_frames = 2;  // one in the source's hands, one spare for the hand-over
+        for (std::size_t s = 0; s < n; ++s) {
+            const StageSlot& slot = chain.slots[s];
+            const bool after_live_source = s == 0 && chain.state.info.live;
+            Edge::Config config;
+            config.capacity = slot.edge.capacity.value_or(options.default_capacity);
+            config.overflow = slot.edge.overflow.value_or(after_live_source ? options.live_overflow : Overflow::block);
+            // One producer at a time: the source thread, a serial stage or an order-restoring one.
+            config.single_producer = s == 0 || !chain.slots[s - 1].stage->traits().parallel || restore[s - 1];
+            chain.edges.push_back(std::make_unique<Edge>(config));
+            pool_frames += config.capacity;
+        }
+
+        for (std::size_t s = 0; s < n; ++s) {
+            Stage& stage = *chain.slots[s].stage;
+            detail::StageRunner::Wiring wiring;
+            wiring.position = s;
+            wiring.in = chain.edges[s].get();
+            wiring.out = s + 1 < n ? chain.edges[s + 1].get() : nullptr;
+            wiring.max_age = chain.slots[s].edge.max_age;
+            wiring.workers = workers_for(stage.traits(), graph.threads());
+            wiring.restore_order = restore[s];
+            wiring.last = s + 1 == n;
+            auto runner = std::make_unique<detail::StageRunner>(run, chain.state, stage, wiring);
+            runner->mark_opened();
+            pool_frames += runner->frames_held_at_most();
+            runner->attach(stage.traits().blocking_io ? graph.io_node(*runner, wiring.workers, stage.traits().name)
+                                                      : graph.compute_node(*runner, wiring.workers));
+            chain.runners.push_back(std::move(runner));
+        }
+        chain.stages_opened = 0;  // from here on each runner owes its stage's close()
+
+        chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames));
+        chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source, *chain.edges[0]);
+        chain.source_opened = false;  // the reader closes the source
+    }
+}
+
+RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
+    RunReport report;
+    for (const auto& chain_ptr : chains) {
+        const ChainImpl& chain = *chain_ptr;
+        SourceReport source;
+        source.name = chain.state.info.name;
+        source.live = chain.state.info.live;
+        source.captured = chain.state.captured.load();
+        source.delivered = chain.state.delivered.load();
+        source.dropped_at_capture = chain.state.dropped_at_capture.load();
+        if (chain.state.pool) {
+            source.pool_capacity = chain.state.pool->capacity();
+            source.pool_peak = chain.state.pool->peak_in_use();
+        }
+        const std::int64_t first = chain.state.first_capture_ns.load();
+        const std::int64_t last = chain.state.last_delivery_ns.load();
+        if (first != 0 && last > first) source.active_time = Duration{last - first};
+        source.end_to_end = chain.state.end_to_end.summary();
+        for (std::size_t s = 0; s < chain.slots.size(); ++s) {
+            const Edge& edge = *chain.edges[s];
+            const detail::QueueCounters c = edge.counters();
+            EdgeReport e;
+            e.from = s == 0 ? chain.state.info.name : chain.slots[s - 1].stage->traits().name;
+            e.to = chain.slots[s].stage->traits().name;
+            e.capacity = edge.capacity();
+            e.overflow = edge.overflow();
+            e.max_age = chain.slots[s].edge.max_age;
+            e.pushed = c.pushed;
+            e.delivered = c.delivered;
+            e.dropped_oldest = c.dropped_oldest;
+            e.dropped_newest = c.dropped_newest;
+            e.expired = c.expired;
+            e.discarded = c.discarded;
+            e.queued = c.queued;
+            e.peak_depth = c.peak_depth;
+            e.blocked_time = c.blocked_time;
+            source.edges.push_back(e);
+            source.stages.push_back(chain.runners[s]->report());
+        }
+        report.sources.push_back(std::move(source));
+    }
+    report.error = run.error();
+    return report;
+}
+
+Pipeline::Pipeline(PipelineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Pipeline::~Pipeline() = default;
+
+Chain& Pipeline::add_source(std::unique_ptr<Source> source) {
+    if (impl_->ran) throw ConfigError("add_source: the pipeline has already run");
+    impl_->chains.push_back(std::make_unique<ChainImpl>(std::move(source)));
+    return *impl_->chains.back();
+}
+
+void Pipeline::request_stop() noexcept { impl_->stop_requested.store(true); }
+void Pipeline::request_abort() noexcept { impl_->abort_requested.store(true); }
+
+RunReport Pipeline::run() {
+    Impl& impl = *impl_;
+    if (impl.ran) throw ConfigError("Pipeline::run() may be called once");
+    impl.ran = true;
+    impl.validate();
+    impl.open_all();
+
+    using Wall = std::chrono::steady_clock;  // real time: timeouts and progress, whatever clock frames use
+    const auto started = Wall::now();
+    detail::RunControl run(impl.clock, impl.chains.size());
+    RunReport report;
+    {
+        detail::FlowGraph graph(impl.options.worker_threads);
+        impl.build(run, graph);
+        run.set_abort_action([&impl] {
+            for (auto& chain : impl.chains) {
+                chain->state.stop.request_stop();
+                for (auto& edge : chain->edges) edge->close_and_discard();
+            }
+        });
+        for (auto& chain : impl.chains) chain->reader->start();
+
+        // This thread works for the graph; a supervisor watches for the end, stop requests, timeouts and progress.
+        bool drain_timed_out = false;
+        graph.hold();
+        std::thread supervisor([&] {
+            bool stopping = false;
+            Wall::time_point drain_deadline{};
+            auto next_progress = started + impl.options.progress_interval;
+            const auto poll = std::chrono::milliseconds(20);
+            while (!run.wait_finished(poll)) {
+                const auto now = Wall::now();
+                if (impl.abort_requested.load()) run.abort();
+                if (impl.stop_requested.load() && !stopping) {
+                    stopping = true;
+                    drain_deadline = now + impl.options.drain_timeout;
+                    for (auto& chain : impl.chains) chain->state.stop.request_stop();
+                }
+                if (stopping && !run.aborting() && now > drain_deadline) {
+                    spdlog::warn("stop: in-flight frames did not drain within {} ms; discarding the rest",
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(impl.options.drain_timeout)
+                                     .count());
+                    drain_timed_out = true;
+                    run.abort();
+                }
+                if (impl.options.on_progress && now >= next_progress) {
+                    next_progress = now + impl.options.progress_interval;
+                    RunReport progress = impl.snapshot(run);
+                    progress.wall_time = now - started;
+                    impl.options.on_progress(progress);
+                }
+            }
+            graph.release();
+        });
+        graph.wait_for_all();
+        supervisor.join();
+        for (auto& chain : impl.chains) chain->reader->join();
+        graph.wait_for_all();
+
+        report = impl.snapshot(run);
+        report.finished = true;
+        report.stopped = impl.stop_requested.load();
+        report.drain_timed_out = drain_timed_out;
+        report.wall_time = Wall::now() - started;
+        for (auto& chain : impl.chains) chain->runners.clear();  // their nodes belong to the graph
+    }
+    if (!report.balanced())
+        spdlog::error("internal error: frame accounting does not add up (captured != delivered + dropped); "
+                      "please report this with the run's summary");
+    return report;
+}
+
+}  // namespace framepipe

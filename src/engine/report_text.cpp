@@ -1,0 +1,46 @@
+#include <framepipe/report.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace framepipe {
+namespace {
+
+std::string ms(Duration d) {
+    const double v = std::chrono::duration<double, std::milli>(d).count();
+    return v < 10 ? fmt::format("{:.2f}", v) : fmt::format("{:.1f}", v);
+}
+
+std::string seconds(Duration d) { return fmt::format("{:.2f} s", std::chrono::duration<double>(d).count()); }
+
+}  // namespace
+
+std::string format_summary(const RunReport& report) {
+    std::string out;
+    for (const SourceReport& s : report.sources) {
+        out += fmt::format("{} ({}): {} captured, {} delivered, {} dropped, {:.1f} fps, end-to-end p50 {} ms, "
+                           "p99 {} ms, max {} ms\n",
+                           s.name, s.live ? "live" : "file", s.captured, s.delivered, s.dropped(), s.fps(),
+                           ms(s.end_to_end.p50), ms(s.end_to_end.p99), ms(s.end_to_end.max));
+        out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>9}\n", "edge", "cap", "policy", "pushed",
+                           "delivered", "dropped", "peak", "blocked");
+        for (const EdgeReport& e : s.edges)
+            out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>9}\n",
+                               fmt::format("{} -> {}", e.from, e.to), e.capacity, to_string(e.overflow), e.pushed,
+                               e.delivered, e.dropped(), e.peak_depth, seconds(e.blocked_time));
+        out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>17} {:>17} {:>9}\n", "stage", "workers", "processed",
+                           "passed", "dropped", "service p50/p99", "wait p50/p99", "busy");
+        for (const StageReport& st : s.stages)
+            out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>17} {:>17} {:>9}\n", st.name, st.concurrency,
+                               st.processed, st.passed, st.dropped(),
+                               fmt::format("{} / {} ms", ms(st.service.p50), ms(st.service.p99)),
+                               fmt::format("{} / {} ms", ms(st.wait.p50), ms(st.wait.p99)), seconds(st.busy));
+    }
+    out += fmt::format("wall time {}{}{}\n", seconds(report.wall_time), report.stopped ? ", stopped on request" : "",
+                       report.drain_timed_out ? " (drain timed out: in-flight frames were discarded)" : "");
+    if (report.error) out += fmt::format("error: {}\n", report.error->describe());
+    return out;
+}
+
+}  // namespace framepipe

@@ -1,0 +1,43 @@
+#pragma once
+// SourceRunner: reads one source on a thread of its own (reads block: cameras, files, sockets) and pushes each frame
+// into the chain's first edge.
+//
+// File input: frames come from the pool with acquire() and are pushed with push_wait(), so a full pool or a full
+// `block` edge stops the reading: backpressure reaches the source and nothing is lost.
+// Live input: the source must never wait. Frames come from try_acquire(); if the pool were ever empty the frame is
+// read into a spare buffer and counted as dropped at capture, and the first edge's drop policy keeps the newest.
+// Stop (chain.stop): no new reads; a frame already read is still pushed. Abort: a pending push gives up.
+
+#include "chain_state.hpp"
+#include "run_control.hpp"
+
+#include <framepipe/source.hpp>
+
+#include <thread>
+
+namespace framepipe::detail {
+
+class SourceRunner {
+public:
+    SourceRunner(RunControl& run, ChainState& chain, Source& source, Edge& out);
+    ~SourceRunner();
+
+    /// Starts the reading thread. The source must be open.
+    void start();
+    /// Waits for the reading thread to end.
+    void join();
+
+private:
+    void read_loop() noexcept;
+    bool read_one(Frame& frame) noexcept;  // false: end of stream or failure
+
+    RunControl& run_;
+    ChainState& chain_;
+    Source& source_;
+    Edge& out_;
+    Frame spare_;  // live input only: where a frame goes when the pool is empty
+    std::uint64_t next_sequence_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace framepipe::detail

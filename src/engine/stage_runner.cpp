@@ -1,0 +1,245 @@
+#include "stage_runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <exception>
+
+namespace framepipe::detail {
+namespace {
+constexpr std::uint64_t kRejectionsLogged = 5;  // per stage; the rest are only counted
+}
+
+StageRunner::StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wiring wiring)
+    : run_(run),
+      chain_(chain),
+      stage_(stage),
+      wiring_(wiring),
+      reserve_output_(wiring.out != nullptr && wiring.out->overflow() == Overflow::block) {
+    if (wiring_.restore_order) reorder_ = std::make_unique<ReorderWindow<FrameRef>>(2 * wiring_.workers + 2);
+    wiring_.in->set_consumer(this);
+    if (wiring_.out != nullptr) wiring_.out->set_producer(this);
+}
+
+std::size_t StageRunner::frames_held_at_most() const noexcept {
+    return reorder_ ? reorder_->size() : wiring_.workers;
+}
+
+void StageRunner::wake() noexcept {
+    int active = active_.load();
+    while (active < static_cast<int>(wiring_.workers)) {
+        if (!has_work()) return;
+        if (active_.compare_exchange_weak(active, active + 1)) {
+            activation_->post();
+            return;
+        }
+    }
+}
+
+void StageRunner::run_worker() noexcept {
+    for (int budget = kBatch; budget > 0; --budget) {
+        if (step() != Step::progressed) {
+            active_.fetch_sub(1);
+            wake();  // work may have arrived between the last step and the decrement
+            return;
+        }
+    }
+    activation_->post();  // batch done: give the thread back to the scheduler, stay active
+}
+
+bool StageRunner::ready_to_finish() const noexcept {
+    return !finished_.load() && wiring_.in->closed() && wiring_.in->size() == 0 && in_flight_.load() == 0;
+}
+
+bool StageRunner::has_work() const noexcept {
+    if (finished_.load()) return false;
+    if (ready_to_finish()) return true;
+    if (wiring_.in->size() == 0) return false;
+    if (reserve_output_ && !wiring_.out->has_free_slot()) return false;
+    if (reorder_ && !reorder_->has_free_entry()) return false;
+    return true;
+}
+
+StageRunner::Step StageRunner::step() noexcept {
+    if (ready_to_finish()) {
+        finish();
+        return Step::finished;
+    }
+    if (reserve_output_) {
+        if (!wiring_.out->try_reserve()) {
+            note_output_stalled();
+            return Step::idle;
+        }
+        note_output_flowing();
+    }
+    int entry = -1;
+    if (reorder_) {
+        entry = reorder_->claim();
+        if (entry < 0) {
+            if (reserve_output_) wiring_.out->cancel_reservation();
+            return Step::idle;
+        }
+        reorder_->begin_pop();
+    }
+
+    in_flight_.fetch_add(1);
+    FrameRef frame;
+    const auto max_age = wiring_.max_age;
+    const Clock& clock = run_.clock();
+    const bool got = wiring_.in->try_pop(frame, [&](const FrameRef& f) {
+        return max_age.has_value() && clock.now() - f->capture_time > *max_age;
+    });
+    if (reorder_) {
+        if (got)
+            reorder_->assign(entry, frame->sequence);
+        else
+            reorder_->unclaim(entry);
+        reorder_->end_pop();
+    }
+    if (!got) {
+        if (reserve_output_) wiring_.out->cancel_reservation();
+        in_flight_.fetch_sub(1);
+        if (reorder_) reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
+        return Step::idle;
+    }
+
+    const Outcome outcome = process(*frame);
+    const bool pass = outcome == Outcome::pass;
+    if (reorder_) {
+        // The reservation (if any) travels with the entry and is used or cancelled when it is released.
+        reorder_->complete(entry, pass ? std::move(frame) : FrameRef{});
+        reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
+    } else {
+        if (pass)
+            forward(std::move(frame), reserve_output_);
+        else if (reserve_output_)
+            wiring_.out->cancel_reservation();
+        in_flight_.fetch_sub(1);
+    }
+    return Step::progressed;
+}
+
+Outcome StageRunner::process(Frame& frame) noexcept {
+    StageSpan& span = frame.spans[wiring_.position];
+    const Clock& clock = run_.clock();
+    span.started = clock.now();
+    Outcome outcome = Outcome::drop;
+    bool threw = false;
+    try {
+        outcome = stage_.process(frame);
+    } catch (const BadFrame& bad) {
+        outcome = Outcome::reject;
+        if (rejected_.load(std::memory_order_relaxed) < kRejectionsLogged)
+            spdlog::warn("{}: stage '{}' rejected frame {}: {}", chain_.info.name, stage_.traits().name,
+                         frame.sequence, bad.what());
+    } catch (const std::exception& error) {
+        threw = true;
+        run_.fail({chain_.info.name, stage_.traits().name, frame.sequence, error.what()});
+    } catch (...) {
+        threw = true;
+        run_.fail({chain_.info.name, stage_.traits().name, frame.sequence, "unknown exception"});
+    }
+    span.finished = clock.now();
+
+    processed_.fetch_add(1, std::memory_order_relaxed);
+    const Duration service = span.service();
+    service_.record(service);
+    wait_.record(span.wait());
+    busy_ns_.fetch_add(service.count(), std::memory_order_relaxed);
+    if (threw) {
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        return Outcome::drop;
+    }
+    switch (outcome) {
+        case Outcome::pass:
+            passed_.fetch_add(1, std::memory_order_relaxed);
+            break;
+        case Outcome::drop:
+            filtered_.fetch_add(1, std::memory_order_relaxed);
+            break;
+        case Outcome::reject:
+            rejected_.fetch_add(1, std::memory_order_relaxed);
+            break;
+        case Outcome::end_of_stream:
+            ended_.fetch_add(1, std::memory_order_relaxed);
+            chain_.stop.request_stop();        // the source reads no more
+            wiring_.in->close_and_discard();  // and what is already queued for us is not wanted either
+            break;
+    }
+    return outcome;
+}
+
+void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
+    const TimePoint finished = frame->spans[wiring_.position].finished;
+    if (wiring_.out == nullptr) {  // the chain's sink: the frame is delivered
+        chain_.end_to_end.record(finished - frame->capture_time);
+        chain_.last_delivery_ns.store(finished.time_since_epoch().count(), std::memory_order_relaxed);
+        chain_.delivered.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    frame->spans[wiring_.position + 1].queued = finished;
+    if (reserved)
+        wiring_.out->push_reserved(std::move(frame));
+    else
+        (void)wiring_.out->push(std::move(frame));  // a drop policy: queued or dropped, never "full"
+}
+
+void StageRunner::emit_in_order(FrameRef frame) noexcept {
+    if (frame)
+        forward(std::move(frame), reserve_output_);
+    else if (reserve_output_)
+        wiring_.out->cancel_reservation();
+    in_flight_.fetch_sub(1);
+    // The entry just freed may be what an idle worker was waiting for.
+    if (!finished_.load()) wake();
+}
+
+void StageRunner::finish() noexcept {
+    if (finished_.exchange(true)) return;
+    if (opened_) {
+        try {
+            stage_.close();
+        } catch (const std::exception& error) {
+            run_.fail({chain_.info.name, stage_.traits().name, std::nullopt, std::string("close: ") + error.what()});
+        } catch (...) {
+            run_.fail({chain_.info.name, stage_.traits().name, std::nullopt, "close: unknown exception"});
+        }
+    }
+    if (wiring_.out != nullptr) wiring_.out->close();
+    if (wiring_.last) run_.chain_finished();
+}
+
+void StageRunner::note_output_stalled() noexcept {
+    std::int64_t expected = 0;
+    output_stalled_since_ns_.compare_exchange_strong(expected, run_.clock().now().time_since_epoch().count(),
+                                                     std::memory_order_relaxed);
+}
+
+void StageRunner::note_output_flowing() noexcept {
+    if (output_stalled_since_ns_.load(std::memory_order_relaxed) == 0) return;
+    const std::int64_t since = output_stalled_since_ns_.exchange(0, std::memory_order_relaxed);
+    if (since != 0)
+        wiring_.out->add_blocked_time(run_.clock().now() - TimePoint{Duration{since}});
+}
+
+StageReport StageRunner::report() const {
+    StageReport r;
+    const StageTraits& traits = stage_.traits();
+    r.name = traits.name;
+    r.parallel = traits.parallel;
+    r.concurrency = wiring_.workers;
+    r.restores_order = wiring_.restore_order;
+    r.blocking_io = traits.blocking_io;
+    r.processed = processed_.load();
+    r.passed = passed_.load();
+    r.filtered = filtered_.load();
+    r.rejected = rejected_.load();
+    r.failed = failed_.load();
+    r.ended = ended_.load();
+    r.service = service_.summary();
+    r.wait = wait_.summary();
+    r.busy = Duration{busy_ns_.load()};
+    return r;
+}
+
+}  // namespace framepipe::detail

@@ -1,0 +1,100 @@
+#pragma once
+// StageRunner: drives one stage of one chain. It takes frames from the stage's input edge, calls Stage::process(),
+// and hands the result to the output edge (or, for the chain's last stage, counts it delivered).
+//
+// Scheduling: the runner is woken (wake()) whenever its input gains a frame, its output (under `block`) gains space,
+// or its input closes. It keeps at most `workers` activations outstanding on its flow-graph node; each activation
+// loops over step() for a bounded batch and then yields the thread. A worker never blocks: under `block` it reserves a
+// slot in the output edge *before* taking a frame, so a frame is only taken when it can be passed on; when the output
+// is full the runner simply goes idle until the consumer frees a slot and wakes it. This is what lets backpressure
+// propagate through the graph to the source without ever parking a TBB thread.
+//
+// Order: a parallel stage whose output must stay in source order puts it back with a ReorderWindow.
+// End: when the input is closed and drained and no frame is in flight, exactly one worker closes the stage, closes the
+// output edge (waking the next runner) and reports the chain finished if this is its last stage.
+// Thread-safety: wake() and run_worker() may be called from any thread concurrently.
+
+#include "bounded_queue.hpp"
+#include "chain_state.hpp"
+#include "flow_graph.hpp"
+#include "latency_histogram.hpp"
+#include "reorder_window.hpp"
+#include "run_control.hpp"
+#include "wakeable.hpp"
+
+#include <framepipe/report.hpp>
+#include <framepipe/stage.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+namespace framepipe::detail {
+
+class StageRunner final : public Wakeable, public WorkerLoop {
+public:
+    struct Wiring {
+        std::size_t position = 0;         // index in the chain (and in Frame::spans)
+        Edge* in = nullptr;               // never null
+        Edge* out = nullptr;              // null for the chain's last stage
+        std::optional<Duration> max_age;  // of the input edge
+        std::size_t workers = 1;          // most concurrent process() calls
+        bool restore_order = false;       // parallel stage whose output must stay in source order
+        bool last = false;                // the chain's last stage
+    };
+
+    StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wiring wiring);
+
+    /// Called once, before the run, with the node that runs this runner's workers.
+    void attach(std::unique_ptr<Activation> activation) { activation_ = std::move(activation); }
+    /// The stage's open() succeeded; close() is now owed exactly once.
+    void mark_opened() noexcept { opened_ = true; }
+
+    void wake() noexcept override;
+    void run_worker() noexcept override;
+
+    [[nodiscard]] bool finished() const noexcept { return finished_.load(); }
+    [[nodiscard]] StageReport report() const;
+    [[nodiscard]] std::size_t frames_held_at_most() const noexcept;
+
+private:
+    enum class Step { progressed, idle, finished };
+    static constexpr int kBatch = 32;
+
+    Step step() noexcept;
+    [[nodiscard]] bool has_work() const noexcept;
+    [[nodiscard]] bool ready_to_finish() const noexcept;
+    void finish() noexcept;
+    Outcome process(Frame& frame) noexcept;
+    void forward(FrameRef frame, bool reserved) noexcept;
+    void emit_in_order(FrameRef frame) noexcept;
+    void note_output_stalled() noexcept;
+    void note_output_flowing() noexcept;
+
+    RunControl& run_;
+    ChainState& chain_;
+    Stage& stage_;
+    const Wiring wiring_;
+    const bool reserve_output_;  // output edge is `block`
+    std::unique_ptr<Activation> activation_;
+    std::unique_ptr<ReorderWindow<FrameRef>> reorder_;
+    bool opened_ = false;
+
+    std::atomic<int> active_{0};     // outstanding activations
+    std::atomic<int> in_flight_{0};  // frames taken from the input and not yet passed on or dropped
+    std::atomic<bool> finished_{false};
+    std::atomic<std::int64_t> output_stalled_since_ns_{0};
+
+    std::atomic<std::uint64_t> processed_{0};
+    std::atomic<std::uint64_t> passed_{0};
+    std::atomic<std::uint64_t> filtered_{0};
+    std::atomic<std::uint64_t> rejected_{0};
+    std::atomic<std::uint64_t> failed_{0};
+    std::atomic<std::uint64_t> ended_{0};
+    std::atomic<std::int64_t> busy_ns_{0};
+    LatencyHistogram service_;
+    LatencyHistogram wait_;
+};
+
+}  // namespace framepipe::detail

@@ -1,0 +1,98 @@
+#include <framepipe/error.hpp>
+#include <framepipe/sources/synthetic_source.hpp>
+
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+namespace framepipe {
+namespace {
+
+// The frame number is stored in the first 8 pixels' blue channel, one byte each, least significant first.
+void stamp_counter(cv::Mat& image, std::int64_t number) {
+    auto* row = image.ptr<cv::Vec3b>(0);
+    const int n = std::min(8, image.cols);
+    for (int i = 0; i < n; ++i) row[i] = cv::Vec3b(static_cast<uchar>((number >> (8 * i)) & 0xff), 0, 0);
+}
+
+void draw_moving(cv::Mat& image, std::int64_t number) {
+    const int w = image.cols;
+    const int h = image.rows;
+    // A diagonal gradient that scrolls, a box that bounces, and the frame number.
+    const int shift = static_cast<int>(number * 4 % 256);
+    for (int y = 0; y < h; ++y) {
+        auto* row = image.ptr<cv::Vec3b>(y);
+        for (int x = 0; x < w; ++x) {
+            const auto v = static_cast<uchar>((x + y + shift) & 0xff);
+            row[x] = cv::Vec3b(v, static_cast<uchar>(255 - v), static_cast<uchar>((x * 255) / std::max(1, w)));
+        }
+    }
+    const int box = std::max(8, std::min(w, h) / 6);
+    const int span_x = std::max(1, w - box);
+    const int span_y = std::max(1, h - box);
+    const int px = static_cast<int>((number * 7) % (2 * span_x));
+    const int py = static_cast<int>((number * 5) % (2 * span_y));
+    const cv::Point corner(px < span_x ? px : 2 * span_x - px, py < span_y ? py : 2 * span_y - py);
+    cv::rectangle(image, cv::Rect(corner, cv::Size(box, box)), cv::Scalar(255, 255, 255), cv::FILLED);
+    const double scale = std::max(0.4, h / 360.0);
+    cv::putText(image, fmt::format("{}", number), cv::Point(10, static_cast<int>(40 * scale)),
+                cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(0, 0, 0), std::max(1, static_cast<int>(2 * scale)));
+    stamp_counter(image, number);
+}
+
+}  // namespace
+
+SyntheticSource::SyntheticSource(Options options) : options_(std::move(options)) {}
+
+SourceInfo SyntheticSource::open() {
+    if (options_.width < 8 || options_.height < 1 || options_.width > 16384 || options_.height > 16384)
+        throw ConfigError(fmt::format("synthetic: size {}x{} is out of range (width 8..16384, height 1..16384)",
+                                      options_.width, options_.height));
+    if (options_.frames < 0) throw ConfigError("synthetic: frames must be 0 (unlimited) or more");
+    if (options_.fps < 0 || (options_.live && options_.fps <= 0))
+        throw ConfigError("synthetic: fps must be positive (a live source needs a rate)");
+    SourceInfo info;
+    info.name = options_.name;
+    info.live = options_.live;
+    info.fps = options_.fps;
+    info.size = cv::Size(options_.width, options_.height);
+    if (options_.frames > 0) info.frame_count = options_.frames;
+    produced_ = 0;
+    live_start_ = std::chrono::steady_clock::now();
+    return info;
+}
+
+ReadResult SyntheticSource::read(Frame& frame, std::stop_token stop) {
+    if (stop.stop_requested() || (options_.frames > 0 && produced_ >= options_.frames)) return ReadResult::end_of_stream;
+    const std::int64_t number = produced_++;
+    if (options_.live) {  // like a camera: the next frame exists at its time, not before
+        const auto due = live_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                           std::chrono::duration<double>(static_cast<double>(number) / options_.fps));
+        std::mutex mutex;
+        std::condition_variable_any wake;
+        std::unique_lock lock(mutex);
+        if (wake.wait_until(lock, stop, due, [] { return false; }) || stop.stop_requested())
+            return ReadResult::end_of_stream;
+    }
+    frame.prepare_image(cv::Size(options_.width, options_.height), CV_8UC3);
+    if (options_.pattern == Pattern::counter)
+        stamp_counter(frame.image, number);
+    else
+        draw_moving(frame.image, number);
+    if (options_.fps > 0)
+        frame.media_time = std::chrono::duration_cast<Duration>(
+            std::chrono::duration<double>(static_cast<double>(number) / options_.fps));
+    return ReadResult::frame;
+}
+
+std::int64_t SyntheticSource::counter_of(const cv::Mat& image) {
+    if (image.empty() || image.type() != CV_8UC3 || image.cols < 8) return -1;
+    const auto* row = image.ptr<cv::Vec3b>(0);
+    std::int64_t number = 0;
+    for (int i = 0; i < 8; ++i) number |= static_cast<std::int64_t>(row[i][0]) << (8 * i);
+    return number;
+}
+
+}  // namespace framepipe

@@ -1,0 +1,378 @@
+// The engine end to end on small synthetic frames: order, backpressure, drops, errors, stop, accounting.
+#include "support/stress.hpp"
+#include "support/test_stages.hpp"
+
+#include <framepipe/error.hpp>
+#include <framepipe/pipeline.hpp>
+#include <framepipe/sources/synthetic_source.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <thread>
+
+using namespace framepipe;
+using namespace framepipe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::uint64_t> iota(std::uint64_t n) {
+    std::vector<std::uint64_t> v(n);
+    std::iota(v.begin(), v.end(), 0);
+    return v;
+}
+
+// Where two sequences first differ, for a readable failure message.
+std::string first_difference(const std::vector<std::uint64_t>& got, const std::vector<std::uint64_t>& want) {
+    const auto [g, w] = std::mismatch(got.begin(), got.end(), want.begin(), want.end());
+    if (g == got.end() && w == want.end()) return "none";
+    const auto at = static_cast<std::size_t>(g - got.begin());
+    std::string around;
+    for (std::size_t i = at >= 3 ? at - 3 : 0; i < std::min(got.size(), at + 4); ++i) around += fmt::format(" {}", got[i]);
+    return fmt::format("at index {} (got {} items, want {}): got ...{}", at, got.size(), want.size(), around);
+}
+
+void check_accounting(const RunReport& report) {
+    for (const SourceReport& s : report.sources) {
+        CAPTURE(s.name);
+        CHECK(s.captured == s.delivered + s.dropped() + s.queued());
+        CHECK(s.queued() == 0);
+        for (const EdgeReport& e : s.edges) {
+            CAPTURE(e.to);
+            CHECK(e.balanced());
+            CHECK(e.peak_depth <= e.capacity);
+        }
+    }
+    CHECK(report.balanced());
+}
+
+}  // namespace
+
+TEST_CASE("pipeline: every frame reaches the sink exactly once and in order through a parallel stage with random "
+          "service times") {
+    const std::uint64_t frames = stress_items(20'000);
+    Pipeline pipeline;
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{});
+    RecordingSink& sink = *sink_owner;
+    pipeline.add_source(std::make_unique<CountingSource>(frames))
+        .add(std::make_unique<SpinStage>("prepare", false))
+        .add(std::make_unique<SpinStage>("work", true, 50us, nullptr, 3))  // more workers than threads
+        .add(std::make_unique<SpinStage>("more_work", true, 20us))
+        .add(std::move(sink_owner));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(sink.sequences() == iota(frames));
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.captured == frames);
+    CHECK(s.delivered == frames);
+    CHECK(s.dropped() == 0);
+    CHECK(s.stages.at(1).concurrency == 3);
+    CHECK(s.stages.at(1).restores_order);
+    CHECK(s.stages.at(3).processed == frames);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: several sources run in one graph, each with its own chain, all frames accounted per source") {
+    Pipeline pipeline;
+    std::vector<RecordingSink*> sinks;
+    const std::uint64_t frames[] = {500, 1200, 1};
+    for (int i = 0; i < 3; ++i) {
+        auto sink = std::make_unique<RecordingSink>(RecordingSink::Options{});
+        sinks.push_back(sink.get());
+        pipeline.add_source(std::make_unique<CountingSource>(frames[i], false, cv::Size(16, 8), fmt::format("in{}", i)))
+            .add(std::make_unique<SpinStage>("work", true, 5us))
+            .add(std::move(sink));
+    }
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    REQUIRE(report.sources.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(sinks[i]->sequences() == iota(frames[i]));
+        CHECK(report.sources[i].name == fmt::format("in{}", i));
+        CHECK(report.sources[i].delivered == frames[i]);
+    }
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: a stalled sink blocks a file source; live frames stay within the bound and none is lost") {
+    const std::uint64_t frames = 5000;
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.stall_until_released = true});
+    RecordingSink& sink = *sink_owner;
+    auto source_owner = std::make_unique<CountingSource>(frames);
+    CountingSource& source = *source_owner;
+    std::uint64_t most_in_flight = 0;
+    PipelineOptions options;
+    options.progress_interval = 5ms;
+    std::atomic<std::uint64_t> captured_while_stalled{0};
+    options.on_progress = [&](const RunReport& r) {
+        const SourceReport& s = r.sources.at(0);
+        most_in_flight = std::max(most_in_flight, s.captured - s.delivered - s.dropped());
+        if (sink.count() == 0) captured_while_stalled.store(s.captured);
+    };
+    Pipeline stalled(options);
+    stalled.add_source(std::move(source_owner))
+        .add(std::make_unique<SpinStage>("a", false), {.capacity = 3})
+        .add(std::make_unique<SpinStage>("b", true), {.capacity = 3})
+        .add(std::move(sink_owner), {.capacity = 3});
+
+    std::thread releaser([&] {
+        // Wait until the source has stopped making progress (blocked), then let the sink go.
+        std::int64_t last = -2;
+        while (source.newest.load() != last || source.newest.load() < 3) {
+            last = source.newest.load();
+            std::this_thread::sleep_for(50ms);
+        }
+        sink.release();
+    });
+    const RunReport report = stalled.run();
+    releaser.join();
+    REQUIRE(report.ok());
+    const SourceReport& s = report.sources.at(0);
+    const std::uint64_t bound = s.pool_capacity;
+    CAPTURE(bound);
+    CHECK(captured_while_stalled.load() < frames);  // the source really was held back
+    CHECK(captured_while_stalled.load() <= bound);
+    CHECK(most_in_flight <= bound);
+    CHECK(s.pool_peak <= s.pool_capacity);
+    CHECK(s.edges.at(0).blocked_time > Duration::zero());  // the source waited for space
+    CHECK(first_difference(sink.sequences(), iota(frames)) == "none");
+    CHECK(s.dropped() == 0);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: drop_oldest after a fast source and before a slow sink counts its drops and feeds the sink the "
+          "newest frames") {
+    const std::uint64_t frames = 3000;
+    auto source_owner = std::make_unique<CountingSource>(frames, /*live=*/true);
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = 200us});
+    RecordingSink& sink = *sink_owner;
+    Pipeline pipeline;
+    pipeline.add_source(std::move(source_owner))
+        .add(std::make_unique<SpinStage>("filter", false))  // live source: drop_oldest by default, capacity 4
+        .add(std::move(sink_owner), {.capacity = 2, .overflow = Overflow::drop_oldest});
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.live);
+    CHECK(s.edges.at(0).overflow == Overflow::drop_oldest);
+    CHECK(s.captured == frames);
+    CHECK(s.dropped() > 0);
+    CHECK(s.edges.at(0).dropped_oldest + s.edges.at(1).dropped_oldest == s.dropped());
+    CHECK(s.delivered == sink.count());
+    CHECK(s.captured == s.delivered + s.dropped());
+    const auto seen = sink.sequences();
+    REQUIRE(seen.size() >= 2);
+    CHECK(std::adjacent_find(seen.begin(), seen.end(), std::greater_equal<>()) == seen.end());  // strictly rising
+    // drop_oldest always keeps the newest: whatever was queued at the end, the last two frames reach the sink.
+    CHECK(seen[seen.size() - 2] == frames - 2);
+    CHECK(seen.back() == frames - 1);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: maximum age drops stale frames before an expensive stage") {
+    ManualClock clock;
+    // A stage that moves the clock forward by 10 ms per frame: frames queued behind it age quickly.
+    class SlowClockStage final : public Stage {
+    public:
+        explicit SlowClockStage(ManualClock& clock) : Stage({.name = "slow"}), clock_(clock) {}
+        Outcome process(Frame&) override {
+            clock_.advance(10ms);
+            return Outcome::pass;
+        }
+
+    private:
+        ManualClock& clock_;
+    };
+    Pipeline pipeline({.clock = &clock});
+    auto sink = std::make_unique<RecordingSink>(RecordingSink::Options{});
+    RecordingSink& recorded = *sink;
+    pipeline.add_source(std::make_unique<CountingSource>(200))
+        .add(std::make_unique<SlowClockStage>(clock), {.capacity = 4})
+        .add(std::move(sink), {.capacity = 8, .max_age = 25ms});
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.edges.at(1).expired == s.dropped());
+    CHECK(s.delivered == recorded.count());
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: a throwing stage ends the run with its name and frame, and every opened stage is closed once") {
+    Lifecycle lifecycle;
+    auto source_owner = std::make_unique<CountingSource>(0);  // endless: only the error ends the run
+    CountingSource& source = *source_owner;
+    Pipeline pipeline;
+    pipeline.add_source(std::move(source_owner))
+        .add(std::make_unique<SpinStage>("first", true, 0us, &lifecycle))
+        .add(std::make_unique<ThrowingStage>("fragile", 57, &lifecycle))
+        .add(std::make_unique<RecordingSink>(RecordingSink::Options{.lifecycle = &lifecycle}));
+    const RunReport report = pipeline.run();
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.error->stage == "fragile");
+    CHECK(report.error->frame == 57);
+    CHECK(report.error->message == "the stage could not cope");
+    CHECK(report.error->describe() == "counting: stage 'fragile', frame 57: the stage could not cope");
+    CHECK(lifecycle.opened == 3);
+    CHECK(lifecycle.closed == 3);
+    CHECK(source.closed == 1);
+    CHECK(report.sources.at(0).stages.at(1).failed == 1);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: a stage that fails to open stops the run before it starts and closes the stages already open") {
+    class FailsToOpen final : public Stage {
+    public:
+        FailsToOpen() : Stage({.name = "picky"}) {}
+        void open(const StageContext&) override { throw ConfigError("option 'level' must be between 1 and 9, got 12"); }
+        Outcome process(Frame&) override { return Outcome::pass; }
+    };
+    Lifecycle lifecycle;
+    auto source_owner = std::make_unique<CountingSource>(10);
+    CountingSource& source = *source_owner;
+    Pipeline pipeline;
+    pipeline.add_source(std::move(source_owner))
+        .add(std::make_unique<SpinStage>("ok", false, 0us, &lifecycle))
+        .add(std::make_unique<FailsToOpen>());
+    CHECK_THROWS_WITH_AS(pipeline.run(),
+                         "counting: stage 'picky': option 'level' must be between 1 and 9, got 12", ConfigError);
+    CHECK(lifecycle.opened == 1);
+    CHECK(lifecycle.closed == 1);
+    CHECK(source.closed == 1);
+}
+
+TEST_CASE("pipeline: a stage may reject single bad frames; they are counted and the run goes on") {
+    class RejectsOdd final : public Stage {
+    public:
+        RejectsOdd() : Stage({.name = "validate", .parallel = true}) {}
+        Outcome process(Frame& frame) override {
+            if (frame.sequence % 10 == 3) throw BadFrame("corrupt");
+            return frame.sequence % 2 == 1 ? Outcome::reject : Outcome::pass;
+        }
+    };
+    auto sink = std::make_unique<RecordingSink>(RecordingSink::Options{});
+    RecordingSink& recorded = *sink;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<CountingSource>(100)).add(std::make_unique<RejectsOdd>()).add(std::move(sink));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(report.sources.at(0).stages.at(0).rejected == 50);
+    CHECK(recorded.count() == 50);
+    const auto seen = recorded.sequences();
+    CHECK(std::all_of(seen.begin(), seen.end(), [](auto s) { return s % 2 == 0; }));
+    CHECK(std::is_sorted(seen.begin(), seen.end()));
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: a stage asking for end of stream stops the source; the run ends normally") {
+    class TakeFirst final : public Stage {
+    public:
+        TakeFirst() : Stage({.name = "take"}) {}
+        Outcome process(Frame& frame) override { return frame.sequence < 25 ? Outcome::pass : Outcome::end_of_stream; }
+    };
+    auto sink = std::make_unique<RecordingSink>(RecordingSink::Options{});
+    RecordingSink& recorded = *sink;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<CountingSource>(0))
+        .add(std::make_unique<SpinStage>("before", true))
+        .add(std::make_unique<TakeFirst>())
+        .add(std::move(sink));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(recorded.sequences() == iota(25));
+    CHECK(report.sources.at(0).stages.at(1).ended == 1);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: a stop request mid-run drains the frames in flight and returns with nothing lost") {
+    Lifecycle lifecycle;
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.lifecycle = &lifecycle});
+    RecordingSink& sink = *sink_owner;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{
+                            .width = 64, .height = 32, .frames = 0, .pattern = SyntheticSource::Pattern::counter}))
+        .add(std::make_unique<SpinStage>("work", true, 30us, &lifecycle))
+        .add(std::move(sink_owner));
+    std::thread stopper([&] {
+        while (sink.count() < 200) std::this_thread::sleep_for(1ms);
+        pipeline.request_stop();
+    });
+    const RunReport report = pipeline.run();
+    stopper.join();
+    REQUIRE(report.ok());
+    CHECK(report.stopped);
+    CHECK_FALSE(report.drain_timed_out);
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.captured >= 200);
+    CHECK(s.dropped() == 0);  // nothing in flight was thrown away
+    CHECK(s.delivered == s.captured);
+    CHECK(sink.sequences() == iota(s.captured));
+    CHECK(lifecycle.closed == lifecycle.opened);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: an abort request discards what is in flight, still closes every stage, and the accounting "
+          "adds up") {
+    Lifecycle lifecycle;
+    auto sink_owner =
+        std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = 1ms, .lifecycle = &lifecycle});
+    RecordingSink& sink = *sink_owner;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<CountingSource>(0))
+        .add(std::make_unique<SpinStage>("work", true, 0us, &lifecycle))
+        .add(std::move(sink_owner));
+    std::thread aborter([&] {
+        while (sink.count() < 20) std::this_thread::sleep_for(1ms);
+        pipeline.request_abort();
+    });
+    const RunReport report = pipeline.run();
+    aborter.join();
+    CHECK(lifecycle.opened == 2);
+    CHECK(lifecycle.closed == 2);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: a live synthetic source at 200 fps through a slow stage keeps only fresh frames") {
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = 15ms});
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{
+                            .width = 32, .height = 16, .frames = 100, .fps = 200, .live = true,
+                            .pattern = SyntheticSource::Pattern::counter}))
+        .add(std::make_unique<SpinStage>("work", false), {.capacity = 2})
+        .add(std::move(sink_owner), {.capacity = 1, .overflow = Overflow::drop_oldest});
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.captured == 100);
+    CHECK(s.dropped() > 0);
+    CHECK(s.dropped_at_capture == 0);  // the pool is sized so a live source always has a frame to read into
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: malformed pipelines are refused with a message that says what to fix") {
+    SUBCASE("no source") {
+        Pipeline pipeline;
+        CHECK_THROWS_WITH_AS(pipeline.run(), "the pipeline has no source: add at least one input", ConfigError);
+    }
+    SUBCASE("no stage") {
+        Pipeline pipeline;
+        pipeline.add_source(std::make_unique<CountingSource>(1));
+        CHECK_THROWS_AS(pipeline.run(), ConfigError);
+    }
+    SUBCASE("duplicate names") {
+        Pipeline pipeline;
+        pipeline.add_source(std::make_unique<CountingSource>(1))
+            .add(std::make_unique<SpinStage>("x", false))
+            .add(std::make_unique<SpinStage>("x", false));
+        CHECK_THROWS_WITH_AS(pipeline.run(), "source 1: two stages are named 'x'; names must be unique in a chain",
+                             ConfigError);
+    }
+    SUBCASE("zero capacity") {
+        Pipeline pipeline;
+        pipeline.add_source(std::make_unique<CountingSource>(1)).add(std::make_unique<SpinStage>("x", false),
+                                                                     {.capacity = 0});
+        CHECK_THROWS_AS(pipeline.run(), ConfigError);
+    }
+}

@@ -1,0 +1,99 @@
+// Frame pool: bounded, recycles frames and their pixel buffers, safe under concurrent acquire/release.
+#include "engine/frame_pool.hpp"
+#include "support/stress.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <set>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+using framepipe::detail::FramePool;
+using framepipe::detail::FrameRef;
+
+TEST_CASE("frame_pool: hands out at most its capacity, then nothing until a frame comes back") {
+    FramePool pool(3);
+    std::vector<FrameRef> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(pool.try_acquire());
+        REQUIRE(held.back());
+    }
+    CHECK_FALSE(pool.try_acquire());
+    CHECK(pool.in_use() == 3);
+    held.pop_back();
+    CHECK(pool.in_use() == 2);
+    CHECK(pool.try_acquire());
+    CHECK(pool.peak_in_use() == 3);
+}
+
+TEST_CASE("frame_pool: a recycled frame keeps its pixel buffer, so steady state allocates nothing") {
+    FramePool pool(1);
+    const uchar* first_pixels = nullptr;
+    {
+        FrameRef frame = pool.try_acquire();
+        frame->image.create(720, 1280, CV_8UC3);
+        first_pixels = frame->image.data;
+        frame->sequence = 41;
+    }
+    FrameRef again = pool.try_acquire();
+    REQUIRE(again);
+    again->image.create(720, 1280, CV_8UC3);  // same size: no reallocation
+    CHECK(again->image.data == first_pixels);
+    CHECK(again->sequence == 0);  // metadata is cleared
+}
+
+TEST_CASE("frame_pool: preallocated frames already have their pixels") {
+    FramePool pool(2, cv::Size(64, 32));
+    FrameRef frame = pool.try_acquire();
+    CHECK(frame->image.cols == 64);
+    CHECK(frame->image.rows == 32);
+    CHECK(frame->image.type() == CV_8UC3);
+}
+
+TEST_CASE("frame_pool: copies of a FrameRef share the frame; it returns to the pool with the last copy") {
+    FramePool pool(1);
+    FrameRef a = pool.try_acquire();
+    FrameRef b = a;
+    CHECK(b.get() == a.get());
+    a.reset();
+    CHECK(pool.in_use() == 1);
+    b.reset();
+    CHECK(pool.in_use() == 0);
+}
+
+TEST_CASE("frame_pool: acquire() waits for a frame and returns empty when stopped") {
+    FramePool pool(1);
+    FrameRef held = pool.try_acquire();
+    std::stop_source stop;
+    std::thread waiter([&] { CHECK_FALSE(pool.acquire(stop.get_token())); });
+    stop.request_stop();
+    waiter.join();
+
+    std::thread getter([&] { CHECK(pool.acquire(std::stop_token{})); });
+    held.reset();
+    getter.join();
+}
+
+TEST_CASE("frame_pool.stress: concurrent acquire and release never hand one frame to two owners") {
+    FramePool pool(8);
+    std::atomic<bool> shared_frame{false};
+    const std::uint64_t rounds = framepipe::test::stress_items(300'000);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (std::uint64_t i = 0; i < rounds; ++i) {
+                FrameRef frame = pool.acquire(std::stop_token{});
+                // Each owner writes its id and reads it back: a second owner would overwrite it.
+                frame->sequence = static_cast<std::uint64_t>(t);
+                std::atomic_signal_fence(std::memory_order_seq_cst);
+                if (frame->sequence != static_cast<std::uint64_t>(t)) shared_frame.store(true);
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK_FALSE(shared_frame.load());
+    CHECK(pool.in_use() == 0);
+    CHECK(pool.peak_in_use() <= 8);
+}

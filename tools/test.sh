@@ -1,0 +1,27 @@
+#!/bin/sh
+# The test command: installs what it needs, builds framepipe and runs every test; then runs the engine's tests again
+# under ThreadSanitizer (against a TSan-instrumented oneTBB built from Debian's source package, so the flow graph's own
+# synchronisation is visible) and under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -eu
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+tools/install-deps.sh
+
+echo "== build and test (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== ThreadSanitizer"
+tools/build-tbb-tsan.sh .cache/tbb-tsan
+cmake -S . -B build-tsan -DFRAMEPIPE_SANITIZE=thread -DTBB_DIR="$PWD/.cache/tbb-tsan/lib/cmake/TBB" \
+  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
+cmake --build build-tsan -j"$jobs" --target sanitized_tests
+ctest --test-dir build-tsan -L sanitized --output-on-failure
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DFRAMEPIPE_SANITIZE=address -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
+cmake --build build-asan -j"$jobs" --target sanitized_tests
+ctest --test-dir build-asan -L sanitized --output-on-failure
+
+echo "== all tests passed"

@@ -25,6 +25,16 @@ public:
     /// when it returns true (e.g. a successful try_pop).
     template <class Ready>
     void wait_until(Ready&& ready) {
+        // Spin briefly first: when the other side is running on another core the condition usually turns true within
+        // microseconds, and a futex sleep plus wake costs several and a context switch. Bounded (about 11 us on the
+        // 2-core EPYC this was tuned on), so a waiter whose condition will not come soon (a source behind a stalled
+        // sink) sleeps instead of burning a core. perf/edge_throughput and perf/passthrough show the effect: with no
+        // spin, 1x1 edge throughput at capacity 4 drops from ~6.7 to ~1.0 M items/s and pass-through from ~1.06 M to
+        // ~0.7 M frames/s.
+        for (int spin = 0; spin < kSpins; ++spin) {
+            if (ready()) return;
+            pause();
+        }
         while (!ready()) {
             waiters_.fetch_add(1);
             const std::uint32_t key = epoch_.load();
@@ -38,6 +48,15 @@ public:
     }
 
 private:
+    static constexpr int kSpins = 512;  // pause instructions
+    static void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        asm volatile("yield");
+#endif
+    }
+
     std::atomic<std::uint32_t> epoch_{0};
     std::atomic<std::uint32_t> waiters_{0};
 };

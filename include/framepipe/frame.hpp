@@ -14,7 +14,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace framepipe {
 
@@ -25,6 +28,24 @@ class FrameRef;
 
 /// Most stages one source's chain may have; each has a fixed slot in Frame::spans, so recording lineage never allocates.
 inline constexpr std::size_t kMaxStagesPerLane = 16;
+
+/// What a frame holds right now. Sources of compressed media deliver `encoded` frames; their decode stages turn them
+/// into `native` (a decoded picture still in the decoder's buffers, see FrameAttachment) and then `bgr`.
+enum class PixelFormat : std::uint8_t {
+    bgr,      // image: 8-bit, 3 channels, BGR
+    gray,     // image: 8-bit, 1 channel
+    encoded,  // Frame::encoded holds compressed bytes (a video packet, an image file)
+    native,   // Frame::attachment holds a decoded picture in the decoder's own format
+};
+
+/// Something a stage hangs on a frame for a later stage of the same family, e.g. a decoded picture that still lives in
+/// the decoder's reference-counted buffers. It stays with the pooled frame and is reused; reset() lets go of what it
+/// refers to (called when the frame is recycled).
+class FrameAttachment {
+public:
+    virtual ~FrameAttachment() = default;
+    virtual void reset() noexcept = 0;
+};
 
 /// When a frame entered a stage's input edge, and when that stage started and finished processing it.
 /// A zero TimePoint means "not reached" (the frame was dropped earlier, or the stage is past the chain's end).
@@ -39,8 +60,21 @@ struct StageSpan {
 
 class Frame {
 public:
-    /// The pixels. Usually 8-bit BGR; stages document what they accept.
+    /// The pixels when format is bgr or gray; stages document what they accept.
     cv::Mat image;
+    PixelFormat format = PixelFormat::bgr;
+    /// Compressed bytes when format is encoded. Its capacity is kept when the frame is recycled.
+    std::vector<std::uint8_t> encoded;
+    /// See FrameAttachment. Owned by the frame, created by the first stage that needs one.
+    std::unique_ptr<FrameAttachment> attachment;
+    /// Where the frame came from within its source when that means something to a person: the file name of an image
+    /// in a folder. Empty otherwise.
+    std::string label;
+    /// Set by the source when the frame is a key frame (video) or stands alone (images): decoding can start here.
+    bool key = true;
+    /// Presentation and decoding timestamps in the source's own time base, for its decode stage.
+    std::int64_t pts = 0;
+    std::int64_t dts = 0;
     /// Index of the source (input) the frame came from, in the order the pipeline's sources were added.
     std::uint32_t source = 0;
     /// Per source, from 0, in capture order. A gap means the source itself skipped frames (counted as drops).
@@ -68,6 +102,13 @@ public:
 
     /// Clears everything but the pixel buffers (kept for reuse).
     void reset_metadata() noexcept {
+        format = PixelFormat::bgr;
+        encoded.clear();
+        if (attachment) attachment->reset();
+        label.clear();
+        key = true;
+        pts = 0;
+        dts = 0;
         source = 0;
         sequence = 0;
         media_time = {};

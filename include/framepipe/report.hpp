@@ -60,11 +60,14 @@ struct StageReport {
     std::uint64_t rejected = 0;     // Outcome::reject or BadFrame
     std::uint64_t failed = 0;       // process() threw: the run ended with an error
     std::uint64_t ended = 0;        // Outcome::end_of_stream
+    std::uint64_t held = 0;         // frames held (Outcome::hold) and not yet flushed
+    std::uint64_t flushed = 0;      // held frames passed on by flush()
+    std::uint64_t discarded = 0;    // held frames thrown away because the run was aborted
     LatencySummary service;         // time inside process()
     LatencySummary wait;            // time in the input edge (and, after a parallel stage, in reordering)
     Duration busy{};                // sum of service times
 
-    [[nodiscard]] std::uint64_t dropped() const noexcept { return filtered + rejected + failed + ended; }
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return filtered + rejected + failed + ended + discarded; }
 };
 
 struct SourceReport {

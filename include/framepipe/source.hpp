@@ -11,11 +11,15 @@
 #include <opencv2/core/types.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 #include <optional>
 #include <stop_token>
 #include <string>
 
 namespace framepipe {
+
+class Stage;
 
 /// What a source says about itself after open(). Sizes and rates are what the source believes; stages must still
 /// accept frames that differ (a camera may change resolution, a file may lie about its frame count).
@@ -45,6 +49,11 @@ public:
 
     /// Releases the input. Called once, after the last read().
     virtual void close() {}
+
+    /// The stages that turn what read() delivers into BGR frames (a decoder, a colour conversion), which the pipeline
+    /// puts at the head of this source's chain so that decoding runs on the flow graph and shows in the profile as a
+    /// stage of its own. Called once, after open(). Sources that deliver BGR frames return none.
+    virtual std::vector<std::unique_ptr<Stage>> decode_stages();
 };
 
 }  // namespace framepipe

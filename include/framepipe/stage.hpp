@@ -5,6 +5,7 @@
 //   open(context)   once, before any frame; validates options and allocates. Throws ConfigError for a bad option
 //                   (the run does not start, exit code 2) or Error for anything else (exit code 1).
 //   process(frame)  once per frame. Returns what happens to the frame (Outcome); a fatal failure is an exception.
+//   flush(frame)    after the input ended, once per frame the stage held back (Outcome::hold), oldest first.
 //   close()         exactly once for every stage whose open() succeeded, after its last process(): flush and
 //                   finalise outputs. Called on normal end, on stop and after an error elsewhere in the run.
 //
@@ -26,11 +27,15 @@
 
 namespace framepipe {
 
+class Stage;
+
 enum class Outcome {
     pass,           // hand the frame to the next stage (a sink: the frame is delivered)
     drop,           // by design, e.g. decimation: counted as "filtered", the run goes on
     reject,         // this frame is bad, e.g. a corrupt image: counted as "rejected", the run goes on
     end_of_stream,  // this stage wants no more frames: the frame is dropped and the source is stopped
+    hold,           // keep this frame for the stage: it comes back through flush() when the input ends (serial stages
+                    // with StageTraits::max_held > 0 only; e.g. a decoder's reordering delay)
 };
 
 /// Thrown by process() instead of returning Outcome::reject when there is something to say about the bad frame.
@@ -46,6 +51,7 @@ struct StageTraits {
     bool needs_ordered_input = false;  // frames must arrive in source order (e.g. a video writer)
     bool blocking_io = false;          // process() blocks on disk or network: run it on a dedicated thread
     std::size_t max_concurrency = 0;   // parallel stages: most frames at once; 0 = one per worker thread
+    std::size_t max_held = 0;          // serial stages: most frames held back with Outcome::hold at once
 };
 
 /// What a stage learns about its place in the pipeline when it opens.
@@ -67,6 +73,12 @@ public:
 
     virtual void open(const StageContext& context) { (void)context; }
     virtual Outcome process(Frame& frame) = 0;
+    /// After the last process() of a run that ended normally, called once for each frame this stage held, oldest
+    /// first. Fill the frame and return true to pass it on, or return false to drop it (counted as filtered).
+    virtual bool flush(Frame& frame) {
+        (void)frame;
+        return false;
+    }
     virtual void close() {}
 
 private:

@@ -138,6 +138,16 @@ void Pipeline::Impl::open_all() {
         chain.source_opened = true;
         chain.state.index = i;
         if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
+        // The source's own decode stages go first, so decoding runs on the graph like any other stage.
+        std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
+        for (std::size_t d = 0; d < decoders.size(); ++d)
+            chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}});
+    }
+    try {
+        validate();
+    } catch (...) {
+        close_opened();
+        throw;
     }
     for (auto& chain : chains) {
         for (std::size_t s = 0; s < chain->slots.size(); ++s) {

@@ -38,6 +38,7 @@ std::uint64_t SourceReport::dropped() const noexcept {
 std::uint64_t SourceReport::queued() const noexcept {
     std::uint64_t total = 0;
     for (const EdgeReport& edge : edges) total += edge.queued;
+    for (const StageReport& stage : stages) total += stage.held;
     return total;
 }
 

@@ -1,5 +1,6 @@
 #include "stage_runner.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,12 +18,13 @@ StageRunner::StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wirin
       wiring_(wiring),
       reserve_output_(wiring.out != nullptr && wiring.out->overflow() == Overflow::block) {
     if (wiring_.restore_order) reorder_ = std::make_unique<ReorderWindow<FrameRef>>(2 * wiring_.workers + 2);
+    if (!stage.traits().parallel) held_.resize(stage.traits().max_held);
     wiring_.in->set_consumer(this);
     if (wiring_.out != nullptr) wiring_.out->set_producer(this);
 }
 
 std::size_t StageRunner::frames_held_at_most() const noexcept {
-    return reorder_ ? reorder_->size() : wiring_.workers;
+    return (reorder_ ? reorder_->size() : wiring_.workers) + held_.size();
 }
 
 void StageRunner::wake() noexcept {
@@ -53,7 +55,8 @@ bool StageRunner::ready_to_finish() const noexcept {
 
 bool StageRunner::has_work() const noexcept {
     if (finished_.load()) return false;
-    if (ready_to_finish()) return true;
+    if (ready_to_finish())  // flushing held frames needs room downstream; finishing itself does not
+        return held_count_.load() == 0 || run_.aborting() || !reserve_output_ || wiring_.out->has_free_slot();
     if (wiring_.in->size() == 0) return false;
     if (reserve_output_ && !wiring_.out->has_free_slot()) return false;
     if (reorder_ && !reorder_->has_free_entry()) return false;
@@ -62,6 +65,7 @@ bool StageRunner::has_work() const noexcept {
 
 StageRunner::Step StageRunner::step() noexcept {
     if (ready_to_finish()) {
+        if (held_count_.load() != 0) return flush_one();
         finish();
         return Step::finished;
     }
@@ -104,6 +108,11 @@ StageRunner::Step StageRunner::step() noexcept {
     }
 
     const Outcome outcome = process(*frame);
+    if (outcome == Outcome::hold && hold(frame)) {
+        if (reserve_output_) wiring_.out->cancel_reservation();
+        in_flight_.fetch_sub(1);
+        return Step::progressed;
+    }
     const bool pass = outcome == Outcome::pass;
     if (reorder_) {
         // The reservation (if any) travels with the entry and is used or cancelled when it is released.
@@ -165,8 +174,60 @@ Outcome StageRunner::process(Frame& frame) noexcept {
             chain_.stop.request_stop();        // the source reads no more
             wiring_.in->close_and_discard();  // and what is already queued for us is not wanted either
             break;
+        case Outcome::hold:
+            break;  // counted when the frame is flushed
     }
     return outcome;
+}
+
+// Keeps a frame the stage asked to hold. False (and the run fails) if the stage holds more than it declared.
+bool StageRunner::hold(FrameRef& frame) noexcept {
+    const std::size_t count = held_count_.load();
+    if (count >= held_.size()) {
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        run_.fail({chain_.info.name, stage_.traits().name, frame->sequence,
+                   fmt::format("held more than its max_held of {} frames", held_.size())});
+        return false;
+    }
+    held_[(held_head_ + count) % held_.size()] = std::move(frame);
+    held_count_.store(count + 1);
+    return true;
+}
+
+// After the input ended: hands the oldest held frame to Stage::flush() and passes it on or drops it.
+StageRunner::Step StageRunner::flush_one() noexcept {
+    FrameRef& slot = held_[held_head_];
+    if (run_.aborting()) {  // an aborted run does not flush: what the stage held is thrown away
+        slot.reset();
+        held_head_ = (held_head_ + 1) % held_.size();
+        held_count_.fetch_sub(1);
+        discarded_.fetch_add(1, std::memory_order_relaxed);
+        return Step::progressed;
+    }
+    if (reserve_output_ && !wiring_.out->try_reserve()) return Step::idle;
+    FrameRef frame = std::move(slot);
+    held_head_ = (held_head_ + 1) % held_.size();
+    held_count_.fetch_sub(1);
+    StageSpan& span = frame->spans[wiring_.position];
+    span.started = run_.clock().now();
+    bool pass = false;
+    try {
+        pass = stage_.flush(*frame);
+    } catch (const std::exception& error) {
+        run_.fail({chain_.info.name, stage_.traits().name, frame->sequence, std::string("flush: ") + error.what()});
+    } catch (...) {
+        run_.fail({chain_.info.name, stage_.traits().name, frame->sequence, "flush: unknown exception"});
+    }
+    span.finished = run_.clock().now();
+    if (pass) {
+        flushed_.fetch_add(1, std::memory_order_relaxed);
+        passed_.fetch_add(1, std::memory_order_relaxed);
+        forward(std::move(frame), reserve_output_);
+    } else {
+        filtered_.fetch_add(1, std::memory_order_relaxed);
+        if (reserve_output_) wiring_.out->cancel_reservation();
+    }
+    return Step::progressed;
 }
 
 void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
@@ -236,6 +297,9 @@ StageReport StageRunner::report() const {
     r.rejected = rejected_.load();
     r.failed = failed_.load();
     r.ended = ended_.load();
+    r.held = held_count_.load();
+    r.flushed = flushed_.load();
+    r.discarded = discarded_.load();
     r.service = service_.summary();
     r.wait = wait_.summary();
     r.busy = Duration{busy_ns_.load()};

@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace framepipe::detail {
 
@@ -63,10 +64,12 @@ private:
     static constexpr int kBatch = 32;
 
     Step step() noexcept;
+    Step flush_one() noexcept;
     [[nodiscard]] bool has_work() const noexcept;
     [[nodiscard]] bool ready_to_finish() const noexcept;
     void finish() noexcept;
     Outcome process(Frame& frame) noexcept;
+    bool hold(FrameRef& frame) noexcept;
     void forward(FrameRef frame, bool reserved) noexcept;
     void emit_in_order(FrameRef frame) noexcept;
     void note_output_stalled() noexcept;
@@ -80,6 +83,10 @@ private:
     std::unique_ptr<Activation> activation_;
     std::unique_ptr<ReorderWindow<FrameRef>> reorder_;
     bool opened_ = false;
+    // Frames the stage held back (Outcome::hold), oldest first. Only touched by the stage's single worker.
+    std::vector<FrameRef> held_;
+    std::size_t held_head_ = 0;
+    std::atomic<std::size_t> held_count_{0};
 
     std::atomic<int> active_{0};     // outstanding activations
     std::atomic<int> in_flight_{0};  // frames taken from the input and not yet passed on or dropped
@@ -92,6 +99,8 @@ private:
     std::atomic<std::uint64_t> rejected_{0};
     std::atomic<std::uint64_t> failed_{0};
     std::atomic<std::uint64_t> ended_{0};
+    std::atomic<std::uint64_t> flushed_{0};
+    std::atomic<std::uint64_t> discarded_{0};
     std::atomic<std::int64_t> busy_ns_{0};
     LatencyHistogram service_;
     LatencyHistogram wait_;

@@ -376,3 +376,61 @@ TEST_CASE("pipeline: malformed pipelines are refused with a message that says wh
         CHECK_THROWS_AS(pipeline.run(), ConfigError);
     }
 }
+
+namespace {
+// Behaves like a decoder with a reordering delay: the first `delay` frames produce nothing yet (held), every later
+// frame carries the output of an earlier one, and the held frames come back when the input ends. Outputs are
+// numbered in output order, as a decoder numbers pictures.
+class DelayLine final : public Stage {
+public:
+    explicit DelayLine(std::size_t delay) : Stage({.name = "delay", .max_held = delay}), delay_(delay) {}
+    Outcome process(Frame& frame) override {
+        if (taken_++ < delay_) return Outcome::hold;
+        frame.sequence = emitted_++;
+        return Outcome::pass;
+    }
+    bool flush(Frame& frame) override {
+        frame.sequence = emitted_++;
+        return true;
+    }
+
+private:
+    std::size_t delay_;
+    std::uint64_t taken_ = 0;
+    std::uint64_t emitted_ = 0;
+};
+}  // namespace
+
+TEST_CASE("pipeline: a stage may hold frames back and pass them on when the input ends, with nothing lost") {
+    auto sink = std::make_unique<RecordingSink>(RecordingSink::Options{});
+    RecordingSink& recorded = *sink;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<CountingSource>(500))
+        .add(std::make_unique<DelayLine>(3), {.capacity = 2})
+        .add(std::make_unique<SpinStage>("after", true, 5us))
+        .add(std::move(sink), {.capacity = 1});
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(first_difference(recorded.sequences(), iota(500)) == "none");
+    const StageReport& delay = report.sources.at(0).stages.at(0);
+    CHECK(delay.flushed == 3);
+    CHECK(delay.held == 0);
+    CHECK(delay.passed == 500);
+    check_accounting(report);
+}
+
+TEST_CASE("pipeline: holding more frames than declared is an error naming the stage") {
+    class Greedy final : public Stage {
+    public:
+        Greedy() : Stage({.name = "greedy", .max_held = 2}) {}
+        Outcome process(Frame&) override { return Outcome::hold; }
+    };
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<CountingSource>(10)).add(std::make_unique<Greedy>()).add(
+        std::make_unique<RecordingSink>(RecordingSink::Options{}));
+    const RunReport report = pipeline.run();
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.error->stage == "greedy");
+    CHECK(report.error->message == "held more than its max_held of 2 frames");
+    check_accounting(report);
+}

@@ -92,8 +92,9 @@ public:
 
     /// A buffer owned by the frame, of this size and type and distinct from `image`, for a stage that cannot work in
     /// place to render into before set_image(). Buffers are kept per geometry and reused by the next frame that comes
-    /// through the same pool, so a steady stream allocates nothing. Contents are undefined.
-    cv::Mat& buffer(cv::Size size, int type);
+    /// through the same pool, so a steady stream allocates nothing. A stage that needs two buffers of one geometry at
+    /// once asks for which = 0 and which = 1. Contents are undefined.
+    cv::Mat& buffer(cv::Size size, int type, int which = 0);
     /// Makes `rendered` (a reference returned by buffer()) the image; the old image becomes a spare buffer.
     void set_image(cv::Mat& rendered) noexcept { std::swap(image, rendered); }
     /// Makes `image` this size and type, reusing a spare buffer of that geometry when there is one (sources call this
@@ -117,7 +118,7 @@ public:
     }
 
 private:
-    static constexpr std::size_t kSpareBuffers = 4;
+    static constexpr std::size_t kSpareBuffers = 6;
     std::array<cv::Mat, kSpareBuffers> spares_;
     std::size_t next_evicted_ = 0;
 

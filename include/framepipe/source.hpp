@@ -29,7 +29,10 @@ struct SourceInfo {
     double fps = 0;          // nominal frame rate; 0 when unknown
     cv::Size size{};         // nominal frame size; empty when unknown
     int type = 16;           // nominal pixel type (CV_8UC3)
-    std::optional<std::int64_t> frame_count;  // only when known reliably
+    std::optional<std::int64_t> frame_count;  // for progress only, never for sizing: may be wrong
+    bool frame_count_estimated = false;       // frame_count was derived from duration and rate
+    double duration = 0;                      // seconds of media; 0 when unknown or live
+    std::string path;                         // the file or folder read, when there is one
 };
 
 enum class ReadResult { frame, end_of_stream };

@@ -10,7 +10,7 @@
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
 #include <framepipe/sources/synthetic_source.hpp>
-#include <framepipe/stages/basic.hpp>
+#include <framepipe/registry.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -36,9 +36,9 @@ extern "C" void on_interrupt(int) {
 int run_demo(const framepipe::SyntheticSource::Options& source) {
     framepipe::Pipeline pipeline;
     pipeline.add_source(std::make_unique<framepipe::SyntheticSource>(source))
-        .add(std::make_unique<framepipe::GaussianBlur>(framepipe::GaussianBlur::Options{.ksize = 5}))
-        .add(std::make_unique<framepipe::Resize>(framepipe::Resize::Options{.width = 320}))
-        .add(std::make_unique<framepipe::NullSink>());
+        .add(framepipe::make_stage("blur", {{"ksize", "5"}}))
+        .add(framepipe::make_stage("resize", {{"width", "320"}}))
+        .add(framepipe::make_stage("null"));
     g_running.store(&pipeline);
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);

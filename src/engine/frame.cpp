@@ -1,21 +1,30 @@
 #include <framepipe/frame.hpp>
 
+#include <stdexcept>
+
 namespace framepipe {
 
-cv::Mat& Frame::buffer(cv::Size size, int type) {
+cv::Mat& Frame::buffer(cv::Size size, int type, int which) {
+    const auto matches = [&](const cv::Mat& m) { return m.size() == size && m.type() == type && m.data != image.data; };
+    int seen = 0;
     for (cv::Mat& spare : spares_)
-        if (spare.size() == size && spare.type() == type && spare.data != image.data) return spare;
+        if (matches(spare) && seen++ == which) return spare;
     for (cv::Mat& spare : spares_)
         if (spare.empty()) {
             spare.create(size, type);
             return spare;
         }
-    // All spares hold other geometries: recycle them in turn (a chain using more than four sizes per frame allocates).
-    cv::Mat& spare = spares_[next_evicted_];
-    next_evicted_ = (next_evicted_ + 1) % spares_.size();
-    spare.release();
-    spare.create(size, type);
-    return spare;
+    // Every spare holds something: recycle one of another geometry, in turn (a chain that uses more geometries per
+    // frame than there are spares allocates).
+    for (std::size_t tries = 0; tries < spares_.size(); ++tries) {
+        cv::Mat& spare = spares_[next_evicted_];
+        next_evicted_ = (next_evicted_ + 1) % spares_.size();
+        if (matches(spare)) continue;  // the caller may be holding it
+        spare.release();
+        spare.create(size, type);
+        return spare;
+    }
+    throw std::logic_error("Frame::buffer: more buffers of one geometry asked for than a frame keeps");
 }
 
 cv::Mat& Frame::prepare_image(cv::Size size, int type) {

@@ -5,7 +5,7 @@
 #include <framepipe/frame.hpp>
 #include <framepipe/pipeline.hpp>
 #include <framepipe/sources/synthetic_source.hpp>
-#include <framepipe/stages/basic.hpp>
+#include <framepipe/registry.hpp>
 
 #include <doctest/doctest.h>
 #include <opencv2/core/mat.hpp>
@@ -62,9 +62,9 @@ TEST_CASE("frame_pool: blur and resize over 3000 frames allocate pixels only whi
     Pipeline pipeline;
     pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{
                             .width = 320, .height = 180, .frames = 3000, .pattern = SyntheticSource::Pattern::counter}))
-        .add(std::make_unique<GaussianBlur>(GaussianBlur::Options{.ksize = 5}))
-        .add(std::make_unique<Resize>(Resize::Options{.width = 80}))
-        .add(std::make_unique<NullSink>());
+        .add(make_stage("blur", {{"ksize", "5"}}))
+        .add(make_stage("resize", {{"width", "80"}}))
+        .add(make_stage("null"));
     const RunReport report = pipeline.run();
     cv::Mat::setDefaultAllocator(previous);
     REQUIRE(report.ok());

@@ -1,0 +1,177 @@
+#include <framepipe/error.hpp>
+#include <framepipe/registry.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+namespace framepipe {
+namespace {
+
+std::string trimmed(std::string_view text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+    return std::string(text);
+}
+
+std::optional<double> parse_number(std::string_view text) {
+    const std::string s = trimmed(text);
+    if (s.empty()) return std::nullopt;
+    double value = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(value)) return std::nullopt;
+    return value;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+    return out;
+}
+
+std::string range_text(const OptionSpec& o) {
+    const auto show = [&](double v) {
+        return o.kind == OptionKind::duration ? fmt::format("{}s", v) : fmt::format("{}", v);
+    };
+    if (o.min && o.max) return fmt::format("between {} and {}", show(*o.min), show(*o.max));
+    if (o.min) return fmt::format("at least {}", show(*o.min));
+    if (o.max) return fmt::format("at most {}", show(*o.max));
+    return "";
+}
+
+[[noreturn]] void bad_value(const OptionSpec& o, std::string_view given, const std::string& want) {
+    throw ConfigError(fmt::format("option '{}' must be {}, got '{}'", o.name, want, given));
+}
+
+void check_range(const OptionSpec& o, double value, std::string_view given, const std::string& what) {
+    if ((o.min && value < *o.min) || (o.max && value > *o.max))
+        bad_value(o, given, fmt::format("{} {}", what, range_text(o)));
+}
+
+// Validates one value and returns its canonical text.
+std::string canonical(const OptionSpec& o, std::string_view given) {
+    switch (o.kind) {
+        case OptionKind::integer: {
+            const auto v = parse_number(given);
+            if (!v || std::floor(*v) != *v) bad_value(o, given, "a whole number " + range_text(o));
+            check_range(o, *v, given, "a whole number");
+            return fmt::format("{}", static_cast<std::int64_t>(*v));
+        }
+        case OptionKind::number: {
+            const auto v = parse_number(given);
+            if (!v) bad_value(o, given, "a number " + range_text(o));
+            check_range(o, *v, given, "a number");
+            return trimmed(given);
+        }
+        case OptionKind::boolean: {
+            std::string s = trimmed(given);
+            std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+            if (s == "true" || s == "yes" || s == "on" || s == "1") return "true";
+            if (s == "false" || s == "no" || s == "off" || s == "0") return "false";
+            bad_value(o, given, "true or false");
+        }
+        case OptionKind::duration: {
+            Duration d{};
+            try {
+                d = parse_duration(given);
+            } catch (const ConfigError&) {
+                bad_value(o, given, "a duration such as 2s, 500ms or 1.5 " + range_text(o));
+            }
+            check_range(o, std::chrono::duration<double>(d).count(), given, "a duration");
+            return trimmed(given);
+        }
+        case OptionKind::choice: {
+            const std::string s = trimmed(given);
+            if (std::find(o.choices.begin(), o.choices.end(), s) == o.choices.end())
+                bad_value(o, given, "one of " + join(o.choices));
+            return s;
+        }
+        case OptionKind::text:
+            return std::string(given);
+    }
+    return std::string(given);
+}
+
+const std::string& value_of(const OptionValues& values, std::string_view name) {
+    const auto it = values.values.find(name);
+    if (it == values.values.end()) throw ConfigError(fmt::format("option '{}' is not set", name));
+    return it->second;
+}
+
+}  // namespace
+
+Duration parse_duration(std::string_view text) {
+    const std::string s = trimmed(text);
+    struct Unit {
+        const char* suffix;
+        double seconds;
+    };
+    static const Unit units[] = {{"us", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}};
+    double scale = 1;
+    std::string_view number = s;
+    for (const Unit& u : units) {
+        const std::string_view suffix(u.suffix);
+        if (s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+            (std::isdigit(static_cast<unsigned char>(s[s.size() - suffix.size() - 1])) ||
+             s[s.size() - suffix.size() - 1] == '.')) {
+            scale = u.seconds;
+            number = std::string_view(s).substr(0, s.size() - suffix.size());
+            break;
+        }
+    }
+    const auto v = parse_number(number);
+    if (!v || *v < 0) throw ConfigError(fmt::format("'{}' is not a duration (try 2s, 500ms, 1.5)", text));
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*v * scale));
+}
+
+bool OptionValues::has(std::string_view name) const { return values.find(name) != values.end(); }
+std::int64_t OptionValues::integer(std::string_view name) const { return std::stoll(value_of(*this, name)); }
+double OptionValues::number(std::string_view name) const { return *parse_number(value_of(*this, name)); }
+bool OptionValues::boolean(std::string_view name) const { return value_of(*this, name) == "true"; }
+const std::string& OptionValues::text(std::string_view name) const { return value_of(*this, name); }
+Duration OptionValues::duration(std::string_view name) const { return parse_duration(value_of(*this, name)); }
+
+OptionValues check_options(const StageSpec& spec, const std::map<std::string, std::string>& given) {
+    OptionValues out;
+    for (const auto& [name, value] : given) {
+        const auto it = std::find_if(spec.options.begin(), spec.options.end(),
+                                     [&](const OptionSpec& o) { return o.name == name; });
+        if (it == spec.options.end()) {
+            std::vector<std::string> names;
+            for (const OptionSpec& o : spec.options) names.push_back(o.name);
+            throw ConfigError(fmt::format("'{}' has no option '{}'; its options are: {}", spec.type, name,
+                                          names.empty() ? "(none)" : join(names)));
+        }
+        out.values[name] = canonical(*it, value);
+    }
+    for (const OptionSpec& o : spec.options) {
+        if (out.has(o.name)) continue;
+        if (o.required) throw ConfigError(fmt::format("'{}' needs option '{}': {}", spec.type, o.name, o.help));
+        if (!o.default_value.empty()) out.values[o.name] = o.default_value;
+    }
+    return out;
+}
+
+const StageSpec* find_stage_spec(std::string_view type) {
+    for (const StageSpec& spec : stage_catalog())
+        if (spec.type == type) return &spec;
+    return nullptr;
+}
+
+std::unique_ptr<Stage> make_stage(std::string_view type, const std::map<std::string, std::string>& options,
+                                  std::string name) {
+    const StageSpec* spec = find_stage_spec(type);
+    if (spec == nullptr) {
+        std::vector<std::string> types;
+        for (const StageSpec& s : stage_catalog()) types.push_back(s.type);
+        throw ConfigError(fmt::format("unknown stage type '{}'; known types: {} (see 'framepipe stages')", type,
+                                      join(types)));
+    }
+    const OptionValues values = check_options(*spec, options);
+    return spec->make(name.empty() ? spec->type : name, values);
+}
+
+}  // namespace framepipe

@@ -1,0 +1,60 @@
+#pragma once
+// Small RAII helpers around FFmpeg's C API (libavformat, libavcodec, libswscale), used by the video sources, the decode
+// stages and the encoder. Nothing outside src/media includes FFmpeg headers.
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+}
+
+#include <memory>
+#include <string>
+
+namespace framepipe::media {
+
+/// FFmpeg's description of an error code, e.g. "Invalid data found when processing input".
+inline std::string av_error_text(int code) {
+    char text[AV_ERROR_MAX_STRING_SIZE] = {};
+    av_strerror(code, text, sizeof text);
+    return text;
+}
+
+struct FormatContextCloser {
+    void operator()(AVFormatContext* context) const noexcept { avformat_close_input(&context); }
+};
+struct CodecContextFreer {
+    void operator()(AVCodecContext* context) const noexcept { avcodec_free_context(&context); }
+};
+struct FrameFreer {
+    void operator()(AVFrame* frame) const noexcept { av_frame_free(&frame); }
+};
+struct PacketFreer {
+    void operator()(AVPacket* packet) const noexcept { av_packet_free(&packet); }
+};
+struct ParametersFreer {
+    void operator()(AVCodecParameters* parameters) const noexcept { avcodec_parameters_free(&parameters); }
+};
+struct SwsFreer {
+    void operator()(SwsContext* context) const noexcept { sws_freeContext(context); }
+};
+
+using FormatContextPtr = std::unique_ptr<AVFormatContext, FormatContextCloser>;
+using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextFreer>;
+using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
+using ParametersPtr = std::unique_ptr<AVCodecParameters, ParametersFreer>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsFreer>;
+
+/// Seconds of a timestamp in a time base; 0 for AV_NOPTS_VALUE.
+inline double seconds_of(std::int64_t ts, AVRational base) {
+    return ts == AV_NOPTS_VALUE ? 0.0 : static_cast<double>(ts) * av_q2d(base);
+}
+
+/// Quietens FFmpeg's own logging to errors only, once per process (framepipe reports problems itself).
+void quiet_ffmpeg_logging();
+
+}  // namespace framepipe::media

@@ -1,0 +1,268 @@
+#include "video_decode.hpp"
+
+#include "slot_pool.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+
+namespace framepipe::media {
+namespace {
+
+constexpr std::size_t kMaxHeld = 16;  // H.264/HEVC reorder at most 16 pictures
+constexpr std::size_t kBacklog = 8;   // decoded pictures waiting for a frame to carry them
+
+CodecContextPtr open_decoder(const StreamParameters& stream, int threads) {
+    const AVCodec* codec = avcodec_find_decoder(stream.codec->codec_id);
+    if (codec == nullptr)
+        throw Error(fmt::format("{}: this system's FFmpeg has no decoder for codec '{}'", stream.source_name,
+                                avcodec_get_name(stream.codec->codec_id)));
+    CodecContextPtr context(avcodec_alloc_context3(codec));
+    if (!context) throw Error("decode: out of memory");
+    int ret = avcodec_parameters_to_context(context.get(), stream.codec.get());
+    if (ret < 0) throw Error(fmt::format("{}: decoder setup failed: {}", stream.source_name, av_error_text(ret)));
+    context->pkt_timebase = stream.time_base;
+    context->thread_count = threads;
+    if (threads > 1) context->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    ret = avcodec_open2(context.get(), codec, nullptr);
+    if (ret < 0)
+        throw Error(fmt::format("{}: cannot open the '{}' decoder: {}", stream.source_name, codec->name,
+                                av_error_text(ret)));
+    return context;
+}
+
+void load_packet(AVPacket& packet, Frame& frame) {
+    packet.data = frame.encoded.data();
+    packet.size = static_cast<int>(frame.encoded.size());
+    packet.pts = frame.pts;
+    packet.dts = frame.dts;
+    packet.flags = frame.key ? AV_PKT_FLAG_KEY : 0;
+}
+
+PictureAttachment& picture_slot(Frame& frame) {
+    auto* attachment = dynamic_cast<PictureAttachment*>(frame.attachment.get());
+    if (attachment == nullptr) {
+        frame.attachment = std::make_unique<PictureAttachment>();
+        attachment = static_cast<PictureAttachment*>(frame.attachment.get());
+    }
+    return *attachment;
+}
+
+Duration media_time_of(const AVFrame& picture, const StreamParameters& stream) {
+    const std::int64_t ts = picture.best_effort_timestamp != AV_NOPTS_VALUE ? picture.best_effort_timestamp : picture.pts;
+    if (ts == AV_NOPTS_VALUE) return Duration{0};
+    return std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double>(seconds_of(ts - stream.start_pts, stream.time_base)));
+}
+
+// Inter-frame codecs: one decoder, frames in order. A packet that yields no picture yet (the decoder is reordering
+// B-frames) is held; every later packet's frame carries the oldest picture ready; held frames carry what the decoder
+// gives up when drained. Output frames are renumbered in picture order.
+class SerialDecode final : public Stage {
+public:
+    explicit SerialDecode(StreamParameters stream)
+        : Stage({.name = "decode", .max_held = kMaxHeld + static_cast<std::size_t>(stream.threads)}),
+          stream_(std::move(stream)) {}
+
+    void open(const StageContext&) override {
+        context_ = open_decoder(stream_, stream_.threads);
+        packet_.reset(av_packet_alloc());
+        for (auto& slot : backlog_) slot.reset(av_frame_alloc());
+        scratch_.reset(av_frame_alloc());
+    }
+
+    Outcome process(Frame& frame) override {
+        if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
+        load_packet(*packet_, frame);
+        int ret = avcodec_send_packet(context_.get(), packet_.get());
+        if (ret == AVERROR(EAGAIN)) {  // the decoder's output is full: collect it, then the packet fits
+            receive_all();
+            ret = avcodec_send_packet(context_.get(), packet_.get());
+        }
+        if (ret < 0 && ret != AVERROR(EAGAIN))
+            throw BadFrame(fmt::format("undecodable packet: {}", av_error_text(ret)));
+        receive_all();
+        if (backlog_count_ == 0) {
+            if (held_ < traits().max_held) {
+                ++held_;
+                return Outcome::hold;
+            }
+            throw BadFrame("the decoder produced no picture for this packet");
+        }
+        carry_picture(frame);
+        return Outcome::pass;
+    }
+
+    bool flush(Frame& frame) override {
+        if (!draining_) {
+            draining_ = true;
+            avcodec_send_packet(context_.get(), nullptr);
+        }
+        receive_all();
+        if (backlog_count_ == 0) return false;
+        carry_picture(frame);
+        return true;
+    }
+
+    void close() override {
+        if (dropped_pictures_ > 0)
+            spdlog::warn("{}: {} decoded pictures had no frame to carry them and were dropped", stream_.source_name,
+                         dropped_pictures_);
+        context_.reset();
+    }
+
+private:
+    void receive_all() {
+        for (;;) {
+            const int ret = avcodec_receive_frame(context_.get(), scratch_.get());
+            if (ret < 0) return;  // EAGAIN (needs input), EOF (drained) or a decode error already reported
+            if (backlog_count_ == backlog_.size()) {
+                av_frame_unref(scratch_.get());
+                ++dropped_pictures_;
+                continue;
+            }
+            AVFrame* slot = backlog_[(backlog_head_ + backlog_count_) % backlog_.size()].get();
+            av_frame_move_ref(slot, scratch_.get());
+            ++backlog_count_;
+        }
+    }
+
+    void carry_picture(Frame& frame) {
+        AVFrame* picture = backlog_[backlog_head_].get();
+        PictureAttachment& slot = picture_slot(frame);
+        av_frame_unref(slot.picture.get());
+        av_frame_move_ref(slot.picture.get(), picture);
+        backlog_head_ = (backlog_head_ + 1) % backlog_.size();
+        --backlog_count_;
+        frame.format = PixelFormat::native;
+        frame.sequence = next_picture_++;
+        frame.media_time = media_time_of(*slot.picture, stream_);
+        frame.pts = slot.picture->pts;
+    }
+
+    StreamParameters stream_;
+    CodecContextPtr context_;
+    PacketPtr packet_;
+    FramePtr scratch_;
+    std::array<FramePtr, kBacklog> backlog_;
+    std::size_t backlog_head_ = 0;
+    std::size_t backlog_count_ = 0;
+    std::size_t held_ = 0;
+    std::uint64_t next_picture_ = 0;
+    std::uint64_t dropped_pictures_ = 0;
+    bool draining_ = false;
+};
+
+// Intra-only codecs (MJPEG, ...): every packet decodes on its own, so frames decode in parallel, each worker with a
+// codec context of its own.
+class ParallelDecode final : public Stage {
+public:
+    explicit ParallelDecode(StreamParameters stream)
+        : Stage({.name = "decode", .parallel = true, .max_concurrency = kSlots}), stream_(std::move(stream)) {}
+
+    void open(const StageContext&) override {
+        for (Decoder& d : decoders_.all()) {
+            d.context = open_decoder(stream_, 1);
+            d.packet.reset(av_packet_alloc());
+        }
+    }
+
+    Outcome process(Frame& frame) override {
+        if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
+        auto decoder = decoders_.claim();
+        load_packet(*decoder->packet, frame);
+        int ret = avcodec_send_packet(decoder->context.get(), decoder->packet.get());
+        if (ret < 0) throw BadFrame(fmt::format("undecodable packet: {}", av_error_text(ret)));
+        PictureAttachment& slot = picture_slot(frame);
+        av_frame_unref(slot.picture.get());
+        ret = avcodec_receive_frame(decoder->context.get(), slot.picture.get());
+        if (ret < 0) throw BadFrame(fmt::format("no picture in packet: {}", av_error_text(ret)));
+        frame.format = PixelFormat::native;
+        frame.media_time = media_time_of(*slot.picture, stream_);
+        return Outcome::pass;
+    }
+
+    void close() override {
+        for (Decoder& d : decoders_.all()) d.context.reset();
+    }
+
+private:
+    static constexpr std::size_t kSlots = 8;
+    struct Decoder {
+        CodecContextPtr context;
+        PacketPtr packet;
+    };
+    StreamParameters stream_;
+    SlotPool<Decoder, kSlots> decoders_;
+};
+
+// Decoded picture (any FFmpeg pixel format) to BGR, with the stream's colour matrix and range.
+class Convert final : public Stage {
+public:
+    Convert() : Stage({.name = "convert", .parallel = true, .max_concurrency = kSlots}) {}
+
+    Outcome process(Frame& frame) override {
+        if (frame.format == PixelFormat::bgr) return Outcome::pass;
+        auto* attachment = dynamic_cast<PictureAttachment*>(frame.attachment.get());
+        if (frame.format != PixelFormat::native || attachment == nullptr)
+            throw BadFrame("convert expects a decoded picture");
+        const AVFrame& picture = *attachment->picture;
+        auto scaler = scalers_.claim();
+        SwsContext* context = scaler->context_for(picture);
+        if (context == nullptr)
+            throw BadFrame(fmt::format("cannot convert pixel format '{}'",
+                                       av_get_pix_fmt_name(static_cast<AVPixelFormat>(picture.format))));
+        cv::Mat& out = frame.prepare_image(cv::Size(picture.width, picture.height), CV_8UC3);
+        uint8_t* planes[1] = {out.data};
+        const int strides[1] = {static_cast<int>(out.step)};
+        sws_scale(context, picture.data, picture.linesize, 0, picture.height, planes, strides);
+        attachment->reset();  // give the buffer back to the decoder's pool now
+        frame.format = PixelFormat::bgr;
+        return Outcome::pass;
+    }
+
+private:
+    static constexpr std::size_t kSlots = 8;
+    struct Scaler {
+        SwsPtr context;
+        int width = 0, height = 0, format = -1, colorspace = -1, range = -1;
+
+        SwsContext* context_for(const AVFrame& picture) {
+            if (context && width == picture.width && height == picture.height && format == picture.format &&
+                colorspace == picture.colorspace && range == picture.color_range)
+                return context.get();
+            width = picture.width;
+            height = picture.height;
+            format = picture.format;
+            colorspace = picture.colorspace;
+            range = picture.color_range;
+            context.reset(sws_getContext(width, height, static_cast<AVPixelFormat>(format), width, height,
+                                         AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr, nullptr));
+            if (!context) return nullptr;
+            const bool full_range = range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P ||
+                                    format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P;
+            int matrix = SWS_CS_DEFAULT;
+            if (colorspace == AVCOL_SPC_BT709) matrix = SWS_CS_ITU709;
+            else if (colorspace == AVCOL_SPC_BT2020_NCL || colorspace == AVCOL_SPC_BT2020_CL) matrix = SWS_CS_BT2020;
+            sws_setColorspaceDetails(context.get(), sws_getCoefficients(matrix), full_range ? 1 : 0,
+                                     sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+            return context.get();
+        }
+    };
+    SlotPool<Scaler, kSlots> scalers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_decode_stage(StreamParameters parameters) {
+    if (parameters.intra_only) return std::make_unique<ParallelDecode>(std::move(parameters));
+    return std::make_unique<SerialDecode>(std::move(parameters));
+}
+
+std::unique_ptr<Stage> make_convert_stage() { return std::make_unique<Convert>(); }
+
+}  // namespace framepipe::media

@@ -1,0 +1,54 @@
+#include "template_text.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace framepipe::stages {
+
+std::string stem_of(std::string_view name) {
+    const std::size_t slash = name.find_last_of('/');
+    if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    const std::size_t dot = name.find_last_of('.');
+    return std::string(dot == std::string_view::npos || dot == 0 ? name : name.substr(0, dot));
+}
+
+std::string format_media_time(Duration t, char separator) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
+    return fmt::format("{:02}{}{:02}{}{:02}.{:03}", ms / 3'600'000, separator, ms / 60'000 % 60, separator,
+                       ms / 1000 % 60, ms % 1000);
+}
+
+std::string render_template(const std::string& text, const TemplateFields& fields) {
+    const std::string input = stem_of(fields.input);
+    const std::string time = format_media_time(fields.frame.media_time, fields.for_file_name ? '-' : ':');
+    const double seconds = std::chrono::duration<double>(fields.frame.media_time).count();
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    const std::string clock = fields.for_file_name ? fmt::format("{:%Y%m%d-%H%M%S}", local)
+                                                   : fmt::format("{:%Y-%m-%d %H:%M:%S}", local);
+    const std::string_view label = fields.frame.label.empty() ? std::string_view(input) : fields.frame.label;
+    const std::string label_stem = fields.for_file_name ? stem_of(label) : std::string(label);
+    return fmt::format(fmt::runtime(text), fmt::arg("input", input), fmt::arg("frame", fields.frame.sequence),
+                       fmt::arg("time", time), fmt::arg("seconds", fmt::format("{:.3f}", seconds)),
+                       fmt::arg("clock", clock), fmt::arg("label", label_stem), fmt::arg("index", fields.index));
+}
+
+void validate_template(const std::string& text, std::string_view option) {
+    Frame probe;
+    try {
+        (void)render_template(text, TemplateFields{"input.mp4", probe});
+    } catch (const fmt::format_error& e) {
+        throw ConfigError(fmt::format("option '{}': '{}' is not a valid template ({}); fields are {{input}}, {{frame}}, "
+                                      "{{time}}, {{seconds}}, {{clock}}, {{label}}, {{index}}, e.g. "
+                                      "\"{{input}}_{{frame:06}}.jpg\"",
+                                      option, text, e.what()));
+    }
+}
+
+}  // namespace framepipe::stages

@@ -1,0 +1,366 @@
+// Thumbnails and contact sheets. Both pass every frame on unchanged; they write files on a dedicated thread.
+#include "catalog_parts.hpp"
+#include "image_output.hpp"
+#include "template_text.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <optional>
+
+namespace framepipe::stages {
+namespace {
+
+StageTraits writer_traits(const std::string& name) {
+    return {.name = name, .needs_ordered_input = true, .blocking_io = true};
+}
+
+// A small gray copy of the frame, for comparing frames cheaply.
+void small_gray(const cv::Mat& image, cv::Mat& out, int width = 64) {
+    const int height = std::max(1, image.rows * width / std::max(1, image.cols));
+    cv::Mat resized;
+    cv::resize(image, resized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+    if (resized.channels() == 3)
+        cv::cvtColor(resized, out, cv::COLOR_BGR2GRAY);
+    else
+        resized.copyTo(out);
+}
+
+double sharpness(const cv::Mat& image) {  // variance of the Laplacian of a 256-wide gray copy
+    cv::Mat gray, laplacian;
+    small_gray(image, gray, 256);
+    cv::Laplacian(gray, laplacian, CV_32F);
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(laplacian, mean, stddev);
+    return stddev[0] * stddev[0];
+}
+
+cv::Mat histogram_of(const cv::Mat& image) {  // 3 x 32 bins of a small copy, normalised
+    cv::Mat small;
+    cv::resize(image, small, cv::Size(64, std::max(1, image.rows * 64 / std::max(1, image.cols))), 0, 0, cv::INTER_AREA);
+    cv::Mat hist(1, 96, CV_32F, cv::Scalar(0));
+    const int channels = small.channels();
+    for (int y = 0; y < small.rows; ++y) {
+        const uchar* row = small.ptr<uchar>(y);
+        for (int x = 0; x < small.cols; ++x)
+            for (int c = 0; c < std::min(channels, 3); ++c) hist.at<float>(c * 32 + row[x * channels + c] / 8) += 1;
+    }
+    return hist / static_cast<float>(small.total());
+}
+
+class Thumbnail final : public Stage {
+public:
+    enum class Mode { every, interval, scene, sharpest, representative };
+
+    Thumbnail(const std::string& name, const OptionValues& o)
+        : Stage(writer_traits(name)),
+          name_template_(o.text("name")),
+          width_(static_cast<int>(o.integer("width"))),
+          max_(o.integer("max")),
+          dir_(o.text("dir")),
+          quality_(static_cast<int>(o.integer("quality"))),
+          overwrite_(o.boolean("overwrite")) {
+        int modes = 0;
+        if (o.integer("every") > 0) mode_ = Mode::every, every_ = o.integer("every"), ++modes;
+        if (o.has("interval")) mode_ = Mode::interval, interval_ = o.duration("interval"), ++modes;
+        if (o.number("scene") > 0) mode_ = Mode::scene, scene_ = o.number("scene"), ++modes;
+        if (o.text("best") != "none") {
+            mode_ = o.text("best") == "sharpest" ? Mode::sharpest : Mode::representative;
+            window_ = o.duration("window");
+            ++modes;
+        }
+        if (modes != 1)
+            throw ConfigError("thumbnail: choose exactly one of every (N frames), interval (media time), scene "
+                              "(threshold) or best (sharpest or representative per window)");
+        if ((mode_ == Mode::interval && interval_ <= Duration::zero()) ||
+            ((mode_ == Mode::sharpest || mode_ == Mode::representative) && window_ <= Duration::zero()))
+            throw ConfigError("thumbnail: interval and window must be longer than 0");
+        validate_template(name_template_, "name");
+        output_.emplace(dir_, name_template_, quality_, overwrite_);
+    }
+
+    void open(const StageContext& context) override { input_ = context.source.name; }
+
+    Outcome process(Frame& frame) override {
+        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
+            throw BadFrame("thumbnail needs decoded pixels");
+        switch (mode_) {
+            case Mode::every:
+                if (seen_++ % every_ == 0) write(frame.image, frame);
+                break;
+            case Mode::interval:
+                if (!next_due_ || frame.media_time >= *next_due_) {
+                    write(frame.image, frame);
+                    const Duration base = next_due_.value_or(frame.media_time);
+                    next_due_ = base + interval_ * (1 + (frame.media_time - base) / interval_);
+                }
+                break;
+            case Mode::scene: {
+                small_gray(frame.image, current_);
+                const bool first = previous_.empty();
+                const bool changed = !first && current_.size() == previous_.size() &&
+                                     cv::norm(current_, previous_, cv::NORM_L1) / (255.0 * current_.total()) > scene_;
+                if (first || changed || current_.size() != previous_.size()) write(frame.image, frame);
+                std::swap(previous_, current_);
+                break;
+            }
+            case Mode::sharpest:
+            case Mode::representative:
+                window_frame(frame);
+                break;
+        }
+        return Outcome::pass;
+    }
+
+    void close() override {
+        if (mode_ == Mode::sharpest || mode_ == Mode::representative) finish_window();
+        spdlog::info("{}: {}: wrote {} thumbnail(s) to {}", input_, traits().name, written_, output_->dir());
+    }
+
+private:
+    struct Candidate {
+        cv::Mat image;
+        cv::Mat histogram;
+        std::uint64_t sequence;
+        Duration media_time;
+        std::string label;
+    };
+
+    void window_frame(const Frame& frame) {
+        if (!window_start_) window_start_ = frame.media_time;
+        if (frame.media_time >= *window_start_ + window_) {
+            finish_window();
+            window_start_ = *window_start_ + window_ * ((frame.media_time - *window_start_) / window_);
+        }
+        if (mode_ == Mode::sharpest) {
+            const double score = sharpness(frame.image);
+            if (candidates_.empty() || score > best_score_) {
+                best_score_ = score;
+                candidates_.assign(1, keep(frame, cv::Mat()));
+            }
+            return;
+        }
+        // representative: the frame whose colour histogram is closest to the window's average (FFmpeg's thumbnail
+        // filter does the same). Every frame adds to the average; at most kCandidates are kept as pictures.
+        cv::Mat histogram = histogram_of(frame.image);
+        sum_ = sum_.empty() ? histogram.clone() : sum_ + histogram;
+        ++window_frames_;
+        if (candidates_.size() < kCandidates) {
+            candidates_.push_back(keep(frame, histogram));
+        } else if (window_frames_ % 2 == 0) {  // full: thin out by half and keep sampling at half the rate
+            std::vector<Candidate> thinned;
+            for (std::size_t i = 0; i < candidates_.size(); i += 2) thinned.push_back(std::move(candidates_[i]));
+            candidates_ = std::move(thinned);
+            candidates_.push_back(keep(frame, histogram));
+        }
+    }
+
+    Candidate keep(const Frame& frame, const cv::Mat& histogram) const {
+        return {scaled(frame.image).clone(), histogram, frame.sequence, frame.media_time, frame.label};
+    }
+
+    void finish_window() {
+        if (candidates_.empty()) return;
+        std::size_t chosen = 0;
+        if (mode_ == Mode::representative) {
+            const cv::Mat average = sum_ / static_cast<float>(std::max<std::uint64_t>(window_frames_, 1));
+            double best = 1e300;
+            for (std::size_t i = 0; i < candidates_.size(); ++i) {
+                const double distance = cv::norm(candidates_[i].histogram, average, cv::NORM_L2SQR);
+                if (distance < best) best = distance, chosen = i;
+            }
+        }
+        Frame carrier;  // only for the file name template
+        carrier.sequence = candidates_[chosen].sequence;
+        carrier.media_time = candidates_[chosen].media_time;
+        carrier.label = candidates_[chosen].label;
+        write_file(candidates_[chosen].image, carrier);
+        candidates_.clear();
+        sum_.release();
+        window_frames_ = 0;
+    }
+
+    const cv::Mat& scaled(const cv::Mat& image) const {
+        if (width_ == 0 || width_ == image.cols) return image;
+        const int height = std::max(1, static_cast<int>(std::lround(static_cast<double>(image.rows) * width_ / image.cols)));
+        cv::resize(image, scaled_, cv::Size(width_, height), 0, 0, width_ < image.cols ? cv::INTER_AREA : cv::INTER_LINEAR);
+        return scaled_;
+    }
+
+    void write(const cv::Mat& image, const Frame& frame) { write_file(scaled(image), frame); }
+
+    void write_file(const cv::Mat& image, const Frame& frame) {
+        if (max_ > 0 && static_cast<std::int64_t>(written_) >= max_) return;
+        output_->write(image, render_template(name_template_, {input_, frame, written_, true}));
+        ++written_;
+    }
+
+    static constexpr std::size_t kCandidates = 32;
+    Mode mode_ = Mode::every;
+    std::int64_t every_ = 0;
+    Duration interval_{};
+    double scene_ = 0;
+    Duration window_{};
+    std::string name_template_;
+    int width_;
+    std::int64_t max_;
+    std::string dir_;
+    int quality_;
+    bool overwrite_;
+    std::optional<ImageOutput> output_;
+    std::string input_;
+    std::uint64_t seen_ = 0;
+    std::uint64_t written_ = 0;
+    std::optional<Duration> next_due_;
+    cv::Mat previous_, current_;
+    mutable cv::Mat scaled_;
+    std::optional<Duration> window_start_;
+    std::vector<Candidate> candidates_;
+    double best_score_ = 0;
+    cv::Mat sum_;
+    std::uint64_t window_frames_ = 0;
+};
+
+// One picture per input: a grid of frames spread evenly over it, each with its media time.
+class ContactSheet final : public Stage {
+public:
+    ContactSheet(const std::string& name, const OptionValues& o)
+        : Stage(writer_traits(name)),
+          columns_(static_cast<int>(o.integer("columns"))),
+          tiles_(static_cast<std::size_t>(o.integer("tiles"))),
+          tile_width_(static_cast<int>(o.integer("tile_width"))),
+          timestamps_(o.boolean("timestamps")),
+          name_template_(o.text("name")) {
+        validate_template(name_template_, "name");
+        output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
+    }
+
+    void open(const StageContext& context) override { input_ = context.source.name; }
+
+    // Keeps every stride-th frame; when twice the tiles are kept, drops every other one and doubles the stride. So
+    // the samples stay spread over the whole input without knowing its length, in bounded memory.
+    Outcome process(Frame& frame) override {
+        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
+            throw BadFrame("contact_sheet needs decoded pixels");
+        if (seen_++ % stride_ == 0) {
+            Tile tile;
+            const int height = std::max(1, static_cast<int>(std::lround(static_cast<double>(frame.image.rows) *
+                                                                          tile_width_ / frame.image.cols)));
+            cv::Mat resized;
+            cv::resize(frame.image, resized, cv::Size(tile_width_, height), 0, 0, cv::INTER_AREA);
+            if (resized.channels() == 1) cv::cvtColor(resized, resized, cv::COLOR_GRAY2BGR);
+            tile.image = resized;
+            tile.media_time = frame.media_time;
+            kept_.push_back(std::move(tile));
+            if (kept_.size() >= 2 * tiles_) {
+                std::vector<Tile> thinned;
+                for (std::size_t i = 0; i < kept_.size(); i += 2) thinned.push_back(std::move(kept_[i]));
+                kept_ = std::move(thinned);
+                stride_ *= 2;
+            }
+        }
+        return Outcome::pass;
+    }
+
+    void close() override {
+        if (kept_.empty()) {
+            spdlog::warn("{}: {}: no frames, so no contact sheet", input_, traits().name);
+            return;
+        }
+        std::vector<const Tile*> chosen;
+        const std::size_t n = std::min(tiles_, kept_.size());
+        for (std::size_t i = 0; i < n; ++i) chosen.push_back(&kept_[i * kept_.size() / n]);
+        const int rows = static_cast<int>((chosen.size() + columns_ - 1) / columns_);
+        const int cols = static_cast<int>(std::min<std::size_t>(columns_, chosen.size()));
+        const int tile_height = chosen.front()->image.rows;
+        const int gap = 4;
+        cv::Mat sheet(rows * (tile_height + gap) + gap, cols * (tile_width_ + gap) + gap, CV_8UC3, cv::Scalar(32, 32, 32));
+        for (std::size_t i = 0; i < chosen.size(); ++i) {
+            const int r = static_cast<int>(i) / columns_;
+            const int c = static_cast<int>(i) % columns_;
+            const cv::Rect cell(gap + c * (tile_width_ + gap), gap + r * (tile_height + gap), tile_width_,
+                                std::min(tile_height, chosen[i]->image.rows));
+            chosen[i]->image(cv::Rect(0, 0, cell.width, cell.height)).copyTo(sheet(cell));
+            if (timestamps_) {
+                const std::string label = format_media_time(chosen[i]->media_time);
+                const double scale = std::max(0.35, tile_width_ / 640.0);
+                int baseline = 0;
+                const cv::Size size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
+                const cv::Point at(cell.x + 4, cell.y + cell.height - 4 - baseline);
+                cv::rectangle(sheet, cv::Rect(at.x - 2, at.y - size.height - 2, size.width + 4, size.height + baseline + 4),
+                              cv::Scalar(0, 0, 0), cv::FILLED);
+                cv::putText(sheet, label, at, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+            }
+        }
+        Frame carrier;
+        const std::string file = render_template(name_template_, {input_, carrier, 0, true});
+        output_->write(sheet, file);
+        spdlog::info("{}: {}: wrote a {}x{} contact sheet to {}/{}", input_, traits().name, cols, rows,
+                     output_->dir(), file);
+    }
+
+private:
+    struct Tile {
+        cv::Mat image;
+        Duration media_time{};
+    };
+    int columns_;
+    std::size_t tiles_;
+    int tile_width_;
+    bool timestamps_;
+    std::string name_template_;
+    std::optional<ImageOutput> output_;
+    std::string input_;
+    std::uint64_t seen_ = 0;
+    std::uint64_t stride_ = 1;
+    std::vector<Tile> kept_;
+};
+
+template <class T>
+std::function<std::unique_ptr<Stage>(const std::string&, const OptionValues&)> maker() {
+    return [](const std::string& name, const OptionValues& o) { return std::make_unique<T>(name, o); };
+}
+
+std::vector<OptionSpec> output_options(const char* dir, const char* name) {
+    using K = OptionKind;
+    return {{"dir", K::text, dir, "Output folder (created if missing)"},
+            {"name", K::text, name, "File name template; the extension picks JPEG, PNG or WebP (see 'text' for fields)"},
+            {"quality", K::integer, "90", "JPEG/WebP quality (PNG: 100 = fastest, less compression)", 1, 100},
+            {"overwrite", K::boolean, "false", "Replace existing files instead of stopping with an error"}};
+}
+
+}  // namespace
+
+void add_thumbnail_stages(std::vector<StageSpec>& catalog) {
+    using K = OptionKind;
+    std::vector<OptionSpec> thumbnail = {
+        {"every", K::integer, "0", "One thumbnail every N frames", 0, 1e9},
+        {"interval", K::duration, "", "One thumbnail per interval of media time (e.g. 2s)", 0.001, 86400},
+        {"scene", K::number, "0", "On a scene change bigger than this share of the picture (0.3 is a good start)", 0, 1},
+        {"best", K::choice, "none", "The best frame of each window: sharpest, or most representative", std::nullopt,
+         std::nullopt, {"none", "sharpest", "representative"}},
+        {"window", K::duration, "5s", "Window for best", 0.001, 86400},
+        {"width", K::integer, "0", "Thumbnail width (height follows); 0 keeps the frame's size", 0, 8192},
+        {"max", K::integer, "0", "At most this many per input; 0 = no limit", 0, 1e9}};
+    for (auto& o : output_options("thumbnails", "{input}_{frame:06}.jpg")) thumbnail.push_back(o);
+    catalog.push_back({"thumbnail", "Write selected frames as images: every N frames, every T seconds, on scene changes, "
+                                    "or the best of each window. Frames pass on unchanged.",
+                       "- { type: thumbnail, interval: 2s, dir: thumbs }", "serial, dedicated thread", thumbnail,
+                       maker<Thumbnail>()});
+    std::vector<OptionSpec> sheet = {
+        {"columns", K::integer, "4", "Tiles per row", 1, 50},
+        {"tiles", K::integer, "16", "Frames on the sheet, spread evenly over the input", 1, 1000},
+        {"tile_width", K::integer, "320", "Width of each tile", 16, 4096},
+        {"timestamps", K::boolean, "true", "Print each tile's media time on it"}};
+    for (auto& o : output_options("thumbnails", "{input}_sheet.jpg")) sheet.push_back(o);
+    catalog.push_back({"contact_sheet", "One grid picture per input of frames spread evenly over it, written when the "
+                                        "input ends. Frames pass on unchanged.",
+                       "- { type: contact_sheet, columns: 4, tiles: 16 }", "serial, dedicated thread", sheet,
+                       maker<ContactSheet>()});
+}
+
+}  // namespace framepipe::stages

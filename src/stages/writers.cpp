@@ -1,0 +1,179 @@
+// Sinks: image sequences, video files, the null sink and an on-screen window. All pass frames on, so they can sit
+// anywhere in a chain; the ones that write run on dedicated threads.
+#include "../media/video_encoder.hpp"
+#include "catalog_parts.hpp"
+#include "image_output.hpp"
+#include "template_text.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+#include <opencv2/highgui.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+
+namespace framepipe::stages {
+namespace {
+
+void require_pixels(const Frame& frame, std::string_view stage) {
+    if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
+        throw BadFrame(fmt::format("{} needs decoded pixels", stage));
+}
+
+// Every frame to an image file. JPEG encoding is the expensive part, so several frames are written at once.
+class WriteImages final : public Stage {
+public:
+    WriteImages(const std::string& name, const OptionValues& o)
+        : Stage({.name = name, .parallel = true, .blocking_io = true}), name_template_(o.text("name")) {
+        validate_template(name_template_, "name");
+        output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
+    }
+    void open(const StageContext& context) override { input_ = context.source.name; }
+    Outcome process(Frame& frame) override {
+        require_pixels(frame, "write_images");
+        output_->write(frame.image, render_template(name_template_, {input_, frame, frame.sequence, true}));
+        written_.fetch_add(1, std::memory_order_relaxed);
+        return Outcome::pass;
+    }
+    void close() override {
+        spdlog::info("{}: {}: wrote {} image(s) to {}", input_, traits().name, written_.load(), output_->dir());
+    }
+
+private:
+    std::string name_template_;
+    std::optional<ImageOutput> output_;
+    std::string input_;
+    std::atomic<std::uint64_t> written_{0};
+};
+
+// Frames, in order, to a video file.
+class WriteVideo final : public Stage {
+public:
+    WriteVideo(const std::string& name, const OptionValues& o)
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}),
+          path_template_(o.text("path")),
+          overwrite_(o.boolean("overwrite")),
+          fps_(o.number("fps")) {
+        validate_template(path_template_, "path");
+        options_.codec = o.text("codec");
+        options_.crf = static_cast<int>(o.integer("crf"));
+        options_.preset = o.text("preset");
+        options_.bitrate = o.integer("bitrate");
+        options_.pixel_format = o.text("pixel_format");
+        options_.gop = static_cast<int>(o.integer("gop"));
+        options_.fragmented = o.boolean("fragmented");
+        // Check codec and container now, so a bad pipeline fails before it starts.
+        Frame probe;
+        media::VideoEncoder check(render_template(path_template_, {"input", probe, 0, true}), options_);
+    }
+
+    void open(const StageContext& context) override {
+        input_ = context.source.name;
+        options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
+        Frame probe;
+        const std::string path = render_template(path_template_, {input_, probe, 0, true});
+        std::error_code ec;
+        if (!overwrite_ && std::filesystem::exists(path, ec))
+            throw ConfigError(fmt::format("'{}' already exists; set overwrite: true or choose another path", path));
+        const auto parent = std::filesystem::path(path).parent_path();
+        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+        encoder_ = std::make_unique<media::VideoEncoder>(path, options_);
+    }
+
+    Outcome process(Frame& frame) override {
+        require_pixels(frame, "write_video");
+        encoder_->write(frame.image);
+        return Outcome::pass;
+    }
+
+    void close() override {
+        if (!encoder_) return;
+        encoder_->finish();
+        spdlog::info("{}: {}: wrote {} frame(s) to {}", input_, traits().name, encoder_->frames_written(),
+                     encoder_->path());
+    }
+
+private:
+    std::string path_template_;
+    bool overwrite_;
+    double fps_;
+    media::VideoEncoder::Options options_;
+    std::string input_;
+    std::unique_ptr<media::VideoEncoder> encoder_;
+};
+
+class Null final : public Stage {
+public:
+    Null(const std::string& name, const OptionValues&) : Stage({.name = name, .parallel = true}) {}
+    Outcome process(Frame&) override { return Outcome::pass; }
+};
+
+// Shows frames in a window (needs a display). Closing it with q or Esc ends the input.
+class Window final : public Stage {
+public:
+    Window(const std::string& name, const OptionValues& o)
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}), title_(o.text("title")) {}
+    void open(const StageContext& context) override {
+        const char* display = std::getenv("DISPLAY");
+        const char* wayland = std::getenv("WAYLAND_DISPLAY");
+        if ((display == nullptr || *display == '\0') && (wayland == nullptr || *wayland == '\0'))
+            throw ConfigError("window: there is no display (DISPLAY is not set); write the frames with write_video or "
+                              "write_images instead");
+        if (title_.empty()) title_ = context.source.name;
+        cv::namedWindow(title_, cv::WINDOW_AUTOSIZE);
+    }
+    Outcome process(Frame& frame) override {
+        require_pixels(frame, "window");
+        cv::imshow(title_, frame.image);
+        const int key = cv::waitKey(1);
+        return key == 'q' || key == 27 ? Outcome::end_of_stream : Outcome::pass;
+    }
+    void close() override { cv::destroyWindow(title_); }
+
+private:
+    std::string title_;
+};
+
+template <class T>
+std::function<std::unique_ptr<Stage>(const std::string&, const OptionValues&)> maker() {
+    return [](const std::string& name, const OptionValues& o) { return std::make_unique<T>(name, o); };
+}
+
+}  // namespace
+
+void add_writers(std::vector<StageSpec>& catalog) {
+    using K = OptionKind;
+    catalog.push_back(
+        {"write_images", "Write every frame as an image file (an image sequence)",
+         "- { type: write_images, dir: out, name: \"{label}.jpg\" }", "parallel, dedicated threads",
+         {{"dir", K::text, "frames", "Output folder (created if missing)"},
+          {"name", K::text, "{input}_{frame:06}.jpg", "File name template; the extension picks the format"},
+          {"quality", K::integer, "90", "JPEG/WebP quality", 1, 100},
+          {"overwrite", K::boolean, "false", "Replace existing files instead of stopping with an error"}},
+         maker<WriteImages>()});
+    catalog.push_back(
+        {"write_video", "Encode the frames, in order, into a video file (container from the extension)",
+         "- { type: write_video, path: \"{input}_edges.mp4\", codec: h264 }", "serial, dedicated thread",
+         {{"path", K::text, "{input}_out.mp4", "Output file template (.mp4, .mkv, .mov, .avi, .webm, .ts)"},
+          {"codec", K::text, "h264", "h264, h265, vp9, vp8, mpeg4, mjpeg, ffv1, av1, or an FFmpeg encoder name"},
+          {"fps", K::number, "0", "Frame rate of the file; 0 = the source's", 0, 1000},
+          {"crf", K::integer, "23", "Quality for h264/h265/vp9 (lower is better, bigger); -1 = codec default", -1, 63},
+          {"preset", K::text, "veryfast", "x264/x265 speed preset (ultrafast ... veryslow)"},
+          {"bitrate", K::integer, "0", "Target bits per second instead of crf; 0 = off", 0, 1e10},
+          {"pixel_format", K::text, "yuv420p", "Pixel format of the encoded video"},
+          {"gop", K::integer, "0", "Key frame every N frames; 0 = codec default", 0, 100000},
+          {"fragmented", K::boolean, "false", "MP4/MOV: write fragments, so a killed file stays playable"},
+          {"overwrite", K::boolean, "false", "Replace an existing file instead of refusing to start"}},
+         maker<WriteVideo>()});
+    catalog.push_back({"null", "Accept frames and do nothing (for benchmarks, or when earlier stages did the work)",
+                       "- { type: null }", "parallel", {}, maker<Null>()});
+    catalog.push_back({"window", "Show the frames in a window (needs a display); q or Esc ends the input",
+                       "- { type: window }", "serial, dedicated thread",
+                       {{"title", K::text, "", "Window title; default: the input's name"}}, maker<Window>()});
+}
+
+}  // namespace framepipe::stages

@@ -1,0 +1,145 @@
+// VideoFileSource with its decode and convert stages, on videos encoded by ffmpeg at test time.
+#include "support/media.hpp"
+#include "support/recorders.hpp"
+
+#include <framepipe/error.hpp>
+#include <framepipe/pipeline.hpp>
+#include <framepipe/sources/video_file_source.hpp>
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+using namespace framepipe;
+using namespace framepipe::test;
+
+namespace {
+
+RunReport decode_all(const std::string& path, NumberRecorder*& recorder, VideoFileSource::Options options = {}) {
+    options.path = path;
+    auto sink = std::make_unique<NumberRecorder>();
+    recorder = sink.get();
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<VideoFileSource>(options)).add(std::move(sink));
+    return pipeline.run();
+}
+
+}  // namespace
+
+TEST_CASE("video_source: H.264 with B-frames decodes every frame once, in order, through decode and convert stages") {
+    TempDir dir;
+    const std::string path = dir / "bframes.mp4";
+    write_video(path, {.frames = 60, .size = {320, 240}, .fps = 25});
+    NumberRecorder* recorder = nullptr;
+    const RunReport report = decode_all(path, recorder);
+    REQUIRE(report.ok());
+    CHECK(recorder->numbers() == count_up(60));
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.name == "bframes.mp4");
+    REQUIRE(s.stages.size() == 3);
+    CHECK(s.stages[0].name == "decode");
+    CHECK(s.stages[1].name == "convert");
+    CHECK(s.stages[0].flushed > 0);  // B-frames: the decoder held frames back and gave them up at the end
+    CHECK(s.captured == 60);
+    CHECK(s.delivered == 60);
+    CHECK(report.balanced());
+    const auto seen = recorder->seen();
+    CHECK(seen.front().size == cv::Size(320, 240));
+    for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].media_time > seen[i - 1].media_time);
+    CHECK(std::chrono::duration<double>(seen.back().media_time).count() == doctest::Approx(59 / 25.0).epsilon(0.01));
+}
+
+TEST_CASE("video_source: MJPEG in AVI decodes in parallel and stays in order") {
+    TempDir dir;
+    const std::string path = dir / "mjpeg.avi";
+    write_video(path, {.frames = 40, .size = {320, 240}, .codec = "-c:v mjpeg -q:v 3"});
+    NumberRecorder* recorder = nullptr;
+    const RunReport report = decode_all(path, recorder);
+    REQUIRE(report.ok());
+    CHECK(recorder->numbers() == count_up(40));
+    CHECK(report.sources.at(0).stages.at(0).parallel);
+}
+
+TEST_CASE("video_source: other codecs and containers FFmpeg reads (VP9 in WebM, MPEG-4 in MKV, FFV1)") {
+    TempDir dir;
+    const std::pair<const char*, const char*> cases[] = {
+        {"vp9.webm", "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 1M"},
+        {"mpeg4.mkv", "-c:v mpeg4 -q:v 3"},
+        {"ffv1.mkv", "-c:v ffv1"},
+    };
+    for (auto [name, codec] : cases) {
+        CAPTURE(name);
+        const std::string path = dir / name;
+        write_video(path, {.frames = 20, .size = {320, 240}, .codec = codec});
+        NumberRecorder* recorder = nullptr;
+        const RunReport report = decode_all(path, recorder);
+        REQUIRE(report.ok());
+        CHECK(recorder->numbers() == count_up(20));
+    }
+}
+
+TEST_CASE("video_source: probe reports what the file holds") {
+    TempDir dir;
+    const std::string path = dir / "probe.mp4";
+    write_video(path, {.frames = 50, .size = {320, 240}, .fps = 25});
+    const VideoFileSource::Probe probe = VideoFileSource::probe(path);
+    CHECK(probe.codec == "h264");
+    CHECK(probe.width == 320);
+    CHECK(probe.height == 240);
+    CHECK(probe.fps == doctest::Approx(25));
+    CHECK(probe.duration == doctest::Approx(2.0).epsilon(0.05));
+    CHECK_FALSE(probe.intra_only);
+}
+
+TEST_CASE("video_source: a missing file, a folder and a file that is not a video are configuration errors") {
+    TempDir dir;
+    CHECK_THROWS_WITH_AS(VideoFileSource::probe(dir / "nope.mp4"),
+                         doctest::Contains("no such file; check the path"), ConfigError);
+    CHECK_THROWS_WITH_AS(VideoFileSource::probe(dir.path().string()), doctest::Contains("is a folder"), ConfigError);
+    std::ofstream(dir / "notes.mp4") << "this is not a video, just text pretending to be one\n";
+    CHECK_THROWS_WITH_AS(VideoFileSource::probe(dir / "notes.mp4"), doctest::Contains("is not a video FFmpeg can read"),
+                         ConfigError);
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<VideoFileSource>(VideoFileSource::Options{.path = dir / "notes.mp4"}))
+        .add(std::make_unique<NumberRecorder>());
+    CHECK_THROWS_AS(pipeline.run(), ConfigError);
+}
+
+TEST_CASE("video_source: a truncated MKV yields the frames before the cut and ends without an error") {
+    TempDir dir;
+    const std::string path = dir / "cut.mkv";
+    write_video(path, {.frames = 100, .size = {320, 240}, .codec = "-c:v libx264 -preset veryfast -bf 2 -g 10"});
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) * 6 / 10);
+    NumberRecorder* recorder = nullptr;
+    const RunReport report = decode_all(path, recorder);
+    REQUIRE(report.ok());
+    const auto numbers = recorder->numbers();
+    REQUIRE(numbers.size() > 20);
+    CHECK(numbers.size() < 100);
+    // What did come out is the start of the video, in order (a damaged last frame may be missing or unreadable).
+    for (std::size_t i = 0; i + 1 < numbers.size(); ++i) CHECK(numbers[i] == static_cast<int>(i));
+    CHECK(report.balanced());
+}
+
+TEST_CASE("video_source: a truncated MP4 (no index) is refused with a message that says why") {
+    TempDir dir;
+    const std::string path = dir / "cut.mp4";
+    write_video(path, {.frames = 50, .size = {320, 240}, .codec = "-c:v libx264 -preset veryfast"});
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+    CHECK_THROWS_WITH_AS(VideoFileSource::probe(path), doctest::Contains("not a video FFmpeg can read"), ConfigError);
+}
+
+TEST_CASE("video_source: realtime replay is a live source paced at the file's rate") {
+    TempDir dir;
+    const std::string path = dir / "paced.mp4";
+    write_video(path, {.frames = 20, .size = {160, 120}, .fps = 100});
+    NumberRecorder* recorder = nullptr;
+    const auto started = std::chrono::steady_clock::now();
+    const RunReport report = decode_all(path, recorder, {.realtime = true});
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    REQUIRE(report.ok());
+    CHECK(report.sources.at(0).live);
+    CHECK(report.sources.at(0).edges.at(0).overflow == Overflow::drop_oldest);
+    CHECK(seconds >= 0.15);  // 20 frames at 100 fps cannot arrive faster than 0.19 s (a lower bound, not a timing)
+    CHECK(report.balanced());
+}

@@ -1,0 +1,119 @@
+#include "media.hpp"
+
+#include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <sys/wait.h>
+
+namespace framepipe::test {
+
+namespace {
+constexpr int kBits = 16;
+
+cv::Rect block(int bit, cv::Size size) {
+    const int w = size.width / kBits;
+    const int h = std::max(8, size.height / 6);
+    return {bit * w, size.height - h, w, h};
+}
+
+std::string capture(const std::string& command) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return out;
+    std::array<char, 256> buffer{};
+    while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
+    pclose(pipe);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+}  // namespace
+
+TempDir::TempDir(const std::string& prefix) {
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+cv::Mat numbered_frame(int number, cv::Size size) {
+    cv::Mat frame(size, CV_8UC3);
+    // A smooth moving gradient above the code, so encoders have something real to work on.
+    for (int y = 0; y < size.height; ++y)
+        for (int x = 0; x < size.width; ++x)
+            frame.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>((x + number * 3) & 0xff),
+                                                  static_cast<uchar>((y * 2) & 0xff), static_cast<uchar>(128));
+    for (int bit = 0; bit < kBits; ++bit)
+        cv::rectangle(frame, block(bit, size), ((number >> bit) & 1) ? cv::Scalar::all(255) : cv::Scalar::all(0),
+                      cv::FILLED);
+    return frame;
+}
+
+int read_number(const cv::Mat& bgr) {
+    if (bgr.empty() || bgr.type() != CV_8UC3) return -1;
+    int number = 0;
+    for (int bit = 0; bit < kBits; ++bit) {
+        cv::Rect r = block(bit, bgr.size());
+        r = cv::Rect(r.x + r.width / 4, r.y + r.height / 4, std::max(1, r.width / 2), std::max(1, r.height / 2));
+        const double mean = cv::mean(bgr(r))[1];
+        if (mean > 170) number |= 1 << bit;
+        else if (mean > 85) return -1;  // neither black nor white: not one of ours
+    }
+    return number;
+}
+
+void write_video(const std::string& path, const VideoSpec& spec) {
+    const std::string command =
+        fmt::format("ffmpeg -v error -y -f rawvideo -pix_fmt bgr24 -s {}x{} -r {} -i - {} '{}'", spec.size.width,
+                    spec.size.height, spec.fps, spec.codec, path);
+    FILE* pipe = popen(command.c_str(), "w");
+    if (pipe == nullptr) throw std::runtime_error("cannot start ffmpeg");
+    for (int i = 0; i < spec.frames; ++i) {
+        const cv::Mat frame = numbered_frame(i, spec.size);
+        fwrite(frame.data, 1, frame.total() * frame.elemSize(), pipe);
+    }
+    const int status = pclose(pipe);
+    if (status != 0) throw std::runtime_error(fmt::format("ffmpeg failed writing {} ({})", path, command));
+}
+
+std::vector<std::string> write_images(const std::string& dir, int count, cv::Size size, const std::string& extension,
+                                      const std::string& prefix) {
+    std::vector<std::string> paths;
+    for (int i = 0; i < count; ++i) {
+        const std::string path = fmt::format("{}/{}{}.{}", dir, prefix, i, extension);
+        if (!cv::imwrite(path, numbered_frame(i, size))) throw std::runtime_error("cannot write " + path);
+        paths.push_back(path);
+    }
+    return paths;
+}
+
+std::int64_t ffprobe_frame_count(const std::string& path) {
+    const std::string out = capture(fmt::format(
+        "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 '{}'",
+        path));
+    try {
+        return out.empty() ? -1 : std::stoll(out);
+    } catch (...) {
+        return -1;
+    }
+}
+
+std::string ffprobe_stream_field(const std::string& path, const std::string& field) {
+    return capture(fmt::format("ffprobe -v error -select_streams v:0 -show_entries stream={} -of csv=p=0 '{}'", field,
+                               path));
+}
+
+int run(const std::string& command) {
+    const int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace framepipe::test

@@ -1,0 +1,57 @@
+#pragma once
+// Real media for tests, made at test time: numbered frames that survive lossy compression (the number is drawn as a
+// row of large black and white blocks), videos encoded by Debian's ffmpeg from those frames, image folders written with
+// OpenCV, and ffprobe to check what framepipe writes.
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace framepipe::test {
+
+/// A temporary folder removed (with its contents) when the object goes.
+class TempDir {
+public:
+    explicit TempDir(const std::string& prefix = "framepipe-test");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// A frame whose number (0..65535) can be read back with read_number() after JPEG or H.264 compression.
+cv::Mat numbered_frame(int number, cv::Size size);
+/// The number drawn by numbered_frame(), or -1 when the blocks cannot be read.
+int read_number(const cv::Mat& bgr);
+
+struct VideoSpec {
+    int frames = 30;
+    cv::Size size{320, 240};
+    double fps = 25;
+    /// ffmpeg output options, e.g. "-c:v libx264 -preset veryfast -bf 3 -pix_fmt yuv420p".
+    std::string codec = "-c:v libx264 -preset veryfast -bf 3 -g 12 -pix_fmt yuv420p";
+};
+
+/// Encodes numbered frames 0..frames-1 with ffmpeg into `path` (the container follows the extension).
+void write_video(const std::string& path, const VideoSpec& spec);
+
+/// Writes numbered frames as image files `prefix<n>.<extension>` (n without leading zeros) into `dir`.
+std::vector<std::string> write_images(const std::string& dir, int count, cv::Size size, const std::string& extension,
+                                      const std::string& prefix = "img");
+
+/// Frames ffprobe counts by decoding the file's first video stream (-count_frames), or -1 when it cannot read it.
+std::int64_t ffprobe_frame_count(const std::string& path);
+/// One field of the first video stream as ffprobe reports it (e.g. "codec_name", "width"), or "" on failure.
+std::string ffprobe_stream_field(const std::string& path, const std::string& field);
+
+/// Runs a shell command and returns its exit status.
+int run(const std::string& command);
+
+}  // namespace framepipe::test

@@ -7,6 +7,8 @@
 #include <framepipe/sources/video_file_source.hpp>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <fstream>
 
@@ -15,13 +17,27 @@ using namespace framepipe::test;
 
 namespace {
 
-RunReport decode_all(const std::string& path, NumberRecorder*& recorder, VideoFileSource::Options options = {}) {
+struct Decoded {
+    RunReport report;
+    std::vector<NumberRecorder::Seen> seen;
+    [[nodiscard]] std::vector<int> numbers() const {
+        std::vector<int> out;
+        for (const auto& s : seen) out.push_back(s.number);
+        return out;
+    }
+};
+
+// Runs a file through its decode stages into a recorder; what the recorder saw is copied out before the pipeline
+// (which owns the recorder) goes away.
+Decoded decode_all(const std::string& path, VideoFileSource::Options options = {}) {
     options.path = path;
     auto sink = std::make_unique<NumberRecorder>();
-    recorder = sink.get();
+    NumberRecorder& recorder = *sink;
     Pipeline pipeline;
     pipeline.add_source(std::make_unique<VideoFileSource>(options)).add(std::move(sink));
-    return pipeline.run();
+    Decoded decoded{pipeline.run(), {}};
+    decoded.seen = recorder.seen();
+    return decoded;
 }
 
 }  // namespace
@@ -30,10 +46,10 @@ TEST_CASE("video_source: H.264 with B-frames decodes every frame once, in order,
     TempDir dir;
     const std::string path = dir / "bframes.mp4";
     write_video(path, {.frames = 60, .size = {320, 240}, .fps = 25});
-    NumberRecorder* recorder = nullptr;
-    const RunReport report = decode_all(path, recorder);
+    const Decoded decoded = decode_all(path);
+    const RunReport& report = decoded.report;
     REQUIRE(report.ok());
-    CHECK(recorder->numbers() == count_up(60));
+    CHECK(decoded.numbers() == count_up(60));
     const SourceReport& s = report.sources.at(0);
     CHECK(s.name == "bframes.mp4");
     REQUIRE(s.stages.size() == 3);
@@ -43,7 +59,7 @@ TEST_CASE("video_source: H.264 with B-frames decodes every frame once, in order,
     CHECK(s.captured == 60);
     CHECK(s.delivered == 60);
     CHECK(report.balanced());
-    const auto seen = recorder->seen();
+    const auto seen = decoded.seen;
     CHECK(seen.front().size == cv::Size(320, 240));
     for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].media_time > seen[i - 1].media_time);
     CHECK(std::chrono::duration<double>(seen.back().media_time).count() == doctest::Approx(59 / 25.0).epsilon(0.01));
@@ -53,10 +69,10 @@ TEST_CASE("video_source: MJPEG in AVI decodes in parallel and stays in order") {
     TempDir dir;
     const std::string path = dir / "mjpeg.avi";
     write_video(path, {.frames = 40, .size = {320, 240}, .codec = "-c:v mjpeg -q:v 3"});
-    NumberRecorder* recorder = nullptr;
-    const RunReport report = decode_all(path, recorder);
+    const Decoded decoded = decode_all(path);
+    const RunReport& report = decoded.report;
     REQUIRE(report.ok());
-    CHECK(recorder->numbers() == count_up(40));
+    CHECK(decoded.numbers() == count_up(40));
     CHECK(report.sources.at(0).stages.at(0).parallel);
 }
 
@@ -68,13 +84,16 @@ TEST_CASE("video_source: other codecs and containers FFmpeg reads (VP9 in WebM, 
         {"ffv1.mkv", "-c:v ffv1"},
     };
     for (auto [name, codec] : cases) {
-        CAPTURE(name);
+        const std::string file = name;
+        CAPTURE(file);
         const std::string path = dir / name;
         write_video(path, {.frames = 20, .size = {320, 240}, .codec = codec});
-        NumberRecorder* recorder = nullptr;
-        const RunReport report = decode_all(path, recorder);
+        const Decoded decoded = decode_all(path);
+        const RunReport& report = decoded.report;
         REQUIRE(report.ok());
-        CHECK(recorder->numbers() == count_up(20));
+        const auto numbers = decoded.numbers();
+        CAPTURE(fmt::format("{}", fmt::join(numbers, " ")));
+        CHECK(numbers == count_up(20));
     }
 }
 
@@ -110,10 +129,10 @@ TEST_CASE("video_source: a truncated MKV yields the frames before the cut and en
     const std::string path = dir / "cut.mkv";
     write_video(path, {.frames = 100, .size = {320, 240}, .codec = "-c:v libx264 -preset veryfast -bf 2 -g 10"});
     std::filesystem::resize_file(path, std::filesystem::file_size(path) * 6 / 10);
-    NumberRecorder* recorder = nullptr;
-    const RunReport report = decode_all(path, recorder);
+    const Decoded decoded = decode_all(path);
+    const RunReport& report = decoded.report;
     REQUIRE(report.ok());
-    const auto numbers = recorder->numbers();
+    const auto numbers = decoded.numbers();
     REQUIRE(numbers.size() > 20);
     CHECK(numbers.size() < 100);
     // What did come out is the start of the video, in order (a damaged last frame may be missing or unreadable).
@@ -133,9 +152,9 @@ TEST_CASE("video_source: realtime replay is a live source paced at the file's ra
     TempDir dir;
     const std::string path = dir / "paced.mp4";
     write_video(path, {.frames = 20, .size = {160, 120}, .fps = 100});
-    NumberRecorder* recorder = nullptr;
     const auto started = std::chrono::steady_clock::now();
-    const RunReport report = decode_all(path, recorder, {.realtime = true});
+    const Decoded decoded = decode_all(path, {.realtime = true});
+    const RunReport& report = decoded.report;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     REQUIRE(report.ok());
     CHECK(report.sources.at(0).live);

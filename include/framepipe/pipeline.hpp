@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace framepipe {
 
@@ -69,6 +70,11 @@ public:
     /// A failure while running does not throw: it ends the run and is in RunReport::error.
     /// run() may be called once.
     RunReport run();
+
+    /// Instead of run(): opens the sources (to learn what they deliver and which decode stages they bring), then
+    /// describes the chains that run() would build: every stage with its concurrency and every edge with its capacity,
+    /// overflow policy and maximum age. Opens no stage and writes nothing. Throws like run() for a bad pipeline.
+    std::string describe();
 
     /// Stop reading new frames; drain and deliver what is in flight, then finish. Async-signal-safe.
     void request_stop() noexcept;

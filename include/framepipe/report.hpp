@@ -73,6 +73,8 @@ struct StageReport {
 struct SourceReport {
     std::string name;
     bool live = false;
+    std::optional<std::int64_t> expected_frames;  // what the source said it holds (for progress; may be wrong)
+    bool expected_is_estimate = false;
     std::uint64_t captured = 0;
     std::uint64_t delivered = 0;           // passed by the last stage of the chain
     std::uint64_t dropped_at_capture = 0;  // read but never entered the pipeline (no free frame for a live source)

@@ -1,51 +1,196 @@
 // framepipe: the command.
 //
-//   framepipe run [--frames N] [--width W] [--height H] [--live] [--fps F]
+//   framepipe run PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...] [--dry-run] [-q|-v]
+//   framepipe validate PIPELINE.yaml [--set KEY=VALUE ...]
+//   framepipe stages [TYPE]
+//   framepipe probe INPUT ...
 //
-// Without a pipeline file it runs the built-in demo: a synthetic test pattern (no camera or file needed) through a
-// Gaussian blur and a resize to 320 px wide, then prints the run's summary.
-// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration. Ctrl-C stops reading, drains what is in
-// flight and finishes; a second Ctrl-C discards the rest.
+// Exit codes: 0 success (also after a Ctrl-C that drained cleanly), 1 runtime failure, 2 bad usage or configuration.
+// Ctrl-C stops reading, drains the frames in flight and finalises every output; a second Ctrl-C discards the rest.
+
+#include "console.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
-#include <framepipe/sources/synthetic_source.hpp>
+#include <framepipe/pipeline_file.hpp>
 #include <framepipe/registry.hpp>
+#include <framepipe/sources/image_source.hpp>
+#include <framepipe/sources/video_file_source.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <unistd.h>
 
 namespace {
 
-std::atomic<framepipe::Pipeline*> g_running{nullptr};
+using namespace framepipe;
+
+std::atomic<Pipeline*> g_running{nullptr};
 std::atomic<int> g_interrupts{0};
 
 extern "C" void on_interrupt(int) {
-    framepipe::Pipeline* pipeline = g_running.load();
+    Pipeline* pipeline = g_running.load();
     if (pipeline == nullptr) return;
-    if (g_interrupts.fetch_add(1) == 0)
+    if (g_interrupts.fetch_add(1) == 0) {
+        static const char message[] = "\nstopping: finishing the frames in flight (Ctrl-C again to discard them)\n";
+        (void)!::write(STDERR_FILENO, message, sizeof message - 1);
         pipeline->request_stop();
-    else
+    } else {
         pipeline->request_abort();
+    }
 }
 
-int run_demo(const framepipe::SyntheticSource::Options& source) {
-    framepipe::Pipeline pipeline;
-    pipeline.add_source(std::make_unique<framepipe::SyntheticSource>(source))
-        .add(framepipe::make_stage("blur", {{"ksize", "5"}}))
-        .add(framepipe::make_stage("resize", {{"width", "320"}}))
-        .add(framepipe::make_stage("null"));
-    g_running.store(&pipeline);
+struct RunArgs {
+    std::string pipeline;
+    std::vector<std::string> inputs;
+    std::vector<std::string> sets;
+    bool dry_run = false;
+    bool quiet = false;
+    bool verbose = false;
+};
+
+PipelineFile load(const std::string& path, const std::vector<std::string>& sets) {
+    PipelineFile file = load_pipeline_file(path);
+    for (const std::string& set : sets) apply_setting(file, set);
+    check_stages(file);
+    return file;
+}
+
+int run(const RunArgs& args) {
+    cli::set_up_logging(args.quiet ? cli::Verbosity::quiet : args.verbose ? cli::Verbosity::verbose : cli::Verbosity::normal);
+    const PipelineFile file = load(args.pipeline, args.sets);
+    cli::Progress progress(!args.quiet && !args.dry_run);
+    PipelineOptions options;
+    options.on_progress = [&progress](const RunReport& snapshot) { progress.update(snapshot); };
+    options.progress_interval = std::chrono::milliseconds(500);
+    std::unique_ptr<Pipeline> pipeline = build_pipeline(file, args.inputs, options);
+    if (args.dry_run) {
+        std::fputs(pipeline->describe().c_str(), stdout);
+        return 0;
+    }
+    g_running.store(pipeline.get());
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
-    const framepipe::RunReport report = pipeline.run();
+    const RunReport report = pipeline->run();
     g_running.store(nullptr);
-    std::fputs(framepipe::format_summary(report).c_str(), stdout);
-    return report.ok() ? 0 : 1;
+    progress.clear();
+    std::fputs(format_summary(report).c_str(), stdout);
+    if (!report.balanced())
+        spdlog::error("frame accounting does not add up (an internal error); the figures above show where");
+    if (!report.ok()) return 1;
+    return report.balanced() ? 0 : 1;
+}
+
+int validate(const std::string& path, const std::vector<std::string>& sets) {
+    const PipelineFile file = load(path, sets);
+    std::string chain;
+    for (const StageEntry& entry : file.stages) chain += (chain.empty() ? "" : " -> ") + entry.name;
+    fmt::print("{}: OK, {} stage(s): {}\n", path, file.stages.size(), chain);
+    if (!file.inputs.empty()) fmt::print("  inputs: {}\n", fmt::join(file.inputs, ", "));
+    return 0;
+}
+
+std::string kind_name(OptionKind kind) {
+    switch (kind) {
+        case OptionKind::integer: return "integer";
+        case OptionKind::number: return "number";
+        case OptionKind::boolean: return "boolean";
+        case OptionKind::text: return "text";
+        case OptionKind::duration: return "duration";
+        case OptionKind::choice: return "choice";
+    }
+    return "";
+}
+
+std::string allowed(const OptionSpec& o) {
+    if (!o.choices.empty()) return fmt::format("{}", fmt::join(o.choices, "|"));
+    const auto show = [&](double v) { return o.kind == OptionKind::duration ? fmt::format("{}s", v) : fmt::format("{}", v); };
+    if (o.min && o.max) return fmt::format("{} .. {}", show(*o.min), show(*o.max));
+    if (o.min) return fmt::format(">= {}", show(*o.min));
+    return "";
+}
+
+void print_spec(const StageSpec& spec, bool is_source) {
+    fmt::print("{}: {}\n  runs on: {}\n  example: {}\n", spec.type, spec.summary, spec.concurrency, spec.example);
+    if (spec.options.empty()) fmt::print("  options: none\n");
+    else fmt::print("  options:\n");
+    for (const OptionSpec& o : spec.options)
+        fmt::print("    {:<15} {:<9} {:<24} {:<22} {}\n", o.name, kind_name(o.kind),
+                   o.required ? "required" : o.default_value.empty() ? "default: unset" : "default: " + o.default_value,
+                   allowed(o), o.help);
+    if (is_source)
+        fmt::print("  (source options go under 'source:' in a pipeline file, or --set source.OPTION=VALUE)\n");
+    else
+        fmt::print("  every stage also takes: name (its name in reports and --set), edge: {{ capacity, overflow "
+                   "(block|drop_oldest|drop_newest), max_age }}\n");
+}
+
+int stages(const std::string& type) {
+    if (!type.empty()) {
+        if (const StageSpec* spec = find_stage_spec(type)) {
+            print_spec(*spec, false);
+            return 0;
+        }
+        for (const StageSpec& spec : source_catalog())
+            if (spec.type == type) {
+                print_spec(spec, true);
+                return 0;
+            }
+        throw ConfigError(fmt::format("no stage or source type '{}'; 'framepipe stages' lists them", type));
+    }
+    fmt::print("Stages ('framepipe stages TYPE' shows one with its options):\n");
+    for (const StageSpec& spec : stage_catalog())
+        fmt::print("  {:<20} {:<28} {}\n", spec.type, spec.concurrency, spec.summary);
+    fmt::print("\nSources (chosen for each input; options go under 'source:'):\n");
+    for (const StageSpec& spec : source_catalog()) fmt::print("  {:<20} {:<28} {}\n", spec.type, "", spec.summary);
+    fmt::print("\nEdges: every stage's input edge has a capacity and an overflow policy: block (wait; nothing lost, the "
+               "default for files),\ndrop_oldest (the default after a live source), drop_newest; and optionally "
+               "max_age (drop frames older than that).\n");
+    return 0;
+}
+
+int probe(const std::vector<std::string>& inputs) {
+    for (const std::string& input : inputs) {
+        if (input == "synthetic") {
+            fmt::print("{}: synthetic test pattern (options: framepipe stages synthetic)\n", input);
+            continue;
+        }
+        std::error_code ec;
+        const bool images = std::filesystem::is_directory(input, ec) || input.find_first_of("*?[") != std::string::npos ||
+                            ImageSource::is_image_name(input);
+        if (images) {
+            const ImageSource::Listing listing = ImageSource::list({input});
+            fmt::print("{}: {} image(s)", input, listing.files.size());
+            if (!listing.skipped.empty()) fmt::print(", {} other file(s) skipped", listing.skipped.size());
+            if (!listing.files.empty()) {
+                const cv::Mat first = cv::imread(listing.files.front(), cv::IMREAD_UNCHANGED);
+                fmt::print("; first: {} ({}x{})", std::filesystem::path(listing.files.front()).filename().string(),
+                           first.cols, first.rows);
+            }
+            fmt::print("\n");
+            continue;
+        }
+        const VideoFileSource::Probe p = VideoFileSource::probe(input);
+        fmt::print("{}:\n  container  {}\n  codec      {} ({}, {})\n  size       {}x{}\n  frame rate {:.3f} fps\n"
+                   "  duration   {:.3f} s\n  frames     {}\n  bit rate   {:.0f} kb/s\n",
+                   input, p.container, p.codec, p.pixel_format,
+                   p.intra_only ? "intra-only: decodes in parallel" : "inter-frame: decodes in order", p.width,
+                   p.height, p.fps, p.duration,
+                   p.frame_count ? fmt::format("{} (as the container states it)", *p.frame_count)
+                   : p.duration > 0 && p.fps > 0
+                       ? fmt::format("~{} (not stated; estimated from duration x rate)",
+                                     static_cast<long long>(p.duration * p.fps + 0.5))
+                       : std::string("unknown"),
+                   static_cast<double>(p.bit_rate) / 1000.0);
+    }
+    return 0;
 }
 
 }  // namespace
@@ -53,26 +198,49 @@ int run_demo(const framepipe::SyntheticSource::Options& source) {
 int main(int argc, char** argv) {
     CLI::App app{"framepipe: real-time frame processing pipelines"};
     app.require_subcommand(1);
-    framepipe::SyntheticSource::Options source;
-    source.width = 1280;
-    source.height = 720;
-    CLI::App* run = app.add_subcommand("run", "Run a pipeline (without a file: the built-in synthetic demo)");
-    run->add_option("--frames", source.frames, "Frames to generate (0 = until Ctrl-C)")->check(CLI::NonNegativeNumber);
-    run->add_option("--width", source.width, "Frame width")->check(CLI::Range(8, 16384));
-    run->add_option("--height", source.height, "Frame height")->check(CLI::Range(1, 16384));
-    run->add_flag("--live", source.live, "Produce frames at --fps like a camera, dropping what the pipeline cannot take");
-    run->add_option("--fps", source.fps, "Frame rate")->check(CLI::PositiveNumber);
+
+    RunArgs run_args;
+    CLI::App* run_cmd = app.add_subcommand("run", "Run a pipeline file on inputs");
+    run_cmd->add_option("pipeline", run_args.pipeline, "Pipeline file (see pipelines/)")->required();
+    run_cmd->add_option("inputs", run_args.inputs, "Video files, image folders or patterns, or 'synthetic'");
+    run_cmd->add_option("--set", run_args.sets, "Change a setting: STAGE.OPTION=VALUE, STAGE.edge.capacity=N, "
+                                                "source.OPTION=VALUE, edges.capacity=N, threads=N")
+        ->allow_extra_args(false);
+    run_cmd->add_flag("--dry-run", run_args.dry_run, "Print the resolved graph (stages, edges, policies) and exit");
+    run_cmd->add_flag("-q,--quiet", run_args.quiet, "No progress line, only warnings and the summary");
+    run_cmd->add_flag("-v,--verbose", run_args.verbose, "Also show debug messages (including FFmpeg's)");
+
+    std::string validate_path;
+    std::vector<std::string> validate_sets;
+    CLI::App* validate_cmd = app.add_subcommand("validate", "Check a pipeline file without running it");
+    validate_cmd->add_option("pipeline", validate_path, "Pipeline file")->required();
+    validate_cmd->add_option("--set", validate_sets, "Change a setting before checking");
+
+    std::string stage_type;
+    CLI::App* stages_cmd = app.add_subcommand("stages", "List stage and source types with their options");
+    stages_cmd->add_option("type", stage_type, "Show one type in detail");
+
+    std::vector<std::string> probe_inputs;
+    CLI::App* probe_cmd = app.add_subcommand("probe", "Show what an input delivers (size, rate, codec, frames)");
+    probe_cmd->add_option("inputs", probe_inputs, "Inputs")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     try {
-        if (run->parsed()) return run_demo(source);
-    } catch (const framepipe::ConfigError& e) {
+        if (run_cmd->parsed()) return run(run_args);
+        cli::set_up_logging(cli::Verbosity::normal);
+        if (validate_cmd->parsed()) return validate(validate_path, validate_sets);
+        if (stages_cmd->parsed()) return stages(stage_type);
+        if (probe_cmd->parsed()) return probe(probe_inputs);
+    } catch (const ConfigError& e) {
+        cli::clear_progress_line();
         fmt::print(stderr, "framepipe: {}\n", e.what());
         return 2;
     } catch (const std::exception& e) {
+        cli::clear_progress_line();
         fmt::print(stderr, "framepipe: {}\n", e.what());
         return 1;
     }

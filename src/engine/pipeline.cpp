@@ -52,9 +52,13 @@ public:
     std::unique_ptr<detail::SourceRunner> reader;
 };
 
+// A parallel compute stage gets one worker per graph thread (at most its max_concurrency): more could not run at
+// once. A parallel stage on dedicated threads (blocking I/O) gets its max_concurrency, or one per graph thread.
 std::size_t workers_for(const StageTraits& traits, std::size_t threads) {
     if (!traits.parallel) return 1;
-    const std::size_t wanted = traits.max_concurrency == 0 ? threads : traits.max_concurrency;
+    std::size_t wanted = threads;
+    if (traits.max_concurrency != 0)
+        wanted = traits.blocking_io ? traits.max_concurrency : std::min(threads, traits.max_concurrency);
     return std::clamp<std::size_t>(wanted, 1, 64);
 }
 
@@ -176,33 +180,54 @@ void Pipeline::Impl::close_opened() noexcept {
     }
 }
 
+// How one chain will run: per stage its workers and order restoring, per edge its configuration. run() and
+// describe() share it, so a dry run shows exactly what a run builds.
+struct ChainPlan {
+    std::vector<Edge::Config> edges;  // edges[i] feeds stage i
+    std::vector<std::size_t> workers;
+    std::vector<bool> restore;
+};
+
+ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std::size_t threads) {
+    const std::size_t n = chain.slots.size();
+    ChainPlan plan;
+    // A parallel stage restores source order if any later stage needs it, so every stage that needs order gets it.
+    plan.restore.assign(n, false);
+    bool order_needed_later = false;
+    for (std::size_t s = n; s-- > 0;) {
+        const StageTraits& traits = chain.slots[s].stage->traits();
+        plan.restore[s] = traits.parallel && order_needed_later;
+        order_needed_later = order_needed_later || traits.needs_ordered_input;
+    }
+    for (std::size_t s = 0; s < n; ++s) {
+        const StageSlot& slot = chain.slots[s];
+        const bool after_live_source = s == 0 && chain.state.info.live;
+        Edge::Config config;
+        config.capacity = slot.edge.capacity.value_or(options.default_capacity);
+        config.overflow = slot.edge.overflow.value_or(after_live_source ? options.live_overflow : Overflow::block);
+        // One producer at a time: the source thread, a serial stage or an order-restoring one.
+        config.single_producer = s == 0 || !chain.slots[s - 1].stage->traits().parallel || plan.restore[s - 1];
+        plan.edges.push_back(config);
+        plan.workers.push_back(workers_for(slot.stage->traits(), threads));
+    }
+    return plan;
+}
+
+// The chain's frame pool: every frame that can be alive at once, so a live source never finds it empty.
+std::size_t pool_frames_for(const ChainImpl& chain, const ChainPlan& plan) {
+    std::size_t frames = 2;  // one in the source's hands, one spare for the hand-over
+    for (std::size_t s = 0; s < chain.slots.size(); ++s)
+        frames += plan.edges[s].capacity + detail::StageRunner::frames_held_at_most(chain.slots[s].stage->traits(),
+                                                                                      plan.workers[s], plan.restore[s]);
+    return frames;
+}
+
 void Pipeline::Impl::build(detail::RunControl& run, detail::FlowGraph& graph) {
     for (auto& chain_ptr : chains) {
         ChainImpl& chain = *chain_ptr;
         const std::size_t n = chain.slots.size();
-
-        // A parallel stage restores source order if any later stage needs it, so every stage that needs order gets it.
-        std::vector<bool> restore(n, false);
-        bool order_needed_later = false;
-        for (std::size_t s = n; s-- > 0;) {
-            const StageTraits& traits = chain.slots[s].stage->traits();
-            restore[s] = traits.parallel && order_needed_later;
-            order_needed_later = order_needed_later || traits.needs_ordered_input;
-        }
-
-        std::size_t pool_frames = 2;  // one in the source's hands, one spare for the hand-over
-        for (std::size_t s = 0; s < n; ++s) {
-            const StageSlot& slot = chain.slots[s];
-            const bool after_live_source = s == 0 && chain.state.info.live;
-            Edge::Config config;
-            config.capacity = slot.edge.capacity.value_or(options.default_capacity);
-            config.overflow = slot.edge.overflow.value_or(after_live_source ? options.live_overflow : Overflow::block);
-            // One producer at a time: the source thread, a serial stage or an order-restoring one.
-            config.single_producer = s == 0 || !chain.slots[s - 1].stage->traits().parallel || restore[s - 1];
-            chain.edges.push_back(std::make_unique<Edge>(config));
-            pool_frames += config.capacity;
-        }
-
+        const ChainPlan plan = plan_chain(chain, options, graph.threads());
+        for (const Edge::Config& config : plan.edges) chain.edges.push_back(std::make_unique<Edge>(config));
         for (std::size_t s = 0; s < n; ++s) {
             Stage& stage = *chain.slots[s].stage;
             detail::StageRunner::Wiring wiring;
@@ -210,19 +235,18 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::FlowGraph& graph) {
             wiring.in = chain.edges[s].get();
             wiring.out = s + 1 < n ? chain.edges[s + 1].get() : nullptr;
             wiring.max_age = chain.slots[s].edge.max_age;
-            wiring.workers = workers_for(stage.traits(), graph.threads());
-            wiring.restore_order = restore[s];
+            wiring.workers = plan.workers[s];
+            wiring.restore_order = plan.restore[s];
             wiring.last = s + 1 == n;
             auto runner = std::make_unique<detail::StageRunner>(run, chain.state, stage, wiring);
             runner->mark_opened();
-            pool_frames += runner->frames_held_at_most();
             runner->attach(stage.traits().blocking_io ? graph.io_node(*runner, wiring.workers, stage.traits().name)
                                                       : graph.compute_node(*runner, wiring.workers));
             chain.runners.push_back(std::move(runner));
         }
         chain.stages_opened = 0;  // from here on each runner owes its stage's close()
 
-        chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames));
+        chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames_for(chain, plan)));
         chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source, *chain.edges[0]);
         chain.source_opened = false;  // the reader closes the source
     }
@@ -235,6 +259,8 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         SourceReport source;
         source.name = chain.state.info.name;
         source.live = chain.state.info.live;
+        source.expected_frames = chain.state.info.frame_count;
+        source.expected_is_estimate = chain.state.info.frame_count_estimated;
         source.captured = chain.state.captured.load();
         source.delivered = chain.state.delivered.load();
         source.dropped_at_capture = chain.state.dropped_at_capture.load();
@@ -281,6 +307,59 @@ Chain& Pipeline::add_source(std::unique_ptr<Source> source) {
     if (impl_->ran) throw ConfigError("add_source: the pipeline has already run");
     impl_->chains.push_back(std::make_unique<ChainImpl>(std::move(source)));
     return *impl_->chains.back();
+}
+
+std::string Pipeline::describe() {
+    Impl& impl = *impl_;
+    if (impl.ran) throw ConfigError("Pipeline::describe() must come instead of run(), not after it");
+    impl.ran = true;
+    impl.validate();
+    // Open the sources only (not the stages: a dry run must not create output files), to learn what they are and
+    // which decode stages they bring.
+    for (std::uint32_t i = 0; i < impl.chains.size(); ++i) {
+        ChainImpl& chain = *impl.chains[i];
+        try {
+            chain.state.info = chain.source->open();
+        } catch (...) {
+            impl.close_opened();
+            rethrow_with_context(fmt::format("source {}", i + 1));
+        }
+        chain.source_opened = true;
+        if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
+        std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
+        for (std::size_t d = 0; d < decoders.size(); ++d)
+            chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}});
+    }
+    const std::size_t threads = impl.options.worker_threads != 0
+                                    ? impl.options.worker_threads
+                                    : std::max(1u, std::thread::hardware_concurrency());
+    std::string out;
+    for (auto& chain_ptr : impl.chains) {
+        const ChainImpl& chain = *chain_ptr;
+        const SourceInfo& info = chain.state.info;
+        std::string details = info.live ? "live" : "file";
+        if (!info.size.empty()) details += fmt::format(", {}x{}", info.size.width, info.size.height);
+        if (info.fps > 0) details += fmt::format(", {:.2f} fps", info.fps);
+        if (info.frame_count) details += fmt::format(", {}{} frames", info.frame_count_estimated ? "~" : "", *info.frame_count);
+        out += fmt::format("{} ({})\n", info.name, details);
+        const ChainPlan plan = plan_chain(chain, impl.options, threads);
+        for (std::size_t s = 0; s < chain.slots.size(); ++s) {
+            const StageTraits& traits = chain.slots[s].stage->traits();
+            const Edge::Config& edge = plan.edges[s];
+            std::string edge_text = fmt::format("cap {:>2}  {}", edge.capacity, to_string(edge.overflow));
+            if (chain.slots[s].edge.max_age)
+                edge_text += fmt::format("  max_age {}ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                *chain.slots[s].edge.max_age).count());
+            std::string how = traits.parallel ? fmt::format("parallel x{}", plan.workers[s]) : "serial";
+            if (plan.restore[s]) how += ", restores order";
+            if (traits.blocking_io) how += ", dedicated thread";
+            if (traits.max_held > 0) how += fmt::format(", holds up to {}", traits.max_held);
+            out += fmt::format("  --[{:<34}]--> {:<16} {}\n", edge_text, traits.name, how);
+        }
+        out += fmt::format("  frame pool: {} frames at most\n", pool_frames_for(chain, plan));
+    }
+    impl.close_opened();
+    return out;
 }
 
 void Pipeline::request_stop() noexcept { impl_->stop_requested.store(true); }

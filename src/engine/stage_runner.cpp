@@ -17,14 +17,10 @@ StageRunner::StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wirin
       stage_(stage),
       wiring_(wiring),
       reserve_output_(wiring.out != nullptr && wiring.out->overflow() == Overflow::block) {
-    if (wiring_.restore_order) reorder_ = std::make_unique<ReorderWindow<FrameRef>>(2 * wiring_.workers + 2);
+    if (wiring_.restore_order) reorder_ = std::make_unique<ReorderWindow<FrameRef>>(reorder_entries(wiring_.workers));
     if (!stage.traits().parallel) held_.resize(stage.traits().max_held);
     wiring_.in->set_consumer(this);
     if (wiring_.out != nullptr) wiring_.out->set_producer(this);
-}
-
-std::size_t StageRunner::frames_held_at_most() const noexcept {
-    return (reorder_ ? reorder_->size() : wiring_.workers) + held_.size();
 }
 
 void StageRunner::wake() noexcept {

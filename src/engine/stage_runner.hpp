@@ -57,7 +57,12 @@ public:
 
     [[nodiscard]] bool finished() const noexcept { return finished_.load(); }
     [[nodiscard]] StageReport report() const;
-    [[nodiscard]] std::size_t frames_held_at_most() const noexcept;
+    /// Most frames a stage with these traits can hold at once (being processed, waiting for reordering, held back).
+    [[nodiscard]] static std::size_t frames_held_at_most(const StageTraits& traits, std::size_t workers,
+                                                         bool restore_order) noexcept {
+        return (restore_order ? reorder_entries(workers) : workers) + (traits.parallel ? 0 : traits.max_held);
+    }
+    [[nodiscard]] static constexpr std::size_t reorder_entries(std::size_t workers) noexcept { return 2 * workers + 2; }
 
 private:
     enum class Step { progressed, idle, finished };

@@ -58,7 +58,7 @@ public:
 
     Thumbnail(const std::string& name, const OptionValues& o)
         : Stage(writer_traits(name)),
-          name_template_(o.text("name")),
+          name_template_(o.text("file")),
           width_(static_cast<int>(o.integer("width"))),
           max_(o.integer("max")),
           dir_(o.text("dir")),
@@ -79,7 +79,7 @@ public:
         if ((mode_ == Mode::interval && interval_ <= Duration::zero()) ||
             ((mode_ == Mode::sharpest || mode_ == Mode::representative) && window_ <= Duration::zero()))
             throw ConfigError("thumbnail: interval and window must be longer than 0");
-        validate_template(name_template_, "name");
+        validate_template(name_template_, "file");
         output_.emplace(dir_, name_template_, quality_, overwrite_);
     }
 
@@ -234,8 +234,8 @@ public:
           tiles_(static_cast<std::size_t>(o.integer("tiles"))),
           tile_width_(static_cast<int>(o.integer("tile_width"))),
           timestamps_(o.boolean("timestamps")),
-          name_template_(o.text("name")) {
-        validate_template(name_template_, "name");
+          name_template_(o.text("file")) {
+        validate_template(name_template_, "file");
         output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
     }
 
@@ -328,7 +328,7 @@ std::function<std::unique_ptr<Stage>(const std::string&, const OptionValues&)> m
 std::vector<OptionSpec> output_options(const char* dir, const char* name) {
     using K = OptionKind;
     return {{"dir", K::text, dir, "Output folder (created if missing)"},
-            {"name", K::text, name, "File name template; the extension picks JPEG, PNG or WebP (see 'text' for fields)"},
+            {"file", K::text, name, "File name template; the extension picks JPEG, PNG or WebP (fields: see 'text')"},
             {"quality", K::integer, "90", "JPEG/WebP quality (PNG: 100 = fastest, less compression)", 1, 100},
             {"overwrite", K::boolean, "false", "Replace existing files instead of stopping with an error"}};
 }

@@ -28,8 +28,8 @@ void require_pixels(const Frame& frame, std::string_view stage) {
 class WriteImages final : public Stage {
 public:
     WriteImages(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .parallel = true, .blocking_io = true}), name_template_(o.text("name")) {
-        validate_template(name_template_, "name");
+        : Stage({.name = name, .parallel = true, .blocking_io = true}), name_template_(o.text("file")) {
+        validate_template(name_template_, "file");
         output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
     }
     void open(const StageContext& context) override { input_ = context.source.name; }
@@ -149,9 +149,9 @@ void add_writers(std::vector<StageSpec>& catalog) {
     using K = OptionKind;
     catalog.push_back(
         {"write_images", "Write every frame as an image file (an image sequence)",
-         "- { type: write_images, dir: out, name: \"{label}.jpg\" }", "parallel, dedicated threads",
+         "- { type: write_images, dir: out, file: \"{label}.jpg\" }", "parallel, dedicated threads",
          {{"dir", K::text, "frames", "Output folder (created if missing)"},
-          {"name", K::text, "{input}_{frame:06}.jpg", "File name template; the extension picks the format"},
+          {"file", K::text, "{input}_{frame:06}.jpg", "File name template; the extension picks the format"},
           {"quality", K::integer, "90", "JPEG/WebP quality", 1, 100},
           {"overwrite", K::boolean, "false", "Replace existing files instead of stopping with an error"}},
          maker<WriteImages>()});

@@ -1,0 +1,74 @@
+#pragma once
+// Pipeline files: the YAML that `framepipe run` reads. A file names its stages in order and, optionally, its inputs,
+// options for the sources made from them, and defaults for every edge:
+//
+//     # Thumbnails every 2 s of each video.
+//     inputs: [a.mp4, b.mp4]             # command-line inputs replace these
+//     source: { realtime: false }        # options for the sources made from the inputs
+//     edges: { capacity: 4 }             # defaults for every edge
+//     stages:
+//       - { type: blur, ksize: 5 }
+//       - { type: resize, width: 320, edge: { capacity: 8, overflow: drop_oldest, max_age: 500ms } }
+//       - { type: thumbnail, name: thumbs, interval: 2s, dir: thumbs }
+//
+// Every error names the file, the line and the key, and says what is allowed.
+
+#include <framepipe/clock.hpp>
+#include <framepipe/edge.hpp>
+#include <framepipe/pipeline.hpp>
+#include <framepipe/registry.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace framepipe {
+
+struct StageEntry {
+    std::string type;
+    std::string name;                                // default: the type
+    std::map<std::string, std::string> options;      // as written (checked against the stage's spec)
+    std::map<std::string, int> option_lines;         // where each option was written
+    EdgeOptions edge;                                // the edge in front of this stage
+    int line = 0;
+};
+
+struct PipelineFile {
+    std::string path;
+    std::vector<std::string> inputs;
+    std::map<std::string, std::string> source;       // source options, including "type" (auto, video, images, synthetic)
+    std::map<std::string, int> source_lines;
+    std::vector<StageEntry> stages;
+    EdgeOptions edges;                               // defaults for every edge
+    std::size_t threads = 0;                         // 0 = one worker per CPU
+    std::optional<Duration> drain_timeout;
+};
+
+/// Reads and checks a pipeline file: structure, stage types, every option's value. Throws ConfigError
+/// "FILE:LINE: ..." on the first problem.
+PipelineFile load_pipeline_file(const std::string& path);
+/// The same from text (for tests and tools); `path` only labels errors.
+PipelineFile parse_pipeline(const std::string& text, const std::string& path);
+
+/// Applies one `--set KEY=VALUE`: STAGE.OPTION (STAGE is a stage's name, or its type when that is unique),
+/// STAGE.edge.capacity|overflow|max_age, source.OPTION, edges.capacity|overflow|max_age, threads. Checks the value.
+void apply_setting(PipelineFile& file, const std::string& assignment);
+
+/// Makes every stage once (without opening it), so option combinations a stage rejects are reported with the line.
+void check_stages(const PipelineFile& file);
+
+/// One source per input: "synthetic", a video file, or images (a folder, a glob pattern, an image file).
+/// `options` are the pipeline file's source options. Throws ConfigError for an option no source type has.
+std::unique_ptr<Source> make_source(const std::string& input, const std::map<std::string, std::string>& options);
+
+/// The source types and their options, for `framepipe stages`.
+const std::vector<StageSpec>& source_catalog();
+
+/// Builds the pipeline: one chain per input (given inputs replace the file's). Throws ConfigError when there is no
+/// input, or for a bad one.
+std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::vector<std::string>& inputs,
+                                         PipelineOptions options = {});
+
+}  // namespace framepipe

@@ -149,7 +149,8 @@ VideoEncoder::VideoEncoder(std::string path, Options options) : impl_(std::make_
         throw ConfigError(fmt::format("cannot tell the container from '{}'; end the name in .mp4, .mkv, .mov, .avi, "
                                       ".webm or .ts",
                                       impl.path));
-    if (avformat_query_codec(impl.format, impl.codec->id, FF_COMPLIANCE_NORMAL) != 1)
+    // 1: it can; 0: it cannot; negative: the muxer does not say (MPEG-TS), so let the header write decide.
+    if (avformat_query_codec(impl.format, impl.codec->id, FF_COMPLIANCE_NORMAL) == 0)
         throw ConfigError(fmt::format("the {} container cannot hold {} video; pick another codec or extension",
                                       impl.format->name, avcodec_get_name(impl.codec->id)));
     impl.pixel_format = av_get_pix_fmt(impl.options.pixel_format.c_str());

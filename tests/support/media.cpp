@@ -96,9 +96,10 @@ std::vector<std::string> write_images(const std::string& dir, int count, cv::Siz
 }
 
 std::int64_t ffprobe_frame_count(const std::string& path) {
-    const std::string out = capture(fmt::format(
+    std::string out = capture(fmt::format(
         "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 '{}'",
         path));
+    out = out.substr(0, out.find('\n'));
     try {
         return out.empty() ? -1 : std::stoll(out);
     } catch (...) {
@@ -107,8 +108,10 @@ std::int64_t ffprobe_frame_count(const std::string& path) {
 }
 
 std::string ffprobe_stream_field(const std::string& path, const std::string& field) {
-    return capture(fmt::format("ffprobe -v error -select_streams v:0 -show_entries stream={} -of csv=p=0 '{}'", field,
-                               path));
+    // MPEG-TS lists the stream once per program as well: keep the first line.
+    const std::string out = capture(
+        fmt::format("ffprobe -v error -select_streams v:0 -show_entries stream={} -of csv=p=0 '{}'", field, path));
+    return out.substr(0, out.find('\n'));
 }
 
 int run(const std::string& command) {

@@ -1,0 +1,145 @@
+// Thumbnails and contact sheets: which frames they pick, how files are named, never overwriting by surprise.
+#include "support/media.hpp"
+#include "support/stage_harness.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <doctest/doctest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+using namespace framepipe;
+using namespace framepipe::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> files_in(const fs::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+cv::Mat solid(cv::Scalar color, cv::Size size = {64, 48}) { return cv::Mat(size, CV_8UC3, color); }
+
+}  // namespace
+
+TEST_CASE("thumbnail every N frames writes frames 0, N, 2N ... named by input and frame number") {
+    TempDir dir;
+    {
+        StageHarness thumbs("thumbnail", {{"every", "30"}, {"dir", dir.path().string()}}, "trip.mp4");
+        for (std::uint64_t i = 0; i < 100; ++i) CHECK(thumbs.apply(numbered_frame(int(i), {160, 120}), i) == Outcome::pass);
+    }
+    CHECK(files_in(dir.path()) ==
+          std::vector<std::string>{"trip_000000.jpg", "trip_000030.jpg", "trip_000060.jpg", "trip_000090.jpg"});
+    CHECK(read_number(cv::imread(dir / "trip_000060.jpg")) == 60);  // the file holds that frame
+}
+
+TEST_CASE("thumbnail per interval of media time, with a width and a custom name, as PNG") {
+    TempDir dir;
+    {
+        StageHarness thumbs("thumbnail",
+                            {{"interval", "1s"}, {"width", "80"}, {"dir", dir.path().string()},
+                             {"file", "{input}-{index}-{time}.png"}},
+                            "walk.mkv", 25);
+        for (std::uint64_t i = 0; i < 100; ++i) thumbs.apply(numbered_frame(int(i), {160, 120}), i);
+    }
+    const auto names = files_in(dir.path());
+    CHECK(names == std::vector<std::string>{"walk-0-00-00-00.000.png", "walk-1-00-00-01.000.png",
+                                            "walk-2-00-00-02.000.png", "walk-3-00-00-03.000.png"});
+    const cv::Mat second = cv::imread(dir / "walk-1-00-00-01.000.png");
+    CHECK(second.size() == cv::Size(80, 60));
+}
+
+TEST_CASE("thumbnail on scene change writes the first frame and each cut, not frames in between") {
+    TempDir dir;
+    {
+        StageHarness thumbs("thumbnail", {{"scene", "0.3"}, {"dir", dir.path().string()}});
+        const cv::Scalar scenes[] = {{20, 20, 20}, {230, 230, 230}, {20, 200, 20}};
+        for (std::uint64_t i = 0; i < 90; ++i) {
+            cv::Mat frame = solid(scenes[i / 30]);
+            cv::circle(frame, cv::Point(int(i % 30) + 10, 20), 4, cv::Scalar(128, 128, 128), cv::FILLED);  // small motion
+            thumbs.apply(frame, i);
+        }
+    }
+    CHECK(files_in(dir.path()) ==
+          std::vector<std::string>{"clip_000000.jpg", "clip_000030.jpg", "clip_000060.jpg"});
+}
+
+TEST_CASE("thumbnail best: the sharpest frame of each window") {
+    TempDir dir;
+    {
+        StageHarness thumbs("thumbnail", {{"best", "sharpest"}, {"window", "1s"}, {"dir", dir.path().string()}},
+                            "clip.mp4", 10);
+        for (std::uint64_t i = 0; i < 30; ++i) {
+            cv::Mat frame = numbered_frame(int(i), {160, 120});
+            if (i != 3 && i != 17 && i != 24) cv::GaussianBlur(frame, frame, cv::Size(9, 9), 4);  // the rest are soft
+            thumbs.apply(frame, i);
+        }
+    }
+    CHECK(files_in(dir.path()) == std::vector<std::string>{"clip_000003.jpg", "clip_000017.jpg", "clip_000024.jpg"});
+}
+
+TEST_CASE("thumbnail best: the most representative frame of a window is not the odd one out") {
+    TempDir dir;
+    {
+        StageHarness thumbs("thumbnail", {{"best", "representative"}, {"window", "10s"}, {"dir", dir.path().string()}},
+                            "clip.mp4", 1);
+        for (std::uint64_t i = 0; i < 10; ++i)  // nine frames near one colour, frame 0 far away
+            thumbs.apply(solid(i == 0 ? cv::Scalar(250, 10, 10) : cv::Scalar(40 + double(i), 120, 200)), i);
+    }
+    const auto names = files_in(dir.path());
+    REQUIRE(names.size() == 1);
+    CHECK(names[0] != "clip_000000.jpg");
+}
+
+TEST_CASE("thumbnail refuses to overwrite an existing file unless asked, naming it") {
+    TempDir dir;
+    std::ofstream(dir / "clip_000000.jpg") << "precious";
+    StageHarness thumbs("thumbnail", {{"every", "10"}, {"dir", dir.path().string()}});
+    CHECK_THROWS_WITH_AS(thumbs.apply(solid({1, 2, 3}), 0), doctest::Contains("clip_000000.jpg' already exists"), Error);
+    StageHarness replace("thumbnail", {{"every", "10"}, {"dir", dir.path().string()}, {"overwrite", "true"}});
+    CHECK(replace.apply(solid({1, 2, 3}), 0) == Outcome::pass);
+    CHECK(fs::file_size(dir / "clip_000000.jpg") > 8);
+}
+
+TEST_CASE("thumbnail options: one selection mode, a writable folder, a known image format") {
+    TempDir dir;
+    CHECK_THROWS_WITH_AS(make_stage("thumbnail", {{"dir", dir.path().string()}}),
+                         doctest::Contains("choose exactly one of every"), ConfigError);
+    CHECK_THROWS_AS(make_stage("thumbnail", {{"every", "5"}, {"interval", "2s"}, {"dir", dir.path().string()}}),
+                    ConfigError);
+    std::ofstream(dir / "a_file") << "x";
+    CHECK_THROWS_WITH_AS(make_stage("thumbnail", {{"every", "5"}, {"dir", dir / "a_file/sub"}}),
+                         doctest::Contains("cannot create the output folder"), ConfigError);
+    CHECK_THROWS_WITH_AS(make_stage("thumbnail", {{"every", "5"}, {"dir", dir.path().string()}, {"file", "x.gif"}}),
+                         doctest::Contains("must end in .jpg, .png, .webp"), ConfigError);
+    CHECK_THROWS_WITH_AS(make_stage("thumbnail", {{"interval", "soon"}, {"dir", dir.path().string()}}),
+                         doctest::Contains("option 'interval' must be a duration"), ConfigError);
+}
+
+TEST_CASE("contact_sheet: a grid of tiles spread over the whole input, written at the end") {
+    TempDir dir;
+    {
+        StageHarness sheet("contact_sheet",
+                           {{"columns", "3"}, {"tiles", "6"}, {"tile_width", "100"}, {"timestamps", "false"},
+                            {"dir", dir.path().string()}},
+                           "holiday.mp4", 25);
+        for (std::uint64_t i = 0; i < 240; ++i) sheet.apply(numbered_frame(int(i), {200, 150}), i);
+    }
+    const cv::Mat sheet = cv::imread(dir / "holiday_sheet.jpg");
+    REQUIRE_FALSE(sheet.empty());
+    const int tile_h = 75, gap = 4;
+    CHECK(sheet.cols == 3 * (100 + gap) + gap);
+    CHECK(sheet.rows == 2 * (tile_h + gap) + gap);
+    // Tiles come from across the input: the last tile is from its last third, the first from its start.
+    const int first = read_number(sheet(cv::Rect(gap, gap, 100, tile_h)));
+    const int last = read_number(sheet(cv::Rect(gap + 2 * (100 + gap), gap + (tile_h + gap), 100, tile_h)));
+    CHECK(first == 0);
+    CHECK(last >= 160);
+}

@@ -326,13 +326,13 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
         if (parsed.max_age) edge.max_age = parsed.max_age;
     };
     if (head == "threads" && rest.empty()) {
-        file.threads = parse_pipeline("threads: " + value + "\nstages: [{type: null}]", "--set threads").threads;
+        file.threads = parse_pipeline("threads: " + value + "\nstages: [{type: \"null\"}]", "--set threads").threads;
         return;
     }
     if (head == "edges") return reparse_edge(file.edges, rest, "edges");
     if (head == "source") {
         if (rest.empty()) throw ConfigError("--set source.OPTION=VALUE: name the option");
-        PipelineFile probe = parse_pipeline(fmt::format("source: {{ {}: \"{}\" }}\nstages: [{{type: null}}]", rest, value),
+        PipelineFile probe = parse_pipeline(fmt::format("source: {{ {}: \"{}\" }}\nstages: [{{type: \"null\"}}]", rest, value),
                                             "--set " + key);
         file.source[rest] = probe.source[rest];
         return;

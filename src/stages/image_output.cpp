@@ -43,6 +43,9 @@ ImageOutput::ImageOutput(std::string dir, const std::string& name_template, int 
         ext != ".tiff")
         throw ConfigError(fmt::format("file name '{}' must end in .jpg, .png, .webp, .bmp or .tiff", name_template));
     if (dir_.empty()) dir_ = ".";
+}
+
+void ImageOutput::prepare() const {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw ConfigError(fmt::format("cannot create the output folder '{}': {}", dir_, ec.message()));

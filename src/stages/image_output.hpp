@@ -10,9 +10,12 @@ namespace framepipe::stages {
 
 class ImageOutput {
 public:
-    /// Checks the name template's extension and creates `dir` if needed, verifying it can be written.
-    /// Throws ConfigError naming the folder and the problem.
+    /// Checks the file name template's extension. Throws ConfigError. Touches nothing on disk.
     ImageOutput(std::string dir, const std::string& name_template, int quality, bool overwrite);
+
+    /// Creates the folder if needed and checks that it can be written (call from Stage::open). Throws ConfigError
+    /// naming the folder and the problem.
+    void prepare() const;
 
     /// Encodes `image` and writes it to dir/file_name through a temporary file renamed into place, so a reader (or a
     /// crash) never sees half a file. Throws Error if the file exists and overwriting was not asked for, or on an I/O

@@ -83,7 +83,10 @@ public:
         output_.emplace(dir_, name_template_, quality_, overwrite_);
     }
 
-    void open(const StageContext& context) override { input_ = context.source.name; }
+    void open(const StageContext& context) override {
+        input_ = context.source.name;
+        output_->prepare();
+    }
 
     Outcome process(Frame& frame) override {
         if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
@@ -239,7 +242,10 @@ public:
         output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
     }
 
-    void open(const StageContext& context) override { input_ = context.source.name; }
+    void open(const StageContext& context) override {
+        input_ = context.source.name;
+        output_->prepare();
+    }
 
     // Keeps every stride-th frame; when twice the tiles are kept, drops every other one and doubles the stride. So
     // the samples stay spread over the whole input without knowing its length, in bounded memory.

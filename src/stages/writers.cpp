@@ -32,7 +32,10 @@ public:
         validate_template(name_template_, "file");
         output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
     }
-    void open(const StageContext& context) override { input_ = context.source.name; }
+    void open(const StageContext& context) override {
+        input_ = context.source.name;
+        output_->prepare();
+    }
     Outcome process(Frame& frame) override {
         require_pixels(frame, "write_images");
         output_->write(frame.image, render_template(name_template_, {input_, frame, frame.sequence, true}));

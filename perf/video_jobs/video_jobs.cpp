@@ -1,0 +1,277 @@
+// Video jobs, side by side in one run: framepipe against the other ways people do the same work today.
+//
+//   video_jobs [MEDIA_DIR] [JOB ...]         JOB: thumbnails (default), edges, thumbnails720 (all three if "all")
+//
+// Jobs, each on two inputs the benchmark generates (20 s of noisy 1080p or 720p H.264 at 30 fps, B-frames):
+//   thumbnails    Gaussian blur 5x5, resize to 320 px wide (area), a JPEG every 30th frame
+//   edges         resize to 640 px wide (area), grayscale, Canny on every frame
+//   thumbnails720 the thumbnail job on two 720p inputs
+// Entries, each run as its own process so that wall time, CPU time and peak memory are its own:
+//   framepipe            this project: one graph, both inputs, decode/convert/filters on the flow graph
+//   C++ OpenCV loop      cv::VideoCapture read -> filters -> imwrite, one video after the other
+//   ffmpeg filters       one ffmpeg process with both inputs and the closest filter chain (-threads 2)
+//   Python ...           Debian's python3-opencv: sequential, a thread per video, a process pool over the videos,
+//                        a process pool over single frames
+//   decode only          ffmpeg -threads 2 decoding both inputs to null: the floor for any entry
+// The "outputs" column counts the JPEGs each entry wrote, to show they did the same work.
+#include "../common/measure.hpp"
+
+#include <framepipe/pipeline.hpp>
+#include <framepipe/registry.hpp>
+#include <framepipe/sources/video_file_source.hpp>
+
+#include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace framepipe;
+
+namespace {
+
+struct Job {
+    std::string name;
+    std::string description;
+    std::string kind;  // thumbnails | edges
+    std::string size;  // 1920x1080 | 1280x720
+};
+
+const std::vector<Job> kJobs = {
+    {"thumbnails", "two 1080p H.264 inputs of 20 s: blur 5x5, resize to 320 wide, JPEG every 30th frame", "thumbnails",
+     "1920x1080"},
+    {"edges", "two 1080p H.264 inputs of 20 s: resize to 640 wide, grayscale, Canny on every frame", "edges",
+     "1920x1080"},
+    {"thumbnails720", "two 720p H.264 inputs of 20 s: blur 5x5, resize to 320 wide, JPEG every 30th frame",
+     "thumbnails", "1280x720"},
+};
+
+// ---- entries that run inside this process (as a child) ---------------------------------------------------------
+
+std::uint64_t run_framepipe(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs) {
+    Pipeline pipeline;
+    for (const std::string& input : inputs) {
+        Chain& chain = pipeline.add_source(std::make_unique<VideoFileSource>(VideoFileSource::Options{.path = input}));
+        if (kind == "thumbnails") {
+            chain.add(make_stage("blur", {{"ksize", "5"}}))
+                .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))
+                .add(make_stage("thumbnail", {{"every", "30"}, {"dir", out}, {"quality", "90"}}));
+        } else {
+            chain.add(make_stage("resize", {{"width", "640"}, {"interpolation", "area"}}))
+                .add(make_stage("color", {{"to", "gray"}}))
+                .add(make_stage("canny", {{"low", "50"}, {"high", "150"}}))
+                .add(make_stage("null"));
+        }
+    }
+    const RunReport report = pipeline.run();
+    if (!report.ok()) {
+        fmt::print(stderr, "framepipe: {}\n", report.error->describe());
+        std::exit(1);
+    }
+    std::uint64_t frames = 0;
+    for (const SourceReport& s : report.sources) frames += s.delivered;
+    return frames;
+}
+
+std::uint64_t run_opencv_loop(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs) {
+    std::uint64_t frames = 0;
+    cv::Mat frame, blurred, small, gray, edges;
+    for (const std::string& input : inputs) {
+        const std::string name = fs::path(input).stem().string();
+        cv::VideoCapture capture(input);
+        for (int index = 0; capture.read(frame); ++index, ++frames) {
+            if (kind == "thumbnails") {
+                cv::GaussianBlur(frame, blurred, cv::Size(5, 5), 0);
+                cv::resize(blurred, small, cv::Size(320, blurred.rows * 320 / blurred.cols), 0, 0, cv::INTER_AREA);
+                if (index % 30 == 0)
+                    cv::imwrite(fmt::format("{}/{}_{:06}.jpg", out, name, index), small, {cv::IMWRITE_JPEG_QUALITY, 90});
+            } else {
+                cv::resize(frame, small, cv::Size(640, frame.rows * 640 / frame.cols), 0, 0, cv::INTER_AREA);
+                cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
+                cv::Canny(gray, edges, 50, 150);
+            }
+        }
+    }
+    return frames;
+}
+
+// ---- the driver -----------------------------------------------------------------------------------------------------
+
+struct Measured {
+    double wall_s = 0;
+    double cpu_s = 0;
+    double peak_mib = 0;
+    int status = 0;
+};
+
+// Runs a command (through /bin/sh) as a child and measures it: wall time, and from wait4 the CPU time and peak
+// resident memory of the child and every descendant it waited for (for a pool: the largest single process).
+Measured measure_command(const std::string& command) {
+    Measured m;
+    const auto start = std::chrono::steady_clock::now();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    int status = 0;
+    rusage usage{};
+    wait4(pid, &status, 0, &usage);
+    m.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    m.cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+              static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+    m.peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+    m.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return m;
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+void make_media(const std::string& dir, const std::string& size, std::vector<std::string>& inputs) {
+    fs::create_directories(dir);
+    const char* sources[] = {"testsrc2", "testsrc"};
+    for (int i = 0; i < 2; ++i) {
+        const std::string path = fmt::format("{}/{}_{}.mp4", dir, i == 0 ? "first" : "second", size);
+        if (!fs::exists(path)) {
+            fmt::print(stderr, "generating {} ...\n", path);
+            const std::string command = fmt::format(
+                "ffmpeg -v error -y -f lavfi -i '{}=size={}:rate=30,noise=alls=12:allf=t+u' -t 20 -c:v libx264 "
+                "-preset veryfast -crf 23 -g 60 -bf 3 -pix_fmt yuv420p {}",
+                sources[i], size, quoted(path + ".part.mp4"));
+            if (std::system(command.c_str()) != 0) throw std::runtime_error("ffmpeg could not generate " + path);
+            fs::rename(path + ".part.mp4", path);
+        }
+        inputs.push_back(path);
+    }
+}
+
+std::size_t count_jpegs(const std::string& dir) {
+    std::size_t n = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) n += entry.path().extension() == ".jpg";
+    return n;
+}
+
+std::string ffmpeg_filter_command(const std::string& kind, const std::string& out, const std::vector<std::string>& in) {
+    std::string inputs, graph, maps;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        inputs += fmt::format(" -i {}", quoted(in[i]));
+        const std::string name = fs::path(in[i]).stem().string();
+        if (kind == "thumbnails") {
+            // Gaussian 5x5 as OpenCV computes it has sigma 1.1; area scaling as in the other entries.
+            graph += fmt::format("{}[{}:v]gblur=sigma=1.1:steps=2,scale=320:-2:flags=area,select='not(mod(n\\,30))'[o{}]",
+                                 i ? ";" : "", i, i);
+            maps += fmt::format(" -map '[o{}]' -fps_mode vfr -q:v 3 {}", i, quoted(fmt::format("{}/{}_%06d.jpg", out, name)));
+        } else {
+            graph += fmt::format("{}[{}:v]scale=640:-2:flags=area,format=gray,edgedetect=low=0.2:high=0.6[o{}]",
+                                 i ? ";" : "", i, i);
+            maps += fmt::format(" -map '[o{}]' -f null /dev/null", i);
+        }
+    }
+    return fmt::format("ffmpeg -v error -y -threads 2{} -filter_complex \"{}\"{}", inputs, graph, maps);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Child mode: one entry in this process.
+    if (argc >= 5 && std::string(argv[1]) == "--entry") {
+        const std::string entry = argv[2], kind = argv[3], out = argv[4];
+        const std::vector<std::string> inputs(argv + 5, argv + argc);
+        fs::create_directories(out);
+        const std::uint64_t frames =
+            entry == "framepipe" ? run_framepipe(kind, out, inputs) : run_opencv_loop(kind, out, inputs);
+        fmt::print("{}\n", frames);
+        return 0;
+    }
+
+    const std::string self = fs::canonical("/proc/self/exe").string();
+    const std::string media = argc > 1 ? argv[1] : "perf-media";
+    std::vector<std::string> wanted(argv + std::min(argc, 2), argv + argc);
+    if (wanted.empty()) wanted = {"thumbnails"};
+    if (wanted == std::vector<std::string>{"all"}) wanted = {"thumbnails", "edges", "thumbnails720"};
+    const std::string python = fs::path(__FILE__).parent_path() / "python_jobs.py";
+
+    for (const Job& job : kJobs) {
+        if (std::find(wanted.begin(), wanted.end(), job.name) == wanted.end()) continue;
+        std::vector<std::string> inputs;
+        make_media(media, job.size, inputs);
+        std::string joined;
+        for (const auto& i : inputs) joined += " " + quoted(fs::absolute(i).string());
+        const std::uint64_t frames = 2 * 600;  // 2 inputs x 20 s x 30 fps
+
+        struct Entry {
+            std::string name;
+            std::string command;  // {out} is replaced by the output folder
+        };
+        std::vector<Entry> entries = {
+            {"framepipe", fmt::format("{} --entry framepipe {} {{out}}{}", quoted(self), job.kind, joined)},
+            {"C++ OpenCV loop (sequential)", fmt::format("{} --entry opencv {} {{out}}{}", quoted(self), job.kind, joined)},
+            {"ffmpeg filters, both inputs", ""},
+            {"Python sequential", fmt::format("/usr/bin/python3 {} {} sequential {{out}}{}", quoted(python), job.kind, joined)},
+            {"Python thread per video", fmt::format("/usr/bin/python3 {} {} threads {{out}}{}", quoted(python), job.kind, joined)},
+            {"Python process pool, videos", fmt::format("/usr/bin/python3 {} {} processes {{out}}{}", quoted(python), job.kind, joined)},
+            {"Python process pool, frames", fmt::format("/usr/bin/python3 {} {} frames {{out}}{}", quoted(python), job.kind, joined)},
+            {"decode only (ffmpeg -f null)", ""},
+        };
+        fmt::print("\n{}: {}\n{} frames, {} hardware threads. Each entry runs alone, best of 2 runs by wall time.\n\n",
+                   job.name, job.description, frames, std::thread::hardware_concurrency());
+        perf::Table table({"entry", "wall s", "frames/s", "CPU s", "cores used", "peak MiB", "outputs", "framepipe vs it"});
+        std::vector<std::pair<std::string, Measured>> results;
+        for (Entry& entry : entries) {
+            const std::string out = fs::absolute(fmt::format("{}/out-{}-{}", media, job.name, results.size())).string();
+            std::optional<Measured> best;
+            std::size_t outputs = 0;
+            for (int run = 0; run < 2; ++run) {
+                fs::remove_all(out);
+                fs::create_directories(out);
+                std::string command = entry.command;
+                if (entry.name.starts_with("ffmpeg")) {
+                    std::vector<std::string> abs;
+                    for (const auto& i : inputs) abs.push_back(fs::absolute(i).string());
+                    command = ffmpeg_filter_command(job.kind, out, abs);
+                } else if (entry.name.starts_with("decode")) {
+                    command = "ffmpeg -v error -threads 2";
+                    for (const auto& i : inputs) command += " -i " + quoted(fs::absolute(i).string());
+                    for (std::size_t i = 0; i < inputs.size(); ++i) command += fmt::format(" -map {}:v -f null /dev/null", i);
+                } else {
+                    const auto at = command.find("{out}");
+                    command.replace(at, 5, quoted(out));
+                }
+                command += " > /dev/null";
+                const Measured m = measure_command(command);
+                if (m.status != 0) fmt::print(stderr, "{} failed (exit {}): {}\n", entry.name, m.status, command);
+                if (!best || m.wall_s < best->wall_s) best = m;
+                outputs = count_jpegs(out);
+            }
+            results.emplace_back(entry.name, *best);
+            const double fp_wall = results.front().second.wall_s;
+            table.add({entry.name, fmt::format("{:.2f}", best->wall_s), fmt::format("{:.1f}", frames / best->wall_s),
+                       fmt::format("{:.2f}", best->cpu_s),
+                       fmt::format("{:.2f}", best->cpu_s / best->wall_s),
+                       fmt::format("{:.0f}", best->peak_mib), fmt::format("{}", outputs),
+                       results.size() == 1 ? "-" : fmt::format("{:.2f}x", best->wall_s / fp_wall)});
+            fs::remove_all(out);
+        }
+        table.print();
+        double fastest_other = 1e300;
+        std::string fastest_name;
+        for (std::size_t i = 1; i < results.size(); ++i)
+            if (!results[i].first.starts_with("decode") && results[i].second.wall_s < fastest_other)
+                fastest_other = results[i].second.wall_s, fastest_name = results[i].first;
+        fmt::print("\nframepipe is {:.2f}x the fastest other entry ({}); goal 1.15x. Decode-only floor: {:.1f} frames/s.\n",
+                   fastest_other / results.front().second.wall_s, fastest_name,
+                   frames / results.back().second.wall_s);
+    }
+    return 0;
+}

@@ -1,0 +1,109 @@
+// Pipeline files: structure, every error names file, line and key and says what is allowed; --set.
+#include <framepipe/error.hpp>
+#include <framepipe/pipeline_file.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace framepipe;
+
+namespace {
+std::string error_of(const std::string& text) {
+    try {
+        PipelineFile file = parse_pipeline(text, "p.yaml");
+        check_stages(file);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+}  // namespace
+
+TEST_CASE("pipeline_file: a good file gives its inputs, source options, edges and stages with their lines") {
+    const PipelineFile file = parse_pipeline(R"(# comment
+inputs: [a.mp4, b.mp4]
+source: { realtime: true }
+edges: { capacity: 8, overflow: drop_oldest, max_age: 250ms }
+threads: 2
+stages:
+  - { type: blur, ksize: 7 }
+  - type: resize
+    name: small
+    width: 320
+    edge: { capacity: 2 }
+)",
+                                             "p.yaml");
+    CHECK(file.inputs == std::vector<std::string>{"a.mp4", "b.mp4"});
+    CHECK(file.source.at("realtime") == "true");
+    CHECK(*file.edges.capacity == 8);
+    CHECK(*file.edges.overflow == Overflow::drop_oldest);
+    CHECK(*file.edges.max_age == std::chrono::milliseconds(250));
+    CHECK(file.threads == 2);
+    REQUIRE(file.stages.size() == 2);
+    CHECK(file.stages[0].type == "blur");
+    CHECK(file.stages[0].name == "blur");
+    CHECK(file.stages[0].options.at("ksize") == "7");
+    CHECK(file.stages[0].line == 7);
+    CHECK(file.stages[1].name == "small");
+    CHECK(*file.stages[1].edge.capacity == 2);
+    CHECK(file.stages[1].option_lines.at("width") == 10);
+}
+
+TEST_CASE("pipeline_file: errors say where and what is allowed") {
+    CHECK(error_of("stages:\n  - { type: blurr }\n") ==
+          "p.yaml:2: unknown stage type 'blurr' (did you mean 'blur'?); known types: resize, crop, rotate, flip, "
+          "color, blur, median_blur, sharpen, canny, brightness_contrast, text, decimate, thumbnail, contact_sheet, "
+          "write_images, write_video, null, window (see 'framepipe stages')");
+    CHECK(error_of("stages:\n  - type: blur\n    ksize: 200\n") ==
+          "p.yaml:3: stage 'blur': option 'ksize' must be a whole number between 1 and 99, got '200'");
+    CHECK(error_of("stages:\n  - type: blur\n    sigmaa: 2\n") ==
+          "p.yaml:3: stage 'blur': 'blur' has no option 'sigmaa' (did you mean 'sigma'?); its options are: ksize, sigma");
+    CHECK(error_of("stages:\n  - { type: blur, ksize: 4 }\n") == "p.yaml:2: stage 'blur': blur: option 'ksize' must be odd, got 4");
+    CHECK(error_of("stage:\n  - { type: blur }\n") ==
+          "p.yaml:1: unknown key 'stage' (did you mean 'stages'?); a pipeline file has: stages, inputs, source, edges, "
+          "threads, drain_timeout, description");
+    CHECK(error_of("stages:\n  - { type: blur }\nedges: { overflow: drop_middle }\n") ==
+          "p.yaml:3: edges: overflow must be block, drop_oldest or drop_newest, got 'drop_middle'");
+    CHECK(error_of("stages:\n  - { type: blur, edge: { capacity: 0 } }\n") ==
+          "p.yaml:2: edge: capacity must be a whole number from 1 to 100000, got '0'");
+    CHECK(error_of("stages:\n  - { type: blur }\n  - { type: blur }\n") ==
+          "p.yaml:3: two stages are named 'blur'; give one a 'name:'");
+    CHECK(error_of("stages:\n  - { type: resize }\n") ==
+          "p.yaml:2: stage 'resize': resize needs a width, a height (the other follows the aspect ratio) or a scale");
+    CHECK(error_of("stages: [ { type: blur }\n") .find("p.yaml:2: not valid YAML") == 0);
+    CHECK(error_of("source: { realtim: true }\nstages: [ { type: blur } ]\n") ==
+          "p.yaml:1: no source has an option 'realtim' (did you mean 'realtime'?); see 'framepipe stages'");
+    CHECK(error_of("stages: []\n") == "p.yaml:1: 'stages' must be a list with at least one stage");
+    CHECK(error_of("inputs: [a.mp4]\n") == "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
+}
+
+TEST_CASE("pipeline_file: --set changes a stage by name or type, its edge, the source and the edge defaults") {
+    PipelineFile file = parse_pipeline("stages:\n  - { type: blur }\n  - { type: resize, name: small, width: 10 }\n", "p.yaml");
+    apply_setting(file, "blur.ksize=9");
+    apply_setting(file, "small.width=640");
+    apply_setting(file, "small.edge.overflow=drop_newest");
+    apply_setting(file, "source.realtime=yes");
+    apply_setting(file, "edges.capacity=16");
+    apply_setting(file, "threads=3");
+    CHECK(file.stages[0].options.at("ksize") == "9");
+    CHECK(file.stages[1].options.at("width") == "640");
+    CHECK(*file.stages[1].edge.overflow == Overflow::drop_newest);
+    CHECK(file.source.at("realtime") == "yes");
+    CHECK(*file.edges.capacity == 16);
+    CHECK(file.threads == 3);
+    CHECK_THROWS_WITH_AS(apply_setting(file, "smal.width=1"),
+                         "--set smal.width: no stage named 'smal' (did you mean 'small'?); stages are: blur, small "
+                         "(or use source., edges., threads)",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(apply_setting(file, "blur.ksize=x"),
+                         "--set blur.ksize: option 'ksize' must be a whole number between 1 and 99, got 'x'", ConfigError);
+    CHECK_THROWS_WITH_AS(apply_setting(file, "blur"), doctest::Contains("write KEY=VALUE"), ConfigError);
+}
+
+TEST_CASE("pipeline_file: every file in pipelines/ is valid") {
+    for (const char* name : {"thumbnails", "batch_images", "transcode_filtered", "edges"}) {
+        CAPTURE(std::string(name));
+        PipelineFile file = load_pipeline_file(std::string(FRAMEPIPE_SOURCE_DIR) + "/pipelines/" + name + ".yaml");
+        CHECK_FALSE(file.stages.empty());
+        CHECK_NOTHROW(check_stages(file));
+    }
+}

@@ -4,7 +4,8 @@
 //   block        the producer waits for space (backpressure). Nothing is lost; a slow consumer slows the source.
 //                The default for file input.
 //   drop_oldest  a full edge evicts its oldest frame to admit the new one: the consumer always sees the newest
-//                frames and latency stays bounded. The default after a live source.
+//                frames and latency stays bounded. The default after a live source. (Oldest still queued: a frame a
+//                consumer is taking at that instant is delivered, and the next oldest goes instead.)
 //   drop_newest  a full edge rejects the incoming frame: the consumer keeps working through what it already has.
 //
 // `max_age`, when set, drops a frame that has waited (since capture) longer than that before the consumer takes it,

@@ -21,6 +21,7 @@
 #include <framepipe/sources/video_file_source.hpp>
 
 #include <fmt/format.h>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -60,7 +61,10 @@ const std::vector<Job> kJobs = {
 // ---- entries that run inside this process (as a child) ---------------------------------------------------------
 
 std::uint64_t run_framepipe(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs) {
-    Pipeline pipeline;
+    PipelineOptions options;
+    if (const char* capacity = std::getenv("VIDEO_JOBS_CAPACITY")) options.default_capacity = std::stoul(capacity);
+    if (std::getenv("VIDEO_JOBS_CV1") != nullptr) cv::setNumThreads(1);
+    Pipeline pipeline(options);
     for (const std::string& input : inputs) {
         Chain& chain = pipeline.add_source(std::make_unique<VideoFileSource>(VideoFileSource::Options{.path = input}));
         if (kind == "thumbnails") {
@@ -80,7 +84,11 @@ std::uint64_t run_framepipe(const std::string& kind, const std::string& out, con
         std::exit(1);
     }
     std::uint64_t frames = 0;
-    for (const SourceReport& s : report.sources) frames += s.delivered;
+    for (const SourceReport& s : report.sources) {
+        frames += s.delivered;
+        if (std::getenv("VIDEO_JOBS_VERBOSE") != nullptr)
+            fmt::print(stderr, "{}: pool {} frames, at most {} in use\n", s.name, s.pool_capacity, s.pool_peak);
+    }
     return frames;
 }
 

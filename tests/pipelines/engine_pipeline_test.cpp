@@ -150,7 +150,7 @@ TEST_CASE("pipeline: drop_oldest after a fast source and before a slow sink coun
     RecordingSink& sink = *sink_owner;
     Pipeline pipeline;
     pipeline.add_source(std::move(source_owner))
-        .add(std::make_unique<SpinStage>("filter", false))  // live source: drop_oldest by default, capacity 4
+        .add(std::make_unique<SpinStage>("filter", false))  // live source: drop_oldest by default
         .add(std::move(sink_owner), {.capacity = 2, .overflow = Overflow::drop_oldest});
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
@@ -165,8 +165,9 @@ TEST_CASE("pipeline: drop_oldest after a fast source and before a slow sink coun
     const auto seen = sink.sequences();
     REQUIRE(seen.size() >= 2);
     CHECK(std::adjacent_find(seen.begin(), seen.end(), std::greater_equal<>()) == seen.end());  // strictly rising
-    // drop_oldest always keeps the newest: whatever was queued at the end, the last two frames reach the sink.
-    CHECK(seen[seen.size() - 2] == frames - 2);
+    // drop_oldest always keeps the newest: the last frame reaches the sink. (The one before it need not: if a
+    // consumer takes the oldest queued frame at the instant a push evicts, the eviction correctly takes the oldest
+    // that remains. Which frame a full edge drops is pinned down by the single-threaded edge tests.)
     CHECK(seen.back() == frames - 1);
     check_accounting(report);
 }

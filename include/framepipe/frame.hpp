@@ -53,6 +53,7 @@ struct StageSpan {
     TimePoint queued{};
     TimePoint started{};
     TimePoint finished{};
+    std::uint32_t worker = 0;  // the thread that ran the stage on this frame (a small number per thread)
 
     [[nodiscard]] Duration wait() const noexcept { return started - queued; }
     [[nodiscard]] Duration service() const noexcept { return finished - started; }

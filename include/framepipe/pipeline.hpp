@@ -41,6 +41,15 @@ struct PipelineOptions {
     Duration drain_timeout = std::chrono::seconds(10);
     /// Worker threads for compute stages; 0 = one per CPU.
     std::size_t worker_threads = 0;
+    /// Record per-stage timings (two clock reads and two histogram updates per stage per frame). On by default: the
+    /// cost is measured in perf/ and small enough to leave on. Off, reports carry counts and drops only.
+    bool profile = true;
+    /// Sampling period of the report's timeline (edge depths, per-interval latency, stage busy share).
+    Duration timeline_interval = std::chrono::milliseconds(250);
+    /// When set, run() writes a Chrome trace-event file here (chrome://tracing, Perfetto): one track per stage and
+    /// worker, one slice per frame per stage, edge depths as counters. Needs profile. At most trace_limit slices.
+    std::string trace_path;
+    std::size_t trace_limit = 2'000'000;
     /// Called about every progress_interval with a snapshot of the counters, from a supervisor thread that run()
     /// starts (never concurrently with itself). Must not call back into the pipeline except request_stop/abort.
     std::function<void(const RunReport&)> on_progress;

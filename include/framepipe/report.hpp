@@ -41,6 +41,7 @@ struct EdgeReport {
     std::uint64_t queued = 0;
     std::uint64_t peak_depth = 0;
     Duration blocked_time{};      // time the producer waited for space (block policy)
+    double full_share = 0;        // share of timeline samples in which the edge was full (0..1)
 
     [[nodiscard]] std::uint64_t dropped() const noexcept {
         return dropped_oldest + dropped_newest + expired + discarded;
@@ -66,6 +67,8 @@ struct StageReport {
     LatencySummary service;         // time inside process()
     LatencySummary wait;            // time in the input edge (and, after a parallel stage, in reordering)
     Duration busy{};                // sum of service times
+    double utilisation = 0;         // busy / (active time x workers): how much of its capacity the stage used
+    double fps = 0;                 // frames processed per second of the source's active time
 
     [[nodiscard]] std::uint64_t dropped() const noexcept { return filtered + rejected + failed + ended + discarded; }
 };
@@ -82,6 +85,8 @@ struct SourceReport {
     std::uint32_t pool_peak = 0;           // most that were
     Duration active_time{};                // from the first capture to the last delivery
     LatencySummary end_to_end;             // capture to the end of the last stage
+    Duration behind_real_time{};           // live input: how far the output lags the media clock, at the end
+    Duration behind_real_time_max{};       //   ... and at worst
     std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]
     std::vector<StageReport> stages;
 
@@ -91,6 +96,21 @@ struct SourceReport {
     [[nodiscard]] double fps() const noexcept;
     /// captured == delivered + dropped + still queued, and every edge balanced.
     [[nodiscard]] bool balanced() const noexcept;
+};
+
+/// One sample of the run over time (taken every RunReport::timeline_interval).
+struct TimelineSource {
+    std::uint64_t captured = 0;            // cumulative
+    std::uint64_t delivered = 0;           // cumulative
+    std::uint64_t dropped = 0;             // cumulative
+    Duration end_to_end_p50{};             // over the interval
+    Duration end_to_end_p99{};
+    std::vector<std::uint32_t> edge_depth; // frames queued in edges[i] at the sample
+    std::vector<float> stage_busy;         // per stage, share of its workers' time spent processing in the interval
+};
+struct TimelineSample {
+    Duration at{};                         // since the run started
+    std::vector<TimelineSource> sources;
 };
 
 struct RunError {
@@ -108,7 +128,12 @@ struct RunReport {
     bool finished = false;          // false in a progress snapshot
     bool stopped = false;           // ended by request_stop()
     bool drain_timed_out = false;   // the stop's drain took longer than allowed; the rest was discarded
+    bool profiled = true;           // per-stage timings were recorded (PipelineOptions::profile)
+    std::size_t threads = 0;        // worker threads of the flow graph
     std::optional<RunError> error;
+    Duration timeline_interval{};
+    std::vector<TimelineSample> timeline;
+    std::string verdict;            // the bottleneck verdict (see bottleneck_verdict)
 
     [[nodiscard]] bool ok() const noexcept { return !error.has_value(); }
     [[nodiscard]] bool balanced() const noexcept;
@@ -118,7 +143,12 @@ struct RunReport {
 
 namespace framepipe {
 
-/// The end-of-run summary as a table a person reads: per source its totals, then one row per edge and per stage.
+/// The end-of-run summary as a table a person reads: per source its totals, then one row per edge and per stage,
+/// then the verdict.
 [[nodiscard]] std::string format_summary(const RunReport& report);
+
+/// One or two sentences a user can act on: which stage limits throughput and how busy it is, which edge is full most
+/// of the time, where frames were dropped, and what to try. Computed from a finished report.
+[[nodiscard]] std::string bottleneck_verdict(const RunReport& report);
 
 }  // namespace framepipe

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <unistd.h>
@@ -12,13 +13,20 @@ namespace framepipe::cli {
 namespace {
 
 std::atomic<bool> g_progress_showing{false};
+std::atomic<int> g_progress_lines{0};  // lines above the cursor that belong to the display
 std::mutex g_console;
+
+void erase_display() {  // with g_console held
+    if (!g_progress_showing.exchange(false)) return;
+    std::fputs("\r\033[K", stderr);
+    for (int i = g_progress_lines.exchange(0); i > 0; --i) std::fputs("\033[1A\r\033[K", stderr);
+}
 
 class ConsoleSink final : public spdlog::sinks::base_sink<std::mutex> {
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         std::lock_guard lock(g_console);
-        if (g_progress_showing.exchange(false)) std::fputs("\r\033[K", stderr);
+        erase_display();
         const char* level = msg.level == spdlog::level::warn   ? "warning"
                             : msg.level == spdlog::level::err  ? "error"
                             : msg.level == spdlog::level::info ? nullptr
@@ -48,7 +56,40 @@ void set_up_logging(Verbosity verbosity) {
 
 void clear_progress_line() {
     std::lock_guard lock(g_console);
-    if (g_progress_showing.exchange(false)) std::fputs("\r\033[K", stderr);
+    erase_display();
+}
+
+std::string Progress::live_table(const RunReport& snapshot, double seconds) {
+    std::string out;
+    last_processed_.resize(snapshot.sources.size());
+    last_busy_.resize(snapshot.sources.size());
+    for (std::size_t i = 0; i < snapshot.sources.size(); ++i) {
+        const SourceReport& s = snapshot.sources[i];
+        out += fmt::format("{}: {} in, {} out, {} dropped, end-to-end p50 {:.1f} ms p99 {:.1f} ms, {:.0f} ms behind real time\n",
+                           s.name, s.captured, s.delivered, s.dropped(),
+                           std::chrono::duration<double, std::milli>(s.end_to_end.p50).count(),
+                           std::chrono::duration<double, std::milli>(s.end_to_end.p99).count(),
+                           std::chrono::duration<double, std::milli>(s.behind_real_time).count());
+        out += fmt::format("  {:<16} {:>7} {:>17} {:>6} {:>7} {:>8}\n", "stage", "fps", "service p50/p99", "busy",
+                           "queue", "dropped");
+        last_processed_[i].resize(s.stages.size(), 0);
+        last_busy_[i].resize(s.stages.size(), 0);
+        for (std::size_t k = 0; k < s.stages.size(); ++k) {
+            const StageReport& st = s.stages[k];
+            const double fps = seconds > 0 ? static_cast<double>(st.processed - last_processed_[i][k]) / seconds : 0;
+            last_processed_[i][k] = st.processed;
+            const double busy_s = std::chrono::duration<double>(st.busy).count();
+            const double busy = seconds > 0 ? (busy_s - last_busy_[i][k]) / (seconds * static_cast<double>(std::max<std::size_t>(st.concurrency, 1))) : 0;
+            last_busy_[i][k] = busy_s;
+            out += fmt::format("  {:<16} {:>7.1f} {:>17} {:>5.0f}% {:>7} {:>8}\n", st.name, fps,
+                               fmt::format("{:.1f} / {:.1f} ms",
+                                           std::chrono::duration<double, std::milli>(st.service.p50).count(),
+                                           std::chrono::duration<double, std::milli>(st.service.p99).count()),
+                               100 * std::clamp(busy, 0.0, 1.0), fmt::format("{}/{}", s.edges[k].queued, s.edges[k].capacity),
+                               st.dropped() + s.edges[k].dropped());
+        }
+    }
+    return out;
 }
 
 Progress::Progress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO) != 0) {}
@@ -73,6 +114,19 @@ void Progress::update(const RunReport& snapshot) {
     std::string line;
     bool live = false;
     for (const SourceReport& s : snapshot.sources) live = live || s.live;
+    if (live) {
+        const double seconds = std::chrono::duration<double>(now - last_table_).count();
+        if (last_table_ != std::chrono::steady_clock::time_point{} && seconds < 0.9) return;
+        const std::string table = live_table(snapshot, last_table_ == std::chrono::steady_clock::time_point{} ? 0 : seconds);
+        last_table_ = now;
+        std::lock_guard lock(g_console);
+        erase_display();
+        std::fputs(table.c_str(), stderr);
+        std::fflush(stderr);
+        g_progress_lines.store(static_cast<int>(std::count(table.begin(), table.end(), '\n')));
+        g_progress_showing.store(true);
+        return;
+    }
     std::uint64_t total = 0;
     bool estimated = false;
     for (const SourceReport& s : snapshot.sources) {
@@ -100,7 +154,8 @@ void Progress::update(const RunReport& snapshot) {
         for (const SourceReport& s : snapshot.sources) line += fmt::format(" {} {}", s.name, s.delivered + s.dropped());
     }
     std::lock_guard lock(g_console);
-    fmt::print(stderr, "\r\033[K{}", line.substr(0, 200));
+    erase_display();
+    fmt::print(stderr, "{}", line.substr(0, 200));
     std::fflush(stderr);
     g_progress_showing.store(true);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace framepipe::cli {
 
@@ -14,8 +15,9 @@ enum class Verbosity { quiet, normal, verbose };
 /// Sends framepipe's log (spdlog) to stderr as "warning: ...", clearing a progress line first when there is one.
 void set_up_logging(Verbosity verbosity);
 
-/// A one-line progress display on stderr, redrawn in place: frames, percentage and ETA for files, rate and drops for
-/// live input. Does nothing when stderr is not a terminal or when quiet.
+/// The running display on stderr, redrawn in place about once a second: for files, one progress line (frames,
+/// percentage, rate, ETA); for live input, a table per source (stage rate, service p50/p99, busy share, queue depth,
+/// drops) and how far behind real time the output is. Does nothing when stderr is not a terminal or when quiet.
 class Progress {
 public:
     explicit Progress(bool enabled);
@@ -27,9 +29,13 @@ public:
 private:
     bool enabled_;
     std::mutex mutex_;
+    std::string live_table(const RunReport& snapshot, double seconds);
     std::uint64_t last_done_ = 0;
     std::chrono::steady_clock::time_point last_time_{};
+    std::chrono::steady_clock::time_point last_table_{};
     double rate_ = 0;
+    std::vector<std::vector<std::uint64_t>> last_processed_;
+    std::vector<std::vector<double>> last_busy_;
 };
 
 /// Clears the progress line if one is showing (used by the log sink).

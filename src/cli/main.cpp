@@ -1,9 +1,11 @@
 // framepipe: the command.
 //
-//   framepipe run PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...] [--dry-run] [-q|-v]
+//   framepipe run PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...] [--report RUN.json] [--trace RUN.trace.json]
+//                 [--dry-run] [-q|-v]
 //   framepipe validate PIPELINE.yaml [--set KEY=VALUE ...]
 //   framepipe stages [TYPE]
 //   framepipe probe INPUT ...
+//   framepipe report RUN.json [--html PAGE.html]
 //
 // Exit codes: 0 success (also after a Ctrl-C that drained cleanly), 1 runtime failure, 2 bad usage or configuration.
 // Ctrl-C stops reading, drains the frames in flight and finalises every output; a second Ctrl-C discards the rest.
@@ -14,6 +16,7 @@
 #include <framepipe/pipeline.hpp>
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/registry.hpp>
+#include <framepipe/report_io.hpp>
 #include <framepipe/sources/image_source.hpp>
 #include <framepipe/sources/video_file_source.hpp>
 
@@ -51,10 +54,19 @@ struct RunArgs {
     std::string pipeline;
     std::vector<std::string> inputs;
     std::vector<std::string> sets;
+    std::string report_path;
+    std::string trace_path;
     bool dry_run = false;
     bool quiet = false;
     bool verbose = false;
 };
+
+// run.json -> run.html
+std::string html_path_for(const std::string& json_path) {
+    std::filesystem::path path(json_path);
+    path.replace_extension(".html");
+    return path.string();
+}
 
 PipelineFile load(const std::string& path, const std::vector<std::string>& sets) {
     PipelineFile file = load_pipeline_file(path);
@@ -70,6 +82,7 @@ int run(const RunArgs& args) {
     PipelineOptions options;
     options.on_progress = [&progress](const RunReport& snapshot) { progress.update(snapshot); };
     options.progress_interval = std::chrono::milliseconds(500);
+    options.trace_path = args.trace_path;
     std::unique_ptr<Pipeline> pipeline = build_pipeline(file, args.inputs, options);
     if (args.dry_run) {
         std::fputs(pipeline->describe().c_str(), stdout);
@@ -82,10 +95,26 @@ int run(const RunArgs& args) {
     g_running.store(nullptr);
     progress.clear();
     std::fputs(format_summary(report).c_str(), stdout);
+    if (!args.report_path.empty()) {
+        write_report_json(report, args.report_path);
+        write_report_html(report, html_path_for(args.report_path), std::filesystem::path(args.pipeline).filename().string());
+        spdlog::info("report: {} (and {})", args.report_path, html_path_for(args.report_path));
+    }
+    if (!args.trace_path.empty()) spdlog::info("trace: {} (open it in chrome://tracing or ui.perfetto.dev)", args.trace_path);
     if (!report.balanced())
         spdlog::error("frame accounting does not add up (an internal error); the figures above show where");
     if (!report.ok()) return 1;
     return report.balanced() ? 0 : 1;
+}
+
+int report_command(const std::string& path, std::string html) {
+    RunReport report = read_report_json(path);
+    report.verdict = bottleneck_verdict(report);  // with this version's analysis
+    std::fputs(format_summary(report).c_str(), stdout);
+    if (html.empty()) html = html_path_for(path);
+    write_report_html(report, html, std::filesystem::path(path).filename().string());
+    fmt::print("picture: {}\n", html);
+    return 0;
 }
 
 int validate(const std::string& path, const std::vector<std::string>& sets) {
@@ -207,6 +236,10 @@ int main(int argc, char** argv) {
                                                 "source.OPTION=VALUE, edges.capacity=N, threads=N")
         ->allow_extra_args(false);
     run_cmd->add_flag("--dry-run", run_args.dry_run, "Print the resolved graph (stages, edges, policies) and exit");
+    run_cmd->add_option("--report", run_args.report_path,
+                        "Write the run report as JSON (schema framepipe-report/1) and, next to it, an HTML page of charts");
+    run_cmd->add_option("--trace", run_args.trace_path,
+                        "Write a Chrome trace-event file (chrome://tracing, Perfetto): a slice per frame per stage");
     run_cmd->add_flag("-q,--quiet", run_args.quiet, "No progress line, only warnings and the summary");
     run_cmd->add_flag("-v,--verbose", run_args.verbose, "Also show debug messages (including FFmpeg's)");
 
@@ -219,6 +252,11 @@ int main(int argc, char** argv) {
     std::string stage_type;
     CLI::App* stages_cmd = app.add_subcommand("stages", "List stage and source types with their options");
     stages_cmd->add_option("type", stage_type, "Show one type in detail");
+
+    std::string report_json, report_html;
+    CLI::App* report_cmd = app.add_subcommand("report", "Print a saved run report and draw its HTML page again");
+    report_cmd->add_option("report", report_json, "A report written by 'run --report'")->required();
+    report_cmd->add_option("--html", report_html, "Where to write the page (default: next to the report)");
 
     std::vector<std::string> probe_inputs;
     CLI::App* probe_cmd = app.add_subcommand("probe", "Show what an input delivers (size, rate, codec, frames)");
@@ -235,6 +273,7 @@ int main(int argc, char** argv) {
         if (validate_cmd->parsed()) return validate(validate_path, validate_sets);
         if (stages_cmd->parsed()) return stages(stage_type);
         if (probe_cmd->parsed()) return probe(probe_inputs);
+        if (report_cmd->parsed()) return report_command(report_json, report_html);
     } catch (const ConfigError& e) {
         cli::clear_progress_line();
         fmt::print(stderr, "framepipe: {}\n", e.what());

@@ -28,7 +28,12 @@ struct ChainState {
     std::atomic<std::uint64_t> dropped_at_capture{0};
     std::atomic<std::uint64_t> delivered{0};
     std::atomic<std::int64_t> first_capture_ns{0};
+    std::atomic<std::int64_t> first_media_ns{0};
     std::atomic<std::int64_t> last_delivery_ns{0};
+    // How far delivered frames lag the media clock (live input): wall time since the first capture minus media time
+    // since the first frame, at delivery.
+    std::atomic<std::int64_t> lag_ns{0};
+    std::atomic<std::int64_t> lag_max_ns{0};
     LatencyHistogram end_to_end;
 };
 

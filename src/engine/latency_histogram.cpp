@@ -1,5 +1,7 @@
 #include "latency_histogram.hpp"
 
+#include "thread_slot.hpp"
+
 #include <algorithm>
 #include <bit>
 
@@ -24,38 +26,73 @@ std::uint64_t LatencyHistogram::bucket_middle(int bucket) noexcept {
 }
 
 void LatencyHistogram::record(Duration value) noexcept {
+    Shard& shard = shards_[thread_slot() % kShards];
     const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(value.count(), 0));
-    buckets_[static_cast<std::size_t>(bucket_of(ns))].fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(ns, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
-    std::uint64_t max = max_ns_.load(std::memory_order_relaxed);
-    while (ns > max && !max_ns_.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
+    shard.buckets[static_cast<std::size_t>(bucket_of(ns))].fetch_add(1, std::memory_order_relaxed);
+    shard.sum_ns.fetch_add(ns, std::memory_order_relaxed);
+    shard.count.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t max = shard.max_ns.load(std::memory_order_relaxed);
+    while (ns > max && !shard.max_ns.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
     }
 }
 
-LatencySummary LatencyHistogram::summary() const noexcept {
-    std::array<std::uint64_t, kBuckets> counts{};
+std::uint64_t LatencyHistogram::count() const noexcept {
     std::uint64_t total = 0;
-    for (std::size_t i = 0; i < counts.size(); ++i) total += counts[i] = buckets_[i].load(std::memory_order_relaxed);
+    for (const Shard& shard : shards_) total += shard.count.load(std::memory_order_relaxed);
+    return total;
+}
+
+void LatencyHistogram::snapshot(Counts& counts) const noexcept {
+    counts.fill(0);
+    for (const Shard& shard : shards_)
+        for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += shard.buckets[i].load(std::memory_order_relaxed);
+}
+
+LatencySummary LatencyHistogram::summarize(const Counts& counts) noexcept {
     LatencySummary s;
+    std::uint64_t total = 0;
+    double sum = 0;
+    int highest = -1;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        total += counts[i];
+        sum += static_cast<double>(counts[i]) * static_cast<double>(bucket_middle(static_cast<int>(i)));
+        if (counts[i] != 0) highest = static_cast<int>(i);
+    }
     s.count = total;
     if (total == 0) return s;
-    const std::uint64_t max_ns = max_ns_.load(std::memory_order_relaxed);
-    s.max = Duration{static_cast<std::int64_t>(max_ns)};
-    s.mean = Duration{static_cast<std::int64_t>(sum_ns_.load(std::memory_order_relaxed) / total)};
+    s.mean = Duration{static_cast<std::int64_t>(sum / static_cast<double>(total))};
+    s.max = Duration{static_cast<std::int64_t>(bucket_middle(highest))};
     const auto percentile = [&](double q) {
         const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(total - 1)) + 1;  // 1-based
         std::uint64_t seen = 0;
         for (std::size_t i = 0; i < counts.size(); ++i) {
             seen += counts[i];
-            if (seen >= rank)
-                return Duration{static_cast<std::int64_t>(std::min(bucket_middle(static_cast<int>(i)), max_ns))};
+            if (seen >= rank) return Duration{static_cast<std::int64_t>(bucket_middle(static_cast<int>(i)))};
         }
         return s.max;
     };
     s.p50 = percentile(0.50);
     s.p90 = percentile(0.90);
     s.p99 = percentile(0.99);
+    return s;
+}
+
+LatencySummary LatencyHistogram::summary() const noexcept {
+    Counts counts;
+    snapshot(counts);
+    LatencySummary s = summarize(counts);
+    if (s.count == 0) return s;
+    std::uint64_t sum = 0, max = 0;
+    for (const Shard& shard : shards_) {
+        sum += shard.sum_ns.load(std::memory_order_relaxed);
+        max = std::max(max, shard.max_ns.load(std::memory_order_relaxed));
+    }
+    s.max = Duration{static_cast<std::int64_t>(max)};
+    s.mean = Duration{static_cast<std::int64_t>(sum / s.count)};
+    const auto cap = [&](Duration d) { return std::min(d, s.max); };
+    s.p50 = cap(s.p50);
+    s.p90 = cap(s.p90);
+    s.p99 = cap(s.p99);
     return s;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // LatencyHistogram: a log-linear histogram of durations (8 buckets per power of two: a reported percentile is within
-// 12.5% of the true value; the maximum is exact). record() is wait-free: one relaxed fetch_add per bucket and for the
-// sum, one CAS loop for the maximum. Thread-safe; never allocates after construction.
+// 6.25% of the true value; the maximum is exact). record() is wait-free and touches only the calling thread's shard
+// (threads are spread over kShards shards by thread_slot()), so recording from several workers shares no cache line
+// in the common case. Readers merge the shards. Thread-safe; never allocates after construction.
 
 #include <framepipe/clock.hpp>
 #include <framepipe/report.hpp>
@@ -16,20 +17,30 @@ class LatencyHistogram {
 public:
     static constexpr int kSubBucketBits = 3;
     static constexpr int kBuckets = (64 - kSubBucketBits + 1) << kSubBucketBits;
+    static constexpr int kShards = 4;
+    using Counts = std::array<std::uint64_t, kBuckets>;
 
     void record(Duration value) noexcept;
     [[nodiscard]] LatencySummary summary() const noexcept;
-    [[nodiscard]] std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t count() const noexcept;
+
+    /// The merged bucket counts, for percentiles over an interval (the difference of two snapshots).
+    void snapshot(Counts& counts) const noexcept;
+    /// Percentile summary of bucket counts (count, p50, p90, p99; mean and max from the buckets' middles).
+    [[nodiscard]] static LatencySummary summarize(const Counts& counts) noexcept;
 
     /// Bucket of a value in nanoseconds, and the representative value (middle) of a bucket. Exposed for tests.
     [[nodiscard]] static int bucket_of(std::uint64_t ns) noexcept;
     [[nodiscard]] static std::uint64_t bucket_middle(int bucket) noexcept;
 
 private:
-    std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
-    std::atomic<std::uint64_t> count_{0};
-    std::atomic<std::uint64_t> sum_ns_{0};
-    std::atomic<std::uint64_t> max_ns_{0};
+    struct alignas(64) Shard {
+        std::array<std::atomic<std::uint64_t>, kBuckets> buckets{};
+        std::atomic<std::uint64_t> count{0};
+        std::atomic<std::uint64_t> sum_ns{0};
+        std::atomic<std::uint64_t> max_ns{0};
+    };
+    std::array<Shard, kShards> shards_{};
 };
 
 }  // namespace framepipe::detail

@@ -6,6 +6,7 @@
 #include "run_control.hpp"
 #include "source_runner.hpp"
 #include "stage_runner.hpp"
+#include "trace_log.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -99,11 +100,20 @@ struct Pipeline::Impl {
     std::atomic<bool> abort_requested{false};
     bool ran = false;
 
+    // The timeline the supervisor samples, and what it needs to turn cumulative counters into per-interval values.
+    std::vector<TimelineSample> timeline;
+    Duration timeline_interval{};
+    std::vector<detail::LatencyHistogram::Counts> last_e2e;
+    std::vector<std::vector<Duration>> last_busy;
+    TimePoint last_sample{};
+
     void validate() const;
     void open_all();
     void close_opened() noexcept;
     void build(detail::RunControl& run, detail::FlowGraph& graph);
     [[nodiscard]] RunReport snapshot(const detail::RunControl& run) const;
+    void sample_timeline(const detail::RunControl& run, TimePoint origin);
+    void finish_report(RunReport& report) const;
 };
 
 void Pipeline::Impl::validate() const {
@@ -272,6 +282,10 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         const std::int64_t last = chain.state.last_delivery_ns.load();
         if (first != 0 && last > first) source.active_time = Duration{last - first};
         source.end_to_end = chain.state.end_to_end.summary();
+        if (source.live) {
+            source.behind_real_time = Duration{std::max<std::int64_t>(chain.state.lag_ns.load(), 0)};
+            source.behind_real_time_max = Duration{std::max<std::int64_t>(chain.state.lag_max_ns.load(), 0)};
+        }
         for (std::size_t s = 0; s < chain.slots.size(); ++s) {
             const Edge& edge = *chain.edges[s];
             const detail::QueueCounters c = edge.counters();
@@ -297,6 +311,84 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
     }
     report.error = run.error();
     return report;
+}
+
+void Pipeline::Impl::sample_timeline(const detail::RunControl& run, TimePoint origin) {
+    constexpr std::size_t kMaxSamples = 4096;  // then every other sample goes and the interval doubles
+    const TimePoint now = clock.now();
+    const RunReport current = snapshot(run);
+    if (last_e2e.empty()) {
+        last_e2e.resize(chains.size());
+        for (auto& counts : last_e2e) counts.fill(0);
+        last_busy.resize(chains.size());
+        last_sample = origin;
+    }
+    const double interval_ns = static_cast<double>(std::max<std::int64_t>((now - last_sample).count(), 1));
+    TimelineSample sample;
+    sample.at = now - origin;
+    for (std::size_t c = 0; c < chains.size(); ++c) {
+        const SourceReport& s = current.sources[c];
+        TimelineSource t;
+        t.captured = s.captured;
+        t.delivered = s.delivered;
+        t.dropped = s.dropped();
+        detail::LatencyHistogram::Counts counts;
+        chains[c]->state.end_to_end.snapshot(counts);
+        detail::LatencyHistogram::Counts delta;
+        for (std::size_t i = 0; i < counts.size(); ++i) delta[i] = counts[i] - last_e2e[c][i];
+        last_e2e[c] = counts;
+        const LatencySummary interval = detail::LatencyHistogram::summarize(delta);
+        t.end_to_end_p50 = interval.p50;
+        t.end_to_end_p99 = interval.p99;
+        last_busy[c].resize(s.stages.size());
+        for (std::size_t i = 0; i < s.stages.size(); ++i) {
+            t.edge_depth.push_back(static_cast<std::uint32_t>(s.edges[i].queued));
+            const double busy = static_cast<double>((s.stages[i].busy - last_busy[c][i]).count());
+            last_busy[c][i] = s.stages[i].busy;
+            t.stage_busy.push_back(static_cast<float>(
+                std::clamp(busy / (interval_ns * static_cast<double>(std::max<std::size_t>(s.stages[i].concurrency, 1))),
+                           0.0, 1.0)));
+        }
+        sample.sources.push_back(std::move(t));
+    }
+    last_sample = now;
+    timeline.push_back(std::move(sample));
+    if (timeline.size() >= kMaxSamples) {
+        std::vector<TimelineSample> thinned;
+        for (std::size_t i = 1; i < timeline.size(); i += 2) thinned.push_back(std::move(timeline[i]));
+        timeline = std::move(thinned);
+        timeline_interval *= 2;
+    }
+}
+
+// Figures that need the whole run: rates, utilisation, how often each edge was full, and the verdict.
+void Pipeline::Impl::finish_report(RunReport& report) const {
+    report.timeline = timeline;
+    report.timeline_interval = timeline_interval;
+    report.profiled = options.profile;
+    for (std::size_t c = 0; c < report.sources.size(); ++c) {
+        SourceReport& s = report.sources[c];
+        const double active =
+            std::chrono::duration<double>(s.active_time > Duration::zero() ? s.active_time : report.wall_time).count();
+        if (s.active_time == Duration::zero()) s.active_time = report.wall_time;
+        for (StageReport& stage : s.stages) {
+            stage.fps = active > 0 ? static_cast<double>(stage.processed) / active : 0;
+            stage.utilisation = active > 0 ? std::chrono::duration<double>(stage.busy).count() /
+                                                 (active * static_cast<double>(std::max<std::size_t>(stage.concurrency, 1)))
+                                           : 0;
+            stage.utilisation = std::clamp(stage.utilisation, 0.0, 1.0);
+        }
+        for (std::size_t e = 0; e < s.edges.size(); ++e) {
+            std::size_t full = 0, samples = 0;
+            for (const TimelineSample& sample : timeline) {
+                if (c >= sample.sources.size() || e >= sample.sources[c].edge_depth.size()) continue;
+                ++samples;
+                full += sample.sources[c].edge_depth[e] >= s.edges[e].capacity;
+            }
+            s.edges[e].full_share = samples > 0 ? static_cast<double>(full) / static_cast<double>(samples) : 0;
+        }
+    }
+    report.verdict = bottleneck_verdict(report);
 }
 
 Pipeline::Pipeline(PipelineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -374,7 +466,12 @@ RunReport Pipeline::run() {
 
     using Wall = std::chrono::steady_clock;  // real time: timeouts and progress, whatever clock frames use
     const auto started = Wall::now();
-    detail::RunControl run(impl.clock, impl.chains.size());
+    const TimePoint origin = impl.clock.now();
+    std::unique_ptr<detail::TraceLog> trace;
+    if (!impl.options.trace_path.empty() && impl.options.profile)
+        trace = std::make_unique<detail::TraceLog>(impl.options.trace_limit);
+    impl.timeline_interval = impl.options.timeline_interval;
+    detail::RunControl run(impl.clock, impl.chains.size(), impl.options.profile, trace.get());
     RunReport report;
     {
         detail::FlowGraph graph(impl.options.worker_threads);
@@ -394,6 +491,7 @@ RunReport Pipeline::run() {
             bool stopping = false;
             Wall::time_point drain_deadline{};
             auto next_progress = started + impl.options.progress_interval;
+            auto next_sample = started + impl.timeline_interval;
             const auto poll = std::chrono::milliseconds(20);
             while (!run.wait_finished(poll)) {
                 const auto now = Wall::now();
@@ -409,6 +507,10 @@ RunReport Pipeline::run() {
                                      .count());
                     drain_timed_out = true;
                     run.abort();
+                }
+                if (now >= next_sample) {
+                    next_sample = now + impl.timeline_interval;
+                    impl.sample_timeline(run, origin);
                 }
                 if (impl.options.on_progress && now >= next_progress) {
                     next_progress = now + impl.options.progress_interval;
@@ -429,7 +531,17 @@ RunReport Pipeline::run() {
         report.stopped = impl.stop_requested.load();
         report.drain_timed_out = drain_timed_out;
         report.wall_time = Wall::now() - started;
+        report.threads = graph.threads();
+        impl.sample_timeline(run, origin);  // the final state
+        impl.finish_report(report);
         for (auto& chain : impl.chains) chain->runners.clear();  // their nodes belong to the graph
+    }
+    if (trace) {
+        try {
+            trace->write_chrome_trace(impl.options.trace_path, report, origin);
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+        }
     }
     if (!report.balanced())
         spdlog::error("internal error: frame accounting does not add up (captured != delivered + dropped); "

@@ -20,25 +20,29 @@ std::string format_summary(const RunReport& report) {
     std::string out;
     for (const SourceReport& s : report.sources) {
         out += fmt::format("{} ({}): {} captured, {} delivered, {} dropped, {:.1f} fps, end-to-end p50 {} ms, "
-                           "p99 {} ms, max {} ms\n",
+                           "p99 {} ms, max {} ms",
                            s.name, s.live ? "live" : "file", s.captured, s.delivered, s.dropped(), s.fps(),
                            ms(s.end_to_end.p50), ms(s.end_to_end.p99), ms(s.end_to_end.max));
-        out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>9}\n", "edge", "cap", "policy", "pushed",
-                           "delivered", "dropped", "peak", "blocked");
+        if (s.live)
+            out += fmt::format(", {} ms behind real time (worst {} ms)", ms(s.behind_real_time), ms(s.behind_real_time_max));
+        out += "\n";
+        out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>5} {:>9}\n", "edge", "cap", "policy",
+                           "pushed", "delivered", "dropped", "peak", "full", "blocked");
         for (const EdgeReport& e : s.edges)
-            out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>9}\n",
+            out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>4.0f}% {:>9}\n",
                                fmt::format("{} -> {}", e.from, e.to), e.capacity, to_string(e.overflow), e.pushed,
-                               e.delivered, e.dropped(), e.peak_depth, seconds(e.blocked_time));
-        out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>17} {:>17} {:>9}\n", "stage", "workers", "processed",
-                           "passed", "dropped", "service p50/p99", "wait p50/p99", "busy");
+                               e.delivered, e.dropped(), e.peak_depth, 100 * e.full_share, seconds(e.blocked_time));
+        out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>17} {:>17} {:>6} {:>9}\n", "stage", "workers",
+                           "processed", "passed", "dropped", "service p50/p99", "wait p50/p99", "busy", "fps");
         for (const StageReport& st : s.stages)
-            out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>17} {:>17} {:>9}\n", st.name, st.concurrency,
-                               st.processed, st.passed, st.dropped(),
+            out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>17} {:>17} {:>5.0f}% {:>9.1f}\n", st.name,
+                               st.concurrency, st.processed, st.passed, st.dropped(),
                                fmt::format("{} / {} ms", ms(st.service.p50), ms(st.service.p99)),
-                               fmt::format("{} / {} ms", ms(st.wait.p50), ms(st.wait.p99)), seconds(st.busy));
+                               fmt::format("{} / {} ms", ms(st.wait.p50), ms(st.wait.p99)), 100 * st.utilisation, st.fps);
     }
     out += fmt::format("wall time {}{}{}\n", seconds(report.wall_time), report.stopped ? ", stopped on request" : "",
                        report.drain_timed_out ? " (drain timed out: in-flight frames were discarded)" : "");
+    if (!report.verdict.empty()) out += fmt::format("verdict: {}\n", report.verdict);
     if (report.error) out += fmt::format("error: {}\n", report.error->describe());
     return out;
 }

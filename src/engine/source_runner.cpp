@@ -34,7 +34,10 @@ bool SourceRunner::read_one(Frame& frame) noexcept {
     }
     ++next_sequence_;
     frame.capture_time = run_.clock().now();
-    if (next_sequence_ == 1) chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
+    if (next_sequence_ == 1) {
+        chain_.first_media_ns.store(frame.media_time.count());
+        chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
+    }
     chain_.captured.fetch_add(1, std::memory_order_relaxed);
     return true;
 }

@@ -1,5 +1,8 @@
 #include "stage_runner.hpp"
 
+#include "thread_slot.hpp"
+#include "trace_log.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -127,7 +130,8 @@ StageRunner::Step StageRunner::step() noexcept {
 Outcome StageRunner::process(Frame& frame) noexcept {
     StageSpan& span = frame.spans[wiring_.position];
     const Clock& clock = run_.clock();
-    span.started = clock.now();
+    const bool profiling = run_.profiling();
+    if (profiling) span.started = clock.now();
     Outcome outcome = Outcome::drop;
     bool threw = false;
     try {
@@ -144,13 +148,19 @@ Outcome StageRunner::process(Frame& frame) noexcept {
         threw = true;
         run_.fail({chain_.info.name, stage_.traits().name, frame.sequence, "unknown exception"});
     }
-    span.finished = clock.now();
-
     processed_.fetch_add(1, std::memory_order_relaxed);
-    const Duration service = span.service();
-    service_.record(service);
-    wait_.record(span.wait());
-    busy_ns_.fetch_add(service.count(), std::memory_order_relaxed);
+    if (profiling) {
+        span.finished = clock.now();
+        span.worker = thread_slot();
+        const Duration service = span.service();
+        service_.record(service);
+        wait_.record(span.wait());
+        busy_ns_.fetch_add(service.count(), std::memory_order_relaxed);
+        if (TraceLog* trace = run_.trace())
+            trace->add({chain_.index, static_cast<std::uint16_t>(wiring_.position),
+                        static_cast<std::uint16_t>(span.worker), frame.sequence,
+                        span.started.time_since_epoch().count(), service.count()});
+    }
     if (threw) {
         failed_.fetch_add(1, std::memory_order_relaxed);
         return Outcome::drop;
@@ -229,8 +239,16 @@ StageRunner::Step StageRunner::flush_one() noexcept {
 void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (wiring_.out == nullptr) {  // the chain's sink: the frame is delivered
-        chain_.end_to_end.record(finished - frame->capture_time);
-        chain_.last_delivery_ns.store(finished.time_since_epoch().count(), std::memory_order_relaxed);
+        if (run_.profiling()) {
+            chain_.end_to_end.record(finished - frame->capture_time);
+            chain_.last_delivery_ns.store(finished.time_since_epoch().count(), std::memory_order_relaxed);
+            const std::int64_t lag = (finished.time_since_epoch().count() - chain_.first_capture_ns.load()) -
+                                     (frame->media_time.count() - chain_.first_media_ns.load());
+            chain_.lag_ns.store(lag, std::memory_order_relaxed);
+            std::int64_t worst = chain_.lag_max_ns.load(std::memory_order_relaxed);
+            while (lag > worst && !chain_.lag_max_ns.compare_exchange_weak(worst, lag, std::memory_order_relaxed)) {
+            }
+        }
         chain_.delivered.fetch_add(1, std::memory_order_relaxed);
         return;
     }

@@ -1,0 +1,27 @@
+#pragma once
+// Reports on disk: JSON for scripts (schema: include/framepipe/report.schema.json, "framepipe-report/1"), and a
+// self-contained HTML page with charts for people (latency over time, where each frame's time goes per stage, edge
+// depths and stage load over time). `framepipe run --report run.json` writes both; `framepipe report run.json` reads
+// the JSON back and draws the page again.
+//
+// JSON conventions: durations are milliseconds (numbers, suffix _ms), shares are 0..1, counts are integers, a value
+// that does not apply is null. Fields are only ever added within a schema version.
+
+#include <framepipe/report.hpp>
+
+#include <string>
+
+namespace framepipe {
+
+inline constexpr const char* kReportSchema = "framepipe-report/1";
+
+[[nodiscard]] std::string report_to_json(const RunReport& report);
+/// Throws Error naming the file when it cannot be written.
+void write_report_json(const RunReport& report, const std::string& path);
+/// Throws ConfigError naming the file when it is missing, not JSON, or not a framepipe report.
+[[nodiscard]] RunReport read_report_json(const std::string& path);
+
+/// A self-contained HTML page (inline SVG, no scripts, nothing fetched). Throws Error when it cannot be written.
+void write_report_html(const RunReport& report, const std::string& path, const std::string& title = "framepipe run");
+
+}  // namespace framepipe

@@ -1,0 +1,254 @@
+#include <framepipe/error.hpp>
+#include <framepipe/report_io.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace framepipe {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+double ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+Duration from_ms(double v) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(v)); }
+
+json latency(const LatencySummary& l) {
+    return {{"count", l.count}, {"mean", ms(l.mean)}, {"p50", ms(l.p50)}, {"p90", ms(l.p90)}, {"p99", ms(l.p99)},
+            {"max", ms(l.max)}};
+}
+LatencySummary latency_from(const json& j) {
+    LatencySummary l;
+    l.count = j.at("count").get<std::uint64_t>();
+    l.mean = from_ms(j.at("mean"));
+    l.p50 = from_ms(j.at("p50"));
+    l.p90 = from_ms(j.at("p90"));
+    l.p99 = from_ms(j.at("p99"));
+    l.max = from_ms(j.at("max"));
+    return l;
+}
+
+}  // namespace
+
+std::string report_to_json(const RunReport& report) {
+    json root;
+    root["schema"] = kReportSchema;
+    root["wall_time_ms"] = ms(report.wall_time);
+    root["finished"] = report.finished;
+    root["stopped"] = report.stopped;
+    root["drain_timed_out"] = report.drain_timed_out;
+    root["profiled"] = report.profiled;
+    root["threads"] = report.threads;
+    root["balanced"] = report.balanced();
+    root["verdict"] = report.verdict;
+    if (report.error)
+        root["error"] = {{"source", report.error->source},
+                         {"stage", report.error->stage},
+                         {"frame", report.error->frame ? json(*report.error->frame) : json(nullptr)},
+                         {"message", report.error->message}};
+    else
+        root["error"] = nullptr;
+    root["timeline_interval_ms"] = ms(report.timeline_interval);
+    json sources = json::array();
+    for (const SourceReport& s : report.sources) {
+        json src;
+        src["name"] = s.name;
+        src["live"] = s.live;
+        src["expected_frames"] = s.expected_frames ? json(*s.expected_frames) : json(nullptr);
+        src["expected_is_estimate"] = s.expected_is_estimate;
+        src["captured"] = s.captured;
+        src["delivered"] = s.delivered;
+        src["dropped"] = s.dropped();
+        src["dropped_at_capture"] = s.dropped_at_capture;
+        src["queued"] = s.queued();
+        src["fps"] = s.fps();
+        src["active_time_ms"] = ms(s.active_time);
+        src["pool"] = {{"capacity", s.pool_capacity}, {"peak", s.pool_peak}};
+        src["end_to_end_ms"] = latency(s.end_to_end);
+        src["behind_real_time_ms"] = s.live ? json{{"last", ms(s.behind_real_time)}, {"max", ms(s.behind_real_time_max)}}
+                                            : json(nullptr);
+        json edges = json::array();
+        for (const EdgeReport& e : s.edges)
+            edges.push_back({{"from", e.from},
+                             {"to", e.to},
+                             {"capacity", e.capacity},
+                             {"overflow", std::string(to_string(e.overflow))},
+                             {"max_age_ms", e.max_age ? json(ms(*e.max_age)) : json(nullptr)},
+                             {"pushed", e.pushed},
+                             {"delivered", e.delivered},
+                             {"dropped",
+                              {{"oldest", e.dropped_oldest},
+                               {"newest", e.dropped_newest},
+                               {"expired", e.expired},
+                               {"discarded", e.discarded},
+                               {"total", e.dropped()}}},
+                             {"queued", e.queued},
+                             {"peak_depth", e.peak_depth},
+                             {"blocked_ms", ms(e.blocked_time)},
+                             {"full_share", e.full_share}});
+        src["edges"] = edges;
+        json stages = json::array();
+        for (const StageReport& st : s.stages)
+            stages.push_back({{"name", st.name},
+                              {"parallel", st.parallel},
+                              {"workers", st.concurrency},
+                              {"restores_order", st.restores_order},
+                              {"blocking_io", st.blocking_io},
+                              {"processed", st.processed},
+                              {"passed", st.passed},
+                              {"dropped",
+                               {{"filtered", st.filtered},
+                                {"rejected", st.rejected},
+                                {"failed", st.failed},
+                                {"ended", st.ended},
+                                {"discarded", st.discarded},
+                                {"total", st.dropped()}}},
+                              {"held", st.held},
+                              {"flushed", st.flushed},
+                              {"service_ms", latency(st.service)},
+                              {"wait_ms", latency(st.wait)},
+                              {"busy_ms", ms(st.busy)},
+                              {"utilisation", st.utilisation},
+                              {"fps", st.fps}});
+        src["stages"] = stages;
+        sources.push_back(src);
+    }
+    root["sources"] = sources;
+    json timeline = json::array();
+    for (const TimelineSample& sample : report.timeline) {
+        json entry;
+        entry["t_ms"] = ms(sample.at);
+        json per_source = json::array();
+        for (const TimelineSource& t : sample.sources)
+            per_source.push_back({{"captured", t.captured},
+                                  {"delivered", t.delivered},
+                                  {"dropped", t.dropped},
+                                  {"e2e_p50_ms", ms(t.end_to_end_p50)},
+                                  {"e2e_p99_ms", ms(t.end_to_end_p99)},
+                                  {"edge_depth", t.edge_depth},
+                                  {"stage_busy", t.stage_busy}});
+        entry["sources"] = per_source;
+        timeline.push_back(entry);
+    }
+    root["timeline"] = timeline;
+    return root.dump(2);
+}
+
+void write_report_json(const RunReport& report, const std::string& path) {
+    std::ofstream out(path);
+    out << report_to_json(report) << '\n';
+    if (!out) throw Error(fmt::format("cannot write the report '{}'", path));
+}
+
+RunReport read_report_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(fmt::format("cannot read the report '{}'", path));
+    json root;
+    try {
+        root = json::parse(in);
+    } catch (const json::parse_error& e) {
+        throw ConfigError(fmt::format("'{}' is not JSON: {}", path, e.what()));
+    }
+    if (!root.is_object() || root.value("schema", "") != kReportSchema)
+        throw ConfigError(fmt::format("'{}' is not a framepipe report ({} expected)", path, kReportSchema));
+    try {
+        RunReport r;
+        r.wall_time = from_ms(root.at("wall_time_ms"));
+        r.finished = root.at("finished");
+        r.stopped = root.at("stopped");
+        r.drain_timed_out = root.at("drain_timed_out");
+        r.profiled = root.at("profiled");
+        r.threads = root.at("threads");
+        r.verdict = root.at("verdict");
+        if (!root.at("error").is_null()) {
+            const json& e = root.at("error");
+            r.error = RunError{e.at("source"), e.at("stage"),
+                               e.at("frame").is_null() ? std::nullopt : std::optional<std::uint64_t>(e.at("frame")),
+                               e.at("message")};
+        }
+        r.timeline_interval = from_ms(root.at("timeline_interval_ms"));
+        for (const json& src : root.at("sources")) {
+            SourceReport s;
+            s.name = src.at("name");
+            s.live = src.at("live");
+            if (!src.at("expected_frames").is_null()) s.expected_frames = src.at("expected_frames").get<std::int64_t>();
+            s.expected_is_estimate = src.at("expected_is_estimate");
+            s.captured = src.at("captured");
+            s.delivered = src.at("delivered");
+            s.dropped_at_capture = src.at("dropped_at_capture");
+            s.active_time = from_ms(src.at("active_time_ms"));
+            s.pool_capacity = src.at("pool").at("capacity");
+            s.pool_peak = src.at("pool").at("peak");
+            s.end_to_end = latency_from(src.at("end_to_end_ms"));
+            if (!src.at("behind_real_time_ms").is_null()) {
+                s.behind_real_time = from_ms(src.at("behind_real_time_ms").at("last"));
+                s.behind_real_time_max = from_ms(src.at("behind_real_time_ms").at("max"));
+            }
+            for (const json& e : src.at("edges")) {
+                EdgeReport edge;
+                edge.from = e.at("from");
+                edge.to = e.at("to");
+                edge.capacity = e.at("capacity");
+                edge.overflow = parse_overflow(e.at("overflow").get<std::string>()).value_or(Overflow::block);
+                if (!e.at("max_age_ms").is_null()) edge.max_age = from_ms(e.at("max_age_ms"));
+                edge.pushed = e.at("pushed");
+                edge.delivered = e.at("delivered");
+                edge.dropped_oldest = e.at("dropped").at("oldest");
+                edge.dropped_newest = e.at("dropped").at("newest");
+                edge.expired = e.at("dropped").at("expired");
+                edge.discarded = e.at("dropped").at("discarded");
+                edge.queued = e.at("queued");
+                edge.peak_depth = e.at("peak_depth");
+                edge.blocked_time = from_ms(e.at("blocked_ms"));
+                edge.full_share = e.at("full_share");
+                s.edges.push_back(edge);
+            }
+            for (const json& st : src.at("stages")) {
+                StageReport stage;
+                stage.name = st.at("name");
+                stage.parallel = st.at("parallel");
+                stage.concurrency = st.at("workers");
+                stage.restores_order = st.at("restores_order");
+                stage.blocking_io = st.at("blocking_io");
+                stage.processed = st.at("processed");
+                stage.passed = st.at("passed");
+                stage.filtered = st.at("dropped").at("filtered");
+                stage.rejected = st.at("dropped").at("rejected");
+                stage.failed = st.at("dropped").at("failed");
+                stage.ended = st.at("dropped").at("ended");
+                stage.discarded = st.at("dropped").at("discarded");
+                stage.held = st.at("held");
+                stage.flushed = st.at("flushed");
+                stage.service = latency_from(st.at("service_ms"));
+                stage.wait = latency_from(st.at("wait_ms"));
+                stage.busy = from_ms(st.at("busy_ms"));
+                stage.utilisation = st.at("utilisation");
+                stage.fps = st.at("fps");
+                s.stages.push_back(stage);
+            }
+            r.sources.push_back(std::move(s));
+        }
+        for (const json& entry : root.at("timeline")) {
+            TimelineSample sample;
+            sample.at = from_ms(entry.at("t_ms"));
+            for (const json& t : entry.at("sources")) {
+                TimelineSource ts;
+                ts.captured = t.at("captured");
+                ts.delivered = t.at("delivered");
+                ts.dropped = t.at("dropped");
+                ts.end_to_end_p50 = from_ms(t.at("e2e_p50_ms"));
+                ts.end_to_end_p99 = from_ms(t.at("e2e_p99_ms"));
+                ts.edge_depth = t.at("edge_depth").get<std::vector<std::uint32_t>>();
+                ts.stage_busy = t.at("stage_busy").get<std::vector<float>>();
+                sample.sources.push_back(std::move(ts));
+            }
+            r.timeline.push_back(std::move(sample));
+        }
+        return r;
+    } catch (const json::exception& e) {
+        throw ConfigError(fmt::format("'{}' is not a complete framepipe report: {}", path, e.what()));
+    }
+}
+
+}  // namespace framepipe

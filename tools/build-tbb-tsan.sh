@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds oneTBB from Debian's own source package with ThreadSanitizer, into $1 (default .cache/tbb-tsan).
 # ThreadSanitizer cannot see the synchronisation inside Debian's prebuilt libtbb and reports false races in any code a
-# flow graph runs; with an instrumented libtbb the engine's pipeline tests run under TSan with no suppressions.
+# flow graph runs; with an instrumented libtbb the pipeline tests run under TSan with nothing suppressed inside TBB
+# (tests/tsan.supp lists the two suppressions that remain, for moodycamel and GDAL, and why).
 # Needs deb-src entries (tools/install-deps.sh adds them). Takes about 15 s on 2 cores; skipped when already built.
 set -eu
 prefix=$(realpath -m "${1:-.cache/tbb-tsan}")

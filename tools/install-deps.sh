@@ -17,11 +17,19 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-# deb-src: the same archives as the binary entries, for 'apt-get source onetbb'.
-src_list=/etc/apt/sources.list.d/framepipe-deb-src.sources
+# deb-src: the same archives as the binary entries, for 'apt-get source onetbb'. Debian 12 images list them in
+# deb822 form (debian.sources); installed systems often in the classic one-line sources.list.
 need_update=""
-if [ ! -f "$src_list" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
-  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | $sudo tee "$src_list" >/dev/null
+if ! grep -rqs -e '^Types:.*deb-src' -e '^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+      $sudo tee /etc/apt/sources.list.d/framepipe-deb-src.sources >/dev/null
+  elif grep -qs '^deb ' /etc/apt/sources.list; then
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | $sudo tee /etc/apt/sources.list.d/framepipe-deb-src.list >/dev/null
+  else
+    echo "deb-src http://deb.debian.org/debian bookworm main" |
+      $sudo tee /etc/apt/sources.list.d/framepipe-deb-src.list >/dev/null
+  fi
   need_update=yes
 fi
 

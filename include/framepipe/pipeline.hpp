@@ -45,7 +45,7 @@ struct PipelineOptions {
     /// cost is measured in perf/ and small enough to leave on. Off, reports carry counts and drops only.
     bool profile = true;
     /// Sampling period of the report's timeline (edge depths, per-interval latency, stage busy share).
-    Duration timeline_interval = std::chrono::milliseconds(250);
+    Duration timeline_interval = std::chrono::milliseconds(100);
     /// When set, run() writes a Chrome trace-event file here (chrome://tracing, Perfetto): one track per stage and
     /// worker, one slice per frame per stage, edge depths as counters. Needs profile. At most trace_limit slices.
     std::string trace_path;

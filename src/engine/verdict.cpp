@@ -40,6 +40,7 @@ std::string bottleneck_verdict(const RunReport& report) {
     const StageReport* costliest = nullptr;
     for (const SourceReport& s : report.sources)
         for (const StageReport& stage : s.stages) {
+            if (stage.blocking_io) continue;  // its time is spent waiting on I/O, not on a core
             cores_busy += std::chrono::duration<double>(stage.busy).count() / wall;
             if (costliest == nullptr || stage.busy > costliest->busy) costliest = &stage;
         }

@@ -77,6 +77,7 @@ public:
 
     Outcome process(Frame& frame) override {
         if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
+        last_capture_ = frame.capture_time;
         load_packet(*packet_, frame);
         int ret = avcodec_send_packet(context_.get(), packet_.get());
         if (ret == AVERROR(EAGAIN)) {  // the decoder's output is full: collect it, then the packet fits
@@ -97,6 +98,8 @@ public:
         return Outcome::pass;
     }
 
+    // A held frame carries a picture the decoder gave up only now; its data was complete when the last packet
+    // arrived, so that is its capture time (its own packet's time would count the whole file as latency).
     bool flush(Frame& frame) override {
         if (!draining_) {
             draining_ = true;
@@ -105,6 +108,7 @@ public:
         receive_all();
         if (backlog_count_ == 0) return false;
         carry_picture(frame);
+        frame.capture_time = last_capture_;
         return true;
     }
 
@@ -155,6 +159,7 @@ private:
     std::uint64_t next_picture_ = 0;
     std::uint64_t dropped_pictures_ = 0;
     bool draining_ = false;
+    TimePoint last_capture_{};
 };
 
 // Intra-only codecs (MJPEG, ...): every packet decodes on its own, so frames decode in parallel, each worker with a

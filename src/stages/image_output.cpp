@@ -37,12 +37,11 @@ std::vector<int> encode_parameters(const std::string& ext, int quality) {
 }  // namespace
 
 ImageOutput::ImageOutput(std::string dir, const std::string& name_template, int quality, bool overwrite)
-    : dir_(std::move(dir)), quality_(quality), overwrite_(overwrite) {
+    : dir_(dir.empty() ? std::string(".") : std::move(dir)), quality_(quality), overwrite_(overwrite) {
     const std::string ext = extension_of(name_template);
     if (ext != ".jpg" && ext != ".jpeg" && ext != ".png" && ext != ".webp" && ext != ".bmp" && ext != ".tif" &&
         ext != ".tiff")
         throw ConfigError(fmt::format("file name '{}' must end in .jpg, .png, .webp, .bmp or .tiff", name_template));
-    if (dir_.empty()) dir_ = ".";
 }
 
 void ImageOutput::prepare() const {

@@ -30,7 +30,8 @@
 namespace framepipe {
 
 struct PipelineOptions {
-    /// Clock for every timestamp and age; nullptr = SteadyClock. Must outlive the pipeline.
+    /// Clock for every timestamp and age; nullptr = default_clock() (steady_clock time, read cheaply). Must outlive
+    /// the pipeline.
     const Clock* clock = nullptr;
     /// Capacity of edges whose EdgeOptions leave it unset. Two frames per edge keep every stage busy (measured:
     /// perf/video_jobs runs no faster with 3 or 4) while bounding memory and, for live input, latency.

@@ -48,7 +48,9 @@ struct Result {
 };
 
 Result run_framepipe(std::uint64_t frames, bool parallel) {
-    Pipeline pipeline;
+    PipelineOptions options;
+    if (const char* capacity = std::getenv("PASSTHROUGH_CAPACITY")) options.default_capacity = std::stoul(capacity);
+    Pipeline pipeline(options);
     Chain& chain = pipeline.add_source(std::make_unique<SyntheticSource>(
         SyntheticSource::Options{.width = kWidth, .height = kHeight, .frames = static_cast<std::int64_t>(frames),
                                  .fps = 0, .pattern = SyntheticSource::Pattern::counter}));

@@ -15,6 +15,7 @@
 //   decode only          ffmpeg -threads 2 decoding both inputs to null: the floor for any entry
 // The "outputs" column counts the JPEGs each entry wrote, to show they did the same work.
 #include "../common/measure.hpp"
+#include "../common/media.hpp"
 
 #include <framepipe/pipeline.hpp>
 #include <framepipe/registry.hpp>
@@ -146,24 +147,6 @@ Measured measure_command(const std::string& command) {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-void make_media(const std::string& dir, const std::string& size, std::vector<std::string>& inputs) {
-    fs::create_directories(dir);
-    const char* sources[] = {"testsrc2", "testsrc"};
-    for (int i = 0; i < 2; ++i) {
-        const std::string path = fmt::format("{}/{}_{}.mp4", dir, i == 0 ? "first" : "second", size);
-        if (!fs::exists(path)) {
-            fmt::print(stderr, "generating {} ...\n", path);
-            const std::string command = fmt::format(
-                "ffmpeg -v error -y -f lavfi -i '{}=size={}:rate=30,noise=alls=12:allf=t+u' -t 20 -c:v libx264 "
-                "-preset veryfast -crf 23 -g 60 -bf 3 -pix_fmt yuv420p {}",
-                sources[i], size, quoted(path + ".part.mp4"));
-            if (std::system(command.c_str()) != 0) throw std::runtime_error("ffmpeg could not generate " + path);
-            fs::rename(path + ".part.mp4", path);
-        }
-        inputs.push_back(path);
-    }
-}
-
 std::size_t count_jpegs(const std::string& dir) {
     std::size_t n = 0;
     for (const auto& entry : fs::directory_iterator(dir)) n += entry.path().extension() == ".jpg";
@@ -212,8 +195,7 @@ int main(int argc, char** argv) {
 
     for (const Job& job : kJobs) {
         if (std::find(wanted.begin(), wanted.end(), job.name) == wanted.end()) continue;
-        std::vector<std::string> inputs;
-        make_media(media, job.size, inputs);
+        const std::vector<std::string> inputs = perf::video_inputs(media, job.size);
         std::string joined;
         for (const auto& i : inputs) joined += " " + quoted(fs::absolute(i).string());
         const std::uint64_t frames = 2 * 600;  // 2 inputs x 20 s x 30 fps

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <new>
 
 namespace framepipe::detail {
 
@@ -25,27 +26,58 @@ std::uint64_t LatencyHistogram::bucket_middle(int bucket) noexcept {
     return low + width / 2;
 }
 
+LatencyHistogram::~LatencyHistogram() {
+    for (auto& owned : owned_) delete owned.load();
+}
+
+namespace {
+void bump(std::atomic<std::uint64_t>& a, std::uint64_t by) noexcept {  // single writer: no read-modify-write needed
+    a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+}  // namespace
+
 void LatencyHistogram::record(Duration value) noexcept {
-    Shard& shard = shards_[thread_slot() % kShards];
     const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(value.count(), 0));
-    shard.buckets[static_cast<std::size_t>(bucket_of(ns))].fetch_add(1, std::memory_order_relaxed);
-    shard.sum_ns.fetch_add(ns, std::memory_order_relaxed);
-    shard.count.fetch_add(1, std::memory_order_relaxed);
-    std::uint64_t max = shard.max_ns.load(std::memory_order_relaxed);
-    while (ns > max && !shard.max_ns.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
+    const auto bucket = static_cast<std::size_t>(bucket_of(ns));
+    const std::uint32_t slot = thread_slot();
+    if (slot < kOwnedSlots) {
+        Shard* shard = owned_[slot].load(std::memory_order_relaxed);
+        if (shard == nullptr) {
+            shard = new (std::nothrow) Shard;
+            if (shard == nullptr) return;
+            owned_[slot].store(shard, std::memory_order_release);
+        }
+        bump(shard->buckets[bucket], 1);
+        bump(shard->sum_ns, ns);
+        bump(shard->count, 1);
+        if (ns > shard->max_ns.load(std::memory_order_relaxed)) shard->max_ns.store(ns, std::memory_order_relaxed);
+        return;
+    }
+    shared_.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    shared_.sum_ns.fetch_add(ns, std::memory_order_relaxed);
+    shared_.count.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t max = shared_.max_ns.load(std::memory_order_relaxed);
+    while (ns > max && !shared_.max_ns.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
     }
 }
 
 std::uint64_t LatencyHistogram::count() const noexcept {
     std::uint64_t total = 0;
-    for (const Shard& shard : shards_) total += shard.count.load(std::memory_order_relaxed);
+    for_each_shard([&](const Shard& shard) { total += shard.count.load(std::memory_order_relaxed); });
     return total;
+}
+
+Duration LatencyHistogram::sum() const noexcept {
+    std::uint64_t total = 0;
+    for_each_shard([&](const Shard& shard) { total += shard.sum_ns.load(std::memory_order_relaxed); });
+    return Duration{static_cast<std::int64_t>(total)};
 }
 
 void LatencyHistogram::snapshot(Counts& counts) const noexcept {
     counts.fill(0);
-    for (const Shard& shard : shards_)
+    for_each_shard([&](const Shard& shard) {
         for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += shard.buckets[i].load(std::memory_order_relaxed);
+    });
 }
 
 LatencySummary LatencyHistogram::summarize(const Counts& counts) noexcept {
@@ -83,10 +115,10 @@ LatencySummary LatencyHistogram::summary() const noexcept {
     LatencySummary s = summarize(counts);
     if (s.count == 0) return s;
     std::uint64_t sum = 0, max = 0;
-    for (const Shard& shard : shards_) {
+    for_each_shard([&](const Shard& shard) {
         sum += shard.sum_ns.load(std::memory_order_relaxed);
         max = std::max(max, shard.max_ns.load(std::memory_order_relaxed));
-    }
+    });
     s.max = Duration{static_cast<std::int64_t>(max)};
     s.mean = Duration{static_cast<std::int64_t>(sum / s.count)};
     const auto cap = [&](Duration d) { return std::min(d, s.max); };

@@ -91,7 +91,7 @@ void close_quietly(F&& close, const std::string& what) noexcept {
 
 struct Pipeline::Impl {
     explicit Impl(PipelineOptions opts)
-        : options(std::move(opts)), clock(options.clock != nullptr ? *options.clock : SteadyClock::instance()) {}
+        : options(std::move(opts)), clock(options.clock != nullptr ? *options.clock : default_clock()) {}
 
     PipelineOptions options;
     const Clock& clock;

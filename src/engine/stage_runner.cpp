@@ -155,7 +155,6 @@ Outcome StageRunner::process(Frame& frame) noexcept {
         const Duration service = span.service();
         service_.record(service);
         wait_.record(span.wait());
-        busy_ns_.fetch_add(service.count(), std::memory_order_relaxed);
         if (TraceLog* trace = run_.trace())
             trace->add({chain_.index, static_cast<std::uint16_t>(wiring_.position),
                         static_cast<std::uint16_t>(span.worker), frame.sequence,
@@ -316,7 +315,7 @@ StageReport StageRunner::report() const {
     r.discarded = discarded_.load();
     r.service = service_.summary();
     r.wait = wait_.summary();
-    r.busy = Duration{busy_ns_.load()};
+    r.busy = service_.sum();
     return r;
 }
 

@@ -106,7 +106,6 @@ private:
     std::atomic<std::uint64_t> ended_{0};
     std::atomic<std::uint64_t> flushed_{0};
     std::atomic<std::uint64_t> discarded_{0};
-    std::atomic<std::int64_t> busy_ns_{0};
     LatencyHistogram service_;
     LatencyHistogram wait_;
 };

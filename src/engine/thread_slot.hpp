@@ -1,16 +1,45 @@
 #pragma once
-// A small number per thread, handed out in order of first use: shards per-thread statistics (no cache line shared by
-// two threads on the frame path) and names the worker a frame ran on in traces.
+// A small number per live thread: shards per-thread statistics (each shard has a single writer, so recording needs no
+// atomic read-modify-write) and names the worker a frame ran on in traces. A thread's number goes back to the pool
+// when it exits, so numbers stay small however many threads a process starts over time.
 
-#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 namespace framepipe::detail {
 
+class ThreadSlots {
+public:
+    static ThreadSlots& instance() {
+        static ThreadSlots* slots = new ThreadSlots;  // never destroyed: thread exits may outlive static destruction
+        return *slots;
+    }
+    std::uint32_t acquire() {
+        std::lock_guard lock(mutex_);
+        if (free_.empty()) return next_++;
+        const std::uint32_t slot = free_.back();
+        free_.pop_back();
+        return slot;
+    }
+    void release(std::uint32_t slot) {
+        std::lock_guard lock(mutex_);
+        free_.push_back(slot);
+    }
+
+private:
+    std::mutex mutex_;  // taken once when a thread first records and once when it exits; never on the frame path
+    std::vector<std::uint32_t> free_;
+    std::uint32_t next_ = 0;
+};
+
 inline std::uint32_t thread_slot() noexcept {
-    static std::atomic<std::uint32_t> next{0};
-    thread_local const std::uint32_t slot = next.fetch_add(1, std::memory_order_relaxed);
-    return slot;
+    struct Holder {
+        std::uint32_t slot = ThreadSlots::instance().acquire();
+        ~Holder() { ThreadSlots::instance().release(slot); }
+    };
+    thread_local const Holder holder;
+    return holder.slot;
 }
 
 }  // namespace framepipe::detail

@@ -234,7 +234,7 @@ TEST_CASE("profiling: the verdict names the stage that limits throughput") {
     CAPTURE(report.verdict);
     CHECK(report.verdict.find("'slow_writer' limits throughput") != std::string::npos);
     CHECK(report.verdict.find("waits on disk or an encoder") != std::string::npos);
-    CHECK(report.sources.at(0).edges.at(1).full_share > 0.5);
+    CHECK(report.verdict.find("the edge into it (quick -> slow_writer) was full") != std::string::npos);
 }
 
 TEST_CASE("profiling: with profiling off the run still counts everything, and says it has no timings") {

@@ -86,7 +86,7 @@ std::string line_chart(const std::string& title, const std::string& y_unit, cons
 
 // Horizontal bars, one per stage: mean wait in the edge (light) then mean service (dark).
 std::string breakdown_chart(const SourceReport& s) {
-    const int w = 820, row = 24, left = 150, right = 120, top = 30;
+    const int w = 820, row = 24, left = 150, right = 200, top = 30;
     const int h = top + row * static_cast<int>(s.stages.size()) + 30;
     double total_max = 0;
     for (const StageReport& st : s.stages) total_max = std::max(total_max, ms(st.wait.mean) + ms(st.service.mean));

@@ -7,6 +7,7 @@ set -eu
 packages="build-essential cmake pkg-config git
   libopencv-dev libconcurrentqueue-dev libtbb-dev libfmt-dev libspdlog-dev doctest-dev libcli11-dev
   libyaml-cpp-dev nlohmann-json3-dev libbenchmark-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  libavdevice-dev libcpp-httplib-dev
   ffmpeg python3 python3-opencv python3-jsonschema dpkg-dev"
 
 sudo=""

@@ -87,6 +87,9 @@ struct SourceReport {
     LatencySummary end_to_end;             // capture to the end of the last stage
     Duration behind_real_time{};           // live input: how far the output lags the media clock, at the end
     Duration behind_real_time_max{};       //   ... and at worst
+    std::uint64_t reconnects = 0;          // supervised sources: times the signal was lost
+    Duration time_lost{};                  //   ... total time without signal
+    bool signal_lost = false;              //   ... lost right now (or at the end)
     std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]
     std::vector<StageReport> stages;
 

@@ -10,6 +10,7 @@
 
 #include <opencv2/core/types.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -33,6 +34,11 @@ struct SourceInfo {
     bool frame_count_estimated = false;       // frame_count was derived from duration and rate
     double duration = 0;                      // seconds of media; 0 when unknown or live
     std::string path;                         // the file or folder read, when there is one
+    /// The engine reopens the source when it stops delivering (read() throws, or a live source ends), with
+    /// exponential backoff from backoff_initial to backoff_max, instead of ending the run. Other sources are unaffected.
+    bool supervised = false;
+    Duration backoff_initial = std::chrono::milliseconds(250);
+    Duration backoff_max = std::chrono::seconds(30);
 };
 
 enum class ReadResult { frame, end_of_stream };

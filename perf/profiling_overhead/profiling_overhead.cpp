@@ -12,7 +12,7 @@
 #include <framepipe/pipeline.hpp>
 #include <framepipe/registry.hpp>
 #include <framepipe/sources/synthetic_source.hpp>
-#include <framepipe/sources/video_file_source.hpp>
+#include <framepipe/sources/video_source.hpp>
 
 #include <filesystem>
 
@@ -43,7 +43,7 @@ double thumbnails_fps(bool profile, const std::vector<std::string>& inputs, cons
     std::filesystem::remove_all(out);
     Pipeline pipeline({.profile = profile});
     for (const std::string& input : inputs)
-        pipeline.add_source(std::make_unique<VideoFileSource>(VideoFileSource::Options{.path = input}))
+        pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = input}))
             .add(make_stage("blur", {{"ksize", "5"}}))
             .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))
             .add(make_stage("thumbnail", {{"every", "30"}, {"dir", out}}));

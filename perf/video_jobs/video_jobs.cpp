@@ -19,7 +19,7 @@
 
 #include <framepipe/pipeline.hpp>
 #include <framepipe/registry.hpp>
-#include <framepipe/sources/video_file_source.hpp>
+#include <framepipe/sources/video_source.hpp>
 
 #include <fmt/format.h>
 #include <opencv2/core/utility.hpp>
@@ -67,7 +67,7 @@ std::uint64_t run_framepipe(const std::string& kind, const std::string& out, con
     if (std::getenv("VIDEO_JOBS_CV1") != nullptr) cv::setNumThreads(1);
     Pipeline pipeline(options);
     for (const std::string& input : inputs) {
-        Chain& chain = pipeline.add_source(std::make_unique<VideoFileSource>(VideoFileSource::Options{.path = input}));
+        Chain& chain = pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = input}));
         if (kind == "thumbnails") {
             chain.add(make_stage("blur", {{"ksize", "5"}}))
                 .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))

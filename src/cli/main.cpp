@@ -18,7 +18,7 @@
 #include <framepipe/registry.hpp>
 #include <framepipe/report_io.hpp>
 #include <framepipe/sources/image_source.hpp>
-#include <framepipe/sources/video_file_source.hpp>
+#include <framepipe/sources/video_source.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -206,7 +206,7 @@ int probe(const std::vector<std::string>& inputs) {
             fmt::print("\n");
             continue;
         }
-        const VideoFileSource::Probe p = VideoFileSource::probe(input);
+        const VideoSource::Probe p = VideoSource::probe(input);
         fmt::print("{}:\n  container  {}\n  codec      {} ({}, {})\n  size       {}x{}\n  frame rate {:.3f} fps\n"
                    "  duration   {:.3f} s\n  frames     {}\n  bit rate   {:.0f} kb/s\n",
                    input, p.container, p.codec, p.pixel_format,

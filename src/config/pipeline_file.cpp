@@ -2,7 +2,7 @@
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/sources/image_source.hpp>
 #include <framepipe/sources/synthetic_source.hpp>
-#include <framepipe/sources/video_file_source.hpp>
+#include <framepipe/sources/video_source.hpp>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -398,11 +398,11 @@ std::unique_ptr<Source> make_source(const std::string& input, const std::map<std
         s.recursive = o.boolean("recursive");
         return std::make_unique<ImageSource>(s);
     }
-    VideoFileSource::Options s;
+    VideoSource::Options s;
     s.path = input;
     s.realtime = o.boolean("realtime");
     s.decode_threads = static_cast<int>(o.integer("decode_threads"));
-    return std::make_unique<VideoFileSource>(s);
+    return std::make_unique<VideoSource>(s);
 }
 
 std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::vector<std::string>& inputs,

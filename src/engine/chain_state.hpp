@@ -34,6 +34,11 @@ struct ChainState {
     // since the first frame, at delivery.
     std::atomic<std::int64_t> lag_ns{0};
     std::atomic<std::int64_t> lag_max_ns{0};
+    // The supervisor's record (supervised sources): times the signal was lost, time without it, and whether it is
+    // lost right now.
+    std::atomic<std::uint64_t> reconnects{0};
+    std::atomic<std::int64_t> time_lost_ns{0};
+    std::atomic<bool> signal_lost{false};
     LatencyHistogram end_to_end;
 };
 

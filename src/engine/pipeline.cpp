@@ -282,6 +282,9 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         const std::int64_t last = chain.state.last_delivery_ns.load();
         if (first != 0 && last > first) source.active_time = Duration{last - first};
         source.end_to_end = chain.state.end_to_end.summary();
+        source.reconnects = chain.state.reconnects.load();
+        source.time_lost = Duration{chain.state.time_lost_ns.load()};
+        source.signal_lost = chain.state.signal_lost.load();
         if (source.live) {
             source.behind_real_time = Duration{std::max<std::int64_t>(chain.state.lag_ns.load(), 0)};
             source.behind_real_time_max = Duration{std::max<std::int64_t>(chain.state.lag_max_ns.load(), 0)};

@@ -25,6 +25,9 @@ std::string format_summary(const RunReport& report) {
                            ms(s.end_to_end.p50), ms(s.end_to_end.p99), ms(s.end_to_end.max));
         if (s.live)
             out += fmt::format(", {} ms behind real time (worst {} ms)", ms(s.behind_real_time), ms(s.behind_real_time_max));
+        if (s.reconnects > 0)
+            out += fmt::format(", signal lost {} time{} ({} without signal{})", s.reconnects, s.reconnects == 1 ? "" : "s",
+                               seconds(s.time_lost), s.signal_lost ? ", lost at the end" : "");
         out += "\n";
         out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>5} {:>9}\n", "edge", "cap", "policy",
                            "pushed", "delivered", "dropped", "peak", "full", "blocked");

@@ -2,7 +2,13 @@
 
 #include <pthread.h>
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
+#include <string>
 
 namespace framepipe::detail {
 
@@ -20,26 +26,72 @@ void SourceRunner::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-bool SourceRunner::read_one(Frame& frame) noexcept {
+SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
     frame.source = chain_.index;
     frame.sequence = next_sequence_;
+    std::string failure;
     try {
-        if (source_.read(frame, chain_.stop.get_token()) == ReadResult::end_of_stream) return false;
+        if (source_.read(frame, chain_.stop.get_token()) == ReadResult::frame) {
+            ++next_sequence_;
+            frame.capture_time = run_.clock().now();
+            if (next_sequence_ == 1) {
+                chain_.first_media_ns.store(frame.media_time.count());
+                chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
+            }
+            chain_.captured.fetch_add(1, std::memory_order_relaxed);
+            return Read::frame;
+        }
+        if (!chain_.info.supervised || !chain_.info.live || chain_.stop.stop_requested()) return Read::end;
+        failure = "the source ended";
     } catch (const std::exception& error) {
-        run_.fail({chain_.info.name, chain_.info.name, next_sequence_, error.what()});
-        return false;
+        failure = error.what();
     } catch (...) {
-        run_.fail({chain_.info.name, chain_.info.name, next_sequence_, "unknown exception"});
-        return false;
+        failure = "unknown exception";
     }
-    ++next_sequence_;
-    frame.capture_time = run_.clock().now();
-    if (next_sequence_ == 1) {
-        chain_.first_media_ns.store(frame.media_time.count());
-        chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
+    if (chain_.info.supervised && !chain_.stop.stop_requested() && !run_.aborting()) {
+        last_failure_ = failure;
+        return Read::lost;
     }
-    chain_.captured.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    if (!chain_.stop.stop_requested() && !run_.aborting())
+        run_.fail({chain_.info.name, chain_.info.name, next_sequence_, failure});
+    return Read::end;
+}
+
+bool SourceRunner::recover(const std::string& reason) noexcept {
+    const auto lost_at = std::chrono::steady_clock::now();
+    chain_.signal_lost.store(true);
+    chain_.reconnects.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{}: signal lost after frame {} ({}); reconnecting", chain_.info.name, next_sequence_, reason);
+    try {
+        source_.close();
+    } catch (...) {
+    }
+    const std::stop_token stop = chain_.stop.get_token();
+    Duration backoff = chain_.info.backoff_initial;
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    for (int attempt = 1; !stop.stop_requested() && !run_.aborting(); ++attempt) {
+        {
+            std::unique_lock lock(mutex);
+            wake.wait_for(lock, stop, backoff, [] { return false; });
+        }
+        if (stop.stop_requested() || run_.aborting()) break;
+        try {
+            (void)source_.open();
+            const Duration lost_for = std::chrono::steady_clock::now() - lost_at;
+            chain_.time_lost_ns.fetch_add(lost_for.count(), std::memory_order_relaxed);
+            chain_.signal_lost.store(false);
+            spdlog::info("{}: signal back after {:.1f} s ({} attempt{})", chain_.info.name,
+                         std::chrono::duration<double>(lost_for).count(), attempt, attempt == 1 ? "" : "s");
+            return true;
+        } catch (const std::exception& error) {
+            spdlog::debug("{}: reconnect attempt {} failed: {}", chain_.info.name, attempt, error.what());
+        }
+        backoff = std::min(backoff * 2, chain_.info.backoff_max);
+    }
+    chain_.time_lost_ns.fetch_add((std::chrono::steady_clock::now() - lost_at).count(), std::memory_order_relaxed);
+    source_closed_ = true;  // it stayed closed: close() must not run again
+    return false;
 }
 
 void SourceRunner::read_loop() noexcept {
@@ -47,22 +99,29 @@ void SourceRunner::read_loop() noexcept {
     const bool live = chain_.info.live;
     while (!stop.stop_requested() && !run_.aborting()) {
         FrameRef frame = live ? chain_.pool->try_acquire() : chain_.pool->acquire(stop);
-        if (!frame) {
-            if (!live) break;  // stopped while waiting for a free frame
-            if (!read_one(spare_)) break;
+        if (!frame && !live) break;  // stopped while waiting for a free frame
+        Frame& target = frame ? *frame : spare_;
+        const Read result = read_one(target);
+        if (result == Read::lost) {
+            if (!recover(last_failure_)) break;
+            continue;
+        }
+        if (result == Read::end) break;
+        if (!frame) {  // live, and no free frame: read and count it, so the camera does not back up
             chain_.dropped_at_capture.fetch_add(1, std::memory_order_relaxed);
             continue;
         }
-        if (!read_one(*frame)) break;
         frame->spans[0].queued = frame->capture_time;
         (void)out_.push_wait(std::move(frame), run_.clock(), run_.abort_token());
     }
-    try {
-        source_.close();
-    } catch (const std::exception& error) {
-        run_.fail({chain_.info.name, chain_.info.name, std::nullopt, std::string("close: ") + error.what()});
-    } catch (...) {
-        run_.fail({chain_.info.name, chain_.info.name, std::nullopt, "close: unknown exception"});
+    if (!source_closed_) {
+        try {
+            source_.close();
+        } catch (const std::exception& error) {
+            run_.fail({chain_.info.name, chain_.info.name, std::nullopt, std::string("close: ") + error.what()});
+        } catch (...) {
+            run_.fail({chain_.info.name, chain_.info.name, std::nullopt, "close: unknown exception"});
+        }
     }
     out_.close();
 }

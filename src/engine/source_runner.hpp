@@ -7,12 +7,16 @@
 // Live input: the source must never wait. Frames come from try_acquire(); if the pool were ever empty the frame is
 // read into a spare buffer and counted as dropped at capture, and the first edge's drop policy keeps the newest.
 // Stop (chain.stop): no new reads; a frame already read is still pushed. Abort: a pending push gives up.
+// Supervision (SourceInfo::supervised): when the source stops delivering (read() throws, or a live source ends), the
+// signal is declared lost (logged), the source is closed and reopened with exponential backoff until it answers or the
+// run stops, then declared back (logged). The time without signal and the reconnects are counted for the report.
 
 #include "chain_state.hpp"
 #include "run_control.hpp"
 
 #include <framepipe/source.hpp>
 
+#include <string>
 #include <thread>
 
 namespace framepipe::detail {
@@ -28,8 +32,10 @@ public:
     void join();
 
 private:
+    enum class Read { frame, end, lost };
     void read_loop() noexcept;
-    bool read_one(Frame& frame) noexcept;  // false: end of stream or failure
+    Read read_one(Frame& frame) noexcept;
+    bool recover(const std::string& reason) noexcept;  // false: stopped before the source came back
 
     RunControl& run_;
     ChainState& chain_;
@@ -37,6 +43,8 @@ private:
     Edge& out_;
     Frame spare_;  // live input only: where a frame goes when the pool is empty
     std::uint64_t next_sequence_ = 0;
+    std::string last_failure_;
+    bool source_closed_ = false;
     std::thread thread_;
 };
 

@@ -94,6 +94,11 @@ std::string bottleneck_verdict(const RunReport& report) {
         } else {
             line += "No edge filled up: reading the input (on the source thread) is the limit.";
         }
+        if (s.reconnects > 0)
+            line += fmt::format(" The signal was lost {} time{} ({:.1f} s without it{}); the source was reopened each time.",
+                                s.reconnects, s.reconnects == 1 ? "" : "s",
+                                std::chrono::duration<double>(s.time_lost).count(),
+                                s.signal_lost ? ", and it was lost at the end" : "");
         const EdgeReport* dropping = nullptr;
         for (const EdgeReport& e : s.edges)
             if (e.dropped() > 0 && (dropping == nullptr || e.dropped() > dropping->dropped())) dropping = &e;

@@ -66,6 +66,9 @@ std::string report_to_json(const RunReport& report) {
         src["active_time_ms"] = ms(s.active_time);
         src["pool"] = {{"capacity", s.pool_capacity}, {"peak", s.pool_peak}};
         src["end_to_end_ms"] = latency(s.end_to_end);
+        src["reconnects"] = s.reconnects;
+        src["time_lost_ms"] = ms(s.time_lost);
+        src["signal_lost"] = s.signal_lost;
         src["behind_real_time_ms"] = s.live ? json{{"last", ms(s.behind_real_time)}, {"max", ms(s.behind_real_time_max)}}
                                             : json(nullptr);
         json edges = json::array();
@@ -181,6 +184,9 @@ RunReport read_report_json(const std::string& path) {
             s.pool_capacity = src.at("pool").at("capacity");
             s.pool_peak = src.at("pool").at("peak");
             s.end_to_end = latency_from(src.at("end_to_end_ms"));
+            s.reconnects = src.at("reconnects");
+            s.time_lost = from_ms(src.at("time_lost_ms"));
+            s.signal_lost = src.at("signal_lost");
             if (!src.at("behind_real_time_ms").is_null()) {
                 s.behind_real_time = from_ms(src.at("behind_real_time_ms").at("last"));
                 s.behind_real_time_max = from_ms(src.at("behind_real_time_ms").at("max"));

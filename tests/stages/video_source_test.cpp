@@ -1,10 +1,10 @@
-// VideoFileSource with its decode and convert stages, on videos encoded by ffmpeg at test time.
+// VideoSource with its decode and convert stages, on videos encoded by ffmpeg at test time.
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
-#include <framepipe/sources/video_file_source.hpp>
+#include <framepipe/sources/video_source.hpp>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -29,12 +29,12 @@ struct Decoded {
 
 // Runs a file through its decode stages into a recorder; what the recorder saw is copied out before the pipeline
 // (which owns the recorder) goes away.
-Decoded decode_all(const std::string& path, VideoFileSource::Options options = {}) {
+Decoded decode_all(const std::string& path, VideoSource::Options options = {}) {
     options.path = path;
     auto sink = std::make_unique<NumberRecorder>();
     NumberRecorder& recorder = *sink;
     Pipeline pipeline;
-    pipeline.add_source(std::make_unique<VideoFileSource>(options)).add(std::move(sink));
+    pipeline.add_source(std::make_unique<VideoSource>(options)).add(std::move(sink));
     Decoded decoded{pipeline.run(), {}};
     decoded.seen = recorder.seen();
     return decoded;
@@ -101,7 +101,7 @@ TEST_CASE("video_source: probe reports what the file holds") {
     TempDir dir;
     const std::string path = dir / "probe.mp4";
     write_video(path, {.frames = 50, .size = {320, 240}, .fps = 25});
-    const VideoFileSource::Probe probe = VideoFileSource::probe(path);
+    const VideoSource::Probe probe = VideoSource::probe(path);
     CHECK(probe.codec == "h264");
     CHECK(probe.width == 320);
     CHECK(probe.height == 240);
@@ -112,14 +112,14 @@ TEST_CASE("video_source: probe reports what the file holds") {
 
 TEST_CASE("video_source: a missing file, a folder and a file that is not a video are configuration errors") {
     TempDir dir;
-    CHECK_THROWS_WITH_AS(VideoFileSource::probe(dir / "nope.mp4"),
+    CHECK_THROWS_WITH_AS(VideoSource::probe(dir / "nope.mp4"),
                          doctest::Contains("no such file; check the path"), ConfigError);
-    CHECK_THROWS_WITH_AS(VideoFileSource::probe(dir.path().string()), doctest::Contains("is a folder"), ConfigError);
+    CHECK_THROWS_WITH_AS(VideoSource::probe(dir.path().string()), doctest::Contains("is a folder"), ConfigError);
     std::ofstream(dir / "notes.mp4") << "this is not a video, just text pretending to be one\n";
-    CHECK_THROWS_WITH_AS(VideoFileSource::probe(dir / "notes.mp4"), doctest::Contains("is not a video FFmpeg can read"),
+    CHECK_THROWS_WITH_AS(VideoSource::probe(dir / "notes.mp4"), doctest::Contains("is not a video FFmpeg can read"),
                          ConfigError);
     Pipeline pipeline;
-    pipeline.add_source(std::make_unique<VideoFileSource>(VideoFileSource::Options{.path = dir / "notes.mp4"}))
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = dir / "notes.mp4"}))
         .add(std::make_unique<NumberRecorder>());
     CHECK_THROWS_AS(pipeline.run(), ConfigError);
 }
@@ -145,7 +145,7 @@ TEST_CASE("video_source: a truncated MP4 (no index) is refused with a message th
     const std::string path = dir / "cut.mp4";
     write_video(path, {.frames = 50, .size = {320, 240}, .codec = "-c:v libx264 -preset veryfast"});
     std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
-    CHECK_THROWS_WITH_AS(VideoFileSource::probe(path), doctest::Contains("not a video FFmpeg can read"), ConfigError);
+    CHECK_THROWS_WITH_AS(VideoSource::probe(path), doctest::Contains("not a video FFmpeg can read"), ConfigError);
 }
 
 TEST_CASE("video_source: realtime replay is a live source paced at the file's rate") {

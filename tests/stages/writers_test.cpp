@@ -6,7 +6,7 @@
 
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
-#include <framepipe/sources/video_file_source.hpp>
+#include <framepipe/sources/video_source.hpp>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -32,7 +32,7 @@ std::vector<int> decode_numbers(const std::string& path) {
     auto sink = std::make_unique<NumberRecorder>();
     NumberRecorder& recorder = *sink;
     Pipeline pipeline;
-    pipeline.add_source(std::make_unique<VideoFileSource>(VideoFileSource::Options{.path = path})).add(std::move(sink));
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = path})).add(std::move(sink));
     REQUIRE(pipeline.run().ok());
     std::vector<int> numbers;
     for (const auto& seen : recorder.seen()) numbers.push_back(seen.number);

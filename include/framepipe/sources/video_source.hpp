@@ -1,0 +1,83 @@
+#pragma once
+// VideoSource: anything FFmpeg opens as video: files of any container and codec, network streams (rtsp://,
+// http:// MJPEG or MPEG-TS, udp://, ...), and capture devices (V4L2 cameras: /dev/video0).
+//
+// The source only demuxes, on its own thread (reads block): it hands compressed packets to the stages it contributes
+// to its chain, `decode` (libavcodec; in order for inter-frame codecs, in parallel for intra-only ones such as MJPEG)
+// and `convert` (decoded picture to BGR with libswscale, in parallel). Decoding therefore runs on the flow graph and
+// shows in the profile as a stage of its own.
+//
+// Live input (streams, cameras, and files with `realtime`) never waits for the pipeline: the first edge drops the
+// oldest frames. Opening and every read of a stream or camera have timeouts, so a dead camera or server cannot hang the
+// run; the engine's supervisor then reopens the source with exponential backoff (SourceInfo::supervised).
+//
+// Sizes, rates and frame counts come from probing; a frame count the container does not state is estimated from
+// duration and rate and marked as an estimate. Nothing is sized by it.
+
+#include <framepipe/clock.hpp>
+#include <framepipe/source.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace framepipe {
+
+class VideoSource final : public Source {
+public:
+    enum class Kind { file, stream, camera };
+
+    struct Options {
+        std::string path;            // a file, a URL, or a device (/dev/video0)
+        std::string name;            // shown in reports; default: the file name, URL or device
+        bool realtime = false;       // files: replay at the file's own rate, as a live source
+        int decode_threads = 1;      // libavcodec threads for inter-frame codecs (1 = decode on the graph only)
+        Duration open_timeout = std::chrono::seconds(10);  // streams and cameras
+        Duration read_timeout = std::chrono::seconds(5);   // streams and cameras: no packet for this long = lost
+        std::optional<bool> reconnect;                     // default: on for streams and cameras
+        Duration backoff_max = std::chrono::seconds(30);
+        // Cameras: what to ask for (empty = the device's default). MJPEG is tried first when no format is given.
+        std::string video_size;      // "1280x720"
+        std::string framerate;       // "30"
+        std::string input_format;    // "mjpeg", "yuyv422", ...
+        /// Further FFmpeg demuxer or protocol options, e.g. {"rtsp_transport", "udp"}.
+        std::map<std::string, std::string> ffmpeg_options;
+    };
+
+    /// What probing an input says, for `framepipe probe` and for SourceInfo.
+    struct Probe {
+        std::string container;       // e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+        std::string codec;           // e.g. "h264"
+        std::string pixel_format;    // e.g. "yuv420p"
+        int width = 0;
+        int height = 0;
+        double fps = 0;              // average rate; 0 when unknown
+        double duration = 0;         // seconds; 0 when unknown or live
+        std::optional<std::int64_t> frame_count;  // as the container states it (may be wrong); nullopt when absent
+        std::int64_t bit_rate = 0;
+        bool intra_only = false;     // every frame decodes on its own (MJPEG, ...)
+    };
+
+    explicit VideoSource(Options options);
+    ~VideoSource() override;
+
+    /// Files, streams and cameras, told apart by the path ("scheme://", "/dev/video").
+    [[nodiscard]] static Kind kind_of(const std::string& path);
+
+    /// Opens and probes an input without reading frames. Throws ConfigError naming a file that is missing or not a
+    /// video, Error for a stream or device that cannot be opened in time.
+    static Probe probe(const std::string& path);
+
+    SourceInfo open() override;
+    ReadResult read(Frame& frame, std::stop_token stop) override;
+    void close() override;
+    std::vector<std::unique_ptr<Stage>> decode_stages() override;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace framepipe

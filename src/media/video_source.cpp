@@ -1,0 +1,337 @@
+#include <framepipe/sources/video_source.hpp>
+
+#include "av_support.hpp"
+#include "video_decode.hpp"
+
+#include <framepipe/error.hpp>
+#include <framepipe/stage.hpp>
+
+extern "C" {
+#include <libavdevice/avdevice.h>
+}
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+
+namespace framepipe {
+
+using namespace media;
+
+namespace {
+
+// A deadline and a stop request that FFmpeg polls while it blocks (opening, probing, reading): either ends the call
+// with AVERROR_EXIT. This is what keeps a dead camera or server from hanging a read forever.
+struct Interrupt {
+    std::atomic<std::int64_t> deadline_ns{0};  // steady_clock; 0 = none
+    std::stop_token stop;
+
+    void arm(Duration timeout) {
+        deadline_ns.store((std::chrono::steady_clock::now() + timeout).time_since_epoch().count());
+    }
+    void disarm() { deadline_ns.store(0); }
+    [[nodiscard]] bool expired() const {
+        const std::int64_t deadline = deadline_ns.load();
+        return deadline != 0 && std::chrono::steady_clock::now().time_since_epoch().count() > deadline;
+    }
+    static int callback(void* self) {
+        const auto* i = static_cast<const Interrupt*>(self);
+        return (i->stop.stop_requested() || i->expired()) ? 1 : 0;
+    }
+};
+
+void register_devices() {
+    static std::once_flag once;
+    std::call_once(once, [] { avdevice_register_all(); });
+}
+
+VideoSource::Probe probe_of(AVFormatContext& container, int index) {
+    const AVStream& stream = *container.streams[index];
+    const AVCodecParameters& codec = *stream.codecpar;
+    VideoSource::Probe probe;
+    probe.container = container.iformat != nullptr ? container.iformat->name : "";
+    probe.codec = avcodec_get_name(codec.codec_id);
+    const char* format = av_get_pix_fmt_name(static_cast<AVPixelFormat>(codec.format));
+    probe.pixel_format = format != nullptr ? format : "unknown";
+    probe.width = codec.width;
+    probe.height = codec.height;
+    const AVRational rate = av_guess_frame_rate(&container, const_cast<AVStream*>(&stream), nullptr);
+    probe.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+    if (stream.duration != AV_NOPTS_VALUE && stream.duration > 0)
+        probe.duration = seconds_of(stream.duration, stream.time_base);
+    else if (container.duration != AV_NOPTS_VALUE && container.duration > 0)
+        probe.duration = static_cast<double>(container.duration) / AV_TIME_BASE;
+    if (stream.nb_frames > 0) probe.frame_count = stream.nb_frames;
+    probe.bit_rate = codec.bit_rate > 0 ? codec.bit_rate : container.bit_rate;
+    const AVCodecDescriptor* descriptor = avcodec_descriptor_get(codec.codec_id);
+    probe.intra_only = descriptor != nullptr && (descriptor->props & AV_CODEC_PROP_INTRA_ONLY) != 0;
+    return probe;
+}
+
+// Opens a file, stream or device for demuxing and finds its video stream. Files that are missing or are not video are
+// ConfigError (the user named something unusable); a stream or camera that does not answer in time is Error (it may
+// come back: the supervisor retries).
+FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Kind kind, Interrupt* interrupt,
+                            int& stream_index) {
+    quiet_ffmpeg_logging();
+    const std::string& path = options.path;
+    std::error_code ec;
+    if (kind == VideoSource::Kind::file) {
+        if (!std::filesystem::exists(path, ec))
+            throw ConfigError(fmt::format("'{}': no such file; check the path", path));
+        if (std::filesystem::is_directory(path, ec))
+            throw ConfigError(fmt::format("'{}' is a folder, not a video (use it as an image folder input)", path));
+    }
+    const AVInputFormat* format = nullptr;
+    AVDictionary* demuxer_options = nullptr;
+    if (kind == VideoSource::Kind::camera) {
+        register_devices();
+        format = av_find_input_format("video4linux2");
+        if (format == nullptr) throw ConfigError("this system's FFmpeg cannot read V4L2 cameras (libavdevice without v4l2)");
+        if (!options.video_size.empty()) av_dict_set(&demuxer_options, "video_size", options.video_size.c_str(), 0);
+        if (!options.framerate.empty()) av_dict_set(&demuxer_options, "framerate", options.framerate.c_str(), 0);
+        av_dict_set(&demuxer_options, "input_format",
+                    options.input_format.empty() ? "mjpeg" : options.input_format.c_str(), 0);
+    }
+    if (kind == VideoSource::Kind::stream) {
+        if (path.rfind("rtsp://", 0) == 0) av_dict_set(&demuxer_options, "rtsp_transport", "tcp", 0);
+        av_dict_set(&demuxer_options, "analyzeduration", "2000000", 0);  // 2 s: start promptly
+    }
+    for (const auto& [key, value] : options.ffmpeg_options) av_dict_set(&demuxer_options, key.c_str(), value.c_str(), 0);
+
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        AVFormatContext* raw = avformat_alloc_context();
+        if (interrupt != nullptr) {
+            raw->interrupt_callback = {&Interrupt::callback, interrupt};
+            interrupt->arm(options.open_timeout);
+        }
+        AVDictionary* attempt_options = nullptr;
+        av_dict_copy(&attempt_options, demuxer_options, 0);
+        int ret = avformat_open_input(&raw, path.c_str(), format, &attempt_options);
+        av_dict_free(&attempt_options);
+        if (ret < 0 && kind == VideoSource::Kind::camera && options.input_format.empty() && attempt == 0) {
+            av_dict_set(&demuxer_options, "input_format", nullptr, 0);  // no MJPEG: the camera's own default
+            continue;
+        }
+        if (ret < 0) {
+            av_dict_free(&demuxer_options);
+            const bool timed_out = interrupt != nullptr && interrupt->expired();
+            if (interrupt != nullptr) interrupt->disarm();
+            if (kind == VideoSource::Kind::file)
+                throw ConfigError(fmt::format("'{}' is not a video FFmpeg can read ({}); if it was cut short (an MP4 "
+                                              "without its index), only crash-safe formats (MKV, MPEG-TS) can be read",
+                                              path, av_error_text(ret)));
+            throw Error(fmt::format("'{}': cannot open{}: {}", path,
+                                    timed_out
+                                        ? fmt::format(" within {} s", std::chrono::duration<double>(options.open_timeout).count())
+                                        : "",
+                                    av_error_text(ret)));
+        }
+        FormatContextPtr container(raw);
+        ret = avformat_find_stream_info(container.get(), nullptr);
+        const bool timed_out = interrupt != nullptr && interrupt->expired();
+        if (interrupt != nullptr) interrupt->disarm();
+        av_dict_free(&demuxer_options);
+        if (ret < 0 || (timed_out && container->nb_streams == 0)) {
+            const std::string message =
+                timed_out ? fmt::format("'{}': cannot open within {} s: no stream information arrived", path,
+                                        std::chrono::duration<double>(options.open_timeout).count())
+                          : fmt::format("'{}': cannot read stream information: {}", path, av_error_text(ret));
+            if (kind == VideoSource::Kind::file) throw ConfigError(message);
+            throw Error(message);
+        }
+        stream_index = av_find_best_stream(container.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+        if (stream_index < 0) throw ConfigError(fmt::format("'{}' has no video stream", path));
+        return container;
+    }
+    throw Error(fmt::format("'{}': cannot open", path));
+}
+
+}  // namespace
+
+struct VideoSource::Impl {
+    Options options;
+    Kind kind = Kind::file;
+    Interrupt interrupt;
+    FormatContextPtr container;
+    int stream_index = -1;
+    PacketPtr packet;
+    Probe probe;
+    std::int64_t start_pts = 0;
+    std::uint64_t packets = 0;
+    bool opened_once = false;
+    // realtime pacing
+    std::chrono::steady_clock::time_point wall_start{};
+    double media_start = -1;
+    // One timeline across reconnects: timestamps of every connection are rescaled to the first one's time base and
+    // continue after the last timestamp seen, so media time (and the decoder's picture times) keep rising.
+    AVRational base_time_base{1, 1};
+    std::int64_t base_start = 0;
+    std::int64_t offset = 0;       // added to this connection's timestamps (base time base)
+    std::int64_t last_ts = AV_NOPTS_VALUE;
+    std::int64_t step = 1;         // one frame in the base time base
+
+    std::int64_t to_base(std::int64_t ts, const AVStream& stream) const {
+        if (ts == AV_NOPTS_VALUE) return AV_NOPTS_VALUE;
+        return av_rescale_q(ts - start_pts, stream.time_base, base_time_base) + base_start + offset;
+    }
+};
+
+VideoSource::Kind VideoSource::kind_of(const std::string& path) {
+    if (path.find("://") != std::string::npos) return Kind::stream;
+    if (path.rfind("/dev/video", 0) == 0 || path.rfind("/dev/v4l/", 0) == 0) return Kind::camera;
+    return Kind::file;
+}
+
+VideoSource::VideoSource(Options options) : impl_(std::make_unique<Impl>()) {
+    impl_->options = std::move(options);
+    impl_->kind = kind_of(impl_->options.path);
+}
+
+VideoSource::~VideoSource() = default;
+
+VideoSource::Probe VideoSource::probe(const std::string& path) {
+    Options options;
+    options.path = path;
+    const Kind kind = kind_of(path);
+    Interrupt interrupt;
+    int index = -1;
+    FormatContextPtr container = open_input(options, kind, kind == Kind::file ? nullptr : &interrupt, index);
+    return probe_of(*container, index);
+}
+
+SourceInfo VideoSource::open() {
+    Impl& impl = *impl_;
+    const std::string& path = impl.options.path;
+    if (impl.options.decode_threads < 1 || impl.options.decode_threads > 16)
+        throw ConfigError(fmt::format("decode_threads must be between 1 and 16, got {}", impl.options.decode_threads));
+    const bool network = impl.kind != Kind::file;
+    impl.container = open_input(impl.options, impl.kind, network ? &impl.interrupt : nullptr, impl.stream_index);
+    impl.probe = probe_of(*impl.container, impl.stream_index);
+    const AVStream& stream = *impl.container->streams[impl.stream_index];
+    impl.start_pts = stream.start_time != AV_NOPTS_VALUE ? stream.start_time : 0;
+    impl.packet.reset(av_packet_alloc());
+    impl.media_start = -1;
+    if (!impl.opened_once) {
+        impl.base_time_base = stream.time_base;
+        impl.base_start = impl.start_pts;
+        const AVRational rate = av_guess_frame_rate(impl.container.get(), const_cast<AVStream*>(&stream), nullptr);
+        impl.step = rate.num > 0 ? std::max<std::int64_t>(av_rescale_q(1, av_inv_q(rate), stream.time_base), 1) : 1;
+    } else if (impl.last_ts != AV_NOPTS_VALUE) {
+        impl.offset = impl.last_ts + impl.step - impl.base_start;  // a reopened stream continues after the last frame
+    }
+    impl.opened_once = true;
+    // Only the video stream is read: tell the demuxer to skip the rest.
+    for (unsigned i = 0; i < impl.container->nb_streams; ++i)
+        if (static_cast<int>(i) != impl.stream_index) impl.container->streams[i]->discard = AVDISCARD_ALL;
+
+    SourceInfo info;
+    info.name = !impl.options.name.empty()          ? impl.options.name
+                : impl.kind == Kind::file          ? std::filesystem::path(path).filename().string()
+                                                    : path;
+    info.path = path;
+    info.live = impl.options.realtime || network;
+    info.supervised = network && impl.options.reconnect.value_or(true);
+    info.backoff_max = impl.options.backoff_max;
+    info.fps = impl.probe.fps;
+    info.size = cv::Size(impl.probe.width, impl.probe.height);
+    if (!network) {
+        info.duration = impl.probe.duration;
+        if (impl.probe.frame_count) {
+            info.frame_count = impl.probe.frame_count;
+        } else if (impl.probe.duration > 0 && impl.probe.fps > 0) {
+            info.frame_count = static_cast<std::int64_t>(impl.probe.duration * impl.probe.fps + 0.5);
+            info.frame_count_estimated = true;
+        }
+    }
+    return info;
+}
+
+ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
+    Impl& impl = *impl_;
+    AVPacket* packet = impl.packet.get();
+    const bool network = impl.kind != Kind::file;
+    impl.interrupt.stop = stop;
+    for (;;) {
+        if (stop.stop_requested()) return ReadResult::end_of_stream;
+        if (network) impl.interrupt.arm(impl.options.read_timeout);
+        const int ret = av_read_frame(impl.container.get(), packet);
+        if (network) impl.interrupt.disarm();
+        if (ret < 0 && stop.stop_requested()) return ReadResult::end_of_stream;
+        if (ret == AVERROR_EOF && !network) return ReadResult::end_of_stream;
+        if (ret < 0) {
+            if (network) {  // the supervisor decides what happens next
+                if (impl.interrupt.expired() || ret == AVERROR_EXIT)
+                    throw Error(fmt::format("no data for {} s",
+                                            std::chrono::duration<double>(impl.options.read_timeout).count()));
+                throw Error(ret == AVERROR_EOF ? std::string("the stream ended") : av_error_text(ret));
+            }
+            spdlog::warn("{}: read error after {} packets ({}); treating it as the end of the file",
+                         impl.options.path, impl.packets, av_error_text(ret));
+            return ReadResult::end_of_stream;
+        }
+        if (packet->stream_index == impl.stream_index) break;
+        av_packet_unref(packet);
+    }
+    ++impl.packets;
+    const AVStream& stream = *impl.container->streams[impl.stream_index];
+    frame.encoded.assign(packet->data, packet->data + packet->size);
+    frame.format = PixelFormat::encoded;
+    frame.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
+    frame.pts = impl.to_base(packet->pts, stream);
+    frame.dts = impl.to_base(packet->dts, stream);
+    const std::int64_t ts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
+    const double media_seconds = ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(ts - impl.base_start, impl.base_time_base);
+    frame.media_time = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(media_seconds));
+    if (ts != AV_NOPTS_VALUE && (impl.last_ts == AV_NOPTS_VALUE || ts > impl.last_ts)) impl.last_ts = ts;
+    if (impl.options.realtime && !network) {
+        // Release packets at the file's own pace, by decode timestamp (monotonic in file order).
+        const std::int64_t pace_ts = packet->dts != AV_NOPTS_VALUE ? packet->dts : ts;
+        const double pace = pace_ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(pace_ts - impl.start_pts, stream.time_base);
+        if (impl.media_start < 0) {
+            impl.media_start = pace;
+            impl.wall_start = std::chrono::steady_clock::now();
+        }
+        const auto due = impl.wall_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                               std::chrono::duration<double>(pace - impl.media_start));
+        std::mutex mutex;
+        std::condition_variable_any wake;
+        std::unique_lock lock(mutex);
+        if (wake.wait_until(lock, stop, due, [] { return false; }) || stop.stop_requested()) {
+            av_packet_unref(packet);
+            return ReadResult::end_of_stream;
+        }
+    }
+    av_packet_unref(packet);
+    return ReadResult::frame;
+}
+
+void VideoSource::close() {
+    impl_->packet.reset();
+    impl_->container.reset();
+}
+
+std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
+    Impl& impl = *impl_;
+    const AVStream& stream = *impl.container->streams[impl.stream_index];
+    StreamParameters parameters;
+    parameters.codec.reset(avcodec_parameters_alloc());
+    avcodec_parameters_copy(parameters.codec.get(), stream.codecpar);
+    parameters.time_base = impl.base_time_base;  // the source's timestamps are all in the first connection's base
+    parameters.start_pts = impl.base_start;
+    parameters.intra_only = impl.probe.intra_only;
+    parameters.threads = impl.options.decode_threads;
+    parameters.source_name = impl.options.path;
+    std::vector<std::unique_ptr<Stage>> stages;
+    stages.push_back(make_decode_stage(std::move(parameters)));
+    stages.push_back(make_convert_stage());
+    return stages;
+}
+
+}  // namespace framepipe

@@ -1,0 +1,69 @@
+#include "process.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace framepipe::test {
+
+Process::Process(const std::string& command) {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        setpgid(0, 0);  // its own group, so kill() reaches whatever the shell started
+        execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    setpgid(pid_, pid_);
+}
+
+Process::~Process() {
+    if (!reaped_) kill(SIGKILL);
+}
+
+int Process::kill(int signal, bool wait_for_it) {
+    if (reaped_) return status_;
+    ::kill(-pid_, signal);
+    return wait_for_it ? wait() : 0;
+}
+
+bool Process::running() {
+    if (reaped_) return false;
+    int status = 0;
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+        reaped_ = true;
+        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+        return false;
+    }
+    return true;
+}
+
+int Process::wait() {
+    if (reaped_) return status_;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    return status_;
+}
+
+int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
+}  // namespace framepipe::test

@@ -109,7 +109,7 @@ Duration parse_duration(std::string_view text) {
         const char* suffix;
         double seconds;
     };
-    static const Unit units[] = {{"us", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}};
+    static const Unit units[] = {{"us", 1e-6}, {"ms", 1e-3}, {"min", 60}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
     double scale = 1;
     std::string_view number = s;
     for (const Unit& u : units) {

@@ -8,6 +8,7 @@ const std::vector<StageSpec>& stage_catalog() {
         stages::add_filters(all);
         stages::add_thumbnail_stages(all);
         stages::add_writers(all);
+        stages::add_recording(all);
         return all;
     }();
     return catalog;

@@ -1,0 +1,187 @@
+// Segmented recording: segments close on time and probe with every frame; a SIGKILL loses at most the open segment;
+// a restart recovers it and overwrites nothing; retention removes the oldest first; a full disk ends with a clear error
+// and intact closed segments (a real tmpfs where the machine allows mounting one, a file-size limit otherwise).
+#include "support/media.hpp"
+#include "support/process.hpp"
+
+#include <framepipe/pipeline.hpp>
+#include <framepipe/pipeline_file.hpp>
+#include <framepipe/registry.hpp>
+#include <framepipe/sources/image_source.hpp>
+#include <framepipe/sources/synthetic_source.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/mount.h>
+#include <thread>
+
+using namespace framepipe;
+using namespace framepipe::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Oldest first: segment names sort by their start time, then by the -2, -3 ... of same-second segments.
+std::vector<fs::path> files_with(const fs::path& dir, const std::string& fragment) {
+    std::vector<fs::path> out;
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path().filename().string().find(fragment) != std::string::npos) out.push_back(entry.path());
+    std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
+        return ImageSource::natural_less(a.stem().string(), b.stem().string());
+    });
+    return out;
+}
+
+std::vector<fs::path> closed_segments(const fs::path& dir) {
+    std::vector<fs::path> out;
+    for (const fs::path& p : files_with(dir, ".mkv"))
+        if (p.filename().string().find(".part.") == std::string::npos) out.push_back(p);
+    return out;
+}
+
+RunReport record(const std::string& dir, std::int64_t frames, std::map<std::string, std::string> options, bool live = false) {
+    options["dir"] = dir;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{
+                            .width = 160, .height = 120, .frames = frames, .fps = 30, .live = live}))
+        .add(make_stage("record", options));
+    return pipeline.run();
+}
+
+std::string cli(const std::string& args) { return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args); }
+
+}  // namespace
+
+TEST_CASE("record: segments close on time, are renamed when closed, and each probes with its frames") {
+    TempDir dir;
+    const RunReport report = record(dir.path().string(), 95, {{"segment", "1s"}});
+    REQUIRE(report.ok());
+    const auto segments = closed_segments(dir.path());
+    REQUIRE(segments.size() == 4);  // 30 + 30 + 30 + 5 frames at 30 fps
+    CHECK(files_with(dir.path(), ".part.").empty());
+    const std::int64_t expected[] = {30, 30, 30, 5};
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        CAPTURE(segments[i].string());
+        CHECK(segments[i].filename().string().rfind("synthetic_", 0) == 0);
+        CHECK(ffprobe_frame_count(segments[i].string()) == expected[i]);
+    }
+}
+
+TEST_CASE("record: after SIGKILL every closed segment plays in full; a restart recovers the open one and overwrites "
+          "nothing") {
+    TempDir dir;
+    std::ofstream(dir / "rec.yaml") << fmt::format(
+        "source: {{ live: true, fps: 30, frames: 0, width: 160, height: 120 }}\n"
+        "stages:\n  - {{ type: record, dir: '{}', segment: 1s }}\n",
+        dir.path().string());
+    {
+        Process run(cli(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
+        const auto until = std::chrono::steady_clock::now() + 30s;
+        while (closed_segments(dir.path()).size() < 3 && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(50ms);
+        std::this_thread::sleep_for(300ms);  // well inside the next segment
+        run.kill(SIGKILL);
+    }
+    const auto closed = closed_segments(dir.path());
+    REQUIRE(closed.size() >= 3);
+    for (const fs::path& segment : closed) {
+        CAPTURE(segment.string());
+        CHECK(ffprobe_frame_count(segment.string()) == 30);  // complete
+    }
+    const auto open = files_with(dir.path(), ".part.");
+    CHECK(open.size() <= 1);  // at most the open segment did not close
+    std::map<std::string, std::uintmax_t> sizes;
+    for (const fs::path& segment : closed) sizes[segment.string()] = fs::file_size(segment);
+
+    // Run again into the same folder: the leftover open segment is recovered, new segments are added, none replaced.
+    const RunReport again = record(dir.path().string(), 45, {{"segment", "1s"}});
+    REQUIRE(again.ok());
+    CHECK(files_with(dir.path(), ".part.").empty());
+    CHECK(files_with(dir.path(), "-recovered").size() == open.size());
+    for (const auto& [path, size] : sizes) CHECK(fs::file_size(path) == size);
+    CHECK(closed_segments(dir.path()).size() >= closed.size() + open.size() + 2);
+}
+
+TEST_CASE("record: retention removes the oldest segments first, by count, size and age, never the open one") {
+    TempDir dir;
+    SUBCASE("by count") {
+        const RunReport report = record(dir.path().string(), 150, {{"segment", "1s"}, {"max_segments", "2"}});
+        REQUIRE(report.ok());
+        const auto segments = closed_segments(dir.path());
+        REQUIRE(segments.size() == 2);
+        CHECK(ffprobe_frame_count(segments.back().string()) == 30);  // the newest survive
+    }
+    SUBCASE("by age, including old segments from an earlier run") {
+        for (const char* old : {"synthetic_20200101-000000.mkv", "synthetic_20200101-000100.mkv"}) {
+            std::ofstream(dir / old) << "old";
+            fs::last_write_time(dir / old, fs::file_time_type::clock::now() - std::chrono::hours(48));
+        }
+        std::ofstream(dir / "other_20200101-000000.mkv") << "not this input's";
+        const RunReport report = record(dir.path().string(), 60, {{"segment", "1s"}, {"keep_for", "24h"}});
+        REQUIRE(report.ok());
+        CHECK_FALSE(fs::exists(dir / "synthetic_20200101-000000.mkv"));
+        CHECK_FALSE(fs::exists(dir / "synthetic_20200101-000100.mkv"));
+        CHECK(fs::exists(dir / "other_20200101-000000.mkv"));  // another input's files are not touched
+        CHECK(closed_segments(dir.path()).size() == 3);        // the other input's file and the 2 new segments
+    }
+    SUBCASE("by total size") {
+        const RunReport report = record(dir.path().string(), 180, {{"segment", "1s"}, {"max_total_mb", "0.05"}});
+        REQUIRE(report.ok());
+        std::uintmax_t total = 0;
+        for (const fs::path& p : closed_segments(dir.path())) total += fs::file_size(p);
+        CHECK(total <= 52429);
+        CHECK_FALSE(closed_segments(dir.path()).empty());
+    }
+}
+
+TEST_CASE("record: a full disk stops recording with a clear error and leaves the closed segments intact") {
+    TempDir dir;
+    const std::string small = dir / "small";
+    fs::create_directories(small);
+    const bool mounted = ::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=400k") == 0;
+    std::string config = fmt::format("source: {{ fps: 30, frames: 600, width: 320, height: 240 }}\n"
+                                     "stages:\n  - {{ type: record, dir: '{}', segment: 1s, crf: 10 }}\n",
+                                     small);
+    std::ofstream(dir / "rec.yaml") << config;
+    // Without a tmpfs, a file-size limit (below one segment) makes the writes fail the same way (EFBIG, not ENOSPC).
+    if (!mounted) MESSAGE("cannot mount a tmpfs here: a file-size limit stands in for the full disk");
+    const std::string limit = mounted ? "" : "trap '' XFSZ; ulimit -f 40; ";
+    const int code = run(fmt::format("{}{} > '{}' 2> '{}'", limit, cli(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")),
+                                     dir / "out.txt", dir / "err.txt"));
+    std::ifstream out(dir / "out.txt");
+    const std::string summary((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+    CAPTURE(summary);
+    CHECK(code == 1);
+    CHECK(summary.find("recording stopped") != std::string::npos);
+    CHECK(summary.find("closed segments in") != std::string::npos);
+    const auto segments = closed_segments(small);
+    if (mounted) CHECK_FALSE(segments.empty());  // a 400 KB disk holds several segments before it fills
+    for (const fs::path& segment : segments) CHECK(ffprobe_frame_count(segment.string()) == 30);
+    CHECK(files_with(small, ".part.").empty());  // the abandoned segment was removed
+    if (mounted) ::umount(small.c_str());
+}
+
+TEST_CASE("record: on_full_disk rotate deletes the oldest segment and keeps recording") {
+    TempDir dir;
+    const std::string small = dir / "small";
+    fs::create_directories(small);
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=400k") != 0) {
+        MESSAGE("cannot mount a tmpfs here; rotation on a full disk is not exercised");
+        return;
+    }
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{
+                            .width = 320, .height = 240, .frames = 600, .fps = 30}))
+        .add(make_stage("record", {{"dir", small}, {"segment", "1s"}, {"crf", "10"}, {"on_full_disk", "rotate"}}));
+    const RunReport report = pipeline.run();
+    CHECK(report.ok());
+    const auto segments = closed_segments(small);
+    CHECK_FALSE(segments.empty());
+    CHECK(segments.back().filename().string().rfind("synthetic_", 0) == 0);
+    ::umount(small.c_str());
+}

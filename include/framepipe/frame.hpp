@@ -76,6 +76,11 @@ public:
     /// Presentation and decoding timestamps in the source's own time base, for its decode stage.
     std::int64_t pts = 0;
     std::int64_t dts = 0;
+    /// Set by a motion stage: the share of the picture that moved (0..1), the moving regions in this frame's pixels,
+    /// and the motion event the frame belongs to (0 = none).
+    float motion = 0;
+    std::vector<cv::Rect> regions;
+    std::uint64_t event = 0;
     /// Index of the source (input) the frame came from, in the order the pipeline's sources were added.
     std::uint32_t source = 0;
     /// Per source, from 0, in capture order. A gap means the source itself skipped frames (counted as drops).
@@ -111,6 +116,9 @@ public:
         key = true;
         pts = 0;
         dts = 0;
+        motion = 0;
+        regions.clear();
+        event = 0;
         source = 0;
         sequence = 0;
         media_time = {};

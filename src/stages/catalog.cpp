@@ -9,6 +9,7 @@ const std::vector<StageSpec>& stage_catalog() {
         stages::add_thumbnail_stages(all);
         stages::add_writers(all);
         stages::add_recording(all);
+        stages::add_motion(all);
         return all;
     }();
     return catalog;

@@ -11,5 +11,6 @@ void add_filters(std::vector<StageSpec>& catalog);
 void add_thumbnail_stages(std::vector<StageSpec>& catalog);
 void add_writers(std::vector<StageSpec>& catalog);
 void add_recording(std::vector<StageSpec>& catalog);
+void add_motion(std::vector<StageSpec>& catalog);
 
 }  // namespace framepipe::stages

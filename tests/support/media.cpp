@@ -77,7 +77,7 @@ void write_video(const std::string& path, const VideoSpec& spec) {
     FILE* pipe = popen(command.c_str(), "w");
     if (pipe == nullptr) throw std::runtime_error("cannot start ffmpeg");
     for (int i = 0; i < spec.frames; ++i) {
-        const cv::Mat frame = numbered_frame(i, spec.size);
+        const cv::Mat frame = spec.draw ? spec.draw(i, spec.size) : numbered_frame(i, spec.size);
         fwrite(frame.data, 1, frame.total() * frame.elemSize(), pipe);
     }
     const int status = pclose(pipe);

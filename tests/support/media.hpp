@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,9 +38,11 @@ struct VideoSpec {
     double fps = 25;
     /// ffmpeg output options, e.g. "-c:v libx264 -preset veryfast -bf 3 -pix_fmt yuv420p".
     std::string codec = "-c:v libx264 -preset veryfast -bf 3 -g 12 -pix_fmt yuv420p";
+    /// Draws frame n (BGR, `size`); numbered_frame when empty.
+    std::function<cv::Mat(int n, cv::Size size)> draw;
 };
 
-/// Encodes numbered frames 0..frames-1 with ffmpeg into `path` (the container follows the extension).
+/// Encodes frames 0..frames-1 (numbered ones unless spec.draw says otherwise) with ffmpeg into `path` (the container follows the extension).
 void write_video(const std::string& path, const VideoSpec& spec);
 
 /// Writes numbered frames as image files `prefix<n>.<extension>` (n without leading zeros) into `dir`.

@@ -1,0 +1,298 @@
+// Motion detection and event clips.
+//
+// motion: background subtraction (OpenCV MOG2) on a small blurred gray copy of each frame. The first `warmup` frames
+// learn the background by plain averaging; after that it adapts at a fixed rate chosen so that something that stops
+// moving becomes background after about `still_after` (MOG2 counts a new colour as background once its weight passes
+// 1 - backgroundRatio = 0.1, so rate = 0.105 / frames). A fixed rate also means no ghost is left where an object was:
+// the old background still holds most of the weight when the object leaves. Blobs under a quarter of min_area are
+// ignored (noise, compression); a frame moves when the blobs cover at least min_area of the picture. An event starts at the first moving
+// frame and ends once nothing has moved for `cooldown` of media time. Each frame is marked with its motion share, the
+// moving regions and its event; each event gets a snapshot (optional) and a line in an events file (optional).
+//
+// event_clips: keeps the last `pre_roll` of frames in a ring of buffers allocated once, and when an event starts writes
+// a clip that begins with that ring (so it shows what happened before the motion) and runs until `post_roll` after it.
+#include "../media/video_encoder.hpp"
+#include "catalog_parts.hpp"
+#include "image_output.hpp"
+#include "template_text.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/video/background_segm.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+namespace framepipe::stages {
+namespace {
+
+double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+class Motion final : public Stage {
+public:
+    Motion(const std::string& name, const OptionValues& o)
+        : Stage({.name = name, .needs_ordered_input = true}),
+          width_(static_cast<int>(o.integer("width"))),
+          threshold_(o.number("threshold")),
+          min_area_(o.number("min_area")),
+          cooldown_(o.duration("cooldown")),
+          warmup_(o.integer("warmup")),
+          still_after_(o.duration("still_after")),
+          draw_(o.boolean("draw")),
+          events_path_(o.has("events") ? o.text("events") : "") {
+        if (o.has("snapshots"))
+            snapshots_.emplace(o.text("snapshots"), "x.jpg", 90, /*overwrite=*/false);
+    }
+
+    void open(const StageContext& context) override {
+        input_ = context.source.name;
+        subtractor_ = cv::createBackgroundSubtractorMOG2(500, threshold_, false);
+        const double fps = context.source.fps > 0 ? context.source.fps : 25.0;
+        learning_rate_ = std::min(1.0, 0.105 / std::max(1.0, seconds(still_after_) * fps));
+        if (snapshots_) snapshots_->prepare();
+        if (!events_path_.empty()) {
+            const auto parent = std::filesystem::path(events_path_).parent_path();
+            std::error_code ec;
+            if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+            events_.open(events_path_, std::ios::app);
+            if (!events_) throw ConfigError(fmt::format("motion: cannot write the events file '{}'", events_path_));
+        }
+    }
+
+    Outcome process(Frame& frame) override {
+        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
+            throw BadFrame("motion needs decoded pixels");
+        const cv::Mat& image = frame.image;
+        const int height = std::max(1, image.rows * width_ / std::max(1, image.cols));
+        cv::resize(image, small_, cv::Size(width_, height), 0, 0, cv::INTER_AREA);
+        if (small_.channels() == 3) cv::cvtColor(small_, gray_, cv::COLOR_BGR2GRAY);
+        else small_.copyTo(gray_);
+        cv::GaussianBlur(gray_, gray_, cv::Size(5, 5), 0);
+        const double rate = frames_seen_ < static_cast<std::uint64_t>(warmup_)
+                                ? 1.0 / static_cast<double>(frames_seen_ + 1)
+                                : learning_rate_;
+        subtractor_->apply(gray_, mask_, rate);
+        cv::morphologyEx(mask_, mask_, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
+        cv::dilate(mask_, mask_, cv::Mat(), cv::Point(-1, -1), 2);
+
+        contours_.clear();
+        cv::findContours(mask_, contours_, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+        const double total = static_cast<double>(mask_.total());
+        const double scale = static_cast<double>(image.cols) / width_;
+        double moving = 0;
+        frame.regions.clear();
+        for (const auto& contour : contours_) {
+            const double area = cv::contourArea(contour);
+            if (area < total * min_area_ * 0.25) continue;  // specks: noise, compression
+            moving += area;
+            const cv::Rect box = cv::boundingRect(contour);
+            frame.regions.emplace_back(static_cast<int>(box.x * scale), static_cast<int>(box.y * scale),
+                                       static_cast<int>(box.width * scale), static_cast<int>(box.height * scale));
+        }
+        const bool warming = frames_seen_++ < static_cast<std::uint64_t>(warmup_);
+        frame.motion = warming ? 0.0F : static_cast<float>(moving / total);
+        if (warming) frame.regions.clear();
+
+        if (frame.motion >= min_area_) {
+            last_motion_time_ = frame.media_time;
+            last_motion_frame_ = frame.sequence;
+            if (!in_event_) start_event(frame);
+        } else if (in_event_ && frame.media_time - last_motion_time_ >= cooldown_) {
+            end_event();
+        }
+        frame.event = in_event_ ? event_id_ : 0;
+        if (draw_)
+            for (const cv::Rect& r : frame.regions) cv::rectangle(frame.image, r, cv::Scalar(0, 0, 255), 2);
+        return Outcome::pass;
+    }
+
+    void close() override {
+        if (in_event_) end_event();
+        spdlog::info("{}: {}: {} motion event(s)", input_, traits().name, event_id_);
+    }
+
+private:
+    void start_event(const Frame& frame) {
+        in_event_ = true;
+        ++event_id_;
+        start_frame_ = frame.sequence;
+        start_time_ = frame.media_time;
+        snapshot_.clear();
+        if (snapshots_) {
+            cv::Mat picture = frame.image.clone();
+            for (const cv::Rect& r : frame.regions) cv::rectangle(picture, r, cv::Scalar(0, 0, 255), 2);
+            snapshot_ = fmt::format("{}_event{:04}_{}.jpg", stem_of(input_), event_id_, format_media_time(frame.media_time, '-'));
+            snapshots_->write(picture, snapshot_);
+        }
+        spdlog::info("{}: motion event {} started at {} (frame {})", input_, event_id_, format_media_time(start_time_),
+                     start_frame_);
+    }
+
+    void end_event() {
+        in_event_ = false;
+        spdlog::info("{}: motion event {} ended: last motion at {} (frame {}), {:.1f} s long", input_, event_id_,
+                     format_media_time(last_motion_time_), last_motion_frame_, seconds(last_motion_time_ - start_time_));
+        if (events_)
+            events_ << fmt::format(R"({{"input": "{}", "event": {}, "start_frame": {}, "start_s": {:.3f}, "end_frame": {}, "end_s": {:.3f}, "snapshot": "{}"}})",
+                                   input_, event_id_, start_frame_, seconds(start_time_), last_motion_frame_,
+                                   seconds(last_motion_time_), snapshot_)
+                    << std::endl;
+    }
+
+    int width_;
+    double threshold_;
+    double min_area_;
+    Duration cooldown_;
+    std::int64_t warmup_;
+    Duration still_after_;
+    double learning_rate_ = 0;
+    bool draw_;
+    std::string events_path_;
+    std::optional<ImageOutput> snapshots_;
+    std::ofstream events_;
+    std::string input_;
+    cv::Ptr<cv::BackgroundSubtractorMOG2> subtractor_;
+    cv::Mat small_, gray_, mask_;
+    std::vector<std::vector<cv::Point>> contours_;
+    std::uint64_t frames_seen_ = 0;
+    bool in_event_ = false;
+    std::uint64_t event_id_ = 0;
+    std::uint64_t start_frame_ = 0, last_motion_frame_ = 0;
+    Duration start_time_{}, last_motion_time_{};
+    std::string snapshot_;
+};
+
+class EventClips final : public Stage {
+public:
+    EventClips(const std::string& name, const OptionValues& o)
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}),
+          dir_(o.text("dir")),
+          pre_roll_(o.duration("pre_roll")),
+          post_roll_(o.duration("post_roll")),
+          width_(static_cast<int>(o.integer("width"))),
+          container_(o.text("container")) {
+        options_.codec = o.text("codec");
+        options_.crf = static_cast<int>(o.integer("crf"));
+        media::VideoEncoder check((std::filesystem::path(dir_) / ("check." + container_)).string(), options_);
+    }
+
+    void open(const StageContext& context) override {
+        input_ = stem_of(context.source.name);
+        options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
+        ring_.resize(static_cast<std::size_t>(seconds(pre_roll_) * options_.fps) + 2);
+        std::error_code ec;
+        std::filesystem::create_directories(dir_, ec);
+        if (ec) throw ConfigError(fmt::format("event_clips: cannot create '{}': {}", dir_, ec.message()));
+    }
+
+    Outcome process(Frame& frame) override {
+        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray) throw BadFrame("event_clips needs pixels");
+        if (frame.event != 0 && (!clip_ || frame.event != clip_event_)) {
+            if (clip_) finish_clip();
+            start_clip(frame);
+        }
+        if (clip_) {
+            clip_->write(scaled(frame.image));
+            if (frame.event != 0) last_event_time_ = frame.media_time;
+            else if (frame.media_time - last_event_time_ > post_roll_) finish_clip();
+            return Outcome::pass;
+        }
+        // No clip open: keep the frame in the pre-roll ring (buffers reused, nothing allocated in steady state).
+        Slot& slot = ring_[ring_head_];
+        scaled(frame.image).copyTo(slot.image);
+        slot.media_time = frame.media_time;
+        slot.used = true;
+        ring_head_ = (ring_head_ + 1) % ring_.size();
+        return Outcome::pass;
+    }
+
+    void close() override {
+        if (clip_) finish_clip();
+    }
+
+private:
+    struct Slot {
+        cv::Mat image;
+        Duration media_time{};
+        bool used = false;
+    };
+
+    const cv::Mat& scaled(const cv::Mat& image) {
+        if (width_ == 0 || image.cols == width_) return image;
+        cv::resize(image, scaled_, cv::Size(width_, std::max(2, image.rows * width_ / image.cols)), 0, 0, cv::INTER_AREA);
+        return scaled_;
+    }
+
+    void start_clip(const Frame& frame) {
+        clip_event_ = frame.event;
+        last_event_time_ = frame.media_time;
+        const std::string file =
+            fmt::format("{}_event{:04}_{}.{}", input_, frame.event, format_media_time(frame.media_time, '-'), container_);
+        clip_path_ = (std::filesystem::path(dir_) / file).string();
+        clip_ = std::make_unique<media::VideoEncoder>(clip_path_, options_);
+        // The pre-roll: ring frames from within pre_roll before this one, oldest first.
+        for (std::size_t i = 0; i < ring_.size(); ++i) {
+            Slot& slot = ring_[(ring_head_ + i) % ring_.size()];
+            if (slot.used && frame.media_time - slot.media_time <= pre_roll_) clip_->write(slot.image);
+            slot.used = false;
+        }
+    }
+
+    void finish_clip() {
+        clip_->finish();
+        spdlog::info("{}: {}: wrote event clip {} ({} frames)", input_, traits().name, clip_path_, clip_->frames_written());
+        clip_.reset();
+    }
+
+    std::string dir_;
+    Duration pre_roll_, post_roll_;
+    int width_;
+    std::string container_;
+    media::VideoEncoder::Options options_;
+    std::string input_;
+    std::vector<Slot> ring_;
+    std::size_t ring_head_ = 0;
+    cv::Mat scaled_;
+    std::unique_ptr<media::VideoEncoder> clip_;
+    std::uint64_t clip_event_ = 0;
+    Duration last_event_time_{};
+    std::string clip_path_;
+};
+
+}  // namespace
+
+void add_motion(std::vector<StageSpec>& catalog) {
+    using K = OptionKind;
+    catalog.push_back(
+        {"motion", "Detect motion (background subtraction); mark frames, start and end events, snapshot each event",
+         "- { type: motion, min_area: 0.005, cooldown: 3s, snapshots: events }", "serial",
+         {{"width", K::integer, "320", "Width of the gray copy motion is measured on", 32, 1920},
+          {"threshold", K::number, "25", "How different from the background a pixel must be (MOG2 variance)", 1, 1000},
+          {"min_area", K::number, "0.005", "Share of the picture that must move to count as motion", 0.0001, 1},
+          {"cooldown", K::duration, "2s", "An event ends after this long without motion", 0, 3600},
+          {"warmup", K::integer, "15", "Frames to learn the background before reporting motion", 0, 100000},
+          {"still_after", K::duration, "10s", "Something that stops moving becomes background after about this long",
+           0.1, 86400},
+          {"snapshots", K::text, "", "Folder for a snapshot of each event's first frame (empty = none)"},
+          {"events", K::text, "", "File to append one JSON line per event to (empty = none)"},
+          {"draw", K::boolean, "false", "Draw the moving regions on the frames"}},
+         [](const std::string& name, const OptionValues& o) { return std::make_unique<Motion>(name, o); }});
+    catalog.push_back(
+        {"event_clips", "Write a clip per motion event, starting pre_roll before it (put it after motion)",
+         "- { type: event_clips, dir: clips, pre_roll: 3s, post_roll: 2s }", "serial, dedicated thread",
+         {{"dir", K::text, "clips", "Folder for the clips"},
+          {"pre_roll", K::duration, "3s", "How much before the motion each clip starts", 0, 60},
+          {"post_roll", K::duration, "2s", "How long after the event ends the clip goes on", 0, 60},
+          {"width", K::integer, "0", "Clip width (height follows); 0 keeps the frame's size", 0, 8192},
+          {"codec", K::text, "h264", "Video codec (see write_video)"},
+          {"crf", K::integer, "26", "Quality (lower is better)", -1, 63},
+          {"container", K::choice, "mkv", "mkv, ts or mp4", std::nullopt, std::nullopt, {"mkv", "ts", "mp4"}}},
+         [](const std::string& name, const OptionValues& o) { return std::make_unique<EventClips>(name, o); }});
+}
+
+}  // namespace framepipe::stages

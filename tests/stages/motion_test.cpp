@@ -1,0 +1,154 @@
+// Motion detection and event clips on scenes drawn at test time: a still textured background with sensor noise, and a
+// white square that crosses it from frame 75 to frame 150 (25 fps). Motion must start within a few frames of the
+// square's entry, end after the cooldown, leave a snapshot and an events line, and ignore noise alone; event clips must
+// begin with the pre-roll (frames before the square appeared).
+#include "support/media.hpp"
+#include "support/stage_harness.hpp"
+
+#include <framepipe/error.hpp>
+#include <framepipe/pipeline.hpp>
+#include <framepipe/registry.hpp>
+#include <framepipe/sources/video_source.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace framepipe;
+using namespace framepipe::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kEnters = 75;
+constexpr int kLeaves = 150;  // last frame with the square
+const cv::Size kSize{320, 240};
+
+int square_x(int n) { return (n - kEnters) * (kSize.width - 80) / (kLeaves - kEnters); }
+
+/// The scene at frame n: the same texture every time, fresh noise of +-6 levels, the square while it is in view.
+cv::Mat scene(int n, cv::Size size, bool with_square = true) {
+    cv::Mat background(size, CV_8UC3);
+    cv::RNG texture(1234);
+    texture.fill(background, cv::RNG::UNIFORM, cv::Scalar::all(40), cv::Scalar::all(120));
+    cv::GaussianBlur(background, background, cv::Size(7, 7), 0);
+    cv::Mat noise(size, CV_8UC3);
+    cv::RNG sensor(static_cast<std::uint64_t>(n) + 1);
+    sensor.fill(noise, cv::RNG::UNIFORM, cv::Scalar::all(0), cv::Scalar::all(12));
+    cv::Mat frame = background + noise - cv::Scalar::all(6);
+    if (with_square && n >= kEnters && n <= kLeaves) {
+        cv::rectangle(frame, cv::Rect(square_x(n), size.height / 3, 80, 80), cv::Scalar::all(255), cv::FILLED);
+    }
+    return frame;
+}
+
+std::vector<nlohmann::json> read_events(const std::string& path) {
+    std::vector<nlohmann::json> events;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) events.push_back(nlohmann::json::parse(line));
+    return events;
+}
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+    std::vector<fs::path> out;
+    if (fs::exists(dir))
+        for (const auto& entry : fs::directory_iterator(dir)) out.push_back(entry.path());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("motion: one event starts within 3 frames of the square's entry and ends after the cooldown, with a "
+          "snapshot and an events line") {
+    TempDir dir;
+    StageHarness motion("motion", {{"cooldown", "1s"}, {"snapshots", dir / "snaps"}, {"events", dir / "events.jsonl"}},
+                        "yard.mp4");
+    std::vector<std::uint64_t> event_of(220);
+    std::vector<float> motion_of(220);
+    for (int n = 0; n < 220; ++n) {
+        REQUIRE(motion.apply(scene(n, kSize), static_cast<std::uint64_t>(n)) == Outcome::pass);
+        event_of[n] = motion.current().event;
+        motion_of[n] = motion.current().motion;
+        if (n > kEnters + 3 && n <= kLeaves) {
+            CAPTURE(n);
+            REQUIRE(motion.current().regions.size() == 1);  // the square, in full-frame pixels
+            const cv::Rect region = motion.current().regions.front();
+            const cv::Rect square(square_x(n), kSize.height / 3, 80, 80);
+            CHECK((region & square).area() >= square.area() * 8 / 10);
+            CHECK(region.area() <= square.area() * 2);
+        }
+    }
+    motion.close();
+
+    int first = -1;
+    for (int n = 0; n < 220 && first < 0; ++n)
+        if (event_of[n] != 0) first = n;
+    CHECK(first >= kEnters);
+    CHECK(first <= kEnters + 3);
+    for (int n = 0; n < kEnters; ++n) CHECK(motion_of[n] == 0.0F);
+    for (int n = first; n <= kLeaves; ++n) CHECK(event_of[n] == 1);
+    CHECK(event_of[kLeaves + 20] == 1);  // still inside the 1 s cooldown
+    CHECK(event_of[kLeaves + 30] == 0);  // ended
+
+    const auto events = read_events(dir / "events.jsonl");
+    REQUIRE(events.size() == 1);
+    CHECK(events[0]["input"] == "yard.mp4");
+    CHECK(events[0]["start_frame"] == first);
+    CHECK(events[0]["end_frame"].get<int>() >= kLeaves - 3);
+    CHECK(events[0]["end_frame"].get<int>() <= kLeaves + 2);
+    const auto snapshots = files_in(dir.path() / "snaps");
+    REQUIRE(snapshots.size() == 1);
+    CHECK(snapshots[0].filename() == events[0]["snapshot"].get<std::string>());
+    const cv::Mat snapshot = cv::imread(snapshots[0].string());
+    CHECK(snapshot.size() == kSize);
+}
+
+TEST_CASE("motion: sensor noise and a still scene make no event") {
+    StageHarness motion("motion", {{"cooldown", "1s"}});
+    for (int n = 0; n < 150; ++n) {
+        REQUIRE(motion.apply(scene(n, kSize, /*with_square=*/false), static_cast<std::uint64_t>(n)) == Outcome::pass);
+        CHECK(motion.current().event == 0);
+        CHECK(motion.current().regions.empty());
+    }
+}
+
+TEST_CASE("motion: a bad option names the option and its range") {
+    CHECK_THROWS_WITH_AS(make_stage("motion", {{"min_area", "2"}}), doctest::Contains("min_area"), ConfigError);
+    CHECK_THROWS_WITH_AS(make_stage("event_clips", {{"container", "avi"}}), doctest::Contains("container"),
+                         ConfigError);
+}
+
+TEST_CASE("event_clips: a video with one crossing gives one clip that starts with the pre-roll and plays to the "
+          "post-roll") {
+    TempDir dir;
+    const std::string video = dir / "yard.mp4";
+    write_video(video, {.frames = 260, .size = kSize, .fps = 25, .draw = [](int n, cv::Size s) { return scene(n, s); }});
+
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = video}))
+        .add(make_stage("motion", {{"cooldown", "1s"}, {"events", dir / "events.jsonl"}}))
+        .add(make_stage("event_clips", {{"dir", dir / "clips"}, {"pre_roll", "1s"}, {"post_roll", "1s"}}));
+    REQUIRE(pipeline.run().ok());
+
+    const auto clips = files_in(dir.path() / "clips");
+    REQUIRE(clips.size() == 1);
+    CHECK(clips[0].extension() == ".mkv");
+    // 25 frames of pre-roll, the event (about frames 75..150 plus the 1 s cooldown), then 1 s of post-roll.
+    const std::int64_t frames = ffprobe_frame_count(clips[0].string());
+    CHECK(frames >= 25 + 75 + 25 + 20);
+    CHECK(frames <= 25 + 80 + 25 + 27);
+
+    cv::VideoCapture clip(clips[0].string());
+    cv::Mat first;
+    REQUIRE(clip.read(first));
+    double brightest = 0;
+    cv::Mat gray;
+    cv::cvtColor(first, gray, cv::COLOR_BGR2GRAY);
+    cv::minMaxLoc(gray, nullptr, &brightest);
+    CHECK(brightest < 200);  // before the square: the pre-roll
+}

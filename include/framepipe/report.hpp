@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -140,6 +142,26 @@ struct RunReport {
 
     [[nodiscard]] bool ok() const noexcept { return !error.has_value(); }
     [[nodiscard]] bool balanced() const noexcept;
+};
+
+/// The running pipeline's latest snapshot of its counters, for stages that publish statistics while the run goes on
+/// (the live view). The pipeline refreshes it about every PipelineOptions::progress_interval. Thread-safe.
+class LiveReport {
+public:
+    /// Null until the first snapshot (taken when the run starts).
+    [[nodiscard]] std::shared_ptr<const RunReport> latest() const {
+        const std::lock_guard lock(mutex_);
+        return latest_;
+    }
+    void publish(RunReport report) {
+        auto next = std::make_shared<const RunReport>(std::move(report));
+        const std::lock_guard lock(mutex_);
+        latest_ = std::move(next);
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const RunReport> latest_;
 };
 
 }  // namespace framepipe

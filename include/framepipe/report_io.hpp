@@ -21,6 +21,10 @@ void write_report_json(const RunReport& report, const std::string& path);
 /// Throws ConfigError naming the file when it is missing, not JSON, or not a framepipe report.
 [[nodiscard]] RunReport read_report_json(const std::string& path);
 
+/// The report in Prometheus text format (counters, gauges and latency summaries labelled by source, stage and edge),
+/// for a /metrics endpoint. Works on progress snapshots.
+[[nodiscard]] std::string report_to_prometheus(const RunReport& report);
+
 /// A self-contained HTML page (inline SVG, no scripts, nothing fetched). Throws Error when it cannot be written.
 void write_report_html(const RunReport& report, const std::string& path, const std::string& title = "framepipe run");
 

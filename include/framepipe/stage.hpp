@@ -18,6 +18,7 @@
 
 #include <framepipe/clock.hpp>
 #include <framepipe/frame.hpp>
+#include <framepipe/report.hpp>
 #include <framepipe/source.hpp>
 
 #include <cstddef>
@@ -60,6 +61,8 @@ struct StageContext {
     SourceInfo source;       // the source feeding this chain
     std::size_t position = 0;  // index of the stage in its chain
     const Clock* clock = nullptr;
+    /// The run's counters while it runs (refreshed about once per progress interval); valid from open() to close().
+    const LiveReport* live_report = nullptr;
 };
 
 class Stage {

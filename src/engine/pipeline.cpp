@@ -99,6 +99,7 @@ struct Pipeline::Impl {
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> abort_requested{false};
     bool ran = false;
+    LiveReport live;  // for stages that publish statistics while running
 
     // The timeline the supervisor samples, and what it needs to turn cumulative counters into per-interval values.
     std::vector<TimelineSample> timeline;
@@ -166,7 +167,7 @@ void Pipeline::Impl::open_all() {
     for (auto& chain : chains) {
         for (std::size_t s = 0; s < chain->slots.size(); ++s) {
             Stage& stage = *chain->slots[s].stage;
-            const StageContext context{chain->state.index, chain->state.info, s, &clock};
+            const StageContext context{chain->state.index, chain->state.info, s, &clock, &live};
             try {
                 stage.open(context);
             } catch (...) {
@@ -486,6 +487,7 @@ RunReport Pipeline::run() {
             }
         });
         for (auto& chain : impl.chains) chain->reader->start();
+        impl.live.publish(impl.snapshot(run));
 
         // This thread works for the graph; a supervisor watches for the end, stop requests, timeouts and progress.
         bool drain_timed_out = false;
@@ -515,11 +517,13 @@ RunReport Pipeline::run() {
                     next_sample = now + impl.timeline_interval;
                     impl.sample_timeline(run, origin);
                 }
-                if (impl.options.on_progress && now >= next_progress) {
+                if (now >= next_progress) {
                     next_progress = now + impl.options.progress_interval;
                     RunReport progress = impl.snapshot(run);
                     progress.wall_time = now - started;
-                    impl.options.on_progress(progress);
+                    progress.threads = graph.threads();
+                    if (impl.options.on_progress) impl.options.on_progress(progress);
+                    impl.live.publish(std::move(progress));
                 }
             }
             graph.release();

@@ -17,6 +17,14 @@ void stamp_counter(cv::Mat& image, std::int64_t number) {
     for (int i = 0; i < n; ++i) row[i] = cv::Vec3b(static_cast<uchar>((number >> (8 * i)) & 0xff), 0, 0);
 }
 
+// The number as a strip of black and white blocks along the bottom edge, large enough to survive JPEG and H.264.
+constexpr int kBurnedBits = 24;
+cv::Rect burned_block(int bit, cv::Size size) {
+    const int h = std::max(4, size.height / 16);
+    const int w = size.width / kBurnedBits;
+    return {bit * w, size.height - h, w, h};
+}
+
 void draw_moving(cv::Mat& image, std::int64_t number) {
     const int w = image.cols;
     const int h = image.rows;
@@ -39,6 +47,10 @@ void draw_moving(cv::Mat& image, std::int64_t number) {
     const double scale = std::max(0.4, h / 360.0);
     cv::putText(image, fmt::format("{}", number), cv::Point(10, static_cast<int>(40 * scale)),
                 cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(0, 0, 0), std::max(1, static_cast<int>(2 * scale)));
+    if (image.cols >= kBurnedBits * 2)
+        for (int bit = 0; bit < kBurnedBits; ++bit)
+            cv::rectangle(image, burned_block(bit, image.size()),
+                          ((number >> bit) & 1) != 0 ? cv::Scalar::all(255) : cv::Scalar::all(0), cv::FILLED);
     stamp_counter(image, number);
 }
 
@@ -92,6 +104,23 @@ std::int64_t SyntheticSource::counter_of(const cv::Mat& image) {
     const auto* row = image.ptr<cv::Vec3b>(0);
     std::int64_t number = 0;
     for (int i = 0; i < 8; ++i) number |= static_cast<std::int64_t>(row[i][0]) << (8 * i);
+    return number;
+}
+
+}  // namespace framepipe
+
+namespace framepipe {
+
+std::int64_t SyntheticSource::burned_number_of(const cv::Mat& image) {
+    if (image.empty() || image.type() != CV_8UC3 || image.cols < kBurnedBits * 2) return -1;
+    std::int64_t number = 0;
+    for (int bit = 0; bit < kBurnedBits; ++bit) {
+        const cv::Rect r = burned_block(bit, image.size());
+        const cv::Rect inner(r.x + r.width / 4, r.y + r.height / 4, std::max(1, r.width / 2), std::max(1, r.height / 2));
+        const double mean = cv::mean(image(inner))[1];
+        if (mean > 170) number |= std::int64_t{1} << bit;
+        else if (mean > 85) return -1;  // neither black nor white: not a burned-in number
+    }
     return number;
 }
 

@@ -10,6 +10,7 @@ const std::vector<StageSpec>& stage_catalog() {
         stages::add_writers(all);
         stages::add_recording(all);
         stages::add_motion(all);
+        stages::add_live_view(all);
         return all;
     }();
     return catalog;

@@ -12,5 +12,6 @@ void add_thumbnail_stages(std::vector<StageSpec>& catalog);
 void add_writers(std::vector<StageSpec>& catalog);
 void add_recording(std::vector<StageSpec>& catalog);
 void add_motion(std::vector<StageSpec>& catalog);
+void add_live_view(std::vector<StageSpec>& catalog);
 
 }  // namespace framepipe::stages

@@ -1,6 +1,8 @@
 #pragma once
-// SyntheticSource: a test pattern that needs no camera and no file. Every frame carries its number burned into the
-// picture (pattern "moving") or into its first pixels (pattern "counter", nearly free, for engine benchmarks).
+// SyntheticSource: a test pattern that needs no camera and no file. Every frame carries its number in its first pixels
+// (both patterns; exact, but lost to lossy compression) and, in pattern "moving", also as text and as a strip of
+// black and white blocks along the bottom edge that survives JPEG and H.264 (burned_number_of reads it back).
+// Pattern "counter" draws nothing else (nearly free, for engine benchmarks).
 //
 // As a file-like source (live = false) it produces frames as fast as the pipeline takes them. As a live source
 // (live = true) it produces them at `fps` on its own clock, like a camera, and never waits for the pipeline.
@@ -33,6 +35,9 @@ public:
 
     /// The frame number a "counter" or "moving" frame carries, read back from its pixels (-1 if unreadable).
     [[nodiscard]] static std::int64_t counter_of(const cv::Mat& image);
+    /// The number burned into a "moving" frame as blocks, read back after lossy compression and scaling (-1 if
+    /// unreadable). Needs frames at least 48 pixels wide.
+    [[nodiscard]] static std::int64_t burned_number_of(const cv::Mat& image);
 
 private:
     Options options_;

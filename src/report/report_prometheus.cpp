@@ -1,0 +1,139 @@
+// The report in Prometheus text exposition format (version 0.0.4): counters end in _total, times are in seconds,
+// latency summaries carry quantiles 0.5, 0.9 and 0.99 plus _sum and _count, every series is labelled by source (and
+// stage or edge). Summaries are over the whole run so far.
+#include <framepipe/report_io.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace framepipe {
+namespace {
+
+double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string escaped(const std::string& value) {
+    std::string out;
+    for (const char c : value) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+class Exposition {
+public:
+    /// Starts a metric family; samples follow with sample().
+    void family(const char* name, const char* type, const char* help) {
+        out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    }
+    void sample(const std::string& name, const std::string& labels, double value) {
+        if (labels.empty()) out_ += fmt::format("{} {}\n", name, value);
+        else out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
+    }
+    void summary(const char* name, const std::string& labels, const LatencySummary& l) {
+        sample(name, labels + R"(,quantile="0.5")", seconds(l.p50));
+        sample(name, labels + R"(,quantile="0.9")", seconds(l.p90));
+        sample(name, labels + R"(,quantile="0.99")", seconds(l.p99));
+        sample(std::string(name) + "_sum", labels, seconds(l.mean) * static_cast<double>(l.count));
+        sample(std::string(name) + "_count", labels, static_cast<double>(l.count));
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+std::string label(const char* name, const std::string& value) { return fmt::format(R"({}="{}")", name, escaped(value)); }
+
+}  // namespace
+
+std::string report_to_prometheus(const RunReport& report) {
+    Exposition x;
+    x.family("framepipe_run_seconds", "gauge", "Time since the run started.");
+    x.sample("framepipe_run_seconds", "", seconds(report.wall_time));
+
+    struct SourceMetric {
+        const char* name;
+        const char* type;
+        const char* help;
+        double (*value)(const SourceReport&);
+    };
+    static const SourceMetric per_source[] = {
+        {"framepipe_source_frames_captured_total", "counter", "Frames read from the source.",
+         [](const SourceReport& s) { return double(s.captured); }},
+        {"framepipe_source_frames_delivered_total", "counter", "Frames that passed the last stage.",
+         [](const SourceReport& s) { return double(s.delivered); }},
+        {"framepipe_source_frames_dropped_total", "counter", "Frames dropped anywhere (every cause).",
+         [](const SourceReport& s) { return double(s.dropped()); }},
+        {"framepipe_source_frames_dropped_at_capture_total", "counter", "Live frames read but never admitted.",
+         [](const SourceReport& s) { return double(s.dropped_at_capture); }},
+        {"framepipe_source_reconnects_total", "counter", "Times the source's signal was lost and reopened.",
+         [](const SourceReport& s) { return double(s.reconnects); }},
+        {"framepipe_source_time_lost_seconds_total", "counter", "Time without signal.",
+         [](const SourceReport& s) { return seconds(s.time_lost); }},
+        {"framepipe_source_signal_lost", "gauge", "1 while the source has no signal.",
+         [](const SourceReport& s) { return s.signal_lost ? 1.0 : 0.0; }},
+        {"framepipe_source_behind_real_time_seconds", "gauge", "Live sources: how far the output lags the media clock.",
+         [](const SourceReport& s) { return seconds(s.behind_real_time); }},
+    };
+    for (const SourceMetric& m : per_source) {
+        x.family(m.name, m.type, m.help);
+        for (const SourceReport& s : report.sources) x.sample(m.name, label("source", s.name), m.value(s));
+    }
+
+    x.family("framepipe_end_to_end_latency_seconds", "summary", "Capture to the end of the last stage, per frame.");
+    for (const SourceReport& s : report.sources)
+        x.summary("framepipe_end_to_end_latency_seconds", label("source", s.name), s.end_to_end);
+
+    x.family("framepipe_edge_queued_frames", "gauge", "Frames waiting in the edge into a stage.");
+    for (const SourceReport& s : report.sources)
+        for (const EdgeReport& e : s.edges)
+            x.sample("framepipe_edge_queued_frames", label("source", s.name) + "," + label("to", e.to), double(e.queued));
+    x.family("framepipe_edge_capacity_frames", "gauge", "Capacity of the edge into a stage.");
+    for (const SourceReport& s : report.sources)
+        for (const EdgeReport& e : s.edges)
+            x.sample("framepipe_edge_capacity_frames", label("source", s.name) + "," + label("to", e.to),
+                     double(e.capacity));
+    x.family("framepipe_edge_frames_dropped_total", "counter", "Frames an edge dropped, by cause.");
+    for (const SourceReport& s : report.sources)
+        for (const EdgeReport& e : s.edges) {
+            const std::string where = label("source", s.name) + "," + label("to", e.to);
+            const std::pair<const char*, std::uint64_t> causes[] = {{"oldest", e.dropped_oldest},
+                                                                    {"newest", e.dropped_newest},
+                                                                    {"expired", e.expired},
+                                                                    {"discarded", e.discarded}};
+            for (const auto& [cause, count] : causes)
+                x.sample("framepipe_edge_frames_dropped_total", where + "," + label("cause", cause), double(count));
+        }
+
+    x.family("framepipe_stage_frames_processed_total", "counter", "Frames given to the stage.");
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages)
+            x.sample("framepipe_stage_frames_processed_total", label("source", s.name) + "," + label("stage", st.name),
+                     double(st.processed));
+    x.family("framepipe_stage_frames_dropped_total", "counter", "Frames the stage filtered, rejected or ended on.");
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages)
+            x.sample("framepipe_stage_frames_dropped_total", label("source", s.name) + "," + label("stage", st.name),
+                     double(st.dropped()));
+    x.family("framepipe_stage_busy_seconds_total", "counter", "Time the stage spent processing (all its workers).");
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages)
+            x.sample("framepipe_stage_busy_seconds_total", label("source", s.name) + "," + label("stage", st.name),
+                     seconds(st.busy));
+    x.family("framepipe_stage_service_seconds", "summary", "Time inside the stage, per frame.");
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages)
+            x.summary("framepipe_stage_service_seconds", label("source", s.name) + "," + label("stage", st.name),
+                      st.service);
+    x.family("framepipe_stage_wait_seconds", "summary", "Time a frame waited in front of the stage.");
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages)
+            x.summary("framepipe_stage_wait_seconds", label("source", s.name) + "," + label("stage", st.name), st.wait);
+    return x.take();
+}
+
+}  // namespace framepipe

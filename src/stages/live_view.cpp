@@ -1,0 +1,116 @@
+// live_view: shows the frames passing this point of the chain over HTTP (MJPEG stream, snapshot) together with the
+// run's live statistics (JSON, Prometheus); see src/live/live_view_server.hpp for the routes. Frames are encoded only
+// while someone watches, at most max_fps a second, and handed over without ever waiting for a viewer: the stage costs
+// nothing when nobody looks and never slows the pipeline when someone looks slowly.
+#include "../live/live_view_server.hpp"
+#include "catalog_parts.hpp"
+#include "template_text.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <charconv>
+
+namespace framepipe::stages {
+namespace {
+
+/// "host:port", "port" or ":port" (host 127.0.0.1). Throws ConfigError.
+live::LiveViewServer::Settings parse_listen(const std::string& text) {
+    live::LiveViewServer::Settings s;
+    const auto colon = text.rfind(':');
+    const std::string host = colon == std::string::npos ? "" : text.substr(0, colon);
+    const std::string port = colon == std::string::npos ? text : text.substr(colon + 1);
+    int value = -1;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value < 0 || value > 65535)
+        throw ConfigError(fmt::format("live_view: listen '{}' is not host:port (e.g. 127.0.0.1:8080, or 0.0.0.0:8080 "
+                                      "to let other machines watch)",
+                                      text));
+    if (!host.empty()) s.host = host;
+    s.port = value;
+    return s;
+}
+
+class LiveView final : public Stage {
+public:
+    LiveView(const std::string& name, const OptionValues& o)
+        : Stage({.name = name, .needs_ordered_input = true}),
+          settings_(parse_listen(o.text("listen"))),
+          stream_name_(o.has("stream") ? o.text("stream") : ""),
+          max_fps_(o.number("max_fps")),
+          width_(static_cast<int>(o.integer("width"))),
+          params_{cv::IMWRITE_JPEG_QUALITY, static_cast<int>(o.integer("quality"))} {
+        settings_.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.duration("write_timeout"));
+        settings_.max_viewers = static_cast<int>(o.integer("max_viewers"));
+    }
+
+    void open(const StageContext& context) override {
+        clock_ = context.clock != nullptr ? context.clock : &default_clock();
+        server_ = live::LiveViewServer::acquire(settings_, context.live_report);
+        stream_ = server_->add_stream(stream_name_.empty() ? stem_of(context.source.name) : stream_name_);
+        if (max_fps_ > 0)
+            interval_ = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / max_fps_));
+    }
+
+    Outcome process(Frame& frame) override {
+        if (!stream_->wanted()) return Outcome::pass;
+        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
+            throw BadFrame("live_view needs decoded pixels");
+        const TimePoint now = clock_->now();
+        if (published_any_ && now - last_published_ < interval_) return Outcome::pass;
+        const cv::Mat* picture = &frame.image;
+        if (width_ > 0 && frame.image.cols != width_) {
+            cv::resize(frame.image, scaled_, cv::Size(width_, std::max(2, frame.image.rows * width_ / frame.image.cols)),
+                       0, 0, cv::INTER_AREA);
+            picture = &scaled_;
+        }
+        if (!cv::imencode(".jpg", *picture, jpeg_, params_)) throw BadFrame("live_view: JPEG encoding failed");
+        stream_->publish(std::string(jpeg_.begin(), jpeg_.end()));
+        last_published_ = now;
+        published_any_ = true;
+        return Outcome::pass;
+    }
+
+    void close() override {
+        if (server_ && stream_) server_->remove_stream(stream_);
+        stream_.reset();
+        server_.reset();  // the last stage to close stops the server
+    }
+
+private:
+    live::LiveViewServer::Settings settings_;
+    std::string stream_name_;
+    double max_fps_;
+    int width_;
+    std::vector<int> params_;
+    const Clock* clock_ = nullptr;
+    std::shared_ptr<live::LiveViewServer> server_;
+    std::shared_ptr<live::LatestPicture> stream_;
+    Duration interval_{};
+    TimePoint last_published_{};
+    bool published_any_ = false;
+    cv::Mat scaled_;
+    std::vector<uchar> jpeg_;
+};
+
+}  // namespace
+
+void add_live_view(std::vector<StageSpec>& catalog) {
+    using K = OptionKind;
+    catalog.push_back(
+        {"live_view", "Serve the frames passing here as MJPEG and snapshots, and live stats as JSON and Prometheus",
+         "- { type: live_view, listen: 127.0.0.1:8080 }", "serial",
+         {{"listen", K::text, "127.0.0.1:8080", "Address to serve on (host:port; 0.0.0.0 lets other machines watch)"},
+          {"stream", K::text, "", "Name of this input's stream (default: the input's name)"},
+          {"max_fps", K::number, "15", "Most pictures a second sent to viewers (0 = every frame)", 0, 1000},
+          {"width", K::integer, "0", "Width of the pictures (height follows); 0 keeps the frame's size", 0, 8192},
+          {"quality", K::integer, "80", "JPEG quality", 1, 100},
+          {"write_timeout", K::duration, "2s", "A viewer that does not read for this long is disconnected", 0.1, 600},
+          {"max_viewers", K::integer, "16", "Most viewers at once (each holds a thread)", 1, 256}},
+         [](const std::string& name, const OptionValues& o) { return std::make_unique<LiveView>(name, o); }});
+}
+
+}  // namespace framepipe::stages

@@ -1,0 +1,56 @@
+#pragma once
+// A minimal HTTP/1.1 client over a raw loopback socket, for the live view tests: plain GETs, an MJPEG reader that
+// splits multipart/x-mixed-replace into its parts, and a viewer that connects and then never reads (its receive
+// buffer made small so the server's writes stall soon).
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace framepipe::test {
+
+struct HttpResponse {
+    int status = 0;  // 0: no answer
+    std::string content_type;
+    std::string body;
+};
+
+/// GET http://127.0.0.1:<port><path> and read the whole answer (Connection: close).
+HttpResponse http_get(int port, const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+class MjpegReader {
+public:
+    /// Connects and reads the response head. status() says how the server answered.
+    MjpegReader(int port, const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    ~MjpegReader();
+    MjpegReader(const MjpegReader&) = delete;
+    MjpegReader& operator=(const MjpegReader&) = delete;
+
+    [[nodiscard]] int status() const noexcept { return status_; }
+    [[nodiscard]] const std::string& content_type() const noexcept { return content_type_; }
+    /// The next part's body (a JPEG), or nothing when the stream ended or nothing came within the timeout.
+    std::optional<std::string> next_part();
+
+private:
+    bool fill();  // reads more into buffer_; false on end or timeout
+    int fd_ = -1;
+    int status_ = 0;
+    std::string content_type_;
+    std::string boundary_;
+    std::string buffer_;
+    std::chrono::milliseconds timeout_;
+};
+
+/// Connects, sends the request for `path`, and never reads: a stalled viewer. Closes when destroyed.
+class StalledViewer {
+public:
+    StalledViewer(int port, const std::string& path);
+    ~StalledViewer();
+    StalledViewer(const StalledViewer&) = delete;
+    StalledViewer& operator=(const StalledViewer&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+}  // namespace framepipe::test

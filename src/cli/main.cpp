@@ -5,6 +5,7 @@
 //   framepipe validate PIPELINE.yaml [--set KEY=VALUE ...]
 //   framepipe stages [TYPE]
 //   framepipe probe INPUT ...
+//   framepipe devices
 //   framepipe report RUN.json [--html PAGE.html]
 //
 // Exit codes: 0 success (also after a Ctrl-C that drained cleanly), 1 runtime failure, 2 bad usage or configuration.
@@ -17,6 +18,7 @@
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/registry.hpp>
 #include <framepipe/report_io.hpp>
+#include <framepipe/sources/cameras.hpp>
 #include <framepipe/sources/image_source.hpp>
 #include <framepipe/sources/video_source.hpp>
 
@@ -222,6 +224,41 @@ int probe(const std::vector<std::string>& inputs) {
     return 0;
 }
 
+std::string join_rates(const std::vector<double>& rates) {
+    std::vector<std::string> parts;
+    for (double r : rates) parts.push_back(fmt::format("{:g}", r));
+    return fmt::format("{}", fmt::join(parts, "/"));
+}
+
+int devices() {
+    const std::vector<CameraInfo> cameras = list_cameras();
+    if (cameras.empty()) {
+        fmt::print("no cameras found (no V4L2 capture device under /dev/video*).\n"
+                   "Without a camera, try: a file replayed as live (INPUT --set source.realtime=true), a stream URL\n"
+                   "(rtsp://, http://), or the synthetic camera (synthetic --set source.live=true).\n");
+        return 0;
+    }
+    for (const CameraInfo& camera : cameras) {
+        if (!camera.problem.empty()) {
+            fmt::print("{}: {}\n", camera.device, camera.problem);
+            continue;
+        }
+        fmt::print("{}: {} ({}, {})\n", camera.device, camera.card, camera.driver, camera.bus);
+        for (const CameraFormat& format : camera.formats) {
+            std::vector<std::string> modes;
+            for (const CameraMode& m : format.modes)
+                modes.push_back(m.fps.empty() ? fmt::format("{}x{}", m.width, m.height)
+                                              : fmt::format("{}x{}@{}", m.width, m.height, join_rates(m.fps)));
+            fmt::print("  {:<5} {}{}: {}\n", format.fourcc, format.description, format.compressed ? " (compressed)" : "",
+                       modes.empty() ? std::string("sizes not listed") : fmt::format("{}", fmt::join(modes, "  ")));
+        }
+        fmt::print("  use: framepipe run pipelines/webcam_live.yaml {} [--set source.video_size=WxH "
+                   "--set source.framerate=N --set source.input_format=mjpeg]\n",
+                   camera.device);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,6 +299,8 @@ int main(int argc, char** argv) {
     CLI::App* probe_cmd = app.add_subcommand("probe", "Show what an input delivers (size, rate, codec, frames)");
     probe_cmd->add_option("inputs", probe_inputs, "Inputs")->required();
 
+    app.add_subcommand("devices", "List V4L2 cameras with their formats, sizes and frame rates");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -273,6 +312,7 @@ int main(int argc, char** argv) {
         if (validate_cmd->parsed()) return validate(validate_path, validate_sets);
         if (stages_cmd->parsed()) return stages(stage_type);
         if (probe_cmd->parsed()) return probe(probe_inputs);
+        if (app.got_subcommand("devices")) return devices();
         if (report_cmd->parsed()) return report_command(report_json, report_html);
     } catch (const ConfigError& e) {
         cli::clear_progress_line();

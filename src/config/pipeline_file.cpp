@@ -68,7 +68,19 @@ std::vector<StageSpec> make_source_catalog() {
     sources.push_back({"video", "A video file of any container and codec FFmpeg reads (the default for files)",
                        "framepipe run p.yaml clip.mp4", "source thread + decode and convert stages",
                        {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
-                        {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16}},
+                        {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
+                        {"open_timeout", K::duration, "10s", "Streams and cameras: give up opening after this", 0.1, 3600},
+                        {"read_timeout", K::duration, "5s",
+                         "Streams and cameras: no frame for this long = source lost (then reopened)", 0.1, 3600},
+                        {"reconnect", K::boolean, "",
+                         "Reopen a lost source with exponential backoff (default: on for streams and cameras)"},
+                        {"backoff_max", K::duration, "30s", "Longest wait between reopening attempts", 0.1, 3600},
+                        {"video_size", K::text, "", "Cameras: size to ask for, e.g. 1280x720"},
+                        {"framerate", K::number, "", "Cameras: frame rate to ask for", 1, 1000},
+                        {"input_format", K::text, "",
+                         "Cameras: pixel format to ask for (mjpeg, yuyv422, ...); default: MJPEG if offered"},
+                        {"rtsp_transport", K::choice, "", "RTSP: tcp (default of framepipe) or udp", std::nullopt,
+                         std::nullopt, {"tcp", "udp"}}},
                        nullptr});
     sources.push_back({"images", "A folder of images, a glob pattern or image files, in natural order",
                        "framepipe run p.yaml photos/   or   'shots/*.png'", "source thread + parallel decode stage",
@@ -77,7 +89,8 @@ std::vector<StageSpec> make_source_catalog() {
                         {"recursive", K::boolean, "false", "Descend into sub-folders"}},
                        nullptr});
     sources.push_back({"synthetic", "A test pattern with the frame number burned in (no camera or file needed)",
-                       "framepipe run p.yaml synthetic", "source thread",
+                       "framepipe run p.yaml synthetic   or   synthetic:front synthetic:back (named inputs)",
+                       "source thread",
                        {{"width", K::integer, "640", "Frame width", 8, 16384},
                         {"height", K::integer, "360", "Frame height", 1, 16384},
                         {"frames", K::integer, "300", "Frames to produce; 0 = until stopped", 0, 1e12},
@@ -97,12 +110,23 @@ const StageSpec& source_spec(const std::string& type) {
 
 std::string source_type_for(const std::string& input, const std::string& forced) {
     if (forced != "auto") return forced;
-    if (input == "synthetic") return "synthetic";
+    if (input == "synthetic" || input.rfind("synthetic:", 0) == 0) return "synthetic";
     std::error_code ec;
     if (std::filesystem::is_directory(input, ec) || input.find_first_of("*?[") != std::string::npos ||
         ImageSource::is_image_name(input))
         return "images";
     return "video";
+}
+
+// "camera:N" names the V4L2 camera /dev/videoN; anything else is a path or URL as given.
+std::string camera_device_for(const std::string& input) {
+    if (input.rfind("camera:", 0) != 0) return input;
+    const std::string index = input.substr(7);
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
+        throw ConfigError(fmt::format("input '{}': a camera is camera:N (N = 0, 1, ...) or a device path such as "
+                                      "/dev/video0; 'framepipe devices' lists them",
+                                      input));
+    return "/dev/video" + index;
 }
 
 // The options of `options` that belong to source type `type` (others may belong to another type in a mixed run).
@@ -388,6 +412,7 @@ std::unique_ptr<Source> make_source(const std::string& input, const std::map<std
         s.fps = o.number("fps");
         s.live = o.boolean("live");
         s.pattern = o.text("pattern") == "counter" ? SyntheticSource::Pattern::counter : SyntheticSource::Pattern::moving;
+        if (input.size() > 10) s.name = input.substr(10);  // synthetic:NAME
         return std::make_unique<SyntheticSource>(s);
     }
     if (type == "images") {
@@ -399,9 +424,17 @@ std::unique_ptr<Source> make_source(const std::string& input, const std::map<std
         return std::make_unique<ImageSource>(s);
     }
     VideoSource::Options s;
-    s.path = input;
+    s.path = camera_device_for(input);
     s.realtime = o.boolean("realtime");
     s.decode_threads = static_cast<int>(o.integer("decode_threads"));
+    s.open_timeout = o.duration("open_timeout");
+    s.read_timeout = o.duration("read_timeout");
+    if (o.has("reconnect")) s.reconnect = o.boolean("reconnect");
+    s.backoff_max = o.duration("backoff_max");
+    if (o.has("video_size")) s.video_size = o.text("video_size");
+    if (o.has("framerate")) s.framerate = o.text("framerate");
+    if (o.has("input_format")) s.input_format = o.text("input_format");
+    if (o.has("rtsp_transport")) s.ffmpeg_options["rtsp_transport"] = o.text("rtsp_transport");
     return std::make_unique<VideoSource>(s);
 }
 

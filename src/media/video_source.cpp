@@ -77,16 +77,46 @@ VideoSource::Probe probe_of(AVFormatContext& container, int index) {
 // Opens a file, stream or device for demuxing and finds its video stream. Files that are missing or are not video are
 // ConfigError (the user named something unusable); a stream or camera that does not answer in time is Error (it may
 // come back: the supervisor retries).
+// "rtsp://user:secret@host/x" -> "rtsp://user:***@host/x": what logs, reports and the live view may show.
+std::string redact_credentials(const std::string& url) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string::npos) return url;
+    const auto host_start = scheme + 3;
+    const auto at = url.find('@', host_start);
+    const auto path_start = url.find('/', host_start);
+    if (at == std::string::npos || (path_start != std::string::npos && at > path_start)) return url;
+    const auto colon = url.find(':', host_start);
+    if (colon == std::string::npos || colon > at) return url;
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+// A stream's name for reports, file names and the live view: host, port and path without scheme or credentials,
+// e.g. "rtsp://u:p@10.0.0.7:554/cam/main" -> "10.0.0.7-554_cam_main", so two cameras' "stream1" stay apart.
+std::string stream_name_of(const std::string& url) {
+    const auto scheme = url.find("://");
+    std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
+    const auto path_start = rest.find('/');
+    const auto at = rest.find('@');
+    if (at != std::string::npos && (path_start == std::string::npos || at < path_start)) rest.erase(0, at + 1);
+    if (const auto query = rest.find('?'); query != std::string::npos) rest.erase(query);
+    while (!rest.empty() && rest.back() == '/') rest.pop_back();
+    for (char& c : rest)
+        if (c == '/') c = '_';
+        else if (c == ':') c = '-';
+    return rest.empty() ? url : rest;
+}
+
 FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Kind kind, Interrupt* interrupt,
                             int& stream_index) {
     quiet_ffmpeg_logging();
     const std::string& path = options.path;
+    const std::string shown = redact_credentials(path);  // for messages: no passwords in logs and reports
     std::error_code ec;
     if (kind == VideoSource::Kind::file) {
         if (!std::filesystem::exists(path, ec))
-            throw ConfigError(fmt::format("'{}': no such file; check the path", path));
+            throw ConfigError(fmt::format("'{}': no such file; check the path", shown));
         if (std::filesystem::is_directory(path, ec))
-            throw ConfigError(fmt::format("'{}' is a folder, not a video (use it as an image folder input)", path));
+            throw ConfigError(fmt::format("'{}' is a folder, not a video (use it as an image folder input)", shown));
     }
     const AVInputFormat* format = nullptr;
     AVDictionary* demuxer_options = nullptr;
@@ -126,12 +156,15 @@ FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Ki
             if (kind == VideoSource::Kind::file)
                 throw ConfigError(fmt::format("'{}' is not a video FFmpeg can read ({}); if it was cut short (an MP4 "
                                               "without its index), only crash-safe formats (MKV, MPEG-TS) can be read",
-                                              path, av_error_text(ret)));
-            throw Error(fmt::format("'{}': cannot open{}: {}", path,
+                                              shown, av_error_text(ret)));
+            throw Error(fmt::format("'{}': cannot open{}: {}{}", shown,
                                     timed_out
                                         ? fmt::format(" within {} s", std::chrono::duration<double>(options.open_timeout).count())
                                         : "",
-                                    av_error_text(ret)));
+                                    av_error_text(ret),
+                                    kind == VideoSource::Kind::camera
+                                        ? "; 'framepipe devices' lists the cameras this machine has"
+                                        : ""));
         }
         FormatContextPtr container(raw);
         ret = avformat_find_stream_info(container.get(), nullptr);
@@ -140,17 +173,17 @@ FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Ki
         av_dict_free(&demuxer_options);
         if (ret < 0 || (timed_out && container->nb_streams == 0)) {
             const std::string message =
-                timed_out ? fmt::format("'{}': cannot open within {} s: no stream information arrived", path,
+                timed_out ? fmt::format("'{}': cannot open within {} s: no stream information arrived", shown,
                                         std::chrono::duration<double>(options.open_timeout).count())
-                          : fmt::format("'{}': cannot read stream information: {}", path, av_error_text(ret));
+                          : fmt::format("'{}': cannot read stream information: {}", shown, av_error_text(ret));
             if (kind == VideoSource::Kind::file) throw ConfigError(message);
             throw Error(message);
         }
         stream_index = av_find_best_stream(container.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-        if (stream_index < 0) throw ConfigError(fmt::format("'{}' has no video stream", path));
+        if (stream_index < 0) throw ConfigError(fmt::format("'{}' has no video stream", shown));
         return container;
     }
-    throw Error(fmt::format("'{}': cannot open", path));
+    throw Error(fmt::format("'{}': cannot open", shown));
 }
 
 }  // namespace
@@ -234,8 +267,9 @@ SourceInfo VideoSource::open() {
     SourceInfo info;
     info.name = !impl.options.name.empty()          ? impl.options.name
                 : impl.kind == Kind::file          ? std::filesystem::path(path).filename().string()
+                : impl.kind == Kind::stream        ? stream_name_of(path)
                                                     : path;
-    info.path = path;
+    info.path = redact_credentials(path);
     info.live = impl.options.realtime || network;
     info.supervised = network && impl.options.reconnect.value_or(true);
     info.backoff_max = impl.options.backoff_max;
@@ -273,7 +307,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
                 throw Error(ret == AVERROR_EOF ? std::string("the stream ended") : av_error_text(ret));
             }
             spdlog::warn("{}: read error after {} packets ({}); treating it as the end of the file",
-                         impl.options.path, impl.packets, av_error_text(ret));
+                         redact_credentials(impl.options.path), impl.packets, av_error_text(ret));
             return ReadResult::end_of_stream;
         }
         if (packet->stream_index == impl.stream_index) break;
@@ -327,7 +361,7 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     parameters.start_pts = impl.base_start;
     parameters.intra_only = impl.probe.intra_only;
     parameters.threads = impl.options.decode_threads;
-    parameters.source_name = impl.options.path;
+    parameters.source_name = redact_credentials(impl.options.path);
     std::vector<std::unique_ptr<Stage>> stages;
     stages.push_back(make_decode_stage(std::move(parameters)));
     stages.push_back(make_convert_stage());

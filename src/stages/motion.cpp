@@ -51,6 +51,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        live_ = context.source.live;
         subtractor_ = cv::createBackgroundSubtractorMOG2(500, threshold_, false);
         const double fps = context.source.fps > 0 ? context.source.fps : 25.0;
         learning_rate_ = std::min(1.0, 0.105 / std::max(1.0, seconds(still_after_) * fps));
@@ -126,7 +127,7 @@ private:
         if (snapshots_) {
             cv::Mat picture = frame.image.clone();
             for (const cv::Rect& r : frame.regions) cv::rectangle(picture, r, cv::Scalar(0, 0, 255), 2);
-            snapshot_ = fmt::format("{}_event{:04}_{}.jpg", stem_of(input_), event_id_, format_media_time(frame.media_time, '-'));
+            snapshot_ = event_file_stem(input_, event_id_, frame, live_) + ".jpg";
             snapshots_->write(picture, snapshot_);
         }
         spdlog::info("{}: motion event {} started at {} (frame {})", input_, event_id_, format_media_time(start_time_),
@@ -161,6 +162,7 @@ private:
     std::vector<std::vector<cv::Point>> contours_;
     std::uint64_t frames_seen_ = 0;
     bool in_event_ = false;
+    bool live_ = false;
     std::uint64_t event_id_ = 0;
     std::uint64_t start_frame_ = 0, last_motion_frame_ = 0;
     Duration start_time_{}, last_motion_time_{};
@@ -183,6 +185,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = stem_of(context.source.name);
+        live_ = context.source.live;
         options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
         ring_.resize(static_cast<std::size_t>(seconds(pre_roll_) * options_.fps) + 2);
         std::error_code ec;
@@ -231,8 +234,7 @@ private:
     void start_clip(const Frame& frame) {
         clip_event_ = frame.event;
         last_event_time_ = frame.media_time;
-        const std::string file =
-            fmt::format("{}_event{:04}_{}.{}", input_, frame.event, format_media_time(frame.media_time, '-'), container_);
+        const std::string file = event_file_stem(input_, frame.event, frame, live_) + "." + container_;
         clip_path_ = (std::filesystem::path(dir_) / file).string();
         clip_ = std::make_unique<media::VideoEncoder>(clip_path_, options_);
         // The pre-roll: ring frames from within pre_roll before this one, oldest first.
@@ -260,6 +262,7 @@ private:
     cv::Mat scaled_;
     std::unique_ptr<media::VideoEncoder> clip_;
     std::uint64_t clip_event_ = 0;
+    bool live_ = false;
     Duration last_event_time_{};
     std::string clip_path_;
 };

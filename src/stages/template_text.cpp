@@ -23,6 +23,18 @@ std::string format_media_time(Duration t, char separator) {
                        ms / 1000 % 60, ms % 1000);
 }
 
+std::string event_file_stem(std::string_view input, std::uint64_t event, const Frame& first_frame, bool live) {
+    if (!live) return fmt::format("{}_event{:04}_{}", stem_of(input), event, format_media_time(first_frame.media_time, '-'));
+    static const auto wall_minus_steady = std::chrono::system_clock::now().time_since_epoch() -
+                                          std::chrono::steady_clock::now().time_since_epoch();
+    const auto wall = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+        first_frame.capture_time.time_since_epoch() + wall_minus_steady));
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(wall);
+    std::tm local{};
+    localtime_r(&seconds, &local);
+    return fmt::format("{}_{:%Y%m%d-%H%M%S}_event{:04}", stem_of(input), local, event);
+}
+
 std::string render_template(const std::string& text, const TemplateFields& fields) {
     const std::string input = stem_of(fields.input);
     const std::string time = format_media_time(fields.frame.media_time, fields.for_file_name ? '-' : ':');

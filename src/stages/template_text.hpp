@@ -28,4 +28,9 @@ std::string stem_of(std::string_view name);
 /// Media time as HH:MM:SS.mmm (separator ':' or '-').
 std::string format_media_time(Duration t, char separator = ':');
 
+/// The name stem of a motion event's files (snapshot, clip), from the event's first frame: "yard_event0001_00-00-03.000"
+/// for a file (media time), "cam_20261121-073005_event0001" for live input, whose media time and event numbers restart
+/// with every run. Every stage computes the same stem for the same frame (one steady-to-wall offset per process).
+std::string event_file_stem(std::string_view input, std::uint64_t event, const Frame& first_frame, bool live);
+
 }  // namespace framepipe::stages

@@ -150,6 +150,18 @@ TEST_CASE("cli: stages lists every type and shows one with its options; probe de
     CHECK(run_framepipe("probe nothing.mp4", dir).code == 2);
 }
 
+TEST_CASE("cli: devices lists cameras or says there are none, and a bad camera name is a usage error") {
+    TempDir dir;
+    const Result devices = run_framepipe("devices", dir);
+    CHECK(devices.code == 0);
+    const bool listed = devices.out.rfind("/dev/video", 0) == 0;  // one line per device
+    const bool none = devices.out.find("no cameras found") != std::string::npos;
+    CHECK(listed != none);
+    const Result bad = run_framepipe(fmt::format("run -q '{}edges.yaml' camera:front", pipelines()), dir);
+    CHECK(bad.code == 2);
+    CHECK(bad.err.find("camera:N") != std::string::npos);
+}
+
 TEST_CASE("cli: Ctrl-C drains the frames in flight and finalises the output, which plays with every frame") {
     TempDir dir;
     // An endless synthetic source into a video; SIGINT after 3 s.

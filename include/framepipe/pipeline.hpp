@@ -36,7 +36,8 @@ struct PipelineOptions {
     /// Capacity of edges whose EdgeOptions leave it unset. Two frames per edge keep every stage busy (measured:
     /// perf/video_jobs runs no faster with 3 or 4) while bounding memory and, for live input, latency.
     std::size_t default_capacity = 2;
-    /// Policy of edges whose EdgeOptions leave it unset: after a live source, live_overflow; everywhere else, block.
+    /// Policy of edges whose EdgeOptions leave it unset: after a live source (and, for a source with decode stages,
+    /// also after those, where pictures no longer depend on each other), live_overflow; everywhere else, block.
     Overflow live_overflow = Overflow::drop_oldest;
     /// After request_stop(), how long in-flight frames may take to drain before they are discarded.
     Duration drain_timeout = std::chrono::seconds(10);

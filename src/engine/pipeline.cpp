@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -43,6 +44,7 @@ public:
 
     std::unique_ptr<Source> source;
     std::vector<StageSlot> slots;
+    std::size_t decoder_count = 0;  // the source's own decode stages, at the front of slots
     bool source_opened = false;
     std::size_t stages_opened = 0;
 
@@ -155,6 +157,7 @@ void Pipeline::Impl::open_all() {
         if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
         // The source's own decode stages go first, so decoding runs on the graph like any other stage.
         std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
+        chain.decoder_count = decoders.size();
         for (std::size_t d = 0; d < decoders.size(); ++d)
             chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}});
     }
@@ -210,12 +213,20 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
         plan.restore[s] = traits.parallel && order_needed_later;
         order_needed_later = order_needed_later || traits.needs_ordered_input;
     }
+    // Live input drops where frames are independent of each other: right after capture, and again right after the
+    // source's own decode stages, so a slow stage drops decoded pictures rather than packets a decoder needs. The
+    // packet edge holds about a second of packets to ride out decoding hiccups; if it overflows anyway, an in-order
+    // decoder skips to the next keyframe instead of showing broken pictures.
+    const SourceInfo& info = chain.state.info;
     for (std::size_t s = 0; s < n; ++s) {
         const StageSlot& slot = chain.slots[s];
-        const bool after_live_source = s == 0 && chain.state.info.live;
+        const bool live_drop_point = info.live && (s == 0 || s == chain.decoder_count);
+        const bool packet_edge = info.live && s == 0 && chain.decoder_count > 0;
         Edge::Config config;
-        config.capacity = slot.edge.capacity.value_or(options.default_capacity);
-        config.overflow = slot.edge.overflow.value_or(after_live_source ? options.live_overflow : Overflow::block);
+        config.capacity = slot.edge.capacity.value_or(
+            packet_edge ? std::max<std::size_t>(options.default_capacity, static_cast<std::size_t>(std::ceil(info.fps)))
+                        : options.default_capacity);
+        config.overflow = slot.edge.overflow.value_or(live_drop_point ? options.live_overflow : Overflow::block);
         // One producer at a time: the source thread, a serial stage or an order-restoring one.
         config.single_producer = s == 0 || !chain.slots[s - 1].stage->traits().parallel || plan.restore[s - 1];
         plan.edges.push_back(config);
@@ -423,6 +434,7 @@ std::string Pipeline::describe() {
         chain.source_opened = true;
         if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
         std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
+        chain.decoder_count = decoders.size();
         for (std::size_t d = 0; d < decoders.size(); ++d)
             chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}});
     }

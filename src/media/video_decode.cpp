@@ -77,6 +77,7 @@ public:
 
     Outcome process(Frame& frame) override {
         if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
+        if (skipped_to_keyframe(frame)) return Outcome::drop;
         last_capture_ = frame.capture_time;
         load_packet(*packet_, frame);
         int ret = avcodec_send_packet(context_.get(), packet_.get());
@@ -113,6 +114,9 @@ public:
     }
 
     void close() override {
+        if (skipped_packets_ > 0)
+            spdlog::info("{}: decode: {} packet(s) skipped while waiting for a keyframe after dropped packets",
+                         stream_.source_name, skipped_packets_);
         if (dropped_pictures_ > 0)
             spdlog::warn("{}: {} decoded pictures had no frame to carry them and were dropped", stream_.source_name,
                          dropped_pictures_);
@@ -120,6 +124,28 @@ public:
     }
 
 private:
+    // Packets of a live source that were dropped before decoding (a full edge, no free frame) leave the following
+    // pictures without their references. Until the next keyframe those packets are dropped (counted as the stage's
+    // drops) rather than decoded into smeared pictures that would, among other things, read as motion.
+    bool skipped_to_keyframe(const Frame& packet) {
+        const bool gap = seen_packet_ && packet.sequence != last_sequence_ + 1;
+        seen_packet_ = true;
+        last_sequence_ = packet.sequence;
+        if (gap && !packet.key) {
+            if (skipped_packets_ == 0)
+                spdlog::warn("{}: packets were dropped before decoding (decoding or capture fell behind the live "
+                             "source); skipping to the next keyframe (counted as decode's drops)",
+                             stream_.source_name);
+            waiting_for_key_ = true;
+        }
+        if (waiting_for_key_ && !packet.key) {
+            ++skipped_packets_;
+            return true;
+        }
+        waiting_for_key_ = false;
+        return false;
+    }
+
     void receive_all() {
         for (;;) {
             const int ret = avcodec_receive_frame(context_.get(), scratch_.get());
@@ -158,6 +184,10 @@ private:
     std::size_t held_ = 0;
     std::uint64_t next_picture_ = 0;
     std::uint64_t dropped_pictures_ = 0;
+    std::uint64_t skipped_packets_ = 0;
+    std::uint64_t last_sequence_ = 0;
+    bool seen_packet_ = false;
+    bool waiting_for_key_ = false;
     bool draining_ = false;
     TimePoint last_capture_{};
 };

@@ -125,7 +125,10 @@ TEST_CASE("pipelines/webcam_live.yaml: the synthetic camera, mirrored, in the li
                 {"source.live=true", "source.frames=0", "source.width=640", "source.height=360",
                  fmt::format("view.listen=127.0.0.1:{}", port), "thumbs.dir=" + (dir / "thumbs"), "thumbs.interval=2s",
                  "text.position=top-right"});  // keep the burned-in frame number at the bottom readable
-    REQUIRE(eventually([&] { return http_get(port, "/", 1s).status == 200 || !run.failure().empty(); }));
+    REQUIRE(eventually([&] {  // up once the page lists the input's stream
+        return http_get(port, "/", 1s).body.find("/stream.mjpg?name=synthetic\"") != std::string::npos ||
+               !run.failure().empty();
+    }));
     REQUIRE(run.failure().empty());
 
     // The MJPEG parts are the newest frames, mirrored: flipped back, their burned-in numbers read and increase.

@@ -158,7 +158,54 @@ TEST_CASE("video_source: realtime replay is a live source paced at the file's ra
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     REQUIRE(report.ok());
     CHECK(report.sources.at(0).live);
-    CHECK(report.sources.at(0).edges.at(0).overflow == Overflow::drop_oldest);
+    // Drops happen where pictures are independent: after capture (packets; about a second of them fits), and after
+    // decode and convert, so a slow stage drops decoded pictures rather than packets the decoder needs.
+    const auto& edges = report.sources.at(0).edges;
+    REQUIRE(edges.size() == 3);
+    CHECK(edges[0].overflow == Overflow::drop_oldest);
+    CHECK(edges[0].capacity >= 100);
+    CHECK(edges[1].overflow == Overflow::block);
+    CHECK(edges[2].overflow == Overflow::drop_oldest);
     CHECK(seconds >= 0.15);  // 20 frames at 100 fps cannot arrive faster than 0.19 s (a lower bound, not a timing)
     CHECK(report.balanced());
+}
+
+TEST_CASE("video_source: after packets are lost before decoding, the decoder skips to the next keyframe and every "
+          "picture it gives is whole") {
+    TempDir dir;
+    const std::string path = dir / "gop12.mp4";
+    write_video(path, {.frames = 30, .size = {320, 240}, .fps = 25,
+                       .codec = "-c:v libx264 -preset veryfast -bf 0 -g 12 -pix_fmt yuv420p"});
+    VideoSource source({.path = path});
+    const SourceInfo info = source.open();
+    std::vector<std::unique_ptr<Stage>> stages = source.decode_stages();
+    REQUIRE(stages.size() == 2);
+    StageContext context;
+    context.source = info;
+    for (auto& stage : stages) stage->open(context);
+
+    std::vector<int> numbers;
+    int skipped = 0;
+    const auto deliver = [&](Frame& frame) {
+        REQUIRE(stages[1]->process(frame) == Outcome::pass);
+        numbers.push_back(read_number(frame.image));
+    };
+    Frame frame;
+    for (std::uint64_t sequence = 0;; ++sequence) {
+        frame.reset_metadata();
+        if (source.read(frame, {}) == ReadResult::end_of_stream) break;
+        frame.sequence = sequence;
+        if (sequence >= 5 && sequence <= 7) continue;  // lost before decoding: 8..11 depend on them
+        const Outcome outcome = stages[0]->process(frame);
+        if (outcome == Outcome::drop) ++skipped;
+        if (outcome == Outcome::pass) deliver(frame);
+    }
+    for (frame.reset_metadata(); stages[0]->flush(frame); frame.reset_metadata()) deliver(frame);
+    for (auto& stage : stages) stage->close();
+    source.close();
+
+    std::vector<int> expected = {0, 1, 2, 3, 4};
+    for (int n = 12; n < 30; ++n) expected.push_back(n);
+    CHECK(numbers == expected);  // nothing between the loss and the keyframe at 12, nothing smeared
+    CHECK(skipped == 4);
 }

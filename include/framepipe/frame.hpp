@@ -85,6 +85,9 @@ public:
     std::uint32_t source = 0;
     /// Per source, from 0, in capture order. A gap means the source itself skipped frames (counted as drops).
     std::uint64_t sequence = 0;
+    /// The source's own number for this frame where it has one (a camera's frame counter, the synthetic camera's
+    /// clock), else -1. The engine counts gaps in it as frames the source skipped before capture.
+    std::int64_t source_number = -1;
     /// Position in the media (presentation time). For live sources, time since the first frame.
     Duration media_time{};
     /// When the engine received the frame from its source.
@@ -121,6 +124,7 @@ public:
         event = 0;
         source = 0;
         sequence = 0;
+        source_number = -1;
         media_time = {};
         capture_time = {};
         spans.fill(StageSpan{});

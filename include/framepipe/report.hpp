@@ -83,6 +83,7 @@ struct SourceReport {
     std::uint64_t captured = 0;
     std::uint64_t delivered = 0;           // passed by the last stage of the chain
     std::uint64_t dropped_at_capture = 0;  // read but never entered the pipeline (no free frame for a live source)
+    std::uint64_t skipped_by_source = 0;   // never read: gaps in the source's own frame numbers (not in captured)
     std::uint32_t pool_capacity = 0;       // frames this source may have alive at once
     std::uint32_t pool_peak = 0;           // most that were
     Duration active_time{};                // from the first capture to the last delivery

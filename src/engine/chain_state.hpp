@@ -26,6 +26,7 @@ struct ChainState {
 
     std::atomic<std::uint64_t> captured{0};
     std::atomic<std::uint64_t> dropped_at_capture{0};
+    std::atomic<std::uint64_t> skipped_by_source{0};
     std::atomic<std::uint64_t> delivered{0};
     std::atomic<std::int64_t> first_capture_ns{0};
     std::atomic<std::int64_t> first_media_ns{0};

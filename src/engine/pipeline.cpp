@@ -286,6 +286,7 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         source.captured = chain.state.captured.load();
         source.delivered = chain.state.delivered.load();
         source.dropped_at_capture = chain.state.dropped_at_capture.load();
+        source.skipped_by_source = chain.state.skipped_by_source.load();
         if (chain.state.pool) {
             source.pool_capacity = chain.state.pool->capacity();
             source.pool_peak = chain.state.pool->peak_in_use();

@@ -25,6 +25,8 @@ std::string format_summary(const RunReport& report) {
                            ms(s.end_to_end.p50), ms(s.end_to_end.p99), ms(s.end_to_end.max));
         if (s.live)
             out += fmt::format(", {} ms behind real time (worst {} ms)", ms(s.behind_real_time), ms(s.behind_real_time_max));
+        if (s.skipped_by_source > 0)
+            out += fmt::format(", {} skipped by the source before capture", s.skipped_by_source);
         if (s.reconnects > 0)
             out += fmt::format(", signal lost {} time{} ({} without signal{})", s.reconnects, s.reconnects == 1 ? "" : "s",
                                seconds(s.time_lost), s.signal_lost ? ", lost at the end" : "");

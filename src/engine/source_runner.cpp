@@ -34,6 +34,13 @@ SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
         if (source_.read(frame, chain_.stop.get_token()) == ReadResult::frame) {
             ++next_sequence_;
             frame.capture_time = run_.clock().now();
+            if (frame.source_number >= 0) {  // the source numbers its frames: a gap is frames it never delivered
+                if (last_source_number_ >= 0 && frame.source_number > last_source_number_ + 1)
+                    chain_.skipped_by_source.fetch_add(
+                        static_cast<std::uint64_t>(frame.source_number - last_source_number_ - 1),
+                        std::memory_order_relaxed);
+                last_source_number_ = frame.source_number;
+            }
             if (next_sequence_ == 1) {
                 chain_.first_media_ns.store(frame.media_time.count());
                 chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
@@ -78,6 +85,7 @@ bool SourceRunner::recover(const std::string& reason) noexcept {
         if (stop.stop_requested() || run_.aborting()) break;
         try {
             (void)source_.open();
+            last_source_number_ = -1;  // a reopened source numbers afresh
             const Duration lost_for = std::chrono::steady_clock::now() - lost_at;
             chain_.time_lost_ns.fetch_add(lost_for.count(), std::memory_order_relaxed);
             chain_.signal_lost.store(false);

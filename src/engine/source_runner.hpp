@@ -43,6 +43,7 @@ private:
     Edge& out_;
     Frame spare_;  // live input only: where a frame goes when the pool is empty
     std::uint64_t next_sequence_ = 0;
+    std::int64_t last_source_number_ = -1;  // the source's own number of the previous frame; -1 after (re)opening
     std::string last_failure_;
     bool source_closed_ = false;
     std::thread thread_;

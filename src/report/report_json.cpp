@@ -61,6 +61,7 @@ std::string report_to_json(const RunReport& report) {
         src["delivered"] = s.delivered;
         src["dropped"] = s.dropped();
         src["dropped_at_capture"] = s.dropped_at_capture;
+        src["skipped_by_source"] = s.skipped_by_source;
         src["queued"] = s.queued();
         src["fps"] = s.fps();
         src["active_time_ms"] = ms(s.active_time);
@@ -180,6 +181,7 @@ RunReport read_report_json(const std::string& path) {
             s.captured = src.at("captured");
             s.delivered = src.at("delivered");
             s.dropped_at_capture = src.at("dropped_at_capture");
+            s.skipped_by_source = src.value("skipped_by_source", std::uint64_t{0});  // absent before it existed
             s.active_time = from_ms(src.at("active_time_ms"));
             s.pool_capacity = src.at("pool").at("capacity");
             s.pool_peak = src.at("pool").at("peak");

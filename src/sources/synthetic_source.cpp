@@ -78,8 +78,16 @@ SourceInfo SyntheticSource::open() {
 
 ReadResult SyntheticSource::read(Frame& frame, std::stop_token stop) {
     if (stop.stop_requested() || (options_.frames > 0 && produced_ >= options_.frames)) return ReadResult::end_of_stream;
-    const std::int64_t number = produced_++;
+    std::int64_t number = produced_++;
     if (options_.live) {  // like a camera: the next frame exists at its time, not before
+        // ... and frames exist on the camera's clock whether or not anyone reads them: a reader more than a frame late
+        // gets the newest one, and the frames it missed are a gap in the numbering (counted as skipped by the source).
+        const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - live_start_).count();
+        const auto newest = static_cast<std::int64_t>(elapsed * options_.fps);
+        if (newest > number && (options_.frames == 0 || newest < options_.frames)) {
+            number = newest;
+            produced_ = number + 1;
+        }
         const auto due = live_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                            std::chrono::duration<double>(static_cast<double>(number) / options_.fps));
         std::mutex mutex;
@@ -93,6 +101,7 @@ ReadResult SyntheticSource::read(Frame& frame, std::stop_token stop) {
         stamp_counter(frame.image, number);
     else
         draw_moving(frame.image, number);
+    if (options_.live) frame.source_number = number;
     if (options_.fps > 0)
         frame.media_time = std::chrono::duration_cast<Duration>(
             std::chrono::duration<double>(static_cast<double>(number) / options_.fps));

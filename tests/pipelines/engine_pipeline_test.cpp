@@ -345,7 +345,7 @@ TEST_CASE("pipeline: a live synthetic source at 200 fps through a slow stage kee
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
     const SourceReport& s = report.sources.at(0);
-    CHECK(s.captured == 100);
+    CHECK(s.captured + s.skipped_by_source == 100);  // a source thread that ran late skipped frames, like a camera
     CHECK(s.dropped() > 0);
     CHECK(s.dropped_at_capture == 0);  // the pool is sized so a live source always has a frame to read into
     check_accounting(report);
@@ -433,4 +433,61 @@ TEST_CASE("pipeline: holding more frames than declared is an error naming the st
     CHECK(report.error->stage == "greedy");
     CHECK(report.error->message == "held more than its max_held of 2 frames");
     check_accounting(report);
+}
+
+namespace {
+
+/// A live source that numbers its frames itself and leaves out some numbers, as a camera does when it drops frames
+/// before anyone reads them.
+class NumberedSource final : public Source {
+public:
+    explicit NumberedSource(std::vector<std::int64_t> numbers) : numbers_(std::move(numbers)) {}
+    SourceInfo open() override {
+        SourceInfo info;
+        info.name = "numbered";
+        info.live = true;
+        info.fps = 1000;
+        info.size = {16, 8};
+        return info;
+    }
+    ReadResult read(Frame& frame, std::stop_token) override {
+        if (next_ == numbers_.size()) return ReadResult::end_of_stream;
+        frame.prepare_image({16, 8}, CV_8UC3);
+        frame.source_number = numbers_[next_++];
+        return ReadResult::frame;
+    }
+
+private:
+    std::vector<std::int64_t> numbers_;
+    std::size_t next_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("pipeline: gaps in a source's own frame numbers are counted as skipped before capture, apart from drops") {
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<NumberedSource>(std::vector<std::int64_t>{0, 1, 2, 5, 6, 9, 10}))
+        .add(std::make_unique<RecordingSink>(RecordingSink::Options{}), {.capacity = 16});
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.skipped_by_source == 4);  // 3, 4, 7, 8
+    CHECK(s.captured == 7);
+    CHECK(s.delivered == 7);
+    CHECK(s.dropped() == 0);
+    check_accounting(report);
+}
+
+TEST_CASE("synthetic: the live pattern is a camera: a reader that comes late gets the newest frame, and the gap shows") {
+    SyntheticSource camera({.width = 32, .height = 16, .frames = 0, .fps = 100, .live = true,
+                            .pattern = SyntheticSource::Pattern::counter});
+    (void)camera.open();
+    Frame frame;
+    REQUIRE(camera.read(frame, {}) == ReadResult::frame);
+    CHECK(frame.source_number == 0);
+    std::this_thread::sleep_for(100ms);  // at least 10 frame intervals
+    REQUIRE(camera.read(frame, {}) == ReadResult::frame);
+    CHECK(frame.source_number >= 10);
+    CHECK(SyntheticSource::counter_of(frame.image) == frame.source_number);
+    CHECK(frame.media_time == std::chrono::milliseconds(10 * frame.source_number));
 }

@@ -1,5 +1,7 @@
 #include "live_view_server.hpp"
 
+#include "../report/html_text.hpp"
+
 #include <framepipe/error.hpp>
 #include <framepipe/report_io.hpp>
 
@@ -19,20 +21,6 @@ namespace {
 constexpr const char* kBoundary = "framepipe";
 constexpr std::chrono::milliseconds kViewerPoll{250};      // how often a waiting viewer checks for the server's end
 constexpr std::chrono::milliseconds kSnapshotWait{2000};   // how long /snapshot.jpg waits for a fresh picture
-
-std::string html_escaped(const std::string& text) {
-    std::string out;
-    for (const char c : text) {
-        switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 std::string url_encoded(const std::string& text) {
     std::string out;

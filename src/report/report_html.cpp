@@ -1,5 +1,7 @@
 // The run report as a page a person would rather look at than read: the verdict, latency over time, where each
 // frame's time goes per stage, throughput, edge depths and stage load over time, and the tables. Inline SVG only.
+#include "html_text.hpp"
+
 #include <framepipe/error.hpp>
 #include <framepipe/report_io.hpp>
 
@@ -15,20 +17,6 @@ namespace {
 const char* const kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
 const char* color(std::size_t i) { return kPalette[i % std::size(kPalette)]; }
-
-std::string escape(std::string_view text) {
-    std::string out;
-    for (const char c : text) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 double ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -61,14 +49,14 @@ std::string line_chart(const std::string& title, const std::string& y_unit, cons
     const auto px = [&](double x) { return left + (w - left - right) * (x_top > 0 ? x / x_top : 0); };
     const auto py = [&](double y) { return h - bottom - (h - top - bottom) * (y_top > 0 ? y / y_top : 0); };
     std::string svg = fmt::format(R"(<svg width="{}" height="{}" viewBox="0 0 {} {}" role="img"><text x="{}" y="18" class="title">{}</text>)",
-                                  w, h, w, h, left, escape(title));
+                                  w, h, w, h, left, html_escaped(title));
     for (double y = 0; y <= y_top + 1e-9; y += y_step)
         svg += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" class="grid"/><text x="{}" y="{:.1f}" class="tick" text-anchor="end">{:g}</text>)",
                            left, w - right, py(y), py(y), left - 6, py(y) + 4, y);
     for (double x = 0; x <= x_top + 1e-9; x += x_step)
         svg += fmt::format(R"(<text x="{:.1f}" y="{}" class="tick" text-anchor="middle">{:g}</text>)", px(x), h - bottom + 16, x);
     svg += fmt::format(R"(<text x="{}" y="{}" class="tick" text-anchor="middle">seconds</text><text x="14" y="{}" class="tick" transform='rotate(-90 14 {})' text-anchor="middle">{}</text>)",
-                       (left + w - right) / 2, h - 4, (top + h - bottom) / 2, (top + h - bottom) / 2, escape(y_unit));
+                       (left + w - right) / 2, h - 4, (top + h - bottom) / 2, (top + h - bottom) / 2, html_escaped(y_unit));
     for (std::size_t i = 0; i < series.size(); ++i) {
         const Series& s = series[i];
         if (s.points.empty()) continue;
@@ -79,7 +67,7 @@ std::string line_chart(const std::string& title, const std::string& y_unit, cons
         const double ly = top + 14.0 * static_cast<double>(i);
         svg += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="2"{}/><text x="{}" y="{:.1f}" class="legend">{}</text>)",
                            w - right + 10, w - right + 28, ly, ly, s.color, s.dashed ? R"( stroke-dasharray="5,3")" : "",
-                           w - right + 32, ly + 4, escape(s.label));
+                           w - right + 32, ly + 4, html_escaped(s.label));
     }
     return svg + "</svg>";
 }
@@ -93,7 +81,7 @@ std::string breakdown_chart(const SourceReport& s) {
     const auto [x_top, x_step] = nice_axis(total_max);
     const auto px = [&](double v) { return (w - left - right) * (x_top > 0 ? v / x_top : 0); };
     std::string svg = fmt::format(R"(<svg width="{}" height="{}" viewBox="0 0 {} {}" role="img"><text x="{}" y="18" class="title">{}: where a frame's time goes, per stage (mean ms: waiting in the edge, then processing)</text>)",
-                                  w, h, w, h, 10, escape(s.name));
+                                  w, h, w, h, 10, html_escaped(s.name));
     for (double x = 0; x <= x_top + 1e-9; x += x_step)
         svg += fmt::format(R"(<line x1="{:.1f}" x2="{:.1f}" y1="{}" y2="{}" class="grid"/><text x="{:.1f}" y="{}" class="tick" text-anchor="middle">{:g}</text>)",
                            left + px(x), left + px(x), top - 4, h - 24, left + px(x), h - 10, x);
@@ -101,7 +89,7 @@ std::string breakdown_chart(const SourceReport& s) {
         const StageReport& st = s.stages[i];
         const double y = top + row * static_cast<double>(i);
         const double wait = ms(st.wait.mean), service = ms(st.service.mean);
-        svg += fmt::format(R"(<text x="{}" y="{:.1f}" class="label" text-anchor="end">{}</text>)", left - 8, y + 15, escape(st.name));
+        svg += fmt::format(R"(<text x="{}" y="{:.1f}" class="label" text-anchor="end">{}</text>)", left - 8, y + 15, html_escaped(st.name));
         svg += fmt::format(R"(<rect x="{}" y="{:.1f}" width="{:.1f}" height="16" fill="{}" opacity="0.35"><title>wait {:.2f} ms</title></rect>)",
                            left, y + 3, px(wait), color(i), wait);
         svg += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="16" fill="{}"><title>service {:.2f} ms</title></rect>)",
@@ -116,12 +104,12 @@ std::string table(const SourceReport& s) {
     std::string out = R"(<table><tr><th>stage</th><th>workers</th><th>processed</th><th>dropped</th><th>service p50 / p99 ms</th><th>wait p50 / p99 ms</th><th>busy</th><th>fps</th></tr>)";
     for (const StageReport& st : s.stages)
         out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} / {:.2f}</td><td>{:.2f} / {:.2f}</td><td>{:.0f}%</td><td>{:.1f}</td></tr>",
-                           escape(st.name), st.concurrency, st.processed, st.dropped(), ms(st.service.p50),
+                           html_escaped(st.name), st.concurrency, st.processed, st.dropped(), ms(st.service.p50),
                            ms(st.service.p99), ms(st.wait.p50), ms(st.wait.p99), 100 * st.utilisation, st.fps);
     out += R"(</table><table><tr><th>edge</th><th>capacity</th><th>policy</th><th>pushed</th><th>dropped</th><th>peak</th><th>full</th><th>producer blocked</th></tr>)";
     for (const EdgeReport& e : s.edges)
         out += fmt::format("<tr><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}%</td><td>{:.2f} s</td></tr>",
-                           escape(e.from), escape(e.to), e.capacity, to_string(e.overflow), e.pushed, e.dropped(),
+                           html_escaped(e.from), html_escaped(e.to), e.capacity, to_string(e.overflow), e.pushed, e.dropped(),
                            e.peak_depth, 100 * e.full_share, std::chrono::duration<double>(e.blocked_time).count());
     return out + "</table>";
 }
@@ -131,19 +119,19 @@ std::string table(const SourceReport& s) {
 void write_report_html(const RunReport& report, const std::string& path, const std::string& title) {
     std::string body;
     body += fmt::format("<h1>{}</h1><p class=\"meta\">wall time {:.2f} s &middot; {} worker threads &middot; {}{}</p>",
-                        escape(title), std::chrono::duration<double>(report.wall_time).count(), report.threads,
+                        html_escaped(title), std::chrono::duration<double>(report.wall_time).count(), report.threads,
                         report.balanced() ? "every frame accounted for" : "ACCOUNTING DOES NOT ADD UP",
                         report.stopped ? " &middot; stopped on request" : "");
     if (!report.verdict.empty()) {
-        std::string verdict = escape(report.verdict);
+        std::string verdict = html_escaped(report.verdict);
         for (std::size_t at = 0; (at = verdict.find('\n', at)) != std::string::npos;) verdict.replace(at, 1, "<br>");
         body += fmt::format("<div class=\"verdict\"><b>Verdict.</b> {}</div>", verdict);
     }
-    if (report.error) body += fmt::format("<div class=\"error\"><b>Error.</b> {}</div>", escape(report.error->describe()));
+    if (report.error) body += fmt::format("<div class=\"error\"><b>Error.</b> {}</div>", html_escaped(report.error->describe()));
     body += "<table><tr><th>input</th><th>kind</th><th>captured</th><th>delivered</th><th>dropped</th><th>fps</th><th>end-to-end p50 / p99 / max ms</th></tr>";
     for (const SourceReport& s : report.sources)
         body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.1f} / {:.1f} / {:.1f}</td></tr>",
-                            escape(s.name), s.live ? "live" : "file", s.captured, s.delivered, s.dropped(), s.fps(),
+                            html_escaped(s.name), s.live ? "live" : "file", s.captured, s.delivered, s.dropped(), s.fps(),
                             ms(s.end_to_end.p50), ms(s.end_to_end.p99), ms(s.end_to_end.max));
     body += "</table>";
 
@@ -177,7 +165,7 @@ void write_report_html(const RunReport& report, const std::string& path, const s
     body += line_chart("Frames delivered per second", "frames/s", throughput);
     for (std::size_t i = 0; i < report.sources.size(); ++i) {
         const SourceReport& s = report.sources[i];
-        body += fmt::format("<h2>{}</h2>", escape(s.name));
+        body += fmt::format("<h2>{}</h2>", html_escaped(s.name));
         body += breakdown_chart(s);
         std::vector<Series> depth, busy;
         for (std::size_t e = 0; e < s.edges.size(); ++e) {
@@ -216,7 +204,7 @@ svg {{ display: block; margin: 10px 0; }}
 <p class="meta">Made by framepipe from its run report (framepipe-report/1).</p>
 </body></html>
 )",
-                                         escape(title), body);
+                                         html_escaped(title), body);
     std::ofstream out(path);
     out << page;
     if (!out) throw Error(fmt::format("cannot write '{}'", path));

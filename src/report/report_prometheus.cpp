@@ -112,30 +112,28 @@ std::string report_to_prometheus(const RunReport& report) {
                 x.sample("framepipe_edge_frames_dropped_total", where + "," + label("cause", cause), double(count));
         }
 
-    x.family("framepipe_stage_frames_processed_total", "counter", "Frames given to the stage.");
-    for (const SourceReport& s : report.sources)
-        for (const StageReport& st : s.stages)
-            x.sample("framepipe_stage_frames_processed_total", label("source", s.name) + "," + label("stage", st.name),
-                     double(st.processed));
-    x.family("framepipe_stage_frames_dropped_total", "counter", "Frames the stage filtered, rejected or ended on.");
-    for (const SourceReport& s : report.sources)
-        for (const StageReport& st : s.stages)
-            x.sample("framepipe_stage_frames_dropped_total", label("source", s.name) + "," + label("stage", st.name),
-                     double(st.dropped()));
-    x.family("framepipe_stage_busy_seconds_total", "counter", "Time the stage spent processing (all its workers).");
-    for (const SourceReport& s : report.sources)
-        for (const StageReport& st : s.stages)
-            x.sample("framepipe_stage_busy_seconds_total", label("source", s.name) + "," + label("stage", st.name),
-                     seconds(st.busy));
-    x.family("framepipe_stage_service_seconds", "summary", "Time inside the stage, per frame.");
-    for (const SourceReport& s : report.sources)
-        for (const StageReport& st : s.stages)
-            x.summary("framepipe_stage_service_seconds", label("source", s.name) + "," + label("stage", st.name),
-                      st.service);
-    x.family("framepipe_stage_wait_seconds", "summary", "Time a frame waited in front of the stage.");
-    for (const SourceReport& s : report.sources)
-        for (const StageReport& st : s.stages)
-            x.summary("framepipe_stage_wait_seconds", label("source", s.name) + "," + label("stage", st.name), st.wait);
+    // Per stage: counters, and latency summaries.
+    const auto stage_labels = [](const SourceReport& s, const StageReport& st) {
+        return label("source", s.name) + "," + label("stage", st.name);
+    };
+    const auto per_stage = [&](const char* name, const char* help, auto value) {
+        x.family(name, "counter", help);
+        for (const SourceReport& s : report.sources)
+            for (const StageReport& st : s.stages) x.sample(name, stage_labels(s, st), value(st));
+    };
+    per_stage("framepipe_stage_frames_processed_total", "Frames given to the stage.",
+              [](const StageReport& st) { return double(st.processed); });
+    per_stage("framepipe_stage_frames_dropped_total", "Frames the stage filtered, rejected or ended on.",
+              [](const StageReport& st) { return double(st.dropped()); });
+    per_stage("framepipe_stage_busy_seconds_total", "Time the stage spent processing (all its workers).",
+              [](const StageReport& st) { return seconds(st.busy); });
+    const auto per_stage_summary = [&](const char* name, const char* help, LatencySummary StageReport::*member) {
+        x.family(name, "summary", help);
+        for (const SourceReport& s : report.sources)
+            for (const StageReport& st : s.stages) x.summary(name, stage_labels(s, st), st.*member);
+    };
+    per_stage_summary("framepipe_stage_service_seconds", "Time inside the stage, per frame.", &StageReport::service);
+    per_stage_summary("framepipe_stage_wait_seconds", "Time a frame waited in front of the stage.", &StageReport::wait);
     return x.take();
 }
 

@@ -2,6 +2,7 @@
 // surveillance.yaml on a file replayed at its own rate, stream_monitor.yaml on two real streams served on 127.0.0.1 by
 // Debian's ffmpeg (one of them killed and restarted mid-run). Only settings a user would change are overridden: the
 // inputs, output folders, the port, and timings short enough for a test.
+#include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
@@ -86,15 +87,6 @@ private:
     RunReport report_;
     std::string failure_;
 };
-
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 30s) {
-    for (auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
-}
 
 std::vector<fs::path> files_in(const fs::path& dir, const std::string& extension) {
     std::vector<fs::path> out;

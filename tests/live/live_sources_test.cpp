@@ -1,5 +1,6 @@
 // Live input without a camera: a real network stream served on 127.0.0.1 by Debian's ffmpeg (killed and restarted
 // mid-run), the synthetic live source, and timeouts that keep a dead stream from hanging anything.
+#include "support/eventually.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
 #include "support/test_stages.hpp"
@@ -49,17 +50,6 @@ private:
     std::vector<Duration> times_;
     std::atomic<std::uint64_t> count_{0};
 };
-
-// Waits for a condition, giving up (false) after `limit`.
-template <class F>
-bool eventually(F&& condition, std::chrono::seconds limit) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
 
 }  // namespace
 

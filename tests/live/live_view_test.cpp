@@ -1,6 +1,7 @@
 // The live view, served on 127.0.0.1 while a live synthetic source runs: MJPEG parts that decode to the newest frames,
 // a fresh snapshot, the live report as JSON and Prometheus text, several inputs on one server, and viewers that stop
 // reading: they are disconnected after the write timeout while the pipeline goes on publishing.
+#include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 
@@ -84,15 +85,6 @@ double metric(const std::string& page, const std::string& series) {
     const auto at = page.find("\n" + series + " ");
     if (at == std::string::npos) return -1;
     return std::stod(page.substr(at + series.size() + 2));
-}
-
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 30s) {
-    for (auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return condition();
 }
 
 }  // namespace

@@ -215,8 +215,9 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
     }
     // Live input drops where frames are independent of each other: right after capture, and again right after the
     // source's own decode stages, so a slow stage drops decoded pictures rather than packets a decoder needs. The
-    // packet edge holds about a second of packets to ride out decoding hiccups; if it overflows anyway, an in-order
-    // decoder skips to the next keyframe instead of showing broken pictures.
+    // packet edge holds about two seconds of packets, to ride out decoding hiccups and the burst a stream delivers
+    // after opening (what FFmpeg read while probing it); if it overflows anyway, an in-order decoder skips to the next
+    // keyframe instead of showing broken pictures.
     const SourceInfo& info = chain.state.info;
     for (std::size_t s = 0; s < n; ++s) {
         const StageSlot& slot = chain.slots[s];
@@ -224,7 +225,7 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
         const bool packet_edge = info.live && s == 0 && chain.decoder_count > 0;
         Edge::Config config;
         config.capacity = slot.edge.capacity.value_or(
-            packet_edge ? std::max<std::size_t>(options.default_capacity, static_cast<std::size_t>(std::ceil(info.fps)))
+            packet_edge ? std::max<std::size_t>(options.default_capacity, static_cast<std::size_t>(std::ceil(2 * info.fps)))
                         : options.default_capacity);
         config.overflow = slot.edge.overflow.value_or(live_drop_point ? options.live_overflow : Overflow::block);
         // One producer at a time: the source thread, a serial stage or an order-restoring one.

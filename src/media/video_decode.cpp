@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::size_t kMaxHeld = 16;  // H.264/HEVC reorder at most 16 pictures
 constexpr std::size_t kBacklog = 8;   // decoded pictures waiting for a frame to carry them
+constexpr std::uint64_t kMaxKeyWait = 300;  // packets to wait for a keyframe before decoding without one
 
 CodecContextPtr open_decoder(const StreamParameters& stream, int threads) {
     const AVCodec* codec = avcodec_find_decoder(stream.codec->codec_id);
@@ -68,7 +69,8 @@ public:
         : Stage({.name = "decode", .max_held = kMaxHeld + static_cast<std::size_t>(stream.threads)}),
           stream_(std::move(stream)) {}
 
-    void open(const StageContext&) override {
+    void open(const StageContext& context) override {
+        waiting_for_key_ = context.source.live;  // a live stream may be joined between keyframes
         context_ = open_decoder(stream_, stream_.threads);
         packet_.reset(av_packet_alloc());
         for (auto& slot : backlog_) slot.reset(av_frame_alloc());
@@ -115,8 +117,8 @@ public:
 
     void close() override {
         if (skipped_packets_ > 0)
-            spdlog::info("{}: decode: {} packet(s) skipped while waiting for a keyframe after dropped packets",
-                         stream_.source_name, skipped_packets_);
+            spdlog::info("{}: decode: {} packet(s) skipped while waiting for a keyframe ({} loss{} before decoding)",
+                         stream_.source_name, skipped_packets_, gaps_, gaps_ == 1 ? "" : "es");
         if (dropped_pictures_ > 0)
             spdlog::warn("{}: {} decoded pictures had no frame to carry them and were dropped", stream_.source_name,
                          dropped_pictures_);
@@ -124,26 +126,36 @@ public:
     }
 
 private:
-    // Packets of a live source that were dropped before decoding (a full edge, no free frame) leave the following
-    // pictures without their references. Until the next keyframe those packets are dropped (counted as the stage's
-    // drops) rather than decoded into smeared pictures that would, among other things, read as motion.
+    // Pictures need their references. Until a keyframe arrives, packets are dropped (counted as the stage's drops)
+    // rather than decoded into smeared pictures that would, among other things, read as motion: at the start of a live
+    // stream (joined between keyframes) and after packets of a live source were lost before decoding (a full edge, no
+    // free frame). A stream without keyframes (intra refresh) is decoded anyway after kMaxKeyWait packets.
     bool skipped_to_keyframe(const Frame& packet) {
         const bool gap = seen_packet_ && packet.sequence != last_sequence_ + 1;
         seen_packet_ = true;
         last_sequence_ = packet.sequence;
-        if (gap && !packet.key) {
-            if (skipped_packets_ == 0)
-                spdlog::warn("{}: packets were dropped before decoding (decoding or capture fell behind the live "
-                             "source); skipping to the next keyframe (counted as decode's drops)",
+        if (packet.key) {
+            waiting_for_key_ = false;
+            waited_ = 0;
+            return false;
+        }
+        if (gap && !waiting_for_key_) {
+            if (gaps_++ == 0)
+                spdlog::warn("{}: packets were lost before decoding (the live edge in front of the decoder was full: "
+                             "decoding fell behind, or a burst arrived); skipping to the next keyframe",
                              stream_.source_name);
             waiting_for_key_ = true;
         }
-        if (waiting_for_key_ && !packet.key) {
-            ++skipped_packets_;
-            return true;
+        if (!waiting_for_key_) return false;
+        if (++waited_ > kMaxKeyWait) {
+            spdlog::warn("{}: no keyframe in {} packets; decoding without one (the stream may use intra refresh)",
+                         stream_.source_name, kMaxKeyWait);
+            waiting_for_key_ = false;
+            waited_ = 0;
+            return false;
         }
-        waiting_for_key_ = false;
-        return false;
+        ++skipped_packets_;
+        return true;
     }
 
     void receive_all() {
@@ -185,7 +197,9 @@ private:
     std::uint64_t next_picture_ = 0;
     std::uint64_t dropped_pictures_ = 0;
     std::uint64_t skipped_packets_ = 0;
+    std::uint64_t gaps_ = 0;
     std::uint64_t last_sequence_ = 0;
+    std::uint64_t waited_ = 0;
     bool seen_packet_ = false;
     bool waiting_for_key_ = false;
     bool draining_ = false;

@@ -320,6 +320,11 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     frame.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
     frame.pts = impl.to_base(packet->pts, stream);
     frame.dts = impl.to_base(packet->dts, stream);
+    if (frame.pts == AV_NOPTS_VALUE && frame.dts == AV_NOPTS_VALUE) {
+        // A packet without timestamps (RTSP's first one, before RTP timing is known) follows the one before it, so
+        // media time never jumps back to zero, also not after a reconnect.
+        frame.pts = frame.dts = impl.last_ts == AV_NOPTS_VALUE ? impl.base_start + impl.offset : impl.last_ts + impl.step;
+    }
     const std::int64_t ts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
     const double media_seconds = ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(ts - impl.base_start, impl.base_time_base);
     frame.media_time = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(media_seconds));

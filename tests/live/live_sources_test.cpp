@@ -113,6 +113,58 @@ TEST_CASE("live: a stream whose server dies is declared lost within the read tim
     CHECK(report.balanced());
 }
 
+TEST_CASE("live: an RTSP camera (H.264 over RTP, interleaved in TCP) is read live; its loss is detected within the "
+          "read timeout and the stream comes back with its server") {
+    const int port = free_port();
+    const std::string server_command =
+        fmt::format("'{}/support/rtsp_server.py' {}", FRAMEPIPE_TESTS_DIR, port);  // GStreamer's RTSP server
+    auto server = std::make_unique<Process>(server_command);
+    const std::string url = fmt::format("rtsp://127.0.0.1:{}/cam", port);
+    REQUIRE(eventually([&] { return run(fmt::format("ffprobe -v quiet -rtsp_transport tcp '{}'", url)) == 0; }, 15s));
+
+    auto sink_owner = std::make_unique<TimeRecorder>("sink");
+    TimeRecorder& sink = *sink_owner;
+    std::atomic<bool> lost_seen{false};
+    PipelineOptions options;
+    options.progress_interval = 20ms;
+    options.on_progress = [&](const RunReport& r) {
+        if (r.sources.at(0).signal_lost) lost_seen.store(true);
+    };
+    Pipeline pipeline(options);
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{
+                            .path = url, .open_timeout = 5s, .read_timeout = 1s, .backoff_max = 500ms}))
+        .add(std::move(sink_owner));
+    std::uint64_t at_return = 0;
+    bool steps_ok = true;
+    std::thread driver([&] {
+        steps_ok = eventually([&] { return sink.count() >= 25; }, 15s);
+        if (steps_ok) {
+            server->kill(SIGKILL);
+            steps_ok = eventually([&] { return lost_seen.load(); }, 10s);
+        }
+        if (steps_ok) {
+            at_return = sink.count();
+            server = std::make_unique<Process>(server_command);
+            steps_ok = eventually([&] { return sink.count() >= at_return + 25; }, 20s);
+        }
+        pipeline.request_stop();
+    });
+    const RunReport report = pipeline.run();
+    driver.join();
+    REQUIRE(steps_ok);
+    REQUIRE(report.ok());
+    const SourceReport& camera = report.sources.at(0);
+    CHECK(camera.live);
+    CHECK(camera.name == fmt::format("127.0.0.1-{}_cam", port));
+    CHECK(camera.reconnects >= 1);
+    // Joined between keyframes or not, the decoder starts at a keyframe: no packet without a picture.
+    CHECK(camera.stages.at(0).rejected == 0);
+    CHECK(sink.count() >= at_return + 25);
+    const auto times = sink.times();
+    CHECK(std::is_sorted(times.begin(), times.end()));  // RTSP's first packet has no timestamp: not a jump back to 0
+    CHECK(report.balanced());
+}
+
 TEST_CASE("live: a stream that does not answer fails within its open timeout, with a message naming it") {
     const int port = free_port();  // nothing listens: refused at once
     const std::string expected = fmt::format("'http://127.0.0.1:{}/nothing': cannot open", port);

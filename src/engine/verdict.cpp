@@ -53,32 +53,38 @@ std::string bottleneck_verdict(const RunReport& report) {
         // The stage that cannot keep up is the furthest downstream one whose input edge is usually full.
         std::size_t bottleneck = s.stages.size();
         double bottleneck_share = 0;
+        bool share_is_blocking = false;  // the share is how long the producer waited, not how long the edge was full
         for (std::size_t i = 0; i < s.edges.size() && i < s.stages.size(); ++i) {
-            const double share =
-                std::max(s.edges[i].full_share, std::chrono::duration<double>(s.edges[i].blocked_time).count() / active);
-            if (share >= 0.5) bottleneck = i, bottleneck_share = std::min(share, 1.0);
+            const double blocked = std::chrono::duration<double>(s.edges[i].blocked_time).count() / active;
+            const double share = std::max(s.edges[i].full_share, blocked);
+            if (share >= 0.5)
+                bottleneck = i, bottleneck_share = std::min(share, 1.0), share_is_blocking = blocked > s.edges[i].full_share;
         }
+        // Quoted as the tables show it: the edge's own full share, or the time its producer waited to hand frames on.
+        const auto queue_text = [&](std::size_t i) {
+            return share_is_blocking ? fmt::format("'{}' waited {} of the time to hand frames to it", s.edges[i].from,
+                                                   percent(bottleneck_share))
+                                     : fmt::format("the edge into it ({} -> {}) was full {} of the time", s.edges[i].from,
+                                                   s.edges[i].to, percent(bottleneck_share));
+        };
         std::string line = report.sources.size() > 1 ? fmt::format("{}: ", s.name) : "";
         // A stage whose input is full while it is mostly idle is waiting for a core, not slow itself.
         const bool starved = bottleneck < s.stages.size() && s.stages[bottleneck].utilisation < 0.3;
         if (machine_busy) {
             if (starved)
-                line += fmt::format("'{}' often waited for a core: the edge into it was full {} of the time while it "
-                                    "was busy {}.",
-                                    s.stages[bottleneck].name, percent(bottleneck_share),
+                line += fmt::format("'{}' often waited for a core: {} while it was busy {}.",
+                                    s.stages[bottleneck].name, queue_text(bottleneck),
                                     percent(s.stages[bottleneck].utilisation));
             else if (bottleneck < s.stages.size())
-                line += fmt::format("'{}' is where frames queue: the edge into it was full {} of the time (busy {} of "
-                                    "its {} {}).",
-                                    s.stages[bottleneck].name, percent(bottleneck_share),
+                line += fmt::format("'{}' is where frames queue: {} (busy {} of its {} {}).",
+                                    s.stages[bottleneck].name, queue_text(bottleneck),
                                     percent(s.stages[bottleneck].utilisation), s.stages[bottleneck].concurrency,
                                     s.stages[bottleneck].concurrency == 1 ? "worker" : "workers");
         } else if (bottleneck < s.stages.size()) {
             const StageReport& stage = s.stages[bottleneck];
-            const EdgeReport& edge = s.edges[bottleneck];
-            line += fmt::format("'{}' limits throughput: the edge into it ({} -> {}) was full {} of the time, while it "
-                                "ran at {:.1f} frames/s, busy {} of its {} {}. Try: {}.",
-                                stage.name, edge.from, edge.to, percent(bottleneck_share), stage.fps,
+            line += fmt::format("'{}' limits throughput: {}, while it ran at {:.1f} frames/s, busy {} of its {} {}. "
+                                "Try: {}.",
+                                stage.name, queue_text(bottleneck), stage.fps,
                                 percent(stage.utilisation), stage.concurrency,
                                 stage.concurrency == 1 ? "worker" : "workers", advice_for(stage, report.threads));
         } else if (s.live) {

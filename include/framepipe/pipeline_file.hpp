@@ -3,7 +3,8 @@
 // options for the sources made from them, and defaults for every edge:
 //
 //     # Thumbnails every 2 s of each video.
-//     inputs: [a.mp4, b.mp4]             # command-line inputs replace these
+//     inputs: [a.mp4, b.mp4]             # command-line inputs replace these; an input may also be a map:
+//                                        #   - { path: rtsp://10.0.0.7/main, name: gate, read_timeout: 3s }
 //     source: { realtime: false }        # options for the sources made from the inputs
 //     edges: { capacity: 4 }             # defaults for every edge
 //     stages:
@@ -35,9 +36,21 @@ struct StageEntry {
     int line = 0;
 };
 
+/// One input: what to read, what to call it, and source options for it alone (they override the file's `source:`).
+struct InputEntry {
+    std::string path;
+    std::string name;                                // empty: the source's own (file name, host and path, ...)
+    std::map<std::string, std::string> options;
+    int line = 0;
+};
+
+/// A command-line input: "gate=rtsp://10.0.0.7/main" is named "gate"; anything else (including a file that exists
+/// under a name with '=') is a path. A name is letters, digits, '_' and '-'.
+InputEntry parse_input(const std::string& argument);
+
 struct PipelineFile {
     std::string path;
-    std::vector<std::string> inputs;
+    std::vector<InputEntry> inputs;
     std::map<std::string, std::string> source;       // source options, including "type" (auto, video, images, synthetic)
     std::map<std::string, int> source_lines;
     std::vector<StageEntry> stages;
@@ -59,15 +72,15 @@ void apply_setting(PipelineFile& file, const std::string& assignment);
 /// Makes every stage once (without opening it), so option combinations a stage rejects are reported with the line.
 void check_stages(const PipelineFile& file);
 
-/// One source per input: "synthetic", a video file, or images (a folder, a glob pattern, an image file).
-/// `options` are the pipeline file's source options. Throws ConfigError for an option no source type has.
-std::unique_ptr<Source> make_source(const std::string& input, const std::map<std::string, std::string>& options);
+/// One source per input: "synthetic", a video file, a stream or camera, or images (a folder, a glob pattern, an image
+/// file). `options` are the pipeline file's source options; the input's own override them.
+std::unique_ptr<Source> make_source(const InputEntry& input, const std::map<std::string, std::string>& options);
 
 /// The source types and their options, for `framepipe stages`.
 const std::vector<StageSpec>& source_catalog();
 
-/// Builds the pipeline: one chain per input (given inputs replace the file's). Throws ConfigError when there is no
-/// input, or for a bad one.
+/// Builds the pipeline: one chain per input (given inputs, parsed with parse_input, replace the file's). Throws
+/// ConfigError when there is no input, or for a bad one.
 std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::vector<std::string>& inputs,
                                          PipelineOptions options = {});
 

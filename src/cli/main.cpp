@@ -124,7 +124,8 @@ int validate(const std::string& path, const std::vector<std::string>& sets) {
     std::string chain;
     for (const StageEntry& entry : file.stages) chain += (chain.empty() ? "" : " -> ") + entry.name;
     fmt::print("{}: OK, {} stage(s): {}\n", path, file.stages.size(), chain);
-    if (!file.inputs.empty()) fmt::print("  inputs: {}\n", fmt::join(file.inputs, ", "));
+    for (const InputEntry& input : file.inputs)
+        fmt::print("  input: {}{}\n", input.name.empty() ? "" : input.name + " = ", input.path);
     return 0;
 }
 

@@ -233,6 +233,69 @@ const std::vector<StageSpec>& source_catalog() {
     return catalog;
 }
 
+namespace {
+
+// One source option: it must belong to some source type, with a valid value. `where` names it in errors.
+void check_source_option(const std::string& path, int line, const std::string& name, const std::string& value) {
+    if (name == "type") {
+        if (value != "auto" && value != "video" && value != "images" && value != "synthetic")
+            fail_at(path, line, fmt::format("source type must be auto, video, images or synthetic, got '{}'", value));
+        return;
+    }
+    bool known = false;
+    std::vector<std::string> all;
+    for (const StageSpec& spec : source_catalog())
+        for (const OptionSpec& o : spec.options) {
+            all.push_back(o.name);
+            if (o.name != name) continue;
+            known = true;
+            try {
+                check_options(spec, {{name, value}});
+            } catch (const ConfigError& e) {
+                fail_at(path, line, fmt::format("source ({}): {}", spec.type, e.what()));
+            }
+        }
+    if (!known)
+        fail_at(path, line, fmt::format("no source has an option '{}'{}; see 'framepipe stages'", name,
+                                        suggestion(name, all)));
+}
+
+// An input: a scalar path, or { path: ..., name: ..., <source options> }.
+InputEntry parse_input_entry(const std::string& path, const YAML::Node& node) {
+    const int line = line_of(node);
+    if (node.IsScalar()) return {node.Scalar(), "", {}, line};
+    if (!node.IsMap())
+        fail_at(path, line, "an input is a path or URL, or a map such as { path: rtsp://cam/main, name: gate }");
+    InputEntry input;
+    input.line = line;
+    for (const auto& item : node) {
+        const std::string key = item.first.as<std::string>();
+        const std::string text = scalar(path, item.second, key);
+        if (key == "path") input.path = text;
+        else if (key == "name") input.name = text;
+        else {
+            check_source_option(path, line_of(item.first), key, text);
+            input.options[key] = text;
+        }
+    }
+    if (input.path.empty()) fail_at(path, line, "this input has no 'path:' (a file, folder, URL, camera:N or synthetic)");
+    return input;
+}
+
+}  // namespace
+
+InputEntry parse_input(const std::string& argument) {
+    const auto equals = argument.find('=');
+    std::error_code ec;
+    if (equals == std::string::npos || equals == 0 || std::filesystem::exists(argument, ec)) return {argument, "", {}, 0};
+    const std::string name = argument.substr(0, equals);
+    const bool plain = std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '_' || c == '-';
+    });
+    if (!plain) return {argument, "", {}, 0};
+    return {argument.substr(equals + 1), name, {}, 0};
+}
+
 PipelineFile parse_pipeline(const std::string& text, const std::string& path) {
     YAML::Node root;
     try {
@@ -255,9 +318,9 @@ PipelineFile parse_pipeline(const std::string& text, const std::string& path) {
             for (std::size_t i = 0; i < value.size(); ++i) file.stages.push_back(parse_stage(path, value[i], i));
         } else if (key == "inputs") {
             if (value.IsScalar()) {
-                file.inputs.push_back(value.Scalar());
+                file.inputs.push_back({value.Scalar(), "", {}, line});
             } else if (value.IsSequence()) {
-                for (const auto& input : value) file.inputs.push_back(scalar(path, input, "inputs"));
+                for (const auto& input : value) file.inputs.push_back(parse_input_entry(path, input));
             } else {
                 fail_at(path, line, "'inputs' must be a file name or a list of them");
             }
@@ -292,30 +355,7 @@ PipelineFile parse_pipeline(const std::string& text, const std::string& path) {
     }
     if (file.stages.empty()) fail_at(path, 0, "no 'stages:' list; a pipeline needs at least one stage");
     // Source options: each must belong to some source type, with a valid value.
-    for (const auto& [name, value] : file.source) {
-        const int line = file.source_lines[name];
-        if (name == "type") {
-            if (value != "auto" && value != "video" && value != "images" && value != "synthetic")
-                fail_at(path, line, fmt::format("source type must be auto, video, images or synthetic, got '{}'", value));
-            continue;
-        }
-        bool known = false;
-        std::vector<std::string> all;
-        for (const StageSpec& spec : source_catalog())
-            for (const OptionSpec& o : spec.options) {
-                all.push_back(o.name);
-                if (o.name != name) continue;
-                known = true;
-                try {
-                    check_options(spec, {{name, value}});
-                } catch (const ConfigError& e) {
-                    fail_at(path, line, fmt::format("source ({}): {}", spec.type, e.what()));
-                }
-            }
-        if (!known)
-            fail_at(path, line, fmt::format("no source has an option '{}'{}; see 'framepipe stages'", name,
-                                            suggestion(name, all)));
-    }
+    for (const auto& [name, value] : file.source) check_source_option(path, file.source_lines[name], name, value);
     // Stage names must be unique: they name the stages in reports and in --set.
     std::set<std::string> names;
     for (const StageEntry& entry : file.stages)
@@ -400,9 +440,23 @@ void check_stages(const PipelineFile& file) {
     }
 }
 
-std::unique_ptr<Source> make_source(const std::string& input, const std::map<std::string, std::string>& options) {
+std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std::string, std::string>& file_options) {
+    std::map<std::string, std::string> options = file_options;
+    for (const auto& [key, value] : entry.options) options[key] = value;  // the input's own win
+    const std::string& input = entry.path;
     const auto type_it = options.find("type");
     const std::string type = source_type_for(input, type_it == options.end() ? "auto" : type_it->second);
+    const StageSpec& spec = source_spec(type);
+    for (const auto& [key, value] : entry.options) {
+        const bool known = key == "type" || std::any_of(spec.options.begin(), spec.options.end(),
+                                                        [&](const OptionSpec& o) { return o.name == key; });
+        if (!known) {
+            std::vector<std::string> names;
+            for (const OptionSpec& o : spec.options) names.push_back(o.name);
+            throw ConfigError(fmt::format("input '{}' is a {} source, which has no option '{}'; it has: {}", input, type,
+                                          key, join(names)));
+        }
+    }
     const OptionValues o = options_for(type, options);
     if (type == "synthetic") {
         SyntheticSource::Options s;
@@ -413,6 +467,7 @@ std::unique_ptr<Source> make_source(const std::string& input, const std::map<std
         s.live = o.boolean("live");
         s.pattern = o.text("pattern") == "counter" ? SyntheticSource::Pattern::counter : SyntheticSource::Pattern::moving;
         if (input.size() > 10) s.name = input.substr(10);  // synthetic:NAME
+        if (!entry.name.empty()) s.name = entry.name;
         return std::make_unique<SyntheticSource>(s);
     }
     if (type == "images") {
@@ -421,10 +476,12 @@ std::unique_ptr<Source> make_source(const std::string& input, const std::map<std
         s.fps = o.number("fps");
         s.max_pixels = o.integer("max_pixels");
         s.recursive = o.boolean("recursive");
+        s.name = entry.name;
         return std::make_unique<ImageSource>(s);
     }
     VideoSource::Options s;
     s.path = camera_device_for(input);
+    s.name = entry.name;
     s.realtime = o.boolean("realtime");
     s.decode_threads = static_cast<int>(o.integer("decode_threads"));
     s.open_timeout = o.duration("open_timeout");
@@ -440,7 +497,11 @@ std::unique_ptr<Source> make_source(const std::string& input, const std::map<std
 
 std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::vector<std::string>& inputs,
                                          PipelineOptions options) {
-    const std::vector<std::string>& chosen = inputs.empty() ? file.inputs : inputs;
+    std::vector<InputEntry> chosen = file.inputs;
+    if (!inputs.empty()) {
+        chosen.clear();
+        for (const std::string& argument : inputs) chosen.push_back(parse_input(argument));
+    }
     if (chosen.empty())
         throw ConfigError(fmt::format("{}: no inputs: give video files, image folders or 'synthetic' after the "
                                       "pipeline file, or list them under 'inputs:'",
@@ -449,8 +510,15 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
     if (file.threads != 0) options.worker_threads = file.threads;
     if (file.drain_timeout) options.drain_timeout = *file.drain_timeout;
     auto pipeline = std::make_unique<Pipeline>(options);
-    for (const std::string& input : chosen) {
-        Chain& chain = pipeline->add_source(make_source(input, file.source));
+    for (const InputEntry& input : chosen) {
+        std::unique_ptr<Source> source;
+        try {
+            source = make_source(input, file.source);
+        } catch (const ConfigError& e) {
+            if (input.line == 0) throw;
+            fail_at(file.path, input.line, e.what());
+        }
+        Chain& chain = pipeline->add_source(std::move(source));
         for (const StageEntry& entry : file.stages) {
             std::unique_ptr<Stage> stage;
             try {

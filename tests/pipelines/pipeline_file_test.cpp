@@ -32,7 +32,10 @@ stages:
     edge: { capacity: 2 }
 )",
                                              "p.yaml");
-    CHECK(file.inputs == std::vector<std::string>{"a.mp4", "b.mp4"});
+    REQUIRE(file.inputs.size() == 2);
+    CHECK(file.inputs[0].path == "a.mp4");
+    CHECK(file.inputs[1].path == "b.mp4");
+    CHECK(file.inputs[1].name.empty());
     CHECK(file.source.at("realtime") == "true");
     CHECK(*file.edges.capacity == 8);
     CHECK(*file.edges.overflow == Overflow::drop_oldest);
@@ -74,6 +77,42 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
           "p.yaml:1: no source has an option 'realtim' (did you mean 'realtime'?); see 'framepipe stages'");
     CHECK(error_of("stages: []\n") == "p.yaml:1: 'stages' must be a list with at least one stage");
     CHECK(error_of("inputs: [a.mp4]\n") == "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
+}
+
+TEST_CASE("pipeline_file: an input may carry its own name and source options, over the file's") {
+    const PipelineFile file = parse_pipeline(R"(source: { read_timeout: 5s, width: 64 }
+inputs:
+  - { path: "synthetic", name: gate, width: 96, height: 32, frames: 4 }
+  - synthetic:yard
+stages: [{ type: "null" }]
+)",
+                                             "p.yaml");
+    REQUIRE(file.inputs.size() == 2);
+    CHECK(file.inputs[0].name == "gate");
+    CHECK(file.inputs[0].line == 3);
+    CHECK(file.inputs[0].options.at("width") == "96");
+    const RunReport report = build_pipeline(file, {})->run();
+    REQUIRE(report.ok());
+    REQUIRE(report.sources.size() == 2);
+    CHECK(report.sources[0].name == "gate");
+    CHECK(report.sources[0].captured == 4);
+    CHECK(report.sources[1].name == "yard");
+    CHECK(report.sources[1].captured == 300);  // the default: file options and defaults apply to the other input
+
+    // Command-line inputs: NAME=PATH names one; a path with '=' in it that is not a plain name stays a path.
+    CHECK(parse_input("gate=rtsp://10.0.0.7/main").name == "gate");
+    CHECK(parse_input("gate=rtsp://10.0.0.7/main").path == "rtsp://10.0.0.7/main");
+    CHECK(parse_input("http://cam/video?size=2").name.empty());
+    CHECK(parse_input("clip.mp4").path == "clip.mp4");
+
+    CHECK(error_of("inputs:\n  - { name: x }\nstages: [{ type: \"null\" }]\n").rfind("p.yaml:2: this input has no 'path:'", 0) == 0);
+    CHECK(error_of("inputs:\n  - { path: a.mp4, speed: 2 }\nstages: [{ type: \"null\" }]\n")
+              .rfind("p.yaml:2: no source has an option 'speed'", 0) == 0);
+    const PipelineFile mismatched = parse_pipeline(
+        "inputs:\n  - { path: synthetic, realtime: true }\nstages: [{ type: \"null\" }]\n", "p.yaml");
+    CHECK_THROWS_WITH_AS(build_pipeline(mismatched, {}),
+                         doctest::Contains("p.yaml:2: input 'synthetic' is a synthetic source, which has no option 'realtime'"),
+                         ConfigError);
 }
 
 TEST_CASE("pipeline_file: --set changes a stage by name or type, its edge, the source and the edge defaults") {

@@ -83,7 +83,8 @@ public:
     std::uint64_t event = 0;
     /// Index of the source (input) the frame came from, in the order the pipeline's sources were added.
     std::uint32_t source = 0;
-    /// Per source, from 0, in capture order. A gap means the source itself skipped frames (counted as drops).
+    /// Per source, from 0, in capture order. A gap means the frames before and after do not follow each other: some
+    /// were dropped in between (counted where), or the source was reopened after losing its signal.
     std::uint64_t sequence = 0;
     /// The source's own number for this frame where it has one (a camera's frame counter, the synthetic camera's
     /// clock), else -1. The engine counts gaps in it as frames the source skipped before capture.

@@ -10,6 +10,7 @@
 #include <framepipe/report.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace framepipe {
 
@@ -24,6 +25,8 @@ void write_report_json(const RunReport& report, const std::string& path);
 /// The report in Prometheus text format (counters, gauges and latency summaries labelled by source, stage and edge),
 /// for a /metrics endpoint. Works on progress snapshots.
 [[nodiscard]] std::string report_to_prometheus(const RunReport& report);
+/// A Prometheus label value: backslash, double quote and newline escaped.
+[[nodiscard]] std::string prometheus_label_value(std::string_view value);
 
 /// A self-contained HTML page (inline SVG, no scripts, nothing fetched). Throws Error when it cannot be written.
 void write_report_html(const RunReport& report, const std::string& path, const std::string& title = "framepipe run");

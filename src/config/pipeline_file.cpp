@@ -466,7 +466,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
         s.fps = o.number("fps");
         s.live = o.boolean("live");
         s.pattern = o.text("pattern") == "counter" ? SyntheticSource::Pattern::counter : SyntheticSource::Pattern::moving;
-        if (input.size() > 10) s.name = input.substr(10);  // synthetic:NAME
+        if (input.rfind("synthetic:", 0) == 0 && input.size() > 10) s.name = input.substr(10);
         if (!entry.name.empty()) s.name = entry.name;
         return std::make_unique<SyntheticSource>(s);
     }

@@ -97,11 +97,11 @@ struct Pipeline::Impl {
 
     PipelineOptions options;
     const Clock& clock;
+    LiveReport live;  // for stages that publish statistics while running; outlives the stages (declared before them)
     std::vector<std::unique_ptr<ChainImpl>> chains;
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> abort_requested{false};
     bool ran = false;
-    LiveReport live;  // for stages that publish statistics while running
 
     // The timeline the supervisor samples, and what it needs to turn cumulative counters into per-interval values.
     std::vector<TimelineSample> timeline;
@@ -222,10 +222,12 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
     for (std::size_t s = 0; s < n; ++s) {
         const StageSlot& slot = chain.slots[s];
         const bool live_drop_point = info.live && (s == 0 || s == chain.decoder_count);
-        const bool packet_edge = info.live && s == 0 && chain.decoder_count > 0;
+        const bool packet_edge =  // in front of an in-order decoder (an intra-only one decodes any packet)
+            info.live && s == 0 && chain.decoder_count > 0 && !chain.slots[0].stage->traits().parallel;
+        const double fps = info.fps > 0 && info.fps <= 120 ? info.fps : 30;  // RTSP may claim 90000 ("90k tbr")
         Edge::Config config;
         config.capacity = slot.edge.capacity.value_or(
-            packet_edge ? std::max<std::size_t>(options.default_capacity, static_cast<std::size_t>(std::ceil(2 * info.fps)))
+            packet_edge ? std::max<std::size_t>(options.default_capacity, static_cast<std::size_t>(std::ceil(2 * fps)))
                         : options.default_capacity);
         config.overflow = slot.edge.overflow.value_or(live_drop_point ? options.live_overflow : Overflow::block);
         // One producer at a time: the source thread, a serial stage or an order-restoring one.
@@ -493,7 +495,12 @@ RunReport Pipeline::run() {
     RunReport report;
     {
         detail::FlowGraph graph(impl.options.worker_threads);
-        impl.build(run, graph);
+        try {
+            impl.build(run, graph);
+        } catch (...) {
+            impl.close_opened();
+            throw;
+        }
         run.set_abort_action([&impl] {
             for (auto& chain : impl.chains) {
                 chain->state.stop.request_stop();
@@ -536,7 +543,15 @@ RunReport Pipeline::run() {
                     RunReport progress = impl.snapshot(run);
                     progress.wall_time = now - started;
                     progress.threads = graph.threads();
-                    if (impl.options.on_progress) impl.options.on_progress(progress);
+                    if (impl.options.on_progress) {
+                        try {  // the caller's code: it must not end the process from this thread
+                            impl.options.on_progress(progress);
+                        } catch (const std::exception& e) {
+                            spdlog::error("progress callback failed: {}", e.what());
+                        } catch (...) {
+                            spdlog::error("progress callback failed");
+                        }
+                    }
                     impl.live.publish(std::move(progress));
                 }
             }

@@ -86,6 +86,8 @@ bool SourceRunner::recover(const std::string& reason) noexcept {
         try {
             (void)source_.open();
             last_source_number_ = -1;  // a reopened source numbers afresh
+            ++next_sequence_;  // a gap in the sequence: what follows does not continue what came before (an in-order
+                               // decoder then waits for a keyframe instead of decoding against stale references)
             const Duration lost_for = std::chrono::steady_clock::now() - lost_at;
             chain_.time_lost_ns.fetch_add(lost_for.count(), std::memory_order_relaxed);
             chain_.signal_lost.store(false);

@@ -153,7 +153,8 @@ struct LiveViewServer::Impl {
         for (const Family& f : families) {
             text += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name, f.type);
             for (const auto& stream : streams)
-                text += fmt::format("{}{{stream=\"{}\"}} {}\n", f.name, stream->name(), f.value(stream->counters()));
+                text += fmt::format("{}{{stream=\"{}\"}} {}\n", f.name, prometheus_label_value(stream->name()),
+                                    f.value(stream->counters()));
         }
         return text;
     }
@@ -226,6 +227,7 @@ std::shared_ptr<LiveViewServer> LiveViewServer::acquire(const Settings& settings
         const auto timeout = settings.write_timeout;
         impl->server.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
         impl->server.set_keep_alive_timeout(1);
+        impl->server.set_read_timeout(2, 0);  // a client that sends its request slowly cannot hold a thread for long
         impl->add_routes();
         if (settings.port == 0) impl->port = impl->server.bind_to_any_port(settings.host);
         else if (impl->server.bind_to_port(settings.host, settings.port)) impl->port = settings.port;
@@ -258,11 +260,12 @@ LiveViewServer::~LiveViewServer() {
 
 std::shared_ptr<LatestPicture> LiveViewServer::add_stream(const std::string& name) {
     const std::lock_guard lock(impl_->streams_mutex);
-    std::string unique = name.empty() ? "stream" : name;
+    const std::string base = name.empty() ? "stream" : name;
+    std::string unique = base;
     for (int n = 2; std::any_of(impl_->streams.begin(), impl_->streams.end(),
                                 [&](const auto& s) { return s->name() == unique; });
          ++n)
-        unique = fmt::format("{}-{}", name, n);
+        unique = fmt::format("{}-{}", base, n);
     auto stream = std::make_shared<LatestPicture>(unique);
     impl_->streams.push_back(stream);
     return stream;

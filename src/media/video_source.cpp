@@ -77,40 +77,11 @@ VideoSource::Probe probe_of(AVFormatContext& container, int index) {
 // Opens a file, stream or device for demuxing and finds its video stream. Files that are missing or are not video are
 // ConfigError (the user named something unusable); a stream or camera that does not answer in time is Error (it may
 // come back: the supervisor retries).
-// "rtsp://user:secret@host/x" -> "rtsp://user:***@host/x": what logs, reports and the live view may show.
-std::string redact_credentials(const std::string& url) {
-    const auto scheme = url.find("://");
-    if (scheme == std::string::npos) return url;
-    const auto host_start = scheme + 3;
-    const auto at = url.find('@', host_start);
-    const auto path_start = url.find('/', host_start);
-    if (at == std::string::npos || (path_start != std::string::npos && at > path_start)) return url;
-    const auto colon = url.find(':', host_start);
-    if (colon == std::string::npos || colon > at) return url;
-    return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
-// A stream's name for reports, file names and the live view: host, port and path without scheme or credentials,
-// e.g. "rtsp://u:p@10.0.0.7:554/cam/main" -> "10.0.0.7-554_cam_main", so two cameras' "stream1" stay apart.
-std::string stream_name_of(const std::string& url) {
-    const auto scheme = url.find("://");
-    std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
-    const auto path_start = rest.find('/');
-    const auto at = rest.find('@');
-    if (at != std::string::npos && (path_start == std::string::npos || at < path_start)) rest.erase(0, at + 1);
-    if (const auto query = rest.find('?'); query != std::string::npos) rest.erase(query);
-    while (!rest.empty() && rest.back() == '/') rest.pop_back();
-    for (char& c : rest)
-        if (c == '/') c = '_';
-        else if (c == ':') c = '-';
-    return rest.empty() ? url : rest;
-}
-
 FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Kind kind, Interrupt* interrupt,
                             int& stream_index) {
     quiet_ffmpeg_logging();
     const std::string& path = options.path;
-    const std::string shown = redact_credentials(path);  // for messages: no passwords in logs and reports
+    const std::string shown = VideoSource::redacted(path);  // for messages: no passwords in logs and reports
     std::error_code ec;
     if (kind == VideoSource::Kind::file) {
         if (!std::filesystem::exists(path, ec))
@@ -222,6 +193,45 @@ VideoSource::Kind VideoSource::kind_of(const std::string& path) {
     return Kind::file;
 }
 
+namespace {
+constexpr auto npos = std::string::npos;
+
+// Where a URL's user info ends: the last '@' before the path, query or fragment (FFmpeg splits there too, so a password
+// may itself hold '@'); npos when there is none.
+std::size_t user_info_end(const std::string& url, std::size_t authority_start) {
+    const std::size_t authority_end = std::min(url.find_first_of("/?#", authority_start), url.size());
+    if (authority_end == authority_start) return npos;
+    const std::size_t at = url.rfind('@', authority_end - 1);
+    return at == npos || at < authority_start ? npos : at;
+}
+}  // namespace
+
+std::string VideoSource::redacted(const std::string& url) {
+    const std::size_t scheme = url.find("://");
+    if (scheme == npos) return url;
+    const std::size_t start = scheme + 3;
+    const std::size_t at = user_info_end(url, start);
+    if (at == npos) return url;
+    const std::size_t colon = url.find(':', start);
+    if (colon == npos || colon > at) return url;  // a user name without a password
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::string VideoSource::stream_name(const std::string& url) {
+    const std::size_t scheme = url.find("://");
+    const std::size_t start = scheme == npos ? 0 : scheme + 3;
+    const std::size_t at = user_info_end(url, start);
+    const std::size_t from = at == npos ? start : at + 1;
+    const std::size_t to = std::min(url.find_first_of("?#", from), url.size());  // no query: it may hold tokens
+    std::string name = url.substr(from, to - from);
+    while (!name.empty() && name.back() == '/') name.pop_back();
+    for (char& c : name) {
+        if (c == '/' || c == '[' || c == ']' || c == '%') c = '_';
+        else if (c == ':' || c == '.') c = '-';  // no dots: file names are cut at the last one
+    }
+    return name.empty() ? redacted(url) : name;
+}
+
 VideoSource::VideoSource(Options options) : impl_(std::make_unique<Impl>()) {
     impl_->options = std::move(options);
     impl_->kind = kind_of(impl_->options.path);
@@ -267,9 +277,9 @@ SourceInfo VideoSource::open() {
     SourceInfo info;
     info.name = !impl.options.name.empty()          ? impl.options.name
                 : impl.kind == Kind::file          ? std::filesystem::path(path).filename().string()
-                : impl.kind == Kind::stream        ? stream_name_of(path)
+                : impl.kind == Kind::stream        ? stream_name(path)
                                                     : path;
-    info.path = redact_credentials(path);
+    info.path = VideoSource::redacted(path);
     info.live = impl.options.realtime || network;
     info.supervised = network && impl.options.reconnect.value_or(true);
     info.backoff_max = impl.options.backoff_max;
@@ -307,7 +317,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
                 throw Error(ret == AVERROR_EOF ? std::string("the stream ended") : av_error_text(ret));
             }
             spdlog::warn("{}: read error after {} packets ({}); treating it as the end of the file",
-                         redact_credentials(impl.options.path), impl.packets, av_error_text(ret));
+                         VideoSource::redacted(impl.options.path), impl.packets, av_error_text(ret));
             return ReadResult::end_of_stream;
         }
         if (packet->stream_index == impl.stream_index) break;
@@ -320,9 +330,9 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     frame.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
     frame.pts = impl.to_base(packet->pts, stream);
     frame.dts = impl.to_base(packet->dts, stream);
-    if (frame.pts == AV_NOPTS_VALUE && frame.dts == AV_NOPTS_VALUE) {
-        // A packet without timestamps (RTSP's first one, before RTP timing is known) follows the one before it, so
-        // media time never jumps back to zero, also not after a reconnect.
+    if (network && frame.pts == AV_NOPTS_VALUE && frame.dts == AV_NOPTS_VALUE) {
+        // A live packet without timestamps (RTSP's first one, before RTP timing is known) follows the one before it,
+        // so media time never jumps back to zero, also not after a reconnect. (Files keep what libavcodec infers.)
         frame.pts = frame.dts = impl.last_ts == AV_NOPTS_VALUE ? impl.base_start + impl.offset : impl.last_ts + impl.step;
     }
     const std::int64_t ts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
@@ -366,7 +376,7 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     parameters.start_pts = impl.base_start;
     parameters.intra_only = impl.probe.intra_only;
     parameters.threads = impl.options.decode_threads;
-    parameters.source_name = redact_credentials(impl.options.path);
+    parameters.source_name = VideoSource::redacted(impl.options.path);
     std::vector<std::unique_ptr<Stage>> stages;
     stages.push_back(make_decode_stage(std::move(parameters)));
     stages.push_back(make_convert_stage());

@@ -12,17 +12,6 @@ namespace {
 
 double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
-std::string escaped(const std::string& value) {
-    std::string out;
-    for (const char c : value) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
-    }
-    return out;
-}
-
 class Exposition {
 public:
     /// Starts a metric family; samples follow with sample().
@@ -46,9 +35,22 @@ private:
     std::string out_;
 };
 
-std::string label(const char* name, const std::string& value) { return fmt::format(R"({}="{}")", name, escaped(value)); }
+std::string label(const char* name, const std::string& value) {
+    return fmt::format(R"({}="{}")", name, prometheus_label_value(value));
+}
 
 }  // namespace
+
+std::string prometheus_label_value(std::string_view value) {
+    std::string out;
+    for (const char c : value) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
 
 std::string report_to_prometheus(const RunReport& report) {
     Exposition x;

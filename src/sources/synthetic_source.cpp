@@ -82,9 +82,12 @@ ReadResult SyntheticSource::read(Frame& frame, std::stop_token stop) {
     if (options_.live) {  // like a camera: the next frame exists at its time, not before
         // ... and frames exist on the camera's clock whether or not anyone reads them: a reader more than a frame late
         // gets the newest one, and the frames it missed are a gap in the numbering (counted as skipped by the source).
+        // The camera's clock starts at the first read, not at open (the pipeline opens its stages in between).
+        if (number == 0) live_start_ = std::chrono::steady_clock::now();
         const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - live_start_).count();
-        const auto newest = static_cast<std::int64_t>(elapsed * options_.fps);
-        if (newest > number && (options_.frames == 0 || newest < options_.frames)) {
+        auto newest = static_cast<std::int64_t>(elapsed * options_.fps);
+        if (options_.frames > 0) newest = std::min(newest, options_.frames - 1);
+        if (newest > number) {
             number = newest;
             produced_ = number + 1;
         }

@@ -108,7 +108,8 @@ void add_live_view(std::vector<StageSpec>& catalog) {
           {"max_fps", K::number, "15", "Most pictures a second sent to viewers (0 = every frame)", 0, 1000},
           {"width", K::integer, "0", "Width of the pictures (height follows); 0 keeps the frame's size", 0, 8192},
           {"quality", K::integer, "80", "JPEG quality", 1, 100},
-          {"write_timeout", K::duration, "2s", "A viewer that does not read for this long is disconnected", 0.1, 600},
+          {"write_timeout", K::duration, "2s",
+           "A viewer that does not read for this long is disconnected (stopping waits at most this long)", 0.1, 60},
           {"max_viewers", K::integer, "16", "Most viewers at once (each holds a thread)", 1, 256}},
          [](const std::string& name, const OptionValues& o) { return std::make_unique<LiveView>(name, o); }});
 }

@@ -245,7 +245,7 @@ TEST_CASE("pipelines/stream_monitor.yaml: two streams on one page (one named by 
     }));
     REQUIRE(run.failure().empty());
     const std::string page = http_get(view_port, "/", 2s).body;
-    CHECK(page.find(fmt::format("/stream.mjpg?name=127.0.0.1-{}_front\"", mjpeg_port)) != std::string::npos);
+    CHECK(page.find(fmt::format("/stream.mjpg?name=127-0-0-1-{}_front-mjpg\"", mjpeg_port)) != std::string::npos);
     CHECK(page.find("/stream.mjpg?name=back\"") != std::string::npos);
     const std::string stats = http_get(view_port, "/stats.json", 2s).body;
     CHECK(nlohmann::json::parse(stats)["sources"].size() == 2);
@@ -273,6 +273,6 @@ TEST_CASE("pipelines/stream_monitor.yaml: two streams on one page (one named by 
         return std::count_if(health.begin(), health.end(),
                              [&](const fs::path& p) { return p.filename().string().rfind(stem, 0) == 0; });
     };
-    CHECK(named(fmt::format("127.0.0.1-{}_front_", mjpeg_port)) >= 1);
+    CHECK(named(fmt::format("127-0-0-1-{}_front-mjpg_", mjpeg_port)) >= 1);
     CHECK(named("back_") >= 1);
 }

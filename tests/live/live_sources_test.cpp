@@ -155,7 +155,7 @@ TEST_CASE("live: an RTSP camera (H.264 over RTP, interleaved in TCP) is read liv
     REQUIRE(report.ok());
     const SourceReport& camera = report.sources.at(0);
     CHECK(camera.live);
-    CHECK(camera.name == fmt::format("127.0.0.1-{}_cam", port));
+    CHECK(camera.name == fmt::format("127-0-0-1-{}_cam", port));
     CHECK(camera.reconnects >= 1);
     // Joined between keyframes or not, the decoder starts at a keyframe: no packet without a picture.
     CHECK(camera.stages.at(0).rejected == 0);

@@ -209,3 +209,19 @@ TEST_CASE("video_source: after packets are lost before decoding, the decoder ski
     CHECK(numbers == expected);  // nothing between the loss and the keyframe at 12, nothing smeared
     CHECK(skipped == 4);
 }
+
+TEST_CASE("video_source: stream URLs are shown without passwords and named by host, port and path") {
+    CHECK(VideoSource::redacted("rtsp://admin:secret@10.0.0.7:554/s1") == "rtsp://admin:***@10.0.0.7:554/s1");
+    CHECK(VideoSource::redacted("rtsp://admin:p@ss@10.0.0.7/s1") == "rtsp://admin:***@10.0.0.7/s1");  // '@' in it
+    CHECK(VideoSource::redacted("rtsp://admin@10.0.0.7/s1") == "rtsp://admin@10.0.0.7/s1");  // no password
+    CHECK(VideoSource::redacted("http://host/a@b?x=c:d@e") == "http://host/a@b?x=c:d@e");  // '@' after the host only
+    CHECK(VideoSource::redacted("udp://@239.0.0.1:1234") == "udp://@239.0.0.1:1234");
+    CHECK(VideoSource::redacted("clip.mp4") == "clip.mp4");
+
+    CHECK(VideoSource::stream_name("rtsp://u:p@ss@10.0.0.7:554/cam/main") == "10-0-0-7-554_cam_main");
+    CHECK(VideoSource::stream_name("rtsp://10.0.0.8/stream1") == "10-0-0-8_stream1");
+    CHECK(VideoSource::stream_name("http://cam:8080/video.mjpg?token=abc") == "cam-8080_video-mjpg");
+    CHECK(VideoSource::stream_name("udp://@239.0.0.1:1234") == "239-0-0-1-1234");
+    CHECK(VideoSource::stream_name("rtsp://[::1]:8554/x/") == "_--1_-8554_x");
+    CHECK(VideoSource::stream_name("rtsp://u:p@").find("p@") == std::string::npos);
+}

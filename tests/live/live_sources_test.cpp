@@ -51,6 +51,16 @@ private:
     std::atomic<std::uint64_t> count_{0};
 };
 
+/// Pipeline options whose progress callback (every 20 ms) sets `lost` once the first source reports its signal lost.
+PipelineOptions watching_for_loss(std::atomic<bool>& lost) {
+    PipelineOptions options;
+    options.progress_interval = 20ms;
+    options.on_progress = [&lost](const RunReport& r) {
+        if (r.sources.at(0).signal_lost) lost.store(true);
+    };
+    return options;
+}
+
 }  // namespace
 
 TEST_CASE("live: a stream whose server dies is declared lost within the read timeout, reconnected when it returns, "
@@ -65,12 +75,7 @@ TEST_CASE("live: a stream whose server dies is declared lost within the read tim
     auto camera_sink_owner = std::make_unique<TimeRecorder>("camera_sink");
     TimeRecorder& camera_sink = *camera_sink_owner;
     std::atomic<bool> lost_seen{false};
-    PipelineOptions options;
-    options.progress_interval = 20ms;
-    options.on_progress = [&](const RunReport& r) {
-        if (r.sources.at(0).signal_lost) lost_seen.store(true);
-    };
-    Pipeline pipeline(options);
+    Pipeline pipeline(watching_for_loss(lost_seen));
     pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{
                             .path = url, .open_timeout = 2s, .read_timeout = 1s, .backoff_max = 500ms}))
         .add(std::move(stream_sink_owner));
@@ -125,12 +130,7 @@ TEST_CASE("live: an RTSP camera (H.264 over RTP, interleaved in TCP) is read liv
     auto sink_owner = std::make_unique<TimeRecorder>("sink");
     TimeRecorder& sink = *sink_owner;
     std::atomic<bool> lost_seen{false};
-    PipelineOptions options;
-    options.progress_interval = 20ms;
-    options.on_progress = [&](const RunReport& r) {
-        if (r.sources.at(0).signal_lost) lost_seen.store(true);
-    };
-    Pipeline pipeline(options);
+    Pipeline pipeline(watching_for_loss(lost_seen));
     pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{
                             .path = url, .open_timeout = 5s, .read_timeout = 1s, .backoff_max = 500ms}))
         .add(std::move(sink_owner));

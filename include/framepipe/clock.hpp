@@ -12,6 +12,10 @@ namespace framepipe {
 using Duration = std::chrono::nanoseconds;
 using TimePoint = std::chrono::time_point<std::chrono::steady_clock, Duration>;
 
+/// A duration as a floating-point number of seconds, or of milliseconds (for reports, rates and messages).
+[[nodiscard]] constexpr double in_seconds(Duration d) noexcept { return std::chrono::duration<double>(d).count(); }
+[[nodiscard]] constexpr double in_ms(Duration d) noexcept { return std::chrono::duration<double, std::milli>(d).count(); }
+
 /// A monotonic clock. Implementations must be callable from any thread at any time.
 class Clock {
 public:

@@ -43,6 +43,11 @@ struct SourceInfo {
 
 enum class ReadResult { frame, end_of_stream };
 
+/// Sleeps until `due` unless `stop` is requested first; true when `due` was reached. For sources that pace themselves
+/// (a live test pattern, a file replayed at its own rate) and for waits between reconnection attempts. Allocates
+/// nothing after a thread's first call.
+bool sleep_until(std::chrono::steady_clock::time_point due, std::stop_token stop);
+
 class Source {
 public:
     virtual ~Source() = default;

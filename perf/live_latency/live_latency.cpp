@@ -34,8 +34,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-double ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
 std::string generate(const std::string& dir, const std::string& name, const std::string& source, const std::string& codec,
                      int seconds) {
     std::filesystem::create_directories(dir);
@@ -113,11 +111,11 @@ Latency latency_of(const RunReport& report) {
     Latency l;
     l.frames = s.delivered;
     l.dropped = s.dropped();
-    l.p50 = ms(s.end_to_end.p50);
-    l.p99 = ms(s.end_to_end.p99);
+    l.p50 = in_ms(s.end_to_end.p50);
+    l.p99 = in_ms(s.end_to_end.p99);
     std::vector<double> p99s;
     for (const TimelineSample& sample : report.timeline)
-        if (sample.sources.at(0).end_to_end_p99 > Duration::zero()) p99s.push_back(ms(sample.sources.at(0).end_to_end_p99));
+        if (sample.sources.at(0).end_to_end_p99 > Duration::zero()) p99s.push_back(in_ms(sample.sources.at(0).end_to_end_p99));
     const auto mean = [](auto begin, auto end) {
         double sum = 0;
         for (auto it = begin; it != end; ++it) sum += *it;
@@ -142,8 +140,8 @@ int sustained_streams(const std::string& label, const std::string& path, ChainBu
         for (const SourceReport& s : report.sources) {
             frames += s.delivered;
             dropped += s.dropped();
-            behind = std::max(behind, ms(s.behind_real_time_max));
-            p99 = std::max(p99, ms(s.end_to_end.p99));
+            behind = std::max(behind, in_ms(s.behind_real_time_max));
+            p99 = std::max(p99, in_ms(s.end_to_end.p99));
         }
         const bool ok = report.ok() && dropped == 0 && behind < 500;
         if (!ok) {  // where the drops were, summed over the streams

@@ -67,9 +67,9 @@ std::string Progress::live_table(const RunReport& snapshot, double seconds) {
         const SourceReport& s = snapshot.sources[i];
         out += fmt::format("{}: {} in, {} out, {} dropped, end-to-end p50 {:.1f} ms p99 {:.1f} ms, {:.0f} ms behind real time\n",
                            s.name, s.captured, s.delivered, s.dropped(),
-                           std::chrono::duration<double, std::milli>(s.end_to_end.p50).count(),
-                           std::chrono::duration<double, std::milli>(s.end_to_end.p99).count(),
-                           std::chrono::duration<double, std::milli>(s.behind_real_time).count());
+                           in_ms(s.end_to_end.p50),
+                           in_ms(s.end_to_end.p99),
+                           in_ms(s.behind_real_time));
         out += fmt::format("  {:<16} {:>7} {:>17} {:>6} {:>7} {:>8}\n", "stage", "fps", "service p50/p99", "busy",
                            "queue", "dropped");
         last_processed_[i].resize(s.stages.size(), 0);
@@ -78,13 +78,13 @@ std::string Progress::live_table(const RunReport& snapshot, double seconds) {
             const StageReport& st = s.stages[k];
             const double fps = seconds > 0 ? static_cast<double>(st.processed - last_processed_[i][k]) / seconds : 0;
             last_processed_[i][k] = st.processed;
-            const double busy_s = std::chrono::duration<double>(st.busy).count();
+            const double busy_s = in_seconds(st.busy);
             const double busy = seconds > 0 ? (busy_s - last_busy_[i][k]) / (seconds * static_cast<double>(std::max<std::size_t>(st.concurrency, 1))) : 0;
             last_busy_[i][k] = busy_s;
             out += fmt::format("  {:<16} {:>7.1f} {:>17} {:>5.0f}% {:>7} {:>8}\n", st.name, fps,
                                fmt::format("{:.1f} / {:.1f} ms",
-                                           std::chrono::duration<double, std::milli>(st.service.p50).count(),
-                                           std::chrono::duration<double, std::milli>(st.service.p99).count()),
+                                           in_ms(st.service.p50),
+                                           in_ms(st.service.p99)),
                                100 * std::clamp(busy, 0.0, 1.0), fmt::format("{}/{}", s.edges[k].queued, s.edges[k].capacity),
                                st.dropped() + s.edges[k].dropped());
         }
@@ -147,7 +147,7 @@ void Progress::update(const RunReport& snapshot) {
                            rate_ > 0 ? duration_text(eta) : "?");
     } else {
         line = fmt::format("{} frames  {:.1f} fps  {} dropped  {}", done, rate_, dropped,
-                           duration_text(std::chrono::duration<double>(snapshot.wall_time).count()));
+                           duration_text(in_seconds(snapshot.wall_time)));
     }
     if (snapshot.sources.size() > 1) {
         line += "  |";

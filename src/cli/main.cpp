@@ -225,12 +225,6 @@ int probe(const std::vector<std::string>& inputs) {
     return 0;
 }
 
-std::string join_rates(const std::vector<double>& rates) {
-    std::vector<std::string> parts;
-    for (double r : rates) parts.push_back(fmt::format("{:g}", r));
-    return fmt::format("{}", fmt::join(parts, "/"));
-}
-
 int devices() {
     const std::vector<CameraInfo> cameras = list_cameras();
     if (cameras.empty()) {
@@ -249,7 +243,7 @@ int devices() {
             std::vector<std::string> modes;
             for (const CameraMode& m : format.modes)
                 modes.push_back(m.fps.empty() ? fmt::format("{}x{}", m.width, m.height)
-                                              : fmt::format("{}x{}@{}", m.width, m.height, join_rates(m.fps)));
+                                              : fmt::format("{}x{}@{:g}", m.width, m.height, fmt::join(m.fps, "/")));
             fmt::print("  {:<5} {}{}: {}\n", format.fourcc, format.description, format.compressed ? " (compressed)" : "",
                        modes.empty() ? std::string("sizes not listed") : fmt::format("{}", fmt::join(modes, "  ")));
         }

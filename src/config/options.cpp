@@ -26,12 +26,6 @@ std::optional<double> parse_number(std::string_view text) {
     return value;
 }
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
-    return out;
-}
-
 std::string range_text(const OptionSpec& o) {
     const auto show = [&](double v) {
         return o.kind == OptionKind::duration ? fmt::format("{}s", v) : fmt::format("{}", v);
@@ -80,13 +74,13 @@ std::string canonical(const OptionSpec& o, std::string_view given) {
             } catch (const ConfigError&) {
                 bad_value(o, given, "a duration such as 2s, 500ms or 1.5 " + range_text(o));
             }
-            check_range(o, std::chrono::duration<double>(d).count(), given, "a duration");
+            check_range(o, in_seconds(d), given, "a duration");
             return trimmed(given);
         }
         case OptionKind::choice: {
             const std::string s = trimmed(given);
             if (std::find(o.choices.begin(), o.choices.end(), s) == o.choices.end())
-                bad_value(o, given, "one of " + join(o.choices));
+                bad_value(o, given, fmt::format("one of {}", fmt::join(o.choices, ", ")));
             return s;
         }
         case OptionKind::text:
@@ -142,8 +136,9 @@ OptionValues check_options(const StageSpec& spec, const std::map<std::string, st
         if (it == spec.options.end()) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);
+            if (names.empty()) names.push_back("(none)");
             throw ConfigError(fmt::format("'{}' has no option '{}'; its options are: {}", spec.type, name,
-                                          names.empty() ? "(none)" : join(names)));
+                                          fmt::join(names, ", ")));
         }
         out.values[name] = canonical(*it, value);
     }
@@ -168,7 +163,7 @@ std::unique_ptr<Stage> make_stage(std::string_view type, const std::map<std::str
         std::vector<std::string> types;
         for (const StageSpec& s : stage_catalog()) types.push_back(s.type);
         throw ConfigError(fmt::format("unknown stage type '{}'; known types: {} (see 'framepipe stages')", type,
-                                      join(types)));
+                                      fmt::join(types, ", ")));
     }
     const OptionValues values = check_options(*spec, options);
     return spec->make(name.empty() ? spec->type : name, values);

@@ -22,12 +22,6 @@ int line_of(const YAML::Node& node) { return node.Mark().line + 1; }
     throw ConfigError(line > 0 ? fmt::format("{}:{}: {}", path, line, message) : fmt::format("{}: {}", path, message));
 }
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
-    return out;
-}
-
 // Levenshtein distance, for "did you mean".
 std::size_t distance(const std::string& a, const std::string& b) {
     std::vector<std::size_t> row(b.size() + 1);
@@ -202,7 +196,7 @@ StageEntry parse_stage(const std::string& path, const YAML::Node& node, std::siz
         for (const StageSpec& s : stage_catalog()) types.push_back(s.type);
         fail_at(path, line_of(node["type"]),
                 fmt::format("unknown stage type '{}'{}; known types: {} (see 'framepipe stages')", entry.type,
-                            suggestion(entry.type, types), join(types)));
+                            suggestion(entry.type, types), fmt::join(types, ", ")));
     }
     if (entry.name.empty()) entry.name = entry.type;
     // Each option on its own, so an error points at its line.
@@ -211,9 +205,10 @@ StageEntry parse_stage(const std::string& path, const YAML::Node& node, std::siz
         if (std::none_of(spec->options.begin(), spec->options.end(), [&](const OptionSpec& o) { return o.name == name; })) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec->options) names.push_back(o.name);
+            const std::string hint = suggestion(name, names);
+            if (names.empty()) names.push_back("(none)");
             fail_at(path, line, fmt::format("stage '{}': '{}' has no option '{}'{}; its options are: {}", entry.name,
-                                            entry.type, name, suggestion(name, names),
-                                            names.empty() ? "(none)" : join(names)));
+                                            entry.type, name, hint, fmt::join(names, ", ")));
         }
         try {
             check_options(*spec, {{name, value}});
@@ -350,7 +345,7 @@ PipelineFile parse_pipeline(const std::string& text, const std::string& path) {
             }
         } else if (key != "description") {
             fail_at(path, line, fmt::format("unknown key '{}'{}; a pipeline file has: {}", key, suggestion(key, keys),
-                                            join(keys)));
+                                            fmt::join(keys, ", ")));
         }
     }
     if (file.stages.empty()) fail_at(path, 0, "no 'stages:' list; a pipeline needs at least one stage");
@@ -415,7 +410,7 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
         std::vector<std::string> names;
         for (const StageEntry& entry : file.stages) names.push_back(entry.name);
         throw ConfigError(fmt::format("--set {}: no stage named '{}'{}; stages are: {} (or use source., edges., threads)",
-                                      key, head, suggestion(head, names), join(names)));
+                                      key, head, suggestion(head, names), fmt::join(names, ", ")));
     }
     if (rest.empty()) throw ConfigError(fmt::format("--set {}: name the option, e.g. {}.OPTION=VALUE", key, head));
     if (rest.rfind("edge.", 0) == 0) return reparse_edge(target->edge, rest.substr(5), "edge");
@@ -454,7 +449,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);
             throw ConfigError(fmt::format("input '{}' is a {} source, which has no option '{}'; it has: {}", input, type,
-                                          key, join(names)));
+                                          key, fmt::join(names, ", ")));
         }
     }
     const OptionValues o = options_for(type, options);

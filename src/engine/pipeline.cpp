@@ -111,6 +111,10 @@ struct Pipeline::Impl {
     TimePoint last_sample{};
 
     void validate() const;
+    /// Opens every source, names it, and puts its decode stages at the head of its chain. Throws (after closing what
+    /// opened) naming the source.
+    void open_sources();
+    /// open_sources(), validate(), then every stage.
     void open_all();
     void close_opened() noexcept;
     void build(detail::RunControl& run, detail::FlowGraph& graph);
@@ -143,7 +147,7 @@ void Pipeline::Impl::validate() const {
     }
 }
 
-void Pipeline::Impl::open_all() {
+void Pipeline::Impl::open_sources() {
     for (std::uint32_t i = 0; i < chains.size(); ++i) {
         ChainImpl& chain = *chains[i];
         try {
@@ -161,6 +165,10 @@ void Pipeline::Impl::open_all() {
         for (std::size_t d = 0; d < decoders.size(); ++d)
             chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}});
     }
+}
+
+void Pipeline::Impl::open_all() {
+    open_sources();
     try {
         validate();
     } catch (...) {
@@ -392,7 +400,7 @@ void Pipeline::Impl::finish_report(RunReport& report) const {
         if (s.active_time == Duration::zero()) s.active_time = report.wall_time;
         for (StageReport& stage : s.stages) {
             stage.fps = active > 0 ? static_cast<double>(stage.processed) / active : 0;
-            stage.utilisation = active > 0 ? std::chrono::duration<double>(stage.busy).count() /
+            stage.utilisation = active > 0 ? in_seconds(stage.busy) /
                                                  (active * static_cast<double>(std::max<std::size_t>(stage.concurrency, 1)))
                                            : 0;
             stage.utilisation = std::clamp(stage.utilisation, 0.0, 1.0);
@@ -427,21 +435,7 @@ std::string Pipeline::describe() {
     impl.validate();
     // Open the sources only (not the stages: a dry run must not create output files), to learn what they are and
     // which decode stages they bring.
-    for (std::uint32_t i = 0; i < impl.chains.size(); ++i) {
-        ChainImpl& chain = *impl.chains[i];
-        try {
-            chain.state.info = chain.source->open();
-        } catch (...) {
-            impl.close_opened();
-            rethrow_with_context(fmt::format("source {}", i + 1));
-        }
-        chain.source_opened = true;
-        if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
-        std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
-        chain.decoder_count = decoders.size();
-        for (std::size_t d = 0; d < decoders.size(); ++d)
-            chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}});
-    }
+    impl.open_sources();
     const std::size_t threads = impl.options.worker_threads != 0
                                     ? impl.options.worker_threads
                                     : std::max(1u, std::thread::hardware_concurrency());

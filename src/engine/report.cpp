@@ -43,7 +43,7 @@ std::uint64_t SourceReport::queued() const noexcept {
 }
 
 double SourceReport::fps() const noexcept {
-    const double seconds = std::chrono::duration<double>(active_time).count();
+    const double seconds = in_seconds(active_time);
     return seconds > 0 && delivered > 1 ? static_cast<double>(delivered - 1) / seconds : 0.0;
 }
 

@@ -8,11 +8,11 @@ namespace framepipe {
 namespace {
 
 std::string ms(Duration d) {
-    const double v = std::chrono::duration<double, std::milli>(d).count();
+    const double v = in_ms(d);
     return v < 10 ? fmt::format("{:.2f}", v) : fmt::format("{:.1f}", v);
 }
 
-std::string seconds(Duration d) { return fmt::format("{:.2f} s", std::chrono::duration<double>(d).count()); }
+std::string seconds(Duration d) { return fmt::format("{:.2f} s", in_seconds(d)); }
 
 }  // namespace
 

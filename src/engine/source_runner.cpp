@@ -5,9 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <exception>
-#include <mutex>
 #include <string>
 
 namespace framepipe::detail {
@@ -75,14 +73,8 @@ bool SourceRunner::recover(const std::string& reason) noexcept {
     }
     const std::stop_token stop = chain_.stop.get_token();
     Duration backoff = chain_.info.backoff_initial;
-    std::mutex mutex;
-    std::condition_variable_any wake;
     for (int attempt = 1; !stop.stop_requested() && !run_.aborting(); ++attempt) {
-        {
-            std::unique_lock lock(mutex);
-            wake.wait_for(lock, stop, backoff, [] { return false; });
-        }
-        if (stop.stop_requested() || run_.aborting()) break;
+        if (!sleep_until(std::chrono::steady_clock::now() + backoff, stop) || run_.aborting()) break;
         try {
             (void)source_.open();
             last_source_number_ = -1;  // a reopened source numbers afresh
@@ -92,7 +84,7 @@ bool SourceRunner::recover(const std::string& reason) noexcept {
             chain_.time_lost_ns.fetch_add(lost_for.count(), std::memory_order_relaxed);
             chain_.signal_lost.store(false);
             spdlog::info("{}: signal back after {:.1f} s ({} attempt{})", chain_.info.name,
-                         std::chrono::duration<double>(lost_for).count(), attempt, attempt == 1 ? "" : "s");
+                         in_seconds(lost_for), attempt, attempt == 1 ? "" : "s");
             return true;
         } catch (const std::exception& error) {
             spdlog::debug("{}: reconnect attempt {} failed: {}", chain_.info.name, attempt, error.what());

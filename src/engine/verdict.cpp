@@ -34,14 +34,14 @@ std::string advice_for(const StageReport& stage, std::size_t threads) {
 std::string bottleneck_verdict(const RunReport& report) {
     if (report.sources.empty()) return "Nothing ran.";
     if (!report.profiled) return "Profiling was off (profile: false), so no stage timings: only counts and drops.";
-    const double wall = std::max(std::chrono::duration<double>(report.wall_time).count(), 1e-9);
+    const double wall = std::max(in_seconds(report.wall_time), 1e-9);
     // All the work the stages did, in cores: close to the thread count means the machine itself is the limit.
     double cores_busy = 0;
     const StageReport* costliest = nullptr;
     for (const SourceReport& s : report.sources)
         for (const StageReport& stage : s.stages) {
             if (stage.blocking_io) continue;  // its time is spent waiting on I/O, not on a core
-            cores_busy += std::chrono::duration<double>(stage.busy).count() / wall;
+            cores_busy += in_seconds(stage.busy) / wall;
             if (costliest == nullptr || stage.busy > costliest->busy) costliest = &stage;
         }
     const bool machine_busy = report.threads > 0 && cores_busy >= 0.85 * static_cast<double>(report.threads);
@@ -49,13 +49,13 @@ std::string bottleneck_verdict(const RunReport& report) {
     std::string out;
     for (const SourceReport& s : report.sources) {
         if (s.stages.empty()) continue;
-        const double active = std::max(std::chrono::duration<double>(s.active_time).count(), 1e-9);
+        const double active = std::max(in_seconds(s.active_time), 1e-9);
         // The stage that cannot keep up is the furthest downstream one whose input edge is usually full.
         std::size_t bottleneck = s.stages.size();
         double bottleneck_share = 0;
         bool share_is_blocking = false;  // the share is how long the producer waited, not how long the edge was full
         for (std::size_t i = 0; i < s.edges.size() && i < s.stages.size(); ++i) {
-            const double blocked = std::chrono::duration<double>(s.edges[i].blocked_time).count() / active;
+            const double blocked = in_seconds(s.edges[i].blocked_time) / active;
             const double share = std::max(s.edges[i].full_share, blocked);
             if (share >= 0.5)
                 bottleneck = i, bottleneck_share = std::min(share, 1.0), share_is_blocking = blocked > s.edges[i].full_share;
@@ -95,7 +95,7 @@ std::string bottleneck_verdict(const RunReport& report) {
                                 busiest->name, percent(busiest->utilisation));
             if (s.behind_real_time_max > Duration::zero())
                 line += fmt::format("; output is {:.0f} ms behind real time at worst",
-                                    std::chrono::duration<double, std::milli>(s.behind_real_time_max).count());
+                                    in_ms(s.behind_real_time_max));
             line += ".";
         } else {
             line += "No edge filled up: reading the input (on the source thread) is the limit.";
@@ -103,7 +103,7 @@ std::string bottleneck_verdict(const RunReport& report) {
         if (s.reconnects > 0)
             line += fmt::format(" The signal was lost {} time{} ({:.1f} s without it{}); the source was reopened each time.",
                                 s.reconnects, s.reconnects == 1 ? "" : "s",
-                                std::chrono::duration<double>(s.time_lost).count(),
+                                in_seconds(s.time_lost),
                                 s.signal_lost ? ", and it was lost at the end" : "");
         const EdgeReport* dropping = nullptr;
         for (const EdgeReport& e : s.edges)
@@ -122,7 +122,7 @@ std::string bottleneck_verdict(const RunReport& report) {
         out = fmt::format("All {} cores were busy ({:.1f} cores of stage work): the machine is the limit. The costliest "
                           "stage is '{}' ({:.2f} ms a frame); making it cheaper helps most{}.",
                           report.threads, cores_busy, costliest->name,
-                          std::chrono::duration<double, std::milli>(costliest->service.mean).count(),
+                          in_ms(costliest->service.mean),
                           decode ? " (a smaller or lower bit rate input)" : ", e.g. with smaller frames before it") +
               (out.empty() ? "" : "\n" + out);
     }

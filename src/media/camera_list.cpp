@@ -1,4 +1,5 @@
 #include <framepipe/sources/cameras.hpp>
+#include <framepipe/sources/image_source.hpp>
 
 #include <fmt/format.h>
 
@@ -63,15 +64,6 @@ std::vector<CameraMode> modes_of(int fd, __u32 pixel_format) {
     return modes;
 }
 
-// "video10" sorts after "video2".
-bool natural_less(const std::string& a, const std::string& b) {
-    const auto number = [](const std::string& s) {
-        const auto digits = s.find_first_of("0123456789");
-        return digits == std::string::npos ? -1L : std::strtol(s.c_str() + digits, nullptr, 10);
-    };
-    return number(a) != number(b) ? number(a) < number(b) : a < b;
-}
-
 }  // namespace
 
 std::vector<CameraInfo> list_cameras(const std::filesystem::path& dev_dir) {
@@ -81,7 +73,7 @@ std::vector<CameraInfo> list_cameras(const std::filesystem::path& dev_dir) {
         const std::string name = entry.path().filename().string();
         if (name.rfind("video", 0) == 0 && name.size() > 5) names.push_back(name);
     }
-    std::sort(names.begin(), names.end(), natural_less);
+    std::sort(names.begin(), names.end(), ImageSource::natural_less);  // video2 before video10
 
     std::vector<CameraInfo> cameras;
     for (const std::string& name : names) {

@@ -15,7 +15,6 @@ extern "C" {
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <system_error>
@@ -130,7 +129,7 @@ FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Ki
                                               shown, av_error_text(ret)));
             throw Error(fmt::format("'{}': cannot open{}: {}{}", shown,
                                     timed_out
-                                        ? fmt::format(" within {} s", std::chrono::duration<double>(options.open_timeout).count())
+                                        ? fmt::format(" within {} s", in_seconds(options.open_timeout))
                                         : "",
                                     av_error_text(ret),
                                     kind == VideoSource::Kind::camera
@@ -145,7 +144,7 @@ FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Ki
         if (ret < 0 || (timed_out && container->nb_streams == 0)) {
             const std::string message =
                 timed_out ? fmt::format("'{}': cannot open within {} s: no stream information arrived", shown,
-                                        std::chrono::duration<double>(options.open_timeout).count())
+                                        in_seconds(options.open_timeout))
                           : fmt::format("'{}': cannot read stream information: {}", shown, av_error_text(ret));
             if (kind == VideoSource::Kind::file) throw ConfigError(message);
             throw Error(message);
@@ -313,7 +312,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
             if (network) {  // the supervisor decides what happens next
                 if (impl.interrupt.expired() || ret == AVERROR_EXIT)
                     throw Error(fmt::format("no data for {} s",
-                                            std::chrono::duration<double>(impl.options.read_timeout).count()));
+                                            in_seconds(impl.options.read_timeout)));
                 throw Error(ret == AVERROR_EOF ? std::string("the stream ended") : av_error_text(ret));
             }
             spdlog::warn("{}: read error after {} packets ({}); treating it as the end of the file",
@@ -349,10 +348,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
         }
         const auto due = impl.wall_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                std::chrono::duration<double>(pace - impl.media_start));
-        std::mutex mutex;
-        std::condition_variable_any wake;
-        std::unique_lock lock(mutex);
-        if (wake.wait_until(lock, stop, due, [] { return false; }) || stop.stop_requested()) {
+        if (!sleep_until(due, stop)) {
             av_packet_unref(packet);
             return ReadResult::end_of_stream;
         }

@@ -18,8 +18,6 @@ const char* const kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59
                                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
 const char* color(std::size_t i) { return kPalette[i % std::size(kPalette)]; }
 
-double ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
 // A "nice" upper bound and step for an axis.
 std::pair<double, double> nice_axis(double max) {
     if (max <= 0) return {1, 0.25};
@@ -77,7 +75,7 @@ std::string breakdown_chart(const SourceReport& s) {
     const int w = 820, row = 24, left = 150, right = 200, top = 30;
     const int h = top + row * static_cast<int>(s.stages.size()) + 30;
     double total_max = 0;
-    for (const StageReport& st : s.stages) total_max = std::max(total_max, ms(st.wait.mean) + ms(st.service.mean));
+    for (const StageReport& st : s.stages) total_max = std::max(total_max, in_ms(st.wait.mean) + in_ms(st.service.mean));
     const auto [x_top, x_step] = nice_axis(total_max);
     const auto px = [&](double v) { return (w - left - right) * (x_top > 0 ? v / x_top : 0); };
     std::string svg = fmt::format(R"(<svg width="{}" height="{}" viewBox="0 0 {} {}" role="img"><text x="{}" y="18" class="title">{}: where a frame's time goes, per stage (mean ms: waiting in the edge, then processing)</text>)",
@@ -88,7 +86,7 @@ std::string breakdown_chart(const SourceReport& s) {
     for (std::size_t i = 0; i < s.stages.size(); ++i) {
         const StageReport& st = s.stages[i];
         const double y = top + row * static_cast<double>(i);
-        const double wait = ms(st.wait.mean), service = ms(st.service.mean);
+        const double wait = in_ms(st.wait.mean), service = in_ms(st.service.mean);
         svg += fmt::format(R"(<text x="{}" y="{:.1f}" class="label" text-anchor="end">{}</text>)", left - 8, y + 15, html_escaped(st.name));
         svg += fmt::format(R"(<rect x="{}" y="{:.1f}" width="{:.1f}" height="16" fill="{}" opacity="0.35"><title>wait {:.2f} ms</title></rect>)",
                            left, y + 3, px(wait), color(i), wait);
@@ -104,13 +102,13 @@ std::string table(const SourceReport& s) {
     std::string out = R"(<table><tr><th>stage</th><th>workers</th><th>processed</th><th>dropped</th><th>service p50 / p99 ms</th><th>wait p50 / p99 ms</th><th>busy</th><th>fps</th></tr>)";
     for (const StageReport& st : s.stages)
         out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} / {:.2f}</td><td>{:.2f} / {:.2f}</td><td>{:.0f}%</td><td>{:.1f}</td></tr>",
-                           html_escaped(st.name), st.concurrency, st.processed, st.dropped(), ms(st.service.p50),
-                           ms(st.service.p99), ms(st.wait.p50), ms(st.wait.p99), 100 * st.utilisation, st.fps);
+                           html_escaped(st.name), st.concurrency, st.processed, st.dropped(), in_ms(st.service.p50),
+                           in_ms(st.service.p99), in_ms(st.wait.p50), in_ms(st.wait.p99), 100 * st.utilisation, st.fps);
     out += R"(</table><table><tr><th>edge</th><th>capacity</th><th>policy</th><th>pushed</th><th>dropped</th><th>peak</th><th>full</th><th>producer blocked</th></tr>)";
     for (const EdgeReport& e : s.edges)
         out += fmt::format("<tr><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}%</td><td>{:.2f} s</td></tr>",
                            html_escaped(e.from), html_escaped(e.to), e.capacity, to_string(e.overflow), e.pushed, e.dropped(),
-                           e.peak_depth, 100 * e.full_share, std::chrono::duration<double>(e.blocked_time).count());
+                           e.peak_depth, 100 * e.full_share, in_seconds(e.blocked_time));
     return out + "</table>";
 }
 
@@ -119,7 +117,7 @@ std::string table(const SourceReport& s) {
 void write_report_html(const RunReport& report, const std::string& path, const std::string& title) {
     std::string body;
     body += fmt::format("<h1>{}</h1><p class=\"meta\">wall time {:.2f} s &middot; {} worker threads &middot; {}{}</p>",
-                        html_escaped(title), std::chrono::duration<double>(report.wall_time).count(), report.threads,
+                        html_escaped(title), in_seconds(report.wall_time), report.threads,
                         report.balanced() ? "every frame accounted for" : "ACCOUNTING DOES NOT ADD UP",
                         report.stopped ? " &middot; stopped on request" : "");
     if (!report.verdict.empty()) {
@@ -132,7 +130,7 @@ void write_report_html(const RunReport& report, const std::string& path, const s
     for (const SourceReport& s : report.sources)
         body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.1f} / {:.1f} / {:.1f}</td></tr>",
                             html_escaped(s.name), s.live ? "live" : "file", s.captured, s.delivered, s.dropped(), s.fps(),
-                            ms(s.end_to_end.p50), ms(s.end_to_end.p99), ms(s.end_to_end.max));
+                            in_ms(s.end_to_end.p50), in_ms(s.end_to_end.p99), in_ms(s.end_to_end.max));
     body += "</table>";
 
     // Latency and throughput over time, every source on one chart.
@@ -146,10 +144,10 @@ void write_report_html(const RunReport& report, const std::string& path, const s
         for (const TimelineSample& sample : report.timeline) {
             if (i >= sample.sources.size()) continue;
             const TimelineSource& t = sample.sources[i];
-            const double seconds = std::chrono::duration<double>(sample.at).count();
+            const double seconds = in_seconds(sample.at);
             if (t.end_to_end_p50 > Duration::zero()) {
-                p50.points.emplace_back(seconds, ms(t.end_to_end_p50));
-                p99.points.emplace_back(seconds, ms(t.end_to_end_p99));
+                p50.points.emplace_back(seconds, in_ms(t.end_to_end_p50));
+                p99.points.emplace_back(seconds, in_ms(t.end_to_end_p99));
             }
             if (seconds > previous_t)
                 fps.points.emplace_back(seconds, static_cast<double>(t.delivered - previous_delivered) / (seconds - previous_t));
@@ -173,7 +171,7 @@ void write_report_html(const RunReport& report, const std::string& path, const s
             Series b{s.stages[e].name, color(e), {}, false};
             for (const TimelineSample& sample : report.timeline) {
                 if (i >= sample.sources.size() || e >= sample.sources[i].edge_depth.size()) continue;
-                const double seconds = std::chrono::duration<double>(sample.at).count();
+                const double seconds = in_seconds(sample.at);
                 d.points.emplace_back(seconds, sample.sources[i].edge_depth[e]);
                 b.points.emplace_back(seconds, 100.0 * sample.sources[i].stage_busy[e]);
             }

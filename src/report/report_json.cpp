@@ -11,12 +11,11 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-double ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 Duration from_ms(double v) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(v)); }
 
 json latency(const LatencySummary& l) {
-    return {{"count", l.count}, {"mean", ms(l.mean)}, {"p50", ms(l.p50)}, {"p90", ms(l.p90)}, {"p99", ms(l.p99)},
-            {"max", ms(l.max)}};
+    return {{"count", l.count}, {"mean", in_ms(l.mean)}, {"p50", in_ms(l.p50)}, {"p90", in_ms(l.p90)}, {"p99", in_ms(l.p99)},
+            {"max", in_ms(l.max)}};
 }
 LatencySummary latency_from(const json& j) {
     LatencySummary l;
@@ -34,7 +33,7 @@ LatencySummary latency_from(const json& j) {
 std::string report_to_json(const RunReport& report) {
     json root;
     root["schema"] = kReportSchema;
-    root["wall_time_ms"] = ms(report.wall_time);
+    root["wall_time_ms"] = in_ms(report.wall_time);
     root["finished"] = report.finished;
     root["stopped"] = report.stopped;
     root["drain_timed_out"] = report.drain_timed_out;
@@ -49,7 +48,7 @@ std::string report_to_json(const RunReport& report) {
                          {"message", report.error->message}};
     else
         root["error"] = nullptr;
-    root["timeline_interval_ms"] = ms(report.timeline_interval);
+    root["timeline_interval_ms"] = in_ms(report.timeline_interval);
     json sources = json::array();
     for (const SourceReport& s : report.sources) {
         json src;
@@ -64,13 +63,13 @@ std::string report_to_json(const RunReport& report) {
         src["skipped_by_source"] = s.skipped_by_source;
         src["queued"] = s.queued();
         src["fps"] = s.fps();
-        src["active_time_ms"] = ms(s.active_time);
+        src["active_time_ms"] = in_ms(s.active_time);
         src["pool"] = {{"capacity", s.pool_capacity}, {"peak", s.pool_peak}};
         src["end_to_end_ms"] = latency(s.end_to_end);
         src["reconnects"] = s.reconnects;
-        src["time_lost_ms"] = ms(s.time_lost);
+        src["time_lost_ms"] = in_ms(s.time_lost);
         src["signal_lost"] = s.signal_lost;
-        src["behind_real_time_ms"] = s.live ? json{{"last", ms(s.behind_real_time)}, {"max", ms(s.behind_real_time_max)}}
+        src["behind_real_time_ms"] = s.live ? json{{"last", in_ms(s.behind_real_time)}, {"max", in_ms(s.behind_real_time_max)}}
                                             : json(nullptr);
         json edges = json::array();
         for (const EdgeReport& e : s.edges)
@@ -78,7 +77,7 @@ std::string report_to_json(const RunReport& report) {
                              {"to", e.to},
                              {"capacity", e.capacity},
                              {"overflow", std::string(to_string(e.overflow))},
-                             {"max_age_ms", e.max_age ? json(ms(*e.max_age)) : json(nullptr)},
+                             {"max_age_ms", e.max_age ? json(in_ms(*e.max_age)) : json(nullptr)},
                              {"pushed", e.pushed},
                              {"delivered", e.delivered},
                              {"dropped",
@@ -89,7 +88,7 @@ std::string report_to_json(const RunReport& report) {
                                {"total", e.dropped()}}},
                              {"queued", e.queued},
                              {"peak_depth", e.peak_depth},
-                             {"blocked_ms", ms(e.blocked_time)},
+                             {"blocked_ms", in_ms(e.blocked_time)},
                              {"full_share", e.full_share}});
         src["edges"] = edges;
         json stages = json::array();
@@ -112,7 +111,7 @@ std::string report_to_json(const RunReport& report) {
                               {"flushed", st.flushed},
                               {"service_ms", latency(st.service)},
                               {"wait_ms", latency(st.wait)},
-                              {"busy_ms", ms(st.busy)},
+                              {"busy_ms", in_ms(st.busy)},
                               {"utilisation", st.utilisation},
                               {"fps", st.fps}});
         src["stages"] = stages;
@@ -122,14 +121,14 @@ std::string report_to_json(const RunReport& report) {
     json timeline = json::array();
     for (const TimelineSample& sample : report.timeline) {
         json entry;
-        entry["t_ms"] = ms(sample.at);
+        entry["t_ms"] = in_ms(sample.at);
         json per_source = json::array();
         for (const TimelineSource& t : sample.sources)
             per_source.push_back({{"captured", t.captured},
                                   {"delivered", t.delivered},
                                   {"dropped", t.dropped},
-                                  {"e2e_p50_ms", ms(t.end_to_end_p50)},
-                                  {"e2e_p99_ms", ms(t.end_to_end_p99)},
+                                  {"e2e_p50_ms", in_ms(t.end_to_end_p50)},
+                                  {"e2e_p99_ms", in_ms(t.end_to_end_p99)},
                                   {"edge_depth", t.edge_depth},
                                   {"stage_busy", t.stage_busy}});
         entry["sources"] = per_source;

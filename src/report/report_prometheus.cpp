@@ -10,8 +10,6 @@
 namespace framepipe {
 namespace {
 
-double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
-
 class Exposition {
 public:
     /// Starts a metric family; samples follow with sample().
@@ -23,10 +21,10 @@ public:
         else out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
     }
     void summary(const char* name, const std::string& labels, const LatencySummary& l) {
-        sample(name, labels + R"(,quantile="0.5")", seconds(l.p50));
-        sample(name, labels + R"(,quantile="0.9")", seconds(l.p90));
-        sample(name, labels + R"(,quantile="0.99")", seconds(l.p99));
-        sample(std::string(name) + "_sum", labels, seconds(l.mean) * static_cast<double>(l.count));
+        sample(name, labels + R"(,quantile="0.5")", in_seconds(l.p50));
+        sample(name, labels + R"(,quantile="0.9")", in_seconds(l.p90));
+        sample(name, labels + R"(,quantile="0.99")", in_seconds(l.p99));
+        sample(std::string(name) + "_sum", labels, in_seconds(l.mean) * static_cast<double>(l.count));
         sample(std::string(name) + "_count", labels, static_cast<double>(l.count));
     }
     std::string take() { return std::move(out_); }
@@ -55,7 +53,7 @@ std::string prometheus_label_value(std::string_view value) {
 std::string report_to_prometheus(const RunReport& report) {
     Exposition x;
     x.family("framepipe_run_seconds", "gauge", "Time since the run started.");
-    x.sample("framepipe_run_seconds", "", seconds(report.wall_time));
+    x.sample("framepipe_run_seconds", "", in_seconds(report.wall_time));
 
     struct SourceMetric {
         const char* name;
@@ -78,11 +76,11 @@ std::string report_to_prometheus(const RunReport& report) {
         {"framepipe_source_reconnects_total", "counter", "Times the source's signal was lost and reopened.",
          [](const SourceReport& s) { return double(s.reconnects); }},
         {"framepipe_source_time_lost_seconds_total", "counter", "Time without signal.",
-         [](const SourceReport& s) { return seconds(s.time_lost); }},
+         [](const SourceReport& s) { return in_seconds(s.time_lost); }},
         {"framepipe_source_signal_lost", "gauge", "1 while the source has no signal.",
          [](const SourceReport& s) { return s.signal_lost ? 1.0 : 0.0; }},
         {"framepipe_source_behind_real_time_seconds", "gauge", "Live sources: how far the output lags the media clock.",
-         [](const SourceReport& s) { return seconds(s.behind_real_time); }},
+         [](const SourceReport& s) { return in_seconds(s.behind_real_time); }},
     };
     for (const SourceMetric& m : per_source) {
         x.family(m.name, m.type, m.help);
@@ -128,7 +126,7 @@ std::string report_to_prometheus(const RunReport& report) {
     per_stage("framepipe_stage_frames_dropped_total", "Frames the stage filtered, rejected or ended on.",
               [](const StageReport& st) { return double(st.dropped()); });
     per_stage("framepipe_stage_busy_seconds_total", "Time the stage spent processing (all its workers).",
-              [](const StageReport& st) { return seconds(st.busy); });
+              [](const StageReport& st) { return in_seconds(st.busy); });
     const auto per_stage_summary = [&](const char* name, const char* help, LatencySummary StageReport::*member) {
         x.family(name, "summary", help);
         for (const SourceReport& s : report.sources)

@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
 
-#include <condition_variable>
-#include <mutex>
 
 namespace framepipe {
 namespace {
@@ -93,11 +91,7 @@ ReadResult SyntheticSource::read(Frame& frame, std::stop_token stop) {
         }
         const auto due = live_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                            std::chrono::duration<double>(static_cast<double>(number) / options_.fps));
-        std::mutex mutex;
-        std::condition_variable_any wake;
-        std::unique_lock lock(mutex);
-        if (wake.wait_until(lock, stop, due, [] { return false; }) || stop.stop_requested())
-            return ReadResult::end_of_stream;
+        if (!sleep_until(due, stop)) return ReadResult::end_of_stream;
     }
     frame.prepare_image(cv::Size(options_.width, options_.height), CV_8UC3);
     if (options_.pattern == Pattern::counter)

@@ -2,6 +2,7 @@
 // allocated per frame once the pool's frames have been through), and checks its options when it is made.
 // All are stateless and parallel except decimate, which keeps count.
 #include "catalog_parts.hpp"
+#include "stage_support.hpp"
 #include "template_text.hpp"
 
 #include <framepipe/error.hpp>
@@ -13,12 +14,6 @@
 
 namespace framepipe::stages {
 namespace {
-
-void require_pixels(const Frame& frame, std::string_view stage) {
-    if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
-        throw BadFrame(fmt::format("{} needs decoded pixels; put it after the decode stages", stage));
-    if (frame.image.empty()) throw BadFrame("empty image");
-}
 
 StageTraits parallel_traits(const std::string& name) { return {.name = name, .parallel = true}; }
 
@@ -369,7 +364,7 @@ public:
     Outcome process(Frame& frame) override {
         if (every_ > 1) return seen_++ % every_ == 0 ? Outcome::pass : Outcome::drop;
         // Keep a frame when it starts a new 1/fps slot of media time.
-        const auto slot = static_cast<std::int64_t>(std::floor(std::chrono::duration<double>(frame.media_time).count() * fps_));
+        const auto slot = static_cast<std::int64_t>(std::floor(in_seconds(frame.media_time) * fps_));
         if (slot <= last_slot_) return Outcome::drop;
         last_slot_ = slot;
         return Outcome::pass;
@@ -382,11 +377,6 @@ private:
     std::int64_t last_slot_ = -1;
 };
 
-template <class T>
-std::function<std::unique_ptr<Stage>(const std::string&, const OptionValues&)> maker() {
-    return [](const std::string& name, const OptionValues& o) { return std::make_unique<T>(name, o); };
-}
-
 }  // namespace
 
 void add_filters(std::vector<StageSpec>& catalog) {
@@ -398,38 +388,38 @@ void add_filters(std::vector<StageSpec>& catalog) {
                         {"scale", K::number, "0", "Scale factor instead of a size (0.5 halves)", 0, 16},
                         {"interpolation", K::choice, "auto", "auto = area when shrinking, linear when enlarging",
                          std::nullopt, std::nullopt, {"auto", "area", "linear", "cubic", "nearest"}}},
-                       maker<Resize>()});
+                       factory_of<Resize>()});
     catalog.push_back({"crop", "Cut out a rectangle (centred unless x and y are given); clipped to the image",
                        "- { type: crop, width: 640, height: 360 }", "parallel",
                        {{"width", K::integer, "", "Width of the rectangle", 1, 16384, {}, true},
                         {"height", K::integer, "", "Height of the rectangle", 1, 16384, {}, true},
                         {"x", K::integer, "-1", "Left edge; -1 centres horizontally", -1, 16384},
                         {"y", K::integer, "-1", "Top edge; -1 centres vertically", -1, 16384}},
-                       maker<Crop>()});
+                       factory_of<Crop>()});
     catalog.push_back({"rotate", "Rotate by a quarter turn, half turn or three quarters (clockwise)",
                        "- { type: rotate, angle: 90 }", "parallel",
                        {{"angle", K::choice, "90", "Degrees clockwise", std::nullopt, std::nullopt, {"90", "180", "270"}}},
-                       maker<Rotate>()});
+                       factory_of<Rotate>()});
     catalog.push_back({"flip", "Mirror the image", "- { type: flip, axis: horizontal }", "parallel",
                        {{"axis", K::choice, "horizontal", "horizontal (left-right), vertical (upside down) or both",
                          std::nullopt, std::nullopt, {"horizontal", "vertical", "both"}}},
-                       maker<Flip>()});
+                       factory_of<Flip>()});
     catalog.push_back({"color", "Convert colours: to gray (one channel), back to BGR, or to RGB, HSV, Lab, YCrCb",
                        "- { type: color, to: gray }", "parallel",
                        {{"to", K::choice, "gray", "Target colour space", std::nullopt, std::nullopt,
                          {"gray", "bgr", "rgb", "hsv", "lab", "ycrcb"}}},
-                       maker<Color>()});
+                       factory_of<Color>()});
     catalog.push_back({"blur", "Gaussian blur", "- { type: blur, ksize: 5 }", "parallel",
                        {{"ksize", K::integer, "5", "Kernel size, odd", 1, 99},
                         {"sigma", K::number, "0", "Standard deviation; 0 derives it from ksize", 0, 100}},
-                       maker<GaussianBlur>()});
+                       factory_of<GaussianBlur>()});
     catalog.push_back({"median_blur", "Median blur (removes salt-and-pepper noise)", "- { type: median_blur, ksize: 3 }",
-                       "parallel", {{"ksize", K::integer, "3", "Kernel size, odd", 3, 99}}, maker<MedianBlur>()});
+                       "parallel", {{"ksize", K::integer, "3", "Kernel size, odd", 3, 99}}, factory_of<MedianBlur>()});
     catalog.push_back({"sharpen", "Unsharp mask: image + amount x (image - blurred image)",
                        "- { type: sharpen, amount: 1.0 }", "parallel",
                        {{"amount", K::number, "1.0", "Strength", 0, 10},
                         {"radius", K::number, "1.0", "Blur radius (Gaussian sigma) in pixels", 0.1, 50}},
-                       maker<Sharpen>()});
+                       factory_of<Sharpen>()});
     catalog.push_back({"canny", "Canny edge detection (colour frames are converted to gray first)",
                        "- { type: canny, low: 50, high: 150 }", "parallel",
                        {{"low", K::number, "50", "Lower hysteresis threshold", 0, 10000},
@@ -437,12 +427,12 @@ void add_filters(std::vector<StageSpec>& catalog) {
                         {"aperture", K::choice, "3", "Sobel aperture", std::nullopt, std::nullopt, {"3", "5", "7"}},
                         {"l2", K::boolean, "false", "Use the L2 norm for the gradient magnitude"},
                         {"channels", K::integer, "1", "Output channels: 1 (gray) or 3 (BGR, for colour writers)", 1, 3}},
-                       maker<Canny>()});
+                       factory_of<Canny>()});
     catalog.push_back({"brightness_contrast", "Adjust brightness and contrast (contrast pivots on mid-gray)",
                        "- { type: brightness_contrast, brightness: 20, contrast: 1.2 }", "parallel",
                        {{"brightness", K::number, "0", "Added to every pixel", -255, 255},
                         {"contrast", K::number, "1", "Multiplies the distance from mid-gray", 0, 10}},
-                       maker<BrightnessContrast>()});
+                       factory_of<BrightnessContrast>()});
     catalog.push_back({"text", "Draw text on the frame: a template with {input}, {frame}, {time}, {clock}, {label}",
                        "- { type: text, text: \"{input} {time}\", position: bottom-left }", "parallel",
                        {{"text", K::text, "{input} {time}", "Template; {time} is media time, {clock} wall-clock time"},
@@ -452,12 +442,12 @@ void add_filters(std::vector<StageSpec>& catalog) {
                         {"thickness", K::integer, "2", "Stroke width in pixels", 1, 20},
                         {"color", K::text, "white", "A name or B,G,R"},
                         {"box", K::boolean, "true", "Draw a black box behind the text"}},
-                       maker<Text>()});
+                       factory_of<Text>()});
     catalog.push_back({"decimate", "Keep every Nth frame, or thin the stream to a frame rate (by media time)",
                        "- { type: decimate, fps: 5 }", "serial",
                        {{"every", K::integer, "1", "Keep one frame in N", 1, 1000000},
                         {"fps", K::number, "0", "Keep at most this many frames per second of media", 0, 1000}},
-                       maker<Decimate>()});
+                       factory_of<Decimate>()});
 }
 
 }  // namespace framepipe::stages

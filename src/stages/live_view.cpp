@@ -4,6 +4,7 @@
 // nothing when nobody looks and never slows the pipeline when someone looks slowly.
 #include "../live/live_view_server.hpp"
 #include "catalog_parts.hpp"
+#include "stage_support.hpp"
 #include "template_text.hpp"
 
 #include <framepipe/error.hpp>
@@ -57,17 +58,11 @@ public:
 
     Outcome process(Frame& frame) override {
         if (!stream_->wanted()) return Outcome::pass;
-        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
-            throw BadFrame("live_view needs decoded pixels");
+        require_pixels(frame, "live_view");
         const TimePoint now = clock_->now();
         if (published_any_ && now - last_published_ < interval_) return Outcome::pass;
-        const cv::Mat* picture = &frame.image;
-        if (width_ > 0 && frame.image.cols != width_) {
-            cv::resize(frame.image, scaled_, cv::Size(width_, std::max(2, frame.image.rows * width_ / frame.image.cols)),
-                       0, 0, cv::INTER_AREA);
-            picture = &scaled_;
-        }
-        if (!cv::imencode(".jpg", *picture, jpeg_, params_)) throw BadFrame("live_view: JPEG encoding failed");
+        const cv::Mat& picture = scaled_to_width(frame.image, width_, scaled_);
+        if (!cv::imencode(".jpg", picture, jpeg_, params_)) throw BadFrame("live_view: JPEG encoding failed");
         stream_->publish(std::string(jpeg_.begin(), jpeg_.end()));
         last_published_ = now;
         published_any_ = true;
@@ -111,7 +106,7 @@ void add_live_view(std::vector<StageSpec>& catalog) {
           {"write_timeout", K::duration, "2s",
            "A viewer that does not read for this long is disconnected (stopping waits at most this long)", 0.1, 60},
           {"max_viewers", K::integer, "16", "Most viewers at once (each holds a thread)", 1, 256}},
-         [](const std::string& name, const OptionValues& o) { return std::make_unique<LiveView>(name, o); }});
+         factory_of<LiveView>()});
 }
 
 }  // namespace framepipe::stages

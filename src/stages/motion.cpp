@@ -13,6 +13,7 @@
 // a clip that begins with that ring (so it shows what happened before the motion) and runs until `post_roll` after it.
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
+#include "stage_support.hpp"
 #include "image_output.hpp"
 #include "template_text.hpp"
 
@@ -30,8 +31,6 @@
 
 namespace framepipe::stages {
 namespace {
-
-double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 class Motion final : public Stage {
 public:
@@ -54,7 +53,7 @@ public:
         live_ = context.source.live;
         subtractor_ = cv::createBackgroundSubtractorMOG2(500, threshold_, false);
         const double fps = context.source.fps > 0 ? context.source.fps : 25.0;
-        learning_rate_ = std::min(1.0, 0.105 / std::max(1.0, seconds(still_after_) * fps));
+        learning_rate_ = std::min(1.0, 0.105 / std::max(1.0, in_seconds(still_after_) * fps));
         if (snapshots_) snapshots_->prepare();
         if (!events_path_.empty()) {
             const auto parent = std::filesystem::path(events_path_).parent_path();
@@ -66,13 +65,9 @@ public:
     }
 
     Outcome process(Frame& frame) override {
-        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
-            throw BadFrame("motion needs decoded pixels");
+        require_pixels(frame, "motion");
         const cv::Mat& image = frame.image;
-        const int height = std::max(1, image.rows * width_ / std::max(1, image.cols));
-        cv::resize(image, small_, cv::Size(width_, height), 0, 0, cv::INTER_AREA);
-        if (small_.channels() == 3) cv::cvtColor(small_, gray_, cv::COLOR_BGR2GRAY);
-        else small_.copyTo(gray_);
+        small_gray(image, width_, small_, gray_);
         cv::GaussianBlur(gray_, gray_, cv::Size(5, 5), 0);
         const double rate = frames_seen_ < static_cast<std::uint64_t>(warmup_)
                                 ? 1.0 / static_cast<double>(frames_seen_ + 1)
@@ -137,11 +132,11 @@ private:
     void end_event() {
         in_event_ = false;
         spdlog::info("{}: motion event {} ended: last motion at {} (frame {}), {:.1f} s long", input_, event_id_,
-                     format_media_time(last_motion_time_), last_motion_frame_, seconds(last_motion_time_ - start_time_));
+                     format_media_time(last_motion_time_), last_motion_frame_, in_seconds(last_motion_time_ - start_time_));
         if (events_)
             events_ << fmt::format(R"({{"input": "{}", "event": {}, "start_frame": {}, "start_s": {:.3f}, "end_frame": {}, "end_s": {:.3f}, "snapshot": "{}"}})",
-                                   input_, event_id_, start_frame_, seconds(start_time_), last_motion_frame_,
-                                   seconds(last_motion_time_), snapshot_)
+                                   input_, event_id_, start_frame_, in_seconds(start_time_), last_motion_frame_,
+                                   in_seconds(last_motion_time_), snapshot_)
                     << std::endl;
     }
 
@@ -187,14 +182,14 @@ public:
         input_ = stem_of(context.source.name);
         live_ = context.source.live;
         options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
-        ring_.resize(static_cast<std::size_t>(seconds(pre_roll_) * options_.fps) + 2);
+        ring_.resize(static_cast<std::size_t>(in_seconds(pre_roll_) * options_.fps) + 2);
         std::error_code ec;
         std::filesystem::create_directories(dir_, ec);
         if (ec) throw ConfigError(fmt::format("event_clips: cannot create '{}': {}", dir_, ec.message()));
     }
 
     Outcome process(Frame& frame) override {
-        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray) throw BadFrame("event_clips needs pixels");
+        require_pixels(frame, "event_clips");
         if (frame.event != 0 && (!clip_ || frame.event != clip_event_)) {
             if (clip_) finish_clip();
             start_clip(frame);
@@ -225,11 +220,7 @@ private:
         bool used = false;
     };
 
-    const cv::Mat& scaled(const cv::Mat& image) {
-        if (width_ == 0 || image.cols == width_) return image;
-        cv::resize(image, scaled_, cv::Size(width_, std::max(2, image.rows * width_ / image.cols)), 0, 0, cv::INTER_AREA);
-        return scaled_;
-    }
+    const cv::Mat& scaled(const cv::Mat& image) { return scaled_to_width(image, width_, scaled_); }
 
     void start_clip(const Frame& frame) {
         clip_event_ = frame.event;
@@ -284,7 +275,7 @@ void add_motion(std::vector<StageSpec>& catalog) {
           {"snapshots", K::text, "", "Folder for a snapshot of each event's first frame (empty = none)"},
           {"events", K::text, "", "File to append one JSON line per event to (empty = none)"},
           {"draw", K::boolean, "false", "Draw the moving regions on the frames"}},
-         [](const std::string& name, const OptionValues& o) { return std::make_unique<Motion>(name, o); }});
+         factory_of<Motion>()});
     catalog.push_back(
         {"event_clips", "Write a clip per motion event, starting pre_roll before it (put it after motion)",
          "- { type: event_clips, dir: clips, pre_roll: 3s, post_roll: 2s }", "serial, dedicated thread",
@@ -295,7 +286,7 @@ void add_motion(std::vector<StageSpec>& catalog) {
           {"codec", K::text, "h264", "Video codec (see write_video)"},
           {"crf", K::integer, "26", "Quality (lower is better)", -1, 63},
           {"container", K::choice, "mkv", "mkv, ts or mp4", std::nullopt, std::nullopt, {"mkv", "ts", "mp4"}}},
-         [](const std::string& name, const OptionValues& o) { return std::make_unique<EventClips>(name, o); }});
+         factory_of<EventClips>()});
 }
 
 }  // namespace framepipe::stages

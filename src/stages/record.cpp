@@ -8,12 +8,12 @@
 // recording with a clear error (on_full_disk: stop) or deletes the oldest segment and carries on (rotate).
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
+#include "stage_support.hpp"
 #include "template_text.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/sources/image_source.hpp>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -62,7 +62,7 @@ public:
     }
 
     Outcome process(Frame& frame) override {
-        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray) throw BadFrame("record needs pixels");
+        require_pixels(frame, "record");
         if (!encoder_ || frame.media_time >= segment_start_ + segment_) {
             if (encoder_) close_segment();
             open_segment(frame.media_time);
@@ -129,11 +129,7 @@ private:
     void open_segment(Duration media_start) {
         // Segment boundaries fall on multiples of the segment length of media time.
         segment_start_ = media_start - Duration{media_start.count() % segment_.count()};
-        const auto now = std::chrono::system_clock::now();
-        const std::time_t t = std::chrono::system_clock::to_time_t(now);
-        std::tm local{};
-        localtime_r(&t, &local);
-        final_path_ = unique_path(fmt::format("{}_{:%Y%m%d-%H%M%S}", input_, local));
+        final_path_ = unique_path(fmt::format("{}_{}", input_, file_clock(std::chrono::system_clock::now())));
         encoder_ = std::make_unique<media::VideoEncoder>(part_of(final_path_).string(), options_);
         frames_in_segment_ = 0;
     }
@@ -239,7 +235,7 @@ void add_recording(std::vector<StageSpec>& catalog) {
           {"max_segments", K::integer, "0", "Keep at most this many closed segments; 0 = no limit", 0, 1e9},
           {"on_full_disk", K::choice, "stop", "stop: end with a clear error; rotate: delete the oldest and go on",
            std::nullopt, std::nullopt, {"stop", "rotate"}}},
-         [](const std::string& name, const OptionValues& o) { return std::make_unique<Record>(name, o); }});
+         factory_of<Record>()});
 }
 
 }  // namespace framepipe::stages

@@ -7,6 +7,7 @@
 
 #include <framepipe/frame.hpp>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,9 @@ std::string render_template(const std::string& text, const TemplateFields& field
 std::string stem_of(std::string_view name);
 /// Media time as HH:MM:SS.mmm (separator ':' or '-').
 std::string format_media_time(Duration t, char separator = ':');
+
+/// Local wall-clock time as file names carry it: "20261121-073005" (sorts by age).
+std::string file_clock(std::chrono::system_clock::time_point t);
 
 /// The name stem of a motion event's files (snapshot, clip), from the event's first frame: "yard_event0001_00-00-03.000"
 /// for a file (media time), "cam_20261121-073005_event0001" for live input, whose media time and event numbers restart

@@ -1,5 +1,6 @@
 // Thumbnails and contact sheets. Both pass every frame on unchanged; they write files on a dedicated thread.
 #include "catalog_parts.hpp"
+#include "stage_support.hpp"
 #include "image_output.hpp"
 #include "template_text.hpp"
 
@@ -19,20 +20,9 @@ StageTraits writer_traits(const std::string& name) {
     return {.name = name, .needs_ordered_input = true, .blocking_io = true};
 }
 
-// A small gray copy of the frame, for comparing frames cheaply.
-void small_gray(const cv::Mat& image, cv::Mat& out, int width = 64) {
-    const int height = std::max(1, image.rows * width / std::max(1, image.cols));
-    cv::Mat resized;
-    cv::resize(image, resized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
-    if (resized.channels() == 3)
-        cv::cvtColor(resized, out, cv::COLOR_BGR2GRAY);
-    else
-        resized.copyTo(out);
-}
-
 double sharpness(const cv::Mat& image) {  // variance of the Laplacian of a 256-wide gray copy
-    cv::Mat gray, laplacian;
-    small_gray(image, gray, 256);
+    cv::Mat resized, gray, laplacian;
+    small_gray(image, 256, resized, gray);
     cv::Laplacian(gray, laplacian, CV_32F);
     cv::Scalar mean, stddev;
     cv::meanStdDev(laplacian, mean, stddev);
@@ -89,8 +79,7 @@ public:
     }
 
     Outcome process(Frame& frame) override {
-        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
-            throw BadFrame("thumbnail needs decoded pixels");
+        require_pixels(frame, "thumbnail");
         switch (mode_) {
             case Mode::every:
                 if (seen_++ % every_ == 0) write(frame.image, frame);
@@ -103,7 +92,7 @@ public:
                 }
                 break;
             case Mode::scene: {
-                small_gray(frame.image, current_);
+                small_gray(frame.image, 64, resized_, current_);
                 const bool first = previous_.empty();
                 const bool changed = !first && current_.size() == previous_.size() &&
                                      cv::norm(current_, previous_, cv::NORM_L1) / (255.0 * current_.total()) > scene_;
@@ -162,8 +151,9 @@ private:
         }
     }
 
-    Candidate keep(const Frame& frame, const cv::Mat& histogram) const {
-        return {scaled(frame.image).clone(), histogram, frame.sequence, frame.media_time, frame.label};
+    Candidate keep(const Frame& frame, const cv::Mat& histogram) {
+        return {scaled_to_width(frame.image, width_, scaled_).clone(), histogram, frame.sequence, frame.media_time,
+                frame.label};
     }
 
     void finish_window() {
@@ -187,14 +177,7 @@ private:
         window_frames_ = 0;
     }
 
-    const cv::Mat& scaled(const cv::Mat& image) const {
-        if (width_ == 0 || width_ == image.cols) return image;
-        const int height = std::max(1, static_cast<int>(std::lround(static_cast<double>(image.rows) * width_ / image.cols)));
-        cv::resize(image, scaled_, cv::Size(width_, height), 0, 0, width_ < image.cols ? cv::INTER_AREA : cv::INTER_LINEAR);
-        return scaled_;
-    }
-
-    void write(const cv::Mat& image, const Frame& frame) { write_file(scaled(image), frame); }
+    void write(const cv::Mat& image, const Frame& frame) { write_file(scaled_to_width(image, width_, scaled_), frame); }
 
     void write_file(const cv::Mat& image, const Frame& frame) {
         if (max_ > 0 && static_cast<std::int64_t>(written_) >= max_) return;
@@ -219,8 +202,8 @@ private:
     std::uint64_t seen_ = 0;
     std::uint64_t written_ = 0;
     std::optional<Duration> next_due_;
-    cv::Mat previous_, current_;
-    mutable cv::Mat scaled_;
+    cv::Mat resized_, previous_, current_;
+    cv::Mat scaled_;
     std::optional<Duration> window_start_;
     std::vector<Candidate> candidates_;
     double best_score_ = 0;
@@ -250,8 +233,7 @@ public:
     // Keeps every stride-th frame; when twice the tiles are kept, drops every other one and doubles the stride. So
     // the samples stay spread over the whole input without knowing its length, in bounded memory.
     Outcome process(Frame& frame) override {
-        if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
-            throw BadFrame("contact_sheet needs decoded pixels");
+        require_pixels(frame, "contact_sheet");
         if (seen_++ % stride_ == 0) {
             Tile tile;
             const int height = std::max(1, static_cast<int>(std::lround(static_cast<double>(frame.image.rows) *
@@ -326,11 +308,6 @@ private:
     std::vector<Tile> kept_;
 };
 
-template <class T>
-std::function<std::unique_ptr<Stage>(const std::string&, const OptionValues&)> maker() {
-    return [](const std::string& name, const OptionValues& o) { return std::make_unique<T>(name, o); };
-}
-
 std::vector<OptionSpec> output_options(const char* dir, const char* name) {
     using K = OptionKind;
     return {{"dir", K::text, dir, "Output folder (created if missing)"},
@@ -356,7 +333,7 @@ void add_thumbnail_stages(std::vector<StageSpec>& catalog) {
     catalog.push_back({"thumbnail", "Write selected frames as images: every N frames, every T seconds, on scene changes, "
                                     "or the best of each window. Frames pass on unchanged.",
                        "- { type: thumbnail, interval: 2s, dir: thumbs }", "serial, dedicated thread", thumbnail,
-                       maker<Thumbnail>()});
+                       factory_of<Thumbnail>()});
     std::vector<OptionSpec> sheet = {
         {"columns", K::integer, "4", "Tiles per row", 1, 50},
         {"tiles", K::integer, "16", "Frames on the sheet, spread evenly over the input", 1, 1000},
@@ -366,7 +343,7 @@ void add_thumbnail_stages(std::vector<StageSpec>& catalog) {
     catalog.push_back({"contact_sheet", "One grid picture per input of frames spread evenly over it, written when the "
                                         "input ends. Frames pass on unchanged.",
                        "- { type: contact_sheet, columns: 4, tiles: 16 }", "serial, dedicated thread", sheet,
-                       maker<ContactSheet>()});
+                       factory_of<ContactSheet>()});
 }
 
 }  // namespace framepipe::stages

@@ -2,6 +2,7 @@
 // anywhere in a chain; the ones that write run on dedicated threads.
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
+#include "stage_support.hpp"
 #include "image_output.hpp"
 #include "template_text.hpp"
 
@@ -18,11 +19,6 @@
 
 namespace framepipe::stages {
 namespace {
-
-void require_pixels(const Frame& frame, std::string_view stage) {
-    if (frame.format != PixelFormat::bgr && frame.format != PixelFormat::gray)
-        throw BadFrame(fmt::format("{} needs decoded pixels", stage));
-}
 
 // Every frame to an image file. JPEG encoding is the expensive part, so several frames are written at once.
 class WriteImages final : public Stage {
@@ -141,11 +137,6 @@ private:
     std::string title_;
 };
 
-template <class T>
-std::function<std::unique_ptr<Stage>(const std::string&, const OptionValues&)> maker() {
-    return [](const std::string& name, const OptionValues& o) { return std::make_unique<T>(name, o); };
-}
-
 }  // namespace
 
 void add_writers(std::vector<StageSpec>& catalog) {
@@ -157,7 +148,7 @@ void add_writers(std::vector<StageSpec>& catalog) {
           {"file", K::text, "{input}_{frame:06}.jpg", "File name template; the extension picks the format"},
           {"quality", K::integer, "90", "JPEG/WebP quality", 1, 100},
           {"overwrite", K::boolean, "false", "Replace existing files instead of stopping with an error"}},
-         maker<WriteImages>()});
+         factory_of<WriteImages>()});
     catalog.push_back(
         {"write_video", "Encode the frames, in order, into a video file (container from the extension)",
          "- { type: write_video, path: \"{input}_edges.mp4\", codec: h264 }", "serial, dedicated thread",
@@ -171,12 +162,12 @@ void add_writers(std::vector<StageSpec>& catalog) {
           {"gop", K::integer, "0", "Key frame every N frames; 0 = codec default", 0, 100000},
           {"fragmented", K::boolean, "false", "MP4/MOV: write fragments, so a killed file stays playable"},
           {"overwrite", K::boolean, "false", "Replace an existing file instead of refusing to start"}},
-         maker<WriteVideo>()});
+         factory_of<WriteVideo>()});
     catalog.push_back({"null", "Accept frames and do nothing (for benchmarks, or when earlier stages did the work)",
-                       "- { type: null }", "parallel", {}, maker<Null>()});
+                       "- { type: null }", "parallel", {}, factory_of<Null>()});
     catalog.push_back({"window", "Show the frames in a window (needs a display); q or Esc ends the input",
                        "- { type: window }", "serial, dedicated thread",
-                       {{"title", K::text, "", "Window title; default: the input's name"}}, maker<Window>()});
+                       {{"title", K::text, "", "Window title; default: the input's name"}}, factory_of<Window>()});
 }
 
 }  // namespace framepipe::stages

@@ -1,5 +1,7 @@
 #include "image_output.hpp"
 
+#include "template_text.hpp"
+
 #include <framepipe/error.hpp>
 
 #include <fmt/format.h>
@@ -38,6 +40,7 @@ std::vector<int> encode_parameters(const std::string& ext, int quality) {
 
 ImageOutput::ImageOutput(std::string dir, const std::string& name_template, int quality, bool overwrite)
     : dir_(dir.empty() ? std::string(".") : std::move(dir)), quality_(quality), overwrite_(overwrite) {
+    validate_template(name_template, "file");
     const std::string ext = extension_of(name_template);
     if (ext != ".jpg" && ext != ".jpeg" && ext != ".png" && ext != ".webp" && ext != ".bmp" && ext != ".tif" &&
         ext != ".tiff")

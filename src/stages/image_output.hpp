@@ -10,7 +10,8 @@ namespace framepipe::stages {
 
 class ImageOutput {
 public:
-    /// Checks the file name template's extension. Throws ConfigError. Touches nothing on disk.
+    /// Checks the file name template (its fields, option 'file', and its extension). Throws ConfigError. Touches
+    /// nothing on disk.
     ImageOutput(std::string dir, const std::string& name_template, int quality, bool overwrite);
 
     /// Creates the folder if needed and checks that it can be written (call from Stage::open). Throws ConfigError

@@ -45,7 +45,7 @@ public:
           draw_(o.boolean("draw")),
           events_path_(o.has("events") ? o.text("events") : "") {
         if (o.has("snapshots"))
-            snapshots_.emplace(o.text("snapshots"), "x.jpg", 90, /*overwrite=*/false);
+            snapshots_.emplace(o.text("snapshots"), "snapshot.jpg", 90, /*overwrite=*/false);  // names: see start_event
     }
 
     void open(const StageContext& context) override {

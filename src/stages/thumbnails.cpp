@@ -69,7 +69,6 @@ public:
         if ((mode_ == Mode::interval && interval_ <= Duration::zero()) ||
             ((mode_ == Mode::sharpest || mode_ == Mode::representative) && window_ <= Duration::zero()))
             throw ConfigError("thumbnail: interval and window must be longer than 0");
-        validate_template(name_template_, "file");
         output_.emplace(dir_, name_template_, quality_, overwrite_);
     }
 
@@ -221,7 +220,6 @@ public:
           tile_width_(static_cast<int>(o.integer("tile_width"))),
           timestamps_(o.boolean("timestamps")),
           name_template_(o.text("file")) {
-        validate_template(name_template_, "file");
         output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
     }
 

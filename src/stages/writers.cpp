@@ -25,7 +25,6 @@ class WriteImages final : public Stage {
 public:
     WriteImages(const std::string& name, const OptionValues& o)
         : Stage({.name = name, .parallel = true, .blocking_io = true}), name_template_(o.text("file")) {
-        validate_template(name_template_, "file");
         output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
     }
     void open(const StageContext& context) override {

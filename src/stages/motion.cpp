@@ -20,11 +20,13 @@
 #include <framepipe/error.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/background_segm.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -133,11 +135,17 @@ private:
         in_event_ = false;
         spdlog::info("{}: motion event {} ended: last motion at {} (frame {}), {:.1f} s long", input_, event_id_,
                      format_media_time(last_motion_time_), last_motion_frame_, in_seconds(last_motion_time_ - start_time_));
-        if (events_)
-            events_ << fmt::format(R"({{"input": "{}", "event": {}, "start_frame": {}, "start_s": {:.3f}, "end_frame": {}, "end_s": {:.3f}, "snapshot": "{}"}})",
-                                   input_, event_id_, start_frame_, in_seconds(start_time_), last_motion_frame_,
-                                   in_seconds(last_motion_time_), snapshot_)
-                    << std::endl;
+        if (events_) {  // a JSON writer, so any input name (quotes, backslashes) stays valid JSON
+            const auto ms_rounded = [](Duration t) { return std::round(in_seconds(t) * 1000) / 1000; };
+            const nlohmann::ordered_json line = {{"input", input_},
+                                                 {"event", event_id_},
+                                                 {"start_frame", start_frame_},
+                                                 {"start_s", ms_rounded(start_time_)},
+                                                 {"end_frame", last_motion_frame_},
+                                                 {"end_s", ms_rounded(last_motion_time_)},
+                                                 {"snapshot", snapshot_}};
+            events_ << line.dump() << std::endl;
+        }
     }
 
     int width_;

@@ -255,6 +255,13 @@ void check_source_option(const std::string& path, int line, const std::string& n
                                         suggestion(name, all)));
 }
 
+// An input's name goes into file names, stream names and metrics labels: letters, digits, '_' and '-' only.
+bool is_plain_name(const std::string& name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '_' || c == '-';
+    });
+}
+
 // An input: a scalar path, or { path: ..., name: ..., <source options> }.
 InputEntry parse_input_entry(const std::string& path, const YAML::Node& node) {
     const int line = line_of(node);
@@ -267,7 +274,12 @@ InputEntry parse_input_entry(const std::string& path, const YAML::Node& node) {
         const std::string key = item.first.as<std::string>();
         const std::string text = scalar(path, item.second, key);
         if (key == "path") input.path = text;
-        else if (key == "name") input.name = text;
+        else if (key == "name") {
+            if (!is_plain_name(text))
+                fail_at(path, line_of(item.first),
+                        fmt::format("input name '{}': use letters, digits, '_' and '-' (it names files)", text));
+            input.name = text;
+        }
         else {
             check_source_option(path, line_of(item.first), key, text);
             input.options[key] = text;
@@ -284,10 +296,7 @@ InputEntry parse_input(const std::string& argument) {
     std::error_code ec;
     if (equals == std::string::npos || equals == 0 || std::filesystem::exists(argument, ec)) return {argument, "", {}, 0};
     const std::string name = argument.substr(0, equals);
-    const bool plain = std::all_of(name.begin(), name.end(), [](unsigned char c) {
-        return std::isalnum(c) != 0 || c == '_' || c == '-';
-    });
-    if (!plain) return {argument, "", {}, 0};
+    if (!is_plain_name(name)) return {argument, "", {}, 0};
     return {argument.substr(equals + 1), name, {}, 0};
 }
 

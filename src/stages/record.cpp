@@ -49,9 +49,7 @@ public:
     }
 
     void open(const StageContext& context) override {
-        input_ = stem_of(context.source.name);
-        for (char& c : input_)
-            if (c == '/' || c == ':' || c == '?' || c == '&' || c == '=') c = '_';  // URLs make poor file names
+        input_ = stem_of(context.source.name);  // stream names carry no '/', ':' or query (VideoSource::stream_name)
         options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
         options_.gop = static_cast<int>(std::max(1.0, options_.fps));  // a key frame a second
         std::error_code ec;

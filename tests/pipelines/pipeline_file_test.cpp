@@ -106,6 +106,8 @@ stages: [{ type: "null" }]
     CHECK(parse_input("clip.mp4").path == "clip.mp4");
 
     CHECK(error_of("inputs:\n  - { name: x }\nstages: [{ type: \"null\" }]\n").rfind("p.yaml:2: this input has no 'path:'", 0) == 0);
+    CHECK(error_of("inputs:\n  - { path: a.mp4, name: \"front/door\" }\nstages: [{ type: \"null\" }]\n")
+              .rfind("p.yaml:2: input name 'front/door': use letters, digits", 0) == 0);
     CHECK(error_of("inputs:\n  - { path: a.mp4, speed: 2 }\nstages: [{ type: \"null\" }]\n")
               .rfind("p.yaml:2: no source has an option 'speed'", 0) == 0);
     const PipelineFile mismatched = parse_pipeline(

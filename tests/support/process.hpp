@@ -2,6 +2,8 @@
 // Real processes for tests: a stream server (Debian's ffmpeg) started, killed and restarted by the test; a free
 // loopback port to serve on.
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 
@@ -21,6 +23,8 @@ public:
     [[nodiscard]] bool running();
     /// Waits for the process to end by itself; returns its exit status.
     int wait();
+    /// Waits at most `limit` for the process to end by itself: its exit status, or nullopt if it is still running.
+    std::optional<int> wait_for(std::chrono::milliseconds limit);
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
 private:

@@ -66,6 +66,9 @@ struct StageReport {
     std::uint64_t held = 0;         // frames held (Outcome::hold) and not yet flushed
     std::uint64_t flushed = 0;      // held frames passed on by flush()
     std::uint64_t discarded = 0;    // held frames thrown away because the run was aborted
+    std::uint64_t unwritten = 0;    // frames the stage could not write to its output (StageHealth); they passed on
+    std::uint64_t damaged = 0;      // frames passed on with damaged pixels (errors concealed by the decoder)
+    std::string output_stopped;     // why the stage's output stopped while the run went on; empty when it did not
     LatencySummary service;         // time inside process()
     LatencySummary wait;            // time in the input edge (and, after a parallel stage, in reordering)
     Duration busy{};                // sum of service times
@@ -93,12 +96,16 @@ struct SourceReport {
     std::uint64_t reconnects = 0;          // supervised sources: times the signal was lost
     Duration time_lost{};                  //   ... total time without signal
     bool signal_lost = false;              //   ... lost right now (or at the end)
+    std::string ended_early;               // why the input ended before its natural end (read error, cut short)
     std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]
     std::vector<StageReport> stages;
 
     /// Every drop of this source's frames, on every edge and in every stage.
     [[nodiscard]] std::uint64_t dropped() const noexcept;
     [[nodiscard]] std::uint64_t queued() const noexcept;
+    /// Frames passed on with damaged pixels, and frames an output could not write, over every stage.
+    [[nodiscard]] std::uint64_t damaged() const noexcept;
+    [[nodiscard]] std::uint64_t unwritten() const noexcept;
     [[nodiscard]] double fps() const noexcept;
     /// captured == delivered + dropped + still queued, and every edge balanced.
     [[nodiscard]] bool balanced() const noexcept;

@@ -64,6 +64,11 @@ public:
     /// Releases the input. Called once, after the last read().
     virtual void close() {}
 
+    /// After read() returned end_of_stream: why the input ended before its natural end (a read error, a file cut
+    /// short), for the report and a warning; empty when it simply ended (or stop was requested). Called from the
+    /// reading thread.
+    [[nodiscard]] virtual std::string ended_early() const { return {}; }
+
     /// The stages that turn what read() delivers into BGR frames (a decoder, a colour conversion), which the pipeline
     /// puts at the head of this source's chain so that decoding runs on the flow graph and shows in the profile as a
     /// stage of its own. Called once, after open(). Sources that deliver BGR frames return none.

@@ -21,8 +21,10 @@
 #include <framepipe/report.hpp>
 #include <framepipe/source.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -55,6 +57,33 @@ struct StageTraits {
     std::size_t max_held = 0;          // serial stages: most frames held back with Outcome::hold at once
 };
 
+/// What a stage tells the run about its output and its input's condition, beyond what happened to each frame
+/// (Outcome). Shown per stage in the summary, the JSON report, /stats.json and /metrics. Thread-safe: any method may be
+/// called from process() of any worker, and from open() and close().
+class StageHealth {
+public:
+    /// Frames the stage took but could not write to its output (a failed write, a full disk, a recording that
+    /// stopped). They still pass on to later stages; this counts what the stage's output is missing.
+    void count_unwritten(std::uint64_t frames = 1) noexcept { unwritten_.fetch_add(frames, std::memory_order_relaxed); }
+    /// Frames passed on with damaged pixels: decoded with errors concealed (a corrupt packet, a missing reference).
+    void count_damaged(std::uint64_t frames = 1) noexcept { damaged_.fetch_add(frames, std::memory_order_relaxed); }
+    /// The stage's output stopped for good while the run goes on (e.g. a recording on a full disk): `why` says what
+    /// stopped, why, and what to do. The first call's reason is kept; later ones are ignored.
+    void output_stopped(std::string why);
+
+    [[nodiscard]] std::uint64_t unwritten() const noexcept { return unwritten_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t damaged() const noexcept { return damaged_.load(std::memory_order_relaxed); }
+    /// Empty while the output runs.
+    [[nodiscard]] std::string stopped_reason() const;
+
+private:
+    std::atomic<std::uint64_t> unwritten_{0};
+    std::atomic<std::uint64_t> damaged_{0};
+    std::atomic<bool> stopped_{false};
+    mutable std::mutex mutex_;
+    std::string stopped_reason_;
+};
+
 /// What a stage learns about its place in the pipeline when it opens.
 struct StageContext {
     std::uint32_t source_index = 0;
@@ -63,6 +92,9 @@ struct StageContext {
     const Clock* clock = nullptr;
     /// The run's counters while it runs (refreshed about once per progress interval); valid from open() to close().
     const LiveReport* live_report = nullptr;
+    /// Where the stage reports unwritten and damaged frames and a stopped output. Never null when the engine opens
+    /// the stage; valid from open() to close() (a stage may keep the pointer for that long).
+    StageHealth* health = nullptr;
 };
 
 class Stage {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <stop_token>
+#include <string>
 
 namespace framepipe::detail {
 
@@ -40,6 +41,9 @@ struct ChainState {
     std::atomic<std::uint64_t> reconnects{0};
     std::atomic<std::int64_t> time_lost_ns{0};
     std::atomic<bool> signal_lost{false};
+    // Why the source ended early (Source::ended_early), written by the reading thread before it sets `ended`.
+    std::string ended_early;
+    std::atomic<bool> ended{false};
     LatencyHistogram end_to_end;
 };
 

@@ -29,6 +29,7 @@ namespace {
 struct StageSlot {
     std::unique_ptr<Stage> stage;
     EdgeOptions edge;
+    std::unique_ptr<StageHealth> health = std::make_unique<StageHealth>();  // outlives the stage's runner
 };
 
 // One source and its stages: what the user declared and, once built, the objects that run them.
@@ -38,7 +39,7 @@ public:
 
     Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge) override {
         if (!stage) throw ConfigError("Chain::add: the stage is null");
-        slots.push_back({std::move(stage), edge});
+        slots.push_back({std::move(stage), edge, std::make_unique<StageHealth>()});
         return *this;
     }
 
@@ -163,7 +164,7 @@ void Pipeline::Impl::open_sources() {
         std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
         chain.decoder_count = decoders.size();
         for (std::size_t d = 0; d < decoders.size(); ++d)
-            chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}});
+            chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}, std::make_unique<StageHealth>()});
     }
 }
 
@@ -178,7 +179,8 @@ void Pipeline::Impl::open_all() {
     for (auto& chain : chains) {
         for (std::size_t s = 0; s < chain->slots.size(); ++s) {
             Stage& stage = *chain->slots[s].stage;
-            const StageContext context{chain->state.index, chain->state.info, s, &clock, &live};
+            const StageContext context{chain->state.index, chain->state.info, s, &clock, &live,
+                                       chain->slots[s].health.get()};
             try {
                 stage.open(context);
             } catch (...) {
@@ -309,6 +311,7 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         source.reconnects = chain.state.reconnects.load();
         source.time_lost = Duration{chain.state.time_lost_ns.load()};
         source.signal_lost = chain.state.signal_lost.load();
+        if (chain.state.ended.load()) source.ended_early = chain.state.ended_early;
         if (source.live) {
             source.behind_real_time = Duration{std::max<std::int64_t>(chain.state.lag_ns.load(), 0)};
             source.behind_real_time_max = Duration{std::max<std::int64_t>(chain.state.lag_max_ns.load(), 0)};
@@ -332,7 +335,12 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
             e.peak_depth = c.peak_depth;
             e.blocked_time = c.blocked_time;
             source.edges.push_back(e);
-            source.stages.push_back(chain.runners[s]->report());
+            StageReport stage = chain.runners[s]->report();
+            const StageHealth& health = *chain.slots[s].health;
+            stage.unwritten = health.unwritten();
+            stage.damaged = health.damaged();
+            stage.output_stopped = health.stopped_reason();
+            source.stages.push_back(std::move(stage));
         }
         report.sources.push_back(std::move(source));
     }

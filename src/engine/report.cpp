@@ -42,6 +42,18 @@ std::uint64_t SourceReport::queued() const noexcept {
     return total;
 }
 
+std::uint64_t SourceReport::damaged() const noexcept {
+    std::uint64_t total = 0;
+    for (const StageReport& stage : stages) total += stage.damaged;
+    return total;
+}
+
+std::uint64_t SourceReport::unwritten() const noexcept {
+    std::uint64_t total = 0;
+    for (const StageReport& stage : stages) total += stage.unwritten;
+    return total;
+}
+
 double SourceReport::fps() const noexcept {
     const double seconds = in_seconds(active_time);
     return seconds > 0 && delivered > 1 ? static_cast<double>(delivered - 1) / seconds : 0.0;

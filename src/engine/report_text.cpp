@@ -27,6 +27,8 @@ std::string format_summary(const RunReport& report) {
             out += fmt::format(", {} ms behind real time (worst {} ms)", ms(s.behind_real_time), ms(s.behind_real_time_max));
         if (s.skipped_by_source > 0)
             out += fmt::format(", {} skipped by the source before capture", s.skipped_by_source);
+        if (s.damaged() > 0) out += fmt::format(", {} damaged (decoded with errors concealed)", s.damaged());
+        if (!s.ended_early.empty()) out += fmt::format(", ended early: {}", s.ended_early);
         if (s.reconnects > 0)
             out += fmt::format(", signal lost {} time{} ({} without signal{})", s.reconnects, s.reconnects == 1 ? "" : "s",
                                seconds(s.time_lost), s.signal_lost ? ", lost at the end" : "");
@@ -44,6 +46,11 @@ std::string format_summary(const RunReport& report) {
                                st.concurrency, st.processed, st.passed, st.dropped(),
                                fmt::format("{} / {} ms", ms(st.service.p50), ms(st.service.p99)),
                                fmt::format("{} / {} ms", ms(st.wait.p50), ms(st.wait.p99)), 100 * st.utilisation, st.fps);
+        for (const StageReport& st : s.stages) {
+            if (!st.output_stopped.empty()) out += fmt::format("  {}: output stopped: {}\n", st.name, st.output_stopped);
+            if (st.unwritten > 0)
+                out += fmt::format("  {}: {} frame(s) not written to its output\n", st.name, st.unwritten);
+        }
     }
     out += fmt::format("wall time {}{}{}\n", seconds(report.wall_time), report.stopped ? ", stopped on request" : "",
                        report.drain_timed_out ? " (drain timed out: in-flight frames were discarded)" : "");

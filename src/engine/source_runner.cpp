@@ -116,6 +116,14 @@ void SourceRunner::read_loop() noexcept {
         frame->spans[0].queued = frame->capture_time;
         (void)out_.push_wait(std::move(frame), run_.clock(), run_.abort_token());
     }
+    try {
+        chain_.ended_early = source_.ended_early();
+        if (!chain_.ended_early.empty())
+            spdlog::warn("{}: the input ended early after {} frame(s): {}", chain_.info.name, next_sequence_,
+                         chain_.ended_early);
+    } catch (...) {
+    }
+    chain_.ended.store(true);
     if (!source_closed_) {
         try {
             source_.close();

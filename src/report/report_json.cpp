@@ -69,6 +69,8 @@ std::string report_to_json(const RunReport& report) {
         src["reconnects"] = s.reconnects;
         src["time_lost_ms"] = in_ms(s.time_lost);
         src["signal_lost"] = s.signal_lost;
+        src["damaged"] = s.damaged();
+        src["ended_early"] = s.ended_early.empty() ? json(nullptr) : json(s.ended_early);
         src["behind_real_time_ms"] = s.live ? json{{"last", in_ms(s.behind_real_time)}, {"max", in_ms(s.behind_real_time_max)}}
                                             : json(nullptr);
         json edges = json::array();
@@ -109,6 +111,9 @@ std::string report_to_json(const RunReport& report) {
                                 {"total", st.dropped()}}},
                               {"held", st.held},
                               {"flushed", st.flushed},
+                              {"unwritten", st.unwritten},
+                              {"damaged", st.damaged},
+                              {"output_stopped", st.output_stopped.empty() ? json(nullptr) : json(st.output_stopped)},
                               {"service_ms", latency(st.service)},
                               {"wait_ms", latency(st.wait)},
                               {"busy_ms", in_ms(st.busy)},
@@ -188,6 +193,7 @@ RunReport read_report_json(const std::string& path) {
             s.reconnects = src.at("reconnects");
             s.time_lost = from_ms(src.at("time_lost_ms"));
             s.signal_lost = src.at("signal_lost");
+            if (src.contains("ended_early") && !src.at("ended_early").is_null()) s.ended_early = src.at("ended_early");
             if (!src.at("behind_real_time_ms").is_null()) {
                 s.behind_real_time = from_ms(src.at("behind_real_time_ms").at("last"));
                 s.behind_real_time_max = from_ms(src.at("behind_real_time_ms").at("max"));
@@ -227,6 +233,10 @@ RunReport read_report_json(const std::string& path) {
                 stage.discarded = st.at("dropped").at("discarded");
                 stage.held = st.at("held");
                 stage.flushed = st.at("flushed");
+                stage.unwritten = st.value("unwritten", std::uint64_t{0});  // absent before they existed
+                stage.damaged = st.value("damaged", std::uint64_t{0});
+                if (st.contains("output_stopped") && !st.at("output_stopped").is_null())
+                    stage.output_stopped = st.at("output_stopped");
                 stage.service = latency_from(st.at("service_ms"));
                 stage.wait = latency_from(st.at("wait_ms"));
                 stage.busy = from_ms(st.at("busy_ms"));

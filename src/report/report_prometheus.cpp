@@ -73,6 +73,8 @@ std::string report_to_prometheus(const RunReport& report) {
         {"framepipe_source_frames_skipped_by_source_total", "counter",
          "Frames the source itself skipped (gaps in its own frame numbers).",
          [](const SourceReport& s) { return double(s.skipped_by_source); }},
+        {"framepipe_source_ended_early", "gauge", "1 when the input ended before its natural end (read error, cut short).",
+         [](const SourceReport& s) { return s.ended_early.empty() ? 0.0 : 1.0; }},
         {"framepipe_source_reconnects_total", "counter", "Times the source's signal was lost and reopened.",
          [](const SourceReport& s) { return double(s.reconnects); }},
         {"framepipe_source_time_lost_seconds_total", "counter", "Time without signal.",
@@ -125,6 +127,14 @@ std::string report_to_prometheus(const RunReport& report) {
               [](const StageReport& st) { return double(st.processed); });
     per_stage("framepipe_stage_frames_dropped_total", "Frames the stage filtered, rejected or ended on.",
               [](const StageReport& st) { return double(st.dropped()); });
+    per_stage("framepipe_stage_frames_unwritten_total", "Frames the stage could not write to its output (they passed on).",
+              [](const StageReport& st) { return double(st.unwritten); });
+    per_stage("framepipe_stage_frames_damaged_total", "Frames passed on with damaged pixels (errors concealed).",
+              [](const StageReport& st) { return double(st.damaged); });
+    x.family("framepipe_stage_output_stopped", "gauge", "1 when the stage's output stopped while the run goes on.");
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages)
+            x.sample("framepipe_stage_output_stopped", stage_labels(s, st), st.output_stopped.empty() ? 0.0 : 1.0);
     per_stage("framepipe_stage_busy_seconds_total", "Time the stage spent processing (all its workers).",
               [](const StageReport& st) { return in_seconds(st.busy); });
     const auto per_stage_summary = [&](const char* name, const char* help, LatencySummary StageReport::*member) {

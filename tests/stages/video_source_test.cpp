@@ -180,8 +180,10 @@ TEST_CASE("video_source: after packets are lost before decoding, the decoder ski
     const SourceInfo info = source.open();
     std::vector<std::unique_ptr<Stage>> stages = source.decode_stages();
     REQUIRE(stages.size() == 2);
+    StageHealth health;
     StageContext context;
     context.source = info;
+    context.health = &health;
     for (auto& stage : stages) stage->open(context);
 
     std::vector<int> numbers;

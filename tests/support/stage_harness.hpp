@@ -22,6 +22,7 @@ public:
         : stage_(make_stage(type, options)) {
         context_.source.name = std::move(input);
         context_.source.fps = fps;
+        context_.health = &health_;
         stage_->open(context_);
     }
     ~StageHarness() {
@@ -46,9 +47,12 @@ public:
         stage_->close();
     }
     Stage& stage() { return *stage_; }
+    /// What the stage reported through StageContext::health.
+    [[nodiscard]] const StageHealth& health() const { return health_; }
 
 private:
     std::unique_ptr<Stage> stage_;
+    StageHealth health_;
     StageContext context_;
     Frame frame_;
     bool closed_ = false;

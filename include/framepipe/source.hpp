@@ -3,7 +3,13 @@
 //
 // Lifecycle and threading: the engine calls open() once, then read() repeatedly from one dedicated thread (never a
 // TBB worker, since reads block), then close() once from that same thread, whether the run ended normally, was stopped
-// or failed. read() must return promptly once `stop` is requested (returning end_of_stream is fine).
+// or failed.
+//
+// Stop: once `stop` is requested, read() must not wait (no pacing, no blocking read beyond a short bound) and returns
+// end_of_stream as soon as what it already delivered is complete. A source whose frames depend on each other may first
+// deliver the few frames needed to finish the pictures already delivered (a video's B-frames that display before a
+// reference frame it delivered), so a stop never leaves holes in the output; the engine accepts at most
+// kMaxFramesAfterStop such frames.
 
 #include <framepipe/clock.hpp>
 #include <framepipe/frame.hpp>
@@ -43,6 +49,9 @@ struct SourceInfo {
 
 enum class ReadResult { frame, end_of_stream };
 
+/// Most frames the engine takes from a source after a stop was requested (see the stop contract above).
+inline constexpr int kMaxFramesAfterStop = 64;
+
 /// Sleeps until `due` unless `stop` is requested first; true when `due` was reached. For sources that pace themselves
 /// (a live test pattern, a file replayed at its own rate) and for waits between reconnection attempts. Allocates
 /// nothing after a thread's first call.
@@ -57,8 +66,8 @@ public:
 
     /// Fills `frame.image` and `frame.media_time` (the engine sets source, sequence and capture_time). The frame's
     /// image buffer may be reused: write into it rather than replacing it where the size allows. Returns
-    /// end_of_stream when there are no more frames or `stop` was requested. Throws Error on a failure that ends the
-    /// input (the run then ends with an error naming this source and frame).
+    /// end_of_stream when there are no more frames, or after a stop once what was delivered is complete (see above).
+    /// Throws Error on a failure that ends the input (the run then ends with an error naming this source and frame).
     virtual ReadResult read(Frame& frame, std::stop_token stop) = 0;
 
     /// Releases the input. Called once, after the last read().

@@ -99,9 +99,11 @@ bool SourceRunner::recover(const std::string& reason) noexcept {
 void SourceRunner::read_loop() noexcept {
     const std::stop_token stop = chain_.stop.get_token();
     const bool live = chain_.info.live;
-    while (!stop.stop_requested() && !run_.aborting()) {
-        FrameRef frame = live ? chain_.pool->try_acquire() : chain_.pool->acquire(stop);
-        if (!frame && !live) break;  // stopped while waiting for a free frame
+    int after_stop = 0;
+    // After a stop the source still gets to complete what it delivered (Source's stop contract), up to a bound.
+    while (!run_.aborting() && !(stop.stop_requested() && after_stop++ >= kMaxFramesAfterStop)) {
+        FrameRef frame = live ? chain_.pool->try_acquire() : chain_.pool->acquire(run_.abort_token());
+        if (!frame && !live) break;  // aborted while waiting for a free frame
         Frame& target = frame ? *frame : spare_;
         const Read result = read_one(target);
         if (result == Read::lost) {

@@ -6,7 +6,8 @@
 // `block` edge stops the reading: backpressure reaches the source and nothing is lost.
 // Live input: the source must never wait. Frames come from try_acquire(); if the pool were ever empty the frame is
 // read into a spare buffer and counted as dropped at capture, and the first edge's drop policy keeps the newest.
-// Stop (chain.stop): no new reads; a frame already read is still pushed. Abort: a pending push gives up.
+// Stop (chain.stop): the source is read until it says what it delivered is complete (Source's stop contract), at most
+// kMaxFramesAfterStop more frames; every frame read is pushed. Abort: a pending push gives up.
 // Supervision (SourceInfo::supervised): when the source stops delivering (read() throws, or a live source ends), the
 // signal is declared lost (logged), the source is closed and reopened with exponential backoff until it answers or the
 // run stops, then declared back (logged). The time without signal and the reconnects are counted for the report.

@@ -179,6 +179,12 @@ struct VideoSource::Impl {
     std::int64_t offset = 0;       // added to this connection's timestamps (base time base)
     std::int64_t last_ts = AV_NOPTS_VALUE;
     std::int64_t step = 1;         // one frame in the base time base
+    // Stopping: the latest presentation time delivered (base time base). After a stop, packets that present before it
+    // are still delivered (B-frames a delivered reference needs to be shown in order); the first one that does not
+    // ends the input. finishing_deadline bounds how long a stream may take to give them (steady_clock ns).
+    std::int64_t max_pts = AV_NOPTS_VALUE;
+    bool finishing = false;
+    std::int64_t finishing_deadline_ns = 0;
 
     std::int64_t to_base(std::int64_t ts, const AVStream& stream) const {
         if (ts == AV_NOPTS_VALUE) return AV_NOPTS_VALUE;
@@ -300,13 +306,25 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     Impl& impl = *impl_;
     AVPacket* packet = impl.packet.get();
     const bool network = impl.kind != Kind::file;
-    impl.interrupt.stop = stop;
+    constexpr auto kFinishingLimit = std::chrono::milliseconds(500);  // a stream's share of a stop
+    if (stop.stop_requested() && !impl.finishing) {
+        // Stop: finish the pictures already delivered (see Impl::max_pts), without pacing and within a bound.
+        impl.finishing = true;
+        impl.finishing_deadline_ns = (std::chrono::steady_clock::now() + kFinishingLimit).time_since_epoch().count();
+        if (impl.max_pts == AV_NOPTS_VALUE) return ReadResult::end_of_stream;
+    }
+    impl.interrupt.stop = impl.finishing ? std::stop_token{} : stop;  // finishing reads are bounded by the deadline
     for (;;) {
-        if (stop.stop_requested()) return ReadResult::end_of_stream;
-        if (network) impl.interrupt.arm(impl.options.read_timeout);
+        if (network) {
+            if (impl.finishing)
+                impl.interrupt.arm(std::chrono::nanoseconds(std::max<std::int64_t>(
+                    impl.finishing_deadline_ns - std::chrono::steady_clock::now().time_since_epoch().count(), 0)));
+            else
+                impl.interrupt.arm(impl.options.read_timeout);
+        }
         const int ret = av_read_frame(impl.container.get(), packet);
         if (network) impl.interrupt.disarm();
-        if (ret < 0 && stop.stop_requested()) return ReadResult::end_of_stream;
+        if (ret < 0 && (stop.stop_requested() || impl.finishing)) return ReadResult::end_of_stream;
         if (ret == AVERROR_EOF && !network) return ReadResult::end_of_stream;
         if (ret < 0) {
             if (network) {  // the supervisor decides what happens next
@@ -334,11 +352,17 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
         // so media time never jumps back to zero, also not after a reconnect. (Files keep what libavcodec infers.)
         frame.pts = frame.dts = impl.last_ts == AV_NOPTS_VALUE ? impl.base_start + impl.offset : impl.last_ts + impl.step;
     }
+    // While finishing, a packet that presents after everything delivered is not needed: it ends the input unread.
+    const auto not_needed = [&] { return frame.pts == AV_NOPTS_VALUE || frame.pts >= impl.max_pts; };
+    if (impl.finishing && not_needed()) {
+        av_packet_unref(packet);
+        return ReadResult::end_of_stream;
+    }
     const std::int64_t ts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
     const double media_seconds = ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(ts - impl.base_start, impl.base_time_base);
     frame.media_time = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(media_seconds));
     if (ts != AV_NOPTS_VALUE && (impl.last_ts == AV_NOPTS_VALUE || ts > impl.last_ts)) impl.last_ts = ts;
-    if (impl.options.realtime && !network) {
+    if (impl.options.realtime && !network && !impl.finishing) {
         // Release packets at the file's own pace, by decode timestamp (monotonic in file order).
         const std::int64_t pace_ts = packet->dts != AV_NOPTS_VALUE ? packet->dts : ts;
         const double pace = pace_ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(pace_ts - impl.start_pts, stream.time_base);
@@ -348,11 +372,18 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
         }
         const auto due = impl.wall_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                std::chrono::duration<double>(pace - impl.media_start));
-        if (!sleep_until(due, stop)) {
-            av_packet_unref(packet);
-            return ReadResult::end_of_stream;
+        if (!sleep_until(due, stop)) {  // stopped before this packet's time came: deliver it only if it is needed
+            impl.finishing = true;
+            impl.finishing_deadline_ns =
+                (std::chrono::steady_clock::now() + kFinishingLimit).time_since_epoch().count();
+            if (impl.max_pts == AV_NOPTS_VALUE || not_needed()) {
+                av_packet_unref(packet);
+                return ReadResult::end_of_stream;
+            }
         }
     }
+    if (frame.pts != AV_NOPTS_VALUE && (impl.max_pts == AV_NOPTS_VALUE || frame.pts > impl.max_pts))
+        impl.max_pts = frame.pts;
     av_packet_unref(packet);
     return ReadResult::frame;
 }

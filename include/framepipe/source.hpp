@@ -61,8 +61,10 @@ class Source {
 public:
     virtual ~Source() = default;
 
-    /// Opens the input. Throws ConfigError for a bad request (missing file, unknown option), Error otherwise.
-    virtual SourceInfo open() = 0;
+    /// Opens the input. Throws ConfigError for a bad request (missing file, unknown option), Error otherwise. Must
+    /// return (throwing Error) promptly once `stop` is requested: an input that blocks on open (a FIFO without a
+    /// writer, a camera or server that does not answer) never keeps a run from stopping.
+    virtual SourceInfo open(std::stop_token stop) = 0;
 
     /// Fills `frame.image` and `frame.media_time` (the engine sets source, sequence and capture_time). The frame's
     /// image buffer may be reused: write into it rather than replacing it where the size allows. Returns

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 
 namespace framepipe {
@@ -95,6 +96,10 @@ struct StageContext {
     /// Where the stage reports unwritten and damaged frames and a stopped output. Never null when the engine opens
     /// the stage; valid from open() to close() (a stage may keep the pointer for that long).
     StageHealth* health = nullptr;
+    /// Requested when the run is aborted (a second Ctrl-C, an error elsewhere, a drain that timed out): close() and
+    /// any long operation must then finish at once, finalising what can be finalised quickly (an encoder writes its
+    /// trailer without draining its delayed frames) and counting what is lost that way as unwritten.
+    std::stop_token abort;
 };
 
 class Stage {

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <unistd.h>
 
@@ -37,19 +38,63 @@ namespace {
 
 using namespace framepipe;
 
+// Ctrl-C and SIGTERM. Before the run starts, nothing needs finishing: the first one ends the process. During the run:
+// the first stops reading and drains (outputs finalised); the second discards what is in flight and the process ends
+// within kHardExitSeconds whatever is still running (an alarm that cannot be held up by any thread); a third ends it at
+// once. After the run, while the summary and report are written, one is ignored and the second ends the process.
+// Everything here is async-signal-safe: atomics, write(2), alarm(2) and _exit(2).
+enum class Phase { starting, running, reporting };
 std::atomic<Pipeline*> g_running{nullptr};
+std::atomic<Phase> g_phase{Phase::starting};
 std::atomic<int> g_interrupts{0};
+constexpr unsigned kHardExitSeconds = 2;
+
+void say(const char* text) noexcept { (void)!::write(STDERR_FILENO, text, std::strlen(text)); }
+
+extern "C" void on_alarm(int) {
+    say("framepipe: did not finish within 2 s of the second interrupt; exiting now (files still open may lack their "
+        "last frames)\n");
+    ::_exit(1);
+}
 
 extern "C" void on_interrupt(int) {
+    const int count = g_interrupts.fetch_add(1) + 1;
     Pipeline* pipeline = g_running.load();
-    if (pipeline == nullptr) return;
-    if (g_interrupts.fetch_add(1) == 0) {
-        static const char message[] = "\nstopping: finishing the frames in flight (Ctrl-C again to discard them)\n";
-        (void)!::write(STDERR_FILENO, message, sizeof message - 1);
-        pipeline->request_stop();
-    } else {
-        pipeline->request_abort();
+    if (g_phase.load() == Phase::starting && pipeline == nullptr) {
+        say("\nframepipe: interrupted before the run started; nothing was processed\n");
+        ::_exit(1);
     }
+    if (count >= 3) {
+        say("\nframepipe: interrupted again; exiting now\n");
+        ::_exit(1);
+    }
+    if (count == 1) {
+        if (pipeline != nullptr) {
+            say("\nstopping: finishing the frames in flight (Ctrl-C again to discard them)\n");
+            pipeline->request_stop();
+        } else {
+            say("\nfinishing the report (Ctrl-C again to exit now)\n");
+        }
+        return;
+    }
+    if (pipeline != nullptr) {
+        say("\ndiscarding the frames in flight; finalising what can be finalised at once\n");
+        pipeline->request_abort();
+        ::alarm(kHardExitSeconds);
+    } else {
+        ::_exit(1);
+    }
+}
+
+void install_interrupt_handlers() {
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    action.sa_handler = on_alarm;
+    sigaction(SIGALRM, &action, nullptr);
 }
 
 struct RunArgs {
@@ -78,6 +123,7 @@ PipelineFile load(const std::string& path, const std::vector<std::string>& sets)
 }
 
 int run(const RunArgs& args) {
+    install_interrupt_handlers();
     cli::set_up_logging(args.quiet ? cli::Verbosity::quiet : args.verbose ? cli::Verbosity::verbose : cli::Verbosity::normal);
     const PipelineFile file = load(args.pipeline, args.sets);
     cli::Progress progress(!args.quiet && !args.dry_run);
@@ -90,11 +136,20 @@ int run(const RunArgs& args) {
         std::fputs(pipeline->describe().c_str(), stdout);
         return 0;
     }
-    g_running.store(pipeline.get());
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
-    const RunReport report = pipeline->run();
-    g_running.store(nullptr);
+    struct Running {  // the signal handler reaches the pipeline only while it runs, also when run() throws
+        explicit Running(Pipeline& p) {
+            g_running.store(&p);
+            g_phase.store(Phase::running);
+        }
+        ~Running() {
+            g_phase.store(Phase::reporting);
+            g_running.store(nullptr);
+        }
+    };
+    const RunReport report = [&] {
+        const Running running(*pipeline);
+        return pipeline->run();
+    }();
     progress.clear();
     std::fputs(format_summary(report).c_str(), stdout);
     if (!args.report_path.empty()) {

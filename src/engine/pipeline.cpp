@@ -102,6 +102,7 @@ struct Pipeline::Impl {
     std::vector<std::unique_ptr<ChainImpl>> chains;
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> abort_requested{false};
+    std::stop_source aborted;  // StageContext::abort: requested when the run aborts
     bool ran = false;
 
     // The timeline the supervisor samples, and what it needs to turn cumulative counters into per-interval values.
@@ -152,7 +153,7 @@ void Pipeline::Impl::open_sources() {
     for (std::uint32_t i = 0; i < chains.size(); ++i) {
         ChainImpl& chain = *chains[i];
         try {
-            chain.state.info = chain.source->open();
+            chain.state.info = chain.source->open(chain.state.stop.get_token());
         } catch (...) {
             close_opened();
             rethrow_with_context(fmt::format("source {}", i + 1));
@@ -180,7 +181,7 @@ void Pipeline::Impl::open_all() {
         for (std::size_t s = 0; s < chain->slots.size(); ++s) {
             Stage& stage = *chain->slots[s].stage;
             const StageContext context{chain->state.index, chain->state.info, s, &clock, &live,
-                                       chain->slots[s].health.get()};
+                                       chain->slots[s].health.get(), aborted.get_token()};
             try {
                 stage.open(context);
             } catch (...) {
@@ -484,7 +485,27 @@ RunReport Pipeline::run() {
     if (impl.ran) throw ConfigError("Pipeline::run() may be called once");
     impl.ran = true;
     impl.validate();
-    impl.open_all();
+    {
+        // Opening may block (a FIFO without a writer, a camera that does not answer): stop and abort requests (which
+        // only set flags, being async-signal-safe) reach the sources' stop tokens, which every open() watches.
+        std::atomic<bool> opened{false};
+        std::thread forwarder([&impl, &opened] {
+            while (!opened.load()) {
+                if (impl.stop_requested.load() || impl.abort_requested.load())
+                    for (auto& chain : impl.chains) chain->state.stop.request_stop();
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        });
+        try {
+            impl.open_all();
+        } catch (...) {
+            opened.store(true);
+            forwarder.join();
+            throw;
+        }
+        opened.store(true);
+        forwarder.join();
+    }
 
     using Wall = std::chrono::steady_clock;  // real time: timeouts and progress, whatever clock frames use
     const auto started = Wall::now();
@@ -504,6 +525,7 @@ RunReport Pipeline::run() {
             throw;
         }
         run.set_abort_action([&impl] {
+            impl.aborted.request_stop();
             for (auto& chain : impl.chains) {
                 chain->state.stop.request_stop();
                 for (auto& edge : chain->edges) edge->close_and_discard();

@@ -76,7 +76,7 @@ bool SourceRunner::recover(const std::string& reason) noexcept {
     for (int attempt = 1; !stop.stop_requested() && !run_.aborting(); ++attempt) {
         if (!sleep_until(std::chrono::steady_clock::now() + backoff, stop) || run_.aborting()) break;
         try {
-            (void)source_.open();
+            (void)source_.open(stop);
             last_source_number_ = -1;  // a reopened source numbers afresh
             ++next_sequence_;  // a gap in the sequence: what follows does not continue what came before (an in-order
                                // decoder then waits for a keyframe instead of decoding against stale references)

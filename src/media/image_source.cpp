@@ -181,7 +181,7 @@ ImageSource::Listing ImageSource::list(const std::vector<std::string>& inputs, b
 ImageSource::ImageSource(Options options) : options_(std::move(options)) {}
 ImageSource::~ImageSource() = default;
 
-SourceInfo ImageSource::open() {
+SourceInfo ImageSource::open(std::stop_token) {
     if (options_.inputs.empty()) throw ConfigError("images: no folder, pattern or file given");
     if (options_.fps < 0) throw ConfigError(fmt::format("fps must be 0 or more, got {}", options_.fps));
     if (options_.max_pixels < 1) throw ConfigError("max_pixels must be at least 1");

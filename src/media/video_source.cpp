@@ -1,6 +1,7 @@
 #include <framepipe/sources/video_source.hpp>
 
 #include "av_support.hpp"
+#include "polling_input.hpp"
 #include "video_decode.hpp"
 
 #include <framepipe/error.hpp>
@@ -75,9 +76,10 @@ VideoSource::Probe probe_of(AVFormatContext& container, int index) {
 
 // Opens a file, stream or device for demuxing and finds its video stream. Files that are missing or are not video are
 // ConfigError (the user named something unusable); a stream or camera that does not answer in time is Error (it may
-// come back: the supervisor retries).
+// come back: the supervisor retries). A stop request (interrupt->stop) ends the open at once with Error. A file that
+// is not a regular file (a FIFO) is read through `polling` (created here), which must outlive the result.
 FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Kind kind, Interrupt* interrupt,
-                            int& stream_index) {
+                            int& stream_index, std::unique_ptr<PollingInput>& polling) {
     quiet_ffmpeg_logging();
     const std::string& path = options.path;
     const std::string shown = VideoSource::redacted(path);  // for messages: no passwords in logs and reports
@@ -105,12 +107,15 @@ FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Ki
     }
     for (const auto& [key, value] : options.ffmpeg_options) av_dict_set(&demuxer_options, key.c_str(), value.c_str(), 0);
 
+    const bool timed = kind != VideoSource::Kind::file;  // files have no open timeout, but FIFOs are interruptible
+    polling.reset();
+    if (kind == VideoSource::Kind::file && PollingInput::needed_for(path))
+        polling = std::make_unique<PollingInput>(path, AVIOInterruptCB{&Interrupt::callback, interrupt});
     for (int attempt = 0; attempt < 2; ++attempt) {
         AVFormatContext* raw = avformat_alloc_context();
-        if (interrupt != nullptr) {
-            raw->interrupt_callback = {&Interrupt::callback, interrupt};
-            interrupt->arm(options.open_timeout);
-        }
+        raw->interrupt_callback = {&Interrupt::callback, interrupt};
+        if (timed) interrupt->arm(options.open_timeout);
+        if (polling) polling->attach(*raw);
         AVDictionary* attempt_options = nullptr;
         av_dict_copy(&attempt_options, demuxer_options, 0);
         int ret = avformat_open_input(&raw, path.c_str(), format, &attempt_options);
@@ -121,8 +126,10 @@ FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Ki
         }
         if (ret < 0) {
             av_dict_free(&demuxer_options);
-            const bool timed_out = interrupt != nullptr && interrupt->expired();
-            if (interrupt != nullptr) interrupt->disarm();
+            const bool timed_out = interrupt->expired();
+            interrupt->disarm();
+            if (interrupt->stop.stop_requested())
+                throw Error(fmt::format("'{}': stopped while opening", shown));
             if (kind == VideoSource::Kind::file)
                 throw ConfigError(fmt::format("'{}' is not a video FFmpeg can read ({}); if it was cut short (an MP4 "
                                               "without its index), only crash-safe formats (MKV, MPEG-TS) can be read",
@@ -138,9 +145,10 @@ FormatContextPtr open_input(const VideoSource::Options& options, VideoSource::Ki
         }
         FormatContextPtr container(raw);
         ret = avformat_find_stream_info(container.get(), nullptr);
-        const bool timed_out = interrupt != nullptr && interrupt->expired();
-        if (interrupt != nullptr) interrupt->disarm();
+        const bool timed_out = interrupt->expired();
+        interrupt->disarm();
         av_dict_free(&demuxer_options);
+        if (interrupt->stop.stop_requested()) throw Error(fmt::format("'{}': stopped while opening", shown));
         if (ret < 0 || (timed_out && container->nb_streams == 0)) {
             const std::string message =
                 timed_out ? fmt::format("'{}': cannot open within {} s: no stream information arrived", shown,
@@ -162,6 +170,7 @@ struct VideoSource::Impl {
     Options options;
     Kind kind = Kind::file;
     Interrupt interrupt;
+    std::unique_ptr<PollingInput> polling;  // FIFOs and other inputs that would block: outlives `container`
     FormatContextPtr container;
     int stream_index = -1;
     PacketPtr packet;
@@ -250,17 +259,20 @@ VideoSource::Probe VideoSource::probe(const std::string& path) {
     const Kind kind = kind_of(path);
     Interrupt interrupt;
     int index = -1;
-    FormatContextPtr container = open_input(options, kind, kind == Kind::file ? nullptr : &interrupt, index);
+    std::unique_ptr<PollingInput> polling;
+    FormatContextPtr container = open_input(options, kind, &interrupt, index, polling);
     return probe_of(*container, index);
 }
 
-SourceInfo VideoSource::open() {
+SourceInfo VideoSource::open(std::stop_token stop) {
     Impl& impl = *impl_;
     const std::string& path = impl.options.path;
     if (impl.options.decode_threads < 1 || impl.options.decode_threads > 16)
         throw ConfigError(fmt::format("decode_threads must be between 1 and 16, got {}", impl.options.decode_threads));
     const bool network = impl.kind != Kind::file;
-    impl.container = open_input(impl.options, impl.kind, network ? &impl.interrupt : nullptr, impl.stream_index);
+    impl.interrupt.stop = stop;
+    impl.container.reset();
+    impl.container = open_input(impl.options, impl.kind, &impl.interrupt, impl.stream_index, impl.polling);
     impl.probe = probe_of(*impl.container, impl.stream_index);
     const AVStream& stream = *impl.container->streams[impl.stream_index];
     impl.start_pts = stream.start_time != AV_NOPTS_VALUE ? stream.start_time : 0;
@@ -315,15 +327,13 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     }
     impl.interrupt.stop = impl.finishing ? std::stop_token{} : stop;  // finishing reads are bounded by the deadline
     for (;;) {
-        if (network) {
-            if (impl.finishing)
-                impl.interrupt.arm(std::chrono::nanoseconds(std::max<std::int64_t>(
-                    impl.finishing_deadline_ns - std::chrono::steady_clock::now().time_since_epoch().count(), 0)));
-            else
-                impl.interrupt.arm(impl.options.read_timeout);
-        }
+        if (impl.finishing)
+            impl.interrupt.arm(std::chrono::nanoseconds(std::max<std::int64_t>(
+                impl.finishing_deadline_ns - std::chrono::steady_clock::now().time_since_epoch().count(), 0)));
+        else if (network)
+            impl.interrupt.arm(impl.options.read_timeout);
         const int ret = av_read_frame(impl.container.get(), packet);
-        if (network) impl.interrupt.disarm();
+        impl.interrupt.disarm();
         if (ret < 0 && (stop.stop_requested() || impl.finishing)) return ReadResult::end_of_stream;
         if (ret == AVERROR_EOF && !network) return ReadResult::end_of_stream;
         if (ret < 0) {
@@ -391,6 +401,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
 void VideoSource::close() {
     impl_->packet.reset();
     impl_->container.reset();
+    impl_->polling.reset();
 }
 
 std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {

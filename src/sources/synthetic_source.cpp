@@ -56,7 +56,7 @@ void draw_moving(cv::Mat& image, std::int64_t number) {
 
 SyntheticSource::SyntheticSource(Options options) : options_(std::move(options)) {}
 
-SourceInfo SyntheticSource::open() {
+SourceInfo SyntheticSource::open(std::stop_token) {
     if (options_.width < 8 || options_.height < 1 || options_.width > 16384 || options_.height > 16384)
         throw ConfigError(fmt::format("synthetic: size {}x{} is out of range (width 8..16384, height 1..16384)",
                                       options_.width, options_.height));

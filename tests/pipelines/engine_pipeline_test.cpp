@@ -442,7 +442,7 @@ namespace {
 class NumberedSource final : public Source {
 public:
     explicit NumberedSource(std::vector<std::int64_t> numbers) : numbers_(std::move(numbers)) {}
-    SourceInfo open() override {
+    SourceInfo open(std::stop_token) override {
         SourceInfo info;
         info.name = "numbered";
         info.live = true;
@@ -481,7 +481,7 @@ TEST_CASE("pipeline: gaps in a source's own frame numbers are counted as skipped
 TEST_CASE("synthetic: the live pattern is a camera: a reader that comes late gets the newest frame, and the gap shows") {
     SyntheticSource camera({.width = 32, .height = 16, .frames = 0, .fps = 100, .live = true,
                             .pattern = SyntheticSource::Pattern::counter});
-    (void)camera.open();
+    (void)camera.open({});
     Frame frame;
     REQUIRE(camera.read(frame, {}) == ReadResult::frame);
     CHECK(frame.source_number == 0);

@@ -177,7 +177,7 @@ TEST_CASE("video_source: after packets are lost before decoding, the decoder ski
     write_video(path, {.frames = 30, .size = {320, 240}, .fps = 25,
                        .codec = "-c:v libx264 -preset veryfast -bf 0 -g 12 -pix_fmt yuv420p"});
     VideoSource source({.path = path});
-    const SourceInfo info = source.open();
+    const SourceInfo info = source.open({});
     std::vector<std::unique_ptr<Stage>> stages = source.decode_stages();
     REQUIRE(stages.size() == 2);
     StageHealth health;

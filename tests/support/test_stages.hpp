@@ -31,7 +31,7 @@ public:
     CountingSource(std::int64_t frames, bool live = false, cv::Size size = {16, 8}, std::string name = "counting")
         : frames_(frames), live_(live), size_(size), name_(std::move(name)) {}
 
-    SourceInfo open() override {
+    SourceInfo open(std::stop_token) override {
         SourceInfo info;
         info.name = name_;
         info.live = live_;

@@ -43,7 +43,7 @@ public:
     /// Natural ("human") ordering of file names: digit runs compare as numbers.
     static bool natural_less(const std::string& a, const std::string& b);
 
-    SourceInfo open() override;
+    SourceInfo open(std::stop_token stop) override;
     ReadResult read(Frame& frame, std::stop_token stop) override;
     std::vector<std::unique_ptr<Stage>> decode_stages() override;
 

@@ -30,7 +30,7 @@ public:
     };
 
     explicit SyntheticSource(Options options);
-    SourceInfo open() override;
+    SourceInfo open(std::stop_token stop) override;
     ReadResult read(Frame& frame, std::stop_token stop) override;
 
     /// The frame number a "counter" or "moving" frame carries, read back from its pixels (-1 if unreadable).

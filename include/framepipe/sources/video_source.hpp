@@ -75,7 +75,7 @@ public:
     /// video, Error for a stream or device that cannot be opened in time.
     static Probe probe(const std::string& path);
 
-    SourceInfo open() override;
+    SourceInfo open(std::stop_token stop) override;
     ReadResult read(Frame& frame, std::stop_token stop) override;
     void close() override;
     std::vector<std::unique_ptr<Stage>> decode_stages() override;

@@ -12,6 +12,7 @@
 // kMaxFramesAfterStop such frames.
 
 #include <framepipe/clock.hpp>
+#include <framepipe/error.hpp>
 #include <framepipe/frame.hpp>
 
 #include <opencv2/core/types.hpp>
@@ -45,6 +46,18 @@ struct SourceInfo {
     bool supervised = false;
     Duration backoff_initial = std::chrono::milliseconds(250);
     Duration backoff_max = std::chrono::seconds(30);
+};
+
+/// Thrown by open() when the input cannot be reached now but may come back (a camera or stream that does not answer)
+/// and the source is supervised: the run starts with this input's signal lost while the other inputs run, and the
+/// engine reopens it with backoff as it would a lost one. `info` describes the source as far as it is known unopened.
+class SourceUnavailable : public Error {
+public:
+    SourceUnavailable(const std::string& what, SourceInfo info) : Error(what), info_(std::move(info)) {}
+    [[nodiscard]] const SourceInfo& info() const noexcept { return info_; }
+
+private:
+    SourceInfo info_;
 };
 
 enum class ReadResult { frame, end_of_stream };

@@ -22,6 +22,7 @@ using Edge = BoundedQueue<FrameRef>;
 struct ChainState {
     std::uint32_t index = 0;
     SourceInfo info;
+    std::string unavailable;  // why a supervised source could not open at the start (its reader keeps trying)
     std::unique_ptr<FramePool> pool;
     std::stop_source stop;  // stop reading new frames (request_stop, or a stage asked for end of stream)
 

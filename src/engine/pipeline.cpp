@@ -154,11 +154,14 @@ void Pipeline::Impl::open_sources() {
         ChainImpl& chain = *chains[i];
         try {
             chain.state.info = chain.source->open(chain.state.stop.get_token());
+            chain.source_opened = true;
+        } catch (const SourceUnavailable& unavailable) {  // supervised: its reader keeps trying while the rest runs
+            chain.state.info = unavailable.info();
+            chain.state.unavailable = unavailable.what();
         } catch (...) {
             close_opened();
             rethrow_with_context(fmt::format("source {}", i + 1));
         }
-        chain.source_opened = true;
         chain.state.index = i;
         if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
         // The source's own decode stages go first, so decoding runs on the graph like any other stage.
@@ -453,6 +456,7 @@ std::string Pipeline::describe() {
         const ChainImpl& chain = *chain_ptr;
         const SourceInfo& info = chain.state.info;
         std::string details = info.live ? "live" : "file";
+        if (!chain.state.unavailable.empty()) details += ", not reachable yet: " + chain.state.unavailable;
         if (!info.size.empty()) details += fmt::format(", {}x{}", info.size.width, info.size.height);
         if (info.fps > 0) details += fmt::format(", {:.2f} fps", info.fps);
         if (info.frame_count) details += fmt::format(", {}{} frames", info.frame_count_estimated ? "~" : "", *info.frame_count);

@@ -62,11 +62,15 @@ SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
     return Read::end;
 }
 
-bool SourceRunner::recover(const std::string& reason) noexcept {
+bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
     const auto lost_at = std::chrono::steady_clock::now();
     chain_.signal_lost.store(true);
-    chain_.reconnects.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("{}: signal lost after frame {} ({}); reconnecting", chain_.info.name, next_sequence_, reason);
+    if (at_start) {
+        spdlog::warn("{}: not reachable ({}); the other inputs run while this one is retried", chain_.info.name, reason);
+    } else {
+        chain_.reconnects.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("{}: signal lost after frame {} ({}); reconnecting", chain_.info.name, next_sequence_, reason);
+    }
     try {
         source_.close();
     } catch (...) {
@@ -99,15 +103,17 @@ bool SourceRunner::recover(const std::string& reason) noexcept {
 void SourceRunner::read_loop() noexcept {
     const std::stop_token stop = chain_.stop.get_token();
     const bool live = chain_.info.live;
+    bool stop_reading = false;
     int after_stop = 0;
+    if (!chain_.unavailable.empty() && !recover(chain_.unavailable, /*at_start=*/true)) stop_reading = true;
     // After a stop the source still gets to complete what it delivered (Source's stop contract), up to a bound.
-    while (!run_.aborting() && !(stop.stop_requested() && after_stop++ >= kMaxFramesAfterStop)) {
+    while (!stop_reading && !run_.aborting() && !(stop.stop_requested() && after_stop++ >= kMaxFramesAfterStop)) {
         FrameRef frame = live ? chain_.pool->try_acquire() : chain_.pool->acquire(run_.abort_token());
         if (!frame && !live) break;  // aborted while waiting for a free frame
         Frame& target = frame ? *frame : spare_;
         const Read result = read_one(target);
         if (result == Read::lost) {
-            if (!recover(last_failure_)) break;
+            if (!recover(last_failure_, /*at_start=*/false)) break;
             continue;
         }
         if (result == Read::end) break;

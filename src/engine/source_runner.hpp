@@ -36,7 +36,9 @@ private:
     enum class Read { frame, end, lost };
     void read_loop() noexcept;
     Read read_one(Frame& frame) noexcept;
-    bool recover(const std::string& reason) noexcept;  // false: stopped before the source came back
+    // Closes the source and reopens it with backoff; false when the run stopped before it came back. at_start: it never
+    // opened (SourceUnavailable), which is not counted as a reconnect.
+    bool recover(const std::string& reason, bool at_start) noexcept;
 
     RunControl& run_;
     ChainState& chain_;

@@ -17,23 +17,34 @@ constexpr std::size_t kMaxHeld = 16;  // H.264/HEVC reorder at most 16 pictures
 constexpr std::size_t kBacklog = 8;   // decoded pictures waiting for a frame to carry them
 constexpr std::uint64_t kMaxKeyWait = 300;  // packets to wait for a keyframe before decoding without one
 
-CodecContextPtr open_decoder(const StreamParameters& stream, int threads) {
+CodecContextPtr open_decoder(const StreamParameters& stream, int threads, const std::string& source_name) {
     const AVCodec* codec = avcodec_find_decoder(stream.codec->codec_id);
     if (codec == nullptr)
-        throw Error(fmt::format("{}: this system's FFmpeg has no decoder for codec '{}'", stream.source_name,
+        throw Error(fmt::format("{}: this system's FFmpeg has no decoder for codec '{}'", source_name,
                                 avcodec_get_name(stream.codec->codec_id)));
     CodecContextPtr context(avcodec_alloc_context3(codec));
     if (!context) throw Error("decode: out of memory");
     int ret = avcodec_parameters_to_context(context.get(), stream.codec.get());
-    if (ret < 0) throw Error(fmt::format("{}: decoder setup failed: {}", stream.source_name, av_error_text(ret)));
+    if (ret < 0) throw Error(fmt::format("{}: decoder setup failed: {}", source_name, av_error_text(ret)));
     context->pkt_timebase = stream.time_base;
     context->thread_count = threads;
     if (threads > 1) context->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     ret = avcodec_open2(context.get(), codec, nullptr);
     if (ret < 0)
-        throw Error(fmt::format("{}: cannot open the '{}' decoder: {}", stream.source_name, codec->name,
-                                av_error_text(ret)));
+        throw Error(fmt::format("{}: cannot open the '{}' decoder: {}", source_name, codec->name, av_error_text(ret)));
     return context;
+}
+
+// A picture the decoder produced with errors concealed, or from a packet marked corrupt.
+bool damaged(const AVFrame& picture) {
+    return picture.decode_error_flags != 0 || (picture.flags & AV_FRAME_FLAG_CORRUPT) != 0;
+}
+
+// The stream a packet belongs to, as its source attached it.
+const std::shared_ptr<const StreamParameters>& stream_of(Frame& frame) {
+    const auto* attachment = dynamic_cast<PictureAttachment*>(frame.attachment.get());
+    if (attachment == nullptr || !attachment->stream) throw BadFrame("packet without stream parameters");
+    return attachment->stream;
 }
 
 void load_packet(AVPacket& packet, Frame& frame) {
@@ -44,6 +55,16 @@ void load_packet(AVPacket& packet, Frame& frame) {
     packet.flags = frame.key ? AV_PKT_FLAG_KEY : 0;
 }
 
+}  // namespace
+
+bool StreamParameters::same_codec(const StreamParameters& other) const noexcept {
+    const AVCodecParameters& a = *codec;
+    const AVCodecParameters& b = *other.codec;
+    return a.codec_id == b.codec_id && a.width == b.width && a.height == b.height && a.format == b.format &&
+           a.extradata_size == b.extradata_size &&
+           (a.extradata_size == 0 || std::equal(a.extradata, a.extradata + a.extradata_size, b.extradata));
+}
+
 PictureAttachment& picture_slot(Frame& frame) {
     auto* attachment = dynamic_cast<PictureAttachment*>(frame.attachment.get());
     if (attachment == nullptr) {
@@ -52,6 +73,8 @@ PictureAttachment& picture_slot(Frame& frame) {
     }
     return *attachment;
 }
+
+namespace {
 
 Duration media_time_of(const AVFrame& picture, const StreamParameters& stream) {
     const std::int64_t ts = picture.best_effort_timestamp != AV_NOPTS_VALUE ? picture.best_effort_timestamp : picture.pts;
@@ -65,13 +88,14 @@ Duration media_time_of(const AVFrame& picture, const StreamParameters& stream) {
 // gives up when drained. Output frames are renumbered in picture order.
 class SerialDecode final : public Stage {
 public:
-    explicit SerialDecode(StreamParameters stream)
-        : Stage({.name = "decode", .max_held = kMaxHeld + static_cast<std::size_t>(stream.threads)}),
-          stream_(std::move(stream)) {}
+    SerialDecode(int threads, std::string source_name)
+        : Stage({.name = "decode", .max_held = kMaxHeld + static_cast<std::size_t>(threads)}),
+          threads_(threads),
+          source_name_(std::move(source_name)) {}
 
     void open(const StageContext& context) override {
         waiting_for_key_ = context.source.live;  // a live stream may be joined between keyframes
-        context_ = open_decoder(stream_, stream_.threads);
+        health_ = context.health;
         packet_.reset(av_packet_alloc());
         for (auto& slot : backlog_) slot.reset(av_frame_alloc());
         scratch_.reset(av_frame_alloc());
@@ -79,6 +103,7 @@ public:
 
     Outcome process(Frame& frame) override {
         if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
+        follow_stream(stream_of(frame));
         if (skipped_to_keyframe(frame)) return Outcome::drop;
         last_capture_ = frame.capture_time;
         load_packet(*packet_, frame);
@@ -104,6 +129,7 @@ public:
     // A held frame carries a picture the decoder gave up only now; its data was complete when the last packet
     // arrived, so that is its capture time (its own packet's time would count the whole file as latency).
     bool flush(Frame& frame) override {
+        if (!context_) return false;
         if (!draining_) {
             draining_ = true;
             avcodec_send_packet(context_.get(), nullptr);
@@ -118,14 +144,36 @@ public:
     void close() override {
         if (skipped_packets_ > 0)
             spdlog::info("{}: decode: {} packet(s) skipped while waiting for a keyframe ({} loss{} before decoding)",
-                         stream_.source_name, skipped_packets_, gaps_, gaps_ == 1 ? "" : "es");
+                         source_name_, skipped_packets_, gaps_, gaps_ == 1 ? "" : "es");
         if (dropped_pictures_ > 0)
-            spdlog::warn("{}: {} decoded pictures had no frame to carry them and were dropped", stream_.source_name,
+            spdlog::warn("{}: {} decoded pictures had no frame to carry them and were dropped", source_name_,
                          dropped_pictures_);
+        if (health_ != nullptr && health_->damaged() > 0)
+            spdlog::warn("{}: {} picture(s) were decoded with errors concealed (the input is damaged)", source_name_,
+                         health_->damaged());
         context_.reset();
     }
 
 private:
+    // The first packet opens the decoder; a reopened source with different parameters gets a new one (after the old
+    // one gave up its pictures, which later frames carry).
+    void follow_stream(const std::shared_ptr<const StreamParameters>& stream) {
+        if (stream == stream_) return;
+        if (context_ && stream_ && stream->same_codec(*stream_)) {
+            stream_ = stream;
+            return;
+        }
+        if (context_) {
+            avcodec_send_packet(context_.get(), nullptr);
+            receive_all();
+            spdlog::info("{}: the stream's format changed ({} {}x{}); decoding it afresh", source_name_,
+                         avcodec_get_name(stream->codec->codec_id), stream->codec->width, stream->codec->height);
+        }
+        stream_ = stream;
+        context_ = open_decoder(*stream_, threads_, source_name_);
+        waiting_for_key_ = true;
+    }
+
     // Pictures need their references. Until a keyframe arrives, packets are dropped (counted as the stage's drops)
     // rather than decoded into smeared pictures that would, among other things, read as motion: at the start of a live
     // stream (joined between keyframes) and after packets of a live source were lost before decoding (a full edge, no
@@ -143,13 +191,13 @@ private:
             if (gaps_++ == 0)
                 spdlog::warn("{}: packets were lost before decoding (the live edge in front of the decoder was full: "
                              "decoding fell behind, or a burst arrived); skipping to the next keyframe",
-                             stream_.source_name);
+                             source_name_);
             waiting_for_key_ = true;
         }
         if (!waiting_for_key_) return false;
         if (++waited_ > kMaxKeyWait) {
             spdlog::warn("{}: no keyframe in {} packets; decoding without one (the stream may use intra refresh)",
-                         stream_.source_name, kMaxKeyWait);
+                         source_name_, kMaxKeyWait);
             waiting_for_key_ = false;
             waited_ = 0;
             return false;
@@ -167,6 +215,7 @@ private:
                 ++dropped_pictures_;
                 continue;
             }
+            if (damaged(*scratch_)) health_->count_damaged();
             AVFrame* slot = backlog_[(backlog_head_ + backlog_count_) % backlog_.size()].get();
             av_frame_move_ref(slot, scratch_.get());
             ++backlog_count_;
@@ -182,11 +231,14 @@ private:
         --backlog_count_;
         frame.format = PixelFormat::native;
         frame.sequence = next_picture_++;
-        frame.media_time = media_time_of(*slot.picture, stream_);
+        frame.media_time = media_time_of(*slot.picture, *stream_);
         frame.pts = slot.picture->pts;
     }
 
-    StreamParameters stream_;
+    int threads_;
+    std::string source_name_;
+    StageHealth* health_ = nullptr;
+    std::shared_ptr<const StreamParameters> stream_;  // what context_ was opened for
     CodecContextPtr context_;
     PacketPtr packet_;
     FramePtr scratch_;
@@ -210,19 +262,23 @@ private:
 // codec context of its own.
 class ParallelDecode final : public Stage {
 public:
-    explicit ParallelDecode(StreamParameters stream)
-        : Stage({.name = "decode", .parallel = true, .max_concurrency = kSlots}), stream_(std::move(stream)) {}
+    explicit ParallelDecode(std::string source_name)
+        : Stage({.name = "decode", .parallel = true, .max_concurrency = kSlots}), source_name_(std::move(source_name)) {}
 
-    void open(const StageContext&) override {
-        for (Decoder& d : decoders_.all()) {
-            d.context = open_decoder(stream_, 1);
-            d.packet.reset(av_packet_alloc());
-        }
+    void open(const StageContext& context) override {
+        health_ = context.health;
+        for (Decoder& d : decoders_.all()) d.packet.reset(av_packet_alloc());
     }
 
     Outcome process(Frame& frame) override {
         if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
+        const std::shared_ptr<const StreamParameters>& stream = stream_of(frame);
         auto decoder = decoders_.claim();
+        if (stream != decoder->stream) {  // each worker's decoder follows the stream on its own
+            if (!decoder->context || !decoder->stream || !stream->same_codec(*decoder->stream))
+                decoder->context = open_decoder(*stream, 1, source_name_);
+            decoder->stream = stream;
+        }
         load_packet(*decoder->packet, frame);
         int ret = avcodec_send_packet(decoder->context.get(), decoder->packet.get());
         if (ret < 0) throw BadFrame(fmt::format("undecodable packet: {}", av_error_text(ret)));
@@ -230,8 +286,9 @@ public:
         av_frame_unref(slot.picture.get());
         ret = avcodec_receive_frame(decoder->context.get(), slot.picture.get());
         if (ret < 0) throw BadFrame(fmt::format("no picture in packet: {}", av_error_text(ret)));
+        if (damaged(*slot.picture)) health_->count_damaged();
         frame.format = PixelFormat::native;
-        frame.media_time = media_time_of(*slot.picture, stream_);
+        frame.media_time = media_time_of(*slot.picture, *stream);
         return Outcome::pass;
     }
 
@@ -242,10 +299,12 @@ public:
 private:
     static constexpr std::size_t kSlots = 8;
     struct Decoder {
+        std::shared_ptr<const StreamParameters> stream;  // what `context` was opened for
         CodecContextPtr context;
         PacketPtr packet;
     };
-    StreamParameters stream_;
+    std::string source_name_;
+    StageHealth* health_ = nullptr;
     SlotPool<Decoder, kSlots> decoders_;
 };
 
@@ -307,9 +366,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Stage> make_decode_stage(StreamParameters parameters) {
-    if (parameters.intra_only) return std::make_unique<ParallelDecode>(std::move(parameters));
-    return std::make_unique<SerialDecode>(std::move(parameters));
+std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name) {
+    if (intra_only) return std::make_unique<ParallelDecode>(std::move(source_name));
+    return std::make_unique<SerialDecode>(threads, std::move(source_name));
 }
 
 std::unique_ptr<Stage> make_convert_stage() { return std::make_unique<Convert>(); }

@@ -3,7 +3,10 @@
 //   decode  - compressed packet (Frame::encoded) to a decoded picture kept in libavcodec's reference-counted buffers
 //             (Frame::attachment, format native). Serial and in order for inter-frame codecs, holding frames back
 //             while the decoder reorders (B-frames) and renumbering its output in picture order; parallel for
-//             intra-only codecs, one codec context per worker.
+//             intra-only codecs, one codec context per worker. Each packet names the stream it belongs to
+//             (PictureAttachment::stream, set by the source): the decoder opens itself for the first one and again
+//             whenever a reopened source brings different parameters (another codec, size or extradata), so a source
+//             that was not reachable when the run started, or came back changed, still decodes.
 //   convert - decoded picture to 8-bit BGR in Frame::image with libswscale (colour matrix and range from the stream).
 //             Parallel, one swscale context per worker; releases the decoder's buffer as soon as it has read it.
 
@@ -16,24 +19,37 @@
 
 namespace framepipe::media {
 
-/// Holds a decoded picture on a frame (Frame::attachment) until `convert` has read it.
+struct StreamParameters;
+
+/// Rides on a frame (Frame::attachment): the stream a packet belongs to, and later its decoded picture until `convert`
+/// has read it.
 class PictureAttachment final : public FrameAttachment {
 public:
     PictureAttachment() : picture(av_frame_alloc()) {}
-    void reset() noexcept override { av_frame_unref(picture.get()); }
+    void reset() noexcept override {
+        av_frame_unref(picture.get());
+        stream.reset();
+    }
     FramePtr picture;
+    std::shared_ptr<const StreamParameters> stream;
 };
+
+/// The frame's PictureAttachment, made on first use (pooled frames keep it).
+PictureAttachment& picture_slot(Frame& frame);
 
 struct StreamParameters {
     ParametersPtr codec;            // a copy: the decoder does not depend on the source staying open
     AVRational time_base{1, 1};
     std::int64_t start_pts = 0;     // subtracted so media time starts at 0
     bool intra_only = false;
-    int threads = 1;
-    std::string source_name;
+
+    /// Whether a decoder opened for `other` decodes this stream too (same codec, size, format and extradata).
+    [[nodiscard]] bool same_codec(const StreamParameters& other) const noexcept;
 };
 
-std::unique_ptr<Stage> make_decode_stage(StreamParameters parameters);
+/// The decode stage: parallel when `intra_only` (every packet decodes alone), serial and in order otherwise (then with
+/// `threads` libavcodec threads). `source_name` names the source in messages.
+std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name);
 std::unique_ptr<Stage> make_convert_stage();
 
 }  // namespace framepipe::media

@@ -170,6 +170,7 @@ struct VideoSource::Impl {
     Options options;
     Kind kind = Kind::file;
     Interrupt interrupt;
+    std::shared_ptr<const StreamParameters> stream;  // of the current connection; every packet carries it
     std::unique_ptr<PollingInput> polling;  // FIFOs and other inputs that would block: outlives `container`
     FormatContextPtr container;
     int stream_index = -1;
@@ -270,9 +271,26 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     if (impl.options.decode_threads < 1 || impl.options.decode_threads > 16)
         throw ConfigError(fmt::format("decode_threads must be between 1 and 16, got {}", impl.options.decode_threads));
     const bool network = impl.kind != Kind::file;
+    SourceInfo info;
+    info.name = !impl.options.name.empty()          ? impl.options.name
+                : impl.kind == Kind::file          ? std::filesystem::path(path).filename().string()
+                : impl.kind == Kind::stream        ? stream_name(path)
+                                                    : path;
+    info.path = VideoSource::redacted(path);
+    info.live = impl.options.realtime || network;
+    info.supervised = network && impl.options.reconnect.value_or(true);
+    info.backoff_max = impl.options.backoff_max;
+
     impl.interrupt.stop = stop;
     impl.container.reset();
-    impl.container = open_input(impl.options, impl.kind, &impl.interrupt, impl.stream_index, impl.polling);
+    try {
+        impl.container = open_input(impl.options, impl.kind, &impl.interrupt, impl.stream_index, impl.polling);
+    } catch (const ConfigError&) {
+        throw;
+    } catch (const Error& e) {  // a camera or stream that does not answer: the engine keeps trying if supervised
+        if (info.supervised && !stop.stop_requested()) throw SourceUnavailable(e.what(), info);
+        throw;
+    }
     impl.probe = probe_of(*impl.container, impl.stream_index);
     const AVStream& stream = *impl.container->streams[impl.stream_index];
     impl.start_pts = stream.start_time != AV_NOPTS_VALUE ? stream.start_time : 0;
@@ -290,16 +308,15 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     // Only the video stream is read: tell the demuxer to skip the rest.
     for (unsigned i = 0; i < impl.container->nb_streams; ++i)
         if (static_cast<int>(i) != impl.stream_index) impl.container->streams[i]->discard = AVDISCARD_ALL;
+    // What the decoder needs for this connection's packets (it reopens itself if a reconnect brings other ones).
+    auto parameters = std::make_shared<StreamParameters>();
+    parameters->codec.reset(avcodec_parameters_alloc());
+    avcodec_parameters_copy(parameters->codec.get(), stream.codecpar);
+    parameters->time_base = impl.base_time_base;  // every connection's timestamps are in the first one's base
+    parameters->start_pts = impl.base_start;
+    parameters->intra_only = impl.probe.intra_only;
+    impl.stream = std::move(parameters);
 
-    SourceInfo info;
-    info.name = !impl.options.name.empty()          ? impl.options.name
-                : impl.kind == Kind::file          ? std::filesystem::path(path).filename().string()
-                : impl.kind == Kind::stream        ? stream_name(path)
-                                                    : path;
-    info.path = VideoSource::redacted(path);
-    info.live = impl.options.realtime || network;
-    info.supervised = network && impl.options.reconnect.value_or(true);
-    info.backoff_max = impl.options.backoff_max;
     info.fps = impl.probe.fps;
     info.size = cv::Size(impl.probe.width, impl.probe.height);
     if (!network) {
@@ -354,6 +371,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     const AVStream& stream = *impl.container->streams[impl.stream_index];
     frame.encoded.assign(packet->data, packet->data + packet->size);
     frame.format = PixelFormat::encoded;
+    picture_slot(frame).stream = impl.stream;
     frame.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
     frame.pts = impl.to_base(packet->pts, stream);
     frame.dts = impl.to_base(packet->dts, stream);
@@ -405,18 +423,11 @@ void VideoSource::close() {
 }
 
 std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
-    Impl& impl = *impl_;
-    const AVStream& stream = *impl.container->streams[impl.stream_index];
-    StreamParameters parameters;
-    parameters.codec.reset(avcodec_parameters_alloc());
-    avcodec_parameters_copy(parameters.codec.get(), stream.codecpar);
-    parameters.time_base = impl.base_time_base;  // the source's timestamps are all in the first connection's base
-    parameters.start_pts = impl.base_start;
-    parameters.intra_only = impl.probe.intra_only;
-    parameters.threads = impl.options.decode_threads;
-    parameters.source_name = VideoSource::redacted(impl.options.path);
+    const Impl& impl = *impl_;
+    // A source that has not opened yet (SourceUnavailable) decodes in order: it cannot know the codec before it answers.
+    const bool intra_only = impl.stream && impl.stream->intra_only;
     std::vector<std::unique_ptr<Stage>> stages;
-    stages.push_back(make_decode_stage(std::move(parameters)));
+    stages.push_back(make_decode_stage(intra_only, impl.options.decode_threads, VideoSource::redacted(impl.options.path)));
     stages.push_back(make_convert_stage());
     return stages;
 }

@@ -12,11 +12,12 @@
 
 namespace framepipe::test {
 
-Process::Process(const std::string& command) {
+Process::Process(const std::string& command, const std::filesystem::path& dir) {
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
         setpgid(0, 0);  // its own group, so kill() reaches whatever the shell started
+        if (!dir.empty() && chdir(dir.c_str()) != 0) _exit(126);
         execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }

@@ -3,6 +3,7 @@
 // loopback port to serve on.
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -13,7 +14,8 @@ namespace framepipe::test {
 /// reaped when the object goes, if still running.
 class Process {
 public:
-    explicit Process(const std::string& command);
+    /// Starts `command`, in `dir` when given.
+    explicit Process(const std::string& command, const std::filesystem::path& dir = {});
     ~Process();
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;

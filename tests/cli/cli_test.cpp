@@ -46,7 +46,7 @@ TEST_CASE("cli: usage errors exit with 2") {
     CHECK(run_framepipe("frobnicate", dir).code == 2);
     const Result missing = run_framepipe("run nowhere.yaml clip.mp4", dir);
     CHECK(missing.code == 2);
-    CHECK(missing.err == "framepipe: cannot read the pipeline file 'nowhere.yaml'\n");
+    CHECK(missing.err == "framepipe: cannot read the pipeline file 'nowhere.yaml': no such file; check the path\n");
     CHECK(run_framepipe("--help", dir).code == 0);
 }
 

@@ -76,6 +76,11 @@ public:
     /// Adds an input and returns the chain its frames go through.
     Chain& add_source(std::unique_ptr<Source> source);
 
+    /// What run() and describe() check before they open anything: at least one source, and every chain with 1 to
+    /// kMaxStagesPerLane stages (its source's decode stages, added when it opens, count too), uniquely named, behind
+    /// edges of capacity 1 or more. Opens nothing. Throws ConfigError.
+    void validate() const;
+
     /// Opens every source and stage, runs until every source has ended (or a stop, or an error), closes everything
     /// and returns the report. Throws ConfigError when the pipeline is malformed or a stage rejects its options, and
     /// Error when a source or stage fails to open; in both cases everything already opened is closed again.

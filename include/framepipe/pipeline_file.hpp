@@ -59,28 +59,39 @@ struct PipelineFile {
     std::optional<Duration> drain_timeout;
 };
 
-/// Reads and checks a pipeline file: structure, stage types, every option's value. Throws ConfigError
-/// "FILE:LINE: ..." on the first problem.
-PipelineFile load_pipeline_file(const std::string& path);
-/// The same from text (for tests and tools); `path` only labels errors.
-PipelineFile parse_pipeline(const std::string& text, const std::string& path);
+/// Reads a pipeline file (a regular file of at most 1 MiB) and checks it as parse_pipeline does.
+PipelineFile load_pipeline_file(const std::string& path, const std::vector<std::string>& settings = {});
+/// Checks a pipeline file's text: its structure and every value, then applies `settings` (each as apply_setting), then
+/// makes every stage once without opening it: everything that can be checked before there are inputs. `path` labels
+/// errors. Throws ConfigError listing every problem found, one "FILE:LINE: ..." per line in the order of the lines
+/// (checks that do not depend on an earlier one all run).
+PipelineFile parse_pipeline(const std::string& text, const std::string& path,
+                            const std::vector<std::string>& settings = {});
 
 /// Applies one `--set KEY=VALUE`: STAGE.OPTION (STAGE is a stage's name, or its type when that is unique),
 /// STAGE.edge.capacity|overflow|max_age, source.OPTION, edges.capacity|overflow|max_age, threads. Checks the value.
 void apply_setting(PipelineFile& file, const std::string& assignment);
 
 /// Makes every stage once (without opening it), so option combinations a stage rejects are reported with the line.
+/// Throws ConfigError listing every stage's problem, one per line.
 void check_stages(const PipelineFile& file);
 
-/// One source per input: "synthetic", a video file, a stream or camera, or images (a folder, a glob pattern, an image
-/// file). `options` are the pipeline file's source options; the input's own override them.
+/// The source type an input gets: "synthetic", "video" (files, URLs, cameras) or "images" (a folder, a name ending in
+/// '/', a glob pattern, an image file). Anything with a scheme ("rtsp://", "http://", ...) is a URL: video, whatever
+/// its path or query holds. A `type` option (the input's own, else the file's) forces one; images for a URL is a
+/// ConfigError.
+std::string source_type_of(const InputEntry& input, const std::map<std::string, std::string>& options);
+
+/// One source per input (type as source_type_of). `options` are the pipeline file's source options; the input's own
+/// override them.
 std::unique_ptr<Source> make_source(const InputEntry& input, const std::map<std::string, std::string>& options);
 
 /// The source types and their options, for `framepipe stages`.
 const std::vector<StageSpec>& source_catalog();
 
-/// Builds the pipeline: one chain per input (given inputs, parsed with parse_input, replace the file's). Throws
-/// ConfigError when there is no input, or for a bad one.
+/// Builds the pipeline: one chain per input (given inputs, parsed with parse_input, replace the file's), checked as
+/// Pipeline::run() checks it before opening anything (Pipeline::validate). Opens nothing. Throws ConfigError when there
+/// is no input, for a bad one, or for a chain the engine refuses.
 std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::vector<std::string>& inputs,
                                          PipelineOptions options = {});
 

@@ -2,15 +2,17 @@
 //
 //   framepipe run PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...] [--report RUN.json] [--trace RUN.trace.json]
 //                 [--dry-run] [-q|-v]
-//   framepipe validate PIPELINE.yaml [--set KEY=VALUE ...]
+//   framepipe validate PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...]
 //   framepipe stages [TYPE]
 //   framepipe probe INPUT ...
 //   framepipe devices
 //   framepipe report RUN.json [--html PAGE.html]
+//   framepipe --version
 //
 // Exit codes: 0 success (also after a Ctrl-C that drained cleanly), 1 runtime failure, 2 bad usage or configuration.
 // Ctrl-C stops reading, drains the frames in flight and finalises every output; a second Ctrl-C discards the rest.
 
+#include "config/suggest.hpp"
 #include "console.hpp"
 
 #include <framepipe/error.hpp>
@@ -115,12 +117,7 @@ std::string html_path_for(const std::string& json_path) {
     return path.string();
 }
 
-PipelineFile load(const std::string& path, const std::vector<std::string>& sets) {
-    PipelineFile file = load_pipeline_file(path);
-    for (const std::string& set : sets) apply_setting(file, set);
-    check_stages(file);
-    return file;
-}
+PipelineFile load(const std::string& path, const std::vector<std::string>& sets) { return load_pipeline_file(path, sets); }
 
 int run(const RunArgs& args) {
     install_interrupt_handlers();
@@ -174,13 +171,24 @@ int report_command(const std::string& path, std::string html) {
     return 0;
 }
 
-int validate(const std::string& path, const std::vector<std::string>& sets) {
+// What run checks before it opens anything, through the same calls (load_pipeline_file, then build_pipeline, which
+// checks the chains as Pipeline::run() does); opens and writes nothing. Without inputs in the file or on the command
+// line, the chains are checked for a stand-in input: before opening, only the source's options depend on the input.
+int validate(const std::string& path, const std::vector<std::string>& given_inputs, const std::vector<std::string>& sets) {
     const PipelineFile file = load(path, sets);
+    std::vector<InputEntry> inputs = file.inputs;
+    if (!given_inputs.empty()) {
+        inputs.clear();
+        for (const std::string& argument : given_inputs) inputs.push_back(parse_input(argument));
+    }
+    (void)build_pipeline(file, inputs.empty() ? std::vector<std::string>{"synthetic"} : given_inputs);
     std::string chain;
     for (const StageEntry& entry : file.stages) chain += (chain.empty() ? "" : " -> ") + entry.name;
     fmt::print("{}: OK, {} stage(s): {}\n", path, file.stages.size(), chain);
-    for (const InputEntry& input : file.inputs)
-        fmt::print("  input: {}{}\n", input.name.empty() ? "" : input.name + " = ", input.path);
+    for (const InputEntry& input : inputs)
+        fmt::print("  input: {}{} ({})\n", input.name.empty() ? "" : input.name + " = ", VideoSource::redacted(input.path),
+                   source_type_of(input, file.source));
+    if (inputs.empty()) fmt::print("  no inputs: give them to 'framepipe run' after the pipeline file\n");
     return 0;
 }
 
@@ -225,12 +233,17 @@ int stages(const std::string& type) {
             print_spec(*spec, false);
             return 0;
         }
-        for (const StageSpec& spec : source_catalog())
+        std::vector<std::string> types;
+        for (const StageSpec& spec : stage_catalog()) types.push_back(spec.type);
+        for (const StageSpec& spec : source_catalog()) {
             if (spec.type == type) {
                 print_spec(spec, true);
                 return 0;
             }
-        throw ConfigError(fmt::format("no stage or source type '{}'; 'framepipe stages' lists them", type));
+            types.push_back(spec.type);
+        }
+        throw ConfigError(fmt::format("no stage or source type '{}'{}; 'framepipe stages' lists them", type,
+                                      detail::did_you_mean(type, types)));
     }
     fmt::print("Stages ('framepipe stages TYPE' shows one with its options):\n");
     for (const StageSpec& spec : stage_catalog())
@@ -245,14 +258,12 @@ int stages(const std::string& type) {
 
 int probe(const std::vector<std::string>& inputs) {
     for (const std::string& input : inputs) {
-        if (input == "synthetic") {
+        const std::string type = source_type_of({input, "", {}, 0}, {});
+        if (type == "synthetic") {
             fmt::print("{}: synthetic test pattern (options: framepipe stages synthetic)\n", input);
             continue;
         }
-        std::error_code ec;
-        const bool images = std::filesystem::is_directory(input, ec) || input.find_first_of("*?[") != std::string::npos ||
-                            ImageSource::is_image_name(input);
-        if (images) {
+        if (type == "images") {
             const ImageSource::Listing listing = ImageSource::list({input});
             fmt::print("{}: {} image(s)", input, listing.files.size());
             if (!listing.skipped.empty()) fmt::print(", {} other file(s) skipped", listing.skipped.size());
@@ -267,7 +278,7 @@ int probe(const std::vector<std::string>& inputs) {
         const VideoSource::Probe p = VideoSource::probe(input);
         fmt::print("{}:\n  container  {}\n  codec      {} ({}, {})\n  size       {}x{}\n  frame rate {:.3f} fps\n"
                    "  duration   {:.3f} s\n  frames     {}\n  bit rate   {:.0f} kb/s\n",
-                   input, p.container, p.codec, p.pixel_format,
+                   VideoSource::redacted(input), p.container, p.codec, p.pixel_format,
                    p.intra_only ? "intra-only: decodes in parallel" : "inter-frame: decodes in order", p.width,
                    p.height, p.fps, p.duration,
                    p.frame_count ? fmt::format("{} (as the container states it)", *p.frame_count)
@@ -309,11 +320,34 @@ int devices() {
     return 0;
 }
 
+// A message on stderr, "framepipe: " before each of its lines (a pipeline file's problems come one per line).
+void print_error(std::string_view message) {
+    for (std::size_t from = 0; from <= message.size();) {
+        const std::size_t to = std::min(message.find('\n', from), message.size());
+        fmt::print(stderr, "framepipe: {}\n", message.substr(from, to - from));
+        from = to + 1;
+    }
+}
+
+// A first argument that is no option and no command: which command was meant (CLI11 would only say it was not
+// expected). Returns whether it was one.
+bool unknown_command(CLI::App& app, int argc, char** argv) {
+    if (argc < 2 || argv[1][0] == '-') return false;
+    std::vector<std::string> names;
+    for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; }))
+        names.push_back(command->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) != names.end()) return false;
+    print_error(fmt::format("unknown command '{}'{}; commands are {} ('framepipe --help' says more)", argv[1],
+                            detail::did_you_mean(argv[1], names), fmt::join(names, ", ")));
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"framepipe: real-time frame processing pipelines"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", "framepipe " FRAMEPIPE_VERSION);
 
     RunArgs run_args;
     CLI::App* run_cmd = app.add_subcommand("run", "Run a pipeline file on inputs");
@@ -331,10 +365,12 @@ int main(int argc, char** argv) {
     run_cmd->add_flag("-v,--verbose", run_args.verbose, "Also show debug messages (including FFmpeg's)");
 
     std::string validate_path;
-    std::vector<std::string> validate_sets;
-    CLI::App* validate_cmd = app.add_subcommand("validate", "Check a pipeline file without running it");
+    std::vector<std::string> validate_inputs, validate_sets;
+    CLI::App* validate_cmd =
+        app.add_subcommand("validate", "Check a pipeline file (and inputs) as run does, without opening anything");
     validate_cmd->add_option("pipeline", validate_path, "Pipeline file")->required();
-    validate_cmd->add_option("--set", validate_sets, "Change a setting before checking");
+    validate_cmd->add_option("inputs", validate_inputs, "Inputs as run takes them (checked, not opened)");
+    validate_cmd->add_option("--set", validate_sets, "Change a setting before checking")->allow_extra_args(false);
 
     std::string stage_type;
     CLI::App* stages_cmd = app.add_subcommand("stages", "List stage and source types with their options");
@@ -351,6 +387,7 @@ int main(int argc, char** argv) {
 
     app.add_subcommand("devices", "List V4L2 cameras with their formats, sizes and frame rates");
 
+    if (unknown_command(app, argc, argv)) return 2;
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -359,18 +396,18 @@ int main(int argc, char** argv) {
     try {
         if (run_cmd->parsed()) return run(run_args);
         cli::set_up_logging(cli::Verbosity::normal);
-        if (validate_cmd->parsed()) return validate(validate_path, validate_sets);
+        if (validate_cmd->parsed()) return validate(validate_path, validate_inputs, validate_sets);
         if (stages_cmd->parsed()) return stages(stage_type);
         if (probe_cmd->parsed()) return probe(probe_inputs);
         if (app.got_subcommand("devices")) return devices();
         if (report_cmd->parsed()) return report_command(report_json, report_html);
     } catch (const ConfigError& e) {
         cli::clear_progress_line();
-        fmt::print(stderr, "framepipe: {}\n", e.what());
+        print_error(e.what());
         return 2;
     } catch (const std::exception& e) {
         cli::clear_progress_line();
-        fmt::print(stderr, "framepipe: {}\n", e.what());
+        print_error(e.what());
         return 1;
     }
     return 2;

@@ -1,3 +1,5 @@
+#include "config/suggest.hpp"
+
 #include <framepipe/error.hpp>
 #include <framepipe/registry.hpp>
 
@@ -136,8 +138,9 @@ OptionValues check_options(const StageSpec& spec, const std::map<std::string, st
         if (it == spec.options.end()) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);
+            const std::string hint = detail::did_you_mean(name, names);
             if (names.empty()) names.push_back("(none)");
-            throw ConfigError(fmt::format("'{}' has no option '{}'; its options are: {}", spec.type, name,
+            throw ConfigError(fmt::format("'{}' has no option '{}'{}; its options are: {}", spec.type, name, hint,
                                           fmt::join(names, ", ")));
         }
         out.values[name] = canonical(*it, value);
@@ -159,12 +162,7 @@ const StageSpec* find_stage_spec(std::string_view type) {
 std::unique_ptr<Stage> make_stage(std::string_view type, const std::map<std::string, std::string>& options,
                                   std::string name) {
     const StageSpec* spec = find_stage_spec(type);
-    if (spec == nullptr) {
-        std::vector<std::string> types;
-        for (const StageSpec& s : stage_catalog()) types.push_back(s.type);
-        throw ConfigError(fmt::format("unknown stage type '{}'; known types: {} (see 'framepipe stages')", type,
-                                      fmt::join(types, ", ")));
-    }
+    if (spec == nullptr) throw ConfigError(detail::unknown_stage_type(type));
     const OptionValues values = check_options(*spec, options);
     return spec->make(name.empty() ? spec->type : name, values);
 }

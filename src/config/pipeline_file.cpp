@@ -1,3 +1,5 @@
+#include "config/suggest.hpp"
+
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/sources/image_source.hpp>
@@ -8,50 +10,139 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
-#include <sstream>
 
 namespace framepipe {
 namespace {
 
+using detail::did_you_mean;
+
+// A pipeline file is a short text; reading stops past this, so a device or a huge file named by mistake cannot fill
+// memory.
+constexpr std::size_t kMaxFileBytes = std::size_t{1} << 20;
+
 int line_of(const YAML::Node& node) { return node.Mark().line + 1; }
 
-[[noreturn]] void fail_at(const std::string& path, int line, const std::string& message) {
-    throw ConfigError(line > 0 ? fmt::format("{}:{}: {}", path, line, message) : fmt::format("{}: {}", path, message));
+std::string located(const std::string& path, int line, const std::string& message) {
+    return line > 0 ? fmt::format("{}:{}: {}", path, line, message) : fmt::format("{}: {}", path, message);
 }
 
-// Levenshtein distance, for "did you mean".
-std::size_t distance(const std::string& a, const std::string& b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diagonal = up;
+[[noreturn]] void fail_at(const std::string& path, int line, const std::string& message) {
+    throw ConfigError(located(path, line, message));
+}
+
+// Every problem found in a pipeline file and its settings, each once, those of the file in the order of its lines and
+// then the others. Checks that do not depend on each other all run, so one attempt shows everything there is to fix.
+class Problems {
+public:
+    explicit Problems(std::string path) : path_(std::move(path)) {}
+    /// Runs `check` and records the ConfigError it throws. Returns whether it passed.
+    template <class Check>
+    bool check(Check&& check) {
+        try {
+            check();
+            return true;
+        } catch (const ConfigError& e) {
+            add(e.what());
+            return false;
         }
     }
-    return row[b.size()];
-}
-
-std::string suggestion(const std::string& given, const std::vector<std::string>& known) {
-    std::string best;
-    std::size_t best_distance = 3;
-    for (const std::string& k : known) {
-        const std::size_t d = distance(given, k);
-        if (d < best_distance) best = k, best_distance = d;
+    void add(const std::string& message) {
+        if (std::find(list_.begin(), list_.end(), message) == list_.end()) list_.push_back(message);
     }
-    return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
+    [[nodiscard]] std::size_t count() const { return list_.size(); }
+    /// One ConfigError with every problem, one per line.
+    void throw_if_any() {
+        if (list_.empty()) return;
+        std::stable_sort(list_.begin(), list_.end(),
+                         [&](const std::string& a, const std::string& b) { return line_in(a) < line_in(b); });
+        throw ConfigError(fmt::format("{}", fmt::join(list_, "\n")));
+    }
+
+private:
+    // The line a "PATH:LINE: ..." message is about; past every line for others.
+    [[nodiscard]] long line_in(const std::string& message) const {
+        if (message.size() <= path_.size() || message.compare(0, path_.size(), path_) != 0 || message[path_.size()] != ':')
+            return std::numeric_limits<long>::max();
+        const char* digits = message.c_str() + path_.size() + 1;
+        char* end = nullptr;
+        const long line = std::strtol(digits, &end, 10);
+        return end != digits && *end == ':' ? line : std::numeric_limits<long>::max();
+    }
+
+    std::string path_;
+    std::vector<std::string> list_;
+};
+
+// The file being read: its name for messages, its text (to read plain nulls as written) and what is wrong with it.
+struct Document {
+    const std::string& path;
+    const std::string& text;
+    Problems problems{path};
+
+    void add(int line, const std::string& message) { problems.add(located(path, line, message)); }
+};
+
+struct Entry {
+    std::string key;
+    YAML::Node value;
+    int line;  // the key's
+};
+
+// yaml-cpp reads a plain null, Null, NULL or ~ as "no value", as it does an empty value. Every value in a pipeline file
+// is text (a stage type, a name, an option), so such a word is read as written: { type: null } is the null stage.
+// nullopt for an empty value.
+std::optional<std::string> written_null(const Document& doc, const YAML::Node& node) {
+    const int pos = node.Mark().pos;
+    if (pos < 0 || static_cast<std::size_t>(pos) >= doc.text.size()) return std::nullopt;
+    const std::string_view rest = std::string_view(doc.text).substr(static_cast<std::size_t>(pos));
+    for (const std::string_view word : {"null", "Null", "NULL", "~"}) {
+        if (rest.substr(0, word.size()) != word) continue;
+        if (rest.size() == word.size() || std::string_view(" \t\r\n,]}#").find(rest[word.size()]) != std::string_view::npos)
+            return std::string(word);
+    }
+    return std::nullopt;
 }
 
-std::string scalar(const std::string& path, const YAML::Node& node, const std::string& key) {
-    if (!node.IsScalar())
-        fail_at(path, line_of(node), fmt::format("'{}' must be a single value, not a list or a map", key));
-    return node.Scalar();
+// A map's entries in the order written. A key given twice is a problem (yaml-cpp keeps both and a lookup finds one);
+// the later one is left out. `where` names the map in messages ("" for the file itself).
+std::vector<Entry> entries(Document& doc, const YAML::Node& map, const std::string& where) {
+    const std::string prefix = where.empty() ? "" : where + ": ";
+    std::vector<Entry> out;
+    std::map<std::string, int> seen;
+    for (const auto& item : map) {
+        const int line = line_of(item.first);
+        std::optional<std::string> key;
+        if (item.first.IsScalar()) key = item.first.Scalar();
+        else if (item.first.IsNull()) key = written_null(doc, item.first);
+        if (!key) {
+            doc.add(line, prefix + "a key must be a name, not a list, a map or nothing");
+            continue;
+        }
+        const auto [first, inserted] = seen.emplace(*key, line);
+        if (!inserted) {
+            doc.add(line, fmt::format("{}'{}' is given twice (first on line {}); keep one", prefix, *key, first->second));
+            continue;
+        }
+        out.push_back({*key, item.second, line});
+    }
+    return out;
+}
+
+// A value that must be one piece of text.
+std::string scalar(const Document& doc, const Entry& entry) {
+    if (entry.value.IsScalar()) return entry.value.Scalar();
+    if (entry.value.IsNull()) {
+        if (std::optional<std::string> word = written_null(doc, entry.value)) return *word;
+        fail_at(doc.path, entry.line,
+                fmt::format("'{}' has no value; write one after '{}:' or leave the key out", entry.key, entry.key));
+    }
+    fail_at(doc.path, entry.line, fmt::format("'{}' must be a single value, not a list or a map", entry.key));
 }
 
 // ---- sources ------------------------------------------------------------------------------------------------------
@@ -59,8 +150,11 @@ std::string scalar(const std::string& path, const YAML::Node& node, const std::s
 std::vector<StageSpec> make_source_catalog() {
     using K = OptionKind;
     std::vector<StageSpec> sources;
-    sources.push_back({"video", "A video file of any container and codec FFmpeg reads (the default for files)",
-                       "framepipe run p.yaml clip.mp4", "source thread + decode and convert stages",
+    sources.push_back({"video",
+                       "A video file, stream URL (rtsp://, http://, ...) or camera:N, in any container and codec FFmpeg "
+                       "reads (the default for files and every URL)",
+                       "framepipe run p.yaml clip.mp4 'rtsp://10.0.0.7/cam?channel=1' camera:0",
+                       "source thread + decode and convert stages",
                        {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
                         {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
                         {"open_timeout", K::duration, "10s", "Streams and cameras: give up opening after this", 0.1, 3600},
@@ -77,13 +171,15 @@ std::vector<StageSpec> make_source_catalog() {
                          std::nullopt, {"tcp", "udp"}}},
                        nullptr});
     sources.push_back({"images", "A folder of images, a glob pattern or image files, in natural order",
-                       "framepipe run p.yaml photos/   or   'shots/*.png'", "source thread + parallel decode stage",
+                       "framepipe run p.yaml photos/ 'shots/*.png' cover.jpg", "source thread + parallel decode stage",
                        {{"fps", K::number, "0", "Media time per image (1/fps); 0 = one second each", 0, 1000},
                         {"max_pixels", K::integer, "100000000", "Reject images claiming more pixels", 1, 1e12},
                         {"recursive", K::boolean, "false", "Descend into sub-folders"}},
                        nullptr});
-    sources.push_back({"synthetic", "A test pattern with the frame number burned in (no camera or file needed)",
-                       "framepipe run p.yaml synthetic   or   synthetic:front synthetic:back (named inputs)",
+    sources.push_back({"synthetic",
+                       "A test pattern with the frame number burned in (no camera or file needed); synthetic:NAME "
+                       "names one",
+                       "framepipe run p.yaml synthetic synthetic:front synthetic:back",
                        "source thread",
                        {{"width", K::integer, "640", "Frame width", 8, 16384},
                         {"height", K::integer, "360", "Frame height", 1, 16384},
@@ -103,11 +199,17 @@ const StageSpec& source_spec(const std::string& type) {
 }
 
 std::string source_type_for(const std::string& input, const std::string& forced) {
+    const bool url = VideoSource::kind_of(input) == VideoSource::Kind::stream;
+    if (url && forced == "images")
+        throw ConfigError(fmt::format("input '{}' is a URL, but the source type is images (folders, patterns and image "
+                                      "files); remove 'type: images' or give a folder",
+                                      VideoSource::redacted(input)));
     if (forced != "auto") return forced;
+    if (url) return "video";  // whatever its path or query holds ('?', '*', '[', .jpg), a URL is no pattern or folder
     if (input == "synthetic" || input.rfind("synthetic:", 0) == 0) return "synthetic";
     std::error_code ec;
-    if (std::filesystem::is_directory(input, ec) || input.find_first_of("*?[") != std::string::npos ||
-        ImageSource::is_image_name(input))
+    if (input.ends_with('/') || std::filesystem::is_directory(input, ec) ||
+        input.find_first_of("*?[") != std::string::npos || ImageSource::is_image_name(input))
         return "images";
     return "video";
 }
@@ -133,92 +235,104 @@ OptionValues options_for(const std::string& type, const std::map<std::string, st
     return check_options(spec, mine);
 }
 
+std::map<std::string, std::string> merged_options(const InputEntry& input, const std::map<std::string, std::string>& file) {
+    std::map<std::string, std::string> options = file;
+    for (const auto& [key, value] : input.options) options[key] = value;  // the input's own win
+    return options;
+}
+
 // ---- parsing ------------------------------------------------------------------------------------------------------
 
-EdgeOptions parse_edge(const std::string& path, const YAML::Node& node, const std::string& where) {
-    if (!node.IsMap()) fail_at(path, line_of(node), fmt::format("{} must be a map, e.g. {{ capacity: 4 }}", where));
-    EdgeOptions edge;
-    for (const auto& item : node) {
-        const std::string key = item.first.as<std::string>();
-        const YAML::Node& value = item.second;
-        const int line = line_of(item.first);
-        const std::string text = scalar(path, value, key);
-        if (key == "capacity") {
-            try {
-                const long long capacity = std::stoll(text);
-                if (capacity < 1 || capacity > 100000 || std::to_string(capacity) != text) throw std::out_of_range("");
-                edge.capacity = static_cast<std::size_t>(capacity);
-            } catch (...) {
-                fail_at(path, line, fmt::format("{}: capacity must be a whole number from 1 to 100000, got '{}'", where, text));
-            }
-        } else if (key == "overflow") {
-            edge.overflow = parse_overflow(text);
-            if (!edge.overflow)
-                fail_at(path, line, fmt::format("{}: overflow must be block, drop_oldest or drop_newest, got '{}'",
-                                                where, text));
-        } else if (key == "max_age") {
-            try {
-                edge.max_age = parse_duration(text);
-            } catch (const ConfigError&) {
-                fail_at(path, line, fmt::format("{}: max_age must be a duration such as 200ms, got '{}'", where, text));
-            }
-        } else {
-            fail_at(path, line, fmt::format("{} has no key '{}'{}; keys are capacity, overflow, max_age", where, key,
-                                            suggestion(key, {"capacity", "overflow", "max_age"})));
+// One field of an edge. Throws ConfigError "WHERE: ..." without a location; callers add it.
+void set_edge_field(EdgeOptions& edge, const std::string& key, const std::string& text, const std::string& where) {
+    if (key == "capacity") {
+        try {
+            const long long capacity = std::stoll(text);
+            if (capacity < 1 || capacity > 100000 || std::to_string(capacity) != text) throw std::out_of_range("");
+            edge.capacity = static_cast<std::size_t>(capacity);
+        } catch (...) {
+            throw ConfigError(fmt::format("{}: capacity must be a whole number from 1 to 100000, got '{}'", where, text));
         }
+    } else if (key == "overflow") {
+        edge.overflow = parse_overflow(text);
+        if (!edge.overflow)
+            throw ConfigError(
+                fmt::format("{}: overflow must be block, drop_oldest or drop_newest, got '{}'", where, text));
+    } else if (key == "max_age") {
+        try {
+            edge.max_age = parse_duration(text);
+        } catch (const ConfigError&) {
+            throw ConfigError(fmt::format("{}: max_age must be a duration such as 200ms, got '{}'", where, text));
+        }
+    } else {
+        throw ConfigError(fmt::format("{} has no key '{}'{}; keys are capacity, overflow, max_age", where, key,
+                                      did_you_mean(key, {"capacity", "overflow", "max_age"})));
+    }
+}
+
+EdgeOptions parse_edge(Document& doc, const Entry& at, const std::string& where) {
+    EdgeOptions edge;
+    if (!at.value.IsMap()) {
+        doc.add(at.line, fmt::format("{} must be a map, e.g. {{ capacity: 4 }}", where));
+        return edge;
+    }
+    for (const Entry& e : entries(doc, at.value, where)) {
+        doc.problems.check([&] {
+            const std::string text = scalar(doc, e);
+            try {
+                set_edge_field(edge, e.key, text, where);
+            } catch (const ConfigError& error) {
+                fail_at(doc.path, e.line, error.what());
+            }
+        });
     }
     return edge;
 }
 
-StageEntry parse_stage(const std::string& path, const YAML::Node& node, std::size_t index) {
-    if (!node.IsMap())
-        fail_at(path, line_of(node), fmt::format("stage {} must be a map such as {{ type: blur, ksize: 5 }}", index + 1));
-    StageEntry entry;
+// One stage. Every option is checked on its own, so each bad one is reported at its line. Returns false when anything
+// was wrong (the stage is then not made).
+bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, StageEntry& entry) {
     entry.line = line_of(node);
-    for (const auto& item : node) {
-        const std::string key = item.first.as<std::string>();
-        const int line = line_of(item.first);
-        if (key == "type") {
-            entry.type = scalar(path, item.second, key);
-        } else if (key == "name") {
-            entry.name = scalar(path, item.second, key);
-        } else if (key == "edge") {
-            entry.edge = parse_edge(path, item.second, "edge");
-        } else {
-            entry.options[key] = scalar(path, item.second, key);
-            entry.option_lines[key] = line;
-        }
+    const std::string where = fmt::format("stage {}", index + 1);
+    if (!node.IsMap()) {
+        doc.add(entry.line, where + " must be a map such as { type: blur, ksize: 5 }");
+        return false;
     }
-    if (entry.type.empty()) fail_at(path, entry.line, fmt::format("stage {} has no 'type'", index + 1));
-    const StageSpec* spec = find_stage_spec(entry.type);
-    if (spec == nullptr) {
-        std::vector<std::string> types;
-        for (const StageSpec& s : stage_catalog()) types.push_back(s.type);
-        fail_at(path, line_of(node["type"]),
-                fmt::format("unknown stage type '{}'{}; known types: {} (see 'framepipe stages')", entry.type,
-                            suggestion(entry.type, types), fmt::join(types, ", ")));
+    const std::size_t before = doc.problems.count();
+    int type_line = 0;
+    for (const Entry& e : entries(doc, node, where)) {
+        doc.problems.check([&] {
+            if (e.key == "type") {
+                type_line = e.line;
+                entry.type = scalar(doc, e);
+            } else if (e.key == "name") {
+                entry.name = scalar(doc, e);
+            } else if (e.key == "edge") {
+                entry.edge = parse_edge(doc, e, "edge");
+            } else {
+                entry.option_lines[e.key] = e.line;
+                entry.options[e.key] = scalar(doc, e);
+            }
+        });
     }
+    const StageSpec* spec = entry.type.empty() ? nullptr : find_stage_spec(entry.type);
+    if (type_line == 0)
+        doc.add(entry.line, fmt::format("{} has no 'type'", where));
+    else if (spec == nullptr && !entry.type.empty())
+        doc.add(type_line, detail::unknown_stage_type(entry.type));
     if (entry.name.empty()) entry.name = entry.type;
-    // Each option on its own, so an error points at its line.
-    for (const auto& [name, value] : entry.options) {
-        const int line = entry.option_lines[name];
-        if (std::none_of(spec->options.begin(), spec->options.end(), [&](const OptionSpec& o) { return o.name == name; })) {
-            std::vector<std::string> names;
-            for (const OptionSpec& o : spec->options) names.push_back(o.name);
-            const std::string hint = suggestion(name, names);
-            if (names.empty()) names.push_back("(none)");
-            fail_at(path, line, fmt::format("stage '{}': '{}' has no option '{}'{}; its options are: {}", entry.name,
-                                            entry.type, name, hint, fmt::join(names, ", ")));
-        }
-        try {
-            check_options(*spec, {{name, value}});
-        } catch (const ConfigError& e) {
-            // A missing required option is reported once all options are read; only this value's problem matters.
-            if (std::string(e.what()).find("needs option") == std::string::npos)
-                fail_at(path, line, fmt::format("stage '{}': {}", entry.name, e.what()));
+    if (spec != nullptr) {
+        for (const auto& [name, value] : entry.options) {
+            try {
+                check_options(*spec, {{name, value}});
+            } catch (const ConfigError& e) {
+                // A missing required option is reported when the stage is made; only this value's problem matters.
+                if (std::string(e.what()).find("needs option") == std::string::npos)
+                    doc.add(entry.option_lines[name], fmt::format("stage '{}': {}", entry.name, e.what()));
+            }
         }
     }
-    return entry;
+    return doc.problems.count() == before;
 }
 
 }  // namespace
@@ -230,7 +344,7 @@ const std::vector<StageSpec>& source_catalog() {
 
 namespace {
 
-// One source option: it must belong to some source type, with a valid value. `where` names it in errors.
+// One source option: it must belong to some source type, with a valid value. Throws ConfigError "PATH[:LINE]: ...".
 void check_source_option(const std::string& path, int line, const std::string& name, const std::string& value) {
     if (name == "type") {
         if (value != "auto" && value != "video" && value != "images" && value != "synthetic")
@@ -252,7 +366,7 @@ void check_source_option(const std::string& path, int line, const std::string& n
         }
     if (!known)
         fail_at(path, line, fmt::format("no source has an option '{}'{}; see 'framepipe stages'", name,
-                                        suggestion(name, all)));
+                                        did_you_mean(name, all)));
 }
 
 // An input's name goes into file names, stream names and metrics labels: letters, digits, '_' and '-' only.
@@ -262,31 +376,161 @@ bool is_plain_name(const std::string& name) {
     });
 }
 
-// An input: a scalar path, or { path: ..., name: ..., <source options> }.
-InputEntry parse_input_entry(const std::string& path, const YAML::Node& node) {
-    const int line = line_of(node);
-    if (node.IsScalar()) return {node.Scalar(), "", {}, line};
-    if (!node.IsMap())
-        fail_at(path, line, "an input is a path or URL, or a map such as { path: rtsp://cam/main, name: gate }");
+// An input: a path, or { path: ..., name: ..., <source options> }. nullopt when it is unusable (the problem is recorded).
+std::optional<InputEntry> parse_input_entry(Document& doc, const Entry& at, const YAML::Node& node) {
+    const int line = node.IsNull() ? at.line : line_of(node);
+    if (node.IsScalar() || node.IsNull()) {
+        InputEntry input{"", "", {}, line};
+        if (!doc.problems.check([&] { input.path = scalar(doc, {at.key, node, line}); })) return std::nullopt;
+        return input;
+    }
+    if (!node.IsMap()) {
+        doc.add(line, "an input is a path or URL, or a map such as { path: rtsp://cam/main, name: gate }");
+        return std::nullopt;
+    }
     InputEntry input;
     input.line = line;
-    for (const auto& item : node) {
-        const std::string key = item.first.as<std::string>();
-        const std::string text = scalar(path, item.second, key);
-        if (key == "path") input.path = text;
-        else if (key == "name") {
-            if (!is_plain_name(text))
-                fail_at(path, line_of(item.first),
-                        fmt::format("input name '{}': use letters, digits, '_' and '-' (it names files)", text));
-            input.name = text;
-        }
-        else {
-            check_source_option(path, line_of(item.first), key, text);
-            input.options[key] = text;
-        }
+    const std::size_t before = doc.problems.count();
+    for (const Entry& e : entries(doc, node, "input")) {
+        doc.problems.check([&] {
+            const std::string text = scalar(doc, e);
+            if (e.key == "path") {
+                input.path = text;
+            } else if (e.key == "name") {
+                if (!is_plain_name(text))
+                    fail_at(doc.path, e.line,
+                            fmt::format("input name '{}': use letters, digits, '_' and '-' (it names files)", text));
+                input.name = text;
+            } else {
+                check_source_option(doc.path, e.line, e.key, text);
+                input.options[e.key] = text;
+            }
+        });
     }
-    if (input.path.empty()) fail_at(path, line, "this input has no 'path:' (a file, folder, URL, camera:N or synthetic)");
+    if (input.path.empty()) doc.add(line, "this input has no 'path:' (a file, folder, URL, camera:N or synthetic)");
+    if (doc.problems.count() != before) return std::nullopt;
     return input;
+}
+
+std::size_t parse_threads(const std::string& text) {
+    try {
+        const long long n = std::stoll(text);
+        if (n < 0 || n > 256 || std::to_string(n) != text) throw std::out_of_range("");
+        return static_cast<std::size_t>(n);
+    } catch (...) {
+        throw ConfigError(fmt::format("threads must be a whole number from 0 (one per CPU) to 256, got '{}'", text));
+    }
+}
+
+// The file's structure and every value on its own; `stage_ok[i]` says whether stage i can be made. Problems are
+// recorded in `doc`; text that is not YAML, or not a map, is thrown at once (nothing else can be checked then).
+PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(doc.text);
+    } catch (const YAML::Exception& e) {
+        fail_at(doc.path, e.mark.line + 1, fmt::format("not valid YAML: {}", e.msg));
+    }
+    if (!root.IsMap()) fail_at(doc.path, 0, "a pipeline file is a map with at least 'stages:'");
+    PipelineFile file;
+    file.path = doc.path;
+    static const std::vector<std::string> keys = {"stages", "inputs", "source", "edges", "threads", "drain_timeout",
+                                                  "description"};
+    bool has_stages = false;
+    for (const Entry& e : entries(doc, root, "")) {
+        doc.problems.check([&] {
+            const YAML::Node& value = e.value;
+            if (e.key == "stages") {
+                has_stages = true;
+                if (!value.IsSequence() || value.size() == 0)
+                    fail_at(doc.path, e.line, "'stages' must be a list with at least one stage");
+                for (std::size_t i = 0; i < value.size(); ++i) {
+                    StageEntry entry;
+                    stage_ok.push_back(parse_stage(doc, value[i], i, entry));
+                    file.stages.push_back(std::move(entry));
+                }
+            } else if (e.key == "inputs") {
+                if (value.IsSequence()) {
+                    for (const YAML::Node& input : value)
+                        if (std::optional<InputEntry> entry = parse_input_entry(doc, e, input)) file.inputs.push_back(*entry);
+                } else if (value.IsScalar() || value.IsNull()) {
+                    if (std::optional<InputEntry> entry = parse_input_entry(doc, e, value)) file.inputs.push_back(*entry);
+                } else {
+                    fail_at(doc.path, e.line, "'inputs' must be a file name or a list of them");
+                }
+            } else if (e.key == "source") {
+                if (!value.IsMap())
+                    fail_at(doc.path, e.line, "'source' must be a map of source options, e.g. { realtime: true }");
+                for (const Entry& option : entries(doc, value, "source")) {
+                    doc.problems.check([&] {
+                        const std::string text = scalar(doc, option);
+                        check_source_option(doc.path, option.line, option.key, text);
+                        file.source[option.key] = text;
+                        file.source_lines[option.key] = option.line;
+                    });
+                }
+            } else if (e.key == "edges") {
+                file.edges = parse_edge(doc, e, "edges");
+            } else if (e.key == "threads") {
+                try {
+                    file.threads = parse_threads(scalar(doc, e));
+                } catch (const ConfigError& error) {
+                    fail_at(doc.path, e.line, error.what());
+                }
+            } else if (e.key == "drain_timeout") {
+                const std::string text = scalar(doc, e);
+                try {
+                    file.drain_timeout = parse_duration(text);
+                } catch (const ConfigError&) {
+                    fail_at(doc.path, e.line, fmt::format("drain_timeout must be a duration such as 10s, got '{}'", text));
+                }
+            } else if (e.key != "description") {
+                fail_at(doc.path, e.line, fmt::format("unknown key '{}'{}; a pipeline file has: {}", e.key,
+                                                      did_you_mean(e.key, keys), fmt::join(keys, ", ")));
+            }
+        });
+    }
+    if (!has_stages) doc.add(0, "no 'stages:' list; a pipeline needs at least one stage");
+    // Stage names must be unique: they name the stages in reports and in --set.
+    std::set<std::string> names;
+    for (const StageEntry& entry : file.stages)
+        if (!entry.name.empty() && !names.insert(entry.name).second)
+            doc.add(entry.line, fmt::format("two stages are named '{}'; give one a 'name:'", entry.name));
+    return file;
+}
+
+// Makes every stage that parsed cleanly (without opening it): option combinations a stage rejects, at its line.
+void make_stages(Problems& problems, const PipelineFile& file, const std::vector<bool>& stage_ok) {
+    for (std::size_t i = 0; i < file.stages.size(); ++i) {
+        if (!stage_ok[i]) continue;
+        const StageEntry& entry = file.stages[i];
+        problems.check([&] {
+            try {
+                (void)make_stage(entry.type, entry.options, entry.name);
+            } catch (const ConfigError& e) {
+                fail_at(file.path, entry.line, fmt::format("stage '{}': {}", entry.name, e.what()));
+            }
+        });
+    }
+}
+
+std::string read_pipeline_text(const std::string& path) {
+    std::error_code ec;
+    const std::filesystem::file_status status = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(status))
+        throw ConfigError(fmt::format("cannot read the pipeline file '{}': no such file; check the path", path));
+    if (!std::filesystem::is_regular_file(status))
+        throw ConfigError(fmt::format("'{}' is not a regular file; a pipeline file is a YAML file such as "
+                                      "pipelines/thumbnails.yaml",
+                                      path));
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(fmt::format("cannot read the pipeline file '{}': {}", path, std::strerror(errno)));
+    std::string text(kMaxFileBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes)
+        throw ConfigError(fmt::format("'{}' is larger than 1 MiB; a pipeline file is a short YAML text", path));
+    return text;
 }
 
 }  // namespace
@@ -300,80 +544,18 @@ InputEntry parse_input(const std::string& argument) {
     return {argument.substr(equals + 1), name, {}, 0};
 }
 
-PipelineFile parse_pipeline(const std::string& text, const std::string& path) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        fail_at(path, e.mark.line + 1, fmt::format("not valid YAML: {}", e.msg));
-    }
-    if (!root.IsMap()) fail_at(path, 0, "a pipeline file is a map with at least 'stages:'");
-    PipelineFile file;
-    file.path = path;
-    static const std::vector<std::string> keys = {"stages", "inputs", "source", "edges", "threads", "drain_timeout",
-                                                  "description"};
-    for (const auto& item : root) {
-        const std::string key = item.first.as<std::string>();
-        const YAML::Node& value = item.second;
-        const int line = line_of(item.first);
-        if (key == "stages") {
-            if (!value.IsSequence() || value.size() == 0)
-                fail_at(path, line, "'stages' must be a list with at least one stage");
-            for (std::size_t i = 0; i < value.size(); ++i) file.stages.push_back(parse_stage(path, value[i], i));
-        } else if (key == "inputs") {
-            if (value.IsScalar()) {
-                file.inputs.push_back({value.Scalar(), "", {}, line});
-            } else if (value.IsSequence()) {
-                for (const auto& input : value) file.inputs.push_back(parse_input_entry(path, input));
-            } else {
-                fail_at(path, line, "'inputs' must be a file name or a list of them");
-            }
-        } else if (key == "source") {
-            if (!value.IsMap()) fail_at(path, line, "'source' must be a map of source options, e.g. { realtime: true }");
-            for (const auto& option : value) {
-                const std::string name = option.first.as<std::string>();
-                file.source[name] = scalar(path, option.second, name);
-                file.source_lines[name] = line_of(option.first);
-            }
-        } else if (key == "edges") {
-            file.edges = parse_edge(path, value, "edges");
-        } else if (key == "threads") {
-            const std::string t = scalar(path, value, key);
-            try {
-                const long long n = std::stoll(t);
-                if (n < 0 || n > 256) throw std::out_of_range("");
-                file.threads = static_cast<std::size_t>(n);
-            } catch (...) {
-                fail_at(path, line, fmt::format("threads must be a whole number from 0 (one per CPU) to 256, got '{}'", t));
-            }
-        } else if (key == "drain_timeout") {
-            try {
-                file.drain_timeout = parse_duration(scalar(path, value, key));
-            } catch (const ConfigError&) {
-                fail_at(path, line, "drain_timeout must be a duration such as 10s");
-            }
-        } else if (key != "description") {
-            fail_at(path, line, fmt::format("unknown key '{}'{}; a pipeline file has: {}", key, suggestion(key, keys),
-                                            fmt::join(keys, ", ")));
-        }
-    }
-    if (file.stages.empty()) fail_at(path, 0, "no 'stages:' list; a pipeline needs at least one stage");
-    // Source options: each must belong to some source type, with a valid value.
-    for (const auto& [name, value] : file.source) check_source_option(path, file.source_lines[name], name, value);
-    // Stage names must be unique: they name the stages in reports and in --set.
-    std::set<std::string> names;
-    for (const StageEntry& entry : file.stages)
-        if (!names.insert(entry.name).second)
-            fail_at(path, entry.line, fmt::format("two stages are named '{}'; give one a 'name:'", entry.name));
+PipelineFile parse_pipeline(const std::string& text, const std::string& path, const std::vector<std::string>& settings) {
+    Document doc{path, text};
+    std::vector<bool> stage_ok;
+    PipelineFile file = parse(doc, stage_ok);
+    for (const std::string& setting : settings) doc.problems.check([&] { apply_setting(file, setting); });
+    make_stages(doc.problems, file, stage_ok);
+    doc.problems.throw_if_any();
     return file;
 }
 
-PipelineFile load_pipeline_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw ConfigError(fmt::format("cannot read the pipeline file '{}'", path));
-    std::stringstream text;
-    text << in.rdbuf();
-    return parse_pipeline(text.str(), path);
+PipelineFile load_pipeline_file(const std::string& path, const std::vector<std::string>& settings) {
+    return parse_pipeline(read_pipeline_text(path), path, settings);
 }
 
 void apply_setting(PipelineFile& file, const std::string& assignment) {
@@ -382,27 +564,30 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
         throw ConfigError(fmt::format("--set '{}': write KEY=VALUE, e.g. --set blur.ksize=7", assignment));
     const std::string key = assignment.substr(0, equals);
     const std::string value = assignment.substr(equals + 1);
+    const std::string label = "--set " + key;
     const std::size_t dot = key.find('.');
     const std::string head = key.substr(0, dot);
     const std::string rest = dot == std::string::npos ? "" : key.substr(dot + 1);
-    const auto reparse_edge = [&](EdgeOptions& edge, const std::string& field, const std::string& where) {
-        YAML::Node node;
-        node[field] = value;
-        const EdgeOptions parsed = parse_edge("--set " + key, node, where);
-        if (parsed.capacity) edge.capacity = parsed.capacity;
-        if (parsed.overflow) edge.overflow = parsed.overflow;
-        if (parsed.max_age) edge.max_age = parsed.max_age;
+    const auto set_edge = [&](EdgeOptions& edge, const std::string& field, const std::string& where) {
+        try {
+            set_edge_field(edge, field, value, where);
+        } catch (const ConfigError& e) {
+            throw ConfigError(fmt::format("{}: {}", label, e.what()));
+        }
     };
     if (head == "threads" && rest.empty()) {
-        file.threads = parse_pipeline("threads: " + value + "\nstages: [{type: \"null\"}]", "--set threads").threads;
+        try {
+            file.threads = parse_threads(value);
+        } catch (const ConfigError& e) {
+            throw ConfigError(fmt::format("{}: {}", label, e.what()));
+        }
         return;
     }
-    if (head == "edges") return reparse_edge(file.edges, rest, "edges");
+    if (head == "edges") return set_edge(file.edges, rest, "edges");
     if (head == "source") {
         if (rest.empty()) throw ConfigError("--set source.OPTION=VALUE: name the option");
-        PipelineFile probe = parse_pipeline(fmt::format("source: {{ {}: \"{}\" }}\nstages: [{{type: \"null\"}}]", rest, value),
-                                            "--set " + key);
-        file.source[rest] = probe.source[rest];
+        check_source_option(label, 0, rest, value);
+        file.source[rest] = value;
         return;
     }
     // A stage, by name, or by type when only one stage has it.
@@ -413,43 +598,44 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
         int matches = 0;
         for (StageEntry& entry : file.stages)
             if (entry.type == head) target = &entry, ++matches;
-        if (matches > 1) throw ConfigError(fmt::format("--set {}: several stages have type '{}'; use a stage's name", key, head));
+        if (matches > 1) throw ConfigError(fmt::format("{}: several stages have type '{}'; use a stage's name", label, head));
     }
     if (target == nullptr) {
         std::vector<std::string> names;
         for (const StageEntry& entry : file.stages) names.push_back(entry.name);
-        throw ConfigError(fmt::format("--set {}: no stage named '{}'{}; stages are: {} (or use source., edges., threads)",
-                                      key, head, suggestion(head, names), fmt::join(names, ", ")));
+        throw ConfigError(fmt::format("{}: no stage named '{}'{}; stages are: {} (or use source., edges., threads)",
+                                      label, head, did_you_mean(head, names), fmt::join(names, ", ")));
     }
-    if (rest.empty()) throw ConfigError(fmt::format("--set {}: name the option, e.g. {}.OPTION=VALUE", key, head));
-    if (rest.rfind("edge.", 0) == 0) return reparse_edge(target->edge, rest.substr(5), "edge");
+    if (rest.empty()) throw ConfigError(fmt::format("{}: name the option, e.g. {}.OPTION=VALUE", label, head));
+    if (rest.rfind("edge.", 0) == 0) return set_edge(target->edge, rest.substr(5), "edge");
     const StageSpec* spec = find_stage_spec(target->type);
+    if (spec == nullptr) throw ConfigError(fmt::format("{}: {}", label, detail::unknown_stage_type(target->type)));
     try {
         check_options(*spec, {{rest, value}});
     } catch (const ConfigError& e) {
         if (std::string(e.what()).find("needs option") == std::string::npos)
-            throw ConfigError(fmt::format("--set {}: {}", key, e.what()));
+            throw ConfigError(fmt::format("{}: {}", label, e.what()));
     }
     target->options[rest] = value;
     target->option_lines[rest] = 0;
 }
 
 void check_stages(const PipelineFile& file) {
-    for (const StageEntry& entry : file.stages) {
-        try {
-            (void)make_stage(entry.type, entry.options, entry.name);
-        } catch (const ConfigError& e) {
-            fail_at(file.path, entry.line, fmt::format("stage '{}': {}", entry.name, e.what()));
-        }
-    }
+    Problems problems(file.path);
+    make_stages(problems, file, std::vector<bool>(file.stages.size(), true));
+    problems.throw_if_any();
+}
+
+std::string source_type_of(const InputEntry& input, const std::map<std::string, std::string>& file_options) {
+    const std::map<std::string, std::string> options = merged_options(input, file_options);
+    const auto type = options.find("type");
+    return source_type_for(input.path, type == options.end() ? "auto" : type->second);
 }
 
 std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std::string, std::string>& file_options) {
-    std::map<std::string, std::string> options = file_options;
-    for (const auto& [key, value] : entry.options) options[key] = value;  // the input's own win
+    const std::map<std::string, std::string> options = merged_options(entry, file_options);
     const std::string& input = entry.path;
-    const auto type_it = options.find("type");
-    const std::string type = source_type_for(input, type_it == options.end() ? "auto" : type_it->second);
+    const std::string type = source_type_of(entry, file_options);
     const StageSpec& spec = source_spec(type);
     for (const auto& [key, value] : entry.options) {
         const bool known = key == "type" || std::any_of(spec.options.begin(), spec.options.end(),
@@ -457,8 +643,8 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
         if (!known) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);
-            throw ConfigError(fmt::format("input '{}' is a {} source, which has no option '{}'; it has: {}", input, type,
-                                          key, fmt::join(names, ", ")));
+            throw ConfigError(fmt::format("input '{}' is a {} source, which has no option '{}'; it has: {}",
+                                          VideoSource::redacted(input), type, key, fmt::join(names, ", ")));
         }
     }
     const OptionValues o = options_for(type, options);
@@ -535,6 +721,11 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
             if (!edge.max_age && file.edges.max_age) edge.max_age = file.edges.max_age;
             chain.add(std::move(stage), edge);
         }
+    }
+    try {
+        pipeline->validate();
+    } catch (const ConfigError& e) {
+        fail_at(file.path, 0, e.what());
     }
     return pipeline;
 }

@@ -481,6 +481,8 @@ std::string Pipeline::describe() {
     return out;
 }
 
+void Pipeline::validate() const { impl_->validate(); }
+
 void Pipeline::request_stop() noexcept { impl_->stop_requested.store(true); }
 void Pipeline::request_abort() noexcept { impl_->abort_requested.store(true); }
 

@@ -14,10 +14,13 @@ extern "C" {
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <string_view>
 #include <system_error>
 
 namespace framepipe {
@@ -202,14 +205,20 @@ struct VideoSource::Impl {
     }
 };
 
-VideoSource::Kind VideoSource::kind_of(const std::string& path) {
-    if (path.find("://") != std::string::npos) return Kind::stream;
-    if (path.rfind("/dev/video", 0) == 0 || path.rfind("/dev/v4l/", 0) == 0) return Kind::camera;
-    return Kind::file;
-}
-
 namespace {
 constexpr auto npos = std::string::npos;
+
+// Where a URL's authority starts: after "scheme://", the scheme being a letter and then letters, digits, '+', '-' or
+// '.' (RFC 3986); npos when `text` has no scheme.
+std::size_t authority_start(const std::string& text) {
+    const std::size_t separator = text.find("://");
+    if (separator == npos || separator == 0 || std::isalpha(static_cast<unsigned char>(text[0])) == 0) return npos;
+    for (std::size_t i = 1; i < separator; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (std::isalnum(c) == 0 && c != '+' && c != '-' && c != '.') return npos;
+    }
+    return separator + 3;
+}
 
 // Where a URL's user info ends: the last '@' before the path, query or fragment (FFmpeg splits there too, so a password
 // may itself hold '@'); npos when there is none.
@@ -219,22 +228,51 @@ std::size_t user_info_end(const std::string& url, std::size_t authority_start) {
     const std::size_t at = url.rfind('@', authority_end - 1);
     return at == npos || at < authority_start ? npos : at;
 }
+
+// Query parameter names that carry credentials: any name containing one of these, in any case (over-hiding is the
+// safe side).
+bool is_secret_name(std::string name) {
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    static constexpr std::string_view secrets[] = {"pass", "pwd", "secret", "token", "key", "auth", "sig",
+                                                   "credential", "session", "cookie", "ticket"};
+    return std::any_of(std::begin(secrets), std::end(secrets),
+                       [&](std::string_view secret) { return name.find(secret) != npos; });
+}
 }  // namespace
 
+VideoSource::Kind VideoSource::kind_of(const std::string& path) {
+    if (authority_start(path) != npos) return Kind::stream;
+    if (path.rfind("/dev/video", 0) == 0 || path.rfind("/dev/v4l/", 0) == 0) return Kind::camera;
+    return Kind::file;
+}
+
 std::string VideoSource::redacted(const std::string& url) {
-    const std::size_t scheme = url.find("://");
-    if (scheme == npos) return url;
-    const std::size_t start = scheme + 3;
+    const std::size_t start = authority_start(url);
+    if (start == npos) return url;
+    std::string out = url;
     const std::size_t at = user_info_end(url, start);
-    if (at == npos) return url;
     const std::size_t colon = url.find(':', start);
-    if (colon == npos || colon > at) return url;  // a user name without a password
-    return url.substr(0, colon + 1) + "***" + url.substr(at);
+    if (at != npos && colon < at) out = url.substr(0, colon + 1) + "***" + url.substr(at);  // user:password@
+    const std::size_t query = out.find('?', start);
+    if (query == npos) return out;
+    const std::size_t fragment = std::min(out.find('#', query), out.size());
+    std::string redacted_query;
+    std::size_t from = query + 1;
+    while (from <= fragment) {
+        const std::size_t to = std::min(out.find_first_of("&;", from), fragment);
+        std::string parameter = out.substr(from, to - from);
+        const std::size_t equals = parameter.find('=');
+        if (equals != npos && is_secret_name(parameter.substr(0, equals))) parameter = parameter.substr(0, equals + 1) + "***";
+        redacted_query += parameter;
+        if (to < fragment) redacted_query += out[to];
+        from = to + 1;
+    }
+    return out.substr(0, query + 1) + redacted_query + out.substr(fragment);
 }
 
 std::string VideoSource::stream_name(const std::string& url) {
-    const std::size_t scheme = url.find("://");
-    const std::size_t start = scheme == npos ? 0 : scheme + 3;
+    const std::size_t authority = authority_start(url);
+    const std::size_t start = authority == npos ? 0 : authority;
     const std::size_t at = user_info_end(url, start);
     const std::size_t from = at == npos ? start : at + 1;
     const std::size_t to = std::min(url.find_first_of("?#", from), url.size());  // no query: it may hold tokens

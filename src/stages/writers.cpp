@@ -114,7 +114,7 @@ public:
 class Window final : public Stage {
 public:
     Window(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}), title_(o.text("title")) {}
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}), title_(o.has("title") ? o.text("title") : "") {}
     void open(const StageContext& context) override {
         const char* display = std::getenv("DISPLAY");
         const char* wayland = std::getenv("WAYLAND_DISPLAY");

@@ -46,8 +46,46 @@ TEST_CASE("cli: usage errors exit with 2") {
     CHECK(run_framepipe("frobnicate", dir).code == 2);
     const Result missing = run_framepipe("run nowhere.yaml clip.mp4", dir);
     CHECK(missing.code == 2);
-    CHECK(missing.err == "framepipe: cannot read the pipeline file 'nowhere.yaml'\n");
+    CHECK(missing.err == "framepipe: cannot read the pipeline file 'nowhere.yaml': no such file; check the path\n");
     CHECK(run_framepipe("--help", dir).code == 0);
+}
+
+TEST_CASE("cli: --version prints the project's version") {
+    TempDir dir;
+    const Result version = run_framepipe("--version", dir);
+    CHECK(version.code == 0);
+    CHECK(version.out == "framepipe " FRAMEPIPE_VERSION "\n");
+}
+
+TEST_CASE("cli: a mistyped command or type says which one was meant") {
+    TempDir dir;
+    const Result command = run_framepipe("valdate p.yaml", dir);
+    CHECK(command.code == 2);
+    CHECK(command.err == "framepipe: unknown command 'valdate' (did you mean 'validate'?); commands are run, validate, "
+                         "stages, report, probe, devices ('framepipe --help' says more)\n");
+    const Result type = run_framepipe("stages blurr", dir);
+    CHECK(type.code == 2);
+    CHECK(type.err == "framepipe: no stage or source type 'blurr' (did you mean 'blur'?); 'framepipe stages' lists them\n");
+    CHECK(run_framepipe("stages synthetc", dir).err.find("(did you mean 'synthetic'?)") != std::string::npos);
+}
+
+TEST_CASE("cli: validate checks inputs as run takes them, says which source each gets, and opens none") {
+    TempDir dir;
+    std::ofstream(dir / "p.yaml") << "stages:\n  - { type: null }\n";
+    const Result result = run_framepipe("validate p.yaml 'gate=rtsp://admin:hunter2@127.0.0.1:1/cam/realmonitor?channel=1&subtype=0' "
+                                        "'rtsp://[::1]/x' photos/ 'shots/*.png' camera:0 synthetic:front",
+                                        dir);
+    CHECK(result.code == 0);
+    CHECK(result.err.empty());
+    CHECK(result.out == "p.yaml: OK, 1 stage(s): null\n"
+                        "  input: gate = rtsp://admin:***@127.0.0.1:1/cam/realmonitor?channel=1&subtype=0 (video)\n"
+                        "  input: rtsp://[::1]/x (video)\n"
+                        "  input: photos/ (images)\n"
+                        "  input: shots/*.png (images)\n"
+                        "  input: camera:0 (video)\n"
+                        "  input: synthetic:front (synthetic)\n");
+    const Result none = run_framepipe("validate p.yaml", dir);
+    CHECK(none.out == "p.yaml: OK, 1 stage(s): null\n  no inputs: give them to 'framepipe run' after the pipeline file\n");
 }
 
 TEST_CASE("cli: a pipeline file with mistakes is refused with file, line and what is allowed") {

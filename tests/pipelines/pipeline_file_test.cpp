@@ -1,8 +1,17 @@
-// Pipeline files: structure, every error names file, line and key and says what is allowed; --set.
+// Pipeline files: structure, every error names file, line and key and says what is allowed, all of a file's errors at
+// once; --set; which source an input gets; every catalogue example is valid.
+#include "support/media.hpp"
+
 #include <framepipe/error.hpp>
+#include <framepipe/frame.hpp>
 #include <framepipe/pipeline_file.hpp>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iomanip>
+#include <sstream>
 
 using namespace framepipe;
 
@@ -63,7 +72,8 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
     CHECK(error_of("stages:\n  - { type: blur, ksize: 4 }\n") == "p.yaml:2: stage 'blur': blur: option 'ksize' must be odd, got 4");
     CHECK(error_of("stage:\n  - { type: blur }\n") ==
           "p.yaml:1: unknown key 'stage' (did you mean 'stages'?); a pipeline file has: stages, inputs, source, edges, "
-          "threads, drain_timeout, description");
+          "threads, drain_timeout, description\n"
+          "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
     CHECK(error_of("stages:\n  - { type: blur }\nedges: { overflow: drop_middle }\n") ==
           "p.yaml:3: edges: overflow must be block, drop_oldest or drop_newest, got 'drop_middle'");
     CHECK(error_of("stages:\n  - { type: blur, edge: { capacity: 0 } }\n") ==
@@ -146,5 +156,135 @@ TEST_CASE("pipeline_file: every file in pipelines/ is valid") {
         PipelineFile file = load_pipeline_file(std::string(FRAMEPIPE_SOURCE_DIR) + "/pipelines/" + name + ".yaml");
         CHECK_FALSE(file.stages.empty());
         CHECK_NOTHROW(check_stages(file));
+    }
+}
+
+TEST_CASE("pipeline_file: every problem of a file is reported at once, in the order of its lines") {
+    CHECK(error_of("threads: many\n"
+                   "stages:\n"
+                   "  - { type: blurr }\n"
+                   "  - { type: blur, ksize: 4 }\n"
+                   "  - { type: resize }\n"
+                   "  - { type: canny, low: x, edge: { capacity: 0 } }\n"
+                   "edges: { overflow: drop_middle }\n") ==
+          "p.yaml:1: threads must be a whole number from 0 (one per CPU) to 256, got 'many'\n"
+          "p.yaml:3: unknown stage type 'blurr' (did you mean 'blur'?); known types: resize, crop, rotate, flip, color, "
+          "blur, median_blur, sharpen, canny, brightness_contrast, text, decimate, thumbnail, contact_sheet, "
+          "write_images, write_video, null, window, record, motion, event_clips, live_view (see 'framepipe stages')\n"
+          "p.yaml:4: stage 'blur': blur: option 'ksize' must be odd, got 4\n"
+          "p.yaml:5: stage 'resize': resize needs a width, a height (the other follows the aspect ratio) or a scale\n"
+          "p.yaml:6: edge: capacity must be a whole number from 1 to 100000, got '0'\n"
+          "p.yaml:6: stage 'canny': option 'low' must be a number between 0 and 10000, got 'x'\n"
+          "p.yaml:7: edges: overflow must be block, drop_oldest or drop_newest, got 'drop_middle'");
+}
+
+TEST_CASE("pipeline_file: a key given twice in any map is an error naming both lines") {
+    CHECK(error_of("stages: [{ type: blur }]\nthreads: 1\nthreads: 2\n") ==
+          "p.yaml:3: 'threads' is given twice (first on line 2); keep one");
+    CHECK(error_of("stages:\n  - type: blur\n    ksize: 3\n    ksize: 5\n") ==
+          "p.yaml:4: stage 1: 'ksize' is given twice (first on line 3); keep one");
+    CHECK(error_of("stages:\n  - { type: blur, edge: { capacity: 2, capacity: 3 } }\n") ==
+          "p.yaml:2: edge: 'capacity' is given twice (first on line 2); keep one");
+    CHECK(error_of("edges:\n  max_age: 1s\n  max_age: 2s\nstages: [{ type: blur }]\n") ==
+          "p.yaml:3: edges: 'max_age' is given twice (first on line 2); keep one");
+    CHECK(error_of("source:\n  realtime: true\n  realtime: false\nstages: [{ type: blur }]\n") ==
+          "p.yaml:3: source: 'realtime' is given twice (first on line 2); keep one");
+    CHECK(error_of("inputs:\n  - path: a.mp4\n    path: b.mp4\nstages: [{ type: blur }]\n") ==
+          "p.yaml:3: input: 'path' is given twice (first on line 2); keep one");
+    CHECK(error_of("stages: [{ type: blur }]\nstages: [{ type: resize }]\n") ==
+          "p.yaml:2: 'stages' is given twice (first on line 1); keep one");
+}
+
+TEST_CASE("pipeline_file: a plain null is read as the text written; an empty value is an error") {
+    const PipelineFile file = parse_pipeline("stages:\n  - { type: null }\n  - { type: text, text: NULL }\n", "p.yaml");
+    CHECK(file.stages[0].type == "null");
+    CHECK(file.stages[1].options.at("text") == "NULL");
+    CHECK(error_of("stages:\n  - { type: ~ }\n").rfind("p.yaml:2: unknown stage type '~'; known types:", 0) == 0);
+    CHECK(error_of("stages:\n  - type:\n    ksize: 3\n") ==
+          "p.yaml:2: 'type' has no value; write one after 'type:' or leave the key out");
+    CHECK(error_of("stages:\n  - { type: blur, ksize: }\n") ==
+          "p.yaml:2: 'ksize' has no value; write one after 'ksize:' or leave the key out");
+}
+
+TEST_CASE("pipeline_file: load_pipeline_file reads only regular files up to 1 MiB and reports settings' problems too") {
+    framepipe::test::TempDir dir;
+    CHECK_THROWS_WITH_AS(load_pipeline_file("/dev/zero"),
+                         "'/dev/zero' is not a regular file; a pipeline file is a YAML file such as "
+                         "pipelines/thumbnails.yaml",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(load_pipeline_file(dir / "missing.yaml"),
+                         doctest::Contains("missing.yaml': no such file; check the path"), ConfigError);
+    std::ofstream(dir / "big.yaml") << "stages: [{ type: blur }]\n" << std::string(std::size_t{1} << 20, '#');
+    CHECK_THROWS_WITH_AS(load_pipeline_file(dir / "big.yaml"),
+                         doctest::Contains("big.yaml' is larger than 1 MiB; a pipeline file is a short YAML text"),
+                         ConfigError);
+    std::ofstream(dir / "p.yaml") << "stages:\n  - { type: blur, ksize: 4 }\n  - { type: resize }\n";
+    CHECK_THROWS_WITH_AS(load_pipeline_file(dir / "p.yaml", {"resize.width=64", "blur.sigma=x", "nosuch.x=1"}),
+                         fmt::format("{0}:2: stage 'blur': blur: option 'ksize' must be odd, got 4\n"
+                                     "--set blur.sigma: option 'sigma' must be a number between 0 and 100, got 'x'\n"
+                                     "--set nosuch.x: no stage named 'nosuch'; stages are: blur, resize (or use "
+                                     "source., edges., threads)",
+                                     dir / "p.yaml")
+                             .c_str(),
+                         ConfigError);
+}
+
+TEST_CASE("pipeline_file: anything with a scheme is a URL read as video, never a pattern or a folder") {
+    const auto type = [](const std::string& input, const std::map<std::string, std::string>& options = {}) {
+        return source_type_of(parse_input(input), options);
+    };
+    CHECK(type("rtsp://u:p@host/cam/realmonitor?channel=1&subtype=0") == "video");
+    CHECK(type("rtsp://[::1]/x") == "video");
+    CHECK(type("http://cam/snapshot.jpg") == "video");
+    CHECK(type("HTTP://cam/*") == "video");
+    CHECK(type("gate=rtsp://cam/a?b") == "video");
+    CHECK(type("camera:0") == "video");
+    CHECK(type("clip.mp4") == "video");
+    CHECK(type("photos/") == "images");
+    CHECK(type("shots/*.png") == "images");
+    CHECK(type("cover.jpg") == "images");
+    CHECK(type("synthetic:front") == "synthetic");
+    CHECK(type("x/not a scheme://y") == "video");  // a file name
+    CHECK_THROWS_WITH_AS(type("rtsp://admin:hunter2@cam/x?password=hunter2", {{"type", "images"}}),
+                         "input 'rtsp://admin:***@cam/x?password=***' is a URL, but the source type is images "
+                         "(folders, patterns and image files); remove 'type: images' or give a folder",
+                         ConfigError);
+}
+
+TEST_CASE("pipeline_file: a chain longer than the engine takes is refused when the pipeline is built, before opening") {
+    std::string text = "stages:\n";
+    for (std::size_t i = 0; i <= kMaxStagesPerLane; ++i) text += fmt::format("  - {{ type: \"null\", name: n{} }}\n", i);
+    const PipelineFile file = parse_pipeline(text, "p.yaml");
+    CHECK_THROWS_WITH_AS(build_pipeline(file, {"synthetic"}),
+                         fmt::format("p.yaml: source 1 has {} stages; a chain may have at most {}", kMaxStagesPerLane + 1,
+                                     kMaxStagesPerLane)
+                             .c_str(),
+                         ConfigError);
+}
+
+// Each catalogue example is checked as `framepipe validate` checks it: stages as a pipeline file line, sources as the
+// inputs of the command line they show.
+TEST_CASE("pipeline_file: every catalogue example of every stage and source type is valid") {
+    for (const StageSpec& spec : stage_catalog()) {
+        CAPTURE(spec.example);
+        REQUIRE(spec.example.rfind(fmt::format("- {{ type: {}", spec.type), 0) == 0);
+        const std::string text = "stages:\n  " + spec.example + "\n";
+        CHECK(error_of(text) == "no error");
+        CHECK_NOTHROW(build_pipeline(parse_pipeline(text, "p.yaml"), {"synthetic"}));
+    }
+    for (const StageSpec& spec : source_catalog()) {
+        CAPTURE(spec.example);
+        const std::string prefix = "framepipe run p.yaml ";
+        REQUIRE(spec.example.rfind(prefix, 0) == 0);
+        std::vector<std::string> inputs;
+        std::istringstream words(spec.example.substr(prefix.size()));
+        for (std::string word; words >> std::quoted(word, '\'');) inputs.push_back(word);
+        REQUIRE(inputs.size() >= 2);
+        const PipelineFile file = parse_pipeline("stages: [{ type: null }]\n", "p.yaml");
+        for (const std::string& input : inputs) {
+            CAPTURE(input);
+            CHECK(source_type_of(parse_input(input), {}) == spec.type);
+        }
+        CHECK_NOTHROW(build_pipeline(file, inputs));
     }
 }

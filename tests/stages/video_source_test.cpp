@@ -212,13 +212,29 @@ TEST_CASE("video_source: after packets are lost before decoding, the decoder ski
     CHECK(skipped == 4);
 }
 
-TEST_CASE("video_source: stream URLs are shown without passwords and named by host, port and path") {
+TEST_CASE("video_source: stream URLs are shown without passwords or credential parameters and named by host, port and "
+          "path") {
     CHECK(VideoSource::redacted("rtsp://admin:secret@10.0.0.7:554/s1") == "rtsp://admin:***@10.0.0.7:554/s1");
     CHECK(VideoSource::redacted("rtsp://admin:p@ss@10.0.0.7/s1") == "rtsp://admin:***@10.0.0.7/s1");  // '@' in it
     CHECK(VideoSource::redacted("rtsp://admin@10.0.0.7/s1") == "rtsp://admin@10.0.0.7/s1");  // no password
     CHECK(VideoSource::redacted("http://host/a@b?x=c:d@e") == "http://host/a@b?x=c:d@e");  // '@' after the host only
     CHECK(VideoSource::redacted("udp://@239.0.0.1:1234") == "udp://@239.0.0.1:1234");
     CHECK(VideoSource::redacted("clip.mp4") == "clip.mp4");
+    // Query parameters whose names look like credentials, in any case; the others and the fragment stay.
+    CHECK(VideoSource::redacted("rtsp://u:pw@cam/cam/realmonitor?channel=1&subtype=0&password=pw&user=u") ==
+          "rtsp://u:***@cam/cam/realmonitor?channel=1&subtype=0&password=***&user=u");
+    CHECK(VideoSource::redacted("https://h/live.m3u8?X-Amz-Signature=ab&X-Amz-Credential=cd&api_key=ef;PWD=gh#t=5") ==
+          "https://h/live.m3u8?X-Amz-Signature=***&X-Amz-Credential=***&api_key=***;PWD=***#t=5");
+    CHECK(VideoSource::redacted("http://h/v?access_token=a&passwd=b&pass=c&secret=d&auth=e&token") ==
+          "http://h/v?access_token=***&passwd=***&pass=***&secret=***&auth=***&token");
+    CHECK(VideoSource::redacted("clip.mp4?password=x") == "clip.mp4?password=x");  // a file name, not a URL
+
+    // Anything with a scheme is a stream; a "://" later in a path is not a scheme.
+    CHECK(VideoSource::kind_of("rtsp://[::1]/x") == VideoSource::Kind::stream);
+    CHECK(VideoSource::kind_of("RTSP://cam/x?a=*") == VideoSource::Kind::stream);
+    CHECK(VideoSource::kind_of("srt+udp://cam:9000") == VideoSource::Kind::stream);
+    CHECK(VideoSource::kind_of("clips/a://b.mp4") == VideoSource::Kind::file);
+    CHECK(VideoSource::kind_of("/dev/video0") == VideoSource::Kind::camera);
 
     CHECK(VideoSource::stream_name("rtsp://u:p@ss@10.0.0.7:554/cam/main") == "10-0-0-7-554_cam_main");
     CHECK(VideoSource::stream_name("rtsp://10.0.0.8/stream1") == "10-0-0-8_stream1");

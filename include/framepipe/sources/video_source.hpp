@@ -63,9 +63,13 @@ public:
     explicit VideoSource(Options options);
     ~VideoSource() override;
 
-    /// Files, streams and cameras, told apart by the path ("scheme://", "/dev/video").
+    /// Files, streams and cameras, told apart by the path: anything that starts with a scheme ("rtsp://", "http://":
+    /// a letter, then letters, digits, '+', '-' or '.', then "://") is a stream; "/dev/video*" a camera.
     [[nodiscard]] static Kind kind_of(const std::string& path);
-    /// A URL as logs, reports and the live view may show it: "rtsp://user:***@host/x" (the password hidden).
+    /// An input as messages, logs, reports and the live view may show it: in a URL, the password of user:password@ and
+    /// the value of every query parameter whose name holds pass, pwd, secret, token, key, auth, sig, credential,
+    /// session, cookie or ticket (any case) become "***": "rtsp://admin:***@host/x?channel=1&token=***". Anything
+    /// else is returned as it is. Every place that prints or stores an input path uses this.
     [[nodiscard]] static std::string redacted(const std::string& url);
     /// The default name of a stream: host, port and path, without scheme, credentials, query or dots, e.g.
     /// "rtsp://u:p@10.0.0.7:554/cam/main" -> "10-0-0-7-554_cam_main", so two cameras' "stream1" stay apart.

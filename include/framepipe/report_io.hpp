@@ -25,7 +25,8 @@ void write_report_json(const RunReport& report, const std::string& path);
 /// The report in Prometheus text format (counters, gauges and latency summaries labelled by source, stage and edge),
 /// for a /metrics endpoint. Works on progress snapshots.
 [[nodiscard]] std::string report_to_prometheus(const RunReport& report);
-/// A Prometheus label value: backslash, double quote and newline escaped.
+/// A Prometheus label value: bytes that are not UTF-8 and control characters written as \xHH, then backslash and
+/// double quote escaped.
 [[nodiscard]] std::string prometheus_label_value(std::string_view value);
 
 /// A self-contained HTML page (inline SVG, no scripts, nothing fetched). Throws Error when it cannot be written.

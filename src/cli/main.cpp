@@ -12,6 +12,7 @@
 // Exit codes: 0 success (also after a Ctrl-C that drained cleanly), 1 runtime failure, 2 bad usage or configuration.
 // Ctrl-C stops reading, drains the frames in flight and finalises every output; a second Ctrl-C discards the rest.
 
+#include "../report/text_escape.hpp"
 #include "config/suggest.hpp"
 #include "console.hpp"
 
@@ -26,9 +27,9 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -263,14 +264,20 @@ int probe(const std::vector<std::string>& inputs) {
             fmt::print("{}: synthetic test pattern (options: framepipe stages synthetic)\n", input);
             continue;
         }
-        if (type == "images") {
+        if (type == "images") {  // the listing and the first readable image's header: nothing is decoded
             const ImageSource::Listing listing = ImageSource::list({input});
-            fmt::print("{}: {} image(s)", input, listing.files.size());
+            const auto unreadable = std::count_if(listing.images.begin(), listing.images.end(),
+                                                  [](const ImageSource::Entry& e) { return !e.problem.empty(); });
+            fmt::print("{}: {} image(s)", displayable_name(input), listing.images.size());
+            if (unreadable > 0) fmt::print(", {} unreadable", unreadable);
             if (!listing.skipped.empty()) fmt::print(", {} other file(s) skipped", listing.skipped.size());
-            if (!listing.files.empty()) {
-                const cv::Mat first = cv::imread(listing.files.front(), cv::IMREAD_UNCHANGED);
-                fmt::print("; first: {} ({}x{})", std::filesystem::path(listing.files.front()).filename().string(),
-                           first.cols, first.rows);
+            for (const ImageSource::Entry& entry : listing.images) {
+                if (!entry.problem.empty()) continue;
+                const std::string name = displayable_name(std::filesystem::path(entry.path).filename().string());
+                const auto size = ImageSource::header_dimensions(entry.path);
+                if (size) fmt::print("; first: {} ({}x{})", name, size->width, size->height);
+                else fmt::print("; first: {} (size not in a header framepipe reads)", name);
+                break;
             }
             fmt::print("\n");
             continue;

@@ -174,6 +174,8 @@ std::vector<StageSpec> make_source_catalog() {
                        "framepipe run p.yaml photos/ 'shots/*.png' cover.jpg", "source thread + parallel decode stage",
                        {{"fps", K::number, "0", "Media time per image (1/fps); 0 = one second each", 0, 1000},
                         {"max_pixels", K::integer, "100000000", "Reject images claiming more pixels", 1, 1e12},
+                        {"max_file_mb", K::integer, "512", "Reject larger image files unread (MB of 2^20 bytes)", 1,
+                         1e6},
                         {"recursive", K::boolean, "false", "Descend into sub-folders"}},
                        nullptr});
     sources.push_back({"synthetic",
@@ -665,6 +667,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
         s.inputs = {input};
         s.fps = o.number("fps");
         s.max_pixels = o.integer("max_pixels");
+        s.max_file_mb = o.integer("max_file_mb");
         s.recursive = o.boolean("recursive");
         s.name = entry.name;
         return std::make_unique<ImageSource>(s);

@@ -1,5 +1,7 @@
 #include "trace_log.hpp"
 
+#include "../report/text_escape.hpp"
+
 #include <framepipe/error.hpp>
 
 #include <fmt/format.h>
@@ -12,7 +14,9 @@
 namespace framepipe::detail {
 namespace {
 
-std::string json_string(std::string_view text) {
+// A JSON string literal. Names are made displayable first: JSON must be UTF-8, and a file name need not be.
+std::string json_string(std::string_view raw) {
+    const std::string text = displayable(raw);
     std::string out = "\"";
     for (const char c : text) {
         if (c == '"' || c == '\\') out += '\\';

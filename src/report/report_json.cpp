@@ -1,3 +1,5 @@
+#include "text_escape.hpp"
+
 #include <framepipe/error.hpp>
 #include <framepipe/report_io.hpp>
 
@@ -26,6 +28,17 @@ LatencySummary latency_from(const json& j) {
     l.p99 = from_ms(j.at("p99"));
     l.max = from_ms(j.at("max"));
     return l;
+}
+
+// Every string in the tree made displayable (see text_escape.hpp): names come from file names, which need not be UTF-8,
+// and nlohmann's dump throws on invalid UTF-8.
+void make_displayable(json& node) {
+    if (node.is_string()) {
+        const auto& text = node.get_ref<const std::string&>();
+        if (!is_displayable(text)) node = displayable(text);
+    } else if (node.is_structured()) {
+        for (auto& child : node) make_displayable(child);
+    }
 }
 
 }  // namespace
@@ -140,12 +153,14 @@ std::string report_to_json(const RunReport& report) {
         timeline.push_back(entry);
     }
     root["timeline"] = timeline;
+    make_displayable(root);
     return root.dump(2);
 }
 
 void write_report_json(const RunReport& report, const std::string& path) {
+    const std::string text = report_to_json(report);  // before the file is opened: a failure leaves no empty file
     std::ofstream out(path);
-    out << report_to_json(report) << '\n';
+    out << text << '\n';
     if (!out) throw Error(fmt::format("cannot write the report '{}'", path));
 }
 

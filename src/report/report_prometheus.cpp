@@ -1,6 +1,8 @@
 // The report in Prometheus text exposition format (version 0.0.4): counters end in _total, times are in seconds,
 // latency summaries carry quantiles 0.5, 0.9 and 0.99 plus _sum and _count, every series is labelled by source (and
 // stage or edge). Summaries are over the whole run so far.
+#include "text_escape.hpp"
+
 #include <framepipe/report_io.hpp>
 
 #include <fmt/format.h>
@@ -39,7 +41,8 @@ std::string label(const char* name, const std::string& value) {
 
 }  // namespace
 
-std::string prometheus_label_value(std::string_view value) {
+std::string prometheus_label_value(std::string_view raw) {
+    const std::string value = displayable(raw);  // label values must be UTF-8; no control characters in a line
     std::string out;
     for (const char c : value) {
         if (c == '\\') out += "\\\\";

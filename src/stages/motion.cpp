@@ -125,7 +125,7 @@ private:
             cv::Mat picture = frame.image.clone();
             for (const cv::Rect& r : frame.regions) cv::rectangle(picture, r, cv::Scalar(0, 0, 255), 2);
             snapshot_ = event_file_stem(input_, event_id_, frame, live_) + ".jpg";
-            snapshots_->write(picture, snapshot_);
+            snapshot_ = snapshots_->write(picture, snapshot_);  // the name written: a taken one gets a suffix
         }
         spdlog::info("{}: motion event {} started at {} (frame {})", input_, event_id_, format_media_time(start_time_),
                      start_frame_);

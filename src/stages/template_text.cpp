@@ -5,16 +5,98 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 
 namespace framepipe::stages {
+
+namespace {
+constexpr std::size_t kShortenedTail = 32;  // bytes of a shortened name's end that are kept
+}  // namespace
 
 std::string stem_of(std::string_view name) {
     const std::size_t slash = name.find_last_of('/');
     if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
     const std::size_t dot = name.find_last_of('.');
     return std::string(dot == std::string_view::npos || dot == 0 ? name : name.substr(0, dot));
+}
+
+std::string fit_file_name(const std::string& name, std::size_t name_max) {
+    if (name.size() <= name_max) return name;
+    std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+    for (const char c : name) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    const std::size_t dot = name.find_last_of('.');
+    const bool has_extension = dot != std::string::npos && dot > 0 && name.size() - dot <= 16;
+    const std::string extension = has_extension ? name.substr(dot) : "";
+    const std::string_view stem = std::string_view(name).substr(0, has_extension ? dot : name.size());
+    const std::string mark = fmt::format("~{:012x}", hash & 0xFFFF'FFFF'FFFFull);
+    const auto boundary = [&](std::size_t at) {  // moves `at` back to the start of the UTF-8 character it is in
+        while (at > 0 && at < stem.size() && (static_cast<unsigned char>(stem[at]) & 0xC0) == 0x80) --at;
+        return at;
+    };
+    const std::size_t room = name_max > extension.size() + mark.size() ? name_max - extension.size() - mark.size() : 0;
+    // The end of the stem is kept too: that is where the frame number or time usually is.
+    const std::size_t tail_start = boundary(stem.size() - std::min<std::size_t>({kShortenedTail, room / 2, stem.size()}));
+    const std::size_t head = boundary(std::min(room - (stem.size() - tail_start), stem.size()));
+    return std::string(stem.substr(0, head)) + mark + std::string(stem.substr(tail_start)) + extension;
+}
+
+bool looks_shortened(std::string_view name) {
+    for (std::size_t at = name.find('~'); at != std::string_view::npos; at = name.find('~', at + 1))
+        if (name.size() - at > 12 && std::all_of(name.begin() + static_cast<std::ptrdiff_t>(at) + 1,
+                                                 name.begin() + static_cast<std::ptrdiff_t>(at) + 13,
+                                                 [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+            return true;
+    return false;
+}
+
+namespace {
+// Calls on_literal(text) and on_field(name, spec) for the pieces of a template, in order ("{{" and "}}" are literal
+// braces).
+template <class Literal, class Field>
+void split_template(const std::string& text, Literal on_literal, Field on_field) {
+    std::string literal;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+            literal += c;
+            ++i;
+        } else if (c == '{') {
+            const std::size_t close = text.find('}', i);
+            if (close == std::string::npos) break;
+            const std::string field = text.substr(i + 1, close - i - 1);
+            const std::size_t colon = field.find(':');
+            on_literal(literal);
+            literal.clear();
+            on_field(field.substr(0, colon), colon == std::string::npos ? std::string() : field.substr(colon + 1));
+            i = close;
+        } else {
+            literal += c;
+        }
+    }
+    on_literal(literal);
+}
+}  // namespace
+
+bool template_uses(const std::string& text, std::string_view field) {
+    bool used = false;
+    split_template(text, [](const std::string&) {}, [&](const std::string& name, const std::string&) {
+        used = used || name == field;
+    });
+    return used;
+}
+
+std::vector<std::string> template_literals(const std::string& text, std::string_view input) {
+    std::vector<std::string> literals(1);
+    split_template(
+        text, [&](const std::string& literal) { literals.back() += literal; },
+        [&](const std::string& name, const std::string& spec) {
+            if (name == "input" && spec.empty()) literals.back() += stem_of(input);
+            else literals.emplace_back();
+        });
+    return literals;
 }
 
 std::string format_media_time(Duration t, char separator) {

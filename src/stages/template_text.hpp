@@ -4,12 +4,14 @@
 //   {time}   media time, 00:01:02.500 (in file names: 00-01-02.500)   {seconds}  media time in seconds, 62.500
 //   {clock}  wall-clock time, 2026-11-21 07:30:05     {label}  the frame's label (an image's file name) or the input
 //   {index}  a counter kept by the stage (thumbnails written so far)
+// Names come in as displayable_name()s (bytes that are not UTF-8 as \xHH), so rendered file names are valid UTF-8.
 
 #include <framepipe/frame.hpp>
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace framepipe::stages {
 
@@ -26,6 +28,23 @@ std::string render_template(const std::string& text, const TemplateFields& field
 
 /// "name.mp4" -> "name".
 std::string stem_of(std::string_view name);
+
+/// Longest file name most file systems take (NAME_MAX), in bytes.
+inline constexpr std::size_t kNameMax = 255;
+/// `name` itself when it fits in `name_max` bytes; otherwise its start, '~' and 12 hex digits of a hash of the whole
+/// name, the last 32 bytes of its stem (where a frame number or time usually is) and its extension, cut at UTF-8
+/// character boundaries: "<start>~1a2b3c4d5e6f<end>.jpg". Names that differ keep differing (up to the hash), and the
+/// extension that picks the format is kept.
+std::string fit_file_name(const std::string& name, std::size_t name_max = kNameMax);
+/// True when `name` has the mark fit_file_name() puts in a shortened name: '~' and 12 hex digits.
+bool looks_shortened(std::string_view name);
+
+/// True when the template uses the field (e.g. "clock").
+bool template_uses(const std::string& text, std::string_view field);
+/// The literal text between the fields of a file name template, to match names it can render: {input} without a
+/// format spec is filled in with the stem of `input`, every other field is a gap of any text. Has one element more
+/// than there are gaps. The template must be valid (validate_template).
+std::vector<std::string> template_literals(const std::string& text, std::string_view input);
 /// Media time as HH:MM:SS.mmm (separator ':' or '-').
 std::string format_media_time(Duration t, char separator = ':');
 

@@ -74,7 +74,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
-        output_->prepare();
+        output_->prepare(input_);
     }
 
     Outcome process(Frame& frame) override {
@@ -109,7 +109,10 @@ public:
 
     void close() override {
         if (mode_ == Mode::sharpest || mode_ == Mode::representative) finish_window();
-        spdlog::info("{}: {}: wrote {} thumbnail(s) to {}", input_, traits().name, written_, output_->dir());
+        spdlog::info("{}: {}: wrote {} thumbnail(s) to {}{}", input_, traits().name, written_, output_->dir(),
+                     output_->renamed() > 0
+                         ? fmt::format(" ({} with a -N suffix: their names were taken by other frames)", output_->renamed())
+                         : "");
     }
 
 private:
@@ -225,7 +228,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
-        output_->prepare();
+        output_->prepare(input_);
     }
 
     // Keeps every stride-th frame; when twice the tiles are kept, drops every other one and doubles the stride. So
@@ -283,8 +286,7 @@ public:
             }
         }
         Frame carrier;
-        const std::string file = render_template(name_template_, {input_, carrier, 0, true});
-        output_->write(sheet, file);
+        const std::string file = output_->write(sheet, render_template(name_template_, {input_, carrier, 0, true}));
         spdlog::info("{}: {}: wrote a {}x{} contact sheet to {}/{}", input_, traits().name, cols, rows,
                      output_->dir(), file);
     }
@@ -311,7 +313,8 @@ std::vector<OptionSpec> output_options(const char* dir, const char* name) {
     return {{"dir", K::text, dir, "Output folder (created if missing)"},
             {"file", K::text, name, "File name template; the extension picks JPEG, PNG or WebP (fields: see 'text')"},
             {"quality", K::integer, "90", "JPEG/WebP quality (PNG: 100 = fastest, less compression)", 1, 100},
-            {"overwrite", K::boolean, "false", "Replace existing files instead of stopping with an error"}};
+            {"overwrite", K::boolean, "false",
+             "Replace existing files; without it, a folder holding files of this name pattern is refused at start"}};
 }
 
 }  // namespace

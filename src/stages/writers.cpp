@@ -29,7 +29,7 @@ public:
     }
     void open(const StageContext& context) override {
         input_ = context.source.name;
-        output_->prepare();
+        output_->prepare(input_);
     }
     Outcome process(Frame& frame) override {
         require_pixels(frame, "write_images");
@@ -38,7 +38,10 @@ public:
         return Outcome::pass;
     }
     void close() override {
-        spdlog::info("{}: {}: wrote {} image(s) to {}", input_, traits().name, written_.load(), output_->dir());
+        spdlog::info("{}: {}: wrote {} image(s) to {}{}", input_, traits().name, written_.load(), output_->dir(),
+                     output_->renamed() > 0
+                         ? fmt::format(" ({} with a -N suffix: their names were taken by other frames)", output_->renamed())
+                         : "");
     }
 
 private:
@@ -144,9 +147,11 @@ void add_writers(std::vector<StageSpec>& catalog) {
         {"write_images", "Write every frame as an image file (an image sequence)",
          "- { type: write_images, dir: out, file: \"{label}.jpg\" }", "parallel, dedicated threads",
          {{"dir", K::text, "frames", "Output folder (created if missing)"},
-          {"file", K::text, "{input}_{frame:06}.jpg", "File name template; the extension picks the format"},
+          {"file", K::text, "{input}_{frame:06}.jpg",
+           "File name template; the extension picks the format; a name already written gets -2, -3 ..."},
           {"quality", K::integer, "90", "JPEG/WebP quality", 1, 100},
-          {"overwrite", K::boolean, "false", "Replace existing files instead of stopping with an error"}},
+          {"overwrite", K::boolean, "false",
+           "Replace existing files; without it, a folder holding files of this name pattern is refused at start"}},
          factory_of<WriteImages>()});
     catalog.push_back(
         {"write_video", "Encode the frames, in order, into a video file (container from the extension)",

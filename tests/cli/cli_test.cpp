@@ -142,16 +142,17 @@ TEST_CASE("cli: bad inputs get a clear message and the right exit code, and noth
     CHECK(bad_set.err == "framepipe: --set canny.low: option 'low' must be a number between 0 and 10000, got 'lots'\n");
 }
 
-TEST_CASE("cli: a failing output ends the run with exit code 1 and names the stage and frame") {
+TEST_CASE("cli: an output folder holding a file the run could write is refused before the first frame, with exit 2") {
     TempDir dir;
     fs::create_directories(dir / "thumbs");
     std::ofstream(dir / "thumbs/synthetic_000000.jpg") << "already here";
     const Result result = run_framepipe(
         fmt::format("run -q '{}thumbnails.yaml' synthetic --set thumbs.dir=thumbs --set sheet.dir=thumbs", pipelines()),
         dir);
-    CHECK(result.code == 1);
-    CHECK(result.out.find("error: synthetic: stage 'thumbs', frame 0: 'thumbs/synthetic_000000.jpg' already exists") !=
-          std::string::npos);
+    CHECK(result.code == 2);
+    CHECK(result.err.find("synthetic: stage 'thumbs': 'thumbs/synthetic_000000.jpg' already exists") != std::string::npos);
+    CHECK(result.err.find("set overwrite: true, or choose another dir") != std::string::npos);
+    CHECK(std::distance(fs::directory_iterator(dir / "thumbs"), fs::directory_iterator{}) == 1);  // nothing written
 }
 
 TEST_CASE("cli: --dry-run shows every stage and edge with its policy, and writes nothing") {

@@ -98,14 +98,33 @@ TEST_CASE("thumbnail best: the most representative frame of a window is not the 
     CHECK(names[0] != "clip_000000.jpg");
 }
 
-TEST_CASE("thumbnail refuses to overwrite an existing file unless asked, naming it") {
+TEST_CASE("thumbnail refuses at open a folder holding a file it could write, naming it, unless asked to overwrite") {
     TempDir dir;
-    std::ofstream(dir / "clip_000000.jpg") << "precious";
-    StageHarness thumbs("thumbnail", {{"every", "10"}, {"dir", dir.path().string()}});
-    CHECK_THROWS_WITH_AS(thumbs.apply(solid({1, 2, 3}), 0), doctest::Contains("clip_000000.jpg' already exists"), Error);
+    std::ofstream(dir / "clip_000010.jpg") << "precious";
+    std::ofstream(dir / "other_000000.jpg") << "another input's";  // not a name this input writes
+    CHECK_THROWS_WITH_AS(StageHarness("thumbnail", {{"every", "10"}, {"dir", dir.path().string()}}),
+                         doctest::Contains("clip_000010.jpg' already exists, and this run writes "
+                                           "'{input}_{frame:06}.jpg' there; set overwrite: true, or choose another dir"),
+                         ConfigError);
+    CHECK_NOTHROW(StageHarness("thumbnail", {{"every", "10"}, {"dir", dir.path().string()}}, "other_input.mp4"));
     StageHarness replace("thumbnail", {{"every", "10"}, {"dir", dir.path().string()}, {"overwrite", "true"}});
     CHECK(replace.apply(solid({1, 2, 3}), 0) == Outcome::pass);
     CHECK(fs::file_size(dir / "clip_000000.jpg") > 8);
+}
+
+TEST_CASE("thumbnail: frames whose labels share a stem get distinct files, the later with a -2 suffix") {
+    TempDir dir;
+    {
+        StageHarness thumbs("thumbnail", {{"every", "1"}, {"dir", dir.path().string()}, {"file", "{label}.jpg"}});
+        for (std::uint64_t i = 0; i < 2; ++i) {
+            Frame& frame = thumbs.frame(numbered_frame(int(i), {160, 120}), i);
+            frame.label = i == 0 ? "frame_0002.jpg" : "frame_0002.png";
+            CHECK(thumbs.stage().process(frame) == Outcome::pass);
+        }
+    }
+    CHECK(files_in(dir.path()) == std::vector<std::string>{"frame_0002-2.jpg", "frame_0002.jpg"});
+    CHECK(read_number(cv::imread(dir / "frame_0002.jpg")) == 0);
+    CHECK(read_number(cv::imread(dir / "frame_0002-2.jpg")) == 1);
 }
 
 TEST_CASE("thumbnail options: one selection mode, a writable folder, a known image format") {

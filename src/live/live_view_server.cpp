@@ -103,6 +103,20 @@ bool loopback_address(const sockaddr* address) {
     return false;
 }
 
+/// Whether a Host header names the loopback interface: localhost, 127.x.y.z or [::1], with or without a port.
+bool loopback_name(std::string_view host) {
+    if (host.starts_with('[')) {
+        const std::size_t close = host.find(']');
+        return close != std::string_view::npos && host.substr(1, close - 1) == "::1";
+    }
+    host = host.substr(0, host.find(':'));
+    std::string lower(host);
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower == "localhost" || lower.ends_with(".localhost")) return true;
+    in_addr address{};
+    return inet_pton(AF_INET, lower.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
+}
+
 /// The peer's address without its port: the key of the per-client limit.
 std::string peer_of(const sockaddr_storage& address) {
     char text[INET6_ADDRSTRLEN] = "?";
@@ -115,10 +129,10 @@ std::string peer_of(const sockaddr_storage& address) {
 
 /// Why a connection was closed without being served; the label of framepipe_live_view_connections_refused_total.
 enum class Refusal { client_limit, server_full, request_timeout, request_too_large, bad_request, unauthorized,
-                     viewer_limit, write_timeout, count };
+                     foreign_host, viewer_limit, write_timeout, count };
 constexpr std::array<const char*, static_cast<std::size_t>(Refusal::count)> kRefusalNames = {
     "client_limit", "server_full", "request_timeout", "request_too_large", "bad_request", "unauthorized",
-    "viewer_limit", "write_timeout"};
+    "foreign_host", "viewer_limit", "write_timeout"};
 
 struct Reply {
     int status = 200;
@@ -442,7 +456,7 @@ struct LiveViewServer::Impl {
                 return;
             }
             if (n == 0) {
-                if (c.state == State::answering) {  // the client shut its side; it still reads the answer
+                if (c.state == State::answering || c.state == State::waiting) {  // shut its side; still reads
                     c.reading = false;
                     update_interest(c);
                 } else {
@@ -644,6 +658,16 @@ struct LiveViewServer::Impl {
                                           "'Authorization: Bearer TOKEN'\n");
             reply.headers = "WWW-Authenticate: Basic realm=\"framepipe live view\", charset=\"UTF-8\"\r\n";
             answer(c, reply);
+            return;
+        }
+        if (const std::string* host = request.header("host"); host != nullptr && settings.token.empty() &&
+                                                              !loopback_name(*host)) {
+            refuse(Refusal::foreign_host);
+            answer(c, text_reply(403, fmt::format("Host '{}' does not name this machine: without a token the live view "
+                                                  "answers only to localhost, 127.0.0.1 and [::1] (a page elsewhere "
+                                                  "must not read it through DNS rebinding); set a token to serve "
+                                                  "other names\n",
+                                                  *host)));
             return;
         }
         const std::string& path = request.path;

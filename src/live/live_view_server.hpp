@@ -33,7 +33,8 @@
 // of HTTP basic auth (any user name; browsers ask for it), or as `?token=<token>` (for <img> tags and links; the page
 // carries it over to its own links). It is compared in constant time; without it the answer is 401. A host that is not
 // a loopback address needs a token: check() refuses the settings otherwise, and starting logs a warning that the view
-// is reachable from other machines. The token itself is never logged or shown.
+// is reachable from other machines. The token itself is never logged or shown. Without a token (loopback), a request
+// whose Host header names another machine gets 403, so a web page elsewhere cannot read the view by DNS rebinding.
 //
 // Thread-safety: acquire() and add_stream()/remove_stream() may be called from any thread; the loop thread owns every
 // socket. The server stops when the last shared_ptr to it goes: its streams are closed, the loop is woken, closes

@@ -461,6 +461,19 @@ TEST_CASE("live view server: with a token, requests without it get 401; ?token=,
     CHECK(viewer.next_part().has_value());
 }
 
+TEST_CASE("live view server: without a token only requests naming this machine in Host are answered (no DNS "
+          "rebinding); with one, any Host that carries it") {
+    TestServer open_server({});
+    CHECK(http_get(open_server.port(), "/metrics", 10s, {.headers = {"Host: camera.example.com"}}).status == 403);
+    CHECK(http_get(open_server.port(), "/metrics", 10s, {.headers = {"Host: localhost:8080"}}).status == 200);
+    CHECK(http_get(open_server.port(), "/metrics", 10s, {.headers = {"Host: [::1]:8080"}}).status == 200);
+    LiveViewServer::Settings settings;
+    settings.token = "s3cret";
+    TestServer guarded(settings);
+    CHECK(http_get(guarded.port(), "/metrics?token=s3cret", 10s, {.headers = {"Host: camera.example.com"}}).status ==
+          200);
+}
+
 TEST_CASE("live_view: a listen address off loopback needs a token, and the refusal says how to set one") {
     CHECK(LiveViewServer::is_loopback("127.0.0.1"));
     CHECK(LiveViewServer::is_loopback("127.3.2.1"));

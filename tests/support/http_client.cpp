@@ -82,9 +82,13 @@ HttpResponse http_get(int port, const std::string& path, std::chrono::millisecon
     HttpResponse response;
     const int fd = connect_to(port, 0, options.from);
     if (fd < 0) return response;
-    std::string request = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", options.method,
-                                      path, port);
-    for (const std::string& header : options.headers) request += header + "\r\n";
+    std::string request = fmt::format("{} {} HTTP/1.1\r\nConnection: close\r\n", options.method, path);
+    bool host = false;
+    for (const std::string& header : options.headers) {
+        request += header + "\r\n";
+        host = host || header.rfind("Host:", 0) == 0;
+    }
+    if (!host) request += fmt::format("Host: 127.0.0.1:{}\r\n", port);
     request += "\r\n";
     if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
         close(fd);

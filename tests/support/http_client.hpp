@@ -21,7 +21,7 @@ struct HttpResponse {
 
 struct RequestOptions {
     std::string method = "GET";
-    std::vector<std::string> headers;  // extra "Name: value" lines
+    std::vector<std::string> headers;  // extra "Name: value" lines (a "Host: ..." one replaces the default)
     std::string from;                  // the client's loopback address; empty: any
 };
 

@@ -437,11 +437,15 @@ struct LiveViewServer::Impl {
 
     void on_ready(Connection& c, std::uint32_t events) {
         const std::uint64_t id = c.id;
-        if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+        if ((events & (EPOLLHUP | EPOLLERR)) != 0) {  // both ways shut, or reset: nothing more can be delivered
+            close_connection(c, c.state == State::streaming);
+            return;
+        }
+        if ((events & (EPOLLIN | EPOLLRDHUP)) != 0) {
             on_readable(c);
             if (!connections.contains(id)) return;
         }
-        if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0 && c.writing) write_some(c);
+        if ((events & EPOLLOUT) != 0 && c.writing) write_some(c);
     }
 
     void on_readable(Connection& c) {

@@ -117,13 +117,22 @@ bool loopback_name(std::string_view host) {
     return inet_pton(AF_INET, lower.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
 }
 
-/// The peer's address without its port: the key of the per-client limit.
+/// The key of the per-client limit: an IPv4 peer's address, an IPv6 peer's /64 (one host is usually given a whole /64,
+/// so counting single IPv6 addresses would not limit it).
 std::string peer_of(const sockaddr_storage& address) {
     char text[INET6_ADDRSTRLEN] = "?";
-    if (address.ss_family == AF_INET)
+    if (address.ss_family == AF_INET) {
         inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr, text, sizeof text);
-    else if (address.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr, text, sizeof text);
+    } else if (address.ss_family == AF_INET6) {
+        in6_addr peer = reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&peer)) {
+            inet_ntop(AF_INET, &peer.s6_addr[12], text, sizeof text);
+            return text;
+        }
+        std::fill(std::begin(peer.s6_addr) + 8, std::end(peer.s6_addr), std::uint8_t{0});
+        inet_ntop(AF_INET6, &peer, text, sizeof text);
+        return std::string(text) + "/64";
+    }
     return text;
 }
 

@@ -21,7 +21,8 @@
 //   - its request head (request line and headers) must arrive whole within request_timeout of the connection being
 //     accepted (a total, not per byte: 408) and within max_request_bytes (431);
 //   - an answer, or one picture of a stream, must be taken within write_timeout, or the connection is closed;
-//   - one peer address holds at most max_per_client connections at once; more are answered 429 and closed at accept;
+//   - one peer address (IPv4 address, IPv6 /64) holds at most max_per_client connections at once; more are answered
+//     429 and closed at accept;
 //   - at max_connections the oldest connection still sending its head is closed to admit the new one, so clients
 //     that stall mid-request, from however many addresses, cannot lock out a quick /metrics;
 //   - viewers are at most max_viewers; past that a stream request is answered 503 while every other route goes on
@@ -62,7 +63,7 @@ public:
         int max_viewers = 16;
         std::chrono::milliseconds request_timeout{5000};  // the whole request head, from accept
         std::size_t max_request_bytes = 8192;             // request line and headers
-        int max_per_client = 8;                           // connections at once from one peer address
+        int max_per_client = 8;                           // connections at once from one peer (IPv4 address, IPv6 /64)
         int max_connections = 512;                        // all connections (viewers included)
         std::string token;         // required on every request when not empty; never logged
         std::string token_origin;  // where the token came from, for the log ("FRAMEPIPE_LIVE_TOKEN")

@@ -461,6 +461,42 @@ TEST_CASE("live view server: with a token, requests without it get 401; ?token=,
     CHECK(viewer.next_part().has_value());
 }
 
+TEST_CASE("live view server: on [::1] it serves over IPv6, and counts an IPv6 client's connections by its /64") {
+    LiveViewServer::Settings settings;
+    settings.host = "[::1]";
+    settings.port = 0;
+    settings.max_per_client = 1;
+    settings.request_timeout = 60s;
+    const auto server = LiveViewServer::acquire(settings, nullptr);
+    const auto connect6 = [&] {
+        const int fd = socket(AF_INET6, SOCK_STREAM, 0);
+        sockaddr_in6 address{};
+        address.sin6_family = AF_INET6;
+        address.sin6_addr = in6addr_loopback;
+        address.sin6_port = htons(static_cast<std::uint16_t>(server->port()));
+        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        return fd;
+    };
+    const auto answer_of = [](int fd) {
+        std::string data;
+        char chunk[4096];
+        for (ssize_t n; (n = recv(fd, chunk, sizeof chunk, 0)) > 0;) data.append(chunk, static_cast<std::size_t>(n));
+        close(fd);
+        return data;
+    };
+    const timeval limit{10, 0};  // a safety bound on each read
+    const int held = connect6();
+    const int second = connect6();
+    setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    CHECK(answer_of(second).rfind("HTTP/1.1 429", 0) == 0);
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: [::1]\r\n\r\n";
+    setsockopt(held, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    REQUIRE(send(held, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    const std::string metrics = answer_of(held);
+    CHECK(metrics.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(metrics.find("framepipe_live_view_connections_refused_total{reason=\"client_limit\"} 1") != std::string::npos);
+}
+
 TEST_CASE("live view server: without a token only requests naming this machine in Host are answered (no DNS "
           "rebinding); with one, any Host that carries it") {
     TestServer open_server({});

@@ -27,7 +27,8 @@ int hex_value(char c) noexcept {
 }
 
 bool is_token_char(char c) noexcept {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 }  // namespace
@@ -78,8 +79,8 @@ std::optional<Request> parse_request_head(std::string_view head) {
             rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
             if (pair.empty()) continue;
             const std::size_t eq = pair.find('=');
-            request.query.emplace_back(url_decoded(pair.substr(0, eq), true),
-                                       eq == std::string_view::npos ? std::string() : url_decoded(pair.substr(eq + 1), true));
+            std::string value = eq == std::string_view::npos ? std::string() : url_decoded(pair.substr(eq + 1), true);
+            request.query.emplace_back(url_decoded(pair.substr(0, eq), true), std::move(value));
         }
     }
     std::string_view rest = head.substr(line_end + 1);
@@ -135,7 +136,8 @@ std::optional<std::string> base64_decoded(std::string_view text) {
         std::array<int, 256> table{};
         table.fill(-1);
         const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (std::size_t i = 0; i < alphabet.size(); ++i) table[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+        for (std::size_t i = 0; i < alphabet.size(); ++i)
+            table[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
         return table;
     }();
     while (!text.empty() && text.back() == '=') text.remove_suffix(1);

@@ -384,7 +384,8 @@ struct LiveViewServer::Impl {
         }
         if (static_cast<int>(connections.size()) >= settings.max_connections && !evict_oldest_head()) {
             refuse_at_accept(fd, Refusal::server_full,
-                             fmt::format("the live view is serving its most connections ({})\n", settings.max_connections));
+                             fmt::format("the live view is serving its most connections ({})\n",
+                                         settings.max_connections));
             return;
         }
         ++per_peer[peer];
@@ -631,7 +632,8 @@ struct LiveViewServer::Impl {
     bool authorized(const http::Request& request, Connection& c) const {
         if (settings.token.empty()) return true;
         bool ok = false;
-        if (const std::string* given = request.param("token"); given != nullptr && http::same_secret(*given, settings.token)) {
+        if (const std::string* given = request.param("token");
+            given != nullptr && http::same_secret(*given, settings.token)) {
             c.query_token = *given;
             ok = true;
         }

@@ -115,7 +115,8 @@ void add_live_view(std::vector<StageSpec>& catalog) {
     catalog.push_back(
         {"live_view", "Serve the frames passing here as MJPEG and snapshots, and live stats as JSON and Prometheus",
          "- { type: live_view, listen: 127.0.0.1:8080 }", "serial",
-         {{"listen", K::text, "127.0.0.1:8080", "Address to serve on (host:port); off loopback (0.0.0.0: other machines) a token is required"},
+         {{"listen", K::text, "127.0.0.1:8080",
+           "Address to serve on (host:port); off loopback (0.0.0.0: other machines) a token is required"},
           {"stream", K::text, "", "Name of this input's stream (default: the input's name)"},
           {"max_fps", K::number, "15", "Most pictures a second sent to viewers (0 = every frame)", 0, 1000},
           {"width", K::integer, "0", "Width of the pictures (height follows); 0 keeps the frame's size", 0, 8192},

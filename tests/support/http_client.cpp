@@ -127,7 +127,8 @@ bool RawConnection::send(std::string_view bytes) {
 bool RawConnection::read_until_closed(std::chrono::milliseconds limit) {
     if (fd_ < 0) return true;
     for (const auto deadline = std::chrono::steady_clock::now() + limit;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
         pollfd p{fd_, POLLIN, 0};
         if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;

@@ -10,6 +10,7 @@ void LatestPicture::publish(std::string jpeg) {
         ++latest_.number;
     }
     changed_.notify_all();
+    if (on_change_) on_change_();
 }
 
 LatestPicture::Picture LatestPicture::latest() const {
@@ -30,6 +31,7 @@ void LatestPicture::close() {
         closed_ = true;
     }
     changed_.notify_all();
+    if (on_change_) on_change_();
 }
 
 bool LatestPicture::closed() const {

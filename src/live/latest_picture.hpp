@@ -4,11 +4,14 @@
 // to the newest one. The publisher asks wanted() before encoding, so nothing is encoded while nobody watches.
 //
 // Thread-safe: publish() from the stage, everything else from viewer threads. Counters are for the metrics page.
+// `on_change` (optional, given at construction) is called after every publish() and close(), on the caller's thread,
+// without the lock held: it must be cheap and must not block (the live view's server writes to an eventfd).
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,7 +25,8 @@ public:
         std::uint64_t number = 0;                 // 1, 2, 3 ... in publishing order
     };
 
-    explicit LatestPicture(std::string name) : name_(std::move(name)) {}
+    explicit LatestPicture(std::string name, std::function<void()> on_change = {})
+        : name_(std::move(name)), on_change_(std::move(on_change)) {}
 
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
@@ -61,6 +65,7 @@ public:
 
 private:
     const std::string name_;
+    const std::function<void()> on_change_;
     mutable std::mutex mutex_;
     mutable std::condition_variable changed_;
     Picture latest_;

@@ -1,7 +1,8 @@
 // live_view: shows the frames passing this point of the chain over HTTP (MJPEG stream, snapshot) together with the
 // run's live statistics (JSON, Prometheus); see src/live/live_view_server.hpp for the routes. Frames are encoded only
 // while someone watches, at most max_fps a second, and handed over without ever waiting for a viewer: the stage costs
-// nothing when nobody looks and never slows the pipeline when someone looks slowly.
+// nothing when nobody looks and never slows the pipeline when someone looks slowly. A listen address off loopback is
+// refused at construction (ConfigError, exit 2) unless a token is set (option, or FRAMEPIPE_LIVE_TOKEN).
 #include "../live/live_view_server.hpp"
 #include "catalog_parts.hpp"
 #include "stage_support.hpp"
@@ -13,10 +14,14 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
 
 namespace framepipe::stages {
 namespace {
+
+constexpr const char* kTokenVariable = "FRAMEPIPE_LIVE_TOKEN";
 
 /// "host:port", "port" or ":port" (host 127.0.0.1). Throws ConfigError.
 live::LiveViewServer::Settings parse_listen(const std::string& text) {
@@ -45,7 +50,19 @@ public:
           width_(static_cast<int>(o.integer("width"))),
           params_{cv::IMWRITE_JPEG_QUALITY, static_cast<int>(o.integer("quality"))} {
         settings_.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.duration("write_timeout"));
+        settings_.request_timeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(o.duration("request_timeout"));
         settings_.max_viewers = static_cast<int>(o.integer("max_viewers"));
+        settings_.max_per_client = static_cast<int>(o.integer("max_per_client"));
+        settings_.max_connections = std::max(settings_.max_connections, settings_.max_viewers * 2);
+        if (o.has("token") && !o.text("token").empty()) {
+            settings_.token = o.text("token");
+            settings_.token_origin = "the stage's token option";
+        } else if (const char* token = std::getenv(kTokenVariable); token != nullptr && *token != '\0') {
+            settings_.token = token;
+            settings_.token_origin = kTokenVariable;
+        }
+        live::LiveViewServer::check(settings_);  // off loopback without a token: refused before anything starts
     }
 
     void open(const StageContext& context) override {
@@ -98,14 +115,23 @@ void add_live_view(std::vector<StageSpec>& catalog) {
     catalog.push_back(
         {"live_view", "Serve the frames passing here as MJPEG and snapshots, and live stats as JSON and Prometheus",
          "- { type: live_view, listen: 127.0.0.1:8080 }", "serial",
-         {{"listen", K::text, "127.0.0.1:8080", "Address to serve on (host:port; 0.0.0.0 lets other machines watch)"},
+         {{"listen", K::text, "127.0.0.1:8080",
+           "Address to serve on (host:port); off loopback (0.0.0.0: other machines) a token is required"},
           {"stream", K::text, "", "Name of this input's stream (default: the input's name)"},
           {"max_fps", K::number, "15", "Most pictures a second sent to viewers (0 = every frame)", 0, 1000},
           {"width", K::integer, "0", "Width of the pictures (height follows); 0 keeps the frame's size", 0, 8192},
           {"quality", K::integer, "80", "JPEG quality", 1, 100},
           {"write_timeout", K::duration, "2s",
-           "A viewer that does not read for this long is disconnected (stopping waits at most this long)", 0.1, 60},
-          {"max_viewers", K::integer, "16", "Most viewers at once (each holds a thread)", 1, 256}},
+           "An answer, or one picture of a stream, not taken within this is cut (the viewer disconnected)", 0.1, 60},
+          {"request_timeout", K::duration, "5s",
+           "A request (line and headers) must arrive whole within this of connecting, however it trickles in", 0.05,
+           60},
+          {"max_viewers", K::integer, "16", "Most viewers at once; more get 503 (other pages are still served)", 1,
+           256},
+          {"max_per_client", K::integer, "8", "Most connections at once from one address; more get 429", 1, 1024},
+          {"token", K::text, "",
+           "Secret every request must carry (?token=, Authorization: Bearer, or basic auth password); needed off "
+           "loopback. Prefer the FRAMEPIPE_LIVE_TOKEN environment variable, which keeps it out of pipeline files"}},
          factory_of<LiveView>()});
 }
 

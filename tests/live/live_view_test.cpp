@@ -1,6 +1,10 @@
 // The live view, served on 127.0.0.1 while a live synthetic source runs: MJPEG parts that decode to the newest frames,
 // a fresh snapshot, the live report as JSON and Prometheus text, several inputs on one server, and viewers that stop
-// reading: they are disconnected after the write timeout while the pipeline goes on publishing.
+// reading: they are disconnected after the write timeout while the pipeline goes on publishing. Then the server's
+// bounds, each on its own (small limits, clients on other loopback addresses as other machines would be): a request
+// head bounded in total time and size, connections per client and in all, viewers past their cap, stopping with
+// clients mid-request and mid-stream, and the token.
+#include "live/live_view_server.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -16,6 +20,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <arpa/inet.h>
+#include <future>
 #include <netinet/in.h>
 #include <regex>
 #include <sys/socket.h>
@@ -237,4 +242,285 @@ TEST_CASE("live_view: a port already in use fails the run's start with an error 
 
     CHECK_THROWS_WITH_AS(make_stage("live_view", {{"listen", "localhost:http"}}), doctest::Contains("host:port"),
                          ConfigError);
+}
+
+namespace {
+
+using live::LiveViewServer;
+
+/// A server of its own on a free port of 127.0.0.1 with `settings`' limits, and one stream ("cam") fed with a small
+/// fake picture every 10 ms while the object lives (the server does not look inside pictures).
+class TestServer {
+public:
+    explicit TestServer(LiveViewServer::Settings settings, std::size_t picture_bytes = 1000) {
+        settings.host = "127.0.0.1";
+        settings.port = 0;
+        server_ = LiveViewServer::acquire(settings, nullptr);
+        stream_ = server_->add_stream("cam");
+        publisher_ = std::jthread([this, picture_bytes](const std::stop_token& stop) {
+            for (int n = 0; !stop.stop_requested(); ++n) {
+                stream_->publish(std::string(picture_bytes, static_cast<char>('a' + n % 26)));
+                std::this_thread::sleep_for(10ms);
+            }
+        });
+    }
+    ~TestServer() { stop(); }
+    /// Stops publishing and destroys the server (what the last live_view stage's close does).
+    void stop() {
+        if (publisher_.joinable()) {
+            publisher_.request_stop();
+            publisher_.join();
+        }
+        stream_.reset();
+        server_.reset();
+    }
+    [[nodiscard]] int port() const { return server_->port(); }
+    [[nodiscard]] double metric(const std::string& series) const {
+        return ::metric("\n" + http_get(port(), "/metrics").body, series);
+    }
+
+private:
+    std::shared_ptr<LiveViewServer> server_;
+    std::shared_ptr<live::LatestPicture> stream_;
+    std::jthread publisher_;
+};
+
+std::string refused(const char* reason) {
+    return fmt::format("framepipe_live_view_connections_refused_total{{reason=\"{}\"}}", reason);
+}
+
+/// Sends one more byte of a request head every 20 ms until the server answers and closes (or 10 s pass).
+bool trickle_until_closed(RawConnection& client) {
+    for (int i = 0; i < 500; ++i) {
+        if (!client.send("a")) return client.read_until_closed(10s);
+        if (client.read_until_closed(20ms)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("live view server: a request head not whole within request_timeout is answered 408 and closed, though it "
+          "keeps arriving byte by byte") {
+    LiveViewServer::Settings settings;
+    settings.request_timeout = 300ms;
+    TestServer server(settings);
+    RawConnection client(server.port());
+    REQUIRE(client.send("GET /metrics HTTP/1.1\r\nX-Slow: "));
+    CHECK(trickle_until_closed(client));
+    CHECK(client.status() == 408);
+    CHECK(server.metric(refused("request_timeout")) == 1);
+    CHECK(http_get(server.port(), "/metrics").status == 200);  // the server goes on answering
+}
+
+TEST_CASE("live view server: a request head larger than max_request_bytes is answered 431") {
+    LiveViewServer::Settings settings;
+    settings.max_request_bytes = 1024;
+    TestServer server(settings);
+    RawConnection client(server.port());
+    REQUIRE(client.send("GET /metrics HTTP/1.1\r\nX-Big: " + std::string(2000, 'b')));
+    CHECK(client.read_until_closed(10s));
+    CHECK(client.status() == 431);
+    const HttpResponse fits = http_get(server.port(), "/metrics", 10s, {.headers = {"X-Fits: " + std::string(500, 'f')}});
+    CHECK(fits.status == 200);
+}
+
+TEST_CASE("live view server: malformed requests get 400, other methods 405, unknown pages 404, HEAD the head only") {
+    TestServer server({});
+    RawConnection garbage(server.port());
+    REQUIRE(garbage.send("hello there\r\n\r\n"));
+    CHECK(garbage.read_until_closed(10s));
+    CHECK(garbage.status() == 400);
+    CHECK(http_get(server.port(), "/metrics", 10s, {.method = "POST"}).status == 405);
+    CHECK(http_get(server.port(), "/nothing-here").status == 404);
+    const HttpResponse head = http_get(server.port(), "/metrics", 10s, {.method = "HEAD"});
+    CHECK(head.status == 200);
+    CHECK(head.body.empty());
+}
+
+TEST_CASE("live view server: one address holds at most max_per_client connections; more get 429 while other addresses "
+          "are served, and a closed one frees its place") {
+    LiveViewServer::Settings settings;
+    settings.max_per_client = 3;
+    settings.request_timeout = 60s;
+    TestServer server(settings);
+    std::vector<std::unique_ptr<RawConnection>> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(std::make_unique<RawConnection>(server.port(), "127.0.0.2"));
+        REQUIRE(held.back()->send("GET /metrics HTTP/1.1\r\n"));
+    }
+    // The server counts a connection once it accepted it: wait until it sees all three.
+    REQUIRE(eventually([&] { return server.metric("framepipe_live_view_connections") == 3 + 1; }));
+    RawConnection fourth(server.port(), "127.0.0.2");
+    CHECK(fourth.read_until_closed(10s));
+    CHECK(fourth.status() == 429);
+    CHECK(fourth.received().find("at most 3") != std::string::npos);
+    CHECK(http_get(server.port(), "/metrics", 10s, {.from = "127.0.0.3"}).status == 200);
+    CHECK(server.metric(refused("client_limit")) == 1);
+    held.pop_back();
+    CHECK(eventually([&] { return http_get(server.port(), "/metrics", 10s, {.from = "127.0.0.2"}).status == 200; }));
+}
+
+TEST_CASE("live view server: at max_connections the oldest connection still sending its head makes room for a new one") {
+    LiveViewServer::Settings settings;
+    settings.max_connections = 4;
+    settings.max_viewers = 1;
+    settings.request_timeout = 60s;
+    TestServer server(settings);
+    std::vector<std::unique_ptr<RawConnection>> slow;
+    for (int i = 0; i < 4; ++i) {
+        slow.push_back(std::make_unique<RawConnection>(server.port(), fmt::format("127.0.0.{}", 10 + i)));
+        REQUIRE(slow.back()->send("GET /metrics HTTP/1.1\r\n"));
+        // One at a time, so that which one is oldest is known (the last one fills the server: no probe after it).
+        if (i < 3)
+            REQUIRE(eventually([&] { return server.metric("framepipe_live_view_connections") == double(i + 2); }));
+    }
+    const HttpResponse answer = http_get(server.port(), "/metrics", 10s, {.from = "127.0.0.20"});
+    CHECK(answer.status == 200);
+    CHECK(slow.front()->read_until_closed(10s));  // the oldest went
+    for (std::size_t i = 1; i < slow.size(); ++i) CHECK_FALSE(slow[i]->read_until_closed(50ms));
+    CHECK(metric("\n" + answer.body, refused("server_full")) >= 1);
+}
+
+TEST_CASE("live_view: past max_viewers a stream request gets 503 while the page, snapshot, stats and metrics are "
+          "served, and a new viewer gets pictures once one leaves") {
+    const int port = free_port();
+    LiveRun run(port, {"synthetic"}, {{"max_viewers", "2"}});
+    REQUIRE(run.failure().empty());
+    auto first = std::make_unique<MjpegReader>(port, "/stream.mjpg");
+    MjpegReader second(port, "/stream.mjpg");
+    REQUIRE(first->status() == 200);
+    REQUIRE(second.status() == 200);
+    REQUIRE(first->next_part().has_value());
+    const HttpResponse third = http_get(port, "/stream.mjpg");
+    CHECK(third.status == 503);
+    CHECK(third.body.find("at most 2") != std::string::npos);
+    CHECK(http_get(port, "/").status == 200);
+    CHECK(http_get(port, "/snapshot.jpg").status == 200);
+    CHECK(http_get(port, "/metrics").status == 200);
+    CHECK(eventually([&] { return http_get(port, "/stats.json").status == 200; }));
+    first.reset();
+    CHECK(eventually([&] {
+        MjpegReader again(port, "/stream.mjpg");
+        return again.status() == 200 && again.next_part().has_value();
+    }));
+    REQUIRE(run.stop().ok());
+}
+
+TEST_CASE("live view server: stopping closes at once connections mid-request, stalled viewers and waiting snapshots, "
+          "whatever their timeouts") {
+    LiveViewServer::Settings settings;
+    settings.request_timeout = 600s;
+    settings.write_timeout = 600s;
+    auto server = std::make_unique<TestServer>(settings, 200'000);  // large pictures: the stalled viewer's buffers fill
+    const int port = server->port();
+    RawConnection slow(port);
+    REQUIRE(slow.send("GET /metrics HTTP/1.1\r\nX-Slow: a"));
+    StalledViewer stalled(port, "/stream.mjpg");
+    MjpegReader viewer(port, "/stream.mjpg");
+    REQUIRE(viewer.status() == 200);
+    REQUIRE(viewer.next_part().has_value());
+    REQUIRE(eventually([&] { return server->metric("framepipe_live_view_viewers{stream=\"cam\"}") == 2; }));
+
+    auto stopped = std::async(std::launch::async, [&] { server->stop(); });
+    // A safety bound against a hang, not a timing check: stopping waits on no client.
+    REQUIRE(stopped.wait_for(30s) == std::future_status::ready);
+    CHECK(slow.read_until_closed(10s));
+    CHECK(slow.status() == 0);  // closed without an answer
+    while (viewer.next_part()) {
+    }
+    CHECK(http_get(port, "/metrics", 1s).status == 0);  // nothing listens any more
+}
+
+TEST_CASE("live view server: with a token, requests without it get 401; ?token=, Bearer and basic auth are accepted, "
+          "compared whole") {
+    LiveViewServer::Settings settings;
+    settings.token = "s3cret-token";
+    TestServer server(settings);
+    const int port = server.port();
+    const HttpResponse none = http_get(port, "/metrics");
+    CHECK(none.status == 401);
+    CHECK(none.head.find("WWW-Authenticate: Basic") != std::string::npos);
+    CHECK(none.body.find("s3cret") == std::string::npos);
+    CHECK(http_get(port, "/metrics?token=s3cret-token").status == 200);
+    CHECK(http_get(port, "/metrics", 10s, {.headers = {"Authorization: Bearer s3cret-token"}}).status == 200);
+    // base64("viewer:s3cret-token")
+    CHECK(http_get(port, "/snapshot.jpg", 10s, {.headers = {"Authorization: Basic dmlld2VyOnMzY3JldC10b2tlbg=="}})
+              .status == 200);
+    CHECK(http_get(port, "/metrics?token=s3cret-tokeN").status == 401);
+    CHECK(http_get(port, "/metrics?token=s3cret-toke").status == 401);
+    CHECK(http_get(port, "/metrics?token=s3cret-token2").status == 401);
+    CHECK(http_get(port, "/metrics", 10s, {.headers = {"Authorization: Bearer wrong"}}).status == 401);
+    CHECK(http_get(port, "/stream.mjpg").status == 401);
+    // The page keeps the token given in its address on its own links, so <img> tags load.
+    const HttpResponse page = http_get(port, "/?token=s3cret-token");
+    CHECK(page.status == 200);
+    CHECK(page.body.find("/stream.mjpg?name=cam&amp;token=s3cret-token") != std::string::npos);
+    MjpegReader viewer(port, "/stream.mjpg?token=s3cret-token");
+    CHECK(viewer.status() == 200);
+    CHECK(viewer.next_part().has_value());
+}
+
+TEST_CASE("live view server: on [::1] it serves over IPv6, and counts an IPv6 client's connections by its /64") {
+    LiveViewServer::Settings settings;
+    settings.host = "[::1]";
+    settings.port = 0;
+    settings.max_per_client = 1;
+    settings.request_timeout = 60s;
+    const auto server = LiveViewServer::acquire(settings, nullptr);
+    const auto connect6 = [&] {
+        const int fd = socket(AF_INET6, SOCK_STREAM, 0);
+        sockaddr_in6 address{};
+        address.sin6_family = AF_INET6;
+        address.sin6_addr = in6addr_loopback;
+        address.sin6_port = htons(static_cast<std::uint16_t>(server->port()));
+        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        return fd;
+    };
+    const auto answer_of = [](int fd) {
+        std::string data;
+        char chunk[4096];
+        for (ssize_t n; (n = recv(fd, chunk, sizeof chunk, 0)) > 0;) data.append(chunk, static_cast<std::size_t>(n));
+        close(fd);
+        return data;
+    };
+    const timeval limit{10, 0};  // a safety bound on each read
+    const int held = connect6();
+    const int second = connect6();
+    setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    CHECK(answer_of(second).rfind("HTTP/1.1 429", 0) == 0);
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: [::1]\r\n\r\n";
+    setsockopt(held, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    REQUIRE(send(held, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    const std::string metrics = answer_of(held);
+    CHECK(metrics.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(metrics.find("framepipe_live_view_connections_refused_total{reason=\"client_limit\"} 1") != std::string::npos);
+}
+
+TEST_CASE("live view server: without a token only requests naming this machine in Host are answered (no DNS "
+          "rebinding); with one, any Host that carries it") {
+    TestServer open_server({});
+    CHECK(http_get(open_server.port(), "/metrics", 10s, {.headers = {"Host: camera.example.com"}}).status == 403);
+    CHECK(http_get(open_server.port(), "/metrics", 10s, {.headers = {"Host: localhost:8080"}}).status == 200);
+    CHECK(http_get(open_server.port(), "/metrics", 10s, {.headers = {"Host: [::1]:8080"}}).status == 200);
+    LiveViewServer::Settings settings;
+    settings.token = "s3cret";
+    TestServer guarded(settings);
+    CHECK(http_get(guarded.port(), "/metrics?token=s3cret", 10s, {.headers = {"Host: camera.example.com"}}).status ==
+          200);
+}
+
+TEST_CASE("live_view: a listen address off loopback needs a token, and the refusal says how to set one") {
+    CHECK(LiveViewServer::is_loopback("127.0.0.1"));
+    CHECK(LiveViewServer::is_loopback("127.3.2.1"));
+    CHECK(LiveViewServer::is_loopback("localhost"));
+    CHECK(LiveViewServer::is_loopback("::1"));
+    CHECK(LiveViewServer::is_loopback("[::1]"));
+    CHECK_FALSE(LiveViewServer::is_loopback("0.0.0.0"));
+    CHECK_FALSE(LiveViewServer::is_loopback("::"));
+    CHECK_THROWS_WITH_AS(make_stage("live_view", {{"listen", "0.0.0.0:8080"}}),
+                         doctest::Contains("FRAMEPIPE_LIVE_TOKEN"), ConfigError);
+    CHECK_THROWS_AS(make_stage("live_view", {{"listen", "no-such-host.invalid:8080"}}), ConfigError);
+    CHECK_NOTHROW(make_stage("live_view", {{"listen", "0.0.0.0:8080"}, {"token", "s3cret"}}));  // built, not started
+    CHECK_NOTHROW(make_stage("live_view", {{"listen", "localhost:8080"}}));
 }

@@ -12,10 +12,19 @@
 namespace framepipe::test {
 namespace {
 
-int connect_to(int port, int receive_buffer = 0) {
+int connect_to(int port, int receive_buffer = 0, const std::string& from = "") {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) throw std::runtime_error("socket() failed");
     if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    if (!from.empty()) {
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        if (inet_pton(AF_INET, from.c_str(), &local.sin_addr) != 1 ||
+            bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+            close(fd);
+            throw std::runtime_error(fmt::format("cannot bind a client socket to {}", from));
+        }
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -65,10 +74,26 @@ int status_of(const std::string& head) {
 }  // namespace
 
 HttpResponse http_get(int port, const std::string& path, std::chrono::milliseconds timeout) {
+    return http_get(port, path, timeout, RequestOptions{});
+}
+
+HttpResponse http_get(int port, const std::string& path, std::chrono::milliseconds timeout,
+                      const RequestOptions& options) {
     HttpResponse response;
-    const int fd = connect_to(port);
+    const int fd = connect_to(port, 0, options.from);
     if (fd < 0) return response;
-    send_request(fd, port, path);
+    std::string request = fmt::format("{} {} HTTP/1.1\r\nConnection: close\r\n", options.method, path);
+    bool host = false;
+    for (const std::string& header : options.headers) {
+        request += header + "\r\n";
+        host = host || header.rfind("Host:", 0) == 0;
+    }
+    if (!host) request += fmt::format("Host: 127.0.0.1:{}\r\n", port);
+    request += "\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+        close(fd);
+        return response;
+    }
     std::string data;
     while (read_some(fd, data, timeout)) {
     }
@@ -78,9 +103,43 @@ HttpResponse http_get(int port, const std::string& path, std::chrono::millisecon
     const std::string head = data.substr(0, end_of_head);
     response.status = status_of(head);
     response.content_type = header_value(head, "Content-Type");
+    response.head = head;
     response.body = data.substr(end_of_head + 4);
     return response;
 }
+
+RawConnection::RawConnection(int port, const std::string& from) : fd_(connect_to(port, 0, from)) {}
+
+RawConnection::~RawConnection() {
+    if (fd_ >= 0) close(fd_);
+}
+
+bool RawConnection::send(std::string_view bytes) {
+    if (fd_ < 0) return false;
+    while (!bytes.empty()) {
+        const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+bool RawConnection::read_until_closed(std::chrono::milliseconds limit) {
+    if (fd_ < 0) return true;
+    for (const auto deadline = std::chrono::steady_clock::now() + limit;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+        char chunk[65536];
+        const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) return true;  // closed (0) or reset
+        received_.append(chunk, static_cast<std::size_t>(n));
+    }
+}
+
+int RawConnection::status() const { return received_.rfind("HTTP/1.", 0) == 0 ? status_of(received_) : 0; }
 
 MjpegReader::MjpegReader(int port, const std::string& path, std::chrono::milliseconds timeout) : timeout_(timeout) {
     fd_ = connect_to(port);

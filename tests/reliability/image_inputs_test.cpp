@@ -41,7 +41,7 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 struct OpenedSource {
     explicit OpenedSource(const std::string& folder, std::int64_t max_file_mb = 512)
         : source(ImageSource::Options{.inputs = {folder}, .max_file_mb = max_file_mb}) {
-        context.source = source.open();
+        context.source = source.open({});
         auto stages = source.decode_stages();
         decode = std::move(stages.at(0));
         decode->open(context);

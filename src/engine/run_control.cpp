@@ -1,11 +1,24 @@
 #include "run_control.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace framepipe::detail {
 
 void RunControl::fail(RunError error) noexcept {
+    bool first = false;
     {
         std::lock_guard lock(mutex_);
-        if (!error_) error_ = std::move(error);
+        if (!error_) {
+            error_ = std::move(error);
+            first = true;
+        }
+    }
+    // Said at once, before the stages close and report what they wrote: the cause comes first.
+    if (first) {
+        try {
+            spdlog::error("{}; stopping the run", error_->describe());
+        } catch (...) {
+        }
     }
     abort();
 }

@@ -60,3 +60,15 @@ TEST_CASE("damaged files: an image folder with a header bomb and a cut-off JPEG 
     CHECK(r.out.find("6 captured, 4 delivered, 2 dropped") != std::string::npos);
     CHECK(std::distance(fs::directory_iterator(dir / "out"), fs::directory_iterator{}) == 4);
 }
+
+TEST_CASE("damaged files: a run in which every frame was rejected exits 1 and says why, naming the file") {
+    TempDir dir;
+    fs::create_directories(dir / "lone");
+    std::ofstream(dir / "lone/only.jpg") << "not a picture at all";
+    const CommandResult r = run_framepipe(
+        fmt::format("run -q '{}batch_images.yaml' lone --set write_images.dir=out", pipelines()), dir);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("'only.jpg' is not an image OpenCV can decode") != std::string::npos);
+    CHECK(r.err.find("lone: nothing was delivered: 1 of 1 frame(s) rejected as bad by 'decode'") != std::string::npos);
+}

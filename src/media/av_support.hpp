@@ -11,6 +11,8 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -56,5 +58,25 @@ inline double seconds_of(std::int64_t ts, AVRational base) {
 
 /// Quietens FFmpeg's own logging to errors only, once per process (framepipe reports problems itself).
 void quiet_ffmpeg_logging();
+
+void count_logged_error(const void* context) noexcept;
+
+/// Counts the errors FFmpeg reports for one context (a decoder that conceals damage logs it and still returns a
+/// picture: some codecs, MJPEG among them, say so nowhere else). Registered while alive; thread-safe: FFmpeg may log
+/// from any thread. One per context, which must not be shared between counters.
+class ErrorCounter {
+public:
+    explicit ErrorCounter(const void* context);
+    ~ErrorCounter();
+    ErrorCounter(const ErrorCounter&) = delete;
+    ErrorCounter& operator=(const ErrorCounter&) = delete;
+    /// Errors logged since the last call.
+    [[nodiscard]] std::uint64_t take() noexcept { return count_.exchange(0); }
+
+private:
+    friend void count_logged_error(const void* context) noexcept;
+    const void* context_;
+    std::atomic<std::uint64_t> count_{0};
+};
 
 }  // namespace framepipe::media

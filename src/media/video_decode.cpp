@@ -151,6 +151,7 @@ public:
         if (health_ != nullptr && health_->damaged() > 0)
             spdlog::warn("{}: {} picture(s) were decoded with errors concealed (the input is damaged)", source_name_,
                          health_->damaged());
+        errors_.reset();
         context_.reset();
     }
 
@@ -170,7 +171,9 @@ private:
                          avcodec_get_name(stream->codec->codec_id), stream->codec->width, stream->codec->height);
         }
         stream_ = stream;
+        errors_.reset();
         context_ = open_decoder(*stream_, threads_, source_name_);
+        errors_ = std::make_unique<ErrorCounter>(context_.get());
         waiting_for_key_ = true;
     }
 
@@ -215,7 +218,7 @@ private:
                 ++dropped_pictures_;
                 continue;
             }
-            if (damaged(*scratch_)) health_->count_damaged();
+            if (damaged(*scratch_) || errors_->take() > 0) health_->count_damaged();
             AVFrame* slot = backlog_[(backlog_head_ + backlog_count_) % backlog_.size()].get();
             av_frame_move_ref(slot, scratch_.get());
             ++backlog_count_;
@@ -240,6 +243,7 @@ private:
     StageHealth* health_ = nullptr;
     std::shared_ptr<const StreamParameters> stream_;  // what context_ was opened for
     CodecContextPtr context_;
+    std::unique_ptr<ErrorCounter> errors_;  // what context_ logged: damage some codecs report nowhere else
     PacketPtr packet_;
     FramePtr scratch_;
     std::array<FramePtr, kBacklog> backlog_;
@@ -275,8 +279,11 @@ public:
         const std::shared_ptr<const StreamParameters>& stream = stream_of(frame);
         auto decoder = decoders_.claim();
         if (stream != decoder->stream) {  // each worker's decoder follows the stream on its own
-            if (!decoder->context || !decoder->stream || !stream->same_codec(*decoder->stream))
+            if (!decoder->context || !decoder->stream || !stream->same_codec(*decoder->stream)) {
+                decoder->errors.reset();
                 decoder->context = open_decoder(*stream, 1, source_name_);
+                decoder->errors = std::make_unique<ErrorCounter>(decoder->context.get());
+            }
             decoder->stream = stream;
         }
         load_packet(*decoder->packet, frame);
@@ -286,14 +293,20 @@ public:
         av_frame_unref(slot.picture.get());
         ret = avcodec_receive_frame(decoder->context.get(), slot.picture.get());
         if (ret < 0) throw BadFrame(fmt::format("no picture in packet: {}", av_error_text(ret)));
-        if (damaged(*slot.picture)) health_->count_damaged();
+        if (damaged(*slot.picture) || decoder->errors->take() > 0) health_->count_damaged();
         frame.format = PixelFormat::native;
         frame.media_time = media_time_of(*slot.picture, *stream);
         return Outcome::pass;
     }
 
     void close() override {
-        for (Decoder& d : decoders_.all()) d.context.reset();
+        if (health_ != nullptr && health_->damaged() > 0)
+            spdlog::warn("{}: {} picture(s) were decoded with errors concealed (the input is damaged)", source_name_,
+                         health_->damaged());
+        for (Decoder& d : decoders_.all()) {
+            d.errors.reset();
+            d.context.reset();
+        }
     }
 
 private:
@@ -301,6 +314,7 @@ private:
     struct Decoder {
         std::shared_ptr<const StreamParameters> stream;  // what `context` was opened for
         CodecContextPtr context;
+        std::unique_ptr<ErrorCounter> errors;
         PacketPtr packet;
     };
     std::string source_name_;

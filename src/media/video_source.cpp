@@ -198,6 +198,19 @@ struct VideoSource::Impl {
     std::int64_t max_pts = AV_NOPTS_VALUE;
     bool finishing = false;
     std::int64_t finishing_deadline_ns = 0;
+    std::string ended_early;  // see Source::ended_early
+    double video_duration = 0;  // seconds the file says its video lasts; 0 when it does not say
+
+    // At the end of a file: a file cut short (a copy or download interrupted, a recording killed) ends well before the
+    // duration its header states. Allowed slack: half a second or three frames.
+    void check_complete() {
+        if (video_duration <= 0 || last_ts == AV_NOPTS_VALUE) return;
+        const double frame = probe.fps > 0 ? 1.0 / probe.fps : 0.04;
+        const double reached = seconds_of(last_ts - base_start, base_time_base) + frame;
+        if (reached + std::max(0.5, 3 * frame) < video_duration)
+            ended_early = fmt::format("the file is cut short: its video ends at {:.2f} s of the {:.2f} s it states",
+                                      reached, video_duration);
+    }
 
     std::int64_t to_base(std::int64_t ts, const AVStream& stream) const {
         if (ts == AV_NOPTS_VALUE) return AV_NOPTS_VALUE;
@@ -330,6 +343,13 @@ SourceInfo VideoSource::open(std::stop_token stop) {
         throw;
     }
     impl.probe = probe_of(*impl.container, impl.stream_index);
+    {
+        const AVStream& video = *impl.container->streams[impl.stream_index];
+        impl.video_duration = video.duration != AV_NOPTS_VALUE && video.duration > 0
+                                  ? seconds_of(video.duration, video.time_base)
+                              : impl.container->nb_streams == 1 ? impl.probe.duration  // no other stream to outlast it
+                                                                 : 0;
+    }
     const AVStream& stream = *impl.container->streams[impl.stream_index];
     impl.start_pts = stream.start_time != AV_NOPTS_VALUE ? stream.start_time : 0;
     impl.packet.reset(av_packet_alloc());
@@ -390,7 +410,10 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
         const int ret = av_read_frame(impl.container.get(), packet);
         impl.interrupt.disarm();
         if (ret < 0 && (stop.stop_requested() || impl.finishing)) return ReadResult::end_of_stream;
-        if (ret == AVERROR_EOF && !network) return ReadResult::end_of_stream;
+        if (ret == AVERROR_EOF && !network) {
+            impl.check_complete();
+            return ReadResult::end_of_stream;
+        }
         if (ret < 0) {
             if (network) {  // the supervisor decides what happens next
                 if (impl.interrupt.expired() || ret == AVERROR_EXIT)
@@ -398,8 +421,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
                                             in_seconds(impl.options.read_timeout)));
                 throw Error(ret == AVERROR_EOF ? std::string("the stream ended") : av_error_text(ret));
             }
-            spdlog::warn("{}: read error after {} packets ({}); treating it as the end of the file",
-                         VideoSource::redacted(impl.options.path), impl.packets, av_error_text(ret));
+            impl.ended_early = fmt::format("read error after {} packets: {}", impl.packets, av_error_text(ret));
             return ReadResult::end_of_stream;
         }
         if (packet->stream_index == impl.stream_index) break;
@@ -453,6 +475,8 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     av_packet_unref(packet);
     return ReadResult::frame;
 }
+
+std::string VideoSource::ended_early() const { return impl_->ended_early; }
 
 void VideoSource::close() {
     impl_->packet.reset();

@@ -6,6 +6,7 @@
 #include "support/media.hpp"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -71,4 +72,67 @@ TEST_CASE("damaged files: a run in which every frame was rejected exits 1 and sa
     CHECK(r.code == 1);
     CHECK(r.err.find("'only.jpg' is not an image OpenCV can decode") != std::string::npos);
     CHECK(r.err.find("lone: nothing was delivered: 1 of 1 frame(s) rejected as bad by 'decode'") != std::string::npos);
+}
+
+TEST_CASE("damaged files: garbled H.264, MPEG-TS and MJPEG are read to their end, their damaged pictures counted, "
+          "warned about once and reported; a clean copy reports none") {
+    TempDir dir;
+    struct Case {
+        const char* file;
+        const char* codec;
+    };
+    const Case cases[] = {{"h264.mkv", "-c:v libx264 -preset veryfast -g 25 -pix_fmt yuv420p"},
+                          {"h264.ts", "-c:v libx264 -preset veryfast -g 25 -pix_fmt yuv420p -f mpegts"},
+                          {"mjpeg.avi", "-c:v mjpeg -q:v 5"}};
+    for (const Case& c : cases) {
+        CAPTURE(c.file);
+        write_video(dir / c.file, {.frames = 100, .size = {320, 240}, .codec = c.codec});
+        fs::copy_file(dir / c.file, dir / (std::string("clean_") + c.file));
+        garble(dir / c.file, 0.2, 0.95, 40, 7);
+        for (const std::string file : {std::string(c.file), std::string("clean_") + c.file}) {
+            const bool clean = file.rfind("clean_", 0) == 0;
+            const CommandResult r = run_framepipe(
+                fmt::format("run -q '{}edges.yaml' {} --set encode.path={}.mp4 --report {}.json", pipelines(), file,
+                            file, file),
+                dir);
+            CHECK_FALSE(r.timed_out);
+            CHECK(r.code == 0);
+            const nlohmann::json report = nlohmann::json::parse(slurp(dir / (file + ".json")));
+            const nlohmann::json& source = report["sources"][0];
+            CHECK(report["balanced"] == true);
+            const auto damaged = source["damaged"].get<std::uint64_t>();
+            const std::size_t warnings = [&] {
+                std::size_t n = 0;
+                for (auto at = r.err.find("decoded with errors concealed"); at != std::string::npos;
+                     at = r.err.find("decoded with errors concealed", at + 1))
+                    ++n;
+                return n;
+            }();
+            if (clean) {
+                CHECK(damaged == 0);
+                CHECK(warnings == 0);
+            } else {
+                CHECK(damaged > 0);
+                CHECK(warnings == 1);  // once, with the count
+                CHECK(r.out.find(fmt::format("{} damaged", damaged)) != std::string::npos);
+            }
+        }
+    }
+}
+
+TEST_CASE("damaged files: a file cut short is processed as far as it goes and reported as ended early") {
+    TempDir dir;
+    write_video(dir / "cut.mkv", {.frames = 100, .size = {320, 240}});
+    truncate_to(dir / "cut.mkv", 0.5);
+    const CommandResult r = run_framepipe(
+        fmt::format("run -q '{}edges.yaml' cut.mkv --set encode.path=out.mp4 --report run.json", pipelines()), dir);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.code == 0);
+    CHECK(r.err.find("cut.mkv: the input ended early after") != std::string::npos);
+    CHECK(r.err.find("the file is cut short") != std::string::npos);
+    const nlohmann::json report = nlohmann::json::parse(slurp(dir / "run.json"));
+    CHECK(report["sources"][0]["ended_early"].get<std::string>().find("cut short") != std::string::npos);
+    const auto delivered = report["sources"][0]["delivered"].get<std::int64_t>();
+    CHECK(delivered > 20);
+    CHECK(ffprobe_frame_count(dir / "out.mp4") == delivered);
 }

@@ -82,6 +82,8 @@ public:
     SourceInfo open(std::stop_token stop) override;
     ReadResult read(Frame& frame, std::stop_token stop) override;
     void close() override;
+    /// A read error, or a file that ends well before the duration its header states (cut short).
+    [[nodiscard]] std::string ended_early() const override;
     std::vector<std::unique_ptr<Stage>> decode_stages() override;
 
 private:

@@ -31,14 +31,15 @@ struct ChainState {
     std::atomic<std::uint64_t> skipped_by_source{0};
     std::atomic<std::uint64_t> delivered{0};
     std::atomic<std::int64_t> first_capture_ns{0};
-    std::atomic<std::int64_t> first_media_ns{0};
     std::atomic<std::int64_t> last_delivery_ns{0};
-    // How far delivered frames lag the media clock (live input): wall time since the first capture minus media time
-    // since the first frame, at delivery.
+    // Live input: the live edge, as the smallest (arrival - media time) seen since the input last stalled or
+    // reconnected (SourceRunner keeps it), and how far delivered frames lag it: (delivery - media time) - live edge,
+    // the delivery latency plus any backlog before capture. Re-anchored after an outage, so it describes now.
+    std::atomic<std::int64_t> live_edge_ns{0};
     std::atomic<std::int64_t> lag_ns{0};
     std::atomic<std::int64_t> lag_max_ns{0};
-    // The supervisor's record (supervised sources): times the signal was lost, time without it, and whether it is
-    // lost right now.
+    // The supervisor's record (supervised sources): times the signal was lost, time without it (also a live input that
+    // stalled: nothing arrived for longer than its media time explains), and whether it is lost right now.
     std::atomic<std::uint64_t> reconnects{0};
     std::atomic<std::int64_t> time_lost_ns{0};
     std::atomic<bool> signal_lost{false};

@@ -39,10 +39,8 @@ SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
                         std::memory_order_relaxed);
                 last_source_number_ = frame.source_number;
             }
-            if (next_sequence_ == 1) {
-                chain_.first_media_ns.store(frame.media_time.count());
-                chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
-            }
+            if (next_sequence_ == 1) chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
+            if (chain_.info.live) note_arrival(frame);
             chain_.captured.fetch_add(1, std::memory_order_relaxed);
             return Read::frame;
         }
@@ -60,6 +58,27 @@ SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
     if (!chain_.stop.stop_requested() && !run_.aborting())
         run_.fail({chain_.info.name, chain_.info.name, next_sequence_, failure});
     return Read::end;
+}
+
+void SourceRunner::note_arrival(const Frame& frame) noexcept {
+    constexpr std::int64_t kStall = 1'000'000'000;  // 1 s more between arrivals than between their media times
+    const std::int64_t arrival = frame.capture_time.time_since_epoch().count();
+    const std::int64_t media = frame.media_time.count();
+    const std::int64_t offset = arrival - media;
+    if (!anchored_) {
+        live_edge_ = offset;
+        anchored_ = true;
+    } else if (const std::int64_t stall = (arrival - last_arrival_) - (media - last_media_); stall > kStall) {
+        chain_.time_lost_ns.fetch_add(stall, std::memory_order_relaxed);
+        spdlog::warn("{}: nothing arrived for {:.1f} s (the input stalled); counted as time without signal",
+                     chain_.info.name, static_cast<double>(stall) / 1e9);
+        live_edge_ = offset;  // what came before the stall says nothing about now
+    } else {
+        live_edge_ = std::min(live_edge_, offset);
+    }
+    last_arrival_ = arrival;
+    last_media_ = media;
+    chain_.live_edge_ns.store(live_edge_, std::memory_order_relaxed);
 }
 
 bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
@@ -82,6 +101,7 @@ bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
         try {
             (void)source_.open(stop);
             last_source_number_ = -1;  // a reopened source numbers afresh
+            anchored_ = false;         // and its live edge is measured afresh
             ++next_sequence_;  // a gap in the sequence: what follows does not continue what came before (an in-order
                                // decoder then waits for a keyframe instead of decoding against stale references)
             const Duration lost_for = std::chrono::steady_clock::now() - lost_at;

@@ -39,6 +39,8 @@ private:
     // Closes the source and reopens it with backoff; false when the run stopped before it came back. at_start: it never
     // opened (SourceUnavailable), which is not counted as a reconnect.
     bool recover(const std::string& reason, bool at_start) noexcept;
+    // Live input: moves the live edge (ChainState::live_edge_ns); a stall counts as time without signal.
+    void note_arrival(const Frame& frame) noexcept;
 
     RunControl& run_;
     ChainState& chain_;
@@ -48,6 +50,8 @@ private:
     std::uint64_t next_sequence_ = 0;
     std::int64_t last_source_number_ = -1;  // the source's own number of the previous frame; -1 after (re)opening
     std::string last_failure_;
+    bool anchored_ = false;  // live edge known since the last (re)open or stall
+    std::int64_t live_edge_ = 0, last_arrival_ = 0, last_media_ = 0;
     bool source_closed_ = false;
     std::thread thread_;
 };

@@ -241,8 +241,8 @@ void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
         if (run_.profiling()) {
             chain_.end_to_end.record(finished - frame->capture_time);
             chain_.last_delivery_ns.store(finished.time_since_epoch().count(), std::memory_order_relaxed);
-            const std::int64_t lag = (finished.time_since_epoch().count() - chain_.first_capture_ns.load()) -
-                                     (frame->media_time.count() - chain_.first_media_ns.load());
+            const std::int64_t lag = finished.time_since_epoch().count() - frame->media_time.count() -
+                                     chain_.live_edge_ns.load(std::memory_order_relaxed);
             chain_.lag_ns.store(lag, std::memory_order_relaxed);
             std::int64_t worst = chain_.lag_max_ns.load(std::memory_order_relaxed);
             while (lag > worst && !chain_.lag_max_ns.compare_exchange_weak(worst, lag, std::memory_order_relaxed)) {

@@ -491,3 +491,51 @@ TEST_CASE("synthetic: the live pattern is a camera: a reader that comes late get
     CHECK(SyntheticSource::counter_of(frame.image) == frame.source_number);
     CHECK(frame.media_time == std::chrono::milliseconds(10 * frame.source_number));
 }
+
+namespace {
+
+/// A live camera in simulated time: each read advances the clock by one frame interval (40 ms), except that before
+/// frame `stall_at` nothing arrives for `stall` (a source that stalled, a process stopped and continued).
+class StallingCamera final : public Source {
+public:
+    StallingCamera(ManualClock& clock, int frames, int stall_at, Duration stall)
+        : clock_(clock), frames_(frames), stall_at_(stall_at), stall_(stall) {}
+    SourceInfo open(std::stop_token) override {
+        SourceInfo info;
+        info.name = "camera";
+        info.live = true;
+        info.fps = 25;
+        return info;
+    }
+    ReadResult read(Frame& frame, std::stop_token) override {
+        if (next_ == frames_) return ReadResult::end_of_stream;
+        clock_.advance(next_ == stall_at_ ? stall_ : std::chrono::milliseconds(40));
+        frame.prepare_image({16, 8}, CV_8UC3);
+        frame.media_time = std::chrono::milliseconds(40) * next_++;
+        return ReadResult::frame;
+    }
+
+private:
+    ManualClock& clock_;
+    int frames_, stall_at_, next_ = 0;
+    Duration stall_;
+};
+
+}  // namespace
+
+TEST_CASE("pipeline: after a live input stalls, 'behind real time' describes now and the stall counts as time "
+          "without signal") {
+    ManualClock clock;
+    Pipeline pipeline({.clock = &clock});
+    pipeline.add_source(std::make_unique<StallingCamera>(clock, 100, 50, std::chrono::seconds(10)))
+        .add(std::make_unique<RecordingSink>(RecordingSink::Options{.name = "sink"}), {.overflow = Overflow::block});
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const SourceReport& camera = report.sources.at(0);
+    CHECK(camera.captured == 100);
+    CHECK(report.balanced());
+    CHECK(camera.behind_real_time < std::chrono::milliseconds(100));  // simulated time: only the clock's own steps
+    CHECK(camera.time_lost >= std::chrono::milliseconds(9900));
+    CHECK(camera.time_lost <= std::chrono::seconds(10));
+    CHECK(camera.reconnects == 0);
+}

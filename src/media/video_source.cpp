@@ -199,6 +199,8 @@ struct VideoSource::Impl {
     bool finishing = false;
     std::int64_t finishing_deadline_ns = 0;
     std::string ended_early;  // see Source::ended_early
+    bool stamp_by_arrival = false;  // this connection's timestamps are not trustworthy: media time is arrival time
+    std::chrono::steady_clock::time_point arrival_origin{};  // the first packet stamped by arrival
     double video_duration = 0;  // seconds the file says its video lasts; 0 when it does not say
 
     // At the end of a file: a file cut short (a copy or download interrupted, a recording killed) ends well before the
@@ -354,7 +356,18 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     impl.start_pts = stream.start_time != AV_NOPTS_VALUE ? stream.start_time : 0;
     impl.packet.reset(av_packet_alloc());
     impl.media_start = -1;
-    if (!impl.opened_once) {
+    // Live inputs whose demuxer has no timestamps of its own (MJPEG over HTTP, raw elementary streams) would get
+    // FFmpeg's guess of 25 frames a second, whatever their real rate: their packets are stamped by arrival instead.
+    const AVInputFormat& demuxer = *impl.container->iformat;
+    const std::string demuxer_name = demuxer.name != nullptr ? demuxer.name : "";
+    impl.stamp_by_arrival = network && ((demuxer.flags & AVFMT_NOTIMESTAMPS) != 0 || demuxer_name == "h264" ||
+                                        demuxer_name == "hevc" || demuxer_name == "m4v" ||
+                                        demuxer_name == "mpegvideo" || demuxer_name == "rawvideo");
+    if (!impl.opened_once && impl.stamp_by_arrival) {
+        impl.base_time_base = {1, 1'000'000};
+        impl.base_start = 0;
+        impl.step = 1;
+    } else if (!impl.opened_once) {
         impl.base_time_base = stream.time_base;
         impl.base_start = impl.start_pts;
         const AVRational rate = av_guess_frame_rate(impl.container.get(), const_cast<AVStream*>(&stream), nullptr);
@@ -435,7 +448,14 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     frame.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
     frame.pts = impl.to_base(packet->pts, stream);
     frame.dts = impl.to_base(packet->dts, stream);
-    if (network && frame.pts == AV_NOPTS_VALUE && frame.dts == AV_NOPTS_VALUE) {
+    if (impl.stamp_by_arrival) {
+        const auto now = std::chrono::steady_clock::now();
+        if (impl.arrival_origin == std::chrono::steady_clock::time_point{}) impl.arrival_origin = now;
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - impl.arrival_origin).count();
+        std::int64_t ts = impl.base_start + av_rescale_q(us, {1, 1'000'000}, impl.base_time_base);
+        if (impl.last_ts != AV_NOPTS_VALUE && ts <= impl.last_ts) ts = impl.last_ts + 1;  // strictly increasing
+        frame.pts = frame.dts = ts;
+    } else if (network && frame.pts == AV_NOPTS_VALUE && frame.dts == AV_NOPTS_VALUE) {
         // A live packet without timestamps (RTSP's first one, before RTP timing is known) follows the one before it,
         // so media time never jumps back to zero, also not after a reconnect. (Files keep what libavcodec infers.)
         frame.pts = frame.dts = impl.last_ts == AV_NOPTS_VALUE ? impl.base_start + impl.offset : impl.last_ts + impl.step;

@@ -23,10 +23,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string mjpeg_server(int port) {
-    return fmt::format("ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -c:v mjpeg -q:v 5 "
+std::string mjpeg_server(int port, int fps = 25) {
+    return fmt::format("ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=320x240:rate={} -c:v mjpeg -q:v 5 "
                        "-f mpjpeg -listen 1 http://127.0.0.1:{}/live.mjpg",
-                       port);
+                       fps, port);
 }
 
 // Counts frames and remembers their media times.
@@ -209,4 +209,31 @@ TEST_CASE("live: behind a slow stage, a live source's frames are dropped and cou
     CAPTURE(first);
     CAPTURE(second);
     CHECK(second <= first * 1.5 + 30);
+}
+
+TEST_CASE("live: MJPEG over HTTP carries no timestamps, so its frames are stamped by arrival: a 5 fps stream is not "
+          "read as 25 fps") {
+    const int port = free_port();
+    auto server = std::make_unique<Process>(mjpeg_server(port, 5));
+    std::this_thread::sleep_for(300ms);  // let it listen
+    auto sink_owner = std::make_unique<TimeRecorder>("sink");
+    TimeRecorder& sink = *sink_owner;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{
+                            .path = fmt::format("http://127.0.0.1:{}/live.mjpg", port), .open_timeout = 5s}))
+        .add(std::move(sink_owner));
+    std::thread driver([&] {
+        (void)eventually([&] { return sink.count() >= 12; }, 30s);
+        pipeline.request_stop();
+    });
+    const RunReport report = pipeline.run();
+    driver.join();
+    REQUIRE(report.ok());
+    const std::vector<Duration> times = sink.times();
+    REQUIRE(times.size() >= 12);
+    CHECK(std::is_sorted(times.begin(), times.end()));
+    // At FFmpeg's 25 fps guess, 11 intervals would span 0.44 s; they arrived 0.2 s apart (2.2 s). Half-way between:
+    const Duration span = times.back() - times.front();
+    CAPTURE(in_seconds(span));
+    CHECK(span > std::chrono::milliseconds(100) * static_cast<int>(times.size() - 1));
 }

@@ -5,6 +5,7 @@
 #include <framepipe/error.hpp>
 
 #include <fmt/format.h>
+#include <opencv2/core.hpp>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -342,7 +343,15 @@ public:
         uint8_t* planes[1] = {out.data};
         const int strides[1] = {static_cast<int>(out.step)};
         sws_scale(context, picture.data, picture.linesize, 0, picture.height, planes, strides);
+        const int turns = attachment->stream ? attachment->stream->quarter_turns : 0;
         attachment->reset();  // give the buffer back to the decoder's pool now
+        if (turns != 0) {  // upright, as the container says it is shown (a phone's portrait video)
+            const cv::Size upright = turns == 2 ? out.size() : cv::Size(out.rows, out.cols);
+            cv::Mat& turned = frame.buffer(upright, CV_8UC3);
+            cv::rotate(out, turned,
+                       turns == 1 ? cv::ROTATE_90_CLOCKWISE : turns == 2 ? cv::ROTATE_180 : cv::ROTATE_90_COUNTERCLOCKWISE);
+            frame.set_image(turned);
+        }
         frame.format = PixelFormat::bgr;
         return Outcome::pass;
     }

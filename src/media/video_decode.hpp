@@ -42,6 +42,9 @@ struct StreamParameters {
     AVRational time_base{1, 1};
     std::int64_t start_pts = 0;     // subtracted so media time starts at 0
     bool intra_only = false;
+    /// Clockwise quarter turns that show the picture upright (the container's display matrix; 0 when it has none or
+    /// the source keeps the coded orientation). `convert` applies them.
+    int quarter_turns = 0;
 
     /// Whether a decoder opened for `other` decodes this stream too (same codec, size, format and extradata).
     [[nodiscard]] bool same_codec(const StreamParameters& other) const noexcept;

@@ -9,6 +9,7 @@
 
 extern "C" {
 #include <libavdevice/avdevice.h>
+#include <libavutil/display.h>
 }
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@ extern "C" {
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -48,6 +50,17 @@ struct Interrupt {
         return (i->stop.stop_requested() || i->expired()) ? 1 : 0;
     }
 };
+
+// Clockwise quarter turns that show a stream upright, from its display matrix (FFmpeg's angle is counter-clockwise).
+int quarter_turns_of(const AVStream& stream) {
+    const auto* matrix = reinterpret_cast<const std::int32_t*>(
+        av_stream_get_side_data(&stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr));
+    if (matrix == nullptr) return 0;
+    const double angle = av_display_rotation_get(matrix);  // counter-clockwise degrees, NaN when not a rotation
+    if (std::isnan(angle)) return 0;
+    const long turns = std::lround(-angle / 90.0);
+    return static_cast<int>(((turns % 4) + 4) % 4);
+}
 
 void register_devices() {
     static std::once_flag once;
@@ -386,10 +399,12 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     parameters->time_base = impl.base_time_base;  // every connection's timestamps are in the first one's base
     parameters->start_pts = impl.base_start;
     parameters->intra_only = impl.probe.intra_only;
+    parameters->quarter_turns = impl.options.autorotate ? quarter_turns_of(stream) : 0;
     impl.stream = std::move(parameters);
 
     info.fps = impl.probe.fps;
-    info.size = cv::Size(impl.probe.width, impl.probe.height);
+    info.size = impl.stream->quarter_turns % 2 == 1 ? cv::Size(impl.probe.height, impl.probe.width)
+                                                     : cv::Size(impl.probe.width, impl.probe.height);
     if (!network) {
         info.duration = impl.probe.duration;
         if (impl.probe.frame_count) {

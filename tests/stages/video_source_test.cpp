@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <opencv2/imgcodecs.hpp>
 
 #include <fstream>
 
@@ -242,4 +243,48 @@ TEST_CASE("video_source: stream URLs are shown without passwords or credential p
     CHECK(VideoSource::stream_name("udp://@239.0.0.1:1234") == "239-0-0-1-1234");
     CHECK(VideoSource::stream_name("rtsp://[::1]:8554/x/") == "_--1_-8554_x");
     CHECK(VideoSource::stream_name("rtsp://u:p@").find("p@") == std::string::npos);
+}
+
+namespace {
+
+// Keeps a copy of the first frame it sees.
+class FirstFrame final : public Stage {
+public:
+    FirstFrame() : Stage({.name = "first", .needs_ordered_input = true}) {}
+    Outcome process(Frame& frame) override {
+        if (image.empty()) image = frame.image.clone();
+        return Outcome::pass;
+    }
+    cv::Mat image;
+};
+
+cv::Mat first_frame(const std::string& path, bool autorotate) {
+    auto sink = std::make_unique<FirstFrame>();
+    FirstFrame& first = *sink;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = path, .autorotate = autorotate}))
+        .add(std::move(sink));
+    REQUIRE(pipeline.run().ok());
+    return first.image;
+}
+
+}  // namespace
+
+TEST_CASE("video source: a video with a display rotation (a phone's portrait clip) is turned upright as FFmpeg shows "
+          "it, or kept as coded with autorotate off") {
+    TempDir dir;
+    write_video(dir / "coded.mp4", {.frames = 5, .size = {320, 240}});
+    for (const int degrees : {90, 180, 270}) {
+        CAPTURE(degrees);
+        const std::string rotated = dir / fmt::format("rotated{}.mp4", degrees);
+        REQUIRE(run(fmt::format("ffmpeg -v error -y -i '{}' -c copy -metadata:s:v:0 rotate={} '{}'", dir / "coded.mp4",
+                                degrees, rotated)) == 0);
+        const std::string shown = dir / fmt::format("ffmpeg{}.png", degrees);  // ffmpeg turns pictures upright itself
+        REQUIRE(run(fmt::format("ffmpeg -v error -y -i '{}' -frames:v 1 '{}'", rotated, shown)) == 0);
+        const cv::Mat expected = cv::imread(shown);
+        const cv::Mat upright = first_frame(rotated, true);
+        REQUIRE(upright.size() == expected.size());
+        CHECK(cv::norm(upright, expected, cv::NORM_L1) / static_cast<double>(upright.total()) < 3.0);
+        CHECK(first_frame(rotated, false).size() == cv::Size(320, 240));
+    }
 }

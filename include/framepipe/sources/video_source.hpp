@@ -34,6 +34,7 @@ public:
         std::string name;            // shown in reports; default: the file name, URL or device
         bool realtime = false;       // files: replay at the file's own rate, as a live source
         int decode_threads = 1;      // libavcodec threads for inter-frame codecs (1 = decode on the graph only)
+        bool autorotate = true;      // show pictures upright as the container's display matrix says (false: as coded)
         Duration open_timeout = std::chrono::seconds(10);  // streams and cameras
         Duration read_timeout = std::chrono::seconds(5);   // streams and cameras: no packet for this long = lost
         std::optional<bool> reconnect;                     // default: on for streams and cameras

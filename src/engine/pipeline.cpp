@@ -46,6 +46,7 @@ public:
     std::unique_ptr<Source> source;
     std::vector<StageSlot> slots;
     std::size_t decoder_count = 0;  // the source's own decode stages, at the front of slots
+    bool decoders_added = false;    // decode_stages() has been called and its stages inserted
     bool source_opened = false;
     std::size_t stages_opened = 0;
 
@@ -132,9 +133,17 @@ void Pipeline::Impl::validate() const {
         if (!chain.source) throw ConfigError(fmt::format("source {} is null", i + 1));
         if (chain.slots.empty())
             throw ConfigError(fmt::format("source {} has no stages: every chain needs at least one (a sink)", i + 1));
-        if (chain.slots.size() > kMaxStagesPerLane)
-            throw ConfigError(fmt::format("source {} has {} stages; a chain may have at most {}", i + 1,
-                                          chain.slots.size(), kMaxStagesPerLane));
+        // Before opening, the source's decode stages are not in the chain yet: count them in, so a pipeline is
+        // refused before anything opens, never after.
+        const std::size_t decoders = chain.decoders_added ? 0 : chain.source->decode_stage_count();
+        const std::size_t stages = chain.slots.size() + decoders;
+        if (stages > kMaxStagesPerLane)
+            throw ConfigError(fmt::format("source {} has {} stages{}; a chain may have at most {}: remove {}", i + 1,
+                                          stages,
+                                          decoders + chain.decoder_count > 0
+                                              ? fmt::format(" ({} of them its decoder's)", decoders + chain.decoder_count)
+                                              : "",
+                                          kMaxStagesPerLane, stages - kMaxStagesPerLane));
         std::set<std::string, std::less<>> names;
         for (const StageSlot& slot : chain.slots) {
             const std::string& name = slot.stage->traits().name;
@@ -167,6 +176,7 @@ void Pipeline::Impl::open_sources() {
         // The source's own decode stages go first, so decoding runs on the graph like any other stage.
         std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
         chain.decoder_count = decoders.size();
+        chain.decoders_added = true;
         for (std::size_t d = 0; d < decoders.size(); ++d)
             chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}, std::make_unique<StageHealth>()});
     }

@@ -73,6 +73,7 @@ public:
     SourceInfo open(std::stop_token stop) override;
     ReadResult read(Frame& frame, std::stop_token stop) override;
     std::vector<std::unique_ptr<Stage>> decode_stages() override;
+    [[nodiscard]] std::size_t decode_stage_count() const override { return 1; }  // decode
 
 private:
     Options options_;

@@ -86,6 +86,7 @@ public:
     /// A read error, or a file that ends well before the duration its header states (cut short).
     [[nodiscard]] std::string ended_early() const override;
     std::vector<std::unique_ptr<Stage>> decode_stages() override;
+    [[nodiscard]] std::size_t decode_stage_count() const override { return 2; }  // decode, convert
 
 private:
     struct Impl;

@@ -64,7 +64,7 @@ std::vector<fs::path> files_in(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("motion: one event starts within 3 frames of the square's entry and ends after the cooldown, with a "
-          "snapshot and an events line") {
+          "snapshot, a line when it starts and one when it ends") {
     TempDir dir;
     StageHarness motion("motion", {{"cooldown", "1s"}, {"snapshots", dir / "snaps"}, {"events", dir / "events.jsonl"}},
                         "yard.mp4");
@@ -95,15 +95,24 @@ TEST_CASE("motion: one event starts within 3 frames of the square's entry and en
     CHECK(event_of[kLeaves + 20] == 1);  // still inside the 1 s cooldown
     CHECK(event_of[kLeaves + 30] == 0);  // ended
 
+    // Two lines: one written when the event started, one when it ended, naming the same run, input and event.
     const auto events = read_events(dir / "events.jsonl");
-    REQUIRE(events.size() == 1);
-    CHECK(events[0]["input"] == "yard.mp4");
-    CHECK(events[0]["start_frame"] == first);
-    CHECK(events[0]["end_frame"].get<int>() >= kLeaves - 3);
-    CHECK(events[0]["end_frame"].get<int>() <= kLeaves + 2);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0]["state"] == "started");
+    CHECK(events[1]["state"] == "ended");
+    for (const auto& line : events) {
+        CHECK(line["run"] == events[0]["run"]);
+        CHECK(line["input"] == "yard.mp4");
+        CHECK(line["event"] == 1);
+        CHECK(line["start_frame"] == first);
+        CHECK(line["snapshot"] == events[0]["snapshot"]);
+    }
+    CHECK_FALSE(events[0].contains("end_frame"));
+    CHECK(events[1]["end_frame"].get<int>() >= kLeaves - 3);
+    CHECK(events[1]["end_frame"].get<int>() <= kLeaves + 2);
     const auto snapshots = files_in(dir.path() / "snaps");
     REQUIRE(snapshots.size() == 1);
-    CHECK(snapshots[0].filename() == events[0]["snapshot"].get<std::string>());
+    CHECK(snapshots[0].filename() == events[1]["snapshot"].get<std::string>());
     const cv::Mat snapshot = cv::imread(snapshots[0].string());
     CHECK(snapshot.size() == kSize);
 }

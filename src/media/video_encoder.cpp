@@ -103,6 +103,7 @@ struct VideoEncoder::Impl {
     std::int64_t frame_ticks = 1;   // one frame at `fps` in the encoder's time base
     std::optional<Duration> first_time;
     std::int64_t last_pts = AV_NOPTS_VALUE;
+    std::int64_t min_step = 1;      // one tick of the muxer's time base (coarser for MKV: 1 ms), in the encoder's
     std::int64_t flush_ticks = 0;   // flush_interval in the encoder's time base; 0 = no timed flushes
     std::int64_t flushed_pts = AV_NOPTS_VALUE;
     std::int64_t written = 0, muxed = 0, durable = 0;
@@ -222,6 +223,7 @@ struct VideoEncoder::Impl {
         ret = avformat_write_header(container, &muxer_options);
         av_dict_free(&muxer_options);
         if (ret < 0) fail("cannot write the header", ret);
+        min_step = std::max<std::int64_t>(1, av_rescale_q_rnd(1, stream->time_base, encoder->time_base, AV_ROUND_UP));
         picture.reset(av_frame_alloc());
         picture->format = pixel_format;
         picture->width = width;
@@ -233,7 +235,7 @@ struct VideoEncoder::Impl {
         if (flush_ticks > 0) flush();
     }
 
-    // The pts of a frame at media_time: relative to the first frame, strictly increasing.
+    // The pts of a frame at media_time: relative to the first frame, strictly increasing in the file's time base too.
     std::int64_t pts_of(std::optional<Duration> media_time) {
         std::int64_t pts = 0;
         if (!media_time) {
@@ -244,7 +246,7 @@ struct VideoEncoder::Impl {
             pts = av_rescale_q_rnd(since, AVRational{1, 1000000000}, encoder->time_base,
                                    static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX));
         }
-        if (last_pts != AV_NOPTS_VALUE && pts <= last_pts) pts = last_pts + 1;
+        if (last_pts != AV_NOPTS_VALUE && pts < last_pts + min_step) pts = last_pts + min_step;
         last_pts = pts;
         return pts;
     }

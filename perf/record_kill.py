@@ -3,10 +3,12 @@
 
     perf/record_kill.py FRAMEPIPE [--kills 20] [--seed 1] [--containers mkv,ts,mp4]
 
-Each kill: a live synthetic camera (30 fps, 320x240) recorded in 5 s segments; once the first segment has closed
-(its file renamed from .part), the run is killed with SIGKILL after a random delay d in (0.1 s, 4.9 s). Frames written
-to the open segment are estimated from d (live pacing: d x 30, +-1 frame of polling); frames that survive are what
-ffprobe decodes from the leftover .part file. Prints, per container, the median and the worst of both and of the loss.
+Each kill: a live synthetic camera (30 fps, 320x240) recorded in 5 s segments, followed by write_images (one BMP per
+frame the recording passed on, i.e. had written); once the first segment has closed (its file renamed from .part), the
+run is killed with SIGKILL after a random delay d in (0.1 s, 4.9 s). Frames written to the open segment: the highest
+image number + 1 minus the closed segment's frames (a lower bound: a frame or two may be between the two stages).
+Frames that survive: what ffprobe decodes from the leftover .part file. Prints, per container, the median and the
+worst of both and of the loss.
 """
 import argparse, os, random, signal, statistics, subprocess, sys, tempfile, time
 
@@ -21,10 +23,12 @@ def frames_in(path):
 def one_kill(binary, container, delay):
     with tempfile.TemporaryDirectory(prefix="record-kill-") as tmp:
         rec = os.path.join(tmp, "rec")
+        seen = os.path.join(tmp, "seen")
         cfg = os.path.join(tmp, "rec.yaml")
         with open(cfg, "w") as f:
             f.write("source: { live: true, fps: 30, frames: 0, width: 320, height: 240 }\n"
-                    f"stages:\n  - {{ type: record, dir: '{rec}', segment: 5s, container: {container} }}\n")
+                    f"stages:\n  - {{ type: record, dir: '{rec}', segment: 5s, container: {container} }}\n"
+                    f"  - {{ type: write_images, dir: '{seen}', file: '{{frame}}.bmp' }}\n")
         p = subprocess.Popen([binary, "run", "-q", cfg, "synthetic"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 30
@@ -37,11 +41,12 @@ def one_kill(binary, container, delay):
         time.sleep(max(0.0, delay - (time.monotonic() - t0)))
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
-        elapsed = time.monotonic() - t0
         parts = [n for n in os.listdir(rec) if ".part." in n]
         survived = frames_in(os.path.join(rec, parts[0])) if parts else 0
         size = os.path.getsize(os.path.join(rec, parts[0])) if parts else 0
-        return round(elapsed * 30), survived, size
+        last = max((int(n.split(".")[0]) for n in os.listdir(seen) if n.split(".")[0].isdigit()), default=-1)
+        closed_frames = frames_in(os.path.join(rec, closed[0])) if closed else 0
+        return last + 1 - closed_frames, survived, size
 
 def main():
     a = argparse.ArgumentParser()

@@ -5,6 +5,7 @@
 // disk frame by frame: tests/reliability/recording_*_test.cpp.
 #include "support/media.hpp"
 #include "support/process.hpp"
+#include "support/stage_harness.hpp"
 
 #include <framepipe/pipeline.hpp>
 #include <framepipe/pipeline_file.hpp>
@@ -233,4 +234,59 @@ TEST_CASE("record: on_full_disk rotate deletes the oldest closed segments to mak
     }
     CHECK(expected == 600);
     ::umount(small.c_str());
+}
+
+TEST_CASE("record: on_full_disk rotate on a disk smaller than one segment keeps what fits of each, resumes at the "
+          "next segment boundary, and counts the frames in between as unwritten") {
+    TempDir dir;
+    const std::string tiny = dir / "tiny";
+    fs::create_directories(tiny);
+    if (::mount("tmpfs", tiny.c_str(), "tmpfs", 0, "size=48k") != 0) {
+        MESSAGE("cannot mount a tmpfs here; rotation on a disk smaller than a segment is not exercised");
+        return;
+    }
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{
+                            .width = 320, .height = 240, .frames = 300, .fps = 30}))
+        .add(make_stage("record", {{"dir", tiny}, {"segment", "1s"}, {"crf", "5"}, {"flush_interval", "0.2s"},
+                                   {"on_full_disk", "rotate"}}));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const StageReport& rec = report.sources.at(0).stages.at(0);
+    CHECK(rec.output_stopped.empty());  // rotation never stops the recording
+    CHECK(rec.processed == 300);
+    CHECK(rec.unwritten > 0);
+    CHECK(files_with(tiny, ".part.").empty());
+    const auto segments = closed_segments(tiny);
+    REQUIRE_FALSE(segments.empty());
+    // What remains is the start of the last segment (frames 270 ...): every earlier one was deleted to make room.
+    cv::VideoCapture last(segments.back().string());
+    cv::Mat picture;
+    REQUIRE(last.read(picture));
+    CHECK(SyntheticSource::burned_number_of(picture) == 270);
+    // Each segment kept its start and lost its end: some frames of every one were written, some counted.
+    CHECK(rec.unwritten < 300 - 10);
+    ::umount(tiny.c_str());
+}
+
+TEST_CASE("record: a segment keeps the source's timestamps, gaps included") {
+    TempDir dir;
+    {
+        StageHarness record("record", {{"dir", dir.path().string()}, {"segment", "10s"}}, "cam", 25);
+        const int times_ms[] = {0, 40, 80, 120, 1120, 1160, 3000, 3040};  // a camera that paused twice
+        for (std::size_t i = 0; i < std::size(times_ms); ++i) {
+            Frame& frame = record.frame(numbered_frame(static_cast<int>(i), {160, 120}), i);
+            frame.media_time = std::chrono::milliseconds(times_ms[i]);
+            REQUIRE(record.stage().process(frame) == Outcome::pass);
+        }
+        record.close();
+    }
+    const auto segments = closed_segments(dir.path());
+    REQUIRE(segments.size() == 1);
+    REQUIRE(run(fmt::format("ffprobe -v error -show_entries packet=pts_time -of csv=p=0 '{}' > '{}'",
+                            segments[0].string(), dir / "times.txt")) == 0);
+    std::vector<double> times;
+    std::ifstream in(dir / "times.txt");
+    for (std::string line; std::getline(in, line);) times.push_back(std::stod(line));
+    CHECK(times == std::vector<double>{0, 0.04, 0.08, 0.12, 1.12, 1.16, 3.0, 3.04});
 }

@@ -15,9 +15,10 @@ import argparse, os, random, signal, statistics, subprocess, sys, tempfile, time
 def frames_in(path):
     r = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
                         "stream=nb_read_frames", "-of", "csv=p=0", path], capture_output=True, text=True)
+    # MPEG-TS lists the stream twice (under its program and on its own): the first line is enough.
     try:
-        return int(r.stdout.strip().split(",")[0])
-    except ValueError:
+        return int(r.stdout.strip().splitlines()[0].split(",")[0])
+    except (ValueError, IndexError):
         return 0
 
 def one_kill(binary, container, delay):

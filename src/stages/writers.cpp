@@ -51,7 +51,7 @@ private:
 // Frames, in order, to a video file, with the source's timestamps (or retimed to `fps` when it is set). The folder and
 // the file are created in open(), so a path that cannot be written is refused before any frame is read (ConfigError).
 // Unless fragmented, the file is written under "<name>.part.<ext>" and renamed when it is finished, so a killed run
-// never leaves a half file under the final name. A write failure ends the run (Error).
+// never leaves a half file under the final name. A write failure ends the run (Error) and leaves the .part file.
 class WriteVideo final : public Stage {
 public:
     WriteVideo(const std::string& name, const OptionValues& o)
@@ -91,14 +91,24 @@ public:
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "write_video");
-        if (fps_ > 0) encoder_->write(frame.image);  // a frame rate of its own: frames retimed at that rate
-        else encoder_->write(frame.image, frame.media_time);
+        try {
+            if (fps_ > 0) encoder_->write(frame.image);  // a frame rate of its own: frames retimed at that rate
+            else encoder_->write(frame.image, frame.media_time);
+        } catch (const Error&) {
+            failed_ = true;
+            throw;
+        }
         return Outcome::pass;
     }
 
     void close() override {
         if (!encoder_) return;
         std::error_code ec;
+        if (failed_) {  // a half file never takes the final name
+            if (writing_ != path_)
+                spdlog::warn("{}: {}: the unfinished video is left as '{}'", input_, traits().name, writing_);
+            return;
+        }
         if (encoder_->frames_written() == 0) {  // no frame: no file
             encoder_.reset();
             std::filesystem::remove(writing_, ec);
@@ -124,6 +134,7 @@ private:
     std::string path_;     // the final name
     std::string writing_;  // the name written while open: path_ itself when fragmented, else its .part name
     std::unique_ptr<media::VideoEncoder> encoder_;
+    bool failed_ = false;  // a write failed: the file stays under its .part name
 };
 
 class Null final : public Stage {

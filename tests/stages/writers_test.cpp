@@ -206,6 +206,28 @@ TEST_CASE("write_video: the file is written under a .part name and renamed when 
     CHECK(ffprobe_frame_count(dir / "frag.mp4") == 10);
 }
 
+TEST_CASE("write_video: a write that fails (a full device) throws naming the file and why, leaves the .part name, and "
+          "releases the encoder, muxer and file on that path (AddressSanitizer's leak check covers it)") {
+    TempDir dir;
+    // The .part file is a link to /dev/full: it opens, and every write fails with ENOSPC.
+    fs::create_symlink("/dev/full", dir / "full.part.mp4");
+    StageHarness writer("write_video", {{"path", dir / "full.mp4"}, {"overwrite", "true"}}, "clip.mp4", 25);
+    std::string error;
+    for (int i = 0; i < 200 && error.empty(); ++i) {
+        try {
+            writer.apply(numbered_frame(i, {320, 240}), std::uint64_t(i));
+        } catch (const Error& e) {
+            error = e.what();
+        }
+    }
+    CHECK(error.find("full.part.mp4") != std::string::npos);
+    CHECK(error.find("No space left on device") != std::string::npos);
+    CHECK_THROWS_WITH_AS(writer.apply(numbered_frame(0, {320, 240}), 200), doctest::Contains("write after finish"),
+                         Error);
+    writer.close();
+    CHECK_FALSE(fs::exists(dir / "full.mp4"));  // a half file never takes the final name
+}
+
 TEST_CASE("write_images: one file per frame, named by the template") {
     TempDir dir;
     {

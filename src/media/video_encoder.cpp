@@ -154,7 +154,6 @@ struct VideoEncoder::Impl {
         } else if (name == "libvpx-vp9" || name == "libvpx") {
             av_dict_set(&codec_options, "deadline", "realtime", 0);
             av_dict_set(&codec_options, "cpu-used", "8", 0);
-            if (options.low_delay) av_dict_set(&codec_options, "lag-in-frames", "0", 0);
             if (options.bitrate == 0 && options.crf >= 0) {
                 av_dict_set_int(&codec_options, "crf", options.crf, 0);
                 encoder->bit_rate = 0;
@@ -163,7 +162,14 @@ struct VideoEncoder::Impl {
             encoder->flags |= AV_CODEC_FLAG_QSCALE;
             encoder->global_quality = FF_QP2LAMBDA * 3;
         }
-        if (options.low_delay) encoder->max_b_frames = 0;
+        if (options.low_delay) {
+            encoder->max_b_frames = 0;
+            // libvpx, libaom and others queue frames for two-pass-like decisions: none held back.
+            auto* priv_class = const_cast<AVClass**>(&codec->priv_class);
+            if (codec->priv_class != nullptr &&
+                av_opt_find(priv_class, "lag-in-frames", nullptr, 0, AV_OPT_SEARCH_FAKE_OBJ) != nullptr)
+                av_dict_set(&codec_options, "lag-in-frames", "0", 0);
+        }
         const int ret = avcodec_open2(encoder.get(), codec, &codec_options);
         av_dict_free(&codec_options);
         return ret;
@@ -274,9 +280,10 @@ struct VideoEncoder::Impl {
             const int written_ret = av_interleaved_write_frame(container, packet.get());
             if (written_ret < 0) fail(flushing ? "cannot finish the file" : "cannot write to the file", written_ret);
             ++muxed;
+            // Timed flushes: at the first packet (the file plays from then on), then whenever a packet is
+            // flush_interval of media time past the last flush.
             if (flush_ticks > 0 && pts != AV_NOPTS_VALUE) {
-                if (flushed_pts == AV_NOPTS_VALUE) flushed_pts = pts;
-                if (pts - flushed_pts >= flush_ticks) {
+                if (flushed_pts == AV_NOPTS_VALUE || pts - flushed_pts >= flush_ticks) {
                     flush();
                     flushed_pts = pts;
                 }

@@ -39,8 +39,9 @@ public:
         std::string pixel_format = "yuv420p";
         int gop = 0;                      // key frame interval; 0 = codec default
         bool fragmented = false;          // MP4/MOV: write self-contained fragments so a killed file stays playable
-        // No lookahead, no B-frames, no frame threads (x264/x265 tune zerolatency, libvpx lag-in-frames 0): each frame
-        // is a packet as soon as it is sent, so a flush holds every frame written so far. Costs some compression.
+        // No lookahead, no B-frames, no frame threads (x264/x265 tune zerolatency; lag-in-frames 0 where the codec
+        // has it): each frame is a packet as soon as it is sent, so a flush holds every frame written so far. Costs
+        // some compression.
         bool low_delay = false;
         Duration flush_interval{};        // > 0: flush muxer and file every this much media time; 0 = when AVIO fills
     };

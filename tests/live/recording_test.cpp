@@ -290,3 +290,27 @@ TEST_CASE("record: a segment keeps the source's timestamps, gaps included") {
     for (std::string line; std::getline(in, line);) times.push_back(std::stod(line));
     CHECK(times == std::vector<double>{0, 0.04, 0.08, 0.12, 1.12, 1.16, 3.0, 3.04});
 }
+
+TEST_CASE("record: a restart removes leftovers that hold no playable frame (empty, header only) and recovers the one "
+          "that plays") {
+    TempDir dir;
+    RunReport first = record(dir.path().string(), 30, {{"segment", "10s"}});
+    REQUIRE(first.ok());
+    const fs::path whole = closed_segments(dir.path()).at(0);
+    fs::rename(whole, dir / "synthetic_20200101-000000.part.mkv");  // plays: recovered
+    std::ofstream(dir / "synthetic_20200101-000100.part.mkv");      // killed before anything reached the disk
+    {
+        std::ifstream in(dir / "synthetic_20200101-000000.part.mkv", std::ios::binary);
+        std::string head(400, '\0');
+        in.read(head.data(), static_cast<std::streamsize>(head.size()));
+        std::ofstream(dir / "synthetic_20200101-000200.part.mkv", std::ios::binary) << head;  // a header, no frame
+    }
+    const RunReport again = record(dir.path().string(), 10, {{"segment", "10s"}});
+    REQUIRE(again.ok());
+    CHECK(files_with(dir.path(), ".part.").empty());
+    const auto recovered = files_with(dir.path(), "-recovered");
+    REQUIRE(recovered.size() == 1);
+    CHECK(recovered[0].filename() == "synthetic_20200101-000000-recovered.mkv");
+    CHECK(ffprobe_frame_count(recovered[0].string()) == 30);
+    CHECK(closed_segments(dir.path()).size() == 2);  // the recovered one and the restart's own
+}

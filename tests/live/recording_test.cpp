@@ -58,6 +58,26 @@ RunReport record(const std::string& dir, std::int64_t frames, std::map<std::stri
     return pipeline.run();
 }
 
+// A tmpfs mounted at `path` for the test's duration, detached (lazily: open files do not stop it) when the object goes,
+// so a failed REQUIRE never leaves it mounted. ok() is false where the machine does not allow mounting.
+class Tmpfs {
+public:
+    Tmpfs(const std::string& path, const std::string& size, unsigned long flags = 0) : path_(path) {
+        fs::create_directories(path);
+        ok_ = ::mount("tmpfs", path.c_str(), "tmpfs", flags, ("size=" + size).c_str()) == 0;
+    }
+    ~Tmpfs() {
+        if (ok_) ::umount2(path_.c_str(), MNT_DETACH);
+    }
+    Tmpfs(const Tmpfs&) = delete;
+    Tmpfs& operator=(const Tmpfs&) = delete;
+    [[nodiscard]] bool ok() const { return ok_; }
+
+private:
+    std::string path_;
+    bool ok_ = false;
+};
+
 std::string cli(const std::string& args) { return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args); }
 
 }  // namespace
@@ -148,8 +168,8 @@ TEST_CASE("record: a full disk stops the recording only: the run goes on, the su
           "keeps what reached the disk and every frame not written is counted") {
     TempDir dir;
     const std::string small = dir / "small";
-    fs::create_directories(small);
-    const bool mounted = ::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=400k") == 0;
+    const Tmpfs disk(small, "400k");
+    const bool mounted = disk.ok();
     std::string config = fmt::format("source: {{ fps: 30, frames: 600, width: 320, height: 240 }}\n"
                                      "stages:\n  - {{ type: record, dir: '{}', segment: 1s, crf: 10 }}\n"
                                      "  - {{ type: 'null' }}\n",
@@ -193,15 +213,14 @@ TEST_CASE("record: a full disk stops the recording only: the run goes on, the su
     const auto unwritten = rec["unwritten"].get<std::int64_t>();
     CHECK(unwritten >= 600 - recorded);
     CHECK(unwritten <= 600 - recorded + 30);  // at most the one second (flush_interval) before the failure
-    if (mounted) ::umount(small.c_str());
 }
 
 TEST_CASE("record: on_full_disk rotate deletes the oldest closed segments to make room, never the open one, and loses "
           "no frame: the newest segments remain, whole and in sequence") {
     TempDir dir;
     const std::string small = dir / "small";
-    fs::create_directories(small);
-    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=400k") != 0) {
+    const Tmpfs disk(small, "400k");
+    if (!disk.ok()) {
         MESSAGE("cannot mount a tmpfs here; rotation on a full disk is not exercised");
         return;
     }
@@ -233,15 +252,14 @@ TEST_CASE("record: on_full_disk rotate deletes the oldest closed segments to mak
         CHECK(frames == 30);
     }
     CHECK(expected == 600);
-    ::umount(small.c_str());
 }
 
 TEST_CASE("record: on_full_disk rotate on a disk smaller than one segment keeps what fits of each, resumes at the "
           "next segment boundary, and counts the frames in between as unwritten") {
     TempDir dir;
     const std::string tiny = dir / "tiny";
-    fs::create_directories(tiny);
-    if (::mount("tmpfs", tiny.c_str(), "tmpfs", 0, "size=48k") != 0) {
+    const Tmpfs disk(tiny, "48k");
+    if (!disk.ok()) {
         MESSAGE("cannot mount a tmpfs here; rotation on a disk smaller than a segment is not exercised");
         return;
     }
@@ -266,7 +284,6 @@ TEST_CASE("record: on_full_disk rotate on a disk smaller than one segment keeps 
     CHECK(SyntheticSource::burned_number_of(picture) == 270);
     // Each segment kept its start and lost its end: some frames of every one were written, some counted.
     CHECK(rec.unwritten < 300 - 10);
-    ::umount(tiny.c_str());
 }
 
 TEST_CASE("record: a segment keeps the source's timestamps, gaps included") {

@@ -42,7 +42,7 @@ public:
         }
     }
     ~LockedFolder() {
-        if (mounted_) ::umount(path_.c_str());
+        if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
         else fs::permissions(path_, fs::perms::owner_all);
     }
     [[nodiscard]] bool ok() const { return ok_; }
@@ -110,7 +110,7 @@ TEST_CASE("event clips on a full disk stop by themselves: the recording and the 
     TempDir dir;
     const std::string small = dir / "small";
     fs::create_directories(small);
-    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=100k") != 0) {
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=100k") != 0) {  // detached right after the run
         MESSAGE("cannot mount a tmpfs here; event clips on a full disk are not exercised");
         return;
     }
@@ -123,7 +123,7 @@ TEST_CASE("event clips on a full disk stop by themselves: the recording and the 
         small, dir / "rec");
     const CommandResult r = run_bounded(
         cli(fmt::format("run -q '{}' synthetic --report '{}'", dir / "cam.yaml", dir / "report.json")), dir.path(), 60s);
-    ::umount(small.c_str());
+    ::umount2(small.c_str(), MNT_DETACH);
     CAPTURE(r.out);
     CAPTURE(r.err);
     CHECK(r.code == 0);

@@ -176,7 +176,7 @@ TEST_CASE("write_video: a path it cannot write is refused at open, before any fr
                          doctest::Contains(read_only.c_str()), ConfigError);
     CHECK_THROWS_WITH_AS(StageHarness("write_video", {{"path", locked + "/out.mp4"}}),
                          doctest::Contains("choose a folder you can write to"), ConfigError);
-    if (mounted) ::umount(locked.c_str());
+    if (mounted) ::umount2(locked.c_str(), MNT_DETACH);
 }
 
 TEST_CASE("write_video: the file is written under a .part name and renamed when finished; no frame, no file; "

@@ -11,8 +11,15 @@ extern "C" {
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
 
 namespace framepipe::media {
 namespace {
@@ -33,6 +40,46 @@ const AVCodec* find_encoder(const std::string& name) {
     return codec != nullptr && codec->type == AVMEDIA_TYPE_VIDEO ? codec : nullptr;
 }
 
+// The file under the muxer: a plain descriptor, so a full disk can be answered (make room, retry) and a flush really
+// hands the bytes to the OS. Owned by the encoder's Impl; closed by close().
+struct FileSink {
+    int fd = -1;
+    VideoEncoder::MakeRoom make_room;
+    int error = 0;  // errno of the first failed write, for the message
+
+    static int write(void* opaque, std::uint8_t* data, int size) {
+        auto& sink = *static_cast<FileSink*>(opaque);
+        int done = 0;
+        while (done < size) {
+            const ssize_t n = ::write(sink.fd, data + done, static_cast<std::size_t>(size - done));
+            if (n >= 0) {
+                done += static_cast<int>(n);
+                continue;
+            }
+            if (errno == EINTR) continue;
+            if ((errno == ENOSPC || errno == EDQUOT) && sink.make_room && sink.make_room()) continue;
+            if (sink.error == 0) sink.error = errno;
+            return AVERROR(errno);
+        }
+        return size;
+    }
+    static std::int64_t seek(void* opaque, std::int64_t offset, int whence) {
+        auto& sink = *static_cast<FileSink*>(opaque);
+        if (whence == AVSEEK_SIZE) {
+            struct stat info {};
+            return ::fstat(sink.fd, &info) == 0 ? static_cast<std::int64_t>(info.st_size) : AVERROR(errno);
+        }
+        const off_t at = ::lseek(sink.fd, offset, whence & ~AVSEEK_FORCE);
+        return at < 0 ? AVERROR(errno) : static_cast<std::int64_t>(at);
+    }
+    int close() {
+        if (fd < 0) return 0;
+        const int ret = ::close(fd);
+        fd = -1;
+        return ret == 0 ? 0 : AVERROR(errno);
+    }
+};
+
 }  // namespace
 
 struct VideoEncoder::Impl {
@@ -41,13 +88,10 @@ struct VideoEncoder::Impl {
     const AVCodec* codec = nullptr;
     const AVOutputFormat* format = nullptr;
     AVPixelFormat pixel_format = AV_PIX_FMT_YUV420P;
-    std::unique_ptr<AVFormatContext, void (*)(AVFormatContext*)> container{nullptr, [](AVFormatContext* c) {
-                                                                                if (c == nullptr) return;
-                                                                                if (c->pb != nullptr &&
-                                                                                    !(c->oformat->flags & AVFMT_NOFILE))
-                                                                                    avio_closep(&c->pb);
-                                                                                avformat_free_context(c);
-                                                                            }};
+    FileSink sink;
+    // Freed in this order by release(): the muxer, then its AVIO context and buffer, then the encoder.
+    AVFormatContext* container = nullptr;
+    AVIOContext* io = nullptr;
     CodecContextPtr encoder;
     AVStream* stream = nullptr;
     FramePtr picture;
@@ -55,33 +99,57 @@ struct VideoEncoder::Impl {
     SwsPtr scaler;
     int source_width = 0, source_height = 0, source_type = -1;
     bool warned_resize = false;
-    std::int64_t written = 0;
+    bool constant_rate = false;     // time base 1/fps: pts count frames
+    std::int64_t frame_ticks = 1;   // one frame at `fps` in the encoder's time base
+    std::optional<Duration> first_time;
+    std::int64_t last_pts = AV_NOPTS_VALUE;
+    std::int64_t min_step = 1;      // one tick of the muxer's time base (coarser for MKV: 1 ms), in the encoder's
+    std::int64_t flush_ticks = 0;   // flush_interval in the encoder's time base; 0 = no timed flushes
+    std::int64_t flushed_pts = AV_NOPTS_VALUE;
+    std::int64_t written = 0, muxed = 0, durable = 0;
     bool opened = false;
     bool finished = false;
 
-    [[noreturn]] void fail(const std::string& what, int code) const {
-        throw Error(fmt::format("'{}': {}: {}", path, what, av_error_text(code)));
+    ~Impl() { release(); }
+
+    [[noreturn]] void fail(const std::string& what, int code) {
+        const std::string why = sink.error != 0 ? std::string(std::strerror(sink.error)) : av_error_text(code);
+        release();
+        finished = true;
+        throw Error(fmt::format("'{}': {}: {}", path, what, why));
     }
 
-    void open(int width, int height) {
-        AVFormatContext* raw = nullptr;
-        int ret = avformat_alloc_output_context2(&raw, format, nullptr, path.c_str());
-        if (ret < 0) fail("cannot set up the container", ret);
-        container.reset(raw);
+    // Frees the muxer, the file and the encoder without finishing the file: what reached it stays.
+    void release() noexcept {
+        if (container != nullptr) {
+            container->pb = nullptr;
+            avformat_free_context(container);
+            container = nullptr;
+        }
+        if (io != nullptr) {
+            av_freep(&io->buffer);
+            avio_context_free(&io);
+        }
+        sink.close();
+        encoder.reset();
+    }
+
+    // Sets up the encoder in time base `base`; an AVERROR when the codec refuses it.
+    int open_codec(int width, int height, AVRational base, AVRational rate) {
         encoder.reset(avcodec_alloc_context3(codec));
         encoder->width = width;
         encoder->height = height;
         encoder->pix_fmt = pixel_format;
-        const AVRational rate = av_d2q(options.fps, 100000);
-        encoder->time_base = av_inv_q(rate);
+        encoder->time_base = base;
         encoder->framerate = rate;
         if (options.gop > 0) encoder->gop_size = options.gop;
         if (options.bitrate > 0) encoder->bit_rate = options.bitrate;
-        if (container->oformat->flags & AVFMT_GLOBALHEADER) encoder->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+        if (format->flags & AVFMT_GLOBALHEADER) encoder->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
         AVDictionary* codec_options = nullptr;
         const std::string name = codec->name;
         if (name == "libx264" || name == "libx265") {
             av_dict_set(&codec_options, "preset", options.preset.c_str(), 0);
+            if (options.low_delay) av_dict_set(&codec_options, "tune", "zerolatency", 0);
             if (options.bitrate == 0 && options.crf >= 0) av_dict_set_int(&codec_options, "crf", options.crf, 0);
         } else if (name == "libvpx-vp9" || name == "libvpx") {
             av_dict_set(&codec_options, "deadline", "realtime", 0);
@@ -94,22 +162,74 @@ struct VideoEncoder::Impl {
             encoder->flags |= AV_CODEC_FLAG_QSCALE;
             encoder->global_quality = FF_QP2LAMBDA * 3;
         }
-        ret = avcodec_open2(encoder.get(), codec, &codec_options);
+        if (options.low_delay) {
+            encoder->max_b_frames = 0;
+            // libvpx, libaom and others queue frames for two-pass-like decisions: none held back.
+            auto* priv_class = const_cast<AVClass**>(&codec->priv_class);
+            if (codec->priv_class != nullptr &&
+                av_opt_find(priv_class, "lag-in-frames", nullptr, 0, AV_OPT_SEARCH_FAKE_OBJ) != nullptr)
+                av_dict_set(&codec_options, "lag-in-frames", "0", 0);
+        }
+        const int ret = avcodec_open2(encoder.get(), codec, &codec_options);
         av_dict_free(&codec_options);
+        return ret;
+    }
+
+    void open(int width, int height) {
+        const AVRational rate = av_d2q(options.fps, 100000);
+        // A container without timestamps of its own (AVI) counts frames; elsewhere keep the source's timing, in the
+        // finest time base the codec takes (MPEG-4 part 2 takes at most 65535 ticks a second, MPEG-1/2 only 1/fps).
+        constant_rate = std::string(format->name) == "avi";
+        std::vector<AVRational> bases;
+        const AVCodecID id = codec->id;
+        const bool coarse = id == AV_CODEC_ID_MPEG4 || id == AV_CODEC_ID_H263 || id == AV_CODEC_ID_H263P ||
+                            id == AV_CODEC_ID_MSMPEG4V2 || id == AV_CODEC_ID_MSMPEG4V3 || id == AV_CODEC_ID_FLV1;
+        const bool rate_only = id == AV_CODEC_ID_MPEG1VIDEO || id == AV_CODEC_ID_MPEG2VIDEO;
+        if (!constant_rate && !rate_only) {
+            if (!coarse) bases.push_back({1, 90000});
+            bases.push_back({1, 1000});
+        }
+        bases.push_back(av_inv_q(rate));
+        int ret = 0;
+        for (const AVRational base : bases)
+            if ((ret = open_codec(width, height, base, rate)) >= 0) break;
         if (ret < 0) fail(fmt::format("cannot open the '{}' encoder", codec->name), ret);
-        stream = avformat_new_stream(container.get(), nullptr);
+        constant_rate = av_cmp_q(encoder->time_base, av_inv_q(rate)) == 0;
+        frame_ticks = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(rate), encoder->time_base));
+        if (options.flush_interval > Duration::zero())
+            flush_ticks = std::max<std::int64_t>(
+                1, av_rescale_q(std::chrono::duration_cast<std::chrono::microseconds>(options.flush_interval).count(),
+                                AVRational{1, 1000000}, encoder->time_base));
+
+        ret = avformat_alloc_output_context2(&container, format, nullptr, path.c_str());
+        if (ret < 0) fail("cannot set up the container", ret);
+        stream = avformat_new_stream(container, nullptr);
+        if (stream == nullptr) fail("cannot set up the container", AVERROR(ENOMEM));
         stream->time_base = encoder->time_base;
         stream->avg_frame_rate = rate;
         avcodec_parameters_from_context(stream->codecpar, encoder.get());
-        if (!(container->oformat->flags & AVFMT_NOFILE)) {
-            ret = avio_open(&container->pb, path.c_str(), AVIO_FLAG_WRITE);
-            if (ret < 0) fail("cannot create the file", ret);
+        if (!(format->flags & AVFMT_NOFILE)) {
+            sink.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (sink.fd < 0) {
+                sink.error = errno;
+                fail("cannot create the file", AVERROR(sink.error));
+            }
+            constexpr int kBuffer = 64 * 1024;
+            auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+            io = avio_alloc_context(buffer, kBuffer, 1, &sink, nullptr, &FileSink::write, &FileSink::seek);
+            if (io == nullptr) {
+                av_free(buffer);
+                fail("out of memory", AVERROR(ENOMEM));
+            }
+            container->pb = io;
+            container->flags |= AVFMT_FLAG_CUSTOM_IO;
         }
         AVDictionary* muxer_options = nullptr;
         if (options.fragmented) av_dict_set(&muxer_options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
-        ret = avformat_write_header(container.get(), &muxer_options);
+        ret = avformat_write_header(container, &muxer_options);
         av_dict_free(&muxer_options);
         if (ret < 0) fail("cannot write the header", ret);
+        min_step = std::max<std::int64_t>(1, av_rescale_q_rnd(1, stream->time_base, encoder->time_base, AV_ROUND_UP));
         picture.reset(av_frame_alloc());
         picture->format = pixel_format;
         picture->width = width;
@@ -118,6 +238,34 @@ struct VideoEncoder::Impl {
         if (ret < 0) fail("out of memory", ret);
         packet.reset(av_packet_alloc());
         opened = true;
+        if (flush_ticks > 0) flush();
+    }
+
+    // The pts of a frame at media_time: relative to the first frame, strictly increasing in the file's time base too.
+    std::int64_t pts_of(std::optional<Duration> media_time) {
+        std::int64_t pts = 0;
+        if (!media_time) {
+            pts = last_pts == AV_NOPTS_VALUE ? 0 : last_pts + frame_ticks;
+        } else {
+            if (!first_time) first_time = *media_time;
+            const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(*media_time - *first_time).count();
+            pts = av_rescale_q_rnd(since, AVRational{1, 1000000000}, encoder->time_base,
+                                   static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX));
+        }
+        if (last_pts != AV_NOPTS_VALUE && pts < last_pts + min_step) pts = last_pts + min_step;
+        last_pts = pts;
+        return pts;
+    }
+
+    // Hands the muxer's buffered data and the AVIO buffer to the OS: after this, a SIGKILL loses nothing written.
+    void flush() {
+        int ret = av_write_frame(container, nullptr);
+        if (ret >= 0) {
+            avio_flush(container->pb);
+            ret = container->pb->error;
+        }
+        if (ret < 0) fail("cannot write to the file", ret);
+        durable = muxed;
     }
 
     void drain(bool flushing) {
@@ -125,11 +273,77 @@ struct VideoEncoder::Impl {
             const int ret = avcodec_receive_packet(encoder.get(), packet.get());
             if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
             if (ret < 0) fail("encoding failed", ret);
+            if (packet->duration == 0) packet->duration = frame_ticks;
+            const std::int64_t pts = packet->pts;
             av_packet_rescale_ts(packet.get(), encoder->time_base, stream->time_base);
             packet->stream_index = stream->index;
-            const int written_ret = av_interleaved_write_frame(container.get(), packet.get());
+            const int written_ret = av_interleaved_write_frame(container, packet.get());
             if (written_ret < 0) fail(flushing ? "cannot finish the file" : "cannot write to the file", written_ret);
+            ++muxed;
+            // Timed flushes: at the first packet (the file plays from then on), then whenever a packet is
+            // flush_interval of media time past the last flush.
+            if (flush_ticks > 0 && pts != AV_NOPTS_VALUE) {
+                if (flushed_pts == AV_NOPTS_VALUE || pts - flushed_pts >= flush_ticks) {
+                    flush();
+                    flushed_pts = pts;
+                }
+            }
         }
+    }
+
+    void write(const cv::Mat& image, std::optional<Duration> media_time) {
+        if (finished) throw Error(fmt::format("'{}': write after finish", path));
+        if (image.empty() || (image.type() != CV_8UC3 && image.type() != CV_8UC1))
+            throw Error(fmt::format("'{}': frames must be 8-bit BGR or gray", path));
+        if (!opened) open(image.cols & ~1, image.rows & ~1);  // 4:2:0 needs even sizes
+        if (image.cols != source_width || image.rows != source_height || image.type() != source_type) {
+            if (scaler && !warned_resize) {
+                spdlog::warn("'{}': frame size changed to {}x{}; scaling to the video's {}x{}", path, image.cols,
+                             image.rows, encoder->width, encoder->height);
+                warned_resize = true;
+            }
+            source_width = image.cols;
+            source_height = image.rows;
+            source_type = image.type();
+            scaler.reset(sws_getContext(image.cols, image.rows,
+                                        image.type() == CV_8UC3 ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_GRAY8, encoder->width,
+                                        encoder->height, pixel_format, SWS_BILINEAR, nullptr, nullptr, nullptr));
+            if (!scaler) throw Error(fmt::format("'{}': cannot convert frames for the encoder", path));
+        }
+        int ret = av_frame_make_writable(picture.get());
+        if (ret < 0) fail("out of memory", ret);
+        const uint8_t* planes[1] = {image.data};
+        const int strides[1] = {static_cast<int>(image.step)};
+        sws_scale(scaler.get(), planes, strides, 0, image.rows, picture->data, picture->linesize);
+        picture->pts = pts_of(media_time);
+        ret = avcodec_send_frame(encoder.get(), picture.get());
+        if (ret < 0) fail("encoding failed", ret);
+        ++written;
+        drain(false);
+    }
+
+    void finish() {
+        if (finished) return;
+        finished = true;
+        if (!opened) return;
+        int ret = avcodec_send_frame(encoder.get(), nullptr);
+        if (ret < 0) fail("cannot finish the file", ret);
+        drain(true);
+        ret = av_write_trailer(container);
+        if (ret >= 0) {
+            avio_flush(container->pb);
+            ret = container->pb->error;
+        }
+        if (ret < 0) fail("cannot finish the file", ret);
+        durable = muxed;
+        container->pb = nullptr;
+        avformat_free_context(container);
+        container = nullptr;
+        av_freep(&io->buffer);
+        avio_context_free(&io);
+        ret = sink.close();
+        encoder.reset();
+        if (ret < 0) throw Error(fmt::format("'{}': cannot finish the file: {}", path, av_error_text(ret)));
     }
 };
 
@@ -168,54 +382,15 @@ VideoEncoder::~VideoEncoder() {
     }
 }
 
-void VideoEncoder::write(const cv::Mat& image) {
-    Impl& impl = *impl_;
-    if (impl.finished) throw Error(fmt::format("'{}': write after finish", impl.path));
-    if (image.empty() || (image.type() != CV_8UC3 && image.type() != CV_8UC1))
-        throw Error(fmt::format("'{}': frames must be 8-bit BGR or gray", impl.path));
-    if (!impl.opened) impl.open(image.cols & ~1, image.rows & ~1);  // 4:2:0 needs even sizes
-    if (image.cols != impl.source_width || image.rows != impl.source_height || image.type() != impl.source_type) {
-        if (impl.scaler && !impl.warned_resize) {
-            spdlog::warn("'{}': frame size changed to {}x{}; scaling to the video's {}x{}", impl.path, image.cols,
-                         image.rows, impl.encoder->width, impl.encoder->height);
-            impl.warned_resize = true;
-        }
-        impl.source_width = image.cols;
-        impl.source_height = image.rows;
-        impl.source_type = image.type();
-        impl.scaler.reset(sws_getContext(image.cols, image.rows,
-                                         image.type() == CV_8UC3 ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_GRAY8,
-                                         impl.encoder->width, impl.encoder->height, impl.pixel_format, SWS_BILINEAR,
-                                         nullptr, nullptr, nullptr));
-        if (!impl.scaler) throw Error(fmt::format("'{}': cannot convert frames for the encoder", impl.path));
-    }
-    int ret = av_frame_make_writable(impl.picture.get());
-    if (ret < 0) impl.fail("out of memory", ret);
-    const uint8_t* planes[1] = {image.data};
-    const int strides[1] = {static_cast<int>(image.step)};
-    sws_scale(impl.scaler.get(), planes, strides, 0, image.rows, impl.picture->data, impl.picture->linesize);
-    impl.picture->pts = impl.written;
-    ret = avcodec_send_frame(impl.encoder.get(), impl.picture.get());
-    if (ret < 0) impl.fail("encoding failed", ret);
-    impl.drain(false);
-    ++impl.written;
-}
-
-void VideoEncoder::finish() {
-    Impl& impl = *impl_;
-    if (impl.finished) return;
-    impl.finished = true;
-    if (!impl.opened) return;
-    avcodec_send_frame(impl.encoder.get(), nullptr);
-    impl.drain(true);
-    const int ret = av_write_trailer(impl.container.get());
-    if (ret < 0) impl.fail("cannot finish the file", ret);
-    impl.container.reset();
-    impl.encoder.reset();
-}
+void VideoEncoder::on_full_disk(MakeRoom make_room) { impl_->sink.make_room = std::move(make_room); }
+void VideoEncoder::write(const cv::Mat& image) { impl_->write(image, std::nullopt); }
+void VideoEncoder::write(const cv::Mat& image, Duration media_time) { impl_->write(image, media_time); }
+void VideoEncoder::finish() { impl_->finish(); }
 
 std::int64_t VideoEncoder::frames_written() const noexcept { return impl_->written; }
+std::int64_t VideoEncoder::frames_durable() const noexcept { return impl_->durable; }
 const std::string& VideoEncoder::path() const noexcept { return impl_->path; }
+bool VideoEncoder::disk_full() const noexcept { return impl_->sink.error == ENOSPC || impl_->sink.error == EDQUOT; }
 
 std::string VideoEncoder::available_encoders() {
     std::string list;
@@ -230,6 +405,65 @@ std::string VideoEncoder::available_encoders() {
         list += (list.empty() ? "" : ", ") + name;
     }
     return list;
+}
+
+void prepare_output_folder(const std::string& dir, const std::string& who) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!dir.empty()) fs::create_directories(dir, ec);
+    if (ec)
+        throw ConfigError(fmt::format("{}: cannot create the folder '{}': {}; choose a folder you can write to (a "
+                                      "path under a regular file cannot be a folder)",
+                                      who, dir, ec.message()));
+    const fs::path probe = fs::path(dir.empty() ? "." : dir) / fmt::format(".framepipe-write-check-{}", ::getpid());
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw ConfigError(fmt::format("{}: cannot write in the folder '{}': {}; choose a folder you can write to, or "
+                                      "change its permissions",
+                                      who, dir.empty() ? "." : dir, std::strerror(errno)));
+    ::close(fd);
+    fs::remove(probe, ec);
+}
+
+void create_output_file(const std::string& path, const std::string& who) {
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    prepare_output_folder(dir, who);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw ConfigError(fmt::format("{}: cannot create '{}': {}; choose another path, or change the permissions",
+                                      who, path, std::strerror(errno)));
+    ::close(fd);
+}
+
+bool holds_playable_frame(const std::string& path) {
+    quiet_ffmpeg_logging();
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) return false;
+    const FormatContextPtr input(raw);
+    if (avformat_find_stream_info(input.get(), nullptr) < 0) return false;
+    const AVCodec* decoder_codec = nullptr;
+    const int index = av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder_codec, 0);
+    if (index < 0 || decoder_codec == nullptr) return false;
+    const CodecContextPtr decoder(avcodec_alloc_context3(decoder_codec));
+    if (!decoder || avcodec_parameters_to_context(decoder.get(), input->streams[index]->codecpar) < 0 ||
+        avcodec_open2(decoder.get(), decoder_codec, nullptr) < 0)
+        return false;
+    const PacketPtr packet(av_packet_alloc());
+    const FramePtr picture(av_frame_alloc());
+    // A keyframe starts every file we write; a few hundred packets bound the work on a file that never decodes.
+    for (int packets = 0; packets < 300; ++packets) {
+        const bool more = av_read_frame(input.get(), packet.get()) >= 0;
+        if (more && packet->stream_index != index) {
+            av_packet_unref(packet.get());
+            continue;
+        }
+        const int sent = avcodec_send_packet(decoder.get(), more ? packet.get() : nullptr);
+        av_packet_unref(packet.get());
+        if (sent < 0 && sent != AVERROR(EAGAIN) && more) continue;
+        if (avcodec_receive_frame(decoder.get(), picture.get()) >= 0) return true;
+        if (!more) return false;
+    }
+    return false;
 }
 
 }  // namespace framepipe::media

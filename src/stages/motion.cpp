@@ -7,10 +7,20 @@
 // the old background still holds most of the weight when the object leaves. Blobs under a quarter of min_area are
 // ignored (noise, compression); a frame moves when the blobs cover at least min_area of the picture. An event starts at the first moving
 // frame and ends once nothing has moved for `cooldown` of media time. Each frame is marked with its motion share, the
-// moving regions and its event; each event gets a snapshot (optional) and a line in an events file (optional).
+// moving regions and its event; each event gets a snapshot (optional) and lines in an events file (optional).
+//
+// The events file (JSON lines, appended, each line flushed to the OS as it is written, so a SIGKILL loses none): an
+// event writes {"state":"started", run, input, event, start_frame, start_s, snapshot} when it starts and
+// {"state":"ended", ... the same ..., end_frame, end_s} when it ends. "run" is the wall-clock time the stage opened, so
+// (run, input, event) names one event across restarts; a "started" line without its "ended" line is an event whose
+// run was killed (or is still going on).
 //
 // event_clips: keeps the last `pre_roll` of frames in a ring of buffers allocated once, and when an event starts writes
 // a clip that begins with that ring (so it shows what happened before the motion) and runs until `post_roll` after it.
+// A clip is written under "<name>.part.<ext>" and renamed when it closes, flushed every `flush_interval` of media time
+// by an encoder that holds no frames back (so a kill loses at most that much); a restart renames a playable leftover
+// to "<name>-recovered.<ext>" and removes one with no playable frame. A write failure closes the clip with what reached
+// the file and stops the clips only (StageHealth::output_stopped); frames not written are counted.
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
 #include "stage_support.hpp"
@@ -33,6 +43,8 @@
 
 namespace framepipe::stages {
 namespace {
+
+namespace fs = std::filesystem;
 
 class Motion final : public Stage {
 public:
@@ -62,7 +74,11 @@ public:
             std::error_code ec;
             if (!parent.empty()) std::filesystem::create_directories(parent, ec);
             events_.open(events_path_, std::ios::app);
-            if (!events_) throw ConfigError(fmt::format("motion: cannot write the events file '{}'", events_path_));
+            if (!events_)
+                throw ConfigError(fmt::format("motion: cannot write the events file '{}'; choose a path in a folder "
+                                              "you can write to",
+                                              events_path_));
+            run_ = file_clock(std::chrono::system_clock::now());
         }
     }
 
@@ -129,22 +145,37 @@ private:
         }
         spdlog::info("{}: motion event {} started at {} (frame {})", input_, event_id_, format_media_time(start_time_),
                      start_frame_);
+        write_event_line(false);
     }
 
     void end_event() {
         in_event_ = false;
         spdlog::info("{}: motion event {} ended: last motion at {} (frame {}), {:.1f} s long", input_, event_id_,
                      format_media_time(last_motion_time_), last_motion_frame_, in_seconds(last_motion_time_ - start_time_));
-        if (events_) {  // a JSON writer, so any input name (quotes, backslashes) stays valid JSON
-            const auto ms_rounded = [](Duration t) { return std::round(in_seconds(t) * 1000) / 1000; };
-            const nlohmann::ordered_json line = {{"input", input_},
-                                                 {"event", event_id_},
-                                                 {"start_frame", start_frame_},
-                                                 {"start_s", ms_rounded(start_time_)},
-                                                 {"end_frame", last_motion_frame_},
-                                                 {"end_s", ms_rounded(last_motion_time_)},
-                                                 {"snapshot", snapshot_}};
-            events_ << line.dump() << std::endl;
+        write_event_line(true);
+    }
+
+    // One line of the events file (see the top of this file), flushed to the OS at once. A JSON writer, so any input
+    // name (quotes, backslashes) stays valid JSON.
+    void write_event_line(bool ended) {
+        if (!events_.is_open() || !events_) return;
+        const auto ms_rounded = [](Duration t) { return std::round(in_seconds(t) * 1000) / 1000; };
+        nlohmann::ordered_json line = {{"state", ended ? "ended" : "started"},
+                                       {"run", run_},
+                                       {"input", input_},
+                                       {"event", event_id_},
+                                       {"start_frame", start_frame_},
+                                       {"start_s", ms_rounded(start_time_)}};
+        if (ended) {
+            line["end_frame"] = last_motion_frame_;
+            line["end_s"] = ms_rounded(last_motion_time_);
+        }
+        line["snapshot"] = snapshot_;
+        events_ << line.dump() << std::endl;
+        if (!events_ && !events_failed_) {
+            events_failed_ = true;
+            spdlog::error("{}: motion: cannot write to the events file '{}'; events are still marked on the frames",
+                          input_, events_path_);
         }
     }
 
@@ -159,6 +190,8 @@ private:
     std::string events_path_;
     std::optional<ImageOutput> snapshots_;
     std::ofstream events_;
+    bool events_failed_ = false;
+    std::string run_;
     std::string input_;
     cv::Ptr<cv::BackgroundSubtractorMOG2> subtractor_;
     cv::Mat small_, gray_, mask_;
@@ -183,29 +216,40 @@ public:
           container_(o.text("container")) {
         options_.codec = o.text("codec");
         options_.crf = static_cast<int>(o.integer("crf"));
-        media::VideoEncoder check((std::filesystem::path(dir_) / ("check." + container_)).string(), options_);
+        options_.fragmented = container_ == "mp4";
+        options_.low_delay = true;
+        options_.flush_interval = o.duration("flush_interval");
+        media::VideoEncoder check((fs::path(dir_) / ("check." + container_)).string(), options_);
     }
 
     void open(const StageContext& context) override {
+        health_ = context.health;
         input_ = stem_of(context.source.name);
         live_ = context.source.live;
         options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
         ring_.resize(static_cast<std::size_t>(in_seconds(pre_roll_) * options_.fps) + 2);
-        std::error_code ec;
-        std::filesystem::create_directories(dir_, ec);
-        if (ec) throw ConfigError(fmt::format("event_clips: cannot create '{}': {}", dir_, ec.message()));
+        media::prepare_output_folder(dir_, "event_clips");
+        recover_partial_clips();
     }
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "event_clips");
+        if (stopped_) {
+            if (frame.event != 0) health_->count_unwritten();
+            return Outcome::pass;
+        }
         if (frame.event != 0 && (!clip_ || frame.event != clip_event_)) {
             if (clip_) finish_clip();
-            start_clip(frame);
+            if (!stopped_) start_clip(frame);
         }
         if (clip_) {
-            clip_->write(scaled(frame.image));
             if (frame.event != 0) last_event_time_ = frame.media_time;
-            else if (frame.media_time - last_event_time_ > post_roll_) finish_clip();
+            write(scaled(frame.image), frame.media_time);
+            if (clip_ && frame.event == 0 && frame.media_time - last_event_time_ > post_roll_) finish_clip();
+            return Outcome::pass;
+        }
+        if (stopped_) {
+            health_->count_unwritten();
             return Outcome::pass;
         }
         // No clip open: keep the frame in the pre-roll ring (buffers reused, nothing allocated in steady state).
@@ -230,24 +274,105 @@ private:
 
     const cv::Mat& scaled(const cv::Mat& image) { return scaled_to_width(image, width_, scaled_); }
 
+    static fs::path part_of(const fs::path& path) {
+        return path.parent_path() / (path.stem().string() + ".part" + path.extension().string());
+    }
+
+    void recover_partial_clips() {
+        const std::string marker = ".part." + container_;
+        std::vector<fs::path> leftovers;
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+            const std::string file = entry.path().filename().string();
+            if (file.rfind(input_ + "_", 0) == 0 && file.size() > marker.size() &&
+                file.compare(file.size() - marker.size(), marker.size(), marker) == 0)
+                leftovers.push_back(entry.path());
+        }
+        for (const fs::path& leftover : leftovers) {
+            if (!media::holds_playable_frame(leftover.string())) {
+                fs::remove(leftover, ec);
+                spdlog::warn("{}: {}: removed {}, left open by a previous run: it holds no playable frame", input_,
+                             traits().name, leftover.string());
+                continue;
+            }
+            const std::string file = leftover.filename().string();
+            const std::string base = (fs::path(dir_) / (file.substr(0, file.size() - marker.size()) + "-recovered")).string();
+            fs::path target = base + "." + container_;
+            for (int n = 2; fs::exists(target); ++n) target = fmt::format("{}-{}.{}", base, n, container_);
+            fs::rename(leftover, target, ec);
+            spdlog::warn("{}: {}: recovered the clip a previous run left open: {}", input_, traits().name,
+                         target.string());
+        }
+    }
+
     void start_clip(const Frame& frame) {
         clip_event_ = frame.event;
         last_event_time_ = frame.media_time;
         const std::string file = event_file_stem(input_, frame.event, frame, live_) + "." + container_;
-        clip_path_ = (std::filesystem::path(dir_) / file).string();
-        clip_ = std::make_unique<media::VideoEncoder>(clip_path_, options_);
+        clip_path_ = fs::path(dir_) / file;
+        clip_ = std::make_unique<media::VideoEncoder>(part_of(clip_path_).string(), options_);
+        taken_ = 0;
         // The pre-roll: ring frames from within pre_roll before this one, oldest first.
         for (std::size_t i = 0; i < ring_.size(); ++i) {
             Slot& slot = ring_[(ring_head_ + i) % ring_.size()];
-            if (slot.used && frame.media_time - slot.media_time <= pre_roll_) clip_->write(slot.image);
+            if (slot.used && frame.media_time - slot.media_time <= pre_roll_ && clip_) write(slot.image, slot.media_time);
             slot.used = false;
         }
     }
 
+    void write(const cv::Mat& image, Duration media_time) {
+        ++taken_;
+        try {
+            clip_->write(image, media_time);
+        } catch (const Error& e) {
+            clip_failed(e);
+        }
+    }
+
     void finish_clip() {
-        clip_->finish();
-        spdlog::info("{}: {}: wrote event clip {} ({} frames)", input_, traits().name, clip_path_, clip_->frames_written());
+        try {
+            clip_->finish();
+        } catch (const Error& e) {
+            clip_failed(e);
+            return;
+        }
+        const std::int64_t frames = clip_->frames_written();
         clip_.reset();
+        std::error_code ec;
+        fs::rename(part_of(clip_path_), clip_path_, ec);
+        if (ec) {
+            stop(fmt::format("cannot rename '{}' to '{}': {}", part_of(clip_path_).string(), clip_path_.string(),
+                             ec.message()));
+            return;
+        }
+        spdlog::info("{}: {}: wrote event clip {} ({} frames)", input_, traits().name, clip_path_.string(), frames);
+    }
+
+    // A write or the close of the open clip failed: the clip keeps what reached the file (renamed to its final name
+    // when it holds a playable frame), the frames after its last flush are counted unwritten, and clips stop.
+    void clip_failed(const Error& e) {
+        const std::uint64_t lost = taken_ - static_cast<std::uint64_t>(std::min<std::int64_t>(
+                                                 static_cast<std::int64_t>(taken_), clip_->frames_durable()));
+        clip_.reset();  // the file is closed already
+        health_->count_unwritten(lost);
+        std::error_code ec;
+        std::string kept = "nothing of the open clip reached the disk";
+        if (media::holds_playable_frame(part_of(clip_path_).string())) {
+            fs::rename(part_of(clip_path_), clip_path_, ec);
+            if (!ec) kept = fmt::format("kept what reached the disk as {}", clip_path_.filename().string());
+        } else {
+            fs::remove(part_of(clip_path_), ec);
+        }
+        stop(fmt::format("{}; {}, {} frame(s) after its last flush lost", e.what(), kept, lost));
+    }
+
+    void stop(const std::string& what) {
+        stopped_ = true;
+        const std::string why = fmt::format("event clips stopped: {} (closed clips in '{}' are intact; free some "
+                                            "space or check the folder, then restart); the rest of the run goes on",
+                                            what, dir_);
+        spdlog::error("{}: {}: {}", input_, traits().name, why);
+        health_->output_stopped(why);
     }
 
     std::string dir_;
@@ -255,15 +380,18 @@ private:
     int width_;
     std::string container_;
     media::VideoEncoder::Options options_;
+    StageHealth* health_ = nullptr;
     std::string input_;
     std::vector<Slot> ring_;
     std::size_t ring_head_ = 0;
     cv::Mat scaled_;
     std::unique_ptr<media::VideoEncoder> clip_;
     std::uint64_t clip_event_ = 0;
+    std::uint64_t taken_ = 0;  // frames given to the open clip's encoder
     bool live_ = false;
+    bool stopped_ = false;
     Duration last_event_time_{};
-    std::string clip_path_;
+    fs::path clip_path_;
 };
 
 }  // namespace
@@ -281,7 +409,8 @@ void add_motion(std::vector<StageSpec>& catalog) {
           {"still_after", K::duration, "10s", "Something that stops moving becomes background after about this long",
            0.1, 86400},
           {"snapshots", K::text, "", "Folder for a snapshot of each event's first frame (empty = none)"},
-          {"events", K::text, "", "File to append one JSON line per event to (empty = none)"},
+          {"events", K::text, "",
+           "File to append JSON lines to: one when an event starts, one when it ends (empty = none)"},
           {"draw", K::boolean, "false", "Draw the moving regions on the frames"}},
          factory_of<Motion>()});
     catalog.push_back(
@@ -293,7 +422,10 @@ void add_motion(std::vector<StageSpec>& catalog) {
           {"width", K::integer, "0", "Clip width (height follows); 0 keeps the frame's size", 0, 8192},
           {"codec", K::text, "h264", "Video codec (see write_video)"},
           {"crf", K::integer, "26", "Quality (lower is better)", -1, 63},
-          {"container", K::choice, "mkv", "mkv, ts or mp4", std::nullopt, std::nullopt, {"mkv", "ts", "mp4"}}},
+          {"container", K::choice, "mkv", "mkv, ts or mp4 (fragmented)", std::nullopt, std::nullopt,
+           {"mkv", "ts", "mp4"}},
+          {"flush_interval", K::duration, "1s",
+           "Media time between flushes of the open clip to the file: the most a kill can lose", 0.04, 60}},
          factory_of<EventClips>()});
 }
 

@@ -1,11 +1,19 @@
 // Continuous recording in segments that survive a crash.
 //
 // Each segment covers `segment` of media time and is written under "<name>.part.<ext>", renamed to "<name>.<ext>" when
-// it closes, so a closed segment is always complete and playable; a kill loses at most the open one (and MKV, MPEG-TS
-// and fragmented MP4 keep even that readable up to the last flush). Names carry the wall-clock start time; a restart
-// into the same folder never overwrites (a clash gets a suffix) and recovers a leftover .part file. Retention deletes the
-// oldest closed segments beyond an age, a total size or a count, never the open one. A full disk either stops the
-// recording with a clear error (on_full_disk: stop) or deletes the oldest segment and carries on (rotate).
+// it closes, so a closed segment is always complete and playable. The open one is flushed to the file every
+// `flush_interval` of media time with an encoder that holds no frames back (VideoEncoder low_delay), so a SIGKILL
+// loses at most that much of it. Names carry the wall-clock start time; a restart into the same folder never overwrites
+// (a clash gets a suffix), renames a leftover .part file that holds a playable frame to "<name>-recovered.<ext>" and
+// removes one that holds none. Timestamps are the source's (media_time), gaps included. Retention deletes the oldest
+// closed segments beyond an age, a total size or a count, never the open one.
+//
+// A write that finds the disk full: with on_full_disk: rotate, the oldest closed segments are deleted one at a time
+// and the write retried until it succeeds, so nothing is lost while closed segments remain; when none remain, the
+// open segment is closed with what reached the file and recording resumes at the next segment boundary. Any other
+// failure (on_full_disk: stop, a full disk, an I/O error) closes the open segment the same way and stops the
+// recording only (StageHealth::output_stopped): frames still pass on to later stages. Every frame taken but not in a
+// file (after the last flush of a failed segment, or while paused or stopped) is counted (StageHealth::count_unwritten).
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
 #include "stage_support.hpp"
@@ -45,33 +53,43 @@ public:
         options_.crf = static_cast<int>(o.integer("crf"));
         options_.preset = o.text("preset");
         options_.fragmented = container_ == "mp4";
+        options_.low_delay = true;
+        options_.flush_interval = o.duration("flush_interval");
         media::VideoEncoder check((fs::path(dir_) / ("check." + container_)).string(), options_);  // codec, container
     }
 
     void open(const StageContext& context) override {
+        health_ = context.health;
         input_ = stem_of(context.source.name);  // stream names carry no '/', ':' or query (VideoSource::stream_name)
         options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
         options_.gop = static_cast<int>(std::max(1.0, options_.fps));  // a key frame a second
-        std::error_code ec;
-        fs::create_directories(dir_, ec);
-        if (ec) throw ConfigError(fmt::format("record: cannot create the folder '{}': {}", dir_, ec.message()));
+        media::prepare_output_folder(dir_, "record");
         recover_partial_segments();
         apply_retention();
     }
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "record");
+        if (stopped_ || (resume_at_ && frame.media_time < *resume_at_)) {
+            health_->count_unwritten();
+            return Outcome::pass;
+        }
+        resume_at_.reset();
         if (!encoder_ || frame.media_time >= segment_start_ + segment_) {
             if (encoder_) close_segment();
+            if (stopped_) {
+                health_->count_unwritten();
+                return Outcome::pass;
+            }
             open_segment(frame.media_time);
         }
+        ++taken_;
         try {
-            encoder_->write(frame.image);
+            if (fps_ > 0) encoder_->write(frame.image);  // a frame rate of its own: frames retimed at that rate
+            else encoder_->write(frame.image, frame.media_time);
         } catch (const Error& e) {
-            handle_write_failure(e);
-            return Outcome::drop;
+            segment_failed(e);
         }
-        ++frames_in_segment_;
         return Outcome::pass;
     }
 
@@ -100,15 +118,25 @@ private:
     }
 
     void recover_partial_segments() {
+        const std::string marker = ".part." + container_;
+        std::vector<fs::path> leftovers;
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(dir_, ec)) {
             const std::string file = entry.path().filename().string();
-            const std::string marker = ".part." + container_;
-            if (file.rfind(input_ + "_", 0) != 0 || file.size() <= marker.size() ||
-                file.compare(file.size() - marker.size(), marker.size(), marker) != 0)
+            if (file.rfind(input_ + "_", 0) == 0 && file.size() > marker.size() &&
+                file.compare(file.size() - marker.size(), marker.size(), marker) == 0)
+                leftovers.push_back(entry.path());
+        }
+        for (const fs::path& leftover : leftovers) {
+            const std::string file = leftover.filename().string();
+            if (!media::holds_playable_frame(leftover.string())) {
+                fs::remove(leftover, ec);
+                spdlog::warn("{}: {}: removed {}, left open by a previous run: it holds no playable frame", input_,
+                             traits().name, leftover.string());
                 continue;
+            }
             const fs::path target = unique_path(file.substr(0, file.size() - marker.size()) + "-recovered");
-            fs::rename(entry.path(), target, ec);
+            fs::rename(leftover, target, ec);
             spdlog::warn("{}: {}: recovered the segment a previous run left open: {}", input_, traits().name,
                          target.string());
         }
@@ -120,6 +148,21 @@ private:
             path = fs::path(dir_) / fmt::format("{}-{}.{}", base, n, container_);
         return path;
     }
+    // "<input>_<start>.<ext>", then -2, -3 ... for later segments of the same second: numbers only go up within a
+    // run, so a name freed by rotation or retention is never reused for a newer segment (names sort by age).
+    fs::path next_segment_path() {
+        const std::string stamp = file_clock(std::chrono::system_clock::now());
+        same_second_ = stamp == last_stamp_ ? same_second_ + 1 : 1;
+        last_stamp_ = stamp;
+        const std::string base = fmt::format("{}_{}", input_, stamp);
+        for (;; ++same_second_) {
+            const fs::path path = fs::path(dir_) / (same_second_ == 1 ? fmt::format("{}.{}", base, container_)
+                                                                      : fmt::format("{}-{}.{}", base, same_second_,
+                                                                                    container_));
+            std::error_code ec;
+            if (!fs::exists(path, ec) && !fs::exists(part_of(path), ec)) return path;
+        }
+    }
     fs::path part_of(const fs::path& path) const {
         return path.parent_path() / (path.stem().string() + ".part." + container_);
     }
@@ -127,26 +170,33 @@ private:
     void open_segment(Duration media_start) {
         // Segment boundaries fall on multiples of the segment length of media time.
         segment_start_ = media_start - Duration{media_start.count() % segment_.count()};
-        final_path_ = unique_path(fmt::format("{}_{}", input_, file_clock(std::chrono::system_clock::now())));
+        final_path_ = next_segment_path();
         encoder_ = std::make_unique<media::VideoEncoder>(part_of(final_path_).string(), options_);
-        frames_in_segment_ = 0;
+        if (rotate_on_full_) encoder_->on_full_disk([this] { return make_room(); });
+        taken_ = 0;
     }
 
     void close_segment() {
-        std::unique_ptr<media::VideoEncoder> encoder = std::move(encoder_);
         try {
-            encoder->finish();
+            encoder_->finish();
         } catch (const Error& e) {
-            handle_write_failure(e);
+            segment_failed(e);
             return;
         }
+        const bool any = encoder_->frames_written() > 0;
+        encoder_.reset();
         std::error_code ec;
-        if (encoder->frames_written() == 0) {
+        if (!any) {
             fs::remove(part_of(final_path_), ec);
             return;
         }
         fs::rename(part_of(final_path_), final_path_, ec);
-        if (ec) throw Error(fmt::format("record: cannot close segment '{}': {}", final_path_.string(), ec.message()));
+        if (ec) {
+            stop(fmt::format("cannot rename '{}' to '{}': {}", part_of(final_path_).string(), final_path_.string(),
+                             ec.message()),
+                 "check the folder's permissions");
+            return;
+        }
         ++segments_written_;
         apply_retention();
     }
@@ -177,22 +227,58 @@ private:
         }
     }
 
-    // A write failed (a full disk, most likely): the open segment is abandoned (its .part file removed, closed segments
-    // are untouched); with rotate, the oldest segment goes and recording goes on; otherwise the run ends, saying why.
-    void handle_write_failure(const Error& e) {
-        encoder_.reset();
+    // on_full_disk: rotate, called by the encoder when a write finds the disk full: deletes the oldest closed segment
+    // (never the open one). False when there is none left to delete, or it cannot be deleted.
+    bool make_room() {
+        const std::vector<fs::path> segments = closed_segments();
+        if (segments.empty()) return false;
         std::error_code ec;
-        fs::remove(part_of(final_path_), ec);
-        std::vector<fs::path> segments = closed_segments();
-        if (rotate_on_full_ && !segments.empty()) {
-            spdlog::warn("{}: {}: {}; removed the oldest segment {} to make room", input_, traits().name, e.what(),
-                         segments.front().filename().string());
-            fs::remove(segments.front(), ec);
-            return;  // the next frame opens a new segment
+        if (!fs::remove(segments.front(), ec)) return false;
+        spdlog::warn("{}: {}: the disk is full; removed the oldest segment {} to make room", input_, traits().name,
+                     segments.front().filename().string());
+        return true;
+    }
+
+    // A write or the close of the open segment failed: the segment is closed with what reached the file (kept under
+    // its final name when it holds a playable frame), the frames after its last flush are counted unwritten, and
+    // recording pauses until the next segment boundary (rotate, disk full) or stops for the rest of the run.
+    void segment_failed(const Error& e) {
+        const std::uint64_t lost = taken_ - static_cast<std::uint64_t>(std::min<std::int64_t>(
+                                                 static_cast<std::int64_t>(taken_), encoder_->frames_durable()));
+        const bool disk_full = encoder_->disk_full();
+        encoder_.reset();  // the file is closed already
+        health_->count_unwritten(lost);
+        std::error_code ec;
+        const fs::path part = part_of(final_path_);
+        std::string kept = "nothing of the open segment reached the disk";
+        if (media::holds_playable_frame(part.string())) {
+            fs::rename(part, final_path_, ec);
+            if (!ec) {
+                ++segments_written_;
+                kept = fmt::format("kept what reached the disk as {}", final_path_.filename().string());
+            }
+        } else {
+            fs::remove(part, ec);
         }
-        throw Error(fmt::format("recording stopped: {} (closed segments in '{}' are intact; free some space, or set "
-                                "on_full_disk: rotate to delete the oldest segments instead)",
-                                e.what(), dir_));
+        if (rotate_on_full_ && disk_full) {
+            resume_at_ = segment_start_ + segment_;
+            spdlog::warn("{}: {}: {}; no closed segment left to delete; {}; {} frame(s) lost; recording resumes at the "
+                         "next segment boundary ({})",
+                         input_, traits().name, e.what(), kept, lost, format_media_time(*resume_at_));
+            return;
+        }
+        stop(fmt::format("{}; {}, {} frame(s) after its last flush lost", e.what(), kept, lost),
+             disk_full ? "free some space, or set on_full_disk: rotate to delete the oldest segments instead"
+                       : "check the disk and the folder, then restart");
+    }
+
+    void stop(const std::string& what, const std::string& advice) {
+        stopped_ = true;
+        const std::string why = fmt::format("recording stopped: {} (closed segments in '{}' are intact; {}); the "
+                                            "rest of the run goes on",
+                                            what, dir_, advice);
+        spdlog::error("{}: {}: {}", input_, traits().name, why);
+        health_->output_stopped(why);
     }
 
     std::string dir_;
@@ -204,12 +290,17 @@ private:
     bool rotate_on_full_;
     double fps_;
     media::VideoEncoder::Options options_;
+    StageHealth* health_ = nullptr;
     std::string input_;
     std::unique_ptr<media::VideoEncoder> encoder_;
     fs::path final_path_;
     Duration segment_start_{};
-    std::uint64_t frames_in_segment_ = 0;
+    std::uint64_t taken_ = 0;  // frames given to the open segment's encoder
     std::uint64_t segments_written_ = 0;
+    std::string last_stamp_;
+    int same_second_ = 0;
+    std::optional<Duration> resume_at_;  // paused (rotate, nothing left to delete) until this media time
+    bool stopped_ = false;
 };
 
 }  // namespace
@@ -226,12 +317,16 @@ void add_recording(std::vector<StageSpec>& catalog) {
           {"codec", K::text, "h264", "Video codec (see write_video)"},
           {"crf", K::integer, "26", "Quality (lower is better, bigger)", -1, 63},
           {"preset", K::text, "veryfast", "x264/x265 speed preset"},
-          {"fps", K::number, "0", "Frame rate of the files; 0 = the source's", 0, 1000},
+          {"fps", K::number, "0", "Frame rate of the files (frames retimed to it); 0 = the source's timestamps", 0,
+           1000},
           {"keep_for", K::duration, "", "Delete closed segments older than this (e.g. 7d is 168h)", 1, 1e9},
           {"max_total_mb", K::number, "0", "Delete the oldest closed segments beyond this total size; 0 = no limit",
            0, 1e9},
           {"max_segments", K::integer, "0", "Keep at most this many closed segments; 0 = no limit", 0, 1e9},
-          {"on_full_disk", K::choice, "stop", "stop: end with a clear error; rotate: delete the oldest and go on",
+          {"flush_interval", K::duration, "1s",
+           "Media time between flushes of the open segment to the file: the most a kill can lose", 0.04, 60},
+          {"on_full_disk", K::choice, "stop",
+           "stop: stop recording (the run goes on); rotate: delete the oldest closed segments and go on",
            std::nullopt, std::nullopt, {"stop", "rotate"}}},
          factory_of<Record>()});
 }

@@ -51,7 +51,10 @@ private:
     std::atomic<std::uint64_t> written_{0};
 };
 
-// Frames, in order, to a video file.
+// Frames, in order, to a video file, with the source's timestamps (or retimed to `fps` when it is set). The folder and
+// the file are created in open(), so a path that cannot be written is refused before any frame is read (ConfigError).
+// Unless fragmented, the file is written under "<name>.part.<ext>" and renamed when it is finished, so a killed run
+// never leaves a half file under the final name. A write failure ends the run (Error) and leaves the .part file.
 class WriteVideo final : public Stage {
 public:
     WriteVideo(const std::string& name, const OptionValues& o)
@@ -76,26 +79,53 @@ public:
         input_ = context.source.name;
         options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
         Frame probe;
-        const std::string path = render_template(path_template_, {input_, probe, 0, true});
+        path_ = render_template(path_template_, {input_, probe, 0, true});
         std::error_code ec;
-        if (!overwrite_ && std::filesystem::exists(path, ec))
-            throw ConfigError(fmt::format("'{}' already exists; set overwrite: true or choose another path", path));
-        const auto parent = std::filesystem::path(path).parent_path();
-        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-        encoder_ = std::make_unique<media::VideoEncoder>(path, options_);
+        if (!overwrite_ && std::filesystem::exists(path_, ec))
+            throw ConfigError(fmt::format("'{}' already exists; set overwrite: true or choose another path", path_));
+        const std::filesystem::path final_path(path_);
+        writing_ = options_.fragmented ? path_
+                                       : (final_path.parent_path() /
+                                          (final_path.stem().string() + ".part" + final_path.extension().string()))
+                                             .string();
+        media::create_output_file(writing_, "write_video");
+        encoder_ = std::make_unique<media::VideoEncoder>(writing_, options_);
     }
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "write_video");
-        encoder_->write(frame.image);
+        try {
+            if (fps_ > 0) encoder_->write(frame.image);  // a frame rate of its own: frames retimed at that rate
+            else encoder_->write(frame.image, frame.media_time);
+        } catch (const Error&) {
+            failed_ = true;
+            throw;
+        }
         return Outcome::pass;
     }
 
     void close() override {
         if (!encoder_) return;
+        std::error_code ec;
+        if (failed_) {  // a half file never takes the final name
+            if (writing_ != path_)
+                spdlog::warn("{}: {}: the unfinished video is left as '{}'", input_, traits().name, writing_);
+            return;
+        }
+        if (encoder_->frames_written() == 0) {  // no frame: no file
+            encoder_.reset();
+            std::filesystem::remove(writing_, ec);
+            return;
+        }
         encoder_->finish();
-        spdlog::info("{}: {}: wrote {} frame(s) to {}", input_, traits().name, encoder_->frames_written(),
-                     encoder_->path());
+        if (writing_ != path_) {
+            std::filesystem::rename(writing_, path_, ec);
+            if (ec)
+                throw Error(fmt::format("write_video: cannot rename '{}' to '{}': {}; the video is complete under the "
+                                        "first name",
+                                        writing_, path_, ec.message()));
+        }
+        spdlog::info("{}: {}: wrote {} frame(s) to {}", input_, traits().name, encoder_->frames_written(), path_);
     }
 
 private:
@@ -104,7 +134,10 @@ private:
     double fps_;
     media::VideoEncoder::Options options_;
     std::string input_;
+    std::string path_;     // the final name
+    std::string writing_;  // the name written while open: path_ itself when fragmented, else its .part name
     std::unique_ptr<media::VideoEncoder> encoder_;
+    bool failed_ = false;  // a write failed: the file stays under its .part name
 };
 
 class Null final : public Stage {
@@ -158,13 +191,16 @@ void add_writers(std::vector<StageSpec>& catalog) {
          "- { type: write_video, path: \"{input}_edges.mp4\", codec: h264 }", "serial, dedicated thread",
          {{"path", K::text, "{input}_out.mp4", "Output file template (.mp4, .mkv, .mov, .avi, .webm, .ts)"},
           {"codec", K::text, "h264", "h264, h265, vp9, vp8, mpeg4, mjpeg, ffv1, av1, or an FFmpeg encoder name"},
-          {"fps", K::number, "0", "Frame rate of the file; 0 = the source's", 0, 1000},
+          {"fps", K::number, "0", "Frame rate of the file (frames retimed to it); 0 = the source's timestamps", 0,
+           1000},
           {"crf", K::integer, "23", "Quality for h264/h265/vp9 (lower is better, bigger); -1 = codec default", -1, 63},
           {"preset", K::text, "veryfast", "x264/x265 speed preset (ultrafast ... veryslow)"},
           {"bitrate", K::integer, "0", "Target bits per second instead of crf; 0 = off", 0, 1e10},
           {"pixel_format", K::text, "yuv420p", "Pixel format of the encoded video"},
           {"gop", K::integer, "0", "Key frame every N frames; 0 = codec default", 0, 100000},
-          {"fragmented", K::boolean, "false", "MP4/MOV: write fragments, so a killed file stays playable"},
+          {"fragmented", K::boolean, "false",
+           "MP4/MOV: write fragments under the final name, so a killed file stays playable (else: a .part file "
+           "renamed when finished)"},
           {"overwrite", K::boolean, "false", "Replace an existing file instead of refusing to start"}},
          factory_of<WriteVideo>()});
     catalog.push_back({"null", "Accept frames and do nothing (for benchmarks, or when earlier stages did the work)",

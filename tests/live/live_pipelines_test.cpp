@@ -193,10 +193,11 @@ TEST_CASE("pipelines/surveillance.yaml: a replayed file is recorded in segments 
     CHECK(recorded == static_cast<std::int64_t>(stage_named(source, "record").processed));
     CHECK(stage_named(source, "record").processed + source.dropped() >= kFrames);
 
-    // Motion: one event, its snapshot, one line in events.jsonl naming it, and a clip with the same name.
+    // Motion: one event, its snapshot, its ended line in events.jsonl naming it, and a clip with the same name.
     std::ifstream events_file(dir / "events/events.jsonl");
     std::vector<nlohmann::json> events;
-    for (std::string line; std::getline(events_file, line);) events.push_back(nlohmann::json::parse(line));
+    for (std::string line; std::getline(events_file, line);)  // a line when an event starts, one when it ends
+        if (const auto event = nlohmann::json::parse(line); event["state"] == "ended") events.push_back(event);
     REQUIRE(events.size() == 1);
     const std::string snapshot = events[0]["snapshot"].get<std::string>();
     CHECK(std::regex_match(snapshot, std::regex(R"(yard_\d{8}-\d{6}_event0001\.jpg)")));  // live: wall-clock names

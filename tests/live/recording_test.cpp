@@ -1,8 +1,11 @@
-// Segmented recording: segments close on time and probe with every frame; a SIGKILL loses at most the open segment;
-// a restart recovers it and overwrites nothing; retention removes the oldest first; a full disk ends with a clear error
-// and intact closed segments (a real tmpfs where the machine allows mounting one, a file-size limit otherwise).
+// Segmented recording: segments close on time and probe with every frame; a SIGKILL loses at most the end of the open
+// segment; a restart recovers it and overwrites nothing; retention removes the oldest first; a full disk stops the
+// recording only, with a clear reason, intact closed segments and the frames it could not write counted (a real tmpfs
+// where the machine allows mounting one, a file-size limit otherwise). Kills at chosen moments and rotation on a full
+// disk frame by frame: tests/reliability/recording_*_test.cpp.
 #include "support/media.hpp"
 #include "support/process.hpp"
+#include "support/stage_harness.hpp"
 
 #include <framepipe/pipeline.hpp>
 #include <framepipe/pipeline_file.hpp>
@@ -12,6 +15,8 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/videoio.hpp>
 
 #include <csignal>
 #include <filesystem>
@@ -53,6 +58,26 @@ RunReport record(const std::string& dir, std::int64_t frames, std::map<std::stri
     return pipeline.run();
 }
 
+// A tmpfs mounted at `path` for the test's duration, detached (lazily: open files do not stop it) when the object goes,
+// so a failed REQUIRE never leaves it mounted. ok() is false where the machine does not allow mounting.
+class Tmpfs {
+public:
+    Tmpfs(const std::string& path, const std::string& size, unsigned long flags = 0) : path_(path) {
+        fs::create_directories(path);
+        ok_ = ::mount("tmpfs", path.c_str(), "tmpfs", flags, ("size=" + size).c_str()) == 0;
+    }
+    ~Tmpfs() {
+        if (ok_) ::umount2(path_.c_str(), MNT_DETACH);
+    }
+    Tmpfs(const Tmpfs&) = delete;
+    Tmpfs& operator=(const Tmpfs&) = delete;
+    [[nodiscard]] bool ok() const { return ok_; }
+
+private:
+    std::string path_;
+    bool ok_ = false;
+};
+
 std::string cli(const std::string& args) { return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args); }
 
 }  // namespace
@@ -77,14 +102,14 @@ TEST_CASE("record: after SIGKILL every closed segment plays in full; a restart r
     TempDir dir;
     std::ofstream(dir / "rec.yaml") << fmt::format(
         "source: {{ live: true, fps: 30, frames: 0, width: 160, height: 120 }}\n"
-        "stages:\n  - {{ type: record, dir: '{}', segment: 1s }}\n",
+        "stages:\n  - {{ type: record, dir: '{}', segment: 1s, flush_interval: 0.1s }}\n",
         dir.path().string());
     {
         Process run(cli(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
         const auto until = std::chrono::steady_clock::now() + 30s;
         while (closed_segments(dir.path()).size() < 3 && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(50ms);
-        std::this_thread::sleep_for(300ms);  // well inside the next segment
+        std::this_thread::sleep_for(300ms);  // well inside the next segment, past its first flushes
         run.kill(SIGKILL);
     }
     const auto closed = closed_segments(dir.path());
@@ -139,38 +164,63 @@ TEST_CASE("record: retention removes the oldest segments first, by count, size a
     }
 }
 
-TEST_CASE("record: a full disk stops recording with a clear error and leaves the closed segments intact") {
+TEST_CASE("record: a full disk stops the recording only: the run goes on, the summary says why, the open segment "
+          "keeps what reached the disk and every frame not written is counted") {
     TempDir dir;
     const std::string small = dir / "small";
-    fs::create_directories(small);
-    const bool mounted = ::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=400k") == 0;
+    const Tmpfs disk(small, "400k");
+    const bool mounted = disk.ok();
     std::string config = fmt::format("source: {{ fps: 30, frames: 600, width: 320, height: 240 }}\n"
-                                     "stages:\n  - {{ type: record, dir: '{}', segment: 1s, crf: 10 }}\n",
+                                     "stages:\n  - {{ type: record, dir: '{}', segment: 1s, crf: 10 }}\n"
+                                     "  - {{ type: 'null' }}\n",
                                      small);
     std::ofstream(dir / "rec.yaml") << config;
     // Without a tmpfs, a file-size limit (below one segment) makes the writes fail the same way (EFBIG, not ENOSPC).
     if (!mounted) MESSAGE("cannot mount a tmpfs here: a file-size limit stands in for the full disk");
     const std::string limit = mounted ? "" : "trap '' XFSZ; ulimit -f 40; ";
-    const int code = run(fmt::format("{}{} > '{}' 2> '{}'", limit, cli(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")),
+    const int code = run(fmt::format("{}{} > '{}' 2> '{}'", limit,
+                                     cli(fmt::format("run -q '{}' synthetic --report '{}'", dir / "rec.yaml",
+                                                     dir / "report.json")),
                                      dir / "out.txt", dir / "err.txt"));
     std::ifstream out(dir / "out.txt");
     const std::string summary((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
     CAPTURE(summary);
-    CHECK(code == 1);
-    CHECK(summary.find("recording stopped") != std::string::npos);
+    CHECK(code == 0);  // the run itself went on to the end
+    CHECK(summary.find("record: output stopped: recording stopped: ") != std::string::npos);
     CHECK(summary.find("closed segments in") != std::string::npos);
+    CHECK(summary.find(mounted ? "free some space, or set on_full_disk: rotate" : "check the disk") !=
+          std::string::npos);
     const auto segments = closed_segments(small);
-    if (mounted) CHECK_FALSE(segments.empty());  // a 400 KB disk holds several segments before it fills
-    for (const fs::path& segment : segments) CHECK(ffprobe_frame_count(segment.string()) == 30);
-    CHECK(files_with(small, ".part.").empty());  // the abandoned segment was removed
-    if (mounted) ::umount(small.c_str());
+    if (mounted) CHECK(segments.size() >= 2);  // a 400 KB disk holds several segments before it fills
+    std::int64_t recorded = 0;
+    for (const fs::path& segment : segments) {
+        CAPTURE(segment.string());
+        const std::int64_t frames = ffprobe_frame_count(segment.string());
+        CHECK(frames > 0);
+        if (segment != segments.back()) CHECK(frames == 30);  // complete; the last kept what reached the disk
+        recorded += frames;
+    }
+    CHECK(files_with(small, ".part.").empty());
+
+    // Every frame passed on; what the recording lacks is counted as unwritten (frames after the failed segment's last
+    // flush may have partly reached the file, so the count can only be higher than what ffprobe misses).
+    const auto report = nlohmann::json::parse(std::ifstream(dir / "report.json"));
+    const auto& stages = report["sources"][0]["stages"];
+    const auto& rec = stages[0];
+    CHECK(rec["name"] == "record");
+    CHECK(rec["output_stopped"].get<std::string>().find("recording stopped") != std::string::npos);
+    CHECK(stages[1]["processed"] == 600);
+    const auto unwritten = rec["unwritten"].get<std::int64_t>();
+    CHECK(unwritten >= 600 - recorded);
+    CHECK(unwritten <= 600 - recorded + 30);  // at most the one second (flush_interval) before the failure
 }
 
-TEST_CASE("record: on_full_disk rotate deletes the oldest segment and keeps recording") {
+TEST_CASE("record: on_full_disk rotate deletes the oldest closed segments to make room, never the open one, and loses "
+          "no frame: the newest segments remain, whole and in sequence") {
     TempDir dir;
     const std::string small = dir / "small";
-    fs::create_directories(small);
-    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=400k") != 0) {
+    const Tmpfs disk(small, "400k");
+    if (!disk.ok()) {
         MESSAGE("cannot mount a tmpfs here; rotation on a full disk is not exercised");
         return;
     }
@@ -179,9 +229,105 @@ TEST_CASE("record: on_full_disk rotate deletes the oldest segment and keeps reco
                             .width = 320, .height = 240, .frames = 600, .fps = 30}))
         .add(make_stage("record", {{"dir", small}, {"segment", "1s"}, {"crf", "10"}, {"on_full_disk", "rotate"}}));
     const RunReport report = pipeline.run();
-    CHECK(report.ok());
+    REQUIRE(report.ok());
+    const StageReport& rec = report.sources.at(0).stages.at(0);
+    CHECK(rec.unwritten == 0);
+    CHECK(rec.output_stopped.empty());
     const auto segments = closed_segments(small);
-    CHECK_FALSE(segments.empty());
-    CHECK(segments.back().filename().string().rfind("synthetic_", 0) == 0);
-    ::umount(small.c_str());
+    CHECK(files_with(small, ".part.").empty());
+    REQUIRE(segments.size() >= 2);
+    CHECK(segments.size() < 20);  // the disk cannot hold all 20: the oldest went
+    // The remaining segments are exactly the last ones: frames 600 - 30 * n .. 599, 30 to a segment, in order.
+    int expected = 600 - 30 * static_cast<int>(segments.size());
+    for (const fs::path& segment : segments) {
+        CAPTURE(segment.string());
+        cv::VideoCapture video(segment.string());
+        cv::Mat picture;
+        int frames = 0;
+        while (video.read(picture)) {
+            CHECK(SyntheticSource::burned_number_of(picture) == expected);
+            ++expected;
+            ++frames;
+        }
+        CHECK(frames == 30);
+    }
+    CHECK(expected == 600);
+}
+
+TEST_CASE("record: on_full_disk rotate on a disk smaller than one segment keeps what fits of each, resumes at the "
+          "next segment boundary, and counts the frames in between as unwritten") {
+    TempDir dir;
+    const std::string tiny = dir / "tiny";
+    const Tmpfs disk(tiny, "48k");
+    if (!disk.ok()) {
+        MESSAGE("cannot mount a tmpfs here; rotation on a disk smaller than a segment is not exercised");
+        return;
+    }
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{
+                            .width = 320, .height = 240, .frames = 300, .fps = 30}))
+        .add(make_stage("record", {{"dir", tiny}, {"segment", "1s"}, {"crf", "5"}, {"flush_interval", "0.2s"},
+                                   {"on_full_disk", "rotate"}}));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const StageReport& rec = report.sources.at(0).stages.at(0);
+    CHECK(rec.output_stopped.empty());  // rotation never stops the recording
+    CHECK(rec.processed == 300);
+    CHECK(rec.unwritten > 0);
+    CHECK(files_with(tiny, ".part.").empty());
+    const auto segments = closed_segments(tiny);
+    REQUIRE_FALSE(segments.empty());
+    // What remains is the start of the last segment (frames 270 ...): every earlier one was deleted to make room.
+    cv::VideoCapture last(segments.back().string());
+    cv::Mat picture;
+    REQUIRE(last.read(picture));
+    CHECK(SyntheticSource::burned_number_of(picture) == 270);
+    // Each segment kept its start and lost its end: some frames of every one were written, some counted.
+    CHECK(rec.unwritten < 300 - 10);
+}
+
+TEST_CASE("record: a segment keeps the source's timestamps, gaps included") {
+    TempDir dir;
+    {
+        StageHarness record("record", {{"dir", dir.path().string()}, {"segment", "10s"}}, "cam", 25);
+        const int times_ms[] = {0, 40, 80, 120, 1120, 1160, 3000, 3040};  // a camera that paused twice
+        for (std::size_t i = 0; i < std::size(times_ms); ++i) {
+            Frame& frame = record.frame(numbered_frame(static_cast<int>(i), {160, 120}), i);
+            frame.media_time = std::chrono::milliseconds(times_ms[i]);
+            REQUIRE(record.stage().process(frame) == Outcome::pass);
+        }
+        record.close();
+    }
+    const auto segments = closed_segments(dir.path());
+    REQUIRE(segments.size() == 1);
+    REQUIRE(run(fmt::format("ffprobe -v error -show_entries packet=pts_time -of csv=p=0 '{}' > '{}'",
+                            segments[0].string(), dir / "times.txt")) == 0);
+    std::vector<double> times;
+    std::ifstream in(dir / "times.txt");
+    for (std::string line; std::getline(in, line);) times.push_back(std::stod(line));
+    CHECK(times == std::vector<double>{0, 0.04, 0.08, 0.12, 1.12, 1.16, 3.0, 3.04});
+}
+
+TEST_CASE("record: a restart removes leftovers that hold no playable frame (empty, header only) and recovers the one "
+          "that plays") {
+    TempDir dir;
+    RunReport first = record(dir.path().string(), 30, {{"segment", "10s"}});
+    REQUIRE(first.ok());
+    const fs::path whole = closed_segments(dir.path()).at(0);
+    fs::rename(whole, dir / "synthetic_20200101-000000.part.mkv");  // plays: recovered
+    std::ofstream(dir / "synthetic_20200101-000100.part.mkv");      // killed before anything reached the disk
+    {
+        std::ifstream in(dir / "synthetic_20200101-000000.part.mkv", std::ios::binary);
+        std::string head(400, '\0');
+        in.read(head.data(), static_cast<std::streamsize>(head.size()));
+        std::ofstream(dir / "synthetic_20200101-000200.part.mkv", std::ios::binary) << head;  // a header, no frame
+    }
+    const RunReport again = record(dir.path().string(), 10, {{"segment", "10s"}});
+    REQUIRE(again.ok());
+    CHECK(files_with(dir.path(), ".part.").empty());
+    const auto recovered = files_with(dir.path(), "-recovered");
+    REQUIRE(recovered.size() == 1);
+    CHECK(recovered[0].filename() == "synthetic_20200101-000000-recovered.mkv");
+    CHECK(ffprobe_frame_count(recovered[0].string()) == 30);
+    CHECK(closed_segments(dir.path()).size() == 2);  // the recovered one and the restart's own
 }

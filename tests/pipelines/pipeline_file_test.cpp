@@ -256,8 +256,8 @@ TEST_CASE("pipeline_file: a chain longer than the engine takes is refused when t
     for (std::size_t i = 0; i <= kMaxStagesPerLane; ++i) text += fmt::format("  - {{ type: \"null\", name: n{} }}\n", i);
     const PipelineFile file = parse_pipeline(text, "p.yaml");
     CHECK_THROWS_WITH_AS(build_pipeline(file, {"synthetic"}),
-                         fmt::format("p.yaml: source 1 has {} stages; a chain may have at most {}", kMaxStagesPerLane + 1,
-                                     kMaxStagesPerLane)
+                         fmt::format("p.yaml: source 1 has {} stages; a chain may have at most {}: remove 1",
+                                     kMaxStagesPerLane + 1, kMaxStagesPerLane)
                              .c_str(),
                          ConfigError);
 }

@@ -129,14 +129,29 @@ TEST_CASE("config: a chain longer than the engine takes is refused by validate a
     file << "stages:\n";
     for (std::size_t i = 0; i <= framepipe::kMaxStagesPerLane; ++i) file << fmt::format("  - {{ type: null, name: n{} }}\n", i);
     file.close();
-    const std::string expected = fmt::format("framepipe: long.yaml: source 1 has {} stages; a chain may have at most {}\n",
-                                             framepipe::kMaxStagesPerLane + 1, framepipe::kMaxStagesPerLane);
+    const std::string expected =
+        fmt::format("framepipe: long.yaml: source 1 has {} stages; a chain may have at most {}: remove 1\n",
+                    framepipe::kMaxStagesPerLane + 1, framepipe::kMaxStagesPerLane);
     const CommandResult validate = run_framepipe("validate long.yaml", dir);
     CHECK(validate.code == 2);
     CHECK(validate.err == expected);
     const CommandResult run = run_framepipe("run -q long.yaml synthetic", dir);
     CHECK(run.code == 2);
     CHECK(run.err == expected);
+
+    // A video brings two decode stages of its own: 15 stages of the file's are one too many, said before opening.
+    std::ofstream shorter(dir / "shorter.yaml");
+    shorter << "stages:\n";
+    for (std::size_t i = 0; i + 1 < framepipe::kMaxStagesPerLane; ++i)
+        shorter << fmt::format("  - {{ type: null, name: n{} }}\n", i);
+    shorter.close();
+    write_video(dir / "clip.mp4", {.frames = 5, .size = {64, 48}});
+    const std::string with_decoders =
+        fmt::format("framepipe: shorter.yaml: source 1 has {} stages (2 of them its decoder's); a chain may have at "
+                    "most {}: remove 1\n",
+                    framepipe::kMaxStagesPerLane + 1, framepipe::kMaxStagesPerLane);
+    CHECK(run_framepipe("validate shorter.yaml clip.mp4", dir).err == with_decoders);
+    CHECK(run_framepipe("run -q shorter.yaml clip.mp4", dir).err == with_decoders);
 }
 
 TEST_CASE("config: the example of every stage and source type that 'framepipe stages' lists validates as written") {

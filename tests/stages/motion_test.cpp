@@ -1,7 +1,8 @@
 // Motion detection and event clips on scenes drawn at test time: a still textured background with sensor noise, and a
 // white square that crosses it from frame 75 to frame 150 (25 fps). Motion must start within a few frames of the
 // square's entry, end after the cooldown, leave a snapshot and an events line, and ignore noise alone; event clips must
-// begin with the pre-roll (frames before the square appeared).
+// begin with the pre-roll (frames before the square appeared), be flushed while open and renamed when closed, and
+// leftovers of a killed run be recovered or removed.
 #include "support/media.hpp"
 #include "support/stage_harness.hpp"
 
@@ -16,6 +17,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -64,7 +66,7 @@ std::vector<fs::path> files_in(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("motion: one event starts within 3 frames of the square's entry and ends after the cooldown, with a "
-          "snapshot and an events line") {
+          "snapshot, a line when it starts and one when it ends") {
     TempDir dir;
     StageHarness motion("motion", {{"cooldown", "1s"}, {"snapshots", dir / "snaps"}, {"events", dir / "events.jsonl"}},
                         "yard.mp4");
@@ -95,15 +97,24 @@ TEST_CASE("motion: one event starts within 3 frames of the square's entry and en
     CHECK(event_of[kLeaves + 20] == 1);  // still inside the 1 s cooldown
     CHECK(event_of[kLeaves + 30] == 0);  // ended
 
+    // Two lines: one written when the event started, one when it ended, naming the same run, input and event.
     const auto events = read_events(dir / "events.jsonl");
-    REQUIRE(events.size() == 1);
-    CHECK(events[0]["input"] == "yard.mp4");
-    CHECK(events[0]["start_frame"] == first);
-    CHECK(events[0]["end_frame"].get<int>() >= kLeaves - 3);
-    CHECK(events[0]["end_frame"].get<int>() <= kLeaves + 2);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0]["state"] == "started");
+    CHECK(events[1]["state"] == "ended");
+    for (const auto& line : events) {
+        CHECK(line["run"] == events[0]["run"]);
+        CHECK(line["input"] == "yard.mp4");
+        CHECK(line["event"] == 1);
+        CHECK(line["start_frame"] == first);
+        CHECK(line["snapshot"] == events[0]["snapshot"]);
+    }
+    CHECK_FALSE(events[0].contains("end_frame"));
+    CHECK(events[1]["end_frame"].get<int>() >= kLeaves - 3);
+    CHECK(events[1]["end_frame"].get<int>() <= kLeaves + 2);
     const auto snapshots = files_in(dir.path() / "snaps");
     REQUIRE(snapshots.size() == 1);
-    CHECK(snapshots[0].filename() == events[0]["snapshot"].get<std::string>());
+    CHECK(snapshots[0].filename() == events[1]["snapshot"].get<std::string>());
     const cv::Mat snapshot = cv::imread(snapshots[0].string());
     CHECK(snapshot.size() == kSize);
 }
@@ -151,4 +162,53 @@ TEST_CASE("event_clips: a video with one crossing gives one clip that starts wit
     cv::cvtColor(first, gray, cv::COLOR_BGR2GRAY);
     cv::minMaxLoc(gray, nullptr, &brightest);
     CHECK(brightest < 200);  // before the square: the pre-roll
+}
+
+TEST_CASE("event_clips: the open clip is a .part file holding every frame up to its last flush (each flush_interval "
+          "of media time); it is renamed when the clip closes") {
+    TempDir dir;
+    const fs::path clips_dir = dir.path() / "clips";
+    StageHarness clips("event_clips",
+                       {{"dir", clips_dir.string()}, {"pre_roll", "1s"}, {"post_roll", "1s"}, {"flush_interval", "0.4s"}},
+                       "yard.mp4", 25);
+    const auto feed = [&](int n, std::uint64_t event) {
+        Frame& frame = clips.frame(numbered_frame(n, {160, 120}), static_cast<std::uint64_t>(n));
+        frame.event = event;
+        REQUIRE(clips.stage().process(frame) == Outcome::pass);
+    };
+    for (int n = 0; n < 50; ++n) feed(n, 0);
+    for (int n = 50; n < 100; ++n) feed(n, 1);
+    // Written so far: the pre-roll (frames 25..49, 1 s) and frames 50..99; flushes every 10 frames of media time.
+    auto open = files_in(clips_dir);
+    REQUIRE(open.size() == 1);
+    CHECK(open[0].filename().string().find(".part.mkv") != std::string::npos);
+    const std::int64_t flushed = ffprobe_frame_count(open[0].string());
+    CHECK(flushed >= 75 - 10);
+    CHECK(flushed <= 75);
+    for (int n = 100; n < 130; ++n) feed(n, 0);  // the post-roll ends 1 s after frame 99: the clip closes at 125
+    const auto closed = files_in(clips_dir);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].filename() == "yard_event0001_00-00-02.000.mkv");
+    CHECK(ffprobe_frame_count(closed[0].string()) == 25 + 50 + 26);
+    CHECK(clips.health().unwritten() == 0);
+}
+
+TEST_CASE("event_clips: a restart renames a leftover .part clip that plays to -recovered and removes one that holds "
+          "no playable frame") {
+    TempDir dir;
+    const fs::path clips_dir = dir.path() / "clips";
+    fs::create_directories(clips_dir);
+    write_video((clips_dir / "yard_event0001_00-00-02.000.part.mkv").string(), {.frames = 10, .size = {160, 120}});
+    std::ofstream(clips_dir / "yard_event0002_00-00-09.000.part.mkv");                          // killed before a frame
+    std::ofstream(clips_dir / "yard_event0003_00-00-19.000.part.mkv") << "\x1a\x45\xdf\xa3 cut";  // a header, no frame
+    write_video((clips_dir / "gate_event0001_00-00-01.000.part.mkv").string(), {.frames = 5, .size = {160, 120}});
+    {
+        StageHarness clips("event_clips", {{"dir", clips_dir.string()}}, "yard.mp4", 25);
+    }
+    std::vector<std::string> names;
+    for (const fs::path& p : files_in(clips_dir)) names.push_back(p.filename().string());
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"gate_event0001_00-00-01.000.part.mkv",  // another input's: not touched
+                                            "yard_event0001_00-00-02.000-recovered.mkv"});
+    CHECK(ffprobe_frame_count((clips_dir / "yard_event0001_00-00-02.000-recovered.mkv").string()) == 10);
 }

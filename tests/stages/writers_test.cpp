@@ -1,5 +1,6 @@
-// Writers: videos that ffprobe plays with the expected frame count (and that decode back in order), image sequences,
-// and clear errors for codecs and containers the system lacks.
+// Writers: videos that ffprobe plays with the expected frame count (and that decode back in order) and the source's
+// timestamps, written under a .part name until finished; paths that cannot be written refused before any frame; image
+// sequences, and clear errors for codecs and containers the system lacks.
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 #include "support/stage_harness.hpp"
@@ -13,10 +14,16 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace framepipe;
 using namespace framepipe::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -37,6 +44,21 @@ std::vector<int> decode_numbers(const std::string& path) {
     std::vector<int> numbers;
     for (const auto& seen : recorder.seen()) numbers.push_back(seen.number);
     return numbers;
+}
+
+// Presentation times of the file's video packets, in seconds from the first, in presentation order.
+std::vector<double> packet_times(const std::string& path, const TempDir& dir) {
+    const std::string listing = dir / "times.txt";
+    REQUIRE(run(fmt::format("ffprobe -v error -select_streams v:0 -show_entries packet=pts_time -of csv=p=0 '{}' > '{}'",
+                            path, listing)) == 0);
+    std::vector<double> times;
+    std::ifstream in(listing);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) times.push_back(std::stod(line));
+    std::sort(times.begin(), times.end());
+    const double first = times.empty() ? 0.0 : times.front();
+    for (double& t : times) t -= first;
+    return times;
 }
 
 }  // namespace
@@ -100,6 +122,110 @@ TEST_CASE("write_video: an existing file is not overwritten unless asked") {
     CHECK_THROWS_WITH_AS(StageHarness("write_video", {{"path", path}}), doctest::Contains("already exists"), ConfigError);
     write_frames(path, {{"overwrite", "true"}}, 7, {160, 120});
     CHECK(ffprobe_frame_count(path) == 7);
+}
+
+TEST_CASE("write_video: the source's timestamps are kept: a gap stays a gap, a repeated or backward time moves one "
+          "tick forward") {
+    TempDir dir;
+    // Media times in ms: 40 ms apart, a gap of 420 ms, a repeated time and one that goes back.
+    const int times_ms[] = {0, 40, 80, 500, 540, 540, 500, 1000};
+    for (const char* file : {"vfr.mkv", "vfr.mp4", "vfr.ts"}) {
+        CAPTURE(file);
+        const std::string path = dir / file;
+        {
+            StageHarness writer("write_video", {{"path", path}}, "clip.mp4", 25);
+            for (std::size_t i = 0; i < std::size(times_ms); ++i) {
+                Frame& frame = writer.frame(numbered_frame(static_cast<int>(i), {160, 120}), i);
+                frame.media_time = std::chrono::milliseconds(times_ms[i]);
+                REQUIRE(writer.stage().process(frame) == Outcome::pass);
+            }
+            writer.close();
+        }
+        const std::vector<double> times = packet_times(path, dir);
+        REQUIRE(times.size() == std::size(times_ms));
+        for (std::size_t i : {0U, 1U, 2U, 3U, 4U, 7U}) CHECK(times[i] == doctest::Approx(times_ms[i] / 1000.0).epsilon(0.0005));
+        CHECK(times[5] > times[4]);  // the repeated time, one tick later
+        CHECK(times[6] > times[5]);  // the backward one, one more tick later
+        CHECK(times[6] - times[4] <= 0.0021);
+        CHECK(decode_numbers(path) == count_up(8));
+    }
+}
+
+TEST_CASE("write_video: a path it cannot write is refused at open, before any frame, saying what to do") {
+    TempDir dir;
+    std::ofstream(dir / "plain") << "a regular file";
+    const std::string under_file = "cannot create the folder '" + (dir / "plain") + "'";
+    CHECK_THROWS_WITH_AS(StageHarness("write_video", {{"path", dir / "plain/out.mp4"}}),
+                         doctest::Contains(under_file.c_str()), ConfigError);
+
+    // A read-only folder: permission bits do not stop root, a read-only mount does.
+    const std::string locked = dir / "locked";
+    fs::create_directories(locked);
+    bool mounted = false;
+    if (::geteuid() == 0) {
+        mounted = ::mount("tmpfs", locked.c_str(), "tmpfs", MS_RDONLY, "size=64k") == 0;
+        if (!mounted) {
+            MESSAGE("running as root and cannot mount a read-only tmpfs: the read-only folder is not exercised");
+            return;
+        }
+    } else {
+        fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+    }
+    const std::string read_only = "cannot write in the folder '" + locked + "'";
+    CHECK_THROWS_WITH_AS(StageHarness("write_video", {{"path", locked + "/out.mp4"}}),
+                         doctest::Contains(read_only.c_str()), ConfigError);
+    CHECK_THROWS_WITH_AS(StageHarness("write_video", {{"path", locked + "/out.mp4"}}),
+                         doctest::Contains("choose a folder you can write to"), ConfigError);
+    if (mounted) ::umount2(locked.c_str(), MNT_DETACH);
+}
+
+TEST_CASE("write_video: the file is written under a .part name and renamed when finished; no frame, no file; "
+          "fragmented MP4 is written under its final name") {
+    TempDir dir;
+    const std::string path = dir / "out.mp4";
+    const std::string part = dir / "out.part.mp4";
+    {
+        StageHarness writer("write_video", {{"path", path}});
+        CHECK(fs::exists(part));  // created at open: a permission problem shows before any frame
+        for (int i = 0; i < 10; ++i) writer.apply(numbered_frame(i, {160, 120}), std::uint64_t(i));
+        CHECK_FALSE(fs::exists(path));
+        writer.close();
+    }
+    CHECK_FALSE(fs::exists(part));
+    CHECK(ffprobe_frame_count(path) == 10);
+    {
+        StageHarness writer("write_video", {{"path", dir / "none.mp4"}});
+    }
+    CHECK_FALSE(fs::exists(dir / "none.mp4"));
+    CHECK_FALSE(fs::exists(dir / "none.part.mp4"));
+    {
+        StageHarness writer("write_video", {{"path", dir / "frag.mp4"}, {"fragmented", "true"}});
+        for (int i = 0; i < 10; ++i) writer.apply(numbered_frame(i, {160, 120}), std::uint64_t(i));
+        CHECK(fs::exists(dir / "frag.mp4"));
+    }
+    CHECK(ffprobe_frame_count(dir / "frag.mp4") == 10);
+}
+
+TEST_CASE("write_video: a write that fails (a full device) throws naming the file and why, leaves the .part name, and "
+          "releases the encoder, muxer and file on that path (AddressSanitizer's leak check covers it)") {
+    TempDir dir;
+    // The .part file is a link to /dev/full: it opens, and every write fails with ENOSPC.
+    fs::create_symlink("/dev/full", dir / "full.part.mp4");
+    StageHarness writer("write_video", {{"path", dir / "full.mp4"}, {"overwrite", "true"}}, "clip.mp4", 25);
+    std::string error;
+    for (int i = 0; i < 200 && error.empty(); ++i) {
+        try {
+            writer.apply(numbered_frame(i, {320, 240}), std::uint64_t(i));
+        } catch (const Error& e) {
+            error = e.what();
+        }
+    }
+    CHECK(error.find("full.part.mp4") != std::string::npos);
+    CHECK(error.find("No space left on device") != std::string::npos);
+    CHECK_THROWS_WITH_AS(writer.apply(numbered_frame(0, {320, 240}), 200), doctest::Contains("write after finish"),
+                         Error);
+    writer.close();
+    CHECK_FALSE(fs::exists(dir / "full.mp4"));  // a half file never takes the final name
 }
 
 TEST_CASE("write_images: one file per frame, named by the template") {

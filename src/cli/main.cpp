@@ -178,6 +178,10 @@ int run(const RunArgs& args) {
     if (!report.balanced())
         spdlog::error("frame accounting does not add up (an internal error); the figures above show where");
     if (!report.ok()) return 1;
+    if (g_interrupts.load() >= 2) {  // the frames in flight were discarded on request: not a clean end
+        spdlog::warn("the run was interrupted twice: frames in flight were discarded (counted above)");
+        return 1;
+    }
     if (!report.stopped) {  // a run that went to its end but delivered nothing failed, whatever the reason
         bool delivered = false;
         for (const SourceReport& s : report.sources) delivered = delivered || s.delivered > 0;

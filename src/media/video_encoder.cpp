@@ -268,8 +268,9 @@ struct VideoEncoder::Impl {
         durable = muxed;
     }
 
-    void drain(bool flushing) {
+    void drain(bool flushing, const std::stop_token& abort = {}) {
         for (;;) {
+            if (abort.stop_requested()) return;  // finishing in a hurry: what the encoder still holds is given up
             const int ret = avcodec_receive_packet(encoder.get(), packet.get());
             if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
             if (ret < 0) fail("encoding failed", ret);
@@ -322,13 +323,13 @@ struct VideoEncoder::Impl {
         drain(false);
     }
 
-    void finish() {
+    void finish(const std::stop_token& abort) {
         if (finished) return;
         finished = true;
         if (!opened) return;
         int ret = avcodec_send_frame(encoder.get(), nullptr);
         if (ret < 0) fail("cannot finish the file", ret);
-        drain(true);
+        drain(true, abort);
         ret = av_write_trailer(container);
         if (ret >= 0) {
             avio_flush(container->pb);
@@ -385,7 +386,7 @@ VideoEncoder::~VideoEncoder() {
 void VideoEncoder::on_full_disk(MakeRoom make_room) { impl_->sink.make_room = std::move(make_room); }
 void VideoEncoder::write(const cv::Mat& image) { impl_->write(image, std::nullopt); }
 void VideoEncoder::write(const cv::Mat& image, Duration media_time) { impl_->write(image, media_time); }
-void VideoEncoder::finish() { impl_->finish(); }
+void VideoEncoder::finish(std::stop_token abort) { impl_->finish(abort); }
 
 std::int64_t VideoEncoder::frames_written() const noexcept { return impl_->written; }
 std::int64_t VideoEncoder::frames_durable() const noexcept { return impl_->durable; }

@@ -23,6 +23,7 @@
 #include <opencv2/core/mat.hpp>
 
 #include <functional>
+#include <stop_token>
 #include <memory>
 #include <string>
 
@@ -63,8 +64,10 @@ public:
     void write(const cv::Mat& image);
     /// Encodes one frame at media_time (see Timestamps above).
     void write(const cv::Mat& image, Duration media_time);
-    /// Flushes the encoder and finalises the file. Idempotent. Called by the destructor if not called before.
-    void finish();
+    /// Flushes the encoder and finalises the file. Idempotent. Called by the destructor if not called before. When
+    /// `abort` is requested (before or while it drains a slow encoder), the frames still inside the encoder are given
+    /// up and the file is finalised at once with what was written: frames_written() - frames_durable() were lost.
+    void finish(std::stop_token abort = {});
 
     /// Frames taken by write().
     [[nodiscard]] std::int64_t frames_written() const noexcept;

@@ -224,6 +224,7 @@ public:
 
     void open(const StageContext& context) override {
         health_ = context.health;
+        abort_ = context.abort;
         input_ = stem_of(context.source.name);
         live_ = context.source.live;
         options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
@@ -331,11 +332,13 @@ private:
 
     void finish_clip() {
         try {
-            clip_->finish();
+            clip_->finish(abort_);  // an aborted run finalises at once what was written
         } catch (const Error& e) {
             clip_failed(e);
             return;
         }
+        if (const std::int64_t lost = clip_->frames_written() - clip_->frames_durable(); lost > 0)
+            health_->count_unwritten(static_cast<std::uint64_t>(lost));
         const std::int64_t frames = clip_->frames_written();
         clip_.reset();
         std::error_code ec;
@@ -381,6 +384,7 @@ private:
     std::string container_;
     media::VideoEncoder::Options options_;
     StageHealth* health_ = nullptr;
+    std::stop_token abort_;
     std::string input_;
     std::vector<Slot> ring_;
     std::size_t ring_head_ = 0;

@@ -60,6 +60,7 @@ public:
 
     void open(const StageContext& context) override {
         health_ = context.health;
+        abort_ = context.abort;
         input_ = stem_of(context.source.name);  // stream names carry no '/', ':' or query (VideoSource::stream_name)
         options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
         options_.gop = static_cast<int>(std::max(1.0, options_.fps));  // a key frame a second
@@ -178,11 +179,13 @@ private:
 
     void close_segment() {
         try {
-            encoder_->finish();
+            encoder_->finish(abort_);  // an aborted run finalises at once what was written
         } catch (const Error& e) {
             segment_failed(e);
             return;
         }
+        if (const std::int64_t lost = encoder_->frames_written() - encoder_->frames_durable(); lost > 0)
+            health_->count_unwritten(static_cast<std::uint64_t>(lost));
         const bool any = encoder_->frames_written() > 0;
         encoder_.reset();
         std::error_code ec;
@@ -291,6 +294,7 @@ private:
     double fps_;
     media::VideoEncoder::Options options_;
     StageHealth* health_ = nullptr;
+    std::stop_token abort_;
     std::string input_;
     std::unique_ptr<media::VideoEncoder> encoder_;
     fs::path final_path_;

@@ -77,6 +77,8 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        health_ = context.health;
+        abort_ = context.abort;
         options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
         Frame probe;
         path_ = render_template(path_template_, {input_, probe, 0, true});
@@ -117,7 +119,13 @@ public:
             std::filesystem::remove(writing_, ec);
             return;
         }
-        encoder_->finish();
+        encoder_->finish(abort_);  // an aborted run finalises at once what was written
+        if (const std::int64_t lost = encoder_->frames_written() - encoder_->frames_durable(); lost > 0) {
+            health_->count_unwritten(static_cast<std::uint64_t>(lost));
+            spdlog::warn("{}: {}: the run was aborted: the last {} frame(s) were still in the encoder and are not in "
+                         "'{}'",
+                         input_, traits().name, lost, path_);
+        }
         if (writing_ != path_) {
             std::filesystem::rename(writing_, path_, ec);
             if (ec)
@@ -136,6 +144,8 @@ private:
     std::string input_;
     std::string path_;     // the final name
     std::string writing_;  // the name written while open: path_ itself when fragmented, else its .part name
+    StageHealth* health_ = nullptr;
+    std::stop_token abort_;
     std::unique_ptr<media::VideoEncoder> encoder_;
     bool failed_ = false;  // a write failed: the file stays under its .part name
 };

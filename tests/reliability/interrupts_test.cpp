@@ -1,0 +1,109 @@
+// Nothing hangs: a FIFO without a writer, a server that accepts and never answers, and a slow encoder still being
+// drained all give way to Ctrl-C; the second Ctrl-C finalises what it can at once and counts what it gave up.
+#include "support/command.hpp"
+#include "support/eventually.hpp"
+#include "support/media.hpp"
+#include "support/process.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace framepipe::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Outcome {
+    std::optional<int> code;  // nullopt: still running at the limit (killed)
+    std::string out, err;
+};
+
+// Starts `framepipe ARGS` in `dir`, waits until `ready` holds (or `settle` passes), sends `signals` SIGINTs 300 ms
+// apart, and waits at most `limit` for it to end.
+Outcome interrupt(const TempDir& dir, const std::string& args, int signals, std::chrono::milliseconds settle,
+                  std::chrono::seconds limit = 30s) {
+    Process process(fmt::format("'{}' {} > out.txt 2> err.txt", FRAMEPIPE_BINARY, args), dir.path());
+    std::this_thread::sleep_for(settle);
+    for (int i = 0; i < signals; ++i) {
+        if (i > 0) std::this_thread::sleep_for(300ms);
+        process.kill(SIGINT, false);
+    }
+    Outcome outcome;
+    outcome.code = process.wait_for(limit);
+    if (!outcome.code) process.kill(SIGKILL);
+    outcome.out = slurp(dir / "out.txt");
+    outcome.err = slurp(dir / "err.txt");
+    return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("interrupts: Ctrl-C while a FIFO waits for its writer ends the run, saying nothing was processed") {
+    TempDir dir;
+    REQUIRE(::mkfifo((dir / "feed.mkv").c_str(), 0600) == 0);
+    std::ofstream(dir / "copy.yaml") << "stages:\n  - { type: write_video, path: out.mp4 }\n";
+    const Outcome r = interrupt(dir, "run -q copy.yaml feed.mkv", 1, 500ms);
+    REQUIRE(r.code.has_value());
+    CHECK(*r.code == 1);
+    CHECK(r.err.find("'feed.mkv': stopped while opening") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "out.mp4"));
+}
+
+TEST_CASE("interrupts: Ctrl-C while a server accepts the connection and never answers ends the run long before its "
+          "open timeout") {
+    TempDir dir;
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener, 8) == 0);  // connections complete in the kernel; nothing is ever sent back
+    socklen_t length = sizeof address;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    std::ofstream(dir / "view.yaml") << "stages:\n  - { type: \"null\" }\n";
+    const Outcome r = interrupt(dir,
+                                fmt::format("run -q view.yaml http://127.0.0.1:{}/cam.mjpg --set source.open_timeout=1h "
+                                            "--set source.reconnect=false",
+                                            ntohs(address.sin_port)),
+                                1, 1000ms);
+    ::close(listener);
+    REQUIRE(r.code.has_value());  // an open that waited for its timeout would still be running (1 hour)
+    CHECK(*r.code == 1);
+    CHECK(r.err.find("stopped while opening") != std::string::npos);
+}
+
+TEST_CASE("interrupts: a second Ctrl-C while a slow encoder drains finalises the file at once, playable, and counts "
+          "the frames it gave up") {
+    TempDir dir;
+    std::ofstream(dir / "slow.yaml") << "stages:\n  - { type: write_video, path: slow.mp4, preset: veryslow }\n";
+    // The input ends quickly; x264's veryslow lookahead keeps dozens of 720p frames to encode in the final drain.
+    const Outcome r = interrupt(dir,
+                                "run -q slow.yaml synthetic --set source.width=1280 --set source.height=720 "
+                                "--set source.frames=120",
+                                2, 2500ms);
+    REQUIRE(r.code.has_value());
+    CHECK(*r.code != 0);  // frames were given up on request: not a clean end
+    CHECK(r.err.find("discarding the frames in flight") != std::string::npos);
+    const std::int64_t in_file = ffprobe_frame_count(dir / "slow.mp4");
+    CHECK(in_file >= 0);  // the file was finalised: it plays
+    const auto number_before = [&](const std::string& text) -> std::int64_t {
+        const auto at = r.out.find(text);
+        if (at == std::string::npos) return 0;
+        const auto start = r.out.rfind(' ', at - 1) + 1;
+        return std::stoll(r.out.substr(start, at - start));
+    };
+    // Every frame write_video passed on is in the file, or counted as not written (what the encoder still held).
+    const std::int64_t delivered = number_before(" delivered,");
+    CHECK(delivered > 0);
+    CHECK(in_file + number_before(" frame(s) not written to its output") == delivered);
+}

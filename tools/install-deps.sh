@@ -7,7 +7,7 @@ set -eu
 packages="build-essential cmake pkg-config git
   libopencv-dev libconcurrentqueue-dev libtbb-dev libfmt-dev libspdlog-dev doctest-dev libcli11-dev
   libyaml-cpp-dev nlohmann-json3-dev libbenchmark-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-  libavdevice-dev libcpp-httplib-dev
+  libavdevice-dev
   ffmpeg python3 python3-opencv python3-jsonschema dpkg-dev
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly"

@@ -3,6 +3,7 @@
 
 #include "chain_state.hpp"
 #include "flow_graph.hpp"
+#include "../report/text_escape.hpp"
 #include "run_control.hpp"
 #include "source_runner.hpp"
 #include "stage_runner.hpp"
@@ -173,6 +174,8 @@ void Pipeline::Impl::open_sources() {
         }
         chain.state.index = i;
         if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
+        // A name comes from a file name or a URL: bytes, not always text. From here on it is shown everywhere.
+        chain.state.info.name = displayable_name(chain.state.info.name);
         // The source's own decode stages go first, so decoding runs on the graph like any other stage.
         std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
         chain.decoder_count = decoders.size();

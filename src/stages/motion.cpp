@@ -23,6 +23,7 @@
 // the file and stops the clips only (StageHealth::output_stopped); frames not written are counted.
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
+#include "partial_files.hpp"
 #include "stage_support.hpp"
 #include "image_output.hpp"
 #include "template_text.hpp"
@@ -275,35 +276,8 @@ private:
 
     const cv::Mat& scaled(const cv::Mat& image) { return scaled_to_width(image, width_, scaled_); }
 
-    static fs::path part_of(const fs::path& path) {
-        return path.parent_path() / (path.stem().string() + ".part" + path.extension().string());
-    }
-
     void recover_partial_clips() {
-        const std::string marker = ".part." + container_;
-        std::vector<fs::path> leftovers;
-        std::error_code ec;
-        for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-            const std::string file = entry.path().filename().string();
-            if (file.rfind(input_ + "_", 0) == 0 && file.size() > marker.size() &&
-                file.compare(file.size() - marker.size(), marker.size(), marker) == 0)
-                leftovers.push_back(entry.path());
-        }
-        for (const fs::path& leftover : leftovers) {
-            if (!media::holds_playable_frame(leftover.string())) {
-                fs::remove(leftover, ec);
-                spdlog::warn("{}: {}: removed {}, left open by a previous run: it holds no playable frame", input_,
-                             traits().name, leftover.string());
-                continue;
-            }
-            const std::string file = leftover.filename().string();
-            const std::string base = (fs::path(dir_) / (file.substr(0, file.size() - marker.size()) + "-recovered")).string();
-            fs::path target = base + "." + container_;
-            for (int n = 2; fs::exists(target); ++n) target = fmt::format("{}-{}.{}", base, n, container_);
-            fs::rename(leftover, target, ec);
-            spdlog::warn("{}: {}: recovered the clip a previous run left open: {}", input_, traits().name,
-                         target.string());
-        }
+        (void)recover_leftovers(dir_, input_, container_, fmt::format("{}: {}", input_, traits().name), "clip");
     }
 
     void start_clip(const Frame& frame) {

@@ -16,6 +16,7 @@
 // file (after the last flush of a failed segment, or while paused or stopped) is counted (StageHealth::count_unwritten).
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
+#include "partial_files.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
 
@@ -119,28 +120,7 @@ private:
     }
 
     void recover_partial_segments() {
-        const std::string marker = ".part." + container_;
-        std::vector<fs::path> leftovers;
-        std::error_code ec;
-        for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-            const std::string file = entry.path().filename().string();
-            if (file.rfind(input_ + "_", 0) == 0 && file.size() > marker.size() &&
-                file.compare(file.size() - marker.size(), marker.size(), marker) == 0)
-                leftovers.push_back(entry.path());
-        }
-        for (const fs::path& leftover : leftovers) {
-            const std::string file = leftover.filename().string();
-            if (!media::holds_playable_frame(leftover.string())) {
-                fs::remove(leftover, ec);
-                spdlog::warn("{}: {}: removed {}, left open by a previous run: it holds no playable frame", input_,
-                             traits().name, leftover.string());
-                continue;
-            }
-            const fs::path target = unique_path(file.substr(0, file.size() - marker.size()) + "-recovered");
-            fs::rename(leftover, target, ec);
-            spdlog::warn("{}: {}: recovered the segment a previous run left open: {}", input_, traits().name,
-                         target.string());
-        }
+        (void)recover_leftovers(dir_, input_, container_, fmt::format("{}: {}", input_, traits().name), "segment");
     }
 
     fs::path unique_path(const std::string& base) const {
@@ -163,9 +143,6 @@ private:
             std::error_code ec;
             if (!fs::exists(path, ec) && !fs::exists(part_of(path), ec)) return path;
         }
-    }
-    fs::path part_of(const fs::path& path) const {
-        return path.parent_path() / (path.stem().string() + ".part." + container_);
     }
 
     void open_segment(Duration media_start) {

@@ -2,6 +2,7 @@
 // anywhere in a chain; the ones that write run on dedicated threads.
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
+#include "partial_files.hpp"
 #include "stage_support.hpp"
 #include "image_output.hpp"
 #include "template_text.hpp"
@@ -86,10 +87,7 @@ public:
         if (!overwrite_ && std::filesystem::exists(path_, ec))
             throw ConfigError(fmt::format("'{}' already exists; set overwrite: true or choose another path", path_));
         const std::filesystem::path final_path(path_);
-        writing_ = options_.fragmented ? path_
-                                       : (final_path.parent_path() /
-                                          (final_path.stem().string() + ".part" + final_path.extension().string()))
-                                             .string();
+        writing_ = options_.fragmented ? path_ : part_of(final_path).string();
         media::create_output_file(writing_, "write_video");
         encoder_ = std::make_unique<media::VideoEncoder>(writing_, options_);
     }

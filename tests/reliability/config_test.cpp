@@ -2,6 +2,7 @@
 // problem of a file at once, exit 2), files that are not pipeline files are refused without reading them whole, every
 // catalogue example validates, and credentials in input URLs appear in no output, message or report.
 #include "support/command.hpp"
+#include "support/framepipe_command.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/media.hpp"
@@ -22,10 +23,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-CommandResult run_framepipe(const std::string& args, const TempDir& dir, std::chrono::milliseconds limit = 60s) {
-    return run_bounded(fmt::format("'{}' {}", FRAMEPIPE_BINARY, args), dir.path(), limit);
-}
 
 // The lines of `text` that start with `prefix`, without it.
 std::vector<std::string> lines_after(const std::string& text, const std::string& prefix) {

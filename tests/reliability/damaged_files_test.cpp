@@ -2,6 +2,7 @@
 // names it, the right exit code, and no hang; a damaged image in a folder is skipped and counted, and the rest is
 // processed.
 #include "support/command.hpp"
+#include "support/framepipe_command.hpp"
 #include "support/damage.hpp"
 #include "support/media.hpp"
 
@@ -15,16 +16,6 @@
 using namespace framepipe::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string pipelines() { return std::string(FRAMEPIPE_SOURCE_DIR) + "/pipelines/"; }
-
-CommandResult run_framepipe(const std::string& args, const TempDir& dir, std::chrono::milliseconds limit = 60s) {
-    return run_bounded(fmt::format("'{}' {}", FRAMEPIPE_BINARY, args), dir.path(), limit);
-}
-
-}  // namespace
 
 TEST_CASE("damaged files: a file that is not a video, or is empty, or lost its index, is refused by name with exit 2") {
     TempDir dir;

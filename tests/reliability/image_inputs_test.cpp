@@ -4,6 +4,7 @@
 // cap, and `framepipe probe` reads headers only.
 #include "media/image_file.hpp"
 #include "support/command.hpp"
+#include "support/framepipe_command.hpp"
 #include "support/damage.hpp"
 #include "support/media.hpp"
 
@@ -27,12 +28,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string pipelines() { return std::string(FRAMEPIPE_SOURCE_DIR) + "/pipelines/"; }
-
-CommandResult run_framepipe(const std::string& args, const TempDir& dir) {
-    return run_bounded(fmt::format("'{}' {}", FRAMEPIPE_BINARY, args), dir.path(), 60s);
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -4,6 +4,7 @@
 // by themselves while the recording and the run go on, with the stop and the frames not written in the summary and
 // the JSON report.
 #include "support/command.hpp"
+#include "support/framepipe_command.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
 
@@ -24,7 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string pipelines() { return std::string(FRAMEPIPE_SOURCE_DIR) + "/pipelines/"; }
 std::string cli(const std::string& args) { return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args); }
 
 // A folder no one can write to: a read-only tmpfs when running as root (permission bits do not stop root), else one

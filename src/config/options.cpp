@@ -134,7 +134,7 @@ OptionValues check_options(const StageSpec& spec, const std::map<std::string, st
     OptionValues out;
     for (const auto& [name, value] : given) {
         const auto it = std::find_if(spec.options.begin(), spec.options.end(),
-                                     [&](const OptionSpec& o) { return o.name == name; });
+                                     [&name = name](const OptionSpec& o) { return o.name == name; });
         if (it == spec.options.end()) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);

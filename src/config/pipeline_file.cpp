@@ -232,7 +232,8 @@ OptionValues options_for(const std::string& type, const std::map<std::string, st
     const StageSpec& spec = source_spec(type);
     std::map<std::string, std::string> mine;
     for (const auto& [name, value] : options)
-        if (std::any_of(spec.options.begin(), spec.options.end(), [&](const OptionSpec& o) { return o.name == name; }))
+        if (std::any_of(spec.options.begin(), spec.options.end(),
+                        [&name = name](const OptionSpec& o) { return o.name == name; }))
             mine[name] = value;
     return check_options(spec, mine);
 }
@@ -641,7 +642,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
     const StageSpec& spec = source_spec(type);
     for (const auto& [key, value] : entry.options) {
         const bool known = key == "type" || std::any_of(spec.options.begin(), spec.options.end(),
-                                                        [&](const OptionSpec& o) { return o.name == key; });
+                                                        [&key = key](const OptionSpec& o) { return o.name == key; });
         if (!known) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);

@@ -120,6 +120,9 @@ Duration parse_duration(std::string_view text) {
     }
     const auto v = parse_number(number);
     if (!v || *v < 0) throw ConfigError(fmt::format("'{}' is not a duration (try 2s, 500ms, 1.5)", text));
+    // Longer ones are refused rather than wrapped (see kLongestDuration).
+    if (*v * scale > in_seconds(kLongestDuration))
+        throw ConfigError(fmt::format("'{}' is longer than 100 years, the longest duration framepipe takes", text));
     return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*v * scale));
 }
 

@@ -487,8 +487,7 @@ ReadResult ImageSource::read(Frame& frame, std::stop_token stop) {
     else
         frame.encoded.clear();
     const double fps = options_.fps > 0 ? options_.fps : 1.0;
-    frame.media_time =
-        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(static_cast<double>(index) / fps));
+    frame.media_time = duration_from_seconds(static_cast<double>(index) / fps);
     return ReadResult::frame;
 }
 

@@ -79,8 +79,7 @@ namespace {
 Duration media_time_of(const AVFrame& picture, const StreamParameters& stream) {
     const std::int64_t ts = picture.best_effort_timestamp != AV_NOPTS_VALUE ? picture.best_effort_timestamp : picture.pts;
     if (ts == AV_NOPTS_VALUE) return Duration{0};
-    return std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(seconds_of(ts - stream.start_pts, stream.time_base)));
+    return duration_from_seconds(seconds_of(ts - stream.start_pts, stream.time_base));
 }
 
 // Inter-frame codecs: one decoder, frames in order. A packet that yields no picture yet (the decoder is reordering

@@ -426,7 +426,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     }
     const std::int64_t ts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
     const double media_seconds = ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(ts - impl.base_start, impl.base_time_base);
-    frame.media_time = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(media_seconds));
+    frame.media_time = duration_from_seconds(media_seconds);
     if (ts != AV_NOPTS_VALUE && (impl.last_ts == AV_NOPTS_VALUE || ts > impl.last_ts)) impl.last_ts = ts;
     if (impl.options.realtime && !network && !impl.finishing) {
         // Release packets at the file's own pace, by decode timestamp (monotonic in file order).
@@ -436,8 +436,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
             impl.media_start = pace;
             impl.wall_start = std::chrono::steady_clock::now();
         }
-        const auto due = impl.wall_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                               std::chrono::duration<double>(pace - impl.media_start));
+        const auto due = impl.wall_start + duration_from_seconds(pace - impl.media_start);
         if (!sleep_until(due, stop)) {  // stopped before this packet's time came: deliver it only if it is needed
             impl.finishing = true;
             impl.finishing_deadline_ns =

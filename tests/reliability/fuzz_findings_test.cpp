@@ -1,0 +1,89 @@
+// What the fuzz targets (fuzz/) found, each reduced to the input that broke framepipe and checked through the path it
+// came in by: durations too long for Duration and video timestamps that jump by 4e18 units.
+#include "support/media.hpp"
+#include "support/recorders.hpp"
+
+#include <framepipe/error.hpp>
+#include <framepipe/pipeline.hpp>
+#include <framepipe/pipeline_file.hpp>
+#include <framepipe/sources/video_source.hpp>
+#include <framepipe/stage.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+using namespace framepipe;
+using namespace framepipe::test;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The ConfigError parse_pipeline throws for `text` with `settings` ("" when it parses).
+std::string problems_of(const std::string& text, const std::vector<std::string>& settings = {}) {
+    try {
+        (void)parse_pipeline(text, "p.yaml", settings);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Runs `path` through a VideoSource and a recorder; returns the report and what reached the recorder.
+RunReport run_video(const VideoSource::Options& options, std::vector<NumberRecorder::Seen>& seen) {
+    Pipeline pipeline;
+    auto recorder = std::make_unique<NumberRecorder>();
+    NumberRecorder* recorded = recorder.get();
+    pipeline.add_source(std::make_unique<VideoSource>(options)).add(std::move(recorder));
+    RunReport report = pipeline.run();
+    seen = recorded->seen();
+    return report;
+}
+
+}  // namespace
+
+// fuzz_pipeline_file: "max_age: 1e300" made parse_duration convert 1e300 s to int64 nanoseconds (undefined; in practice
+// a negative duration that was accepted).
+TEST_CASE("fuzz findings: a duration longer than 100 years is refused wherever a duration is read, not wrapped") {
+    const std::string message =
+        problems_of("drain_timeout: 1e300\n"
+                    "stages:\n"
+                    "  - { type: blur, edge: { max_age: 1e300 } }\n"
+                    "  - { type: thumbnail, interval: 36526d, dir: t }\n",
+                    {"edges.max_age=5e9min"});
+    CAPTURE(message);
+    CHECK(contains(message, "p.yaml:1: drain_timeout must be a duration such as 10s, got '1e300'"));
+    CHECK(contains(message, "p.yaml:3: edge: max_age must be a duration such as 200ms, got '1e300'"));
+    CHECK(contains(message, "p.yaml:4: stage 'thumbnail': option 'interval' must be a duration"));
+    CHECK(contains(message, "--set edges.max_age: edges: max_age must be a duration such as 200ms, got '5e9min'"));
+    CHECK_THROWS_WITH_AS(parse_duration("1e300"), doctest::Contains("longer than 100 years"), ConfigError);
+    CHECK_THROWS_AS(parse_duration("36526d"), ConfigError);
+    CHECK(parse_duration("36525d") == kLongestDuration);
+    CHECK(problems_of("drain_timeout: 36525d\nstages: [ { type: blur, edge: { max_age: 100d } } ]\n").empty());
+}
+
+// Found from a seed of fuzz_video: a file whose timestamps jump by 4e18 time-base units made the source and the decoder
+// convert ~4e15 s of media time to int64 nanoseconds (undefined; in practice a negative media time).
+TEST_CASE("fuzz findings: timestamps that jump by 4e18 units give media times clamped to 100 years, never negative") {
+    TempDir dir;
+    REQUIRE(run(fmt::format("ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=64x48:rate=10 -frames:v 6 -c:v mpeg4 "
+                            "-g 2 -bf 1 -bsf:v 'setts=ts=if(gte(N\\,3)\\,TS+4000000000000000000\\,TS)' '{}'",
+                            dir / "jump.mkv")) == 0);
+    std::vector<NumberRecorder::Seen> seen;
+    const RunReport report = run_video({.path = dir / "jump.mkv"}, seen);
+    CHECK(report.ok());
+    REQUIRE(seen.size() == 6);
+    for (const NumberRecorder::Seen& frame : seen) {
+        CAPTURE(frame.sequence);
+        CHECK(frame.media_time >= Duration::zero());
+        CHECK(frame.media_time <= kLongestDuration);
+    }
+    CHECK(seen.front().media_time < std::chrono::seconds(1));
+    CHECK(seen.back().media_time == kLongestDuration);
+}

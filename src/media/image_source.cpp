@@ -304,7 +304,8 @@ public:
             std::memcpy(out, frame.encoded.data() + at, n);
             return n;
         });
-        if (dimensions && dimensions->width * dimensions->height > max_pixels_)
+        // width * height can exceed int64 (a PNG states up to 2^32 - 1 each): compared by division, never multiplied.
+        if (dimensions && dimensions->width > 0 && dimensions->height > max_pixels_ / dimensions->width)
             reject(frame, fmt::format("claims more pixels than max_pixels ({}x{} > {}); raise source.max_pixels to "
                                       "read it",
                                       dimensions->width, dimensions->height, max_pixels_));

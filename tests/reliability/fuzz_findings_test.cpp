@@ -1,11 +1,13 @@
 // What the fuzz targets (fuzz/) found, each reduced to the input that broke framepipe and checked through the path it
-// came in by: durations too long for Duration and video timestamps that jump by 4e18 units.
+// came in by: durations too long for Duration, an image header whose width times height overflows, and video timestamps
+// that jump by 4e18 units.
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
 #include <framepipe/pipeline_file.hpp>
+#include <framepipe/sources/image_source.hpp>
 #include <framepipe/sources/video_source.hpp>
 #include <framepipe/stage.hpp>
 
@@ -34,6 +36,33 @@ std::string problems_of(const std::string& text, const std::vector<std::string>&
     }
     return "";
 }
+
+// The decode stage's verdict on one image file in `dir`: "" when it passes, else the BadFrame's message.
+std::string decode_image(const TempDir& dir, const std::string& name, const std::vector<std::uint8_t>& bytes,
+                         std::int64_t max_pixels = 100'000'000) {
+    std::ofstream(dir / name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                      static_cast<std::streamsize>(bytes.size()));
+    ImageSource source({.inputs = {dir / name}, .max_pixels = max_pixels});
+    StageContext context;
+    StageHealth health;
+    context.source = source.open({});
+    context.health = &health;
+    Frame frame;
+    REQUIRE(source.read(frame, {}) == ReadResult::frame);
+    std::unique_ptr<Stage> decode = std::move(source.decode_stages().at(0));
+    decode->open(context);
+    std::string verdict;
+    try {
+        const Outcome outcome = decode->process(frame);
+        CHECK(outcome == Outcome::pass);
+    } catch (const BadFrame& e) {
+        verdict = e.what();
+    }
+    decode->close();
+    return verdict;
+}
+
+std::vector<std::uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
 
 // Runs `path` through a VideoSource and a recorder; returns the report and what reached the recorder.
 RunReport run_video(const VideoSource::Options& options, std::vector<NumberRecorder::Seen>& seen) {
@@ -66,6 +95,27 @@ TEST_CASE("fuzz findings: a duration longer than 100 years is refused wherever a
     CHECK_THROWS_AS(parse_duration("36526d"), ConfigError);
     CHECK(parse_duration("36525d") == kLongestDuration);
     CHECK(problems_of("drain_timeout: 36525d\nstages: [ { type: blur, edge: { max_age: 100d } } ]\n").empty());
+}
+
+// fuzz_image: width * height of a header's dimensions overflowed int64 in the decode stage's max_pixels check, so a
+// header claiming 2^32 - 1 squared pixels slipped past it to OpenCV.
+TEST_CASE("fuzz findings: an image header claiming more pixels than int64 holds is refused by max_pixels") {
+    TempDir dir;
+    // A PNG (signature, IHDR, IEND) stating 4294967295 x 4294967295: the product wraps to a negative number.
+    std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 8, 2, 0, 0, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    const std::string png_verdict = decode_image(dir, "huge.png", png);
+    CAPTURE(png_verdict);
+    CHECK(contains(png_verdict, "claims more pixels than max_pixels (4294967295x4294967295 > 100000000)"));
+    // What the fuzzer found: a PBM stating 3299999999999 x 9999999999999.
+    const std::string pbm_verdict = decode_image(dir, "huge.pbm", bytes_of("P4\n3299999999999 9999999999999\n"));
+    CAPTURE(pbm_verdict);
+    CHECK(contains(pbm_verdict, "claims more pixels than max_pixels (3299999999999x9999999999999 > 100000000)"));
+    // At the limit: exactly max_pixels passes the header check (and then fails to decode: there are no pixels), one
+    // more row does not.
+    CHECK_FALSE(contains(decode_image(dir, "limit.pbm", bytes_of("P4\n10 10\n"), 100), "claims more pixels"));
+    CHECK(contains(decode_image(dir, "over.pbm", bytes_of("P4\n10 11\n"), 100), "claims more pixels"));
 }
 
 // Found from a seed of fuzz_video: a file whose timestamps jump by 4e18 time-base units made the source and the decoder

@@ -4,8 +4,9 @@
 //
 // Input: the bytes of the file (written to a temporary file without an extension: FFmpeg picks the demuxer by content).
 //
-// Per input the work is bounded: at most kMaxPackets packets, and the source's stop token, which FFmpeg's interrupt
-// callback polls while it opens and reads, is requested after kDeadline, as a Ctrl-C would request it.
+// Per input the work is bounded with framepipe's own means: at most kMaxPackets packets, pictures of at most kMaxPixels
+// (the source's max_pixels), and the source's stop token, which FFmpeg's interrupt callback polls while it opens and
+// reads, requested after kDeadline, as a Ctrl-C would request it.
 //
 // Contract checked: open() returns or throws framepipe::Error (ConfigError for a file that is not video); read()
 // delivers packets, then end_of_stream, or throws Error; the stages pass, drop or hold each frame or reject it with
@@ -41,6 +42,7 @@ namespace {
 using namespace framepipe;
 
 constexpr int kMaxPackets = 24;
+constexpr std::int64_t kMaxPixels = std::int64_t{1} << 20;  // decoded pictures stay small (and fast)
 constexpr auto kDeadline = std::chrono::seconds(2);
 
 std::string g_file;
@@ -213,7 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::stop_source stop;
     g_watchdog->arm(stop);
     {
-        VideoSource source({.path = g_file});
+        VideoSource source({.path = g_file, .max_pixels = kMaxPixels});
         SourceInfo info;
         bool opened = true;
         try {

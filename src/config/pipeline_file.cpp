@@ -157,6 +157,7 @@ std::vector<StageSpec> make_source_catalog() {
                        "source thread + decode and convert stages",
                        {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
                         {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
+                        {"max_pixels", K::integer, "100000000", "Reject pictures with more pixels, undecoded", 1, 1e12},
                         {"open_timeout", K::duration, "10s", "Streams and cameras: give up opening after this", 0.1, 3600},
                         {"read_timeout", K::duration, "5s",
                          "Streams and cameras: no frame for this long = source lost (then reopened)", 0.1, 3600},
@@ -678,6 +679,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
     s.name = entry.name;
     s.realtime = o.boolean("realtime");
     s.decode_threads = static_cast<int>(o.integer("decode_threads"));
+    s.max_pixels = o.integer("max_pixels");
     s.open_timeout = o.duration("open_timeout");
     s.read_timeout = o.duration("read_timeout");
     if (o.has("reconnect")) s.reconnect = o.boolean("reconnect");

@@ -27,6 +27,7 @@ CodecContextPtr open_decoder(const StreamParameters& stream, int threads, const 
     int ret = avcodec_parameters_to_context(context.get(), stream.codec.get());
     if (ret < 0) throw Error(fmt::format("{}: decoder setup failed: {}", source_name, av_error_text(ret)));
     context->pkt_timebase = stream.time_base;
+    if (stream.max_pixels > 0) context->max_pixels = stream.max_pixels;
     context->thread_count = threads;
     if (threads > 1) context->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     ret = avcodec_open2(context.get(), codec, nullptr);

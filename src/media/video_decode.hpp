@@ -42,6 +42,7 @@ struct StreamParameters {
     AVRational time_base{1, 1};
     std::int64_t start_pts = 0;     // subtracted so media time starts at 0
     bool intra_only = false;
+    std::int64_t max_pixels = 0;    // the decoder refuses larger pictures (VideoSource's max_pixels); 0 = no limit
 
     /// Whether a decoder opened for `other` decodes this stream too (same codec, size, format and extradata).
     [[nodiscard]] bool same_codec(const StreamParameters& other) const noexcept;

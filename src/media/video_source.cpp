@@ -308,6 +308,8 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     const std::string& path = impl.options.path;
     if (impl.options.decode_threads < 1 || impl.options.decode_threads > 16)
         throw ConfigError(fmt::format("decode_threads must be between 1 and 16, got {}", impl.options.decode_threads));
+    if (impl.options.max_pixels < 1)
+        throw ConfigError(fmt::format("max_pixels must be at least 1, got {}", impl.options.max_pixels));
     const bool network = impl.kind != Kind::file;
     SourceInfo info;
     info.name = !impl.options.name.empty()          ? impl.options.name
@@ -330,6 +332,12 @@ SourceInfo VideoSource::open(std::stop_token stop) {
         throw;
     }
     impl.probe = probe_of(*impl.container, impl.stream_index);
+    if (std::int64_t{impl.probe.width} * impl.probe.height > impl.options.max_pixels) {
+        impl.container.reset();
+        throw ConfigError(fmt::format("'{}' is {}x{}, more pixels than max_pixels ({}); raise source.max_pixels to "
+                                      "read it",
+                                      info.path, impl.probe.width, impl.probe.height, impl.options.max_pixels));
+    }
     const AVStream& stream = *impl.container->streams[impl.stream_index];
     impl.start_pts = stream.start_time != AV_NOPTS_VALUE ? stream.start_time : 0;
     impl.packet.reset(av_packet_alloc());
@@ -353,6 +361,7 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     parameters->time_base = impl.base_time_base;  // every connection's timestamps are in the first one's base
     parameters->start_pts = impl.base_start;
     parameters->intra_only = impl.probe.intra_only;
+    parameters->max_pixels = impl.options.max_pixels;
     impl.stream = std::move(parameters);
 
     info.fps = impl.probe.fps;

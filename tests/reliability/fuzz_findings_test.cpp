@@ -1,6 +1,6 @@
 // What the fuzz targets (fuzz/) found, each reduced to the input that broke framepipe and checked through the path it
-// came in by: durations too long for Duration, an image header whose width times height overflows, and video timestamps
-// that jump by 4e18 units.
+// came in by: durations too long for Duration, an image header whose width times height overflows, video timestamps
+// that jump by 4e18 units, and a 1 KB WebM whose VP8 header states a 16383x16383 picture.
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
@@ -63,6 +63,11 @@ std::string decode_image(const TempDir& dir, const std::string& name, const std:
 }
 
 std::vector<std::uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
+
+std::vector<std::uint8_t> read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
 
 // Runs `path` through a VideoSource and a recorder; returns the report and what reached the recorder.
 RunReport run_video(const VideoSource::Options& options, std::vector<NumberRecorder::Seen>& seen) {
@@ -136,4 +141,46 @@ TEST_CASE("fuzz findings: timestamps that jump by 4e18 units give media times cl
     }
     CHECK(seen.front().media_time < std::chrono::seconds(1));
     CHECK(seen.back().media_time == kLongestDuration);
+}
+
+// fuzz_video: a 1 KB WebM whose container says 32x24 and whose VP8 key frame says 16383x16383 made the decoder
+// allocate a 400 MB picture per frame (and convert a 800 MB BGR copy): nothing bounded a video picture's size.
+TEST_CASE("fuzz findings: a video picture larger than max_pixels is rejected undecoded, whatever the container says") {
+    TempDir dir;
+    REQUIRE(run(fmt::format("ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=32x24:rate=10 -frames:v 3 "
+                            "-c:v libvpx -b:v 20k '{}'",
+                            dir / "small.webm")) == 0);
+    std::vector<std::uint8_t> webm = read_all(dir / "small.webm");
+    // Every key frame's header: start code 9d 01 2a, then 14-bit width and height (little-endian, 2 scale bits).
+    int key_frames = 0;
+    const std::uint8_t start[] = {0x9D, 0x01, 0x2A};
+    const auto next_start = [&](auto from) { return std::search(from, webm.end(), std::begin(start), std::end(start)); };
+    for (auto at = next_start(webm.begin()); at != webm.end(); at = next_start(at)) {
+        REQUIRE(webm.end() - at >= 7);
+        std::fill(at + 3, at + 7, std::uint8_t{0xFF});
+        at[4] = at[6] = 0x3F;
+        ++key_frames;
+        at += 7;
+    }
+    REQUIRE(key_frames >= 1);
+    std::ofstream(dir / "bomb.webm", std::ios::binary)
+        .write(reinterpret_cast<const char*>(webm.data()), static_cast<std::streamsize>(webm.size()));
+    REQUIRE(ffprobe_stream_field(dir / "bomb.webm", "width") == "32");
+
+    std::vector<NumberRecorder::Seen> seen;
+    const RunReport report = run_video({.path = dir / "bomb.webm"}, seen);
+    CHECK(report.ok());
+    CHECK(seen.empty());
+    REQUIRE(report.sources.size() == 1);
+    const StageReport& decode = report.sources[0].stages.at(0);
+    CHECK(decode.name == "decode");
+    CHECK(decode.rejected >= 1);
+    CHECK(report.sources[0].delivered == 0);
+    CHECK(report.balanced());
+    // The limit is the source's option: the unaltered file decodes under the default; below the size its container
+    // states, it is refused when it opens.
+    CHECK(run_video({.path = dir / "small.webm"}, seen).ok());
+    CHECK(seen.size() == 3);
+    CHECK_THROWS_WITH_AS(run_video({.path = dir / "small.webm", .max_pixels = 32 * 24 - 1}, seen),
+                         doctest::Contains("small.webm' is 32x24, more pixels than max_pixels (767)"), ConfigError);
 }

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <unordered_set>
 
 namespace framepipe {
 namespace {
@@ -53,7 +54,7 @@ public:
         }
     }
     void add(const std::string& message) {
-        if (std::find(list_.begin(), list_.end(), message) == list_.end()) list_.push_back(message);
+        if (seen_.insert(message).second) list_.push_back(message);
     }
     [[nodiscard]] std::size_t count() const { return list_.size(); }
     /// One ConfigError with every problem, one per line.
@@ -77,6 +78,7 @@ private:
 
     std::string path_;
     std::vector<std::string> list_;
+    std::unordered_set<std::string> seen_;  // what list_ holds: a 1 MiB file can have 100000 problems
 };
 
 // The file being read: its name for messages, its text (to read plain nulls as written) and what is wrong with it.

@@ -46,12 +46,19 @@ seed fuzz_video ffv1.nut -frames:v 2 -c:v ffv1
 # what framepipe's own timestamp arithmetic must survive.
 jump="setts=ts=if(gte(N\\,2)\\,TS+4000000000000000000\\,TS)"
 for ext in mkv nut; do seed fuzz_video "jump.$ext" -frames:v 4 -c:v mpeg4 -g 2 -bf 1 -bsf:v "$jump"; done
+# A colour matrix no enumerator of FFmpeg's AVColorSpace names (found by fuzz_video in an MPEG-4 stream).
+seed fuzz_video matrix199.ts -frames:v 3 -c:v mpeg2video -bsf:v mpeg2_metadata=matrix_coefficients=199
 # Names without extensions: the video target writes its input without one, so FFmpeg probes by content alone.
 for f in "$work/seeds/fuzz_video"/*.*; do mv "$f" "${f%.*}-${f##*.}"; done
 
 # Sanitizer settings: every report fatal, with a stack (UBSan's are fatal already: -fno-sanitize-recover=all).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:print_stacktrace=1:halt_on_error=1"
+# Symbolized stacks (file:line) in reports: llvm-14's symbolizer has no unversioned name unless `llvm` is installed.
+if [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
+  ASAN_OPTIONS="$ASAN_OPTIONS:external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer"
+  UBSAN_OPTIONS="$UBSAN_OPTIONS:external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer"
+fi
 # The targets write each input to a file: in memory where there is a tmpfs.
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 

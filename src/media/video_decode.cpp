@@ -341,13 +341,13 @@ private:
 
         SwsContext* context_for(const AVFrame& picture) {
             if (context && width == picture.width && height == picture.height && format == picture.format &&
-                colorspace == picture.colorspace && range == picture.color_range)
+                colorspace == raw_value(picture.colorspace) && range == raw_value(picture.color_range))
                 return context.get();
             width = picture.width;
             height = picture.height;
             format = picture.format;
-            colorspace = picture.colorspace;
-            range = picture.color_range;
+            colorspace = raw_value(picture.colorspace);
+            range = raw_value(picture.color_range);
             context.reset(sws_getContext(width, height, static_cast<AVPixelFormat>(format), width, height,
                                          AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr, nullptr));
             if (!context) return nullptr;

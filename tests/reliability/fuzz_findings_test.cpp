@@ -1,7 +1,7 @@
 // What the fuzz targets (fuzz/) found, each reduced to the input that broke framepipe and checked through the path it
 // came in by: durations too long for Duration, an image header whose width times height overflows, video timestamps
-// that jump by 4e18 units, a 1 KB WebM whose VP8 header states a 16383x16383 picture, and a pipeline file with 100000
-// problems.
+// that jump by 4e18 units, a 1 KB WebM whose VP8 header states a 16383x16383 picture, a colour matrix FFmpeg has no
+// name for, and a pipeline file with 100000 problems.
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
@@ -185,6 +185,22 @@ TEST_CASE("fuzz findings: a video picture larger than max_pixels is rejected und
     CHECK(seen.size() == 3);
     CHECK_THROWS_WITH_AS(run_video({.path = dir / "small.webm", .max_pixels = 32 * 24 - 1}, seen),
                          doctest::Contains("small.webm' is 32x24, more pixels than max_pixels (767)"), ConfigError);
+}
+
+// fuzz_video: an MPEG-4 stream stating colour matrix 199, which FFmpeg copies into the picture's AVColorSpace field
+// unchecked; convert loaded that field as the enum (undefined in C++: 199 is outside the enumerators' range, which
+// UBSan reports; nothing else shows it, so the fuzz step replays an MPEG-2 seed like this one under UBSan every run).
+// Such a matrix converts with the default one.
+TEST_CASE("fuzz findings: a video stating a colour matrix FFmpeg has no name for converts with the default matrix") {
+    TempDir dir;
+    REQUIRE(run(fmt::format("ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=64x48:rate=10 -frames:v 3 "
+                            "-c:v mpeg2video -bsf:v mpeg2_metadata=matrix_coefficients=199 '{}'",
+                            dir / "matrix199.ts")) == 0);
+    std::vector<NumberRecorder::Seen> seen;
+    const RunReport report = run_video({.path = dir / "matrix199.ts"}, seen);
+    CHECK(report.ok());
+    CHECK(seen.size() == 3);
+    CHECK(report.sources.at(0).stages.at(1).rejected == 0);
 }
 
 // Found while writing fuzz_pipeline_file (whose inputs stay small): every problem was compared with every one already

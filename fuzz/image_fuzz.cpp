@@ -7,6 +7,9 @@
 // Contract checked: the source opens (the file is there) and delivers one frame; the decode stage passes it as a BGR
 // picture of at most max_pixels, or rejects it with BadFrame; the header read from the file and from memory agree.
 // Any other exception escapes (libFuzzer reports it), and a broken contract aborts.
+//
+// With FRAMEPIPE_FUZZ_EXPORT=DIR in the environment it writes seeds in the formats ffmpeg cannot write (Radiance HDR,
+// OpenEXR) to DIR with OpenCV, then exits.
 
 #include "media/image_file.hpp"
 
@@ -17,6 +20,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/core/utility.hpp>
 #include <opencv2/core/utils/logger.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
@@ -45,10 +49,22 @@ bool same(const std::optional<ImageSource::Dimensions>& a, const std::optional<I
     return a.has_value() == b.has_value() && (!a || (a->width == b->width && a->height == b->height));
 }
 
+void export_seeds(const std::string& dir) {
+    const cv::Mat picture(12, 16, CV_8UC3, cv::Scalar(40, 120, 200));
+    cv::Mat floats;
+    picture.convertTo(floats, CV_32FC3, 1 / 255.0);
+    for (const char* name : {"seed.hdr", "seed.exr"})
+        if (!cv::imwrite(dir + "/" + name, floats)) broken(std::string("cannot write ") + name);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     spdlog::set_level(spdlog::level::off);
+    if (const char* dir = std::getenv("FRAMEPIPE_FUZZ_EXPORT")) {
+        export_seeds(dir);
+        std::exit(0);
+    }
     cv::setNumThreads(1);  // one input at a time: OpenCV's thread pool would only add noise
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     const char* base = std::getenv("TMPDIR");

@@ -32,8 +32,12 @@ for image in png jpg bmp tiff webp ppm pgm pbm pam sun; do seed fuzz_image "seed
 seed fuzz_image seed-gray.png -frames:v 1 -pix_fmt gray
 seed fuzz_image seed-16bit.png -frames:v 1 -pix_fmt rgb48be
 seed fuzz_image seed-progressive.jpg -frames:v 1 -pix_fmt yuvj420p -q:v 20
-seed fuzz_image seed.jp2 -frames:v 1 -c:v jpeg2000
 seed fuzz_image seed-gray.tiff -frames:v 1 -pix_fmt gray -compression_algo lzw
+# A format OpenCV decodes and framepipe must refuse undecoded (no header it reads).
+seed fuzz_image seed.jp2 -frames:v 1 -c:v libopenjpeg -numresolution 2 -pix_fmt rgb24
+FRAMEPIPE_FUZZ_EXPORT="$work/seeds/fuzz_image" "$build/fuzz/fuzz_image"
+# What fuzz_image found: a DICOM preamble, which OpenCV hands to GDCM (that aborts on it) unless framepipe refuses it.
+{ printf '%0128d' 0 | tr 0 '&'; printf 'DICM\211PN'; } >"$work/seeds/fuzz_image/dicom-preamble"
 seed fuzz_video mjpeg.avi -frames:v 3 -c:v mjpeg -q:v 20
 seed fuzz_video mpeg4.mkv -frames:v 4 -c:v mpeg4 -bf 1 -g 3
 seed fuzz_video h264.mp4 -frames:v 4 -c:v libx264 -preset ultrafast -bf 1 -g 3 -pix_fmt yuv420p
@@ -91,7 +95,7 @@ for pid in $pids; do
   else
     failed="$failed $t"
     echo "  $t FAILED; its report ($work/$t.log):"
-    grep -v -e '^#[0-9]' -e '^INFO:' -e '^MS:' -e '^stat::' "$work/$t.log" | tail -60 | sed 's/^/    /'
+    grep -a -v -e '^#[0-9]' -e '^INFO:' -e '^MS:' -e '^stat::' "$work/$t.log" | tail -60 | sed 's/^/    /'
     for a in "$work/artifacts/$t"/*; do
       [ -e "$a" ] && echo "    reproduce: $build/fuzz/$t $a"
     done

@@ -1,7 +1,8 @@
 // What the fuzz targets (fuzz/) found, each reduced to the input that broke framepipe and checked through the path it
-// came in by: durations too long for Duration, an image header whose width times height overflows, video timestamps
-// that jump by 4e18 units, a 1 KB WebM whose VP8 header states a 16383x16383 picture, a colour matrix FFmpeg has no
-// name for, and a pipeline file with 100000 problems.
+// came in by: durations too long for Duration, an image header whose width times height overflows, image files
+// in formats framepipe does not read (a DICOM one that aborts the process inside GDCM), video timestamps that jump by
+// 4e18 units, a 1 KB WebM whose VP8 header states a 16383x16383 picture, a colour matrix FFmpeg has no name for, and a
+// pipeline file with 100000 problems.
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
@@ -14,6 +15,7 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -125,6 +127,47 @@ TEST_CASE("fuzz findings: an image header claiming more pixels than int64 holds 
     CHECK(contains(decode_image(dir, "over.pbm", bytes_of("P4\n10 11\n"), 100), "claims more pixels"));
 }
 
+// fuzz_image: 135 bytes with "DICM" at offset 128 (a DICOM preamble) made OpenCV hand them to GDCM, whose reader
+// asserts and aborts the whole process; and a 300-byte JPEG 2000 file decodes to any size with no header framepipe
+// checked against max_pixels. OpenCV chooses its decoder by content whatever the file's name, so framepipe now lets
+// through only formats whose header it reads, and reads three more: Sun raster, Radiance HDR and OpenEXR.
+TEST_CASE("fuzz findings: an image in a format framepipe does not read never reaches OpenCV; the ones it offers are "
+          "all checked against max_pixels") {
+    TempDir dir;
+    std::vector<std::uint8_t> dicom(128, '&');
+    dicom[122] = '1';
+    const std::string magic = "DICM\x89PN";
+    dicom.insert(dicom.end(), magic.begin(), magic.end());
+    CHECK(contains(decode_image(dir, "dicom.png", dicom), "is not in a format framepipe reads"));
+    REQUIRE(run(fmt::format("ffmpeg -nostdin -v error -y -f lavfi -i color=black:s=2000x2000 -frames:v 1 "
+                            "-c:v libopenjpeg -pix_fmt rgb24 -f image2 '{}'",
+                            dir / "j2k.png")) == 0);
+    CHECK(contains(decode_image(dir, "j2k.png", read_all(dir / "j2k.png"), 1'000'000),
+                   "is not in a format framepipe reads"));
+
+    const cv::Mat small(30, 40, CV_8UC3, cv::Scalar(10, 200, 30)), large(1000, 1001, CV_8UC3, cv::Scalar(0, 0, 0));
+    cv::Mat small_float, large_float;
+    small.convertTo(small_float, CV_32FC3, 1 / 255.0);
+    large.convertTo(large_float, CV_32FC3);
+    for (const char* extension : {"ras", "hdr", "exr"}) {
+        CAPTURE(extension);
+        const bool is_float = std::string(extension) != "ras";
+        REQUIRE(cv::imwrite(dir / fmt::format("small.{}", extension), is_float ? small_float : small));
+        REQUIRE(cv::imwrite(dir / fmt::format("large.{}", extension), is_float ? large_float : large));
+        for (const char* name : {"small", "large"}) {
+            const std::string file = fmt::format("{}.{}", name, extension);
+            const auto header = ImageSource::header_dimensions(dir / file);
+            REQUIRE(header.has_value());
+            CHECK(header->width == (name == std::string("small") ? 40 : 1001));
+            CHECK(header->height == (name == std::string("small") ? 30 : 1000));
+        }
+        // Named .png, as the fuzzer would: the content decides.
+        CHECK(decode_image(dir, "small-as.png", read_all(dir / fmt::format("small.{}", extension)), 1'000'000).empty());
+        CHECK(contains(decode_image(dir, "large-as.png", read_all(dir / fmt::format("large.{}", extension)), 1'000'000),
+                       "claims more pixels than max_pixels (1001x1000 > 1000000)"));
+    }
+}
+
 // Found from a seed of fuzz_video: a file whose timestamps jump by 4e18 time-base units made the source and the decoder
 // convert ~4e15 s of media time to int64 nanoseconds (undefined; in practice a negative media time).
 TEST_CASE("fuzz findings: timestamps that jump by 4e18 units give media times clamped to 100 years, never negative") {
@@ -156,7 +199,9 @@ TEST_CASE("fuzz findings: a video picture larger than max_pixels is rejected und
     // Every key frame's header: start code 9d 01 2a, then 14-bit width and height (little-endian, 2 scale bits).
     int key_frames = 0;
     const std::uint8_t start[] = {0x9D, 0x01, 0x2A};
-    const auto next_start = [&](auto from) { return std::search(from, webm.end(), std::begin(start), std::end(start)); };
+    const auto next_start = [&](auto from) {
+        return std::search(from, webm.end(), std::begin(start), std::end(start));
+    };
     for (auto at = next_start(webm.begin()); at != webm.end(); at = next_start(at)) {
         REQUIRE(webm.end() - at >= 7);
         std::fill(at + 3, at + 7, std::uint8_t{0xFF});
@@ -204,7 +249,8 @@ TEST_CASE("fuzz findings: a video stating a colour matrix FFmpeg has no name for
 }
 
 // Found while writing fuzz_pipeline_file (whose inputs stay small): every problem was compared with every one already
-// recorded, so a 1 MiB file of 100000 unknown keys took 8.5 s to refuse; now 0.9 s (framepipe validate, RelWithDebInfo).
+// recorded, so a 1 MiB file of 100000 unknown keys took 8.5 s to refuse; now 0.9 s (framepipe validate,
+// RelWithDebInfo).
 TEST_CASE("fuzz findings: a 1 MiB pipeline file with 100000 problems is refused with all of them within seconds") {
     std::string text = "stages: [ { type: blur } ]\n";
     int keys = 0;

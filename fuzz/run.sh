@@ -23,10 +23,11 @@ for t in $targets; do mkdir -p "$work/seeds/$t" "$work/corpus/$t" "$work/artifac
 FRAMEPIPE_FUZZ_EXPORT="$work/seeds/fuzz_pipeline_file" "$build/fuzz/fuzz_pipeline_file"
 mv "$work/seeds/fuzz_pipeline_file/pipeline_file.dict" "$work/pipeline_file.dict"
 cp "$root"/pipelines/*.yaml "$root"/fuzz/seeds/pipeline_file/*.yaml "$work/seeds/fuzz_pipeline_file/"
-seed() {  # make TARGET NAME FFMPEG-OUTPUT-OPTIONS...: one tiny picture or clip of a test pattern
+seed() {  # seed TARGET NAME FFMPEG-OUTPUT-OPTIONS...: one tiny picture or clip of a test pattern
   target=$1 name=$2
   shift 2
-  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc=size=32x24:rate=10" "$@" "$work/seeds/$target/$name"
+  # 40 wide: not a multiple of 16, where libswscale writes past the last pixel (see convert in video_decode.cpp)
+  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc=size=40x24:rate=10" "$@" "$work/seeds/$target/$name"
 }
 for image in png jpg bmp tiff webp ppm pgm pbm pam sun; do seed fuzz_image "seed.$image" -frames:v 1; done
 seed fuzz_image seed-gray.png -frames:v 1 -pix_fmt gray

@@ -1,8 +1,8 @@
 // What the fuzz targets (fuzz/) found, each reduced to the input that broke framepipe and checked through the path it
-// came in by: durations too long for Duration, an image header whose width times height overflows, image files
-// in formats framepipe does not read (a DICOM one that aborts the process inside GDCM), video timestamps that jump by
-// 4e18 units, a 1 KB WebM whose VP8 header states a 16383x16383 picture, a colour matrix FFmpeg has no name for, and a
-// pipeline file with 100000 problems.
+// came in by: durations too long for Duration, an image header whose width times height overflows, image files in
+// formats framepipe does not read (a DICOM one that aborts the process inside GDCM), video timestamps that jump by 4e18
+// units, a 1 KB WebM whose VP8 header states a 16383x16383 picture, a colour matrix FFmpeg has no name for, libswscale
+// writing past a picture whose width is not a multiple of 16, and a pipeline file with 100000 problems.
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
@@ -246,6 +246,41 @@ TEST_CASE("fuzz findings: a video stating a colour matrix FFmpeg has no name for
     CHECK(report.ok());
     CHECK(seen.size() == 3);
     CHECK(report.sources.at(0).stages.at(1).rejected == 0);
+}
+
+// fuzz_video: heap corruption (ASan found a chunk header overwritten with pixel bytes, 0x82...): libswscale writes BGR
+// output in blocks, up to 46 bytes past the last pixel when the width is not a multiple of 16, and convert gave it a
+// buffer of exactly the picture's size. A 1080-pixel-wide portrait video did that on every frame.
+TEST_CASE("fuzz findings: convert leaves libswscale room past the last pixel, for every width") {
+    // Records the smallest room after the picture's last byte that any frame's buffer had.
+    class Room final : public Stage {
+    public:
+        Room() : Stage({.name = "room"}) {}
+        Outcome process(Frame& frame) override {
+            const uchar* end = frame.image.ptr(frame.image.rows - 1) + frame.image.cols * 3;
+            least = std::min<std::ptrdiff_t>(least, frame.image.datalimit - end);
+            CHECK(frame.image.isContinuous());
+            ++frames;
+            return Outcome::pass;
+        }
+        std::ptrdiff_t least = PTRDIFF_MAX;
+        int frames = 0;
+    };
+    TempDir dir;
+    for (const int width : {40, 360, 1080}) {
+        CAPTURE(width);
+        const std::string path = dir / fmt::format("w{}.mkv", width);
+        REQUIRE(run(fmt::format("ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size={}x24:rate=10 -frames:v 5 "
+                                "-c:v mpeg4 -pix_fmt yuv420p '{}'",
+                                width, path)) == 0);
+        Pipeline pipeline;
+        auto room = std::make_unique<Room>();
+        Room* seen = room.get();
+        pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = path})).add(std::move(room));
+        CHECK(pipeline.run().ok());
+        CHECK(seen->frames == 5);
+        CHECK(seen->least >= 64);
+    }
 }
 
 // Found while writing fuzz_pipeline_file (whose inputs stay small): every problem was compared with every one already

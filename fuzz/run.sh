@@ -64,8 +64,13 @@ if [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
   ASAN_OPTIONS="$ASAN_OPTIONS:external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer"
   UBSAN_OPTIONS="$UBSAN_OPTIONS:external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer"
 fi
-# The targets write each input to a file: in memory where there is a tmpfs.
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
+# The targets write each input to a file: in memory where there is a tmpfs, in a folder removed at the end (a target
+# that crashed cannot remove its own).
+base=/tmp
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then base=/dev/shm; fi
+TMPDIR=$(mktemp -d "$base/framepipe-fuzz.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 
 flags() {  # flags TARGET: what bounds each target
   case $1 in

@@ -1,13 +1,16 @@
 #!/bin/sh
-# Installs what framepipe needs to build, test and benchmark, from Debian 12's own packages, and enables Debian's
-# source packages (deb-src) so the test command can build a ThreadSanitizer copy of oneTBB. Safe to run again: it only
-# calls apt-get when something is missing. Run as root (or with sudo available).
+# Installs what framepipe needs to build, test, fuzz and benchmark, from Debian 12's own packages, and enables Debian's
+# source packages (deb-src) so the test command can build a ThreadSanitizer copy of oneTBB. Fuzzing needs clang-14 with
+# its libFuzzer and sanitizer runtimes (libclang-rt-14-dev), and llvm-14 for llvm-symbolizer (file and line in
+# sanitizer reports). Safe to run again: it only calls apt-get when something is missing. Run as root (or with sudo
+# available).
 set -eu
 
 packages="build-essential cmake pkg-config git
   libopencv-dev libconcurrentqueue-dev libtbb-dev libfmt-dev libspdlog-dev doctest-dev libcli11-dev
   libyaml-cpp-dev nlohmann-json3-dev libbenchmark-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libavdevice-dev
+  clang-14 libclang-rt-14-dev llvm-14
   ffmpeg python3 python3-opencv python3-jsonschema dpkg-dev
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly"

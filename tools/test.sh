@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test command: installs what it needs, builds framepipe and runs every test; then runs the engine's tests again
 # under ThreadSanitizer (against a TSan-instrumented oneTBB built from Debian's source package, so the flow graph's own
-# synchronisation is visible) and under AddressSanitizer + UndefinedBehaviorSanitizer.
+# synchronisation is visible) and under AddressSanitizer + UndefinedBehaviorSanitizer; then builds the fuzz targets with
+# clang (libFuzzer, ASan, UBSan) and runs each for FRAMEPIPE_FUZZ_SECONDS (default 60) side by side (fuzz/run.sh).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -23,5 +24,12 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DFRAMEPIPE_SANITIZE=address -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target sanitized_tests
 ctest --test-dir build-asan -L sanitized --output-on-failure
+
+fuzz_seconds=${FRAMEPIPE_FUZZ_SECONDS:-60}
+echo "== fuzz: pipeline files, images, videos (libFuzzer + ASan + UBSan, $fuzz_seconds s each)"
+cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DFRAMEPIPE_FUZZ=ON -DFRAMEPIPE_BUILD_TESTS=OFF \
+  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzzers
+fuzz/run.sh build-fuzz "$fuzz_seconds"
 
 echo "== all tests passed"

@@ -16,6 +16,20 @@ using TimePoint = std::chrono::time_point<std::chrono::steady_clock, Duration>;
 [[nodiscard]] constexpr double in_seconds(Duration d) noexcept { return std::chrono::duration<double>(d).count(); }
 [[nodiscard]] constexpr double in_ms(Duration d) noexcept { return std::chrono::duration<double, std::milli>(d).count(); }
 
+/// The longest duration framepipe takes from a user or derives from an input: 100 years. A time point plus one, or the
+/// difference of two media times within it, stays inside Duration's +-292 years.
+inline constexpr Duration kLongestDuration = std::chrono::hours(24 * 36525);
+
+/// Seconds as a Duration, clamped to +-kLongestDuration (NaN: zero). For values computed from what an input states (a
+/// timestamp a file gives can be any 64-bit number, in any time base), which may be absurd but must not overflow.
+[[nodiscard]] constexpr Duration duration_from_seconds(double seconds) noexcept {
+    constexpr double limit = std::chrono::duration<double>(kLongestDuration).count();
+    if (seconds != seconds) return Duration{0};
+    if (seconds >= limit) return kLongestDuration;
+    if (seconds <= -limit) return -kLongestDuration;
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
+}
+
 /// A monotonic clock. Implementations must be callable from any thread at any time.
 class Clock {
 public:

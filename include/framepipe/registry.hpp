@@ -70,7 +70,7 @@ OptionValues check_options(const StageSpec& spec, const std::map<std::string, st
 std::unique_ptr<Stage> make_stage(std::string_view type, const std::map<std::string, std::string>& options = {},
                                   std::string name = {});
 
-/// Parses "2s", "500ms", "1.5" (seconds), "1m", "250us". Throws ConfigError.
+/// Parses "2s", "500ms", "1.5" (seconds), "1m", "250us". Throws ConfigError, also for more than 100 years.
 Duration parse_duration(std::string_view text);
 
 }  // namespace framepipe

@@ -120,6 +120,9 @@ Duration parse_duration(std::string_view text) {
     }
     const auto v = parse_number(number);
     if (!v || *v < 0) throw ConfigError(fmt::format("'{}' is not a duration (try 2s, 500ms, 1.5)", text));
+    // Longer ones are refused rather than wrapped (see kLongestDuration).
+    if (*v * scale > in_seconds(kLongestDuration))
+        throw ConfigError(fmt::format("'{}' is longer than 100 years, the longest duration framepipe takes", text));
     return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*v * scale));
 }
 
@@ -134,7 +137,7 @@ OptionValues check_options(const StageSpec& spec, const std::map<std::string, st
     OptionValues out;
     for (const auto& [name, value] : given) {
         const auto it = std::find_if(spec.options.begin(), spec.options.end(),
-                                     [&](const OptionSpec& o) { return o.name == name; });
+                                     [&name = name](const OptionSpec& o) { return o.name == name; });
         if (it == spec.options.end()) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);

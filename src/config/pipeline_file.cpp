@@ -16,6 +16,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <unordered_set>
 
 namespace framepipe {
 namespace {
@@ -53,7 +54,7 @@ public:
         }
     }
     void add(const std::string& message) {
-        if (std::find(list_.begin(), list_.end(), message) == list_.end()) list_.push_back(message);
+        if (seen_.insert(message).second) list_.push_back(message);
     }
     [[nodiscard]] std::size_t count() const { return list_.size(); }
     /// One ConfigError with every problem, one per line.
@@ -77,6 +78,7 @@ private:
 
     std::string path_;
     std::vector<std::string> list_;
+    std::unordered_set<std::string> seen_;  // what list_ holds: a 1 MiB file can have 100000 problems
 };
 
 // The file being read: its name for messages, its text (to read plain nulls as written) and what is wrong with it.
@@ -159,6 +161,7 @@ std::vector<StageSpec> make_source_catalog() {
                         {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
                         {"autorotate", K::boolean, "true",
                          "Turn pictures upright as the file's display rotation says (false: keep the coded orientation)"},
+                        {"max_pixels", K::integer, "100000000", "Reject pictures with more pixels, undecoded", 1, 1e12},
                         {"open_timeout", K::duration, "10s", "Streams and cameras: give up opening after this", 0.1, 3600},
                         {"read_timeout", K::duration, "5s",
                          "Streams and cameras: no frame for this long = source lost (then reopened)", 0.1, 3600},
@@ -234,7 +237,8 @@ OptionValues options_for(const std::string& type, const std::map<std::string, st
     const StageSpec& spec = source_spec(type);
     std::map<std::string, std::string> mine;
     for (const auto& [name, value] : options)
-        if (std::any_of(spec.options.begin(), spec.options.end(), [&](const OptionSpec& o) { return o.name == name; }))
+        if (std::any_of(spec.options.begin(), spec.options.end(),
+                        [&name = name](const OptionSpec& o) { return o.name == name; }))
             mine[name] = value;
     return check_options(spec, mine);
 }
@@ -643,7 +647,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
     const StageSpec& spec = source_spec(type);
     for (const auto& [key, value] : entry.options) {
         const bool known = key == "type" || std::any_of(spec.options.begin(), spec.options.end(),
-                                                        [&](const OptionSpec& o) { return o.name == key; });
+                                                        [&key = key](const OptionSpec& o) { return o.name == key; });
         if (!known) {
             std::vector<std::string> names;
             for (const OptionSpec& o : spec.options) names.push_back(o.name);
@@ -680,6 +684,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
     s.realtime = o.boolean("realtime");
     s.decode_threads = static_cast<int>(o.integer("decode_threads"));
     s.autorotate = o.boolean("autorotate");
+    s.max_pixels = o.integer("max_pixels");
     s.open_timeout = o.duration("open_timeout");
     s.read_timeout = o.duration("read_timeout");
     if (o.has("reconnect")) s.reconnect = o.boolean("reconnect");

@@ -13,8 +13,10 @@ extern "C" {
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 namespace framepipe::media {
 
@@ -54,6 +56,17 @@ using SwsPtr = std::unique_ptr<SwsContext, SwsFreer>;
 /// Seconds of a timestamp in a time base; 0 for AV_NOPTS_VALUE.
 inline double seconds_of(std::int64_t ts, AVRational base) {
     return ts == AV_NOPTS_VALUE ? 0.0 : static_cast<double>(ts) * av_q2d(base);
+}
+
+/// The number an FFmpeg enum field holds, read as the int C stores. FFmpeg copies values such as a colour matrix from
+/// the bitstream unchecked (MPEG-2 and MPEG-4 give any of 0..255), and in C++ loading an enum object whose value lies
+/// outside its enumerators' range is undefined: such fields are read only through this.
+template <class Enum>
+int raw_value(const Enum& field) noexcept {
+    static_assert(std::is_enum_v<Enum> && sizeof(Enum) == sizeof(int));
+    int value = 0;
+    std::memcpy(&value, &field, sizeof value);
+    return value;
 }
 
 /// Quietens FFmpeg's own logging to errors only, once per process (framepipe reports problems itself).

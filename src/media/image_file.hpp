@@ -26,9 +26,10 @@ std::string read_file_bounded(const std::string& path, std::uint64_t max_bytes, 
 /// Reads up to `n` bytes at `offset` into `out`; returns how many it read (fewer at the end of the data).
 using ReadAt = std::function<std::size_t(std::uint64_t offset, std::uint8_t* out, std::size_t n)>;
 
-/// The dimensions a PNG, JPEG, BMP, WebP, TIFF or PNM header states, read through `read_at` (at most a few kilobytes,
-/// and for JPEG only the 4-byte segment headers up to the frame header). nullopt for other formats, or a header that
-/// cannot be followed.
+/// The dimensions a PNG, JPEG, BMP, WebP, TIFF, PNM (P1 to P6), Sun raster, Radiance HDR or OpenEXR header states, read
+/// through `read_at` (a few kilobytes at most, in small pieces; for JPEG only the 4-byte segment headers up to the
+/// frame header, for OpenEXR the attribute headers up to dataWindow). nullopt for other formats, or a header that
+/// cannot be followed: the decode stage then refuses the file (see ImageSource).
 std::optional<ImageSource::Dimensions> header_dimensions(const ReadAt& read_at);
 
 }  // namespace framepipe::media

@@ -23,6 +23,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 namespace framepipe {
@@ -191,9 +193,69 @@ std::optional<ImageSource::Dimensions> header_dimensions(const ReadAt& read_at) 
                     ++at;
             }
             if (at >= len || !std::isdigit(text[at])) return std::nullopt;
-            while (at < len && std::isdigit(text[at]) && value < (std::int64_t{1} << 40)) value = value * 10 + (text[at++] - '0');
+            for (; at < len && std::isdigit(text[at]); ++at)  // the whole number, its value held at 2^40 and above
+                if (value < (std::int64_t{1} << 40)) value = value * 10 + (text[at] - '0');
         }
         return D{values[0], values[1]};
+    }
+    if (n >= 12 && b[0] == 0x59 && b[1] == 0xA6 && b[2] == 0x6A && b[3] == 0x95)  // Sun raster
+        return D{be32(b + 4), be32(b + 8)};
+    if (is(0, "#?RADIANCE") || is(0, "#?RGBE")) {
+        // Radiance HDR: header lines, an empty line, then the resolution line, e.g. "-Y 480 +X 640" (Y first: rows).
+        char text[4096];
+        const std::size_t len = read_at(0, reinterpret_cast<std::uint8_t*>(text), sizeof text);
+        const std::string_view header(text, len);
+        const std::size_t end = header.find("\n\n");
+        if (end == std::string_view::npos) return std::nullopt;
+        std::size_t at = end + 2;
+        std::int64_t values[2] = {0, 0};
+        char axes[2] = {0, 0};
+        for (int i = 0; i < 2; ++i) {
+            if (at + 3 > len || (text[at] != '-' && text[at] != '+') || (text[at + 1] != 'X' && text[at + 1] != 'Y') ||
+                text[at + 2] != ' ')
+                return std::nullopt;
+            axes[i] = text[at + 1];
+            at += 3;
+            if (at >= len || !std::isdigit(static_cast<unsigned char>(text[at]))) return std::nullopt;
+            for (; at < len && std::isdigit(static_cast<unsigned char>(text[at])); ++at)
+                if (values[i] < (std::int64_t{1} << 40)) values[i] = values[i] * 10 + (text[at] - '0');
+            if (i == 0 && (at >= len || text[at++] != ' ')) return std::nullopt;
+        }
+        if (axes[0] == axes[1]) return std::nullopt;
+        return axes[0] == 'Y' ? D{values[1], values[0]} : D{values[0], values[1]};
+    }
+    if (n >= 8 && b[0] == 0x76 && b[1] == 0x2F && b[2] == 0x31 && b[3] == 0x01) {
+        // OpenEXR: header attributes (name, type name, size, value) up to an empty name; the picture is the
+        // dataWindow box (xMin, yMin, xMax, yMax, inclusive).
+        std::uint64_t at = 8;
+        const auto read_name = [&](std::string& out) {
+            char text[256];
+            const std::size_t len = read_at(at, reinterpret_cast<std::uint8_t*>(text), sizeof text);
+            const auto* nul = static_cast<const char*>(std::memchr(text, 0, len));
+            if (nul == nullptr) return false;
+            out.assign(text, static_cast<std::size_t>(nul - text));
+            at += out.size() + 1;
+            return true;
+        };
+        for (int attributes = 0; attributes < 1024; ++attributes) {
+            std::string name, type;
+            std::uint8_t size_bytes[4];
+            if (!read_name(name) || name.empty() || !read_name(type) || read_at(at, size_bytes, 4) < 4)
+                return std::nullopt;
+            at += 4;
+            const auto size = static_cast<std::int32_t>(le32(size_bytes));
+            if (size < 0) return std::nullopt;
+            if (name == "dataWindow" && type == "box2i" && size == 16) {
+                std::uint8_t box[16];
+                if (read_at(at, box, 16) < 16) return std::nullopt;
+                const auto corner = [&](int i) { return std::int64_t{static_cast<std::int32_t>(le32(box + 4 * i))}; };
+                const std::int64_t width = corner(2) - corner(0) + 1, height = corner(3) - corner(1) + 1;
+                if (width <= 0 || height <= 0) return std::nullopt;
+                return D{width, height};
+            }
+            at += static_cast<std::uint64_t>(size);
+        }
+        return std::nullopt;
     }
     return std::nullopt;
 }
@@ -304,7 +366,15 @@ public:
             std::memcpy(out, frame.encoded.data() + at, n);
             return n;
         });
-        if (dimensions && dimensions->width * dimensions->height > max_pixels_)
+        // OpenCV picks its decoder by content, whatever the name: only formats whose header framepipe reads get to it,
+        // so max_pixels is checked before every decode, and decoders framepipe does not offer (DICOM through GDCM,
+        // which aborts the process on some damaged files; JPEG 2000, which expands a few hundred bytes into any size)
+        // never see a file.
+        if (!dimensions)
+            reject(frame, "is not in a format framepipe reads (by its content: PNG, JPEG, BMP, WebP, TIFF, PNM, Sun "
+                          "raster, Radiance HDR, OpenEXR), or its header is damaged");
+        // width * height can exceed int64 (a PNG states up to 2^32 - 1 each): compared by division, never multiplied.
+        if (dimensions->width > 0 && dimensions->height > max_pixels_ / dimensions->width)
             reject(frame, fmt::format("claims more pixels than max_pixels ({}x{} > {}); raise source.max_pixels to "
                                       "read it",
                                       dimensions->width, dimensions->height, max_pixels_));
@@ -487,8 +557,7 @@ ReadResult ImageSource::read(Frame& frame, std::stop_token stop) {
     else
         frame.encoded.clear();
     const double fps = options_.fps > 0 ? options_.fps : 1.0;
-    frame.media_time =
-        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(static_cast<double>(index) / fps));
+    frame.media_time = duration_from_seconds(static_cast<double>(index) / fps);
     return ReadResult::frame;
 }
 

@@ -28,6 +28,7 @@ CodecContextPtr open_decoder(const StreamParameters& stream, int threads, const 
     int ret = avcodec_parameters_to_context(context.get(), stream.codec.get());
     if (ret < 0) throw Error(fmt::format("{}: decoder setup failed: {}", source_name, av_error_text(ret)));
     context->pkt_timebase = stream.time_base;
+    if (stream.max_pixels > 0) context->max_pixels = stream.max_pixels;
     context->thread_count = threads;
     if (threads > 1) context->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     ret = avcodec_open2(context.get(), codec, nullptr);
@@ -80,8 +81,7 @@ namespace {
 Duration media_time_of(const AVFrame& picture, const StreamParameters& stream) {
     const std::int64_t ts = picture.best_effort_timestamp != AV_NOPTS_VALUE ? picture.best_effort_timestamp : picture.pts;
     if (ts == AV_NOPTS_VALUE) return Duration{0};
-    return std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(seconds_of(ts - stream.start_pts, stream.time_base)));
+    return duration_from_seconds(seconds_of(ts - stream.start_pts, stream.time_base));
 }
 
 // Inter-frame codecs: one decoder, frames in order. A packet that yields no picture yet (the decoder is reordering
@@ -323,6 +323,23 @@ private:
     SlotPool<Decoder, kSlots> decoders_;
 };
 
+// libswscale writes packed output in blocks: for a width that is not a multiple of 16 it writes up to 46 bytes past
+// the last pixel (measured with FFmpeg 5.1, YUV 4:2:0 to BGR24), as FFmpeg's own frames allow with padded buffers.
+constexpr std::size_t kSwscaleSlack = 256;
+
+// The frame's image, size x CV_8UC3, with at least kSwscaleSlack bytes allocated after its last pixel: a view of the
+// first rows of a taller buffer. Kept with the pooled frame, so a steady stream allocates nothing.
+cv::Mat& writable_by_swscale(Frame& frame, cv::Size size) {
+    cv::Mat& image = frame.prepare_image(size, CV_8UC3);
+    if (size.area() <= 0) return image;
+    const std::size_t row = static_cast<std::size_t>(size.width) * 3;
+    const uchar* end = image.ptr(size.height - 1) + row;  // past the last pixel (an ROI's dataend is its parent's)
+    if (image.datalimit - end >= static_cast<std::ptrdiff_t>(kSwscaleSlack)) return image;
+    const int extra_rows = static_cast<int>((kSwscaleSlack + row - 1) / row);
+    image = cv::Mat(size.height + extra_rows, size.width, CV_8UC3).rowRange(0, size.height);
+    return image;
+}
+
 // Decoded picture (any FFmpeg pixel format) to BGR, with the stream's colour matrix and range.
 class Convert final : public Stage {
 public:
@@ -339,7 +356,7 @@ public:
         if (context == nullptr)
             throw BadFrame(fmt::format("cannot convert pixel format '{}'",
                                        av_get_pix_fmt_name(static_cast<AVPixelFormat>(picture.format))));
-        cv::Mat& out = frame.prepare_image(cv::Size(picture.width, picture.height), CV_8UC3);
+        cv::Mat& out = writable_by_swscale(frame, cv::Size(picture.width, picture.height));
         uint8_t* planes[1] = {out.data};
         const int strides[1] = {static_cast<int>(out.step)};
         sws_scale(context, picture.data, picture.linesize, 0, picture.height, planes, strides);
@@ -364,13 +381,13 @@ private:
 
         SwsContext* context_for(const AVFrame& picture) {
             if (context && width == picture.width && height == picture.height && format == picture.format &&
-                colorspace == picture.colorspace && range == picture.color_range)
+                colorspace == raw_value(picture.colorspace) && range == raw_value(picture.color_range))
                 return context.get();
             width = picture.width;
             height = picture.height;
             format = picture.format;
-            colorspace = picture.colorspace;
-            range = picture.color_range;
+            colorspace = raw_value(picture.colorspace);
+            range = raw_value(picture.color_range);
             context.reset(sws_getContext(width, height, static_cast<AVPixelFormat>(format), width, height,
                                          AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr, nullptr));
             if (!context) return nullptr;

@@ -45,6 +45,7 @@ struct StreamParameters {
     /// Clockwise quarter turns that show the picture upright (the container's display matrix; 0 when it has none or
     /// the source keeps the coded orientation). `convert` applies them.
     int quarter_turns = 0;
+    std::int64_t max_pixels = 0;    // the decoder refuses larger pictures (VideoSource's max_pixels); 0 = no limit
 
     /// Whether a decoder opened for `other` decodes this stream too (same codec, size, format and extradata).
     [[nodiscard]] bool same_codec(const StreamParameters& other) const noexcept;

@@ -336,6 +336,8 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     const std::string& path = impl.options.path;
     if (impl.options.decode_threads < 1 || impl.options.decode_threads > 16)
         throw ConfigError(fmt::format("decode_threads must be between 1 and 16, got {}", impl.options.decode_threads));
+    if (impl.options.max_pixels < 1)
+        throw ConfigError(fmt::format("max_pixels must be at least 1, got {}", impl.options.max_pixels));
     const bool network = impl.kind != Kind::file;
     SourceInfo info;
     info.name = !impl.options.name.empty()          ? impl.options.name
@@ -358,6 +360,12 @@ SourceInfo VideoSource::open(std::stop_token stop) {
         throw;
     }
     impl.probe = probe_of(*impl.container, impl.stream_index);
+    if (std::int64_t{impl.probe.width} * impl.probe.height > impl.options.max_pixels) {
+        impl.container.reset();
+        throw ConfigError(fmt::format("'{}' is {}x{}, more pixels than max_pixels ({}); raise source.max_pixels to "
+                                      "read it",
+                                      info.path, impl.probe.width, impl.probe.height, impl.options.max_pixels));
+    }
     {
         const AVStream& video = *impl.container->streams[impl.stream_index];
         impl.video_duration = video.duration != AV_NOPTS_VALUE && video.duration > 0
@@ -400,6 +408,7 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     parameters->start_pts = impl.base_start;
     parameters->intra_only = impl.probe.intra_only;
     parameters->quarter_turns = impl.options.autorotate ? quarter_turns_of(stream) : 0;
+    parameters->max_pixels = impl.options.max_pixels;
     impl.stream = std::move(parameters);
 
     info.fps = impl.probe.fps;
@@ -483,7 +492,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     }
     const std::int64_t ts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
     const double media_seconds = ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(ts - impl.base_start, impl.base_time_base);
-    frame.media_time = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(media_seconds));
+    frame.media_time = duration_from_seconds(media_seconds);
     if (ts != AV_NOPTS_VALUE && (impl.last_ts == AV_NOPTS_VALUE || ts > impl.last_ts)) impl.last_ts = ts;
     if (impl.options.realtime && !network && !impl.finishing) {
         // Release packets at the file's own pace, by decode timestamp (monotonic in file order).
@@ -493,8 +502,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
             impl.media_start = pace;
             impl.wall_start = std::chrono::steady_clock::now();
         }
-        const auto due = impl.wall_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                               std::chrono::duration<double>(pace - impl.media_start));
+        const auto due = impl.wall_start + duration_from_seconds(pace - impl.media_start);
         if (!sleep_until(due, stop)) {  // stopped before this packet's time came: deliver it only if it is needed
             impl.finishing = true;
             impl.finishing_deadline_ns =

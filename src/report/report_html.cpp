@@ -44,8 +44,10 @@ std::string line_chart(const std::string& title, const std::string& y_unit, cons
         for (auto [x, y] : s.points) x_max = std::max(x_max, x), y_max = std::max(y_max, y);
     const auto [y_top, y_step] = nice_axis(y_max);
     const auto [x_top, x_step] = nice_axis(x_max);
-    const auto px = [&](double x) { return left + (w - left - right) * (x_top > 0 ? x / x_top : 0); };
-    const auto py = [&](double y) { return h - bottom - (h - top - bottom) * (y_top > 0 ? y / y_top : 0); };
+    const auto px = [&, x_top = x_top](double x) { return left + (w - left - right) * (x_top > 0 ? x / x_top : 0); };
+    const auto py = [&, y_top = y_top](double y) {
+        return h - bottom - (h - top - bottom) * (y_top > 0 ? y / y_top : 0);
+    };
     std::string svg = fmt::format(R"(<svg width="{}" height="{}" viewBox="0 0 {} {}" role="img"><text x="{}" y="18" class="title">{}</text>)",
                                   w, h, w, h, left, html_escaped(title));
     for (double y = 0; y <= y_top + 1e-9; y += y_step)
@@ -77,7 +79,7 @@ std::string breakdown_chart(const SourceReport& s) {
     double total_max = 0;
     for (const StageReport& st : s.stages) total_max = std::max(total_max, in_ms(st.wait.mean) + in_ms(st.service.mean));
     const auto [x_top, x_step] = nice_axis(total_max);
-    const auto px = [&](double v) { return (w - left - right) * (x_top > 0 ? v / x_top : 0); };
+    const auto px = [&, x_top = x_top](double v) { return (w - left - right) * (x_top > 0 ? v / x_top : 0); };
     std::string svg = fmt::format(R"(<svg width="{}" height="{}" viewBox="0 0 {} {}" role="img"><text x="{}" y="18" class="title">{}: where a frame's time goes, per stage (mean ms: waiting in the edge, then processing)</text>)",
                                   w, h, w, h, 10, html_escaped(s.name));
     for (double x = 0; x <= x_top + 1e-9; x += x_step)

@@ -7,11 +7,12 @@
 // are never frames. Every entry with an image extension is captured as one frame, in listing order. One that cannot be
 // used is rejected by the decode stage with a warning naming it and the reason, and counted as rejected, so captured =
 // delivered + dropped holds; the run goes on. Reasons found when listing: a dangling symbolic link, a symbolic link
-// loop, not a regular file. Found when reading: the file vanished or was replaced by something else, it is empty, it
-// is larger than `max_file_mb` (refused before reading), it shrank or grew while it was read. Found when decoding: cut
-// off (a JPEG without its end marker, a PNG without IEND), more pixels than `max_pixels` by its header (refused before
-// decoding), or not decodable. A folder that cannot be listed at all is a ConfigError; a sub-folder that cannot be
-// listed (recursive) is named in a warning and left out.
+// loop, not a regular file. Found when reading: the file vanished or was replaced by something else, it is empty, it is
+// larger than `max_file_mb` (refused before reading), it shrank or grew while it was read. Found when decoding: cut off
+// (a JPEG without its end marker, a PNG without IEND), a format whose header framepipe does not read (whatever its
+// name: OpenCV would pick a decoder by content, max_pixels could not be checked) or more pixels than `max_pixels` by
+// its header (both refused before decoding), or not decodable. A folder that cannot be listed at all is a ConfigError;
+// a sub-folder that cannot be listed (recursive) is named in a warning and left out.
 //
 // Names: frame labels and the source's name are displayable_name()s of the file and folder names: bytes that are not
 // UTF-8 and control characters are written as \xHH (see src/report/text_escape.hpp).
@@ -65,9 +66,10 @@ public:
     static bool is_image_name(const std::string& path);
     /// Natural ("human") ordering of file names: digit runs compare as numbers.
     static bool natural_less(const std::string& a, const std::string& b);
-    /// The dimensions in the file's header, without decoding it: PNG, JPEG, BMP, WebP, TIFF and PNM. Reads a few
-    /// small pieces at the offsets the format gives, never the whole file, however large. nullopt for other formats or
-    /// a header it cannot follow. Throws Error naming the file when it cannot be opened or is not a regular file.
+    /// The dimensions in the file's header, without decoding it: PNG, JPEG, BMP, WebP, TIFF, PNM, Sun raster, Radiance
+    /// HDR and OpenEXR (the formats framepipe decodes, told by content). Reads a few small pieces at the offsets the
+    /// format gives, never the whole file, however large. nullopt for other formats or a header it cannot follow.
+    /// Throws Error naming the file when it cannot be opened or is not a regular file.
     static std::optional<Dimensions> header_dimensions(const std::string& path);
 
     SourceInfo open(std::stop_token stop) override;

@@ -35,6 +35,9 @@ public:
         bool realtime = false;       // files: replay at the file's own rate, as a live source
         int decode_threads = 1;      // libavcodec threads for inter-frame codecs (1 = decode on the graph only)
         bool autorotate = true;      // show pictures upright as the container's display matrix says (false: as coded)
+        /// Pictures with more pixels are rejected undecoded (the decoder refuses them before allocating): a codec's
+        /// own header may state a size far from the container's (VP8 up to 16383x16383 in a few bytes).
+        std::int64_t max_pixels = 100'000'000;
         Duration open_timeout = std::chrono::seconds(10);  // streams and cameras
         Duration read_timeout = std::chrono::seconds(5);   // streams and cameras: no packet for this long = lost
         std::optional<bool> reconnect;                     // default: on for streams and cameras

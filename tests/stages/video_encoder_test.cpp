@@ -11,6 +11,9 @@
 
 #include <chrono>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 using namespace framepipe;
 using namespace framepipe::test;
 using namespace std::chrono_literals;
@@ -70,4 +73,50 @@ TEST_CASE("video encoder: without low_delay x264 holds frames back; timed flushe
     CHECK(durable[49] == 26);
     CHECK(durable[50] == 51);
     CHECK(durable[59] == 51);
+}
+
+namespace {
+
+// A BGR image whose last byte is the last one before a page that cannot be read: reading past it faults at once
+// (libswscale is not instrumented, so AddressSanitizer would not see such a read).
+class GuardedImage {
+public:
+    explicit GuardedImage(cv::Size size) {
+        const std::size_t bytes = static_cast<std::size_t>(size.area()) * 3;
+        const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        const std::size_t data_pages = (bytes + page - 1) / page;
+        length_ = (data_pages + 1) * page;
+        base_ = static_cast<uchar*>(::mmap(nullptr, length_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        REQUIRE(base_ != MAP_FAILED);
+        REQUIRE(::mprotect(base_ + data_pages * page, page, PROT_NONE) == 0);
+        image = cv::Mat(size, CV_8UC3, base_ + data_pages * page - bytes);
+    }
+    ~GuardedImage() { ::munmap(base_, length_); }
+    GuardedImage(const GuardedImage&) = delete;
+    GuardedImage& operator=(const GuardedImage&) = delete;
+    cv::Mat image;
+
+private:
+    uchar* base_ = nullptr;
+    std::size_t length_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("video encoder: an image with nothing readable after its last pixel is encoded, whatever its width") {
+    TempDir dir;
+    for (const int width : {40, 46, 90, 362}) {
+        CAPTURE(width);
+        const std::string path = dir / fmt::format("w{}.mkv", width);
+        {
+            media::VideoEncoder encoder(path, {.codec = "h264"});
+            for (int n = 0; n < 3; ++n) {
+                GuardedImage guarded({width, 48});
+                numbered_frame(n, {width, 48}).copyTo(guarded.image);
+                encoder.write(guarded.image, std::chrono::milliseconds(40 * n));
+            }
+            encoder.finish();
+        }
+        CHECK(ffprobe_frame_count(path) == 3);
+    }
 }

@@ -11,7 +11,6 @@
 #include <opencv2/core/mat.hpp>
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -20,11 +19,6 @@
 #include <vector>
 
 namespace framepipe {
-
-namespace detail {
-class FramePool;
-class FrameRef;
-}  // namespace detail
 
 /// Most stages one source's chain may have; each has a fixed slot in Frame::spans, so recording lineage never allocates.
 inline constexpr std::size_t kMaxStagesPerLane = 16;
@@ -35,12 +29,13 @@ enum class PixelFormat : std::uint8_t {
     bgr,      // image: 8-bit, 3 channels, BGR
     gray,     // image: 8-bit, 1 channel
     encoded,  // Frame::encoded holds compressed bytes (a video packet, an image file)
-    native,   // Frame::attachment holds a decoded picture in the decoder's own format
+    native,   // an attachment holds a decoded picture in the decoder's own format
 };
 
-/// Something a stage hangs on a frame for a later stage of the same family, e.g. a decoded picture that still lives in
-/// the decoder's reference-counted buffers. It stays with the pooled frame and is reused; reset() lets go of what it
-/// refers to (called when the frame is recycled).
+/// Data a stage hangs on a frame for later stages: a decoded picture that still lives in the decoder's buffers, the
+/// motion a motion stage found (framepipe/attachments/motion.hpp). Made by Frame::attach<T>() on first use, it stays
+/// with the pooled frame and is reused; reset() lets go of what it refers to and returns it to its "nothing attached"
+/// state (called when the frame is recycled).
 class FrameAttachment {
 public:
     virtual ~FrameAttachment() = default;
@@ -66,8 +61,6 @@ public:
     PixelFormat format = PixelFormat::bgr;
     /// Compressed bytes when format is encoded. Its capacity is kept when the frame is recycled.
     std::vector<std::uint8_t> encoded;
-    /// See FrameAttachment. Owned by the frame, created by the first stage that needs one.
-    std::unique_ptr<FrameAttachment> attachment;
     /// Where the frame came from within its source when that means something to a person: the file name of an image
     /// in a folder. Empty otherwise.
     std::string label;
@@ -76,11 +69,6 @@ public:
     /// Presentation and decoding timestamps in the source's own time base, for its decode stage.
     std::int64_t pts = 0;
     std::int64_t dts = 0;
-    /// Set by a motion stage: the share of the picture that moved (0..1), the moving regions in this frame's pixels,
-    /// and the motion event the frame belongs to (0 = none).
-    float motion = 0;
-    std::vector<cv::Rect> regions;
-    std::uint64_t event = 0;
     /// Index of the source (input) the frame came from, in the order the pipeline's sources were added.
     std::uint32_t source = 0;
     /// Per source, from 0, in capture order. A gap means the frames before and after do not follow each other: some
@@ -111,18 +99,32 @@ public:
     /// before writing pixels). Contents are undefined when the geometry changed.
     cv::Mat& prepare_image(cv::Size size, int type);
 
-    /// Clears everything but the pixel buffers (kept for reuse).
+    /// The frame's attachment of type T (a default-constructible FrameAttachment), made on first use and reused by
+    /// every later frame through the same pool slot. Only the stage processing the frame may call this.
+    template <class T>
+    T& attach() {
+        if (T* existing = find<T>()) return *existing;
+        attachments_.push_back(std::make_unique<T>());
+        return static_cast<T&>(*attachments_.back());
+    }
+    /// The frame's attachment of type T, or nullptr if no stage attached one since the pool made this frame. Once
+    /// attached it stays (reset when the frame is recycled), so a reset attachment means "nothing" by its own convention.
+    template <class T>
+    [[nodiscard]] T* find() const noexcept {
+        for (const auto& attachment : attachments_)
+            if (auto* typed = dynamic_cast<T*>(attachment.get())) return typed;
+        return nullptr;
+    }
+
+    /// Clears everything but the pixel buffers and the attachments' storage (kept for reuse).
     void reset_metadata() noexcept {
         format = PixelFormat::bgr;
         encoded.clear();
-        if (attachment) attachment->reset();
+        for (const auto& attachment : attachments_) attachment->reset();
         label.clear();
         key = true;
         pts = 0;
         dts = 0;
-        motion = 0;
-        regions.clear();
-        event = 0;
         source = 0;
         sequence = 0;
         source_number = -1;
@@ -135,12 +137,7 @@ private:
     static constexpr std::size_t kSpareBuffers = 6;
     std::array<cv::Mat, kSpareBuffers> spares_;
     std::size_t next_evicted_ = 0;
-
-    friend class detail::FramePool;
-    friend class detail::FrameRef;
-    std::atomic<std::uint32_t> refs_{0};
-    detail::FramePool* pool_ = nullptr;
-    std::uint32_t slot_ = 0;
+    std::vector<std::unique_ptr<FrameAttachment>> attachments_;
 };
 
 }  // namespace framepipe

@@ -13,16 +13,16 @@ constexpr std::uint64_t tag_of(std::uint64_t head) noexcept { return head >> 32;
 
 FramePool::FramePool(std::uint32_t capacity, cv::Size preallocate, int type)
     : capacity_(capacity),
-      frames_(std::make_unique<Frame[]>(capacity)),
+      slots_(std::make_unique<PoolSlot[]>(capacity)),
       next_(std::make_unique<std::atomic<std::uint32_t>[]>(capacity)),
       head_(pack(0, capacity == 0 ? kNone : 0)) {
     for (std::uint32_t i = 0; i < capacity; ++i) {
-        frames_[i].pool_ = this;
-        frames_[i].slot_ = i;
+        slots_[i].pool = this;
+        slots_[i].index = i;
         next_[i].store(i + 1 < capacity ? i + 1 : kNone, std::memory_order_relaxed);
         if (!preallocate.empty()) {
-            frames_[i].image.create(preallocate, type);
-            frames_[i].image.setTo(cv::Scalar::all(0));  // touch the pages now, not on the first frame
+            slots_[i].frame.image.create(preallocate, type);
+            slots_[i].frame.image.setTo(cv::Scalar::all(0));  // touch the pages now, not on the first frame
         }
     }
 }
@@ -64,10 +64,10 @@ FrameRef FramePool::try_acquire() noexcept {
     std::uint32_t peak = peak_in_use_.load(std::memory_order_relaxed);
     while (now_in_use > peak && !peak_in_use_.compare_exchange_weak(peak, now_in_use, std::memory_order_relaxed)) {
     }
-    Frame& frame = frames_[slot];
-    frame.reset_metadata();
-    frame.refs_.store(1, std::memory_order_relaxed);
-    return FrameRef(&frame);
+    PoolSlot& taken = slots_[slot];
+    taken.frame.reset_metadata();
+    taken.refs.store(1, std::memory_order_relaxed);
+    return FrameRef(&taken);
 }
 
 FrameRef FramePool::acquire(std::stop_token stop) {
@@ -81,8 +81,8 @@ FrameRef FramePool::acquire(std::stop_token stop) {
     return frame;
 }
 
-void FramePool::recycle(Frame* frame) noexcept {
-    push_free(frame->slot_);
+void FramePool::recycle(PoolSlot& slot) noexcept {
+    push_free(slot.index);
     in_use_.fetch_sub(1);
     freed_.notify_all();
 }

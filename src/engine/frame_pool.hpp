@@ -24,15 +24,23 @@ namespace framepipe::detail {
 
 class FramePool;
 
+/// A pooled frame with its reference count: the pool's bookkeeping stays out of Frame.
+struct PoolSlot {
+    Frame frame;
+    std::atomic<std::uint32_t> refs{0};
+    FramePool* pool = nullptr;
+    std::uint32_t index = 0;
+};
+
 /// An owning, reference-counted handle to a pooled Frame. Copying shares the frame; the last handle to go returns it
 /// to its pool. Not thread-safe as an object (like shared_ptr): two threads may hold copies, not share one handle.
 class FrameRef {
 public:
     FrameRef() noexcept = default;
-    FrameRef(const FrameRef& other) noexcept : frame_(other.frame_) {
-        if (frame_ != nullptr) frame_->refs_.fetch_add(1, std::memory_order_relaxed);
+    FrameRef(const FrameRef& other) noexcept : slot_(other.slot_) {
+        if (slot_ != nullptr) slot_->refs.fetch_add(1, std::memory_order_relaxed);
     }
-    FrameRef(FrameRef&& other) noexcept : frame_(other.frame_) { other.frame_ = nullptr; }
+    FrameRef(FrameRef&& other) noexcept : slot_(other.slot_) { other.slot_ = nullptr; }
     FrameRef& operator=(const FrameRef& other) noexcept {
         FrameRef copy(other);
         swap(copy);
@@ -46,17 +54,17 @@ public:
     ~FrameRef() { reset(); }
 
     void reset() noexcept;
-    void swap(FrameRef& other) noexcept { std::swap(frame_, other.frame_); }
+    void swap(FrameRef& other) noexcept { std::swap(slot_, other.slot_); }
 
-    [[nodiscard]] Frame* get() const noexcept { return frame_; }
-    Frame* operator->() const noexcept { return frame_; }
-    Frame& operator*() const noexcept { return *frame_; }
-    explicit operator bool() const noexcept { return frame_ != nullptr; }
+    [[nodiscard]] Frame* get() const noexcept { return slot_ != nullptr ? &slot_->frame : nullptr; }
+    Frame* operator->() const noexcept { return &slot_->frame; }
+    Frame& operator*() const noexcept { return slot_->frame; }
+    explicit operator bool() const noexcept { return slot_ != nullptr; }
 
 private:
     friend class FramePool;
-    explicit FrameRef(Frame* adopt) noexcept : frame_(adopt) {}
-    Frame* frame_ = nullptr;
+    explicit FrameRef(PoolSlot* adopt) noexcept : slot_(adopt) {}
+    PoolSlot* slot_ = nullptr;
 };
 
 class FramePool {
@@ -80,13 +88,13 @@ public:
 
 private:
     friend class FrameRef;
-    void recycle(Frame* frame) noexcept;
+    void recycle(PoolSlot& slot) noexcept;
     bool pop_free(std::uint32_t& slot) noexcept;
     void push_free(std::uint32_t slot) noexcept;
 
     static constexpr std::uint32_t kNone = 0xffffffffu;
     const std::uint32_t capacity_;
-    std::unique_ptr<Frame[]> frames_;
+    std::unique_ptr<PoolSlot[]> slots_;
     std::unique_ptr<std::atomic<std::uint32_t>[]> next_;  // free-list links, indexed by slot
     std::atomic<std::uint64_t> head_;                       // (ABA tag << 32) | slot of the top free frame
     std::atomic<std::uint32_t> in_use_{0};
@@ -95,10 +103,10 @@ private:
 };
 
 inline void FrameRef::reset() noexcept {
-    if (frame_ == nullptr) return;
-    Frame* frame = frame_;
-    frame_ = nullptr;
-    if (frame->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) frame->pool_->recycle(frame);
+    if (slot_ == nullptr) return;
+    PoolSlot* slot = slot_;
+    slot_ = nullptr;
+    if (slot->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) slot->pool->recycle(*slot);
 }
 
 }  // namespace framepipe::detail

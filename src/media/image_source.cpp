@@ -326,7 +326,7 @@ public:
     void reset() noexcept override { reason.clear(); }
 };
 
-ReadProblem* problem_of(const Frame& frame) { return dynamic_cast<ReadProblem*>(frame.attachment.get()); }
+ReadProblem* problem_of(const Frame& frame) { return frame.find<ReadProblem>(); }
 
 // A JPEG must end with its EOI marker and a PNG with its IEND chunk: OpenCV decodes cut-off files without complaint.
 const char* truncation_of(const std::vector<std::uint8_t>& data) {
@@ -544,11 +544,7 @@ ReadResult ImageSource::read(Frame& frame, std::stop_token stop) {
     const Entry& entry = listing_.images[index];
     frame.format = PixelFormat::encoded;
     frame.label = displayable_name(fs::path(entry.path).filename().string());
-    ReadProblem* problem = problem_of(frame);
-    if (problem == nullptr) {
-        frame.attachment = std::make_unique<ReadProblem>();
-        problem = static_cast<ReadProblem*>(frame.attachment.get());
-    }
+    ReadProblem* problem = &frame.attach<ReadProblem>();
     // A file that cannot be used still becomes a frame: the decode stage rejects it by name, so it is counted.
     problem->reason = entry.problem;
     if (problem->reason.empty())

@@ -44,7 +44,7 @@ bool damaged(const AVFrame& picture) {
 
 // The stream a packet belongs to, as its source attached it.
 const std::shared_ptr<const StreamParameters>& stream_of(Frame& frame) {
-    const auto* attachment = dynamic_cast<PictureAttachment*>(frame.attachment.get());
+    const auto* attachment = frame.find<PictureAttachment>();
     if (attachment == nullptr || !attachment->stream) throw BadFrame("packet without stream parameters");
     return attachment->stream;
 }
@@ -68,12 +68,7 @@ bool StreamParameters::same_codec(const StreamParameters& other) const noexcept 
 }
 
 PictureAttachment& picture_slot(Frame& frame) {
-    auto* attachment = dynamic_cast<PictureAttachment*>(frame.attachment.get());
-    if (attachment == nullptr) {
-        frame.attachment = std::make_unique<PictureAttachment>();
-        attachment = static_cast<PictureAttachment*>(frame.attachment.get());
-    }
-    return *attachment;
+    return frame.attach<PictureAttachment>();
 }
 
 namespace {
@@ -347,7 +342,7 @@ public:
 
     Outcome process(Frame& frame) override {
         if (frame.format == PixelFormat::bgr) return Outcome::pass;
-        auto* attachment = dynamic_cast<PictureAttachment*>(frame.attachment.get());
+        auto* attachment = frame.find<PictureAttachment>();
         if (frame.format != PixelFormat::native || attachment == nullptr)
             throw BadFrame("convert expects a decoded picture");
         const AVFrame& picture = *attachment->picture;

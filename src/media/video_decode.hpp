@@ -1,7 +1,7 @@
 #pragma once
 // The decode stages a video source contributes to its chain:
 //   decode  - compressed packet (Frame::encoded) to a decoded picture kept in libavcodec's reference-counted buffers
-//             (Frame::attachment, format native). Serial and in order for inter-frame codecs, holding frames back
+//             (a PictureAttachment, format native). Serial and in order for inter-frame codecs, holding frames back
 //             while the decoder reorders (B-frames) and renumbering its output in picture order; parallel for
 //             intra-only codecs, one codec context per worker. Each packet names the stream it belongs to
 //             (PictureAttachment::stream, set by the source): the decoder opens itself for the first one and again
@@ -21,7 +21,7 @@ namespace framepipe::media {
 
 struct StreamParameters;
 
-/// Rides on a frame (Frame::attachment): the stream a packet belongs to, and later its decoded picture until `convert`
+/// Rides on a frame (Frame::attach): the stream a packet belongs to, and later its decoded picture until `convert`
 /// has read it.
 class PictureAttachment final : public FrameAttachment {
 public:

@@ -28,6 +28,7 @@
 #include "image_output.hpp"
 #include "template_text.hpp"
 
+#include <framepipe/attachments/motion.hpp>
 #include <framepipe/error.hpp>
 
 #include <fmt/format.h>
@@ -46,6 +47,11 @@ namespace framepipe::stages {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::uint64_t event_of(const Frame& frame) {
+    const auto* motion = frame.find<MotionAttachment>();
+    return motion != nullptr ? motion->event : 0;
+}
 
 class Motion final : public Stage {
 public:
@@ -84,6 +90,7 @@ public:
     }
 
     Outcome process(Frame& frame) override {
+        MotionAttachment& motion = frame.attach<MotionAttachment>();
         require_pixels(frame, "motion");
         const cv::Mat& image = frame.image;
         small_gray(image, width_, small_, gray_);
@@ -100,29 +107,29 @@ public:
         const double total = static_cast<double>(mask_.total());
         const double scale = static_cast<double>(image.cols) / width_;
         double moving = 0;
-        frame.regions.clear();
+        motion.regions.clear();
         for (const auto& contour : contours_) {
             const double area = cv::contourArea(contour);
             if (area < total * min_area_ * 0.25) continue;  // specks: noise, compression
             moving += area;
             const cv::Rect box = cv::boundingRect(contour);
-            frame.regions.emplace_back(static_cast<int>(box.x * scale), static_cast<int>(box.y * scale),
+            motion.regions.emplace_back(static_cast<int>(box.x * scale), static_cast<int>(box.y * scale),
                                        static_cast<int>(box.width * scale), static_cast<int>(box.height * scale));
         }
         const bool warming = frames_seen_++ < static_cast<std::uint64_t>(warmup_);
-        frame.motion = warming ? 0.0F : static_cast<float>(moving / total);
-        if (warming) frame.regions.clear();
+        motion.share = warming ? 0.0F : static_cast<float>(moving / total);
+        if (warming) motion.regions.clear();
 
-        if (frame.motion >= min_area_) {
+        if (motion.share >= min_area_) {
             last_motion_time_ = frame.media_time;
             last_motion_frame_ = frame.sequence;
             if (!in_event_) start_event(frame);
         } else if (in_event_ && frame.media_time - last_motion_time_ >= cooldown_) {
             end_event();
         }
-        frame.event = in_event_ ? event_id_ : 0;
+        motion.event = in_event_ ? event_id_ : 0;
         if (draw_)
-            for (const cv::Rect& r : frame.regions) cv::rectangle(frame.image, r, cv::Scalar(0, 0, 255), 2);
+            for (const cv::Rect& r : motion.regions) cv::rectangle(frame.image, r, cv::Scalar(0, 0, 255), 2);
         return Outcome::pass;
     }
 
@@ -140,7 +147,8 @@ private:
         snapshot_.clear();
         if (snapshots_) {
             cv::Mat picture = frame.image.clone();
-            for (const cv::Rect& r : frame.regions) cv::rectangle(picture, r, cv::Scalar(0, 0, 255), 2);
+            for (const cv::Rect& r : frame.find<MotionAttachment>()->regions)
+                cv::rectangle(picture, r, cv::Scalar(0, 0, 255), 2);
             snapshot_ = event_file_stem(input_, event_id_, frame, live_) + ".jpg";
             snapshot_ = snapshots_->write(picture, snapshot_);  // the name written: a taken one gets a suffix
         }
@@ -236,18 +244,19 @@ public:
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "event_clips");
+        const std::uint64_t event = event_of(frame);
         if (stopped_) {
-            if (frame.event != 0) health_->count_unwritten();
+            if (event != 0) health_->count_unwritten();
             return Outcome::pass;
         }
-        if (frame.event != 0 && (!clip_ || frame.event != clip_event_)) {
+        if (event != 0 && (!clip_ || event != clip_event_)) {
             if (clip_) finish_clip();
             if (!stopped_) start_clip(frame);
         }
         if (clip_) {
-            if (frame.event != 0) last_event_time_ = frame.media_time;
+            if (event != 0) last_event_time_ = frame.media_time;
             write(scaled(frame.image), frame.media_time);
-            if (clip_ && frame.event == 0 && frame.media_time - last_event_time_ > post_roll_) finish_clip();
+            if (clip_ && event == 0 && frame.media_time - last_event_time_ > post_roll_) finish_clip();
             return Outcome::pass;
         }
         if (stopped_) {
@@ -281,9 +290,9 @@ private:
     }
 
     void start_clip(const Frame& frame) {
-        clip_event_ = frame.event;
+        clip_event_ = event_of(frame);
         last_event_time_ = frame.media_time;
-        const std::string file = event_file_stem(input_, frame.event, frame, live_) + "." + container_;
+        const std::string file = event_file_stem(input_, clip_event_, frame, live_) + "." + container_;
         clip_path_ = fs::path(dir_) / file;
         clip_ = std::make_unique<media::VideoEncoder>(part_of(clip_path_).string(), options_);
         taken_ = 0;

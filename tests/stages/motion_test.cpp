@@ -6,6 +6,7 @@
 #include "support/media.hpp"
 #include "support/stage_harness.hpp"
 
+#include <framepipe/attachments/motion.hpp>
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
 #include <framepipe/registry.hpp>
@@ -26,6 +27,13 @@ using namespace framepipe::test;
 namespace fs = std::filesystem;
 
 namespace {
+
+// What the motion stage attached to the frame it last processed; every frame it passes gets one.
+const MotionAttachment& motion_of_frame(StageHarness& motion) {
+    const auto* attached = motion.current().find<MotionAttachment>();
+    REQUIRE(attached != nullptr);
+    return *attached;
+}
 
 constexpr int kEnters = 75;
 constexpr int kLeaves = 150;  // last frame with the square
@@ -74,12 +82,12 @@ TEST_CASE("motion: one event starts within 3 frames of the square's entry and en
     std::vector<float> motion_of(220);
     for (int n = 0; n < 220; ++n) {
         REQUIRE(motion.apply(scene(n, kSize), static_cast<std::uint64_t>(n)) == Outcome::pass);
-        event_of[n] = motion.current().event;
-        motion_of[n] = motion.current().motion;
+        event_of[n] = motion_of_frame(motion).event;
+        motion_of[n] = motion_of_frame(motion).share;
         if (n > kEnters + 3 && n <= kLeaves) {
             CAPTURE(n);
-            REQUIRE(motion.current().regions.size() == 1);  // the square, in full-frame pixels
-            const cv::Rect region = motion.current().regions.front();
+            REQUIRE(motion_of_frame(motion).regions.size() == 1);  // the square, in full-frame pixels
+            const cv::Rect region = motion_of_frame(motion).regions.front();
             const cv::Rect square(square_x(n), kSize.height / 3, 80, 80);
             CHECK((region & square).area() >= square.area() * 8 / 10);
             CHECK(region.area() <= square.area() * 2);
@@ -123,8 +131,8 @@ TEST_CASE("motion: sensor noise and a still scene make no event") {
     StageHarness motion("motion", {{"cooldown", "1s"}});
     for (int n = 0; n < 150; ++n) {
         REQUIRE(motion.apply(scene(n, kSize, /*with_square=*/false), static_cast<std::uint64_t>(n)) == Outcome::pass);
-        CHECK(motion.current().event == 0);
-        CHECK(motion.current().regions.empty());
+        CHECK(motion_of_frame(motion).event == 0);
+        CHECK(motion_of_frame(motion).regions.empty());
     }
 }
 
@@ -173,7 +181,7 @@ TEST_CASE("event_clips: the open clip is a .part file holding every frame up to 
                        "yard.mp4", 25);
     const auto feed = [&](int n, std::uint64_t event) {
         Frame& frame = clips.frame(numbered_frame(n, {160, 120}), static_cast<std::uint64_t>(n));
-        frame.event = event;
+        frame.attach<MotionAttachment>().event = event;
         REQUIRE(clips.stage().process(frame) == Outcome::pass);
     };
     for (int n = 0; n < 50; ++n) feed(n, 0);

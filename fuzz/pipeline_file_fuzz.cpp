@@ -14,6 +14,8 @@
 // DIR/example-TYPE.yaml (each stage type's catalogue example as a one-stage file), then exits: seeds and dictionary
 // follow the catalogues without being kept in step by hand.
 
+#include "media/stream_name.hpp"
+
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/registry.hpp>
@@ -151,7 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     for (const InputEntry& entry : entries) {
         (void)VideoSource::redacted(entry.path);
-        (void)VideoSource::stream_name(entry.path);
+        (void)media::stream_name(entry.path);
         try {
             (void)source_type_of(entry, file.source);
         } catch (const ConfigError& e) {

@@ -30,7 +30,7 @@ ctest --test-dir build-asan -L sanitized --output-on-failure
 fuzz_seconds=${FRAMEPIPE_FUZZ_SECONDS:-60}
 echo "== fuzz: pipeline files, images, videos (libFuzzer + ASan + UBSan, $fuzz_seconds s each)"
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DFRAMEPIPE_FUZZ=ON -DFRAMEPIPE_BUILD_TESTS=OFF \
-  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
+  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF -DFRAMEPIPE_WARNINGS_AS_ERRORS=ON >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzzers
 fuzz/run.sh build-fuzz "$fuzz_seconds"
 

@@ -1,4 +1,6 @@
 #include <framepipe/sources/cameras.hpp>
+#include "natural_order.hpp"
+
 #include <framepipe/sources/image_source.hpp>
 
 #include <fmt/format.h>
@@ -73,7 +75,7 @@ std::vector<CameraInfo> list_cameras(const std::filesystem::path& dev_dir) {
         const std::string name = entry.path().filename().string();
         if (name.rfind("video", 0) == 0 && name.size() > 5) names.push_back(name);
     }
-    std::sort(names.begin(), names.end(), ImageSource::natural_less);  // video2 before video10
+    std::sort(names.begin(), names.end(), media::natural_less);  // video2 before video10
 
     std::vector<CameraInfo> cameras;
     for (const std::string& name : names) {

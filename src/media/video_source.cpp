@@ -2,6 +2,7 @@
 
 #include "av_support.hpp"
 #include "polling_input.hpp"
+#include "stream_name.hpp"
 #include "video_decode.hpp"
 
 #include <framepipe/error.hpp>
@@ -298,7 +299,7 @@ std::string VideoSource::redacted(const std::string& url) {
     return out.substr(0, query + 1) + redacted_query + out.substr(fragment);
 }
 
-std::string VideoSource::stream_name(const std::string& url) {
+std::string media::stream_name(const std::string& url) {
     const std::size_t authority = authority_start(url);
     const std::size_t start = authority == npos ? 0 : authority;
     const std::size_t at = user_info_end(url, start);
@@ -310,8 +311,9 @@ std::string VideoSource::stream_name(const std::string& url) {
         if (c == '/' || c == '[' || c == ']' || c == '%') c = '_';
         else if (c == ':' || c == '.') c = '-';  // no dots: file names are cut at the last one
     }
-    return name.empty() ? redacted(url) : name;
+    return name.empty() ? VideoSource::redacted(url) : name;
 }
+
 
 VideoSource::VideoSource(Options options) : impl_(std::make_unique<Impl>()) {
     impl_->options = std::move(options);
@@ -342,7 +344,7 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     SourceInfo info;
     info.name = !impl.options.name.empty()          ? impl.options.name
                 : impl.kind == Kind::file          ? std::filesystem::path(path).filename().string()
-                : impl.kind == Kind::stream        ? stream_name(path)
+                : impl.kind == Kind::stream        ? media::stream_name(path)
                                                     : path;
     info.path = VideoSource::redacted(path);
     info.live = impl.options.realtime || network;

@@ -1,5 +1,6 @@
 #include "image_output.hpp"
 
+#include "../media/natural_order.hpp"
 #include "../report/text_escape.hpp"
 #include "template_text.hpp"
 
@@ -171,7 +172,7 @@ void ImageOutput::prepare(std::string_view input) {
     if (ec)
         throw ConfigError(fmt::format("cannot list the output folder '{}': {}", displayable_name(dir_), ec.message()));
     if (existing.empty()) return;
-    const auto first = std::min_element(existing.begin(), existing.end(), ImageSource::natural_less);
+    const auto first = std::min_element(existing.begin(), existing.end(), media::natural_less);
     throw ConfigError(fmt::format(
         "'{}' already exists{}, and this run writes '{}' there; set overwrite: true, or choose another dir",
         displayable_name((fs::path(dir_) / *first).string()),

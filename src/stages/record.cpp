@@ -14,6 +14,7 @@
 // failure (on_full_disk: stop, a full disk, an I/O error) closes the open segment the same way and stops the
 // recording only (StageHealth::output_stopped): frames still pass on to later stages. Every frame taken but not in a
 // file (after the last flush of a failed segment, or while paused or stopped) is counted (StageHealth::count_unwritten).
+#include "../media/natural_order.hpp"
 #include "../media/video_encoder.hpp"
 #include "catalog_parts.hpp"
 #include "partial_files.hpp"
@@ -114,7 +115,7 @@ private:
         }
         // The start time in the name sorts by age; same-second segments carry -2, -3 ... after the stem.
         std::sort(found.begin(), found.end(), [](const fs::path& a, const fs::path& b) {
-            return ImageSource::natural_less(a.stem().string(), b.stem().string());
+            return media::natural_less(a.stem().string(), b.stem().string());
         });
         return found;
     }

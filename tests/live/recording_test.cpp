@@ -3,6 +3,7 @@
 // recording only, with a clear reason, intact closed segments and the frames it could not write counted (a real tmpfs
 // where the machine allows mounting one, a file-size limit otherwise). Kills at chosen moments and rotation on a full
 // disk frame by frame: tests/reliability/recording_*_test.cpp.
+#include "media/natural_order.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
 #include "support/stage_harness.hpp"
@@ -37,7 +38,7 @@ std::vector<fs::path> files_with(const fs::path& dir, const std::string& fragmen
     for (const auto& entry : fs::directory_iterator(dir))
         if (entry.path().filename().string().find(fragment) != std::string::npos) out.push_back(entry.path());
     std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
-        return ImageSource::natural_less(a.stem().string(), b.stem().string());
+        return media::natural_less(a.stem().string(), b.stem().string());
     });
     return out;
 }

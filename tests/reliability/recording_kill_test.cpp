@@ -3,6 +3,7 @@
 // only after writing it), so the highest image number is a lower bound of what the killed run had written. Asserted:
 // every closed segment plays in full; the open one holds every frame written up to flush_interval before the kill
 // (MKV, MPEG-TS, fragmented MP4); a restart renames the leftover, which plays, to -recovered; a motion event that was going on has its "started" line and no "ended" line, and its open clip is recovered.
+#include "media/natural_order.hpp"
 #include "support/command.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
@@ -39,7 +40,7 @@ std::vector<fs::path> files_with(const fs::path& dir, const std::string& fragmen
     for (const auto& entry : fs::directory_iterator(dir, ec))
         if (entry.path().filename().string().find(fragment) != std::string::npos) out.push_back(entry.path());
     std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
-        return ImageSource::natural_less(a.stem().string(), b.stem().string());
+        return media::natural_less(a.stem().string(), b.stem().string());
     });
     return out;
 }

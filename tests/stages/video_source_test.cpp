@@ -1,4 +1,5 @@
 // VideoSource with its decode and convert stages, on videos encoded by ffmpeg at test time.
+#include "media/stream_name.hpp"
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
@@ -237,12 +238,12 @@ TEST_CASE("video_source: stream URLs are shown without passwords or credential p
     CHECK(VideoSource::kind_of("clips/a://b.mp4") == VideoSource::Kind::file);
     CHECK(VideoSource::kind_of("/dev/video0") == VideoSource::Kind::camera);
 
-    CHECK(VideoSource::stream_name("rtsp://u:p@ss@10.0.0.7:554/cam/main") == "10-0-0-7-554_cam_main");
-    CHECK(VideoSource::stream_name("rtsp://10.0.0.8/stream1") == "10-0-0-8_stream1");
-    CHECK(VideoSource::stream_name("http://cam:8080/video.mjpg?token=abc") == "cam-8080_video-mjpg");
-    CHECK(VideoSource::stream_name("udp://@239.0.0.1:1234") == "239-0-0-1-1234");
-    CHECK(VideoSource::stream_name("rtsp://[::1]:8554/x/") == "_--1_-8554_x");
-    CHECK(VideoSource::stream_name("rtsp://u:p@").find("p@") == std::string::npos);
+    CHECK(media::stream_name("rtsp://u:p@ss@10.0.0.7:554/cam/main") == "10-0-0-7-554_cam_main");
+    CHECK(media::stream_name("rtsp://10.0.0.8/stream1") == "10-0-0-8_stream1");
+    CHECK(media::stream_name("http://cam:8080/video.mjpg?token=abc") == "cam-8080_video-mjpg");
+    CHECK(media::stream_name("udp://@239.0.0.1:1234") == "239-0-0-1-1234");
+    CHECK(media::stream_name("rtsp://[::1]:8554/x/") == "_--1_-8554_x");
+    CHECK(media::stream_name("rtsp://u:p@").find("p@") == std::string::npos);
 }
 
 namespace {

@@ -64,8 +64,6 @@ public:
     static Listing list(const std::vector<std::string>& inputs, bool recursive = false);
     /// True if the name has an image extension framepipe decodes.
     static bool is_image_name(const std::string& path);
-    /// Natural ("human") ordering of file names: digit runs compare as numbers.
-    static bool natural_less(const std::string& a, const std::string& b);
     /// The dimensions in the file's header, without decoding it: PNG, JPEG, BMP, WebP, TIFF, PNM, Sun raster, Radiance
     /// HDR and OpenEXR (the formats framepipe decodes, told by content). Reads a few small pieces at the offsets the
     /// format gives, never the whole file, however large. nullopt for other formats or a header it cannot follow.

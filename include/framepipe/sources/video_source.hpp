@@ -75,9 +75,6 @@ public:
     /// session, cookie or ticket (any case) become "***": "rtsp://admin:***@host/x?channel=1&token=***". Anything
     /// else is returned as it is. Every place that prints or stores an input path uses this.
     [[nodiscard]] static std::string redacted(const std::string& url);
-    /// The default name of a stream: host, port and path, without scheme, credentials, query or dots, e.g.
-    /// "rtsp://u:p@10.0.0.7:554/cam/main" -> "10-0-0-7-554_cam_main", so two cameras' "stream1" stay apart.
-    [[nodiscard]] static std::string stream_name(const std::string& url);
 
     /// Opens and probes an input without reading frames. Throws ConfigError naming a file that is missing or not a
     /// video, Error for a stream or device that cannot be opened in time.

@@ -2,7 +2,7 @@
 #include <framepipe/pipeline.hpp>
 
 #include "chain_state.hpp"
-#include "flow_graph.hpp"
+#include "scheduler.hpp"
 #include "../report/text_escape.hpp"
 #include "run_control.hpp"
 #include "source_runner.hpp"
@@ -58,8 +58,8 @@ public:
     std::unique_ptr<detail::SourceRunner> reader;
 };
 
-// A parallel compute stage gets one worker per graph thread (at most its max_concurrency): more could not run at
-// once. A parallel stage on dedicated threads (blocking I/O) gets its max_concurrency, or one per graph thread.
+// A parallel compute stage gets one worker per scheduler thread (at most its max_concurrency): more could not run at
+// once. A parallel stage on dedicated threads (blocking I/O) gets its max_concurrency, or one per scheduler thread.
 std::size_t workers_for(const StageTraits& traits, std::size_t threads) {
     if (!traits.parallel) return 1;
     std::size_t wanted = threads;
@@ -121,7 +121,7 @@ struct Pipeline::Impl {
     /// open_sources(), validate(), then every stage.
     void open_all();
     void close_opened() noexcept;
-    void build(detail::RunControl& run, detail::FlowGraph& graph);
+    void build(detail::RunControl& run, detail::Scheduler& scheduler);
     [[nodiscard]] RunReport snapshot(const detail::RunControl& run) const;
     void sample_timeline(const detail::RunControl& run, TimePoint origin);
     void finish_report(RunReport& report) const;
@@ -176,7 +176,7 @@ void Pipeline::Impl::open_sources() {
         if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
         // A name comes from a file name or a URL: bytes, not always text. From here on it is shown everywhere.
         chain.state.info.name = displayable_name(chain.state.info.name);
-        // The source's own decode stages go first, so decoding runs on the graph like any other stage.
+        // The source's own decode stages go first, so decoding runs on the scheduler like any other stage.
         std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
         chain.decoder_count = decoders.size();
         chain.decoders_added = true;
@@ -274,11 +274,11 @@ std::size_t pool_frames_for(const ChainImpl& chain, const ChainPlan& plan) {
     return frames;
 }
 
-void Pipeline::Impl::build(detail::RunControl& run, detail::FlowGraph& graph) {
+void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler) {
     for (auto& chain_ptr : chains) {
         ChainImpl& chain = *chain_ptr;
         const std::size_t n = chain.slots.size();
-        const ChainPlan plan = plan_chain(chain, options, graph.threads());
+        const ChainPlan plan = plan_chain(chain, options, scheduler.threads());
         for (const Edge::Config& config : plan.edges) chain.edges.push_back(std::make_unique<Edge>(config));
         for (std::size_t s = 0; s < n; ++s) {
             Stage& stage = *chain.slots[s].stage;
@@ -292,8 +292,8 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::FlowGraph& graph) {
             wiring.last = s + 1 == n;
             auto runner = std::make_unique<detail::StageRunner>(run, chain.state, stage, wiring);
             runner->mark_opened();
-            runner->attach(stage.traits().blocking_io ? graph.io_node(*runner, wiring.workers, stage.traits().name)
-                                                      : graph.compute_node(*runner, wiring.workers));
+            runner->attach(stage.traits().blocking_io ? scheduler.io_node(*runner, wiring.workers, stage.traits().name)
+                                                      : scheduler.compute_node(*runner, wiring.workers));
             chain.runners.push_back(std::move(runner));
         }
         chain.stages_opened = 0;  // from here on each runner owes its stage's close()
@@ -536,9 +536,9 @@ RunReport Pipeline::run() {
     detail::RunControl run(impl.clock, impl.chains.size(), impl.options.profile, trace.get());
     RunReport report;
     {
-        detail::FlowGraph graph(impl.options.worker_threads);
+        detail::Scheduler scheduler(impl.options.worker_threads);
         try {
-            impl.build(run, graph);
+            impl.build(run, scheduler);
         } catch (...) {
             impl.close_opened();
             throw;
@@ -553,9 +553,9 @@ RunReport Pipeline::run() {
         for (auto& chain : impl.chains) chain->reader->start();
         impl.live.publish(impl.snapshot(run));
 
-        // This thread works for the graph; a supervisor watches for the end, stop requests, timeouts and progress.
+        // This thread works for the scheduler; a supervisor watches for the end, stop requests, timeouts and progress.
         bool drain_timed_out = false;
-        graph.hold();
+        scheduler.hold();
         std::thread supervisor([&] {
             bool stopping = false;
             Wall::time_point drain_deadline{};
@@ -585,7 +585,7 @@ RunReport Pipeline::run() {
                     next_progress = now + impl.options.progress_interval;
                     RunReport progress = impl.snapshot(run);
                     progress.wall_time = now - started;
-                    progress.threads = graph.threads();
+                    progress.threads = scheduler.threads();
                     if (impl.options.on_progress) {
                         try {  // the caller's code: it must not end the process from this thread
                             impl.options.on_progress(progress);
@@ -598,22 +598,22 @@ RunReport Pipeline::run() {
                     impl.live.publish(std::move(progress));
                 }
             }
-            graph.release();
+            scheduler.release();
         });
-        graph.wait_for_all();
+        scheduler.wait_for_all();
         supervisor.join();
         for (auto& chain : impl.chains) chain->reader->join();
-        graph.wait_for_all();
+        scheduler.wait_for_all();
 
         report = impl.snapshot(run);
         report.finished = true;
         report.stopped = impl.stop_requested.load();
         report.drain_timed_out = drain_timed_out;
         report.wall_time = Wall::now() - started;
-        report.threads = graph.threads();
+        report.threads = scheduler.threads();
         impl.sample_timeline(run, origin);  // the final state
         impl.finish_report(report);
-        for (auto& chain : impl.chains) chain->runners.clear();  // their nodes belong to the graph
+        for (auto& chain : impl.chains) chain->runners.clear();  // their nodes belong to the scheduler
     }
     if (trace) {
         try {

@@ -16,7 +16,7 @@
 
 #include "bounded_queue.hpp"
 #include "chain_state.hpp"
-#include "flow_graph.hpp"
+#include "scheduler.hpp"
 #include "latency_histogram.hpp"
 #include "reorder_window.hpp"
 #include "run_control.hpp"

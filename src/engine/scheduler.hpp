@@ -1,6 +1,7 @@
 #pragma once
-// FlowGraph: the engine's window onto oneTBB. It owns one tbb::flow::graph (in its own task arena) and makes the
-// nodes that run stage workers. Nothing else in framepipe includes TBB headers.
+// Scheduler: decides which thread runs which stage worker when; the pipeline's graph is its chains of stages joined by
+// bounded edges (BoundedQueue), not this. Built on oneTBB: it owns one tbb::flow::graph (in its own task arena), used
+// only as a pool of nodes that run stage workers, none connected to another. Nothing else in framepipe includes TBB.
 //
 // A stage runner asks for an Activation: post() makes the node run WorkerLoop::run_worker() once. The runner keeps the
 // number of outstanding activations within the node's concurrency, so no node ever buffers more than that.
@@ -30,13 +31,13 @@ public:
     virtual void post() noexcept = 0;
 };
 
-class FlowGraph {
+class Scheduler {
 public:
     /// `threads` = 0: one worker per CPU.
-    explicit FlowGraph(std::size_t threads);
-    ~FlowGraph();
-    FlowGraph(const FlowGraph&) = delete;
-    FlowGraph& operator=(const FlowGraph&) = delete;
+    explicit Scheduler(std::size_t threads);
+    ~Scheduler();
+    Scheduler(const Scheduler&) = delete;
+    Scheduler& operator=(const Scheduler&) = delete;
 
     /// The returned activation refers to the graph and must be destroyed before it.
     std::unique_ptr<Activation> compute_node(WorkerLoop& loop, std::size_t concurrency);

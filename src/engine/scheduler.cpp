@@ -1,4 +1,4 @@
-#include "flow_graph.hpp"
+#include "scheduler.hpp"
 
 #include "event_count.hpp"
 
@@ -32,7 +32,7 @@ void initialise_opencv_parallel_backend() {
     });
 }
 
-struct FlowGraph::Impl {
+struct Scheduler::Impl {
     explicit Impl(std::size_t threads)
         : arena(threads == 0 ? oneapi::tbb::info::default_concurrency() : static_cast<int>(threads)) {
         initialise_opencv_parallel_backend();
@@ -128,33 +128,33 @@ private:
 
 }  // namespace
 
-FlowGraph::FlowGraph(std::size_t threads) : impl_(std::make_unique<Impl>(threads)) {}
+Scheduler::Scheduler(std::size_t threads) : impl_(std::make_unique<Impl>(threads)) {}
 
-FlowGraph::~FlowGraph() {
+Scheduler::~Scheduler() {
     wait_for_all();
     impl_->arena.execute([this] { impl_->graph.reset(); });
 }
 
-std::unique_ptr<Activation> FlowGraph::compute_node(WorkerLoop& loop, std::size_t concurrency) {
+std::unique_ptr<Activation> Scheduler::compute_node(WorkerLoop& loop, std::size_t concurrency) {
     std::unique_ptr<Activation> activation;
     impl_->arena.execute([&] { activation = std::make_unique<ComputeActivation>(*impl_->graph, loop, concurrency); });
     return activation;
 }
 
-std::unique_ptr<Activation> FlowGraph::io_node(WorkerLoop& loop, std::size_t concurrency, const std::string& name) {
+std::unique_ptr<Activation> Scheduler::io_node(WorkerLoop& loop, std::size_t concurrency, const std::string& name) {
     std::unique_ptr<Activation> activation;
     impl_->arena.execute(
         [&] { activation = std::make_unique<IoActivation>(*impl_->graph, loop, concurrency, name); });
     return activation;
 }
 
-void FlowGraph::hold() { impl_->graph->reserve_wait(); }
-void FlowGraph::release() { impl_->graph->release_wait(); }
+void Scheduler::hold() { impl_->graph->reserve_wait(); }
+void Scheduler::release() { impl_->graph->release_wait(); }
 
-void FlowGraph::wait_for_all() {
+void Scheduler::wait_for_all() {
     impl_->arena.execute([this] { impl_->graph->wait_for_all(); });
 }
 
-std::size_t FlowGraph::threads() const noexcept { return static_cast<std::size_t>(impl_->arena.max_concurrency()); }
+std::size_t Scheduler::threads() const noexcept { return static_cast<std::size_t>(impl_->arena.max_concurrency()); }
 
 }  // namespace framepipe::detail

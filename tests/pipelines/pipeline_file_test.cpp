@@ -8,7 +8,6 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <opencv2/imgcodecs.hpp>
 
 #include <fstream>
 #include <iomanip>
@@ -288,14 +287,4 @@ TEST_CASE("pipeline_file: every catalogue example of every stage and source type
         }
         CHECK_NOTHROW(build_pipeline(file, inputs));
     }
-}
-
-TEST_CASE("pipeline_file: a still:PATH input delivers its picture as many frames as asked, at the rate asked") {
-    framepipe::test::TempDir dir;
-    REQUIRE(cv::imwrite(dir / "card.png", cv::Mat(24, 32, CV_8UC3, cv::Scalar(1, 2, 3))));
-    CHECK(source_type_of(parse_input("still:" + (dir / "card.png")), {}) == "still");
-    const PipelineFile file = parse_pipeline("source: { frames: 7, fps: 5 }\nstages: [{ type: \"null\" }]\n", "p.yaml");
-    const RunReport report = build_pipeline(file, {"still:" + (dir / "card.png")})->run();
-    REQUIRE(report.sources.size() == 1);
-    CHECK(report.sources[0].delivered == 7);
 }

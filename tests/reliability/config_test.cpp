@@ -56,7 +56,7 @@ TEST_CASE("config: validate and run report every problem of a file at once, the 
     const std::string expected =
         "framepipe: bad.yaml:1: threads must be a whole number from 0 (one per CPU) to 256, got 'many'\n"
         "framepipe: bad.yaml:3: unknown stage type 'blurr' (did you mean 'blur'?); known types: resize, crop, rotate, "
-        "flip, color, blur, median_blur, sharpen, canny, brightness_contrast, text, decimate, gamma, thumbnail, contact_sheet, "
+        "flip, color, blur, median_blur, sharpen, canny, brightness_contrast, text, decimate, thumbnail, contact_sheet, "
         "write_images, write_video, null, window, record, motion, event_clips, live_view (see 'framepipe stages')\n"
         "framepipe: bad.yaml:4: stage 'blur': blur: option 'ksize' must be odd, got 4\n"
         "framepipe: bad.yaml:5: stage 'resize': resize needs a width, a height (the other follows the aspect ratio) "
@@ -158,7 +158,7 @@ TEST_CASE("config: the example of every stage and source type that 'framepipe st
     const std::vector<std::string> stages = listed_types(listing.out, "Stages");
     const std::vector<std::string> sources = listed_types(listing.out, "Sources");
     REQUIRE(stages.size() > 20);
-    REQUIRE(sources == std::vector<std::string>{"video", "images", "synthetic", "still"});
+    REQUIRE(sources == std::vector<std::string>{"video", "images", "synthetic"});
     std::ofstream(dir / "p.yaml") << "stages: [{ type: blur }]\n";
     for (const std::string& type : stages) {
         CAPTURE(type);

@@ -208,14 +208,3 @@ TEST_CASE("filters refuse frames that are not decoded pixels") {
     encoded.format = PixelFormat::encoded;
     CHECK_THROWS_WITH_AS(blur.stage().process(encoded), doctest::Contains("needs decoded pixels"), BadFrame);
 }
-
-TEST_CASE("gamma brightens mid-tones above 1, darkens them below, and keeps black and white") {
-    StageHarness brighten("gamma", {{"gamma", "2"}});
-    brighten.apply(solid(4, 4, cv::Scalar(0, 64, 255)));
-    CHECK(brighten.image().at<cv::Vec3b>(0, 0) == cv::Vec3b(0, 128, 255));  // 255 * (64/255)^(1/2) = 127.75
-    StageHarness darken("gamma", {{"gamma", "0.5"}});
-    darken.apply(solid(4, 4, cv::Scalar(0, 128, 255)));
-    CHECK(darken.image().at<cv::Vec3b>(0, 0) == cv::Vec3b(0, 64, 255));  // 255 * (128/255)^2 = 64.25
-    CHECK_THROWS_WITH_AS(make_stage("gamma", {{"gamma", "0"}}),
-                         "option 'gamma' must be a number between 0.1 and 10, got '0'", ConfigError);
-}

@@ -68,7 +68,7 @@ void export_seeds_and_dictionary(const std::string& dir) {
         "#set threads=", ".edge.", "=", "ms", "us", "min", "s", "h", "d", "1e300", "-1", "0", "0.5", "1e-9", "nan",
         "inf", "true", "false", "{input}", "{clock}", "{frame}", "{index}", "{label}", "{seconds}", "{time}",
         "{}", "%"};
-    const auto add_spec = [&](const StageSpec& spec) {
+    const auto add_spec = [&](const auto& spec) {
         words.insert(spec.type);
         for (const OptionSpec& option : spec.options) {
             words.insert(option.name);
@@ -81,7 +81,7 @@ void export_seeds_and_dictionary(const std::string& dir) {
         add_spec(spec);
         std::ofstream(dir + "/example-" + spec.type + ".yaml") << "stages:\n  " << spec.example << "\n";
     }
-    for (const StageSpec& spec : source_catalog()) add_spec(spec);
+    for (const SourceSpec& spec : source_catalog()) add_spec(spec);
     std::ofstream dictionary(dir + "/pipeline_file.dict");
     for (const std::string& word : words) dictionary << dictionary_entry(word) << "\n";
     if (!dictionary) {

@@ -7,6 +7,7 @@
 //                                        #   - { path: rtsp://10.0.0.7/main, name: gate, read_timeout: 3s }
 //     source: { realtime: false }        # options for the sources made from the inputs
 //     edges: { capacity: 4 }             # defaults for every edge
+//     plugins: [../lib/libmine.so]       # more stage and source types (relative to the file's folder)
 //     stages:
 //       - { type: blur, ksize: 5 }
 //       - { type: resize, width: 320, edge: { capacity: 8, overflow: drop_oldest, max_age: 500ms } }
@@ -30,7 +31,7 @@ namespace framepipe {
 struct StageEntry {
     std::string type;
     std::string name;                                // default: the type
-    std::map<std::string, std::string> options;      // as written (checked against the stage's spec)
+    OptionValues options;                            // parsed and checked against the stage's spec when read
     std::map<std::string, int> option_lines;         // where each option was written
     EdgeOptions edge;                                // the edge in front of this stage
     int line = 0;
@@ -57,6 +58,7 @@ struct PipelineFile {
     EdgeOptions edges;                               // defaults for every edge
     std::size_t threads = 0;                         // 0 = one worker per CPU
     std::optional<Duration> drain_timeout;
+    std::vector<std::string> plugins;                // loaded (load_plugin) when the file was read
 };
 
 /// Reads a pipeline file (a regular file of at most 1 MiB) and checks it as parse_pipeline does.
@@ -76,18 +78,16 @@ void apply_setting(PipelineFile& file, const std::string& assignment);
 /// Throws ConfigError listing every stage's problem, one per line.
 void check_stages(const PipelineFile& file);
 
-/// The source type an input gets: "synthetic", "video" (files, URLs, cameras) or "images" (a folder, a name ending in
-/// '/', a glob pattern, an image file). Anything with a scheme ("rtsp://", "http://", ...) is a URL: video, whatever
-/// its path or query holds. A `type` option (the input's own, else the file's) forces one; images for a URL is a
+/// The source type an input gets: the declared source type that claims it most strongly (SourceSpec::claims), e.g.
+/// "synthetic", "video" (files, URLs, cameras) or "images" (a folder, a name ending in '/', a glob pattern, an image
+/// file). Anything with a scheme ("rtsp://", "http://", ...) is a URL: video, whatever its path or query holds. A
+/// `type` option (the input's own, else the file's) forces one; a type that refuses the input (images for a URL) is a
 /// ConfigError.
 std::string source_type_of(const InputEntry& input, const std::map<std::string, std::string>& options);
 
 /// One source per input (type as source_type_of). `options` are the pipeline file's source options; the input's own
 /// override them.
 std::unique_ptr<Source> make_source(const InputEntry& input, const std::map<std::string, std::string>& options);
-
-/// The source types and their options, for `framepipe stages`.
-const std::vector<StageSpec>& source_catalog();
 
 /// Builds the pipeline: one chain per input (given inputs, parsed with parse_input, replace the file's), checked as
 /// Pipeline::run() checks it before opening anything (Pipeline::validate). Opens nothing. Throws ConfigError when there

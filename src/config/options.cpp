@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <stdexcept>
 
 namespace framepipe {
 namespace {
@@ -47,26 +48,27 @@ void check_range(const OptionSpec& o, double value, std::string_view given, cons
         bad_value(o, given, fmt::format("{} {}", what, range_text(o)));
 }
 
-// Validates one value and returns its canonical text.
-std::string canonical(const OptionSpec& o, std::string_view given) {
+// Parses and checks one value into its typed form and canonical text.
+OptionValue parse_value(const OptionSpec& o, std::string_view given) {
     switch (o.kind) {
         case OptionKind::integer: {
             const auto v = parse_number(given);
             if (!v || std::floor(*v) != *v) bad_value(o, given, "a whole number " + range_text(o));
             check_range(o, *v, given, "a whole number");
-            return fmt::format("{}", static_cast<std::int64_t>(*v));
+            const auto i = static_cast<std::int64_t>(*v);
+            return {i, fmt::format("{}", i)};
         }
         case OptionKind::number: {
             const auto v = parse_number(given);
             if (!v) bad_value(o, given, "a number " + range_text(o));
             check_range(o, *v, given, "a number");
-            return trimmed(given);
+            return {*v, trimmed(given)};
         }
         case OptionKind::boolean: {
             std::string s = trimmed(given);
             std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-            if (s == "true" || s == "yes" || s == "on" || s == "1") return "true";
-            if (s == "false" || s == "no" || s == "off" || s == "0") return "false";
+            if (s == "true" || s == "yes" || s == "on" || s == "1") return {true, "true"};
+            if (s == "false" || s == "no" || s == "off" || s == "0") return {false, "false"};
             bad_value(o, given, "true or false");
         }
         case OptionKind::duration: {
@@ -77,24 +79,25 @@ std::string canonical(const OptionSpec& o, std::string_view given) {
                 bad_value(o, given, "a duration such as 2s, 500ms or 1.5 " + range_text(o));
             }
             check_range(o, in_seconds(d), given, "a duration");
-            return trimmed(given);
+            return {d, trimmed(given)};
         }
         case OptionKind::choice: {
-            const std::string s = trimmed(given);
+            std::string s = trimmed(given);
             if (std::find(o.choices.begin(), o.choices.end(), s) == o.choices.end())
                 bad_value(o, given, fmt::format("one of {}", fmt::join(o.choices, ", ")));
-            return s;
+            return {s, s};
         }
         case OptionKind::text:
-            return std::string(given);
+            break;
     }
-    return std::string(given);
+    return {std::string(given), std::string(given)};
 }
 
-const std::string& value_of(const OptionValues& values, std::string_view name) {
-    const auto it = values.values.find(name);
-    if (it == values.values.end()) throw ConfigError(fmt::format("option '{}' is not set", name));
-    return it->second;
+template <class T>
+const T& typed(const OptionValues& values, std::string_view name, const char* kind) {
+    const T* value = std::get_if<T>(&values.at(name).value);
+    if (value == nullptr) throw ConfigError(fmt::format("option '{}' is not declared as {}", name, kind));
+    return *value;
 }
 
 }  // namespace
@@ -126,48 +129,93 @@ Duration parse_duration(std::string_view text) {
     return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*v * scale));
 }
 
-bool OptionValues::has(std::string_view name) const { return values.find(name) != values.end(); }
-std::int64_t OptionValues::integer(std::string_view name) const { return std::stoll(value_of(*this, name)); }
-double OptionValues::number(std::string_view name) const { return *parse_number(value_of(*this, name)); }
-bool OptionValues::boolean(std::string_view name) const { return value_of(*this, name) == "true"; }
-const std::string& OptionValues::text(std::string_view name) const { return value_of(*this, name); }
-Duration OptionValues::duration(std::string_view name) const { return parse_duration(value_of(*this, name)); }
+OptionValue parse_option(const OptionSpec& spec, std::string_view text) { return parse_value(spec, text); }
 
-OptionValues check_options(const StageSpec& spec, const std::map<std::string, std::string>& given) {
-    OptionValues out;
-    for (const auto& [name, value] : given) {
-        const auto it = std::find_if(spec.options.begin(), spec.options.end(),
-                                     [&name = name](const OptionSpec& o) { return o.name == name; });
-        if (it == spec.options.end()) {
-            std::vector<std::string> names;
-            for (const OptionSpec& o : spec.options) names.push_back(o.name);
-            const std::string hint = detail::did_you_mean(name, names);
-            if (names.empty()) names.push_back("(none)");
-            throw ConfigError(fmt::format("'{}' has no option '{}'{}; its options are: {}", spec.type, name, hint,
-                                          fmt::join(names, ", ")));
-        }
-        out.values[name] = canonical(*it, value);
-    }
-    for (const OptionSpec& o : spec.options) {
-        if (out.has(o.name)) continue;
-        if (o.required) throw ConfigError(fmt::format("'{}' needs option '{}': {}", spec.type, o.name, o.help));
-        if (!o.default_value.empty()) out.values[o.name] = o.default_value;
-    }
-    return out;
+bool OptionValues::has(std::string_view name) const { return values_.find(name) != values_.end(); }
+const OptionValue& OptionValues::at(std::string_view name) const {
+    const auto it = values_.find(name);
+    if (it == values_.end()) throw ConfigError(fmt::format("option '{}' is not set", name));
+    return it->second;
+}
+std::int64_t OptionValues::integer(std::string_view name) const { return typed<std::int64_t>(*this, name, "an integer"); }
+double OptionValues::number(std::string_view name) const { return typed<double>(*this, name, "a number"); }
+bool OptionValues::boolean(std::string_view name) const { return typed<bool>(*this, name, "a boolean"); }
+const std::string& OptionValues::text(std::string_view name) const { return typed<std::string>(*this, name, "text"); }
+Duration OptionValues::duration(std::string_view name) const { return typed<Duration>(*this, name, "a duration"); }
+
+namespace {
+
+const OptionSpec* find_option(const std::vector<OptionSpec>& options, std::string_view name) {
+    for (const OptionSpec& o : options)
+        if (o.name == name) return &o;
+    return nullptr;
 }
 
-const StageSpec* find_stage_spec(std::string_view type) {
-    for (const StageSpec& spec : stage_catalog())
-        if (spec.type == type) return &spec;
-    return nullptr;
+[[noreturn]] void no_such_option(std::string_view type, const std::vector<OptionSpec>& options, std::string_view name) {
+    std::vector<std::string> names;
+    for (const OptionSpec& o : options) names.push_back(o.name);
+    const std::string hint = detail::did_you_mean(name, names);
+    if (names.empty()) names.push_back("(none)");
+    throw ConfigError(
+        fmt::format("'{}' has no option '{}'{}; its options are: {}", type, name, hint, fmt::join(names, ", ")));
+}
+
+}  // namespace
+
+OptionValues complete_options(std::string_view type, const std::vector<OptionSpec>& options, OptionValues given) {
+    for (const auto& [name, value] : given.all())
+        if (find_option(options, name) == nullptr) no_such_option(type, options, name);
+    for (const OptionSpec& o : options) {
+        if (given.has(o.name)) continue;
+        if (o.required) throw ConfigError(fmt::format("'{}' needs option '{}': {}", type, o.name, o.help));
+        if (!o.default_value.empty()) given.set(o.name, parse_value(o, o.default_value));
+    }
+    return given;
+}
+
+OptionValues check_options(std::string_view type, const std::vector<OptionSpec>& options,
+                           const std::map<std::string, std::string>& given) {
+    OptionValues out;
+    for (const auto& [name, value] : given) {
+        const OptionSpec* o = find_option(options, name);
+        if (o == nullptr) no_such_option(type, options, name);
+        out.set(name, parse_value(*o, value));
+    }
+    return complete_options(type, options, std::move(out));
+}
+
+OptionValues check_options(const StageSpec& spec, const std::map<std::string, std::string>& given) {
+    return check_options(spec.type, spec.options, given);
+}
+
+std::unique_ptr<Stage> make_stage(std::string_view type, const OptionValues& options, std::string name) {
+    const StageSpec* spec = find_stage_spec(type);
+    if (spec == nullptr) throw ConfigError(detail::unknown_stage_type(type));
+    const OptionValues values = complete_options(spec->type, spec->options, options);
+    std::unique_ptr<Stage> stage = spec->make(name.empty() ? spec->type : name, values);
+    const StageTraits& made = stage->traits();
+    const StageTraits& said = spec->traits;
+    if (made.parallel != said.parallel || made.needs_ordered_input != said.needs_ordered_input ||
+        made.blocking_io != said.blocking_io)
+        throw std::logic_error(fmt::format(
+            "stage type '{}' is declared {}{} but its class makes a stage that is {}{}: make the declaration say what "
+            "the class does",
+            spec->type, runs_on(said), said.needs_ordered_input ? ", ordered input" : "", runs_on(made),
+            made.needs_ordered_input ? ", ordered input" : ""));
+    return stage;
 }
 
 std::unique_ptr<Stage> make_stage(std::string_view type, const std::map<std::string, std::string>& options,
                                   std::string name) {
     const StageSpec* spec = find_stage_spec(type);
     if (spec == nullptr) throw ConfigError(detail::unknown_stage_type(type));
-    const OptionValues values = check_options(*spec, options);
-    return spec->make(name.empty() ? spec->type : name, values);
+    return make_stage(type, check_options(*spec, options), std::move(name));
+}
+
+std::string runs_on(const StageTraits& traits) {
+    std::string text = traits.parallel ? "parallel" : "serial";
+    if (traits.blocking_io) text += traits.parallel ? ", dedicated threads" : ", dedicated thread";
+    return text;
 }
 
 }  // namespace framepipe

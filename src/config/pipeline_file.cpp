@@ -2,8 +2,6 @@
 
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline_file.hpp>
-#include <framepipe/sources/image_source.hpp>
-#include <framepipe/sources/synthetic_source.hpp>
 #include <framepipe/sources/video_source.hpp>
 
 #include <fmt/format.h>
@@ -149,98 +147,48 @@ std::string scalar(const Document& doc, const Entry& entry) {
 
 // ---- sources ------------------------------------------------------------------------------------------------------
 
-std::vector<StageSpec> make_source_catalog() {
-    using K = OptionKind;
-    std::vector<StageSpec> sources;
-    sources.push_back({"video",
-                       "A video file, stream URL (rtsp://, http://, ...) or camera:N, in any container and codec FFmpeg "
-                       "reads (the default for files and every URL)",
-                       "framepipe run p.yaml clip.mp4 'rtsp://10.0.0.7/cam?channel=1' camera:0",
-                       "source thread + decode and convert stages",
-                       {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
-                        {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
-                        {"autorotate", K::boolean, "true",
-                         "Turn pictures upright as the file's display rotation says (false: keep the coded orientation)"},
-                        {"max_pixels", K::integer, "100000000", "Reject pictures with more pixels, undecoded", 1, 1e12},
-                        {"open_timeout", K::duration, "10s", "Streams and cameras: give up opening after this", 0.1, 3600},
-                        {"read_timeout", K::duration, "5s",
-                         "Streams and cameras: no frame for this long = source lost (then reopened)", 0.1, 3600},
-                        {"reconnect", K::boolean, "",
-                         "Reopen a lost source with exponential backoff (default: on for streams and cameras)"},
-                        {"backoff_max", K::duration, "30s", "Longest wait between reopening attempts", 0.1, 3600},
-                        {"video_size", K::text, "", "Cameras: size to ask for, e.g. 1280x720"},
-                        {"framerate", K::number, "", "Cameras: frame rate to ask for", 1, 1000},
-                        {"input_format", K::text, "",
-                         "Cameras: pixel format to ask for (mjpeg, yuyv422, ...); default: MJPEG if offered"},
-                        {"rtsp_transport", K::choice, "", "RTSP: tcp (default of framepipe) or udp", std::nullopt,
-                         std::nullopt, {"tcp", "udp"}}},
-                       nullptr});
-    sources.push_back({"images", "A folder of images, a glob pattern or image files, in natural order",
-                       "framepipe run p.yaml photos/ 'shots/*.png' cover.jpg", "source thread + parallel decode stage",
-                       {{"fps", K::number, "0", "Media time per image (1/fps); 0 = one second each", 0, 1000},
-                        {"max_pixels", K::integer, "100000000", "Reject images claiming more pixels", 1, 1e12},
-                        {"max_file_mb", K::integer, "512", "Reject larger image files unread (MB of 2^20 bytes)", 1,
-                         1e6},
-                        {"recursive", K::boolean, "false", "Descend into sub-folders"}},
-                       nullptr});
-    sources.push_back({"synthetic",
-                       "A test pattern with the frame number burned in (no camera or file needed); synthetic:NAME "
-                       "names one",
-                       "framepipe run p.yaml synthetic synthetic:front synthetic:back",
-                       "source thread",
-                       {{"width", K::integer, "640", "Frame width", 8, 16384},
-                        {"height", K::integer, "360", "Frame height", 1, 16384},
-                        {"frames", K::integer, "300", "Frames to produce; 0 = until stopped", 0, 1e12},
-                        {"fps", K::number, "30", "Frame rate (media time; with live, also real time)", 0, 1000},
-                        {"live", K::boolean, "false", "Produce frames at fps like a camera, never waiting"},
-                        {"pattern", K::choice, "moving", "moving (picture) or counter (cheapest)", std::nullopt,
-                         std::nullopt, {"moving", "counter"}}},
-                       nullptr});
-    return sources;
+// "auto, video, images or synthetic": what `type:` takes under `source:`.
+std::string source_type_choices() {
+    std::vector<std::string> types = {"auto"};
+    for (const SourceSpec& spec : source_catalog()) types.push_back(spec.type);
+    const std::string last = types.back();
+    types.pop_back();
+    return fmt::format("{} or {}", fmt::join(types, ", "), last);
 }
 
-const StageSpec& source_spec(const std::string& type) {
-    for (const StageSpec& spec : source_catalog())
-        if (spec.type == type) return spec;
-    throw ConfigError(fmt::format("unknown source type '{}'; use auto, video, images or synthetic", type));
+const SourceSpec& source_spec(const std::string& type) {
+    if (const SourceSpec* spec = find_source_spec(type)) return *spec;
+    throw ConfigError(fmt::format("unknown source type '{}'; use {}", type, source_type_choices()));
 }
 
+// The type that claims the input most strongly (ties: the first listed); a forced type must not refuse it.
 std::string source_type_for(const std::string& input, const std::string& forced) {
-    const bool url = VideoSource::kind_of(input) == VideoSource::Kind::stream;
-    if (url && forced == "images")
-        throw ConfigError(fmt::format("input '{}' is a URL, but the source type is images (folders, patterns and image "
-                                      "files); remove 'type: images' or give a folder",
+    if (forced != "auto") {
+        const SourceSpec& spec = source_spec(forced);
+        if (spec.refuses) spec.refuses(input);
+        return forced;
+    }
+    const SourceSpec* best = nullptr;
+    int strongest = 0;
+    for (const SourceSpec& spec : source_catalog()) {
+        const int claim = spec.claims(input);
+        if (claim > strongest) best = &spec, strongest = claim;
+    }
+    if (best == nullptr)
+        throw ConfigError(fmt::format("no source type reads '{}'; give a file, folder, URL, camera:N or synthetic",
                                       VideoSource::redacted(input)));
-    if (forced != "auto") return forced;
-    if (url) return "video";  // whatever its path or query holds ('?', '*', '[', .jpg), a URL is no pattern or folder
-    if (input == "synthetic" || input.rfind("synthetic:", 0) == 0) return "synthetic";
-    std::error_code ec;
-    if (input.ends_with('/') || std::filesystem::is_directory(input, ec) ||
-        input.find_first_of("*?[") != std::string::npos || ImageSource::is_image_name(input))
-        return "images";
-    return "video";
-}
-
-// "camera:N" names the V4L2 camera /dev/videoN; anything else is a path or URL as given.
-std::string camera_device_for(const std::string& input) {
-    if (input.rfind("camera:", 0) != 0) return input;
-    const std::string index = input.substr(7);
-    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
-        throw ConfigError(fmt::format("input '{}': a camera is camera:N (N = 0, 1, ...) or a device path such as "
-                                      "/dev/video0; 'framepipe devices' lists them",
-                                      input));
-    return "/dev/video" + index;
+    return best->type;
 }
 
 // The options of `options` that belong to source type `type` (others may belong to another type in a mixed run).
 OptionValues options_for(const std::string& type, const std::map<std::string, std::string>& options) {
-    const StageSpec& spec = source_spec(type);
+    const SourceSpec& spec = source_spec(type);
     std::map<std::string, std::string> mine;
     for (const auto& [name, value] : options)
         if (std::any_of(spec.options.begin(), spec.options.end(),
                         [&name = name](const OptionSpec& o) { return o.name == name; }))
             mine[name] = value;
-    return check_options(spec, mine);
+    return check_options(spec.type, spec.options, mine);
 }
 
 std::map<std::string, std::string> merged_options(const InputEntry& input, const std::map<std::string, std::string>& file) {
@@ -297,6 +245,14 @@ EdgeOptions parse_edge(Document& doc, const Entry& at, const std::string& where)
     return edge;
 }
 
+// One option of a stage type, parsed into its typed value. Throws ConfigError for an unknown name or a bad value.
+OptionValue parse_stage_option(const StageSpec& spec, const std::string& name, const std::string& text) {
+    for (const OptionSpec& o : spec.options)
+        if (o.name == name) return parse_option(o, text);
+    (void)check_options(spec, {{name, text}});  // throws: no such option, with the ones there are
+    throw ConfigError(fmt::format("'{}' has no option '{}'", spec.type, name));
+}
+
 // One stage. Every option is checked on its own, so each bad one is reported at its line. Returns false when anything
 // was wrong (the stage is then not made).
 bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, StageEntry& entry) {
@@ -308,6 +264,7 @@ bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, Stage
     }
     const std::size_t before = doc.problems.count();
     int type_line = 0;
+    std::map<std::string, std::string> written;  // options as written, parsed once the type is known
     for (const Entry& e : entries(doc, node, where)) {
         doc.problems.check([&] {
             if (e.key == "type") {
@@ -319,7 +276,7 @@ bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, Stage
                 entry.edge = parse_edge(doc, e, "edge");
             } else {
                 entry.option_lines[e.key] = e.line;
-                entry.options[e.key] = scalar(doc, e);
+                written[e.key] = scalar(doc, e);
             }
         });
     }
@@ -330,13 +287,11 @@ bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, Stage
         doc.add(type_line, detail::unknown_stage_type(entry.type));
     if (entry.name.empty()) entry.name = entry.type;
     if (spec != nullptr) {
-        for (const auto& [name, value] : entry.options) {
+        for (const auto& [name, value] : written) {
             try {
-                check_options(*spec, {{name, value}});
+                entry.options.set(name, parse_stage_option(*spec, name, value));
             } catch (const ConfigError& e) {
-                // A missing required option is reported when the stage is made; only this value's problem matters.
-                if (std::string(e.what()).find("needs option") == std::string::npos)
-                    doc.add(entry.option_lines[name], fmt::format("stage '{}': {}", entry.name, e.what()));
+                doc.add(entry.option_lines[name], fmt::format("stage '{}': {}", entry.name, e.what()));
             }
         }
     }
@@ -345,29 +300,24 @@ bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, Stage
 
 }  // namespace
 
-const std::vector<StageSpec>& source_catalog() {
-    static const std::vector<StageSpec> catalog = make_source_catalog();
-    return catalog;
-}
-
 namespace {
 
 // One source option: it must belong to some source type, with a valid value. Throws ConfigError "PATH[:LINE]: ...".
 void check_source_option(const std::string& path, int line, const std::string& name, const std::string& value) {
     if (name == "type") {
-        if (value != "auto" && value != "video" && value != "images" && value != "synthetic")
-            fail_at(path, line, fmt::format("source type must be auto, video, images or synthetic, got '{}'", value));
+        if (value != "auto" && find_source_spec(value) == nullptr)
+            fail_at(path, line, fmt::format("source type must be {}, got '{}'", source_type_choices(), value));
         return;
     }
     bool known = false;
     std::vector<std::string> all;
-    for (const StageSpec& spec : source_catalog())
+    for (const SourceSpec& spec : source_catalog())
         for (const OptionSpec& o : spec.options) {
             all.push_back(o.name);
             if (o.name != name) continue;
             known = true;
             try {
-                check_options(spec, {{name, value}});
+                (void)parse_option(o, value);
             } catch (const ConfigError& e) {
                 fail_at(path, line, fmt::format("source ({}): {}", spec.type, e.what()));
             }
@@ -430,6 +380,28 @@ std::size_t parse_threads(const std::string& text) {
     }
 }
 
+// `plugins: [lib.so, ...]` (or one path): each loaded now (load_plugin), relative paths from the file's folder.
+void load_plugins(Document& doc, const Entry& at, PipelineFile& file) {
+    std::vector<std::pair<YAML::Node, int>> paths;
+    if (at.value.IsSequence())
+        for (const YAML::Node& node : at.value) paths.emplace_back(node, line_of(node));
+    else
+        paths.emplace_back(at.value, at.line);
+    for (const auto& [node, line] : paths) {
+        doc.problems.check([&, &node = node, line = line] {
+            const std::string text = scalar(doc, {at.key, node, line});
+            std::filesystem::path path(text);
+            if (path.is_relative()) path = std::filesystem::path(doc.path).parent_path() / path;
+            try {
+                load_plugin(path.lexically_normal().string());
+            } catch (const ConfigError& e) {
+                fail_at(doc.path, line, e.what());
+            }
+            file.plugins.push_back(path.lexically_normal().string());
+        });
+    }
+}
+
 // The file's structure and every value on its own; `stage_ok[i]` says whether stage i can be made. Problems are
 // recorded in `doc`; text that is not YAML, or not a map, is thrown at once (nothing else can be checked then).
 PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
@@ -442,6 +414,10 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
     if (!root.IsMap()) fail_at(doc.path, 0, "a pipeline file is a map with at least 'stages:'");
     PipelineFile file;
     file.path = doc.path;
+    // Plugins first: the stage and source types they declare may be used anywhere in the file.
+    for (const auto& item : root)
+        if (item.first.IsScalar() && item.first.Scalar() == "plugins")
+            load_plugins(doc, {item.first.Scalar(), item.second, line_of(item.first)}, file);
     static const std::vector<std::string> keys = {"stages", "inputs", "source", "edges", "threads", "drain_timeout",
                                                   "description"};
     bool has_stages = false;
@@ -492,7 +468,7 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
                 } catch (const ConfigError&) {
                     fail_at(doc.path, e.line, fmt::format("drain_timeout must be a duration such as 10s, got '{}'", text));
                 }
-            } else if (e.key != "description") {
+            } else if (e.key != "description" && e.key != "plugins") {
                 fail_at(doc.path, e.line, fmt::format("unknown key '{}'{}; a pipeline file has: {}", e.key,
                                                       did_you_mean(e.key, keys), fmt::join(keys, ", ")));
             }
@@ -619,12 +595,10 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
     const StageSpec* spec = find_stage_spec(target->type);
     if (spec == nullptr) throw ConfigError(fmt::format("{}: {}", label, detail::unknown_stage_type(target->type)));
     try {
-        check_options(*spec, {{rest, value}});
+        target->options.set(rest, parse_stage_option(*spec, rest, value));
     } catch (const ConfigError& e) {
-        if (std::string(e.what()).find("needs option") == std::string::npos)
-            throw ConfigError(fmt::format("{}: {}", label, e.what()));
+        throw ConfigError(fmt::format("{}: {}", label, e.what()));
     }
-    target->options[rest] = value;
     target->option_lines[rest] = 0;
 }
 
@@ -644,7 +618,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
     const std::map<std::string, std::string> options = merged_options(entry, file_options);
     const std::string& input = entry.path;
     const std::string type = source_type_of(entry, file_options);
-    const StageSpec& spec = source_spec(type);
+    const SourceSpec& spec = source_spec(type);
     for (const auto& [key, value] : entry.options) {
         const bool known = key == "type" || std::any_of(spec.options.begin(), spec.options.end(),
                                                         [&key = key](const OptionSpec& o) { return o.name == key; });
@@ -655,45 +629,7 @@ std::unique_ptr<Source> make_source(const InputEntry& entry, const std::map<std:
                                           VideoSource::redacted(input), type, key, fmt::join(names, ", ")));
         }
     }
-    const OptionValues o = options_for(type, options);
-    if (type == "synthetic") {
-        SyntheticSource::Options s;
-        s.width = static_cast<int>(o.integer("width"));
-        s.height = static_cast<int>(o.integer("height"));
-        s.frames = o.integer("frames");
-        s.fps = o.number("fps");
-        s.live = o.boolean("live");
-        s.pattern = o.text("pattern") == "counter" ? SyntheticSource::Pattern::counter : SyntheticSource::Pattern::moving;
-        if (input.rfind("synthetic:", 0) == 0 && input.size() > 10) s.name = input.substr(10);
-        if (!entry.name.empty()) s.name = entry.name;
-        return std::make_unique<SyntheticSource>(s);
-    }
-    if (type == "images") {
-        ImageSource::Options s;
-        s.inputs = {input};
-        s.fps = o.number("fps");
-        s.max_pixels = o.integer("max_pixels");
-        s.max_file_mb = o.integer("max_file_mb");
-        s.recursive = o.boolean("recursive");
-        s.name = entry.name;
-        return std::make_unique<ImageSource>(s);
-    }
-    VideoSource::Options s;
-    s.path = camera_device_for(input);
-    s.name = entry.name;
-    s.realtime = o.boolean("realtime");
-    s.decode_threads = static_cast<int>(o.integer("decode_threads"));
-    s.autorotate = o.boolean("autorotate");
-    s.max_pixels = o.integer("max_pixels");
-    s.open_timeout = o.duration("open_timeout");
-    s.read_timeout = o.duration("read_timeout");
-    if (o.has("reconnect")) s.reconnect = o.boolean("reconnect");
-    s.backoff_max = o.duration("backoff_max");
-    if (o.has("video_size")) s.video_size = o.text("video_size");
-    if (o.has("framerate")) s.framerate = o.text("framerate");
-    if (o.has("input_format")) s.input_format = o.text("input_format");
-    if (o.has("rtsp_transport")) s.ffmpeg_options["rtsp_transport"] = o.text("rtsp_transport");
-    return std::make_unique<VideoSource>(s);
+    return spec.make({input, entry.name}, options_for(type, options));
 }
 
 std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::vector<std::string>& inputs,

@@ -5,6 +5,8 @@
 #include "natural_order.hpp"
 
 #include <framepipe/error.hpp>
+#include <framepipe/registry.hpp>
+#include <framepipe/sources/video_source.hpp>
 #include <framepipe/stage.hpp>
 
 #include <fmt/format.h>
@@ -535,4 +537,53 @@ std::vector<std::unique_ptr<Stage>> ImageSource::decode_stages() {
     return stages;
 }
 
+}  // namespace framepipe
+
+// ---- declaration ----------------------------------------------------------------------------------------------------
+
+namespace framepipe {
+namespace {
+
+bool is_url(const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream; }
+
+using K = OptionKind;
+const bool declared = declare_source({
+    .type = "images",
+    .summary = "A folder of images, a glob pattern or image files, in natural order",
+    .example = "framepipe run p.yaml photos/ 'shots/*.png' cover.jpg",
+    .runs_on = "source thread + parallel decode stage",
+    .options = {{"fps", K::number, "0", "Media time per image (1/fps); 0 = one second each", 0, 1000},
+                {"max_pixels", K::integer, "100000000", "Reject images claiming more pixels", 1, 1e12},
+                {"max_file_mb", K::integer, "512", "Reject larger image files unread (MB of 2^20 bytes)", 1, 1e6},
+                {"recursive", K::boolean, "false", "Descend into sub-folders"}},
+    .claims =
+        [](const std::string& input) {
+            std::error_code ec;
+            const bool ours = !is_url(input) &&
+                              (input.ends_with('/') || std::filesystem::is_directory(input, ec) ||
+                               input.find_first_of("*?[") != std::string::npos || ImageSource::is_image_name(input));
+            return ours ? 10 : 0;
+        },
+    .refuses =
+        [](const std::string& input) {
+            if (is_url(input))
+                throw ConfigError(fmt::format("input '{}' is a URL, but the source type is images (folders, patterns "
+                                              "and image files); remove 'type: images' or give a folder",
+                                              VideoSource::redacted(input)));
+        },
+    .make =
+        [](const SourceInput& input, const OptionValues& o) {
+            ImageSource::Options s;
+            s.inputs = {input.path};
+            s.fps = o.number("fps");
+            s.max_pixels = o.integer("max_pixels");
+            s.max_file_mb = o.integer("max_file_mb");
+            s.recursive = o.boolean("recursive");
+            s.name = input.name;
+            return std::unique_ptr<Source>(std::make_unique<ImageSource>(s));
+        },
+    .list_order = 200,
+});
+
+}  // namespace
 }  // namespace framepipe

@@ -6,6 +6,7 @@
 #include "video_decode.hpp"
 
 #include <framepipe/error.hpp>
+#include <framepipe/registry.hpp>
 #include <framepipe/stage.hpp>
 
 extern "C" {
@@ -539,4 +540,73 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     return stages;
 }
 
+}  // namespace framepipe
+
+// ---- declaration ----------------------------------------------------------------------------------------------------
+
+namespace framepipe {
+namespace {
+
+// "camera:N" names the V4L2 camera /dev/videoN; anything else is a path or URL as given.
+std::string camera_device_for(const std::string& input) {
+    if (input.rfind("camera:", 0) != 0) return input;
+    const std::string index = input.substr(7);
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
+        throw ConfigError(fmt::format("input '{}': a camera is camera:N (N = 0, 1, ...) or a device path such as "
+                                      "/dev/video0; 'framepipe devices' lists them",
+                                      input));
+    return "/dev/video" + index;
+}
+
+std::unique_ptr<Source> make_video_source(const SourceInput& input, const OptionValues& o) {
+    VideoSource::Options s;
+    s.path = camera_device_for(input.path);
+    s.name = input.name;
+    s.realtime = o.boolean("realtime");
+    s.decode_threads = static_cast<int>(o.integer("decode_threads"));
+    s.autorotate = o.boolean("autorotate");
+    s.max_pixels = o.integer("max_pixels");
+    s.open_timeout = o.duration("open_timeout");
+    s.read_timeout = o.duration("read_timeout");
+    if (o.has("reconnect")) s.reconnect = o.boolean("reconnect");
+    s.backoff_max = o.duration("backoff_max");
+    if (o.has("video_size")) s.video_size = o.text("video_size");
+    if (o.has("framerate")) s.framerate = o.at("framerate").text;
+    if (o.has("input_format")) s.input_format = o.text("input_format");
+    if (o.has("rtsp_transport")) s.ffmpeg_options["rtsp_transport"] = o.text("rtsp_transport");
+    return std::make_unique<VideoSource>(s);
+}
+
+using K = OptionKind;
+const bool declared = declare_source({
+    .type = "video",
+    .summary = "A video file, stream URL (rtsp://, http://, ...) or camera:N, in any container and codec FFmpeg reads "
+               "(the default for files and every URL)",
+    .example = "framepipe run p.yaml clip.mp4 'rtsp://10.0.0.7/cam?channel=1' camera:0",
+    .runs_on = "source thread + decode and convert stages",
+    .options = {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
+                {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
+                {"autorotate", K::boolean, "true",
+                 "Turn pictures upright as the file's display rotation says (false: keep the coded orientation)"},
+                {"max_pixels", K::integer, "100000000", "Reject pictures with more pixels, undecoded", 1, 1e12},
+                {"open_timeout", K::duration, "10s", "Streams and cameras: give up opening after this", 0.1, 3600},
+                {"read_timeout", K::duration, "5s",
+                 "Streams and cameras: no frame for this long = source lost (then reopened)", 0.1, 3600},
+                {"reconnect", K::boolean, "",
+                 "Reopen a lost source with exponential backoff (default: on for streams and cameras)"},
+                {"backoff_max", K::duration, "30s", "Longest wait between reopening attempts", 0.1, 3600},
+                {"video_size", K::text, "", "Cameras: size to ask for, e.g. 1280x720"},
+                {"framerate", K::number, "", "Cameras: frame rate to ask for", 1, 1000},
+                {"input_format", K::text, "",
+                 "Cameras: pixel format to ask for (mjpeg, yuyv422, ...); default: MJPEG if offered"},
+                {"rtsp_transport", K::choice, "", "RTSP: tcp (default of framepipe) or udp", std::nullopt, std::nullopt,
+                 {"tcp", "udp"}}},
+    // Every URL, whatever its path or query holds ('?', '*', '[', .jpg): a URL is no pattern or folder. And anything
+    // no other type claims: a file, a device, camera:N.
+    .claims = [](const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream ? 100 : 1; },
+    .make = make_video_source,
+    .list_order = 100,
+});
+
+}  // namespace
 }  // namespace framepipe

@@ -1,4 +1,5 @@
 #include <framepipe/error.hpp>
+#include <framepipe/registry.hpp>
 #include <framepipe/sources/synthetic_source.hpp>
 
 #include <fmt/format.h>
@@ -130,4 +131,42 @@ std::int64_t SyntheticSource::burned_number_of(const cv::Mat& image) {
     return number;
 }
 
+}  // namespace framepipe
+
+// ---- declaration ----------------------------------------------------------------------------------------------------
+
+namespace framepipe {
+namespace {
+
+using K = OptionKind;
+const bool declared = declare_source({
+    .type = "synthetic",
+    .summary = "A test pattern with the frame number burned in (no camera or file needed); synthetic:NAME names one",
+    .example = "framepipe run p.yaml synthetic synthetic:front synthetic:back",
+    .runs_on = "source thread",
+    .options = {{"width", K::integer, "640", "Frame width", 8, 16384},
+                {"height", K::integer, "360", "Frame height", 1, 16384},
+                {"frames", K::integer, "300", "Frames to produce; 0 = until stopped", 0, 1e12},
+                {"fps", K::number, "30", "Frame rate (media time; with live, also real time)", 0, 1000},
+                {"live", K::boolean, "false", "Produce frames at fps like a camera, never waiting"},
+                {"pattern", K::choice, "moving", "moving (picture) or counter (cheapest)", std::nullopt, std::nullopt,
+                 {"moving", "counter"}}},
+    .claims = [](const std::string& input) { return input == "synthetic" || input.rfind("synthetic:", 0) == 0 ? 50 : 0; },
+    .make =
+        [](const SourceInput& input, const OptionValues& o) {
+            SyntheticSource::Options s;
+            s.width = static_cast<int>(o.integer("width"));
+            s.height = static_cast<int>(o.integer("height"));
+            s.frames = o.integer("frames");
+            s.fps = o.number("fps");
+            s.live = o.boolean("live");
+            s.pattern = o.text("pattern") == "counter" ? SyntheticSource::Pattern::counter : SyntheticSource::Pattern::moving;
+            if (input.path.rfind("synthetic:", 0) == 0 && input.path.size() > 10) s.name = input.path.substr(10);
+            if (!input.name.empty()) s.name = input.name;
+            return std::unique_ptr<Source>(std::make_unique<SyntheticSource>(s));
+        },
+    .list_order = 300,
+});
+
+}  // namespace
 }  // namespace framepipe

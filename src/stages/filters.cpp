@@ -1,7 +1,6 @@
 // Per-frame filters. Every one works on 8-bit BGR or gray frames, renders into frame-owned buffers (nothing is
 // allocated per frame once the pool's frames have been through), and checks its options when it is made.
 // All are stateless and parallel except decimate, which keeps count.
-#include "catalog_parts.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
 
@@ -16,6 +15,9 @@ namespace framepipe::stages {
 namespace {
 
 StageTraits parallel_traits(const std::string& name) { return {.name = name, .parallel = true}; }
+
+using K = OptionKind;
+constexpr int kFilters = 100;  // listed first
 
 // ---- resize -------------------------------------------------------------------------------------------------------
 
@@ -66,6 +68,16 @@ private:
     int interpolation_;
 };
 
+const bool declared_resize = declare_stage(
+    {"resize", "Resize to a width and/or height (keeping the aspect ratio) or by a scale factor",
+     "- { type: resize, width: 320 }", {.parallel = true},
+     {{"width", K::integer, "0", "Output width; 0 follows the height", 0, 16384},
+      {"height", K::integer, "0", "Output height; 0 follows the width", 0, 16384},
+      {"scale", K::number, "0", "Scale factor instead of a size (0.5 halves)", 0, 16},
+      {"interpolation", K::choice, "auto", "auto = area when shrinking, linear when enlarging",
+       std::nullopt, std::nullopt, {"auto", "area", "linear", "cubic", "nearest"}}},
+     factory_of<Resize>(), kFilters});
+
 // ---- crop ---------------------------------------------------------------------------------------------------------
 
 class Crop final : public Stage {
@@ -96,6 +108,15 @@ private:
     int x_, y_, width_, height_;
 };
 
+const bool declared_crop = declare_stage(
+    {"crop", "Cut out a rectangle (centred unless x and y are given); clipped to the image",
+     "- { type: crop, width: 640, height: 360 }", {.parallel = true},
+     {{"width", K::integer, "", "Width of the rectangle", 1, 16384, {}, true},
+      {"height", K::integer, "", "Height of the rectangle", 1, 16384, {}, true},
+      {"x", K::integer, "-1", "Left edge; -1 centres horizontally", -1, 16384},
+      {"y", K::integer, "-1", "Top edge; -1 centres vertically", -1, 16384}},
+     factory_of<Crop>(), kFilters});
+
 // ---- rotate / flip ------------------------------------------------------------------------------------------------
 
 class Rotate final : public Stage {
@@ -118,6 +139,12 @@ private:
     int code_;
 };
 
+const bool declared_rotate = declare_stage(
+    {"rotate", "Rotate by a quarter turn, half turn or three quarters (clockwise)",
+     "- { type: rotate, angle: 90 }", {.parallel = true},
+     {{"angle", K::choice, "90", "Degrees clockwise", std::nullopt, std::nullopt, {"90", "180", "270"}}},
+     factory_of<Rotate>(), kFilters});
+
 class Flip final : public Stage {
 public:
     Flip(const std::string& name, const OptionValues& o) : Stage(parallel_traits(name)) {
@@ -135,6 +162,12 @@ public:
 private:
     int code_;
 };
+
+const bool declared_flip = declare_stage(
+    {"flip", "Mirror the image", "- { type: flip, axis: horizontal }", {.parallel = true},
+     {{"axis", K::choice, "horizontal", "horizontal (left-right), vertical (upside down) or both",
+       std::nullopt, std::nullopt, {"horizontal", "vertical", "both"}}},
+     factory_of<Flip>(), kFilters});
 
 // ---- colour -------------------------------------------------------------------------------------------------------
 
@@ -174,6 +207,13 @@ private:
     std::string to_;
 };
 
+const bool declared_color = declare_stage(
+    {"color", "Convert colours: to gray (one channel), back to BGR, or to RGB, HSV, Lab, YCrCb",
+     "- { type: color, to: gray }", {.parallel = true},
+     {{"to", K::choice, "gray", "Target colour space", std::nullopt, std::nullopt,
+       {"gray", "bgr", "rgb", "hsv", "lab", "ycrcb"}}},
+     factory_of<Color>(), kFilters});
+
 // ---- blur, sharpen ------------------------------------------------------------------------------------------------
 
 int odd_kernel(const OptionValues& o, std::string_view stage) {
@@ -199,6 +239,12 @@ private:
     double sigma_;
 };
 
+const bool declared_blur = declare_stage(
+    {"blur", "Gaussian blur", "- { type: blur, ksize: 5 }", {.parallel = true},
+     {{"ksize", K::integer, "5", "Kernel size, odd", 1, 99},
+      {"sigma", K::number, "0", "Standard deviation; 0 derives it from ksize", 0, 100}},
+     factory_of<GaussianBlur>(), kFilters});
+
 class MedianBlur final : public Stage {
 public:
     MedianBlur(const std::string& name, const OptionValues& o)
@@ -214,6 +260,10 @@ public:
 private:
     int ksize_;
 };
+
+const bool declared_median_blur = declare_stage(
+    {"median_blur", "Median blur (removes salt-and-pepper noise)", "- { type: median_blur, ksize: 3 }",
+     {.parallel = true}, {{"ksize", K::integer, "3", "Kernel size, odd", 3, 99}}, factory_of<MedianBlur>(), kFilters});
 
 class Sharpen final : public Stage {
 public:
@@ -231,6 +281,13 @@ public:
 private:
     double amount_, sigma_;
 };
+
+const bool declared_sharpen = declare_stage(
+    {"sharpen", "Unsharp mask: image + amount x (image - blurred image)",
+     "- { type: sharpen, amount: 1.0 }", {.parallel = true},
+     {{"amount", K::number, "1.0", "Strength", 0, 10},
+      {"radius", K::number, "1.0", "Blur radius (Gaussian sigma) in pixels", 0.1, 50}},
+     factory_of<Sharpen>(), kFilters});
 
 // ---- edges --------------------------------------------------------------------------------------------------------
 
@@ -273,6 +330,16 @@ private:
     int channels_;
 };
 
+const bool declared_canny = declare_stage(
+    {"canny", "Canny edge detection (colour frames are converted to gray first)",
+     "- { type: canny, low: 50, high: 150 }", {.parallel = true},
+     {{"low", K::number, "50", "Lower hysteresis threshold", 0, 10000},
+      {"high", K::number, "150", "Upper hysteresis threshold", 0, 10000},
+      {"aperture", K::choice, "3", "Sobel aperture", std::nullopt, std::nullopt, {"3", "5", "7"}},
+      {"l2", K::boolean, "false", "Use the L2 norm for the gradient magnitude"},
+      {"channels", K::integer, "1", "Output channels: 1 (gray) or 3 (BGR, for colour writers)", 1, 3}},
+     factory_of<Canny>(), kFilters});
+
 // ---- brightness / contrast ----------------------------------------------------------------------------------------
 
 class BrightnessContrast final : public Stage {
@@ -290,6 +357,13 @@ public:
 private:
     double brightness_, contrast_;
 };
+
+const bool declared_brightness_contrast = declare_stage(
+    {"brightness_contrast", "Adjust brightness and contrast (contrast pivots on mid-gray)",
+     "- { type: brightness_contrast, brightness: 20, contrast: 1.2 }", {.parallel = true},
+     {{"brightness", K::number, "0", "Added to every pixel", -255, 255},
+      {"contrast", K::number, "1", "Multiplies the distance from mid-gray", 0, 10}},
+     factory_of<BrightnessContrast>(), kFilters});
 
 // ---- text and timestamps ------------------------------------------------------------------------------------------
 
@@ -353,6 +427,18 @@ private:
     std::string input_;
 };
 
+const bool declared_text = declare_stage(
+    {"text", "Draw text on the frame: a template with {input}, {frame}, {time}, {clock}, {label}",
+     "- { type: text, text: \"{input} {time}\", position: bottom-left }", {.parallel = true},
+     {{"text", K::text, "{input} {time}", "Template; {time} is media time, {clock} wall-clock time"},
+      {"position", K::choice, "top-left", "Corner", std::nullopt, std::nullopt,
+       {"top-left", "top-right", "bottom-left", "bottom-right"}},
+      {"scale", K::number, "0.8", "Font scale", 0.1, 10},
+      {"thickness", K::integer, "2", "Stroke width in pixels", 1, 20},
+      {"color", K::text, "white", "A name or B,G,R"},
+      {"box", K::boolean, "true", "Draw a black box behind the text"}},
+     factory_of<Text>(), kFilters});
+
 // ---- decimate -----------------------------------------------------------------------------------------------------
 
 class Decimate final : public Stage {
@@ -377,77 +463,13 @@ private:
     std::int64_t last_slot_ = -1;
 };
 
-}  // namespace
+const bool declared_decimate = declare_stage(
+    {"decimate", "Keep every Nth frame, or thin the stream to a frame rate (by media time)",
+     "- { type: decimate, fps: 5 }", {},
+     {{"every", K::integer, "1", "Keep one frame in N", 1, 1000000},
+      {"fps", K::number, "0", "Keep at most this many frames per second of media", 0, 1000}},
+     factory_of<Decimate>(), kFilters});
 
-void add_filters(std::vector<StageSpec>& catalog) {
-    using K = OptionKind;
-    catalog.push_back({"resize", "Resize to a width and/or height (keeping the aspect ratio) or by a scale factor",
-                       "- { type: resize, width: 320 }", "parallel",
-                       {{"width", K::integer, "0", "Output width; 0 follows the height", 0, 16384},
-                        {"height", K::integer, "0", "Output height; 0 follows the width", 0, 16384},
-                        {"scale", K::number, "0", "Scale factor instead of a size (0.5 halves)", 0, 16},
-                        {"interpolation", K::choice, "auto", "auto = area when shrinking, linear when enlarging",
-                         std::nullopt, std::nullopt, {"auto", "area", "linear", "cubic", "nearest"}}},
-                       factory_of<Resize>()});
-    catalog.push_back({"crop", "Cut out a rectangle (centred unless x and y are given); clipped to the image",
-                       "- { type: crop, width: 640, height: 360 }", "parallel",
-                       {{"width", K::integer, "", "Width of the rectangle", 1, 16384, {}, true},
-                        {"height", K::integer, "", "Height of the rectangle", 1, 16384, {}, true},
-                        {"x", K::integer, "-1", "Left edge; -1 centres horizontally", -1, 16384},
-                        {"y", K::integer, "-1", "Top edge; -1 centres vertically", -1, 16384}},
-                       factory_of<Crop>()});
-    catalog.push_back({"rotate", "Rotate by a quarter turn, half turn or three quarters (clockwise)",
-                       "- { type: rotate, angle: 90 }", "parallel",
-                       {{"angle", K::choice, "90", "Degrees clockwise", std::nullopt, std::nullopt, {"90", "180", "270"}}},
-                       factory_of<Rotate>()});
-    catalog.push_back({"flip", "Mirror the image", "- { type: flip, axis: horizontal }", "parallel",
-                       {{"axis", K::choice, "horizontal", "horizontal (left-right), vertical (upside down) or both",
-                         std::nullopt, std::nullopt, {"horizontal", "vertical", "both"}}},
-                       factory_of<Flip>()});
-    catalog.push_back({"color", "Convert colours: to gray (one channel), back to BGR, or to RGB, HSV, Lab, YCrCb",
-                       "- { type: color, to: gray }", "parallel",
-                       {{"to", K::choice, "gray", "Target colour space", std::nullopt, std::nullopt,
-                         {"gray", "bgr", "rgb", "hsv", "lab", "ycrcb"}}},
-                       factory_of<Color>()});
-    catalog.push_back({"blur", "Gaussian blur", "- { type: blur, ksize: 5 }", "parallel",
-                       {{"ksize", K::integer, "5", "Kernel size, odd", 1, 99},
-                        {"sigma", K::number, "0", "Standard deviation; 0 derives it from ksize", 0, 100}},
-                       factory_of<GaussianBlur>()});
-    catalog.push_back({"median_blur", "Median blur (removes salt-and-pepper noise)", "- { type: median_blur, ksize: 3 }",
-                       "parallel", {{"ksize", K::integer, "3", "Kernel size, odd", 3, 99}}, factory_of<MedianBlur>()});
-    catalog.push_back({"sharpen", "Unsharp mask: image + amount x (image - blurred image)",
-                       "- { type: sharpen, amount: 1.0 }", "parallel",
-                       {{"amount", K::number, "1.0", "Strength", 0, 10},
-                        {"radius", K::number, "1.0", "Blur radius (Gaussian sigma) in pixels", 0.1, 50}},
-                       factory_of<Sharpen>()});
-    catalog.push_back({"canny", "Canny edge detection (colour frames are converted to gray first)",
-                       "- { type: canny, low: 50, high: 150 }", "parallel",
-                       {{"low", K::number, "50", "Lower hysteresis threshold", 0, 10000},
-                        {"high", K::number, "150", "Upper hysteresis threshold", 0, 10000},
-                        {"aperture", K::choice, "3", "Sobel aperture", std::nullopt, std::nullopt, {"3", "5", "7"}},
-                        {"l2", K::boolean, "false", "Use the L2 norm for the gradient magnitude"},
-                        {"channels", K::integer, "1", "Output channels: 1 (gray) or 3 (BGR, for colour writers)", 1, 3}},
-                       factory_of<Canny>()});
-    catalog.push_back({"brightness_contrast", "Adjust brightness and contrast (contrast pivots on mid-gray)",
-                       "- { type: brightness_contrast, brightness: 20, contrast: 1.2 }", "parallel",
-                       {{"brightness", K::number, "0", "Added to every pixel", -255, 255},
-                        {"contrast", K::number, "1", "Multiplies the distance from mid-gray", 0, 10}},
-                       factory_of<BrightnessContrast>()});
-    catalog.push_back({"text", "Draw text on the frame: a template with {input}, {frame}, {time}, {clock}, {label}",
-                       "- { type: text, text: \"{input} {time}\", position: bottom-left }", "parallel",
-                       {{"text", K::text, "{input} {time}", "Template; {time} is media time, {clock} wall-clock time"},
-                        {"position", K::choice, "top-left", "Corner", std::nullopt, std::nullopt,
-                         {"top-left", "top-right", "bottom-left", "bottom-right"}},
-                        {"scale", K::number, "0.8", "Font scale", 0.1, 10},
-                        {"thickness", K::integer, "2", "Stroke width in pixels", 1, 20},
-                        {"color", K::text, "white", "A name or B,G,R"},
-                        {"box", K::boolean, "true", "Draw a black box behind the text"}},
-                       factory_of<Text>()});
-    catalog.push_back({"decimate", "Keep every Nth frame, or thin the stream to a frame rate (by media time)",
-                       "- { type: decimate, fps: 5 }", "serial",
-                       {{"every", K::integer, "1", "Keep one frame in N", 1, 1000000},
-                        {"fps", K::number, "0", "Keep at most this many frames per second of media", 0, 1000}},
-                       factory_of<Decimate>()});
-}
+}  // namespace
 
 }  // namespace framepipe::stages

@@ -4,7 +4,6 @@
 // nothing when nobody looks and never slows the pipeline when someone looks slowly. A listen address off loopback is
 // refused at construction (ConfigError, exit 2) unless a token is set (option, or FRAMEPIPE_LIVE_TOKEN).
 #include "../live/live_view_server.hpp"
-#include "catalog_parts.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
 
@@ -108,13 +107,12 @@ private:
     std::vector<uchar> jpeg_;
 };
 
-}  // namespace
-
-void add_live_view(std::vector<StageSpec>& catalog) {
+// The declarations of this file's stage types (listed after the earlier families).
+const bool declared = [] {
     using K = OptionKind;
-    catalog.push_back(
+    (void)declare_stage(
         {"live_view", "Serve the frames passing here as MJPEG and snapshots, and live stats as JSON and Prometheus",
-         "- { type: live_view, listen: 127.0.0.1:8080 }", "serial",
+         "- { type: live_view, listen: 127.0.0.1:8080 }", {.needs_ordered_input = true},
          {{"listen", K::text, "127.0.0.1:8080",
            "Address to serve on (host:port); off loopback (0.0.0.0: other machines) a token is required"},
           {"stream", K::text, "", "Name of this input's stream (default: the input's name)"},
@@ -132,7 +130,9 @@ void add_live_view(std::vector<StageSpec>& catalog) {
           {"token", K::text, "",
            "Secret every request must carry (?token=, Authorization: Bearer, or basic auth password); needed off "
            "loopback. Prefer the FRAMEPIPE_LIVE_TOKEN environment variable, which keeps it out of pipeline files"}},
-         factory_of<LiveView>()});
-}
+         factory_of<LiveView>(), 600});
+    return true;
+}();
 
+}  // namespace
 }  // namespace framepipe::stages

@@ -22,7 +22,6 @@
 // to "<name>-recovered.<ext>" and removes one with no playable frame. A write failure closes the clip with what reached
 // the file and stops the clips only (StageHealth::output_stopped); frames not written are counted.
 #include "../media/video_encoder.hpp"
-#include "catalog_parts.hpp"
 #include "partial_files.hpp"
 #include "stage_support.hpp"
 #include "image_output.hpp"
@@ -381,13 +380,12 @@ private:
     fs::path clip_path_;
 };
 
-}  // namespace
-
-void add_motion(std::vector<StageSpec>& catalog) {
+// The declarations of this file's stage types (listed after the earlier families).
+const bool declared = [] {
     using K = OptionKind;
-    catalog.push_back(
+    (void)declare_stage(
         {"motion", "Detect motion (background subtraction); mark frames, start and end events, snapshot each event",
-         "- { type: motion, min_area: 0.005, cooldown: 3s, snapshots: events }", "serial",
+         "- { type: motion, min_area: 0.005, cooldown: 3s, snapshots: events }", {.needs_ordered_input = true},
          {{"width", K::integer, "320", "Width of the gray copy motion is measured on", 32, 1920},
           {"threshold", K::number, "25", "How different from the background a pixel must be (MOG2 variance)", 1, 1000},
           {"min_area", K::number, "0.005", "Share of the picture that must move to count as motion", 0.0001, 1},
@@ -399,10 +397,10 @@ void add_motion(std::vector<StageSpec>& catalog) {
           {"events", K::text, "",
            "File to append JSON lines to: one when an event starts, one when it ends (empty = none)"},
           {"draw", K::boolean, "false", "Draw the moving regions on the frames"}},
-         factory_of<Motion>()});
-    catalog.push_back(
+         factory_of<Motion>(), 500});
+    (void)declare_stage(
         {"event_clips", "Write a clip per motion event, starting pre_roll before it (put it after motion)",
-         "- { type: event_clips, dir: clips, pre_roll: 3s, post_roll: 2s }", "serial, dedicated thread",
+         "- { type: event_clips, dir: clips, pre_roll: 3s, post_roll: 2s }", {.needs_ordered_input = true, .blocking_io = true},
          {{"dir", K::text, "clips", "Folder for the clips"},
           {"pre_roll", K::duration, "3s", "How much before the motion each clip starts", 0, 60},
           {"post_roll", K::duration, "2s", "How long after the event ends the clip goes on", 0, 60},
@@ -413,7 +411,9 @@ void add_motion(std::vector<StageSpec>& catalog) {
            {"mkv", "ts", "mp4"}},
           {"flush_interval", K::duration, "1s",
            "Media time between flushes of the open clip to the file: the most a kill can lose", 0.04, 60}},
-         factory_of<EventClips>()});
-}
+         factory_of<EventClips>(), 500});
+    return true;
+}();
 
+}  // namespace
 }  // namespace framepipe::stages

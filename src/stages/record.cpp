@@ -16,7 +16,6 @@
 // file (after the last flush of a failed segment, or while paused or stopped) is counted (StageHealth::count_unwritten).
 #include "../media/natural_order.hpp"
 #include "../media/video_encoder.hpp"
-#include "catalog_parts.hpp"
 #include "partial_files.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
@@ -285,13 +284,12 @@ private:
     bool stopped_ = false;
 };
 
-}  // namespace
-
-void add_recording(std::vector<StageSpec>& catalog) {
+// The declarations of this file's stage types (listed after the earlier families).
+const bool declared = [] {
     using K = OptionKind;
-    catalog.push_back(
+    (void)declare_stage(
         {"record", "Continuous recording in crash-safe segments named by start time, with retention",
-         "- { type: record, dir: recordings, segment: 60s, keep_for: 7d }", "serial, dedicated thread",
+         "- { type: record, dir: recordings, segment: 60s, keep_for: 7d }", {.needs_ordered_input = true, .blocking_io = true},
          {{"dir", K::text, "recordings", "Folder for the segments (created if missing)"},
           {"segment", K::duration, "60s", "Media time per segment", 0.1, 86400},
           {"container", K::choice, "mkv", "mkv, ts or mp4 (fragmented): all stay readable after a kill", std::nullopt,
@@ -310,7 +308,9 @@ void add_recording(std::vector<StageSpec>& catalog) {
           {"on_full_disk", K::choice, "stop",
            "stop: stop recording (the run goes on); rotate: delete the oldest closed segments and go on",
            std::nullopt, std::nullopt, {"stop", "rotate"}}},
-         factory_of<Record>()});
-}
+         factory_of<Record>(), 400});
+    return true;
+}();
 
+}  // namespace
 }  // namespace framepipe::stages

@@ -1,5 +1,4 @@
 // Thumbnails and contact sheets. Both pass every frame on unchanged; they write files on a dedicated thread.
-#include "catalog_parts.hpp"
 #include "stage_support.hpp"
 #include "image_output.hpp"
 #include "template_text.hpp"
@@ -317,9 +316,8 @@ std::vector<OptionSpec> output_options(const char* dir, const char* name) {
              "Replace existing files; without it, a folder holding files of this name pattern is refused at start"}};
 }
 
-}  // namespace
-
-void add_thumbnail_stages(std::vector<StageSpec>& catalog) {
+// The declarations of this file's stage types (listed after filters).
+const bool declared = [] {
     using K = OptionKind;
     std::vector<OptionSpec> thumbnail = {
         {"every", K::integer, "0", "One thumbnail every N frames", 0, 1e9},
@@ -331,20 +329,22 @@ void add_thumbnail_stages(std::vector<StageSpec>& catalog) {
         {"width", K::integer, "0", "Thumbnail width (height follows); 0 keeps the frame's size", 0, 8192},
         {"max", K::integer, "0", "At most this many per input; 0 = no limit", 0, 1e9}};
     for (auto& o : output_options("thumbnails", "{input}_{frame:06}.jpg")) thumbnail.push_back(o);
-    catalog.push_back({"thumbnail", "Write selected frames as images: every N frames, every T seconds, on scene changes, "
+    (void)declare_stage({"thumbnail", "Write selected frames as images: every N frames, every T seconds, on scene changes, "
                                     "or the best of each window. Frames pass on unchanged.",
-                       "- { type: thumbnail, interval: 2s, dir: thumbs }", "serial, dedicated thread", thumbnail,
-                       factory_of<Thumbnail>()});
+                       "- { type: thumbnail, interval: 2s, dir: thumbs }", {.needs_ordered_input = true, .blocking_io = true}, thumbnail,
+                       factory_of<Thumbnail>(), 200});
     std::vector<OptionSpec> sheet = {
         {"columns", K::integer, "4", "Tiles per row", 1, 50},
         {"tiles", K::integer, "16", "Frames on the sheet, spread evenly over the input", 1, 1000},
         {"tile_width", K::integer, "320", "Width of each tile", 16, 4096},
         {"timestamps", K::boolean, "true", "Print each tile's media time on it"}};
     for (auto& o : output_options("thumbnails", "{input}_sheet.jpg")) sheet.push_back(o);
-    catalog.push_back({"contact_sheet", "One grid picture per input of frames spread evenly over it, written when the "
+    (void)declare_stage({"contact_sheet", "One grid picture per input of frames spread evenly over it, written when the "
                                         "input ends. Frames pass on unchanged.",
-                       "- { type: contact_sheet, columns: 4, tiles: 16 }", "serial, dedicated thread", sheet,
-                       factory_of<ContactSheet>()});
-}
+                       "- { type: contact_sheet, columns: 4, tiles: 16 }", {.needs_ordered_input = true, .blocking_io = true}, sheet,
+                       factory_of<ContactSheet>(), 200});
+    return true;
+}();
 
+}  // namespace
 }  // namespace framepipe::stages

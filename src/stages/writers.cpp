@@ -1,7 +1,6 @@
 // Sinks: image sequences, video files, the null sink and an on-screen window. All pass frames on, so they can sit
 // anywhere in a chain; the ones that write run on dedicated threads.
 #include "../media/video_encoder.hpp"
-#include "catalog_parts.hpp"
 #include "partial_files.hpp"
 #include "stage_support.hpp"
 #include "image_output.hpp"
@@ -180,23 +179,22 @@ private:
     std::string title_;
 };
 
-}  // namespace
-
-void add_writers(std::vector<StageSpec>& catalog) {
+// The declarations of this file's stage types (listed after the earlier families).
+const bool declared = [] {
     using K = OptionKind;
-    catalog.push_back(
+    (void)declare_stage(
         {"write_images", "Write every frame as an image file (an image sequence)",
-         "- { type: write_images, dir: out, file: \"{label}.jpg\" }", "parallel, dedicated threads",
+         "- { type: write_images, dir: out, file: \"{label}.jpg\" }", {.parallel = true, .blocking_io = true},
          {{"dir", K::text, "frames", "Output folder (created if missing)"},
           {"file", K::text, "{input}_{frame:06}.jpg",
            "File name template; the extension picks the format; a name already written gets -2, -3 ..."},
           {"quality", K::integer, "90", "JPEG/WebP quality", 1, 100},
           {"overwrite", K::boolean, "false",
            "Replace existing files; without it, a folder holding files of this name pattern is refused at start"}},
-         factory_of<WriteImages>()});
-    catalog.push_back(
+         factory_of<WriteImages>(), 300});
+    (void)declare_stage(
         {"write_video", "Encode the frames, in order, into a video file (container from the extension)",
-         "- { type: write_video, path: \"{input}_edges.mp4\", codec: h264 }", "serial, dedicated thread",
+         "- { type: write_video, path: \"{input}_edges.mp4\", codec: h264 }", {.needs_ordered_input = true, .blocking_io = true},
          {{"path", K::text, "{input}_out.mp4", "Output file template (.mp4, .mkv, .mov, .avi, .webm, .ts)"},
           {"codec", K::text, "h264", "h264, h265, vp9, vp8, mpeg4, mjpeg, ffv1, av1, or an FFmpeg encoder name"},
           {"fps", K::number, "0", "Frame rate of the file (frames retimed to it); 0 = the source's timestamps", 0,
@@ -210,12 +208,14 @@ void add_writers(std::vector<StageSpec>& catalog) {
            "MP4/MOV: write fragments under the final name, so a killed file stays playable (else: a .part file "
            "renamed when finished)"},
           {"overwrite", K::boolean, "false", "Replace an existing file instead of refusing to start"}},
-         factory_of<WriteVideo>()});
-    catalog.push_back({"null", "Accept frames and do nothing (for benchmarks, or when earlier stages did the work)",
-                       "- { type: null }", "parallel", {}, factory_of<Null>()});
-    catalog.push_back({"window", "Show the frames in a window (needs a display); q or Esc ends the input",
-                       "- { type: window }", "serial, dedicated thread",
-                       {{"title", K::text, "", "Window title; default: the input's name"}}, factory_of<Window>()});
-}
+         factory_of<WriteVideo>(), 300});
+    (void)declare_stage({"null", "Accept frames and do nothing (for benchmarks, or when earlier stages did the work)",
+                       "- { type: null }", {.parallel = true}, {}, factory_of<Null>(), 300});
+    (void)declare_stage({"window", "Show the frames in a window (needs a display); q or Esc ends the input",
+                       "- { type: window }", {.needs_ordered_input = true, .blocking_io = true},
+                       {{"title", K::text, "", "Window title; default: the input's name"}}, factory_of<Window>(), 300});
+    return true;
+}();
 
+}  // namespace
 }  // namespace framepipe::stages

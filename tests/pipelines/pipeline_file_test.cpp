@@ -272,7 +272,7 @@ TEST_CASE("pipeline_file: every catalogue example of every stage and source type
         CHECK(error_of(text) == "no error");
         CHECK_NOTHROW(build_pipeline(parse_pipeline(text, "p.yaml"), {"synthetic"}));
     }
-    for (const StageSpec& spec : source_catalog()) {
+    for (const SourceSpec& spec : source_catalog()) {
         CAPTURE(spec.example);
         const std::string prefix = "framepipe run p.yaml ";
         REQUIRE(spec.example.rfind(prefix, 0) == 0);

@@ -1,7 +1,7 @@
 # framepipe_warnings: the warning flags of everything framepipe builds (library, command, tests, benchmarks, fuzz
 # targets); link it PRIVATE. The library takes the flags as compile options instead (see CMakeLists.txt): its links
 # are exported with it. The flags never reach a consumer of the package. FRAMEPIPE_WARNINGS_AS_ERRORS turns every
-# warning into an error (the test command's main build does).
+# warning into an error (the test command's main and fuzz builds do).
 #
 # Every flag here is clean on the whole tree with GCC 12 (-O2) and clang 14. Left out because the code does not meet
 # them today: -Wshadow, -Wconversion, -Wsign-conversion, -Wdouble-promotion, -Wuseless-cast, -Wcast-align,

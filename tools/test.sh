@@ -1,10 +1,10 @@
 #!/bin/sh
-# The test command: installs what it needs, builds framepipe with warnings as errors and runs every test, including
-# `package` (tests/package/check.sh: programs and examples/ built against an install of that build); then runs the
-# engine's tests again under ThreadSanitizer (against a TSan-instrumented oneTBB built from Debian's source package, so
-# the flow graph's own synchronisation is visible) and under AddressSanitizer + UndefinedBehaviorSanitizer; then builds
-# the fuzz targets with clang (libFuzzer, ASan, UBSan) and runs each for FRAMEPIPE_FUZZ_SECONDS (default 60) side by
-# side (fuzz/run.sh).
+# The test command: installs what it needs, builds framepipe (warnings as errors, here and in the fuzz build) and runs
+# every test, including `package` (tests/package/check.sh: programs and examples/ built against an install of that
+# build); then runs the engine's tests again under ThreadSanitizer (against a TSan-instrumented oneTBB built from
+# Debian's source package, so the flow graph's own synchronisation is visible) and under AddressSanitizer +
+# UndefinedBehaviorSanitizer; then builds the fuzz targets with clang (libFuzzer, ASan, UBSan) and runs each for
+# FRAMEPIPE_FUZZ_SECONDS (default 60) side by side (fuzz/run.sh).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -32,7 +32,7 @@ ctest --test-dir build-asan -L sanitized --output-on-failure
 fuzz_seconds=${FRAMEPIPE_FUZZ_SECONDS:-60}
 echo "== fuzz: pipeline files, images, videos (libFuzzer + ASan + UBSan, $fuzz_seconds s each)"
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DFRAMEPIPE_FUZZ=ON -DFRAMEPIPE_BUILD_TESTS=OFF \
-  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
+  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF -DFRAMEPIPE_WARNINGS_AS_ERRORS=ON >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzzers
 fuzz/run.sh build-fuzz "$fuzz_seconds"
 

@@ -17,7 +17,8 @@ if [ $# -ge 2 ]; then
     mkdir -p "$work"
 else
     work=$(mktemp -d "${TMPDIR:-/tmp}/framepipe-examples.XXXXXX")
-    trap 'rm -rf "$work"' EXIT INT TERM
+    trap 'rm -rf "$work"' EXIT
+    trap 'exit 130' INT TERM
 fi
 
 for dir in "$here"/*/; do

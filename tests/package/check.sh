@@ -8,7 +8,7 @@
 #   4. add_subdirectory(framepipe) from a parent project: configured only; the parent's empty build type stands and
 #      no tests, benchmarks or command are defined,
 #   5. every example in examples/ against the install prefix (examples/run.sh).
-# Uses $CMAKE (default cmake) and $CXX (default c++). Registered as the ctest test `package` (label package).
+# Uses $CMAKE, $CTEST and $CXX (default cmake, ctest, c++). Registered as the ctest test `package` (label package).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -16,7 +16,8 @@ build=$(cd "${1:-$root/build}" && pwd)
 cmake=${CMAKE:-cmake}
 cxx=${CXX:-c++}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/framepipe-package.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 prefix="$tmp/prefix"
 
 # run LOG COMMAND...: the command's output goes to LOG, and is shown only when it fails.
@@ -52,7 +53,8 @@ echo "package: find_package(framepipe) from the build tree: ok ($line)"
 
 flags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs framepipe)
 # shellcheck disable=SC2086  # $flags is a list of words
-run "$tmp/pkg-config.log" "$cxx" -std=c++20 "$here/main.cpp" -o "$tmp/pkg-config-consumer" $flags
+run "$tmp/pkg-config.log" "$cxx" -std=c++20 "$here/main.cpp" -o "$tmp/pkg-config-consumer" $flags \
+    "-Wl,-rpath,$libdir"  # a shared libframepipe is not where the loader looks
 run "$tmp/pkg-config.log" "$tmp/pkg-config-consumer"
 echo "package: pkg-config --cflags --libs framepipe: ok ($(tail -n 1 "$tmp/pkg-config.log"))"
 

@@ -1,8 +1,10 @@
 #!/bin/sh
-# The test command: installs what it needs, builds framepipe and runs every test; then runs the engine's tests again
-# under ThreadSanitizer (against a TSan-instrumented oneTBB built from Debian's source package, so the flow graph's own
-# synchronisation is visible) and under AddressSanitizer + UndefinedBehaviorSanitizer; then builds the fuzz targets with
-# clang (libFuzzer, ASan, UBSan) and runs each for FRAMEPIPE_FUZZ_SECONDS (default 60) side by side (fuzz/run.sh).
+# The test command: installs what it needs, builds framepipe (warnings as errors, here and in the fuzz build) and runs
+# every test, including `package` (tests/package/check.sh: programs and examples/ built against an install of that
+# build); then runs the engine's tests again under ThreadSanitizer (against a TSan-instrumented oneTBB built from
+# Debian's source package, so the flow graph's own synchronisation is visible) and under AddressSanitizer +
+# UndefinedBehaviorSanitizer; then builds the fuzz targets with clang (libFuzzer, ASan, UBSan) and runs each for
+# FRAMEPIPE_FUZZ_SECONDS (default 60) side by side (fuzz/run.sh).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -11,7 +13,7 @@ tools/install-deps.sh
 flags="-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 
 echo "== build and test (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "$flags" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "$flags" -DFRAMEPIPE_WARNINGS_AS_ERRORS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 

@@ -93,7 +93,7 @@ public:
         pushed_.fetch_add(1, std::memory_order_relaxed);
         if (closed_.load()) {
             discarded_.fetch_add(1, std::memory_order_relaxed);
-            T discard = std::move(item);
+            [[maybe_unused]] T discard = std::move(item);
             release_slot();
             return;
         }
@@ -107,7 +107,7 @@ public:
             if (closed_.load()) {
                 pushed_.fetch_add(1, std::memory_order_relaxed);
                 discarded_.fetch_add(1, std::memory_order_relaxed);
-                T discard = std::move(item);
+                [[maybe_unused]] T discard = std::move(item);
                 return PushResult::closed;
             }
             if (try_reserve_any()) {
@@ -121,7 +121,7 @@ public:
                 case Overflow::drop_newest: {
                     pushed_.fetch_add(1, std::memory_order_relaxed);
                     dropped_newest_.fetch_add(1, std::memory_order_relaxed);
-                    T discard = std::move(item);
+                    [[maybe_unused]] T discard = std::move(item);
                     return PushResult::dropped_newest;
                 }
                 case Overflow::drop_oldest: {
@@ -161,7 +161,7 @@ public:
         if (result == PushResult::full) {  // stopped while waiting
             pushed_.fetch_add(1, std::memory_order_relaxed);
             discarded_.fetch_add(1, std::memory_order_relaxed);
-            T discard = std::move(item);
+            [[maybe_unused]] T discard = std::move(item);
             return PushResult::closed;
         }
         return result;

@@ -80,7 +80,7 @@ TEST_CASE("damaged files: garbled H.264, MPEG-TS and MJPEG are read to their end
         write_video(dir / c.file, {.frames = 100, .size = {320, 240}, .codec = c.codec});
         fs::copy_file(dir / c.file, dir / (std::string("clean_") + c.file));
         garble(dir / c.file, 0.2, 0.95, 40, 7);
-        for (const std::string file : {std::string(c.file), std::string("clean_") + c.file}) {
+        for (const std::string& file : {std::string(c.file), std::string("clean_") + c.file}) {
             const bool clean = file.rfind("clean_", 0) == 0;
             const CommandResult r = run_framepipe(
                 fmt::format("run -q '{}edges.yaml' {} --set encode.path={}.mp4 --report {}.json", pipelines(), file,

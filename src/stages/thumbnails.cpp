@@ -74,6 +74,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        clock_ = context.clock;
         output_->prepare(input_);
     }
 
@@ -183,7 +184,7 @@ private:
 
     void write_file(const cv::Mat& image, const Frame& frame) {
         if (max_ > 0 && static_cast<std::int64_t>(written_) >= max_) return;
-        output_->write(image, render_template(name_template_, {input_, frame, written_, true}));
+        output_->write(image, render_template(name_template_, {input_, frame, written_, true, clock_}));
         ++written_;
     }
 
@@ -201,6 +202,7 @@ private:
     bool overwrite_;
     std::optional<ImageOutput> output_;
     std::string input_;
+    const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
     std::uint64_t seen_ = 0;
     std::uint64_t written_ = 0;
     std::optional<Duration> next_due_;
@@ -228,6 +230,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        clock_ = context.clock;
         output_->prepare(input_);
     }
 
@@ -286,7 +289,7 @@ public:
             }
         }
         Frame carrier;
-        const std::string file = output_->write(sheet, render_template(name_template_, {input_, carrier, 0, true}));
+        const std::string file = output_->write(sheet, render_template(name_template_, {input_, carrier, 0, true, clock_}));
         spdlog::info("{}: {}: wrote a {}x{} contact sheet to {}/{}", input_, traits().name, cols, rows,
                      output_->dir(), file);
     }
@@ -303,6 +306,7 @@ private:
     std::string name_template_;
     std::optional<ImageOutput> output_;
     std::string input_;
+    const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
     std::uint64_t seen_ = 0;
     std::uint64_t stride_ = 1;
     std::vector<Tile> kept_;

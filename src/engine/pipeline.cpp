@@ -162,6 +162,7 @@ void Pipeline::Impl::validate() const {
 void Pipeline::Impl::open_sources() {
     for (std::uint32_t i = 0; i < chains.size(); ++i) {
         ChainImpl& chain = *chains[i];
+        chain.source->use_clock(clock);  // paces, times out and stamps on the run's clock
         try {
             chain.state.info = chain.source->open(chain.state.stop.get_token());
             chain.source_opened = true;
@@ -526,9 +527,9 @@ RunReport Pipeline::run() {
         forwarder.join();
     }
 
-    using Wall = std::chrono::steady_clock;  // real time: timeouts and progress, whatever clock frames use
-    const auto started = Wall::now();
-    const TimePoint origin = impl.clock.now();
+    const Clock& clock = impl.clock;  // drain timeout, progress, timeline and the run's duration: the run's clock
+    const TimePoint started = clock.now();
+    const TimePoint origin = started;
     std::unique_ptr<detail::TraceLog> trace;
     if (!impl.options.trace_path.empty() && impl.options.profile)
         trace = std::make_unique<detail::TraceLog>(impl.options.trace_limit);
@@ -554,16 +555,18 @@ RunReport Pipeline::run() {
         impl.live.publish(impl.snapshot(run));
 
         // This thread works for the scheduler; a supervisor watches for the end, stop requests, timeouts and progress.
+        // It looks every 20 ms of real time (stop and abort requests are flags a signal handler sets, nothing it can
+        // be woken by); every deadline it keeps is on the run's clock, so a simulated clock drives it too.
         bool drain_timed_out = false;
         scheduler.hold();
         std::thread supervisor([&] {
             bool stopping = false;
-            Wall::time_point drain_deadline{};
-            auto next_progress = started + impl.options.progress_interval;
-            auto next_sample = started + impl.timeline_interval;
+            TimePoint drain_deadline{};
+            TimePoint next_progress = started + impl.options.progress_interval;
+            TimePoint next_sample = started + impl.timeline_interval;
             const auto poll = std::chrono::milliseconds(20);
             while (!run.wait_finished(poll)) {
-                const auto now = Wall::now();
+                const TimePoint now = clock.now();
                 if (impl.abort_requested.load()) run.abort();
                 if (impl.stop_requested.load() && !stopping) {
                     stopping = true;
@@ -609,7 +612,7 @@ RunReport Pipeline::run() {
         report.finished = true;
         report.stopped = impl.stop_requested.load();
         report.drain_timed_out = drain_timed_out;
-        report.wall_time = Wall::now() - started;
+        report.wall_time = clock.now() - started;
         report.threads = scheduler.threads();
         impl.sample_timeline(run, origin);  // the final state
         impl.finish_report(report);

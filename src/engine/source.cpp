@@ -1,18 +1,15 @@
 #include <framepipe/source.hpp>
 #include <framepipe/stage.hpp>
 
-#include <condition_variable>
-#include <mutex>
+#include <utility>
 
 namespace framepipe {
 
 bool sleep_until(std::chrono::steady_clock::time_point due, std::stop_token stop) {
-    thread_local std::mutex mutex;                   // only this thread waits on them; the stop callback notifies
-    thread_local std::condition_variable_any wake;  // (made once per thread: the condition variable allocates)
-    std::unique_lock lock(mutex);
-    wake.wait_until(lock, stop, due, [] { return false; });
-    return !stop.stop_requested();
+    return SteadyClock::instance().sleep_until(std::chrono::time_point_cast<Duration>(due), std::move(stop));
 }
+
+const Clock& Source::clock() const noexcept { return clock_ != nullptr ? *clock_ : SteadyClock::instance(); }
 
 std::vector<std::unique_ptr<Stage>> Source::decode_stages() { return {}; }
 

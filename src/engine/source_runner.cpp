@@ -82,7 +82,8 @@ void SourceRunner::note_arrival(const Frame& frame) noexcept {
 }
 
 bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
-    const auto lost_at = std::chrono::steady_clock::now();
+    const Clock& clock = run_.clock();  // the backoff and the time without signal are on the run's clock
+    const TimePoint lost_at = clock.now();
     chain_.signal_lost.store(true);
     if (at_start) {
         spdlog::warn("{}: not reachable ({}); the other inputs run while this one is retried", chain_.info.name, reason);
@@ -97,14 +98,14 @@ bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
     const std::stop_token stop = chain_.stop.get_token();
     Duration backoff = chain_.info.backoff_initial;
     for (int attempt = 1; !stop.stop_requested() && !run_.aborting(); ++attempt) {
-        if (!sleep_until(std::chrono::steady_clock::now() + backoff, stop) || run_.aborting()) break;
+        if (!clock.sleep_until(clock.now() + backoff, stop) || run_.aborting()) break;
         try {
             (void)source_.open(stop);
             last_source_number_ = -1;  // a reopened source numbers afresh
             anchored_ = false;         // and its live edge is measured afresh
             ++next_sequence_;  // a gap in the sequence: what follows does not continue what came before (an in-order
                                // decoder then waits for a keyframe instead of decoding against stale references)
-            const Duration lost_for = std::chrono::steady_clock::now() - lost_at;
+            const Duration lost_for = clock.now() - lost_at;
             chain_.time_lost_ns.fetch_add(lost_for.count(), std::memory_order_relaxed);
             chain_.signal_lost.store(false);
             spdlog::info("{}: signal back after {:.1f} s ({} attempt{})", chain_.info.name,
@@ -115,7 +116,7 @@ bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
         }
         backoff = std::min(backoff * 2, chain_.info.backoff_max);
     }
-    chain_.time_lost_ns.fetch_add((std::chrono::steady_clock::now() - lost_at).count(), std::memory_order_relaxed);
+    chain_.time_lost_ns.fetch_add((clock.now() - lost_at).count(), std::memory_order_relaxed);
     source_closed_ = true;  // it stayed closed: close() must not run again
     return false;
 }

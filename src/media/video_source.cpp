@@ -36,16 +36,15 @@ namespace {
 // A deadline and a stop request that FFmpeg polls while it blocks (opening, probing, reading): either ends the call
 // with AVERROR_EXIT. This is what keeps a dead camera or server from hanging a read forever.
 struct Interrupt {
-    std::atomic<std::int64_t> deadline_ns{0};  // steady_clock; 0 = none
+    const Clock* clock = &SteadyClock::instance();  // the source's clock (Source::clock()) once it opens
+    std::atomic<std::int64_t> deadline_ns{0};  // on `clock`; 0 = none
     std::stop_token stop;
 
-    void arm(Duration timeout) {
-        deadline_ns.store((std::chrono::steady_clock::now() + timeout).time_since_epoch().count());
-    }
+    void arm(Duration timeout) { deadline_ns.store((clock->now() + timeout).time_since_epoch().count()); }
     void disarm() { deadline_ns.store(0); }
     [[nodiscard]] bool expired() const {
         const std::int64_t deadline = deadline_ns.load();
-        return deadline != 0 && std::chrono::steady_clock::now().time_since_epoch().count() > deadline;
+        return deadline != 0 && clock->now().time_since_epoch().count() > deadline;
     }
     static int callback(void* self) {
         const auto* i = static_cast<const Interrupt*>(self);
@@ -198,7 +197,7 @@ struct VideoSource::Impl {
     std::uint64_t packets = 0;
     bool opened_once = false;
     // realtime pacing
-    std::chrono::steady_clock::time_point wall_start{};
+    TimePoint wall_start{};  // on Source::clock()
     double media_start = -1;
     // One timeline across reconnects: timestamps of every connection are rescaled to the first one's time base and
     // continue after the last timestamp seen, so media time (and the decoder's picture times) keep rising.
@@ -209,13 +208,13 @@ struct VideoSource::Impl {
     std::int64_t step = 1;         // one frame in the base time base
     // Stopping: the latest presentation time delivered (base time base). After a stop, packets that present before it
     // are still delivered (B-frames a delivered reference needs to be shown in order); the first one that does not
-    // ends the input. finishing_deadline bounds how long a stream may take to give them (steady_clock ns).
+    // ends the input. finishing_deadline bounds how long a stream may take to give them (ns on Source::clock()).
     std::int64_t max_pts = AV_NOPTS_VALUE;
     bool finishing = false;
     std::int64_t finishing_deadline_ns = 0;
     std::string ended_early;  // see Source::ended_early
     bool stamp_by_arrival = false;  // this connection's timestamps are not trustworthy: media time is arrival time
-    std::chrono::steady_clock::time_point arrival_origin{};  // the first packet stamped by arrival
+    std::optional<TimePoint> arrival_origin;  // the first packet stamped by arrival
     double video_duration = 0;  // seconds the file says its video lasts; 0 when it does not say
 
     // At the end of a file: a file cut short (a copy or download interrupted, a recording killed) ends well before the
@@ -352,6 +351,7 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     info.supervised = network && impl.options.reconnect.value_or(true);
     info.backoff_max = impl.options.backoff_max;
 
+    impl.interrupt.clock = &clock();
     impl.interrupt.stop = stop;
     impl.container.reset();
     try {
@@ -434,17 +434,18 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     AVPacket* packet = impl.packet.get();
     const bool network = impl.kind != Kind::file;
     constexpr auto kFinishingLimit = std::chrono::milliseconds(500);  // a stream's share of a stop
+    const Clock& clock = this->clock();
     if (stop.stop_requested() && !impl.finishing) {
         // Stop: finish the pictures already delivered (see Impl::max_pts), without pacing and within a bound.
         impl.finishing = true;
-        impl.finishing_deadline_ns = (std::chrono::steady_clock::now() + kFinishingLimit).time_since_epoch().count();
+        impl.finishing_deadline_ns = (clock.now() + kFinishingLimit).time_since_epoch().count();
         if (impl.max_pts == AV_NOPTS_VALUE) return ReadResult::end_of_stream;
     }
     impl.interrupt.stop = impl.finishing ? std::stop_token{} : stop;  // finishing reads are bounded by the deadline
     for (;;) {
         if (impl.finishing)
             impl.interrupt.arm(std::chrono::nanoseconds(std::max<std::int64_t>(
-                impl.finishing_deadline_ns - std::chrono::steady_clock::now().time_since_epoch().count(), 0)));
+                impl.finishing_deadline_ns - clock.now().time_since_epoch().count(), 0)));
         else if (network)
             impl.interrupt.arm(impl.options.read_timeout);
         const int ret = av_read_frame(impl.container.get(), packet);
@@ -476,9 +477,9 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
     frame.pts = impl.to_base(packet->pts, stream);
     frame.dts = impl.to_base(packet->dts, stream);
     if (impl.stamp_by_arrival) {
-        const auto now = std::chrono::steady_clock::now();
-        if (impl.arrival_origin == std::chrono::steady_clock::time_point{}) impl.arrival_origin = now;
-        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - impl.arrival_origin).count();
+        const TimePoint now = clock.now();
+        if (!impl.arrival_origin) impl.arrival_origin = now;
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - *impl.arrival_origin).count();
         std::int64_t ts = impl.base_start + av_rescale_q(us, {1, 1'000'000}, impl.base_time_base);
         if (impl.last_ts != AV_NOPTS_VALUE && ts <= impl.last_ts) ts = impl.last_ts + 1;  // strictly increasing
         frame.pts = frame.dts = ts;
@@ -503,13 +504,12 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
         const double pace = pace_ts == AV_NOPTS_VALUE ? 0.0 : seconds_of(pace_ts - impl.start_pts, stream.time_base);
         if (impl.media_start < 0) {
             impl.media_start = pace;
-            impl.wall_start = std::chrono::steady_clock::now();
+            impl.wall_start = clock.now();
         }
-        const auto due = impl.wall_start + duration_from_seconds(pace - impl.media_start);
-        if (!sleep_until(due, stop)) {  // stopped before this packet's time came: deliver it only if it is needed
+        const TimePoint due = impl.wall_start + duration_from_seconds(pace - impl.media_start);
+        if (!clock.sleep_until(due, stop)) {  // stopped before this packet's time came: deliver it only if it is needed
             impl.finishing = true;
-            impl.finishing_deadline_ns =
-                (std::chrono::steady_clock::now() + kFinishingLimit).time_since_epoch().count();
+            impl.finishing_deadline_ns = (clock.now() + kFinishingLimit).time_since_epoch().count();
             if (impl.max_pts == AV_NOPTS_VALUE || not_needed()) {
                 av_packet_unref(packet);
                 return ReadResult::end_of_stream;

@@ -71,7 +71,7 @@ SourceInfo SyntheticSource::open(std::stop_token) {
     info.size = cv::Size(options_.width, options_.height);
     if (options_.frames > 0) info.frame_count = options_.frames;
     produced_ = 0;
-    live_start_ = std::chrono::steady_clock::now();
+    live_start_ = clock().now();
     return info;
 }
 
@@ -82,17 +82,18 @@ ReadResult SyntheticSource::read(Frame& frame, std::stop_token stop) {
         // ... and frames exist on the camera's clock whether or not anyone reads them: a reader more than a frame late
         // gets the newest one, and the frames it missed are a gap in the numbering (counted as skipped by the source).
         // The camera's clock starts at the first read, not at open (the pipeline opens its stages in between).
-        if (number == 0) live_start_ = std::chrono::steady_clock::now();
-        const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - live_start_).count();
+        const Clock& clock = this->clock();
+        if (number == 0) live_start_ = clock.now();
+        const auto elapsed = std::chrono::duration<double>(clock.now() - live_start_).count();
         auto newest = static_cast<std::int64_t>(elapsed * options_.fps);
         if (options_.frames > 0) newest = std::min(newest, options_.frames - 1);
         if (newest > number) {
             number = newest;
             produced_ = number + 1;
         }
-        const auto due = live_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                           std::chrono::duration<double>(static_cast<double>(number) / options_.fps));
-        if (!sleep_until(due, stop)) return ReadResult::end_of_stream;
+        const TimePoint due = live_start_ + std::chrono::duration_cast<Duration>(
+                                                std::chrono::duration<double>(static_cast<double>(number) / options_.fps));
+        if (!clock.sleep_until(due, stop)) return ReadResult::end_of_stream;
     }
     frame.prepare_image(cv::Size(options_.width, options_.height), CV_8UC3);
     if (options_.pattern == Pattern::counter)

@@ -396,12 +396,15 @@ public:
         validate_template(template_, "text");
     }
 
-    void open(const StageContext& context) override { input_ = context.source.name; }
+    void open(const StageContext& context) override {
+        input_ = context.source.name;
+        clock_ = context.clock;
+    }
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "text");
         thread_local std::string line;
-        line = render_template(template_, TemplateFields{input_, frame});
+        line = render_template(template_, TemplateFields{input_, frame, 0, false, clock_});
         int baseline = 0;
         const cv::Size size = cv::getTextSize(line, cv::FONT_HERSHEY_SIMPLEX, scale_, thickness_, &baseline);
         const int margin = 8;
@@ -424,6 +427,7 @@ private:
     int thickness_;
     cv::Scalar color_;
     bool box_;
+    const Clock* clock_ = nullptr;  // for {clock}
     std::string input_;
 };
 

@@ -71,6 +71,7 @@ public:
     void open(const StageContext& context) override {
         input_ = context.source.name;
         live_ = context.source.live;
+        clock_ = context.clock;
         subtractor_ = cv::createBackgroundSubtractorMOG2(500, threshold_, false);
         const double fps = context.source.fps > 0 ? context.source.fps : 25.0;
         learning_rate_ = std::min(1.0, 0.105 / std::max(1.0, in_seconds(still_after_) * fps));
@@ -84,7 +85,7 @@ public:
                 throw ConfigError(fmt::format("motion: cannot write the events file '{}'; choose a path in a folder "
                                               "you can write to",
                                               events_path_));
-            run_ = file_clock(std::chrono::system_clock::now());
+            run_ = file_clock(wall_now(clock_));
         }
     }
 
@@ -148,7 +149,7 @@ private:
             cv::Mat picture = frame.image.clone();
             for (const cv::Rect& r : frame.find<MotionAttachment>()->regions)
                 cv::rectangle(picture, r, cv::Scalar(0, 0, 255), 2);
-            snapshot_ = event_file_stem(input_, event_id_, frame, live_) + ".jpg";
+            snapshot_ = event_file_stem(input_, event_id_, frame, live_, clock_) + ".jpg";
             snapshot_ = snapshots_->write(picture, snapshot_);  // the name written: a taken one gets a suffix
         }
         spdlog::info("{}: motion event {} started at {} (frame {})", input_, event_id_, format_media_time(start_time_),
@@ -207,6 +208,7 @@ private:
     std::uint64_t frames_seen_ = 0;
     bool in_event_ = false;
     bool live_ = false;
+    const Clock* clock_ = nullptr;  // calendar time for live names
     std::uint64_t event_id_ = 0;
     std::uint64_t start_frame_ = 0, last_motion_frame_ = 0;
     Duration start_time_{}, last_motion_time_{};
@@ -235,6 +237,7 @@ public:
         abort_ = context.abort;
         input_ = stem_of(context.source.name);
         live_ = context.source.live;
+        clock_ = context.clock;
         options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
         ring_.resize(static_cast<std::size_t>(in_seconds(pre_roll_) * options_.fps) + 2);
         media::prepare_output_folder(dir_, "event_clips");
@@ -291,7 +294,7 @@ private:
     void start_clip(const Frame& frame) {
         clip_event_ = event_of(frame);
         last_event_time_ = frame.media_time;
-        const std::string file = event_file_stem(input_, clip_event_, frame, live_) + "." + container_;
+        const std::string file = event_file_stem(input_, clip_event_, frame, live_, clock_) + "." + container_;
         clip_path_ = fs::path(dir_) / file;
         clip_ = std::make_unique<media::VideoEncoder>(part_of(clip_path_).string(), options_);
         taken_ = 0;
@@ -375,6 +378,7 @@ private:
     std::uint64_t clip_event_ = 0;
     std::uint64_t taken_ = 0;  // frames given to the open clip's encoder
     bool live_ = false;
+    const Clock* clock_ = nullptr;  // calendar time for live names
     bool stopped_ = false;
     Duration last_event_time_{};
     fs::path clip_path_;

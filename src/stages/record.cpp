@@ -63,6 +63,7 @@ public:
         health_ = context.health;
         abort_ = context.abort;
         input_ = stem_of(context.source.name);  // stream names carry no '/', ':' or query (VideoSource::stream_name)
+        clock_ = context.clock;
         options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
         options_.gop = static_cast<int>(std::max(1.0, options_.fps));  // a key frame a second
         media::prepare_output_folder(dir_, "record");
@@ -132,7 +133,7 @@ private:
     // "<input>_<start>.<ext>", then -2, -3 ... for later segments of the same second: numbers only go up within a
     // run, so a name freed by rotation or retention is never reused for a newer segment (names sort by age).
     fs::path next_segment_path() {
-        const std::string stamp = file_clock(std::chrono::system_clock::now());
+        const std::string stamp = file_clock(wall_now(clock_));
         same_second_ = stamp == last_stamp_ ? same_second_ + 1 : 1;
         last_stamp_ = stamp;
         const std::string base = fmt::format("{}_{}", input_, stamp);
@@ -273,6 +274,7 @@ private:
     StageHealth* health_ = nullptr;
     std::stop_token abort_;
     std::string input_;
+    const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
     std::unique_ptr<media::VideoEncoder> encoder_;
     fs::path final_path_;
     Duration segment_start_{};

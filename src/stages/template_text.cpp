@@ -116,20 +116,22 @@ std::tm local_time(std::chrono::system_clock::time_point t) {
 
 std::string file_clock(std::chrono::system_clock::time_point t) { return fmt::format("{:%Y%m%d-%H%M%S}", local_time(t)); }
 
-std::string event_file_stem(std::string_view input, std::uint64_t event, const Frame& first_frame, bool live) {
+std::chrono::system_clock::time_point wall_now(const Clock* clock) {
+    return clock != nullptr ? clock->wall_now() : std::chrono::system_clock::now();
+}
+
+std::string event_file_stem(std::string_view input, std::uint64_t event, const Frame& first_frame, bool live,
+                            const Clock* clock) {
     if (!live) return fmt::format("{}_event{:04}_{}", stem_of(input), event, format_media_time(first_frame.media_time, '-'));
-    static const auto wall_minus_steady = std::chrono::system_clock::now().time_since_epoch() -
-                                          std::chrono::steady_clock::now().time_since_epoch();
-    const auto wall = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-        first_frame.capture_time.time_since_epoch() + wall_minus_steady));
-    return fmt::format("{}_{}_event{:04}", stem_of(input), file_clock(wall), event);
+    const Clock& on = clock != nullptr ? *clock : SteadyClock::instance();
+    return fmt::format("{}_{}_event{:04}", stem_of(input), file_clock(on.wall_time(first_frame.capture_time)), event);
 }
 
 std::string render_template(const std::string& text, const TemplateFields& fields) {
     const std::string input = stem_of(fields.input);
     const std::string time = format_media_time(fields.frame.media_time, fields.for_file_name ? '-' : ':');
     const double seconds = in_seconds(fields.frame.media_time);
-    const auto now = std::chrono::system_clock::now();
+    const auto now = wall_now(fields.clock);
     const std::string clock = fields.for_file_name ? file_clock(now) : fmt::format("{:%Y-%m-%d %H:%M:%S}", local_time(now));
     const std::string_view label = fields.frame.label.empty() ? std::string_view(input) : fields.frame.label;
     const std::string label_stem = fields.for_file_name ? stem_of(label) : std::string(label);

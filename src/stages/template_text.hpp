@@ -3,9 +3,11 @@
 //   {input}  the source's name without extension     {frame}  the frame's sequence number (format specs allowed)
 //   {time}   media time, 00:01:02.500 (in file names: 00-01-02.500)   {seconds}  media time in seconds, 62.500
 //   {clock}  wall-clock time, 2026-11-21 07:30:05     {label}  the frame's label (an image's file name) or the input
+//            (the calendar time of the run's clock when the text is rendered: Clock::wall_now())
 //   {index}  a counter kept by the stage (thumbnails written so far)
 // Names come in as displayable_name()s (bytes that are not UTF-8 as \xHH), so rendered file names are valid UTF-8.
 
+#include <framepipe/clock.hpp>
 #include <framepipe/frame.hpp>
 
 #include <chrono>
@@ -20,7 +22,11 @@ struct TemplateFields {
     const Frame& frame;
     std::uint64_t index = 0;
     bool for_file_name = false;
+    const Clock* clock = nullptr;  // for {clock}: the stage's (StageContext::clock); nullptr = the system clock
 };
+
+/// Calendar time now on `clock` (Clock::wall_now()); the system clock when `clock` is null.
+std::chrono::system_clock::time_point wall_now(const Clock* clock);
 
 /// Throws ConfigError naming `option` if the template has an unknown field or a bad format spec.
 void validate_template(const std::string& text, std::string_view option);
@@ -53,7 +59,9 @@ std::string file_clock(std::chrono::system_clock::time_point t);
 
 /// The name stem of a motion event's files (snapshot, clip), from the event's first frame: "yard_event0001_00-00-03.000"
 /// for a file (media time), "cam_20261121-073005_event0001" for live input, whose media time and event numbers restart
-/// with every run. Every stage computes the same stem for the same frame (one steady-to-wall offset per process).
-std::string event_file_stem(std::string_view input, std::uint64_t event, const Frame& first_frame, bool live);
+/// with every run. Every stage computes the same stem for the same frame (Clock::wall_time of its capture time: one
+/// steady-to-wall offset per process for real clocks). `clock`: the stage's; nullptr = the real clock.
+std::string event_file_stem(std::string_view input, std::uint64_t event, const Frame& first_frame, bool live,
+                            const Clock* clock = nullptr);
 
 }  // namespace framepipe::stages

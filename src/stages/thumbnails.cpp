@@ -73,6 +73,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        clock_ = context.clock;
         output_->prepare(input_);
     }
 
@@ -182,7 +183,7 @@ private:
 
     void write_file(const cv::Mat& image, const Frame& frame) {
         if (max_ > 0 && static_cast<std::int64_t>(written_) >= max_) return;
-        output_->write(image, render_template(name_template_, {input_, frame, written_, true}));
+        output_->write(image, render_template(name_template_, {input_, frame, written_, true, clock_}));
         ++written_;
     }
 
@@ -200,6 +201,7 @@ private:
     bool overwrite_;
     std::optional<ImageOutput> output_;
     std::string input_;
+    const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
     std::uint64_t seen_ = 0;
     std::uint64_t written_ = 0;
     std::optional<Duration> next_due_;
@@ -227,6 +229,7 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        clock_ = context.clock;
         output_->prepare(input_);
     }
 
@@ -285,7 +288,7 @@ public:
             }
         }
         Frame carrier;
-        const std::string file = output_->write(sheet, render_template(name_template_, {input_, carrier, 0, true}));
+        const std::string file = output_->write(sheet, render_template(name_template_, {input_, carrier, 0, true, clock_}));
         spdlog::info("{}: {}: wrote a {}x{} contact sheet to {}/{}", input_, traits().name, cols, rows,
                      output_->dir(), file);
     }
@@ -302,6 +305,7 @@ private:
     std::string name_template_;
     std::optional<ImageOutput> output_;
     std::string input_;
+    const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
     std::uint64_t seen_ = 0;
     std::uint64_t stride_ = 1;
     std::vector<Tile> kept_;

@@ -29,11 +29,12 @@ public:
     }
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        clock_ = context.clock;
         output_->prepare(input_);
     }
     Outcome process(Frame& frame) override {
         require_pixels(frame, "write_images");
-        output_->write(frame.image, render_template(name_template_, {input_, frame, frame.sequence, true}));
+        output_->write(frame.image, render_template(name_template_, {input_, frame, frame.sequence, true, clock_}));
         written_.fetch_add(1, std::memory_order_relaxed);
         return Outcome::pass;
     }
@@ -48,6 +49,7 @@ private:
     std::string name_template_;
     std::optional<ImageOutput> output_;
     std::string input_;
+    const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
     std::atomic<std::uint64_t> written_{0};
 };
 
@@ -81,7 +83,7 @@ public:
         abort_ = context.abort;
         options_.fps = fps_ > 0 ? fps_ : context.source.fps > 0 ? context.source.fps : 25.0;
         Frame probe;
-        path_ = render_template(path_template_, {input_, probe, 0, true});
+        path_ = render_template(path_template_, {input_, probe, 0, true, context.clock});
         std::error_code ec;
         if (!overwrite_ && std::filesystem::exists(path_, ec))
             throw ConfigError(fmt::format("'{}' already exists; set overwrite: true or choose another path", path_));

@@ -94,7 +94,9 @@ TEST_CASE("live: a stream whose server dies is declared lost within the read tim
             steps_ok = eventually([&] { return lost_seen.load(); }, 10s);  // detected
         }
         if (steps_ok) {
-            std::this_thread::sleep_for(700ms);  // stays down a little longer
+            // Stays down a little longer (a few reconnect attempts fail): while the other source delivers 15 more.
+            const std::uint64_t camera_at_lost = camera_sink.count();
+            steps_ok = eventually([&] { return camera_sink.count() >= camera_at_lost + 15; }, 20s);
             camera_at_return = camera_sink.count();
             stream_at_return = stream_sink.count();
             server = std::make_unique<Process>(mjpeg_server(port));

@@ -479,15 +479,18 @@ TEST_CASE("pipeline: gaps in a source's own frame numbers are counted as skipped
 }
 
 TEST_CASE("synthetic: the live pattern is a camera: a reader that comes late gets the newest frame, and the gap shows") {
+    ManualClock clock;  // the camera's time, simulated
     SyntheticSource camera({.width = 32, .height = 16, .frames = 0, .fps = 100, .live = true,
                             .pattern = SyntheticSource::Pattern::counter});
+    camera.use_clock(clock);
     (void)camera.open({});
     Frame frame;
     REQUIRE(camera.read(frame, {}) == ReadResult::frame);
     CHECK(frame.source_number == 0);
-    std::this_thread::sleep_for(100ms);  // at least 10 frame intervals
+    clock.advance(100ms);  // 10 frame intervals
     REQUIRE(camera.read(frame, {}) == ReadResult::frame);
     CHECK(frame.source_number >= 10);
+    CHECK(frame.source_number == 10);  // exactly the newest: the ones in between were never read
     CHECK(SyntheticSource::counter_of(frame.image) == frame.source_number);
     CHECK(frame.media_time == std::chrono::milliseconds(10 * frame.source_number));
 }

@@ -1,10 +1,13 @@
 // Filters on frames built in the test: expected sizes, pixels and properties, and option checking.
+#include "stages/template_text.hpp"
 #include "support/stage_harness.hpp"
 
 #include <framepipe/error.hpp>
 
 #include <doctest/doctest.h>
 #include <opencv2/imgproc.hpp>
+
+#include <ctime>
 
 using namespace framepipe;
 using namespace framepipe::test;
@@ -186,6 +189,41 @@ TEST_CASE("text draws its template where asked and refuses an unknown field") {
     CHECK_THROWS_WITH_AS(make_stage("text", {{"text", "{inptu}"}}), doctest::Contains("is not a valid template"),
                          ConfigError);
     CHECK_THROWS_WITH_AS(make_stage("text", {{"color", "mauve"}}), doctest::Contains("is not a colour"), ConfigError);
+}
+
+TEST_CASE("text: {clock} is the run clock's calendar time when the frame is drawn, across a new year in simulated "
+          "wall time") {
+    ManualClock clock;
+    std::tm local{};  // 2026-12-31 23:59:59.5, local time
+    local.tm_year = 2026 - 1900;
+    local.tm_mon = 11;
+    local.tm_mday = 31;
+    local.tm_hour = 23;
+    local.tm_min = 59;
+    local.tm_sec = 59;
+    local.tm_isdst = -1;
+    clock.set_wall(std::chrono::system_clock::from_time_t(std::mktime(&local)) + std::chrono::milliseconds(500));
+    Frame frame;
+    const auto text = [&] { return stages::render_template("{clock}", {"cam", frame, 0, false, &clock}); };
+    const auto name = [&] { return stages::render_template("{input}_{clock}.jpg", {"cam", frame, 0, true, &clock}); };
+    CHECK(text() == "2026-12-31 23:59:59");
+    CHECK(name() == "cam_20261231-235959.jpg");
+    clock.advance(std::chrono::milliseconds(499));
+    CHECK(text() == "2026-12-31 23:59:59");
+    clock.advance(std::chrono::milliseconds(1));
+    CHECK(text() == "2027-01-01 00:00:00");
+    CHECK(name() == "cam_20270101-000000.jpg");
+    // The stage draws what it renders: the frame before and the frame after the rollover differ where the clock is.
+    StageHarness stage("text", {{"text", "{clock}"}, {"position", "top-left"}}, "cam", 25, &clock);
+    const cv::Mat black = solid(320, 120, {0, 0, 0});
+    clock.advance(std::chrono::milliseconds(-1));
+    stage.apply(black, 0);
+    const cv::Mat before = stage.image().clone();
+    stage.apply(black, 1);
+    CHECK(cv::norm(before, stage.image(), cv::NORM_INF) == 0);  // the same second: the same picture
+    clock.advance(std::chrono::milliseconds(1));
+    stage.apply(black, 2);
+    CHECK(cv::norm(before, stage.image(), cv::NORM_INF) > 0);
 }
 
 TEST_CASE("decimate keeps every Nth frame, or thins to a rate by media time") {

@@ -19,7 +19,9 @@
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 using namespace framepipe;
@@ -134,6 +136,47 @@ TEST_CASE("motion: sensor noise and a still scene make no event") {
         CHECK(motion_of_frame(motion).event == 0);
         CHECK(motion_of_frame(motion).regions.empty());
     }
+}
+
+TEST_CASE("motion: a burned-in clock reads as motion when its minute rolls over if the text comes before motion, "
+          "never when it comes after (pipelines/surveillance.yaml), in simulated wall time") {
+    // The run's clock at 23:59:50 on new year's eve; ten seconds later every digit of the date and time changes.
+    ManualClock clock;
+    std::tm local{};
+    local.tm_year = 2026 - 1900;
+    local.tm_mon = 11;
+    local.tm_mday = 31;
+    local.tm_hour = 23;
+    local.tm_min = 59;
+    local.tm_sec = 50;
+    local.tm_isdst = -1;
+    clock.set_wall(std::chrono::system_clock::from_time_t(std::mktime(&local)));
+    const std::map<std::string, std::string> motion_options{{"min_area", "0.005"}, {"cooldown", "5s"},
+                                                             {"still_after", "30s"}};  // as surveillance.yaml
+    const std::map<std::string, std::string> text_options{
+        {"text", "{input}  {clock}"}, {"position", "top-left"}, {"scale", "0.7"}};
+    StageHarness motion_first("motion", motion_options, "yard", 25, &clock);
+    StageHarness text_after("text", text_options, "yard", 25, &clock);
+    StageHarness text_first("text", text_options, "yard", 25, &clock);
+    StageHarness motion_after("motion", motion_options, "yard", 25, &clock);
+    constexpr int kRollover = 250;  // 10 s at 25 fps
+    int first_event_behind_text = -1;
+    for (int n = 0; n < kRollover + 50; ++n) {
+        const cv::Mat still = scene(n, kSize, /*with_square=*/false);
+        const auto seq = static_cast<std::uint64_t>(n);
+        // surveillance.yaml's order: motion, then the text.
+        motion_first.apply(still, seq);
+        CHECK(motion_of_frame(motion_first).event == 0);
+        text_after.apply(motion_first.image(), seq);
+        // The order that failed CI: the text, then motion.
+        text_first.apply(still, seq);
+        motion_after.apply(text_first.image(), seq);
+        if (motion_of_frame(motion_after).event != 0 && first_event_behind_text < 0) first_event_behind_text = n;
+        clock.advance(std::chrono::milliseconds(40));
+    }
+    CAPTURE(first_event_behind_text);
+    CHECK(first_event_behind_text >= kRollover);
+    CHECK(first_event_behind_text <= kRollover + 2);
 }
 
 TEST_CASE("motion: a bad option names the option and its range") {

@@ -5,7 +5,8 @@
 // Pattern "counter" draws nothing else (nearly free, for engine benchmarks).
 //
 // As a file-like source (live = false) it produces frames as fast as the pipeline takes them. As a live source
-// (live = true) it produces them at `fps` on its own clock, like a camera, and never waits for the pipeline.
+// (live = true) it produces them at `fps` on its own clock, like a camera, and never waits for the pipeline; its clock is
+// Source::clock() (the pipeline's), so on a simulated clock it paces in simulated time.
 
 #include <framepipe/source.hpp>
 
@@ -42,7 +43,7 @@ public:
 private:
     Options options_;
     std::int64_t produced_ = 0;
-    std::chrono::steady_clock::time_point live_start_{};
+    TimePoint live_start_{};
 };
 
 }  // namespace framepipe

@@ -10,9 +10,12 @@
 
 #include <arpa/inet.h>
 #include <csignal>
+#include <functional>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,12 +31,12 @@ struct Outcome {
     std::string out, err;
 };
 
-// Starts `framepipe ARGS` in `dir`, waits until `ready` holds (or `settle` passes), sends `signals` SIGINTs 300 ms
-// apart, and waits at most `limit` for it to end.
-Outcome interrupt(const TempDir& dir, const std::string& args, int signals, std::chrono::milliseconds settle,
-                  std::chrono::seconds limit = 30s) {
+// Starts `framepipe ARGS` in `dir`, waits until `ready(process)` holds (the state the test interrupts), sends `signals`
+// SIGINTs 300 ms apart, and waits at most `limit` for it to end.
+Outcome interrupt(const TempDir& dir, const std::string& args, int signals,
+                  std::function<bool(const Process&)> ready, std::chrono::seconds limit = 30s) {
     Process process(fmt::format("'{}' {} > out.txt 2> err.txt", FRAMEPIPE_BINARY, args), dir.path());
-    std::this_thread::sleep_for(settle);
+    REQUIRE(eventually([&] { return ready(process); }));
     for (int i = 0; i < signals; ++i) {
         if (i > 0) std::this_thread::sleep_for(300ms);
         process.kill(SIGINT, false);
@@ -52,7 +55,9 @@ TEST_CASE("interrupts: Ctrl-C while a FIFO waits for its writer ends the run, sa
     TempDir dir;
     REQUIRE(::mkfifo((dir / "feed.mkv").c_str(), 0600) == 0);
     std::ofstream(dir / "copy.yaml") << "stages:\n  - { type: write_video, path: out.mp4 }\n";
-    const Outcome r = interrupt(dir, "run -q copy.yaml feed.mkv", 1, 500ms);
+    // Interrupted once it waits in the FIFO's open.
+    const Outcome r =
+        interrupt(dir, "run -q copy.yaml feed.mkv", 1, [](const Process& p) { return p.has_open("feed.mkv"); });
     REQUIRE(r.code.has_value());
     CHECK(*r.code == 1);
     CHECK(r.err.find("'feed.mkv': stopped while opening") != std::string::npos);
@@ -71,11 +76,18 @@ TEST_CASE("interrupts: Ctrl-C while a server accepts the connection and never an
     socklen_t length = sizeof address;
     ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
     std::ofstream(dir / "view.yaml") << "stages:\n  - { type: \"null\" }\n";
+    int accepted = -1;
     const Outcome r = interrupt(dir,
                                 fmt::format("run -q view.yaml http://127.0.0.1:{}/cam.mjpg --set source.open_timeout=1h "
                                             "--set source.reconnect=false",
                                             ntohs(address.sin_port)),
-                                1, 1000ms);
+                                1, [&](const Process&) {  // interrupted once its connection is accepted
+                                    pollfd waiting{.fd = listener, .events = POLLIN};
+                                    if (::poll(&waiting, 1, 0) != 1) return false;
+                                    accepted = ::accept(listener, nullptr, nullptr);
+                                    return accepted >= 0;
+                                });
+    if (accepted >= 0) ::close(accepted);
     ::close(listener);
     REQUIRE(r.code.has_value());  // an open that waited for its timeout would still be running (1 hour)
     CHECK(*r.code == 1);
@@ -90,7 +102,13 @@ TEST_CASE("interrupts: a second Ctrl-C while a slow encoder drains finalises the
     const Outcome r = interrupt(dir,
                                 "run -q slow.yaml synthetic --set source.width=1280 --set source.height=720 "
                                 "--set source.frames=120",
-                                2, 2500ms);
+                                2, [started = std::optional<std::chrono::steady_clock::time_point>()](
+                                       const Process& p) mutable {
+                                    // Once the encoder has its output open, 2 s more to take dozens of frames into its
+                                    // lookahead: then the drain after the first Ctrl-C is long.
+                                    if (!started && p.has_open("slow.part.mp4")) started = std::chrono::steady_clock::now();
+                                    return started && std::chrono::steady_clock::now() - *started >= 2s;
+                                });
     REQUIRE(r.code.has_value());
     CHECK(*r.code != 0);  // frames were given up on request: not a clean end
     CHECK(r.err.find("discarding the frames in flight") != std::string::npos);

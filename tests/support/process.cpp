@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace framepipe::test {
@@ -22,6 +24,15 @@ Process::Process(const std::string& command, const std::filesystem::path& dir) {
         _exit(127);
     }
     setpgid(pid_, pid_);
+}
+
+bool Process::has_open(const std::string& fragment) const {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", error)) {
+        const std::filesystem::path target = std::filesystem::read_symlink(entry.path(), error);
+        if (!error && target.string().find(fragment) != std::string::npos) return true;
+    }
+    return false;
 }
 
 Process::~Process() {

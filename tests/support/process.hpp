@@ -28,6 +28,9 @@ public:
     /// Waits at most `limit` for the process to end by itself: its exit status, or nullopt if it is still running.
     std::optional<int> wait_for(std::chrono::milliseconds limit);
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    /// True if the process has a file open whose path contains `fragment` (read from /proc/PID/fd): how a test knows
+    /// the process got as far as opening its input or output, without waiting a fixed time.
+    [[nodiscard]] bool has_open(const std::string& fragment) const;
 
 private:
     pid_t pid_ = -1;

@@ -1,9 +1,9 @@
 #include <framepipe/sources/video_source.hpp>
 
-#include "av_support.hpp"
-#include "polling_input.hpp"
-#include "stream_name.hpp"
-#include "video_decode.hpp"
+#include "../media/av_support.hpp"
+#include "../media/polling_input.hpp"
+#include "../media/stream_name.hpp"
+#include "../media/video_decode.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/registry.hpp>

@@ -1,4 +1,4 @@
-#include "config/suggest.hpp"
+#include "registry/suggest.hpp"
 
 #include <framepipe/registry.hpp>
 

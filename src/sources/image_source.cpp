@@ -1,8 +1,8 @@
 #include <framepipe/sources/image_source.hpp>
 
 #include "../report/text_escape.hpp"
-#include "image_file.hpp"
-#include "natural_order.hpp"
+#include "../media/image_file.hpp"
+#include "../media/natural_order.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/registry.hpp>

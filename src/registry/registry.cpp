@@ -1,6 +1,6 @@
 // The registry: declarations of stage and source types (built-in ones while the library loads, a plugin's while
 // load_plugin loads it), the catalogues in listing order, and plugin loading.
-#include "config/suggest.hpp"
+#include "registry/suggest.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/registry.hpp>

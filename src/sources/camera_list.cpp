@@ -1,5 +1,5 @@
 #include <framepipe/sources/cameras.hpp>
-#include "natural_order.hpp"
+#include "../media/natural_order.hpp"
 
 #include <framepipe/sources/image_source.hpp>
 

@@ -14,6 +14,7 @@
 // DIR/example-TYPE.yaml (each stage type's catalogue example as a one-stage file), then exits: seeds and dictionary
 // follow the catalogues without being kept in step by hand.
 
+#include "config/command_line.hpp"
 #include "media/stream_name.hpp"
 
 #include <framepipe/error.hpp>

@@ -45,10 +45,6 @@ struct InputEntry {
     int line = 0;
 };
 
-/// A command-line input: "gate=rtsp://10.0.0.7/main" is named "gate"; anything else (including a file that exists
-/// under a name with '=') is a path. A name is letters, digits, '_' and '-'.
-InputEntry parse_input(const std::string& argument);
-
 struct PipelineFile {
     std::string path;
     std::vector<InputEntry> inputs;
@@ -63,16 +59,14 @@ struct PipelineFile {
 
 /// Reads a pipeline file (a regular file of at most 1 MiB) and checks it as parse_pipeline does.
 PipelineFile load_pipeline_file(const std::string& path, const std::vector<std::string>& settings = {});
-/// Checks a pipeline file's text: its structure and every value, then applies `settings` (each as apply_setting), then
-/// makes every stage once without opening it: everything that can be checked before there are inputs. `path` labels
-/// errors. Throws ConfigError listing every problem found, one "FILE:LINE: ..." per line in the order of the lines
+/// Checks a pipeline file's text: its structure and every value, then applies `settings`, then makes every stage once
+/// without opening it: everything that can be checked before there are inputs. `path` labels errors. A setting is
+/// `KEY=VALUE` as `framepipe run --set` takes it: STAGE.OPTION (STAGE is a stage's name, or its type when that is
+/// unique), STAGE.edge.capacity|overflow|max_age, source.OPTION, edges.capacity|overflow|max_age, threads; its value is
+/// checked as if the file said it. Throws ConfigError listing every problem found, one "FILE:LINE: ..." per line in the order of the lines
 /// (checks that do not depend on an earlier one all run).
 PipelineFile parse_pipeline(const std::string& text, const std::string& path,
                             const std::vector<std::string>& settings = {});
-
-/// Applies one `--set KEY=VALUE`: STAGE.OPTION (STAGE is a stage's name, or its type when that is unique),
-/// STAGE.edge.capacity|overflow|max_age, source.OPTION, edges.capacity|overflow|max_age, threads. Checks the value.
-void apply_setting(PipelineFile& file, const std::string& assignment);
 
 /// Makes every stage once (without opening it), so option combinations a stage rejects are reported with the line.
 /// Throws ConfigError listing every stage's problem, one per line.
@@ -89,7 +83,8 @@ std::string source_type_of(const InputEntry& input, const std::map<std::string, 
 /// override them.
 std::unique_ptr<Source> make_source(const InputEntry& input, const std::map<std::string, std::string>& options);
 
-/// Builds the pipeline: one chain per input (given inputs, parsed with parse_input, replace the file's), checked as
+/// Builds the pipeline: one chain per input (given inputs replace the file's; "gate=rtsp://..." names one "gate", as on
+/// the command line), checked as
 /// Pipeline::run() checks it before opening anything (Pipeline::validate). Opens nothing. Throws ConfigError when there
 /// is no input, for a bad one, or for a chain the engine refuses.
 std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::vector<std::string>& inputs,

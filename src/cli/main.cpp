@@ -14,6 +14,7 @@
 // Ctrl-C stops reading, drains the frames in flight and finalises every output; a second Ctrl-C discards the rest.
 
 #include "../report/text_escape.hpp"
+#include "config/command_line.hpp"
 #include "registry/suggest.hpp"
 #include "console.hpp"
 

@@ -1,3 +1,4 @@
+#include "config/command_line.hpp"
 #include "registry/suggest.hpp"
 
 #include <framepipe/error.hpp>

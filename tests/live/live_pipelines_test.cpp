@@ -2,6 +2,7 @@
 // surveillance.yaml on a file replayed at its own rate, stream_monitor.yaml on two real streams served on 127.0.0.1 by
 // Debian's ffmpeg (one of them killed and restarted mid-run). Only settings a user would change are overridden: the
 // inputs, output folders, the port, and timings short enough for a test.
+#include "config/command_line.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/media.hpp"

@@ -1,5 +1,6 @@
 // Pipeline files: structure, every error names file, line and key and says what is allowed, all of a file's errors at
 // once; --set; which source an input gets; every catalogue example is valid.
+#include "config/command_line.hpp"
 #include "support/media.hpp"
 
 #include <framepipe/error.hpp>

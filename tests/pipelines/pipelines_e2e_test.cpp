@@ -1,5 +1,6 @@
 // Every file in pipelines/, end to end, on media generated at test time: frame counts, thumbnail counts and names,
 // contact sheet grids, and written videos that probe correctly.
+#include "config/command_line.hpp"
 #include "support/media.hpp"
 
 #include <framepipe/error.hpp>

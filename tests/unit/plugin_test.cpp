@@ -1,6 +1,8 @@
 // Plugins through the library's API (load_plugin): the example plugin's types join the registry and work; a plugin of
 // another version, one that redeclares a type, a missing file and a library that is no plugin are refused, clearly,
 // with nothing of them declared.
+#include "config/command_line.hpp"
+
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/registry.hpp>

@@ -1,5 +1,7 @@
 // The registry: every declared stage and source type works as its declaration says (its example and defaults make it,
 // the class has the traits the declaration states), and sources claim the inputs they should.
+#include "config/command_line.hpp"
+
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/registry.hpp>
 

@@ -16,6 +16,7 @@
 #include "config/suggest.hpp"
 #include "console.hpp"
 
+#include <framepipe/edge.hpp>
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
 #include <framepipe/pipeline_file.hpp>
@@ -258,7 +259,8 @@ void print_spec(const StageSpec& spec, bool is_source) {
         fmt::print("  (source options go under 'source:' in a pipeline file, or --set source.OPTION=VALUE)\n");
     else
         fmt::print("  every stage also takes: name (its name in reports and --set), edge: {{ capacity, overflow "
-                   "(block|drop_oldest|drop_newest), max_age }}\n");
+                   "({}), max_age }}\n",
+                   overflow_names("|", "|"));
 }
 
 int stages(const std::string& type) {
@@ -284,9 +286,10 @@ int stages(const std::string& type) {
         fmt::print("  {:<20} {:<28} {}\n", spec.type, spec.concurrency, spec.summary);
     fmt::print("\nSources (chosen for each input; options go under 'source:'):\n");
     for (const StageSpec& spec : source_catalog()) fmt::print("  {:<20} {:<28} {}\n", spec.type, "", spec.summary);
-    fmt::print("\nEdges: every stage's input edge has a capacity and an overflow policy: block (wait; nothing lost, the "
-               "default for files),\ndrop_oldest (the default after a live source), drop_newest; and optionally "
-               "max_age (drop frames older than that).\n");
+    fmt::print("\nEdges: every stage's input edge has a capacity, an overflow policy for when it is full (block is the "
+               "default for files,\ndrop_oldest after a live source):\n");
+    for (const OverflowPolicy& policy : overflow_policies) fmt::print("  {:<20} {}\n", policy.name, policy.when_full);
+    fmt::print("and optionally max_age (drop frames older than that).\n");
     return 0;
 }
 

@@ -17,7 +17,7 @@
 
 namespace framepipe {
 
-enum class Overflow { block, drop_oldest, drop_newest };
+enum class Overflow { block, drop_oldest, drop_newest, latest };
 
 struct OverflowPolicy {
     Overflow value;
@@ -35,6 +35,9 @@ inline constexpr std::array overflow_policies = {
     OverflowPolicy{Overflow::drop_oldest, "drop_oldest", "the oldest queued frame is evicted"},
     // A full edge rejects the incoming frame: the consumer keeps working through what it already has.
     OverflowPolicy{Overflow::drop_newest, "drop_newest", "the incoming frame is rejected"},
+    // The edge holds one frame, whatever its capacity: a push replaces the frame waiting there, so the consumer always
+    // takes the newest frame (a live view, a display). The producer never waits for space.
+    OverflowPolicy{Overflow::latest, "latest", "keeps one frame: a new frame replaces the waiting one"},
 };
 
 [[nodiscard]] constexpr std::string_view to_string(Overflow overflow) noexcept {
@@ -72,6 +75,7 @@ struct EdgeCounts {
     std::uint64_t delivered = 0;
     std::uint64_t dropped_oldest = 0;
     std::uint64_t dropped_newest = 0;
+    std::uint64_t replaced = 0;
     std::uint64_t expired = 0;
     std::uint64_t discarded = 0;
     std::uint64_t queued = 0;
@@ -89,6 +93,7 @@ struct EdgeCounts {
             F{&EdgeCounts::delivered, "delivered", count, "Frames a consumer took from the edge."},
             F{&EdgeCounts::dropped_oldest, "oldest", drop, "Evicted to admit a newer frame (drop_oldest)."},
             F{&EdgeCounts::dropped_newest, "newest", drop, "Rejected because the edge was full (drop_newest)."},
+            F{&EdgeCounts::replaced, "replaced", drop, "Replaced by a newer frame while waiting (latest).", {}, false},
             F{&EdgeCounts::expired, "expired", drop, "Older than max_age when a consumer reached them."},
             F{&EdgeCounts::discarded, "discarded", drop,
               "Pushed after the edge closed, or thrown away when the run was aborted (a stop timeout, an error, an "

@@ -45,7 +45,7 @@ public:
         bool single_producer = true;
     };
 
-    enum class PushResult { queued, replaced_oldest, dropped_newest, full, closed };
+    enum class PushResult { queued, replaced_oldest, dropped_newest, replaced, full, closed };
 
     explicit BoundedQueue(Config config)
         : config_(sanitized(config)),
@@ -114,6 +114,18 @@ public:
                     counts_.add<&EdgeCounts::dropped_newest>();
                     T discard = std::move(item);
                     return PushResult::dropped_newest;
+                }
+                case Overflow::latest: {  // capacity 1 (see sanitized()): the victim is the one waiting frame
+                    T victim;
+                    if (claim(victim)) {
+                        counts_.add<&EdgeCounts::replaced>();
+                        victim = T{};
+                        counts_.add<&EdgeCounts::pushed>();
+                        commit(std::move(item));
+                        return PushResult::replaced;
+                    }
+                    std::this_thread::yield();  // as below: a consumer is taking the waiting frame
+                    break;
                 }
                 case Overflow::drop_oldest: {
                     T victim;
@@ -220,7 +232,7 @@ public:
 
 private:
     static Config sanitized(Config config) noexcept {
-        config.capacity = std::max<std::size_t>(config.capacity, 1);
+        config.capacity = config.overflow == Overflow::latest ? 1 : std::max<std::size_t>(config.capacity, 1);
         return config;
     }
 

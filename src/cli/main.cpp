@@ -112,11 +112,16 @@ struct RunArgs {
     bool verbose = false;
 };
 
-// run.json -> run.html
-std::string html_path_for(const std::string& json_path) {
-    std::filesystem::path path(json_path);
-    path.replace_extension(".html");
-    return path.string();
+// Every output of report_outputs next to the JSON report, except those `skip` names by extension. Returns their paths.
+std::vector<std::string> write_report_outputs(const RunReport& report, const std::string& json_path,
+                                              const std::string& title, std::string_view skip = {}) {
+    std::vector<std::string> paths;
+    for (const ReportOutput& output : report_outputs) {
+        if (output.extension == skip) continue;
+        paths.push_back(report_output_path(json_path, output.extension));
+        output.write(report, paths.back(), title);
+    }
+    return paths;
 }
 
 PipelineFile load(const std::string& path, const std::vector<std::string>& sets) { return load_pipeline_file(path, sets); }
@@ -172,8 +177,9 @@ int run(const RunArgs& args) {
     std::fputs(format_summary(report).c_str(), stdout);
     if (!args.report_path.empty()) {
         write_report_json(report, args.report_path);
-        write_report_html(report, html_path_for(args.report_path), std::filesystem::path(args.pipeline).filename().string());
-        spdlog::info("report: {} (and {})", args.report_path, html_path_for(args.report_path));
+        const std::vector<std::string> outputs =
+            write_report_outputs(report, args.report_path, std::filesystem::path(args.pipeline).filename().string());
+        spdlog::info("report: {} (and {})", args.report_path, fmt::join(outputs, ", "));
     }
     if (!args.trace_path.empty()) spdlog::info("trace: {} (open it in chrome://tracing or ui.perfetto.dev)", args.trace_path);
     if (!report.balanced())
@@ -200,8 +206,11 @@ int report_command(const std::string& path, std::string html) {
     RunReport report = read_report_json(path);
     report.verdict = bottleneck_verdict(report);  // with this version's analysis
     std::fputs(format_summary(report).c_str(), stdout);
-    if (html.empty()) html = html_path_for(path);
-    write_report_html(report, html, std::filesystem::path(path).filename().string());
+    const std::string title = std::filesystem::path(path).filename().string();
+    if (html.empty()) html = report_output_path(path, ".html");
+    write_report_html(report, html, title);  // where --html says; the other outputs next to the report
+    for (const std::string& written : write_report_outputs(report, path, title, ".html"))
+        fmt::print("written: {}\n", written);
     fmt::print("picture: {}\n", html);
     return 0;
 }

@@ -34,6 +34,11 @@ void write_report_json(const RunReport& report, const std::string& path);
 /// A self-contained HTML page (inline SVG, no scripts, nothing fetched). Throws Error when it cannot be written.
 void write_report_html(const RunReport& report, const std::string& path, const std::string& title = "framepipe run");
 
+/// One CSV row per stage of every source: counts, drops, busy time, service and wait latency (p50, p90, p99, max in
+/// ms), utilisation and fps, for spreadsheets. The write throws Error naming the file when it cannot be written.
+[[nodiscard]] std::string report_to_stage_csv(const RunReport& report);
+void write_report_stage_csv(const RunReport& report, const std::string& path, const std::string& title);
+
 /// A file `framepipe run --report RUN.json` writes next to the JSON, and `framepipe report RUN.json` writes again: its
 /// path is the JSON's with `extension` in place of ".json". `write` throws Error naming the file when it cannot write.
 struct ReportOutput {
@@ -44,6 +49,7 @@ struct ReportOutput {
 
 inline constexpr std::array report_outputs = {
     ReportOutput{".html", "an HTML page of charts", &write_report_html},
+    ReportOutput{".stages.csv", "per-stage counts and latencies as CSV", &write_report_stage_csv},
 };
 
 /// RUN.json -> RUN<extension>

@@ -118,3 +118,15 @@ TEST_CASE("report format: Prometheus has one sample per edge drop cause, with it
         CHECK(text.find(line) != std::string::npos);
     }
 }
+
+TEST_CASE("report format: the stage CSV has a header and one row per stage, names quoted when they hold a comma") {
+    RunReport report = numbered_report();
+    report.sources[0].stages[0].name = "say \"hi\", then";
+    const std::string csv = report_to_stage_csv(report);
+    const std::string header = csv.substr(0, csv.find("\r\n"));
+    CHECK(header.rfind("source,stage,workers,processed,passed,filtered,", 0) == 0);
+    CHECK(header.find(",dropped,busy_ms,service_p50_ms,") != std::string::npos);
+    const std::string row = csv.substr(header.size() + 2);
+    CHECK(row.rfind("camera,\"say \"\"hi\"\", then\",1,3000,3001,3002,", 0) == 0);
+    CHECK(row.find("\r\n") == row.size() - 2);  // one row
+}

@@ -36,7 +36,8 @@ inline constexpr std::array overflow_policies = {
     // A full edge rejects the incoming frame: the consumer keeps working through what it already has.
     OverflowPolicy{Overflow::drop_newest, "drop_newest", "the incoming frame is rejected"},
     // The edge holds one frame, whatever its capacity: a push replaces the frame waiting there, so the consumer always
-    // takes the newest frame (a live view, a display). The producer never waits for space.
+    // takes the newest frame (a live view, a display). The producer never waits for space (at most, like drop_oldest,
+    // for a consumer that is taking the waiting frame at that instant).
     OverflowPolicy{Overflow::latest, "latest", "keeps one frame: a new frame replaces the waiting one"},
 };
 

@@ -17,6 +17,7 @@
 #include "config/command_line.hpp"
 #include "media/stream_name.hpp"
 
+#include <framepipe/edge.hpp>
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline_file.hpp>
 #include <framepipe/registry.hpp>
@@ -62,13 +63,14 @@ std::string dictionary_entry(const std::string& word) {
 void export_seeds_and_dictionary(const std::string& dir) {
     std::set<std::string> words = {
         "stages:", "inputs:", "source:", "edges:", "threads:", "drain_timeout:", "description:", "type:", "name:",
-        "edge:", "path:", "capacity:", "overflow:", "max_age:", "block", "drop_oldest", "drop_newest", "auto", "video",
+        "edge:", "path:", "capacity:", "overflow:", "max_age:", "auto", "video",
         "images", "synthetic", "synthetic:", "camera:0", "rtsp://u:p@h/s?token=t", "http://", "/dev/video0", "a=",
         "- ", ": ", "{ ", " }", "[", "]", ", ", "\n  - ", "\n    ", "null", "~", "\"", "'", "&a ", "*a", "<<: ",
         "!!str ", "!!map", "|\n", ">\n", "? ", "---\n", "...\n", "#set ", "#input ", "#set source.", "#set edges.",
         "#set threads=", ".edge.", "=", "ms", "us", "min", "s", "h", "d", "1e300", "-1", "0", "0.5", "1e-9", "nan",
         "inf", "true", "false", "{input}", "{clock}", "{frame}", "{index}", "{label}", "{seconds}", "{time}",
         "{}", "%"};
+    for (const OverflowPolicy& policy : overflow_policies) words.insert(std::string(policy.name));
     const auto add_spec = [&](const auto& spec) {
         words.insert(spec.type);
         for (const OptionSpec& option : spec.options) {

@@ -7,8 +7,10 @@
 //   per source: captured == delivered to the sink + dropped (every cause, every edge and stage)
 
 #include <framepipe/clock.hpp>
+#include <framepipe/counters.hpp>
 #include <framepipe/edge.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -28,74 +30,129 @@ struct LatencySummary {
     Duration max{};
 };
 
-struct EdgeReport {
+/// An edge's identity and settings, and its counts (EdgeCounts in edge.hpp).
+struct EdgeReport : EdgeCounts {
     std::string from;  // producing stage, or the source's name
     std::string to;    // consuming stage
     std::size_t capacity = 0;
     Overflow overflow = Overflow::block;
     std::optional<Duration> max_age;
-    std::uint64_t pushed = 0;
-    std::uint64_t delivered = 0;
-    std::uint64_t dropped_oldest = 0;
-    std::uint64_t dropped_newest = 0;
-    std::uint64_t expired = 0;
-    std::uint64_t discarded = 0;  // after a stop timeout, an error or an end-of-stream request downstream
-    std::uint64_t queued = 0;
-    std::uint64_t peak_depth = 0;
-    Duration blocked_time{};      // time the producer waited for space (block policy)
     double full_share = 0;        // share of timeline samples in which the edge was full (0..1)
-
-    [[nodiscard]] std::uint64_t dropped() const noexcept {
-        return dropped_oldest + dropped_newest + expired + discarded;
-    }
-    [[nodiscard]] bool balanced() const noexcept { return pushed == delivered + dropped() + queued; }
 };
 
-struct StageReport {
+/// What a stage has done with its frames.
+struct StageCounts {
+    std::uint64_t processed = 0;
+    std::uint64_t passed = 0;
+    std::uint64_t filtered = 0;
+    std::uint64_t rejected = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t ended = 0;
+    std::uint64_t discarded = 0;
+    std::uint64_t held = 0;
+    std::uint64_t flushed = 0;
+    std::uint64_t unwritten = 0;
+    std::uint64_t damaged = 0;
+    Duration busy{};
+
+    static constexpr auto counters() {
+        using F = CounterField<StageCounts>;
+        using enum CounterRole;
+        return std::array{
+            F{&StageCounts::processed, "processed", count, "Frames given to the stage.",
+              "framepipe_stage_frames_processed_total"},
+            F{&StageCounts::passed, "passed", count, "Frames the stage passed on."},
+            F{&StageCounts::filtered, "filtered", drop, "Frames the stage filtered out (Outcome::drop)."},
+            F{&StageCounts::rejected, "rejected", drop, "Frames the stage rejected (Outcome::reject or BadFrame)."},
+            F{&StageCounts::failed, "failed", drop, "Frames on which process() threw: the run ended with an error."},
+            F{&StageCounts::ended, "ended", drop, "Frames on which the stage asked for the end of the stream."},
+            F{&StageCounts::discarded, "discarded", drop, "Held frames thrown away because the run was aborted."},
+            F{&StageCounts::held, "held", level, "Frames held (Outcome::hold) and not yet flushed."},
+            F{&StageCounts::flushed, "flushed", count, "Held frames passed on by flush()."},
+            F{&StageCounts::unwritten, "unwritten", count,
+              "Frames the stage could not write to its output (they passed on).", "framepipe_stage_frames_unwritten_total",
+              false},
+            F{&StageCounts::damaged, "damaged", count, "Frames passed on with damaged pixels (errors concealed).",
+              "framepipe_stage_frames_damaged_total", false},
+        };
+    }
+    static constexpr auto times() {
+        return std::array{TimeField<StageCounts>{&StageCounts::busy, "busy_ms",
+                                                 "Time the stage spent processing (all its workers).",
+                                                 "framepipe_stage_busy_seconds_total"}};
+    }
+    static constexpr DropGroup drops() {
+        return {"dropped", "framepipe_stage_frames_dropped_total", "Frames the stage filtered, rejected or ended on.",
+                false};
+    }
+
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return sum_of_drops(*this); }
+};
+
+/// A stage's identity and settings, its counts (StageCounts) and its timings.
+struct StageReport : StageCounts {
     std::string name;
     bool parallel = false;
     std::size_t concurrency = 1;
     bool restores_order = false;    // a parallel stage whose output is put back in source order
     bool blocking_io = false;
-    std::uint64_t processed = 0;    // frames given to process()
-    std::uint64_t passed = 0;
-    std::uint64_t filtered = 0;     // Outcome::drop
-    std::uint64_t rejected = 0;     // Outcome::reject or BadFrame
-    std::uint64_t failed = 0;       // process() threw: the run ended with an error
-    std::uint64_t ended = 0;        // Outcome::end_of_stream
-    std::uint64_t held = 0;         // frames held (Outcome::hold) and not yet flushed
-    std::uint64_t flushed = 0;      // held frames passed on by flush()
-    std::uint64_t discarded = 0;    // held frames thrown away because the run was aborted
-    std::uint64_t unwritten = 0;    // frames the stage could not write to its output (StageHealth); they passed on
-    std::uint64_t damaged = 0;      // frames passed on with damaged pixels (errors concealed by the decoder)
     std::string output_stopped;     // why the stage's output stopped while the run went on; empty when it did not
     LatencySummary service;         // time inside process()
     LatencySummary wait;            // time in the input edge (and, after a parallel stage, in reordering)
-    Duration busy{};                // sum of service times
     double utilisation = 0;         // busy / (active time x workers): how much of its capacity the stage used
     double fps = 0;                 // frames processed per second of the source's active time
-
-    [[nodiscard]] std::uint64_t dropped() const noexcept { return filtered + rejected + failed + ended + discarded; }
 };
 
-struct SourceReport {
-    std::string name;
-    bool live = false;
-    std::optional<std::int64_t> expected_frames;  // what the source said it holds (for progress; may be wrong)
-    bool expected_is_estimate = false;
+/// What a source's frames have met at the source itself. The drops on its edges and stages are in their reports.
+struct SourceCounts {
     std::uint64_t captured = 0;
     std::uint64_t delivered = 0;           // passed by the last stage of the chain
     std::uint64_t dropped_at_capture = 0;  // read but never entered the pipeline (no free frame for a live source)
     std::uint64_t skipped_by_source = 0;   // never read: gaps in the source's own frame numbers (not in captured)
+    std::uint64_t reconnects = 0;          // supervised sources: times the signal was lost
+    Duration active_time{};                // from the first capture to the last delivery
+    Duration time_lost{};                  // supervised sources: total time without signal
+
+    static constexpr auto counters() {
+        using F = CounterField<SourceCounts>;
+        using enum CounterRole;
+        return std::array{
+            F{&SourceCounts::captured, "captured", count, "Frames read from the source.",
+              "framepipe_source_frames_captured_total"},
+            F{&SourceCounts::delivered, "delivered", count, "Frames that passed the last stage.",
+              "framepipe_source_frames_delivered_total"},
+            F{&SourceCounts::dropped_at_capture, "dropped_at_capture", drop, "Live frames read but never admitted.",
+              "framepipe_source_frames_dropped_at_capture_total"},
+            F{&SourceCounts::skipped_by_source, "skipped_by_source", count,
+              "Frames the source itself skipped (gaps in its own frame numbers).",
+              "framepipe_source_frames_skipped_by_source_total", false},
+            F{&SourceCounts::reconnects, "reconnects", count, "Times the source's signal was lost and reopened.",
+              "framepipe_source_reconnects_total"},
+        };
+    }
+    static constexpr auto times() {
+        using F = TimeField<SourceCounts>;
+        return std::array{F{&SourceCounts::active_time, "active_time_ms", "From the first capture to the last delivery.", {}},
+                          F{&SourceCounts::time_lost, "time_lost_ms", "Time without signal.",
+                            "framepipe_source_time_lost_seconds_total"}};
+    }
+    /// The source's own drop causes sit at the top level, without a family of their own: the source's "dropped" is its
+    /// total over every edge and stage (SourceReport::dropped()).
+    static constexpr DropGroup drops() { return {{}, {}, {}, false}; }
+};
+
+/// A source's identity, its counts (SourceCounts) and the reports of its chain's edges and stages.
+struct SourceReport : SourceCounts {
+    std::string name;
+    bool live = false;
+    std::optional<std::int64_t> expected_frames;  // what the source said it holds (for progress; may be wrong)
+    bool expected_is_estimate = false;
     std::uint32_t pool_capacity = 0;       // frames this source may have alive at once
     std::uint32_t pool_peak = 0;           // most that were
-    Duration active_time{};                // from the first capture to the last delivery
     LatencySummary end_to_end;             // capture to the end of the last stage
     Duration behind_real_time{};           // live input: how far the output lags the media clock, at the end
     Duration behind_real_time_max{};       //   ... and at worst
-    std::uint64_t reconnects = 0;          // supervised sources: times the signal was lost
-    Duration time_lost{};                  //   ... total time without signal
-    bool signal_lost = false;              //   ... lost right now (or at the end)
+    bool signal_lost = false;              // supervised sources: the signal is lost right now (or at the end)
     std::string ended_early;               // why the input ended before its natural end (read error, cut short)
     std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]
     std::vector<StageReport> stages;

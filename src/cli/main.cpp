@@ -18,6 +18,7 @@
 #include "registry/suggest.hpp"
 #include "console.hpp"
 
+#include <framepipe/edge.hpp>
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
 #include <framepipe/pipeline_file.hpp>
@@ -113,11 +114,16 @@ struct RunArgs {
     bool verbose = false;
 };
 
-// run.json -> run.html
-std::string html_path_for(const std::string& json_path) {
-    std::filesystem::path path(json_path);
-    path.replace_extension(".html");
-    return path.string();
+// Every output of report_outputs next to the JSON report, except those `skip` names by extension. Returns their paths.
+std::vector<std::string> write_report_outputs(const RunReport& report, const std::string& json_path,
+                                              const std::string& title, std::string_view skip = {}) {
+    std::vector<std::string> paths;
+    for (const ReportOutput& output : report_outputs) {
+        if (output.extension == skip) continue;
+        paths.push_back(report_output_path(json_path, output.extension));
+        output.write(report, paths.back(), title);
+    }
+    return paths;
 }
 
 PipelineFile load(const std::string& path, const std::vector<std::string>& sets) { return load_pipeline_file(path, sets); }
@@ -173,8 +179,9 @@ int run(const RunArgs& args) {
     std::fputs(format_summary(report).c_str(), stdout);
     if (!args.report_path.empty()) {
         write_report_json(report, args.report_path);
-        write_report_html(report, html_path_for(args.report_path), std::filesystem::path(args.pipeline).filename().string());
-        spdlog::info("report: {} (and {})", args.report_path, html_path_for(args.report_path));
+        const std::vector<std::string> outputs =
+            write_report_outputs(report, args.report_path, std::filesystem::path(args.pipeline).filename().string());
+        spdlog::info("report: {} (and {})", args.report_path, fmt::join(outputs, ", "));
     }
     if (!args.trace_path.empty()) spdlog::info("trace: {} (open it in chrome://tracing or ui.perfetto.dev)", args.trace_path);
     if (!report.balanced())
@@ -201,8 +208,11 @@ int report_command(const std::string& path, std::string html) {
     RunReport report = read_report_json(path);
     report.verdict = bottleneck_verdict(report);  // with this version's analysis
     std::fputs(format_summary(report).c_str(), stdout);
-    if (html.empty()) html = html_path_for(path);
-    write_report_html(report, html, std::filesystem::path(path).filename().string());
+    const std::string title = std::filesystem::path(path).filename().string();
+    if (html.empty()) html = report_output_path(path, ".html");
+    write_report_html(report, html, title);  // where --html says; the other outputs next to the report
+    for (const std::string& written : write_report_outputs(report, path, title, ".html"))
+        fmt::print("written: {}\n", written);
     fmt::print("picture: {}\n", html);
     return 0;
 }
@@ -261,7 +271,8 @@ void print_spec(const StageSpec& spec) {
     fmt::print("{}: {}\n  runs on: {}\n  example: {}\n", spec.type, spec.summary, runs_on(spec.traits), spec.example);
     print_options(spec.options);
     fmt::print("  every stage also takes: name (its name in reports and --set), edge: {{ capacity, overflow "
-               "(block|drop_oldest|drop_newest), max_age }}\n");
+               "({}), max_age }}\n",
+               overflow_names("|", "|"));
 }
 
 void print_spec(const SourceSpec& spec) {
@@ -328,9 +339,10 @@ int stages(const std::string& type, bool markdown) {
         fmt::print("  {:<20} {:<28} {}\n", spec.type, runs_on(spec.traits), spec.summary);
     fmt::print("\nSources (chosen for each input; options go under 'source:'):\n");
     for (const SourceSpec& spec : source_catalog()) fmt::print("  {:<20} {:<28} {}\n", spec.type, "", spec.summary);
-    fmt::print("\nEdges: every stage's input edge has a capacity and an overflow policy: block (wait; nothing lost, the "
-               "default for files),\ndrop_oldest (the default after a live source), drop_newest; and optionally "
-               "max_age (drop frames older than that).\n");
+    fmt::print("\nEdges: every stage's input edge has a capacity, an overflow policy for when it is full (block is the "
+               "default for files,\ndrop_oldest after a live source):\n");
+    for (const OverflowPolicy& policy : overflow_policies) fmt::print("  {:<20} {}\n", policy.name, policy.when_full);
+    fmt::print("and optionally max_age (drop frames older than that).\n");
     return 0;
 }
 

@@ -214,7 +214,7 @@ void set_edge_field(EdgeOptions& edge, const std::string& key, const std::string
         edge.overflow = parse_overflow(text);
         if (!edge.overflow)
             throw ConfigError(
-                fmt::format("{}: overflow must be block, drop_oldest or drop_newest, got '{}'", where, text));
+                fmt::format("{}: overflow must be {}, got '{}'", where, overflow_names(), text));
     } else if (key == "max_age") {
         try {
             edge.max_age = parse_duration(text);

@@ -15,6 +15,7 @@
 // Waiting: push_wait()/pop_wait() sleep on an EventCount; everything else is non-blocking.
 
 #include "event_count.hpp"
+#include "live_counters.hpp"
 #include "wakeable.hpp"
 
 #include <framepipe/clock.hpp>
@@ -32,18 +33,8 @@
 
 namespace framepipe::detail {
 
-/// What a queue has seen. pushed == delivered + dropped_oldest + dropped_newest + expired + discarded + queued.
-struct QueueCounters {
-    std::uint64_t pushed = 0;          // every item offered to the queue
-    std::uint64_t delivered = 0;       // taken by a consumer
-    std::uint64_t dropped_oldest = 0;  // evicted to admit a newer item (drop_oldest)
-    std::uint64_t dropped_newest = 0;  // rejected because the queue was full (drop_newest)
-    std::uint64_t expired = 0;         // older than the maximum age when a consumer reached it
-    std::uint64_t discarded = 0;       // pushed after close, or thrown away by discard_all() (abort)
-    std::uint64_t queued = 0;          // still in the queue
-    std::uint64_t peak_depth = 0;      // most items queued at once
-    Duration blocked_time{};           // time producers reported waiting for space
-};
+/// What a queue has seen (EdgeCounts). pushed == delivered + dropped() + queued.
+using QueueCounters = EdgeCounts;
 
 template <class T>
 class BoundedQueue {
@@ -54,7 +45,7 @@ public:
         bool single_producer = true;
     };
 
-    enum class PushResult { queued, replaced_oldest, dropped_newest, full, closed };
+    enum class PushResult { queued, replaced_oldest, dropped_newest, replaced, full, closed };
 
     explicit BoundedQueue(Config config)
         : config_(sanitized(config)),
@@ -90,9 +81,9 @@ public:
 
     /// Pushes into a slot reserved with try_reserve(). Never fails; on a closed queue the item is discarded (counted).
     void push_reserved(T&& item) noexcept {
-        pushed_.fetch_add(1, std::memory_order_relaxed);
+        counts_.add<&EdgeCounts::pushed>();
         if (closed_.load()) {
-            discarded_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&EdgeCounts::discarded>();
             [[maybe_unused]] T discard = std::move(item);
             release_slot();
             return;
@@ -105,13 +96,13 @@ public:
     PushResult push(T&& item) noexcept {
         for (;;) {
             if (closed_.load()) {
-                pushed_.fetch_add(1, std::memory_order_relaxed);
-                discarded_.fetch_add(1, std::memory_order_relaxed);
+                counts_.add<&EdgeCounts::pushed>();
+                counts_.add<&EdgeCounts::discarded>();
                 [[maybe_unused]] T discard = std::move(item);
                 return PushResult::closed;
             }
             if (try_reserve_any()) {
-                pushed_.fetch_add(1, std::memory_order_relaxed);
+                counts_.add<&EdgeCounts::pushed>();
                 commit(std::move(item));
                 return PushResult::queued;
             }
@@ -119,17 +110,29 @@ public:
                 case Overflow::block:
                     return PushResult::full;
                 case Overflow::drop_newest: {
-                    pushed_.fetch_add(1, std::memory_order_relaxed);
-                    dropped_newest_.fetch_add(1, std::memory_order_relaxed);
+                    counts_.add<&EdgeCounts::pushed>();
+                    counts_.add<&EdgeCounts::dropped_newest>();
                     [[maybe_unused]] T discard = std::move(item);
                     return PushResult::dropped_newest;
+                }
+                case Overflow::latest: {  // capacity 1 (see sanitized()): the victim is the one waiting frame
+                    T victim;
+                    if (claim(victim)) {
+                        counts_.add<&EdgeCounts::replaced>();
+                        victim = T{};
+                        counts_.add<&EdgeCounts::pushed>();
+                        commit(std::move(item));
+                        return PushResult::replaced;
+                    }
+                    std::this_thread::yield();  // as below: a consumer is taking the waiting frame
+                    break;
                 }
                 case Overflow::drop_oldest: {
                     T victim;
                     if (claim(victim)) {  // the victim's slot becomes ours: occupancy is unchanged
-                        dropped_oldest_.fetch_add(1, std::memory_order_relaxed);
+                        counts_.add<&EdgeCounts::dropped_oldest>();
                         victim = T{};
-                        pushed_.fetch_add(1, std::memory_order_relaxed);
+                        counts_.add<&EdgeCounts::pushed>();
                         commit(std::move(item));
                         return PushResult::replaced_oldest;
                     }
@@ -159,8 +162,8 @@ public:
         }
         add_blocked_time(clock.now() - started);
         if (result == PushResult::full) {  // stopped while waiting
-            pushed_.fetch_add(1, std::memory_order_relaxed);
-            discarded_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&EdgeCounts::pushed>();
+            counts_.add<&EdgeCounts::discarded>();
             [[maybe_unused]] T discard = std::move(item);
             return PushResult::closed;
         }
@@ -168,7 +171,7 @@ public:
     }
 
     void add_blocked_time(Duration waited) noexcept {
-        blocked_ns_.fetch_add(waited.count(), std::memory_order_relaxed);
+        counts_.add<&EdgeCounts::blocked_time>(waited);
     }
 
     // ---- consumer side -------------------------------------------------------------------------------------------
@@ -179,12 +182,12 @@ public:
         for (;;) {
             if (!claim(out)) return false;
             if (expired(static_cast<const T&>(out))) {
-                expired_.fetch_add(1, std::memory_order_relaxed);
+                counts_.add<&EdgeCounts::expired>();
                 out = T{};
                 release_slot();
                 continue;
             }
-            delivered_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&EdgeCounts::delivered>();
             release_slot();
             return true;
         }
@@ -222,22 +225,14 @@ public:
     }
 
     [[nodiscard]] QueueCounters counters() const noexcept {
-        QueueCounters c;
-        c.pushed = pushed_.load();
-        c.delivered = delivered_.load();
-        c.dropped_oldest = dropped_oldest_.load();
-        c.dropped_newest = dropped_newest_.load();
-        c.expired = expired_.load();
-        c.discarded = discarded_.load();
+        QueueCounters c = counts_.snapshot();
         c.queued = size();
-        c.peak_depth = static_cast<std::uint64_t>(peak_.load());
-        c.blocked_time = Duration{blocked_ns_.load()};
         return c;
     }
 
 private:
     static Config sanitized(Config config) noexcept {
-        config.capacity = std::max<std::size_t>(config.capacity, 1);
+        config.capacity = config.overflow == Overflow::latest ? 1 : std::max<std::size_t>(config.capacity, 1);
         return config;
     }
 
@@ -257,9 +252,7 @@ private:
         else
             queue_.enqueue(std::move(item));
         const std::int64_t depth = ready_.fetch_add(1) + 1;
-        std::int64_t peak = peak_.load(std::memory_order_relaxed);
-        while (depth > peak && !peak_.compare_exchange_weak(peak, depth, std::memory_order_relaxed)) {
-        }
+        counts_.raise_to<&EdgeCounts::peak_depth>(static_cast<std::uint64_t>(std::max<std::int64_t>(depth, 0)));
         if (closed_.load()) {  // raced with close_and_discard(): make sure nothing stays behind
             discard_queued();
             return;
@@ -293,7 +286,7 @@ private:
     void discard_queued() noexcept {
         T item;
         while (claim(item)) {
-            discarded_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&EdgeCounts::discarded>();
             item = T{};
             release_slot();
         }
@@ -310,14 +303,7 @@ private:
     Wakeable* consumer_ = nullptr;
     Wakeable* producer_ = nullptr;
 
-    std::atomic<std::uint64_t> pushed_{0};
-    std::atomic<std::uint64_t> delivered_{0};
-    std::atomic<std::uint64_t> dropped_oldest_{0};
-    std::atomic<std::uint64_t> dropped_newest_{0};
-    std::atomic<std::uint64_t> expired_{0};
-    std::atomic<std::uint64_t> discarded_{0};
-    std::atomic<std::int64_t> peak_{0};
-    std::atomic<std::int64_t> blocked_ns_{0};
+    LiveCounters<EdgeCounts> counts_;
 };
 
 }  // namespace framepipe::detail

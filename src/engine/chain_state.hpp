@@ -6,7 +6,9 @@
 #include "bounded_queue.hpp"
 #include "frame_pool.hpp"
 #include "latency_histogram.hpp"
+#include "live_counters.hpp"
 
+#include <framepipe/report.hpp>
 #include <framepipe/source.hpp>
 
 #include <atomic>
@@ -26,10 +28,7 @@ struct ChainState {
     std::unique_ptr<FramePool> pool;
     std::stop_source stop;  // stop reading new frames (request_stop, or a stage asked for end of stream)
 
-    std::atomic<std::uint64_t> captured{0};
-    std::atomic<std::uint64_t> dropped_at_capture{0};
-    std::atomic<std::uint64_t> skipped_by_source{0};
-    std::atomic<std::uint64_t> delivered{0};
+    LiveCounters<SourceCounts> counts;  // active_time is derived from the two times below
     std::atomic<std::int64_t> first_capture_ns{0};
     std::atomic<std::int64_t> last_delivery_ns{0};
     // Live input: the live edge, as the smallest (arrival - media time) seen since the input last stalled or
@@ -38,10 +37,8 @@ struct ChainState {
     std::atomic<std::int64_t> live_edge_ns{0};
     std::atomic<std::int64_t> lag_ns{0};
     std::atomic<std::int64_t> lag_max_ns{0};
-    // The supervisor's record (supervised sources): times the signal was lost, time without it (also a live input that
-    // stalled: nothing arrived for longer than its media time explains), and whether it is lost right now.
-    std::atomic<std::uint64_t> reconnects{0};
-    std::atomic<std::int64_t> time_lost_ns{0};
+    // Supervised sources: whether the signal is lost right now. (Times it was lost and the time without it, also a
+    // live input that stalled for longer than its media time explains, are in `counts`.)
     std::atomic<bool> signal_lost{false};
     // Why the source ended early (Source::ended_early), written by the reading thread before it sets `ended`.
     std::string ended_early;

@@ -310,14 +310,11 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
     for (const auto& chain_ptr : chains) {
         const ChainImpl& chain = *chain_ptr;
         SourceReport source;
+        static_cast<SourceCounts&>(source) = chain.state.counts.snapshot();
         source.name = chain.state.info.name;
         source.live = chain.state.info.live;
         source.expected_frames = chain.state.info.frame_count;
         source.expected_is_estimate = chain.state.info.frame_count_estimated;
-        source.captured = chain.state.captured.load();
-        source.delivered = chain.state.delivered.load();
-        source.dropped_at_capture = chain.state.dropped_at_capture.load();
-        source.skipped_by_source = chain.state.skipped_by_source.load();
         if (chain.state.pool) {
             source.pool_capacity = chain.state.pool->capacity();
             source.pool_peak = chain.state.pool->peak_in_use();
@@ -326,8 +323,6 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         const std::int64_t last = chain.state.last_delivery_ns.load();
         if (first != 0 && last > first) source.active_time = Duration{last - first};
         source.end_to_end = chain.state.end_to_end.summary();
-        source.reconnects = chain.state.reconnects.load();
-        source.time_lost = Duration{chain.state.time_lost_ns.load()};
         source.signal_lost = chain.state.signal_lost.load();
         if (chain.state.ended.load()) source.ended_early = chain.state.ended_early;
         if (source.live) {
@@ -336,22 +331,13 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         }
         for (std::size_t s = 0; s < chain.slots.size(); ++s) {
             const Edge& edge = *chain.edges[s];
-            const detail::QueueCounters c = edge.counters();
             EdgeReport e;
+            static_cast<EdgeCounts&>(e) = edge.counters();
             e.from = s == 0 ? chain.state.info.name : chain.slots[s - 1].stage->traits().name;
             e.to = chain.slots[s].stage->traits().name;
             e.capacity = edge.capacity();
             e.overflow = edge.overflow();
             e.max_age = chain.slots[s].edge.max_age;
-            e.pushed = c.pushed;
-            e.delivered = c.delivered;
-            e.dropped_oldest = c.dropped_oldest;
-            e.dropped_newest = c.dropped_newest;
-            e.expired = c.expired;
-            e.discarded = c.discarded;
-            e.queued = c.queued;
-            e.peak_depth = c.peak_depth;
-            e.blocked_time = c.blocked_time;
             source.edges.push_back(e);
             StageReport stage = chain.runners[s]->report();
             const StageHealth& health = *chain.slots[s].health;

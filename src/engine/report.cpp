@@ -13,23 +13,8 @@ const SteadyClock& SteadyClock::instance() noexcept {
     return clock;
 }
 
-std::string_view to_string(Overflow overflow) noexcept {
-    switch (overflow) {
-        case Overflow::block: return "block";
-        case Overflow::drop_oldest: return "drop_oldest";
-        case Overflow::drop_newest: return "drop_newest";
-    }
-    return "?";
-}
-
-std::optional<Overflow> parse_overflow(std::string_view text) noexcept {
-    for (Overflow o : {Overflow::block, Overflow::drop_oldest, Overflow::drop_newest})
-        if (text == to_string(o)) return o;
-    return std::nullopt;
-}
-
 std::uint64_t SourceReport::dropped() const noexcept {
-    std::uint64_t total = dropped_at_capture;
+    std::uint64_t total = sum_of_drops<SourceCounts>(*this);
     for (const EdgeReport& edge : edges) total += edge.dropped();
     for (const StageReport& stage : stages) total += stage.dropped();
     return total;

@@ -34,14 +34,13 @@ SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
             frame.capture_time = run_.clock().now();
             if (frame.source_number >= 0) {  // the source numbers its frames: a gap is frames it never delivered
                 if (last_source_number_ >= 0 && frame.source_number > last_source_number_ + 1)
-                    chain_.skipped_by_source.fetch_add(
-                        static_cast<std::uint64_t>(frame.source_number - last_source_number_ - 1),
-                        std::memory_order_relaxed);
+                    chain_.counts.add<&SourceCounts::skipped_by_source>(
+                        static_cast<std::uint64_t>(frame.source_number - last_source_number_ - 1));
                 last_source_number_ = frame.source_number;
             }
             if (next_sequence_ == 1) chain_.first_capture_ns.store(frame.capture_time.time_since_epoch().count());
             if (chain_.info.live) note_arrival(frame);
-            chain_.captured.fetch_add(1, std::memory_order_relaxed);
+            chain_.counts.add<&SourceCounts::captured>();
             return Read::frame;
         }
         if (!chain_.info.supervised || !chain_.info.live || chain_.stop.stop_requested()) return Read::end;
@@ -69,7 +68,7 @@ void SourceRunner::note_arrival(const Frame& frame) noexcept {
         live_edge_ = offset;
         anchored_ = true;
     } else if (const std::int64_t stall = (arrival - last_arrival_) - (media - last_media_); stall > kStall) {
-        chain_.time_lost_ns.fetch_add(stall, std::memory_order_relaxed);
+        chain_.counts.add<&SourceCounts::time_lost>(Duration{stall});
         spdlog::warn("{}: nothing arrived for {:.1f} s (the input stalled); counted as time without signal",
                      chain_.info.name, static_cast<double>(stall) / 1e9);
         live_edge_ = offset;  // what came before the stall says nothing about now
@@ -88,7 +87,7 @@ bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
     if (at_start) {
         spdlog::warn("{}: not reachable ({}); the other inputs run while this one is retried", chain_.info.name, reason);
     } else {
-        chain_.reconnects.fetch_add(1, std::memory_order_relaxed);
+        chain_.counts.add<&SourceCounts::reconnects>();
         spdlog::warn("{}: signal lost after frame {} ({}); reconnecting", chain_.info.name, next_sequence_, reason);
     }
     try {
@@ -106,7 +105,7 @@ bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
             ++next_sequence_;  // a gap in the sequence: what follows does not continue what came before (an in-order
                                // decoder then waits for a keyframe instead of decoding against stale references)
             const Duration lost_for = clock.now() - lost_at;
-            chain_.time_lost_ns.fetch_add(lost_for.count(), std::memory_order_relaxed);
+            chain_.counts.add<&SourceCounts::time_lost>(lost_for);
             chain_.signal_lost.store(false);
             spdlog::info("{}: signal back after {:.1f} s ({} attempt{})", chain_.info.name,
                          in_seconds(lost_for), attempt, attempt == 1 ? "" : "s");
@@ -116,7 +115,7 @@ bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
         }
         backoff = std::min(backoff * 2, chain_.info.backoff_max);
     }
-    chain_.time_lost_ns.fetch_add((clock.now() - lost_at).count(), std::memory_order_relaxed);
+    chain_.counts.add<&SourceCounts::time_lost>(clock.now() - lost_at);
     source_closed_ = true;  // it stayed closed: close() must not run again
     return false;
 }
@@ -139,7 +138,7 @@ void SourceRunner::read_loop() noexcept {
         }
         if (result == Read::end) break;
         if (!frame) {  // live, and no free frame: read and count it, so the camera does not back up
-            chain_.dropped_at_capture.fetch_add(1, std::memory_order_relaxed);
+            chain_.counts.add<&SourceCounts::dropped_at_capture>();
             continue;
         }
         frame->spans[0].queued = frame->capture_time;

@@ -138,7 +138,7 @@ Outcome StageRunner::process(Frame& frame) noexcept {
         outcome = stage_.process(frame);
     } catch (const BadFrame& bad) {
         outcome = Outcome::reject;
-        if (rejected_.load(std::memory_order_relaxed) < kRejectionsLogged)
+        if (counts_.load<&StageCounts::rejected>() < kRejectionsLogged)
             spdlog::warn("{}: stage '{}' rejected frame {}: {}", chain_.info.name, stage_.traits().name,
                          frame.sequence, bad.what());
     } catch (const std::exception& error) {
@@ -148,7 +148,7 @@ Outcome StageRunner::process(Frame& frame) noexcept {
         threw = true;
         run_.fail({chain_.info.name, stage_.traits().name, frame.sequence, "unknown exception"});
     }
-    processed_.fetch_add(1, std::memory_order_relaxed);
+    counts_.add<&StageCounts::processed>();
     if (profiling) {
         span.finished = clock.now();
         span.worker = thread_slot();
@@ -161,21 +161,21 @@ Outcome StageRunner::process(Frame& frame) noexcept {
                         span.started.time_since_epoch().count(), service.count()});
     }
     if (threw) {
-        failed_.fetch_add(1, std::memory_order_relaxed);
+        counts_.add<&StageCounts::failed>();
         return Outcome::drop;
     }
     switch (outcome) {
         case Outcome::pass:
-            passed_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&StageCounts::passed>();
             break;
         case Outcome::drop:
-            filtered_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&StageCounts::filtered>();
             break;
         case Outcome::reject:
-            rejected_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&StageCounts::rejected>();
             break;
         case Outcome::end_of_stream:
-            ended_.fetch_add(1, std::memory_order_relaxed);
+            counts_.add<&StageCounts::ended>();
             chain_.stop.request_stop();        // the source reads no more
             wiring_.in->close_and_discard();  // and what is already queued for us is not wanted either
             break;
@@ -189,7 +189,7 @@ Outcome StageRunner::process(Frame& frame) noexcept {
 bool StageRunner::hold(FrameRef& frame) noexcept {
     const std::size_t count = held_count_.load();
     if (count >= held_.size()) {
-        failed_.fetch_add(1, std::memory_order_relaxed);
+        counts_.add<&StageCounts::failed>();
         run_.fail({chain_.info.name, stage_.traits().name, frame->sequence,
                    fmt::format("held more than its max_held of {} frames", held_.size())});
         return false;
@@ -206,7 +206,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
         slot.reset();
         held_head_ = (held_head_ + 1) % held_.size();
         held_count_.fetch_sub(1);
-        discarded_.fetch_add(1, std::memory_order_relaxed);
+        counts_.add<&StageCounts::discarded>();
         return Step::progressed;
     }
     if (reserve_output_ && !wiring_.out->try_reserve()) return Step::idle;
@@ -225,11 +225,11 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     }
     span.finished = run_.clock().now();
     if (pass) {
-        flushed_.fetch_add(1, std::memory_order_relaxed);
-        passed_.fetch_add(1, std::memory_order_relaxed);
+        counts_.add<&StageCounts::flushed>();
+        counts_.add<&StageCounts::passed>();
         forward(std::move(frame), reserve_output_);
     } else {
-        filtered_.fetch_add(1, std::memory_order_relaxed);
+        counts_.add<&StageCounts::filtered>();
         if (reserve_output_) wiring_.out->cancel_reservation();
     }
     return Step::progressed;
@@ -248,7 +248,7 @@ void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
             while (lag > worst && !chain_.lag_max_ns.compare_exchange_weak(worst, lag, std::memory_order_relaxed)) {
             }
         }
-        chain_.delivered.fetch_add(1, std::memory_order_relaxed);
+        chain_.counts.add<&SourceCounts::delivered>();
         return;
     }
     frame->spans[wiring_.position + 1].queued = finished;
@@ -298,21 +298,14 @@ void StageRunner::note_output_flowing() noexcept {
 
 StageReport StageRunner::report() const {
     StageReport r;
+    static_cast<StageCounts&>(r) = counts_.snapshot();
     const StageTraits& traits = stage_.traits();
     r.name = traits.name;
     r.parallel = traits.parallel;
     r.concurrency = wiring_.workers;
     r.restores_order = wiring_.restore_order;
     r.blocking_io = traits.blocking_io;
-    r.processed = processed_.load();
-    r.passed = passed_.load();
-    r.filtered = filtered_.load();
-    r.rejected = rejected_.load();
-    r.failed = failed_.load();
-    r.ended = ended_.load();
     r.held = held_count_.load();
-    r.flushed = flushed_.load();
-    r.discarded = discarded_.load();
     r.service = service_.summary();
     r.wait = wait_.summary();
     r.busy = service_.sum();

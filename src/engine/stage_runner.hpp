@@ -18,6 +18,7 @@
 #include "chain_state.hpp"
 #include "scheduler.hpp"
 #include "latency_histogram.hpp"
+#include "live_counters.hpp"
 #include "reorder_window.hpp"
 #include "run_control.hpp"
 #include "wakeable.hpp"
@@ -98,14 +99,7 @@ private:
     std::atomic<bool> finished_{false};
     std::atomic<std::int64_t> output_stalled_since_ns_{0};
 
-    std::atomic<std::uint64_t> processed_{0};
-    std::atomic<std::uint64_t> passed_{0};
-    std::atomic<std::uint64_t> filtered_{0};
-    std::atomic<std::uint64_t> rejected_{0};
-    std::atomic<std::uint64_t> failed_{0};
-    std::atomic<std::uint64_t> ended_{0};
-    std::atomic<std::uint64_t> flushed_{0};
-    std::atomic<std::uint64_t> discarded_{0};
+    LiveCounters<StageCounts> counts_;  // held, unwritten, damaged and busy are kept elsewhere (see report())
     LatencyHistogram service_;
     LatencyHistogram wait_;
 };

@@ -30,6 +30,41 @@ LatencySummary latency_from(const json& j) {
     return l;
 }
 
+// The counters and times of a counts struct (see counters.hpp), written into / read from `node`: in list order, the
+// drop causes together in their group (with a "total") where the first one is listed.
+template <class Counts>
+void write_counts(json& node, const Counts& counts) {
+    constexpr DropGroup group = Counts::drops();
+    bool group_written = false;
+    for (const auto& field : Counts::counters()) {
+        if (field.role != CounterRole::drop || group.json_group.empty()) {
+            node[std::string(field.key)] = counts.*field.member;
+            continue;
+        }
+        if (group_written) continue;
+        json& causes = node[std::string(group.json_group)];
+        causes = json::object();
+        for (const auto& cause : Counts::counters())
+            if (cause.role == CounterRole::drop) causes[std::string(cause.key)] = counts.*cause.member;
+        causes["total"] = sum_of_drops(counts);
+        group_written = true;
+    }
+    for (const auto& field : Counts::times()) node[std::string(field.key)] = in_ms(counts.*field.member);
+}
+
+template <class Counts>
+void read_counts(const json& node, Counts& counts) {
+    constexpr DropGroup group = Counts::drops();
+    for (const auto& field : Counts::counters()) {
+        const bool grouped = field.role == CounterRole::drop && !group.json_group.empty();
+        const json& holder = grouped ? node.at(std::string(group.json_group)) : node;
+        const std::string key(field.key);
+        counts.*field.member = field.required ? holder.at(key).get<std::uint64_t>()
+                                              : holder.value(key, std::uint64_t{0});  // absent before it existed
+    }
+    for (const auto& field : Counts::times()) counts.*field.member = from_ms(node.at(std::string(field.key)));
+}
+
 // Every string in the tree made displayable (see text_escape.hpp): names come from file names, which need not be UTF-8,
 // and nlohmann's dump throws on invalid UTF-8.
 void make_displayable(json& node) {
@@ -69,69 +104,44 @@ std::string report_to_json(const RunReport& report) {
         src["live"] = s.live;
         src["expected_frames"] = s.expected_frames ? json(*s.expected_frames) : json(nullptr);
         src["expected_is_estimate"] = s.expected_is_estimate;
-        src["captured"] = s.captured;
-        src["delivered"] = s.delivered;
+        write_counts<SourceCounts>(src, s);
         src["dropped"] = s.dropped();
-        src["dropped_at_capture"] = s.dropped_at_capture;
-        src["skipped_by_source"] = s.skipped_by_source;
         src["queued"] = s.queued();
         src["fps"] = s.fps();
-        src["active_time_ms"] = in_ms(s.active_time);
         src["pool"] = {{"capacity", s.pool_capacity}, {"peak", s.pool_peak}};
         src["end_to_end_ms"] = latency(s.end_to_end);
-        src["reconnects"] = s.reconnects;
-        src["time_lost_ms"] = in_ms(s.time_lost);
         src["signal_lost"] = s.signal_lost;
         src["damaged"] = s.damaged();
         src["ended_early"] = s.ended_early.empty() ? json(nullptr) : json(s.ended_early);
         src["behind_real_time_ms"] = s.live ? json{{"last", in_ms(s.behind_real_time)}, {"max", in_ms(s.behind_real_time_max)}}
                                             : json(nullptr);
         json edges = json::array();
-        for (const EdgeReport& e : s.edges)
-            edges.push_back({{"from", e.from},
-                             {"to", e.to},
-                             {"capacity", e.capacity},
-                             {"overflow", std::string(to_string(e.overflow))},
-                             {"max_age_ms", e.max_age ? json(in_ms(*e.max_age)) : json(nullptr)},
-                             {"pushed", e.pushed},
-                             {"delivered", e.delivered},
-                             {"dropped",
-                              {{"oldest", e.dropped_oldest},
-                               {"newest", e.dropped_newest},
-                               {"expired", e.expired},
-                               {"discarded", e.discarded},
-                               {"total", e.dropped()}}},
-                             {"queued", e.queued},
-                             {"peak_depth", e.peak_depth},
-                             {"blocked_ms", in_ms(e.blocked_time)},
-                             {"full_share", e.full_share}});
+        for (const EdgeReport& e : s.edges) {
+            json edge = {{"from", e.from},
+                         {"to", e.to},
+                         {"capacity", e.capacity},
+                         {"overflow", std::string(to_string(e.overflow))},
+                         {"max_age_ms", e.max_age ? json(in_ms(*e.max_age)) : json(nullptr)}};
+            write_counts<EdgeCounts>(edge, e);
+            edge["full_share"] = e.full_share;
+            edges.push_back(std::move(edge));
+        }
         src["edges"] = edges;
         json stages = json::array();
-        for (const StageReport& st : s.stages)
-            stages.push_back({{"name", st.name},
-                              {"parallel", st.parallel},
-                              {"workers", st.concurrency},
-                              {"restores_order", st.restores_order},
-                              {"blocking_io", st.blocking_io},
-                              {"processed", st.processed},
-                              {"passed", st.passed},
-                              {"dropped",
-                               {{"filtered", st.filtered},
-                                {"rejected", st.rejected},
-                                {"failed", st.failed},
-                                {"ended", st.ended},
-                                {"discarded", st.discarded},
-                                {"total", st.dropped()}}},
-                              {"held", st.held},
-                              {"flushed", st.flushed},
-                              {"unwritten", st.unwritten},
-                              {"damaged", st.damaged},
-                              {"output_stopped", st.output_stopped.empty() ? json(nullptr) : json(st.output_stopped)},
-                              {"service_ms", latency(st.service)},
-                              {"wait_ms", latency(st.wait)},
-                              {"busy_ms", in_ms(st.busy)},
-                              {"utilisation", st.utilisation},
-                              {"fps", st.fps}});
+        for (const StageReport& st : s.stages) {
+            json stage = {{"name", st.name},
+                          {"parallel", st.parallel},
+                          {"workers", st.concurrency},
+                          {"restores_order", st.restores_order},
+                          {"blocking_io", st.blocking_io}};
+            write_counts<StageCounts>(stage, st);
+            stage["output_stopped"] = st.output_stopped.empty() ? json(nullptr) : json(st.output_stopped);
+            stage["service_ms"] = latency(st.service);
+            stage["wait_ms"] = latency(st.wait);
+            stage["utilisation"] = st.utilisation;
+            stage["fps"] = st.fps;
+            stages.push_back(std::move(stage));
+        }
         src["stages"] = stages;
         sources.push_back(src);
     }
@@ -197,16 +207,10 @@ RunReport read_report_json(const std::string& path) {
             s.live = src.at("live");
             if (!src.at("expected_frames").is_null()) s.expected_frames = src.at("expected_frames").get<std::int64_t>();
             s.expected_is_estimate = src.at("expected_is_estimate");
-            s.captured = src.at("captured");
-            s.delivered = src.at("delivered");
-            s.dropped_at_capture = src.at("dropped_at_capture");
-            s.skipped_by_source = src.value("skipped_by_source", std::uint64_t{0});  // absent before it existed
-            s.active_time = from_ms(src.at("active_time_ms"));
+            read_counts<SourceCounts>(src, s);
             s.pool_capacity = src.at("pool").at("capacity");
             s.pool_peak = src.at("pool").at("peak");
             s.end_to_end = latency_from(src.at("end_to_end_ms"));
-            s.reconnects = src.at("reconnects");
-            s.time_lost = from_ms(src.at("time_lost_ms"));
             s.signal_lost = src.at("signal_lost");
             if (src.contains("ended_early") && !src.at("ended_early").is_null()) s.ended_early = src.at("ended_early");
             if (!src.at("behind_real_time_ms").is_null()) {
@@ -220,15 +224,7 @@ RunReport read_report_json(const std::string& path) {
                 edge.capacity = e.at("capacity");
                 edge.overflow = parse_overflow(e.at("overflow").get<std::string>()).value_or(Overflow::block);
                 if (!e.at("max_age_ms").is_null()) edge.max_age = from_ms(e.at("max_age_ms"));
-                edge.pushed = e.at("pushed");
-                edge.delivered = e.at("delivered");
-                edge.dropped_oldest = e.at("dropped").at("oldest");
-                edge.dropped_newest = e.at("dropped").at("newest");
-                edge.expired = e.at("dropped").at("expired");
-                edge.discarded = e.at("dropped").at("discarded");
-                edge.queued = e.at("queued");
-                edge.peak_depth = e.at("peak_depth");
-                edge.blocked_time = from_ms(e.at("blocked_ms"));
+                read_counts<EdgeCounts>(e, edge);
                 edge.full_share = e.at("full_share");
                 s.edges.push_back(edge);
             }
@@ -239,22 +235,11 @@ RunReport read_report_json(const std::string& path) {
                 stage.concurrency = st.at("workers");
                 stage.restores_order = st.at("restores_order");
                 stage.blocking_io = st.at("blocking_io");
-                stage.processed = st.at("processed");
-                stage.passed = st.at("passed");
-                stage.filtered = st.at("dropped").at("filtered");
-                stage.rejected = st.at("dropped").at("rejected");
-                stage.failed = st.at("dropped").at("failed");
-                stage.ended = st.at("dropped").at("ended");
-                stage.discarded = st.at("dropped").at("discarded");
-                stage.held = st.at("held");
-                stage.flushed = st.at("flushed");
-                stage.unwritten = st.value("unwritten", std::uint64_t{0});  // absent before they existed
-                stage.damaged = st.value("damaged", std::uint64_t{0});
+                read_counts<StageCounts>(st, stage);
                 if (st.contains("output_stopped") && !st.at("output_stopped").is_null())
                     stage.output_stopped = st.at("output_stopped");
                 stage.service = latency_from(st.at("service_ms"));
                 stage.wait = latency_from(st.at("wait_ms"));
-                stage.busy = from_ms(st.at("busy_ms"));
                 stage.utilisation = st.at("utilisation");
                 stage.fps = st.at("fps");
                 s.stages.push_back(stage);

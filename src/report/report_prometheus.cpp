@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace framepipe {
 namespace {
@@ -15,10 +18,10 @@ namespace {
 class Exposition {
 public:
     /// Starts a metric family; samples follow with sample().
-    void family(const char* name, const char* type, const char* help) {
+    void family(std::string_view name, std::string_view type, std::string_view help) {
         out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     }
-    void sample(const std::string& name, const std::string& labels, double value) {
+    void sample(std::string_view name, const std::string& labels, double value) {
         if (labels.empty()) out_ += fmt::format("{} {}\n", name, value);
         else out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
     }
@@ -35,8 +38,40 @@ private:
     std::string out_;
 };
 
-std::string label(const char* name, const std::string& value) {
+std::string label(std::string_view name, std::string_view value) {
     return fmt::format(R"({}="{}")", name, prometheus_label_value(value));
+}
+
+// Every exported counter, drop family and time of a counts struct (see counters.hpp), one sample per row. A row is
+// its series' labels and its counts.
+template <class Counts>
+using Rows = std::vector<std::pair<std::string, const Counts*>>;
+
+template <class Counts>
+void expose_counts(Exposition& x, const Rows<Counts>& rows) {
+    for (const auto& field : Counts::counters()) {
+        if (field.metric.empty()) continue;
+        x.family(field.metric, field.role == CounterRole::level ? "gauge" : "counter", field.help);
+        for (const auto& [labels, counts] : rows) x.sample(field.metric, labels, double(counts->*field.member));
+    }
+    constexpr DropGroup drops = Counts::drops();
+    if (!drops.metric.empty()) {
+        x.family(drops.metric, "counter", drops.help);
+        for (const auto& [labels, counts] : rows) {
+            if (!drops.by_cause) {
+                x.sample(drops.metric, labels, double(sum_of_drops(*counts)));
+                continue;
+            }
+            for (const auto& cause : Counts::counters())
+                if (cause.role == CounterRole::drop)
+                    x.sample(drops.metric, labels + "," + label("cause", cause.key), double(counts->*cause.member));
+        }
+    }
+    for (const auto& field : Counts::times()) {
+        if (field.metric.empty()) continue;
+        x.family(field.metric, "counter", field.help);
+        for (const auto& [labels, counts] : rows) x.sample(field.metric, labels, in_seconds(counts->*field.member));
+    }
 }
 
 }  // namespace
@@ -58,6 +93,10 @@ std::string report_to_prometheus(const RunReport& report) {
     x.family("framepipe_run_seconds", "gauge", "Time since the run started.");
     x.sample("framepipe_run_seconds", "", in_seconds(report.wall_time));
 
+    Rows<SourceCounts> source_rows;
+    for (const SourceReport& s : report.sources) source_rows.emplace_back(label("source", s.name), &s);
+    expose_counts(x, source_rows);
+
     struct SourceMetric {
         const char* name;
         const char* type;
@@ -65,23 +104,10 @@ std::string report_to_prometheus(const RunReport& report) {
         double (*value)(const SourceReport&);
     };
     static const SourceMetric per_source[] = {
-        {"framepipe_source_frames_captured_total", "counter", "Frames read from the source.",
-         [](const SourceReport& s) { return double(s.captured); }},
-        {"framepipe_source_frames_delivered_total", "counter", "Frames that passed the last stage.",
-         [](const SourceReport& s) { return double(s.delivered); }},
         {"framepipe_source_frames_dropped_total", "counter", "Frames dropped anywhere (every cause).",
          [](const SourceReport& s) { return double(s.dropped()); }},
-        {"framepipe_source_frames_dropped_at_capture_total", "counter", "Live frames read but never admitted.",
-         [](const SourceReport& s) { return double(s.dropped_at_capture); }},
-        {"framepipe_source_frames_skipped_by_source_total", "counter",
-         "Frames the source itself skipped (gaps in its own frame numbers).",
-         [](const SourceReport& s) { return double(s.skipped_by_source); }},
         {"framepipe_source_ended_early", "gauge", "1 when the input ended before its natural end (read error, cut short).",
          [](const SourceReport& s) { return s.ended_early.empty() ? 0.0 : 1.0; }},
-        {"framepipe_source_reconnects_total", "counter", "Times the source's signal was lost and reopened.",
-         [](const SourceReport& s) { return double(s.reconnects); }},
-        {"framepipe_source_time_lost_seconds_total", "counter", "Time without signal.",
-         [](const SourceReport& s) { return in_seconds(s.time_lost); }},
         {"framepipe_source_signal_lost", "gauge", "1 while the source has no signal.",
          [](const SourceReport& s) { return s.signal_lost ? 1.0 : 0.0; }},
         {"framepipe_source_behind_real_time_seconds", "gauge", "Live sources: how far the output lags the media clock.",
@@ -96,50 +122,28 @@ std::string report_to_prometheus(const RunReport& report) {
     for (const SourceReport& s : report.sources)
         x.summary("framepipe_end_to_end_latency_seconds", label("source", s.name), s.end_to_end);
 
-    x.family("framepipe_edge_queued_frames", "gauge", "Frames waiting in the edge into a stage.");
+    Rows<EdgeCounts> edge_rows;
     for (const SourceReport& s : report.sources)
-        for (const EdgeReport& e : s.edges)
-            x.sample("framepipe_edge_queued_frames", label("source", s.name) + "," + label("to", e.to), double(e.queued));
+        for (const EdgeReport& e : s.edges) edge_rows.emplace_back(label("source", s.name) + "," + label("to", e.to), &e);
+    expose_counts(x, edge_rows);
     x.family("framepipe_edge_capacity_frames", "gauge", "Capacity of the edge into a stage.");
     for (const SourceReport& s : report.sources)
         for (const EdgeReport& e : s.edges)
             x.sample("framepipe_edge_capacity_frames", label("source", s.name) + "," + label("to", e.to),
                      double(e.capacity));
-    x.family("framepipe_edge_frames_dropped_total", "counter", "Frames an edge dropped, by cause.");
-    for (const SourceReport& s : report.sources)
-        for (const EdgeReport& e : s.edges) {
-            const std::string where = label("source", s.name) + "," + label("to", e.to);
-            const std::pair<const char*, std::uint64_t> causes[] = {{"oldest", e.dropped_oldest},
-                                                                    {"newest", e.dropped_newest},
-                                                                    {"expired", e.expired},
-                                                                    {"discarded", e.discarded}};
-            for (const auto& [cause, count] : causes)
-                x.sample("framepipe_edge_frames_dropped_total", where + "," + label("cause", cause), double(count));
-        }
 
     // Per stage: counters, and latency summaries.
     const auto stage_labels = [](const SourceReport& s, const StageReport& st) {
         return label("source", s.name) + "," + label("stage", st.name);
     };
-    const auto per_stage = [&](const char* name, const char* help, auto value) {
-        x.family(name, "counter", help);
-        for (const SourceReport& s : report.sources)
-            for (const StageReport& st : s.stages) x.sample(name, stage_labels(s, st), value(st));
-    };
-    per_stage("framepipe_stage_frames_processed_total", "Frames given to the stage.",
-              [](const StageReport& st) { return double(st.processed); });
-    per_stage("framepipe_stage_frames_dropped_total", "Frames the stage filtered, rejected or ended on.",
-              [](const StageReport& st) { return double(st.dropped()); });
-    per_stage("framepipe_stage_frames_unwritten_total", "Frames the stage could not write to its output (they passed on).",
-              [](const StageReport& st) { return double(st.unwritten); });
-    per_stage("framepipe_stage_frames_damaged_total", "Frames passed on with damaged pixels (errors concealed).",
-              [](const StageReport& st) { return double(st.damaged); });
+    Rows<StageCounts> stage_rows;
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages) stage_rows.emplace_back(stage_labels(s, st), &st);
+    expose_counts(x, stage_rows);
     x.family("framepipe_stage_output_stopped", "gauge", "1 when the stage's output stopped while the run goes on.");
     for (const SourceReport& s : report.sources)
         for (const StageReport& st : s.stages)
             x.sample("framepipe_stage_output_stopped", stage_labels(s, st), st.output_stopped.empty() ? 0.0 : 1.0);
-    per_stage("framepipe_stage_busy_seconds_total", "Time the stage spent processing (all its workers).",
-              [](const StageReport& st) { return in_seconds(st.busy); });
     const auto per_stage_summary = [&](const char* name, const char* help, LatencySummary StageReport::*member) {
         x.family(name, "summary", help);
         for (const SourceReport& s : report.sources)

@@ -172,6 +172,35 @@ TEST_CASE("pipeline: drop_oldest after a fast source and before a slow sink coun
     check_accounting(report);
 }
 
+TEST_CASE("pipeline: latest before a slow sink keeps one frame waiting, counts every replaced frame and the "
+          "accounting holds") {
+    const std::uint64_t frames = 3000;
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = 200us});
+    RecordingSink& sink = *sink_owner;
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<CountingSource>(frames, /*live=*/true))
+        .add(std::make_unique<SpinStage>("filter", false))  // live source: drop_oldest by default
+        .add(std::move(sink_owner), {.capacity = 8, .overflow = Overflow::latest});
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const SourceReport& s = report.sources.at(0);
+    const EdgeReport& into_sink = s.edges.at(1);
+    CHECK(into_sink.overflow == Overflow::latest);
+    CHECK(into_sink.capacity == 1);  // whatever capacity was asked for
+    CHECK(into_sink.peak_depth <= 1);
+    CHECK(into_sink.replaced > 0);
+    CHECK(into_sink.dropped() == into_sink.replaced);
+    CHECK(into_sink.blocked_time == Duration{});
+    CHECK(s.captured == frames);
+    CHECK(s.delivered == sink.count());
+    CHECK(s.captured == s.delivered + s.dropped());
+    const auto seen = sink.sequences();
+    REQUIRE(!seen.empty());
+    CHECK(std::adjacent_find(seen.begin(), seen.end(), std::greater_equal<>()) == seen.end());  // strictly rising
+    CHECK(seen.back() == frames - 1);  // the newest frame is never the one replaced
+    check_accounting(report);
+}
+
 TEST_CASE("pipeline: maximum age drops stale frames before an expensive stage") {
     ManualClock clock;
     // A stage that moves the clock forward by 10 ms per frame: frames queued behind it age quickly.

@@ -61,6 +61,17 @@ stages:
     CHECK(file.stages[1].option_lines.at("width") == 10);
 }
 
+TEST_CASE("pipeline_file: overflow latest is accepted on a stage's edge, in the edge defaults and by --set") {
+    PipelineFile file = parse_pipeline("edges: { overflow: latest }\nstages:\n  - { type: blur, edge: { overflow: latest } }\n"
+                                       "  - { type: resize, name: small, width: 10 }\n",
+                                       "p.yaml");
+    CHECK(*file.edges.overflow == Overflow::latest);
+    CHECK(*file.stages[0].edge.overflow == Overflow::latest);
+    CHECK_FALSE(file.stages[1].edge.overflow.has_value());
+    apply_setting(file, "small.edge.overflow=latest");
+    CHECK(*file.stages[1].edge.overflow == Overflow::latest);
+}
+
 TEST_CASE("pipeline_file: errors say where and what is allowed") {
     const std::string unknown = error_of("stages:\n  - { type: blurr }\n");
     CHECK(unknown.rfind("p.yaml:2: unknown stage type 'blurr' (did you mean 'blur'?); known types: resize, crop, ", 0) == 0);
@@ -76,7 +87,7 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
           "threads, drain_timeout, description\n"
           "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
     CHECK(error_of("stages:\n  - { type: blur }\nedges: { overflow: drop_middle }\n") ==
-          "p.yaml:3: edges: overflow must be block, drop_oldest or drop_newest, got 'drop_middle'");
+          "p.yaml:3: edges: overflow must be block, drop_oldest, drop_newest or latest, got 'drop_middle'");
     CHECK(error_of("stages:\n  - { type: blur, edge: { capacity: 0 } }\n") ==
           "p.yaml:2: edge: capacity must be a whole number from 1 to 100000, got '0'");
     CHECK(error_of("stages:\n  - { type: blur }\n  - { type: blur }\n") ==
@@ -176,7 +187,7 @@ TEST_CASE("pipeline_file: every problem of a file is reported at once, in the or
           "p.yaml:5: stage 'resize': resize needs a width, a height (the other follows the aspect ratio) or a scale\n"
           "p.yaml:6: edge: capacity must be a whole number from 1 to 100000, got '0'\n"
           "p.yaml:6: stage 'canny': option 'low' must be a number between 0 and 10000, got 'x'\n"
-          "p.yaml:7: edges: overflow must be block, drop_oldest or drop_newest, got 'drop_middle'");
+          "p.yaml:7: edges: overflow must be block, drop_oldest, drop_newest or latest, got 'drop_middle'");
 }
 
 TEST_CASE("pipeline_file: a key given twice in any map is an error naming both lines") {

@@ -30,7 +30,8 @@ std::string framepipe_command(const TempDir& dir, const std::string& listen, con
                        dir / "err.txt");
 }
 
-/// framepipe serving the live view on 127.0.0.1:<port> (or `listen`), up once /metrics answers (with `auth`).
+/// framepipe serving the live view on 127.0.0.1:<port> (or `listen`), up once /stats.json answers (with `auth`): the
+/// run has started and published its first progress.
 class LiveFramepipe {
 public:
     LiveFramepipe(const TempDir& dir, int port, const std::string& extra, const std::string& listen = "",
@@ -38,7 +39,7 @@ public:
         : process_(env + " " + framepipe_command(dir, listen.empty() ? fmt::format("127.0.0.1:{}", port) : listen,
                                                  extra)),
           dir_(dir) {
-        up_ = eventually([&] { return http_get(port, "/metrics", 1s, auth).status == 200 || !process_.running(); }) &&
+        up_ = eventually([&] { return http_get(port, "/stats.json", 1s, auth).status == 200 || !process_.running(); }) &&
               process_.running();
     }
     [[nodiscard]] bool up() const { return up_; }

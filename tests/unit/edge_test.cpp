@@ -88,6 +88,65 @@ TEST_CASE("edge.drop_newest: the incoming frame is rejected, counted and returne
     CHECK(c.dropped_newest == 1);
 }
 
+TEST_CASE("edge.latest: only the newest frame waits; each push replaces the waiting one, counted as replaced") {
+    FramePool pool(8);
+    FrameQueue queue({.capacity = 4, .overflow = Overflow::latest});
+    CHECK(queue.capacity() == 1);  // keeps one frame, whatever capacity was asked for
+    CHECK(queue.push(numbered(pool, 0)) == FrameQueue::PushResult::queued);
+    CHECK(queue.push(numbered(pool, 1)) == FrameQueue::PushResult::replaced);
+    CHECK(queue.push(numbered(pool, 2)) == FrameQueue::PushResult::replaced);
+    CHECK(pool.in_use() == 1);  // frames 0 and 1 went back to the pool
+    CHECK(drain(queue) == std::vector<std::uint64_t>{2});
+    CHECK(queue.push(numbered(pool, 3)) == FrameQueue::PushResult::queued);  // nothing waiting: nothing replaced
+    CHECK(drain(queue) == std::vector<std::uint64_t>{3});
+    const auto c = queue.counters();
+    CHECK(c.pushed == 4);
+    CHECK(c.replaced == 2);
+    CHECK(c.dropped_oldest == 0);
+    CHECK(c.dropped_newest == 0);
+    CHECK(c.delivered == 2);
+    CHECK(c.dropped() == 2);
+    CHECK(c.peak_depth == 1);
+    CHECK(c.balanced());
+    CHECK(pool.in_use() == 0);
+}
+
+TEST_CASE("edge.latest: an expired newest frame is dropped as expired, not replaced") {
+    ManualClock clock;
+    FramePool pool(8);
+    FrameQueue queue({.capacity = 1, .overflow = Overflow::latest});
+    const auto t0 = clock.now();
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        FrameRef frame = numbered(pool, i);
+        frame->capture_time = t0 + i * 10ms;
+        queue.push(std::move(frame));
+    }
+    clock.set(t0 + 40ms);  // the waiting frame (2) is 20 ms old
+    const auto expired = [&](const FrameRef& f) { return clock.now() - f->capture_time > 15ms; };
+    FrameRef frame;
+    CHECK_FALSE(queue.try_pop(frame, expired));
+    const auto c = queue.counters();
+    CHECK(c.replaced == 2);
+    CHECK(c.expired == 1);
+    CHECK(c.delivered == 0);
+    CHECK(c.balanced());
+    CHECK(pool.in_use() == 0);
+}
+
+TEST_CASE("edge.latest: closing discards the waiting frame and later pushes, and they are counted as discarded") {
+    BoundedQueue<int> queue({.capacity = 1, .overflow = Overflow::latest});
+    queue.push(1);
+    queue.push(2);
+    queue.close_and_discard();
+    CHECK(queue.push(3) == BoundedQueue<int>::PushResult::closed);
+    const auto c = queue.counters();
+    CHECK(c.pushed == 3);
+    CHECK(c.replaced == 1);
+    CHECK(c.discarded == 2);
+    CHECK(c.queued == 0);
+    CHECK(c.balanced());
+}
+
 TEST_CASE("edge.reservation: reserved slots count against the capacity") {
     BoundedQueue<int> queue({.capacity = 2, .overflow = Overflow::block});
     REQUIRE(queue.try_reserve());
@@ -266,4 +325,23 @@ TEST_CASE("edge.stress.drop_oldest: under overload the bound holds, survivors ar
     CHECK(r.counters.pushed == per_producer * producers);
     CHECK(r.counters.pushed == r.counters.delivered + r.counters.dropped_oldest);
     CHECK(r.received == r.counters.delivered);
+}
+
+TEST_CASE("edge.stress.latest: producers never wait, at most one frame waits, survivors are in order and every frame "
+          "is delivered or replaced exactly once") {
+    using framepipe::test::stress_items;
+    for (auto [producers, consumers] : {std::pair{1, 1}, std::pair{4, 2}}) {
+        CAPTURE(producers);
+        CAPTURE(consumers);
+        const std::uint64_t per_producer = stress_items(1'000'000) / static_cast<std::uint64_t>(producers);
+        const StressResult r = stress(Overflow::latest, producers, consumers, per_producer, 8);
+        CHECK(r.exactly_once);
+        CHECK(r.ordered);
+        CHECK(r.max_size_seen <= 1);
+        CHECK(r.counters.peak_depth <= 1);
+        CHECK(r.counters.pushed == per_producer * static_cast<std::uint64_t>(producers));
+        CHECK(r.counters.pushed == r.counters.delivered + r.counters.replaced);
+        CHECK(r.counters.blocked_time == framepipe::Duration{});
+        CHECK(r.received == r.counters.delivered);
+    }
 }

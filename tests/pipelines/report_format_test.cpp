@@ -1,0 +1,132 @@
+// The report's counters as the outputs carry them: every listed counter (counters.hpp) of every kind reads back from
+// JSON with its value, is in the schema, and every edge drop cause and overflow policy reaches Prometheus and the schema.
+#include "support/media.hpp"
+
+#include <framepipe/report_io.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+
+using namespace framepipe;
+using framepipe::test::TempDir;
+
+namespace {
+
+// Every listed counter and time gets a value of its own, so a field written under one key and read from another shows.
+template <class Counts>
+void number_every_field(Counts& counts, std::uint64_t first) {
+    std::uint64_t next = first;
+    for (const auto& field : Counts::counters()) counts.*field.member = next++;
+    for (const auto& field : Counts::times()) counts.*field.member = std::chrono::milliseconds(next++);
+}
+
+template <class Counts>
+void check_same_fields(const Counts& got, const Counts& want) {
+    for (const auto& field : Counts::counters()) {
+        CAPTURE(field.key);
+        CHECK(got.*field.member == want.*field.member);
+    }
+    for (const auto& field : Counts::times()) {
+        CAPTURE(field.key);
+        CHECK(got.*field.member == want.*field.member);
+    }
+}
+
+RunReport numbered_report() {
+    RunReport report;
+    report.finished = true;
+    SourceReport source;
+    source.name = "camera";
+    number_every_field<SourceCounts>(source, 1000);
+    EdgeReport edge;
+    edge.from = "camera";
+    edge.to = "sink";
+    edge.capacity = 4;
+    number_every_field<EdgeCounts>(edge, 2000);
+    StageReport stage;
+    stage.name = "sink";
+    number_every_field<StageCounts>(stage, 3000);
+    source.edges.push_back(edge);
+    source.stages.push_back(stage);
+    report.sources.push_back(source);
+    return report;
+}
+
+nlohmann::json schema() {
+    std::ifstream in(std::string(FRAMEPIPE_SOURCE_DIR) + "/include/framepipe/report.schema.json");
+    return nlohmann::json::parse(in);
+}
+
+// The schema's properties of one kind's objects, and of its drop group when it has one.
+template <class Counts>
+void check_schema_lists(const nlohmann::json& object_schema) {
+    const auto& properties = object_schema.at("properties");
+    constexpr DropGroup group = Counts::drops();
+    for (const auto& field : Counts::counters()) {
+        CAPTURE(field.key);
+        const bool grouped = field.role == CounterRole::drop && !group.json_group.empty();
+        const auto& holder = grouped ? properties.at(std::string(group.json_group)).at("properties") : properties;
+        CHECK(holder.contains(std::string(field.key)));
+    }
+    for (const auto& field : Counts::times()) {
+        CAPTURE(field.key);
+        CHECK(properties.contains(std::string(field.key)));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("report format: every listed counter of a source, edge and stage reads back from JSON with its value") {
+    TempDir dir;
+    const RunReport report = numbered_report();
+    write_report_json(report, dir / "run.json");
+    const RunReport back = read_report_json(dir / "run.json");
+    REQUIRE(back.sources.size() == 1);
+    check_same_fields<SourceCounts>(back.sources[0], report.sources[0]);
+    REQUIRE(back.sources[0].edges.size() == 1);
+    check_same_fields<EdgeCounts>(back.sources[0].edges[0], report.sources[0].edges[0]);
+    REQUIRE(back.sources[0].stages.size() == 1);
+    check_same_fields<StageCounts>(back.sources[0].stages[0], report.sources[0].stages[0]);
+}
+
+TEST_CASE("report format: the schema lists every counter, drop cause and overflow policy") {
+    const nlohmann::json root = schema();
+    const auto& source = root.at("properties").at("sources").at("items");
+    check_schema_lists<SourceCounts>(source);
+    check_schema_lists<EdgeCounts>(source.at("properties").at("edges").at("items"));
+    check_schema_lists<StageCounts>(source.at("properties").at("stages").at("items"));
+    const auto& policies = source.at("properties").at("edges").at("items").at("properties").at("overflow").at("enum");
+    for (const OverflowPolicy& policy : overflow_policies) {
+        CAPTURE(policy.name);
+        CHECK(std::find(policies.begin(), policies.end(), std::string(policy.name)) != policies.end());
+    }
+}
+
+TEST_CASE("report format: Prometheus has one sample per edge drop cause, with its count") {
+    const RunReport report = numbered_report();
+    const std::string text = report_to_prometheus(report);
+    const EdgeReport& edge = report.sources[0].edges[0];
+    for (const auto& field : EdgeCounts::counters()) {
+        if (field.role != CounterRole::drop) continue;
+        CAPTURE(field.key);
+        const std::string line = "framepipe_edge_frames_dropped_total{source=\"camera\",to=\"sink\",cause=\"" +
+                                 std::string(field.key) + "\"} " + std::to_string(edge.*field.member) + "\n";
+        CHECK(text.find(line) != std::string::npos);
+    }
+}
+
+TEST_CASE("report format: the stage CSV has a header and one row per stage, names quoted when they hold a comma") {
+    RunReport report = numbered_report();
+    report.sources[0].stages[0].name = "say \"hi\", then";
+    const std::string csv = report_to_stage_csv(report);
+    const std::string header = csv.substr(0, csv.find("\r\n"));
+    CHECK(header.rfind("source,stage,workers,processed,passed,filtered,", 0) == 0);
+    CHECK(header.find(",dropped,busy_ms,service_p50_ms,") != std::string::npos);
+    const std::string row = csv.substr(header.size() + 2);
+    CHECK(row.rfind("camera,\"say \"\"hi\"\", then\",1,3000,3001,3002,", 0) == 0);
+    CHECK(row.find("\r\n") == row.size() - 2);  // one row
+}

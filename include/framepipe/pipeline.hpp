@@ -1,16 +1,17 @@
 #pragma once
-// Pipeline: sources, each feeding its own chain of stages, run together on one oneTBB flow graph.
+// Pipeline: sources, each feeding its own chain of stages joined by bounded edges, run together by one scheduler.
 //
-//     framepipe::Pipeline pipeline;
-//     pipeline.add_source(std::make_unique<SyntheticSource>(options))
-//         .add(std::make_unique<GaussianBlur>(5))
-//         .add(std::make_unique<NullSink>(), {.capacity = 2});
-//     framepipe::RunReport report = pipeline.run();
+//     using namespace framepipe;
+//     Pipeline pipeline;
+//     pipeline.add_source(std::make_unique<SyntheticSource>(SyntheticSource::Options{.frames = 100}))
+//         .add(make_stage("blur", {{"ksize", "5"}}))
+//         .add(make_stage("null"), {.capacity = 2});  // an edge of at most 2 frames in front of it
+//     RunReport report = pipeline.run();
 //
 // Each source gets its own instances of its stages (so per-input state, such as a contact sheet, needs no locking),
-// its own frame pool and its own edges; all chains share the flow graph's worker threads. A source reads on a
-// dedicated thread; compute stages run on flow-graph nodes; stages marked blocking_io run on dedicated threads
-// behind an async_node. Edges are bounded (see edge.hpp) and the frame pool of each source bounds its memory.
+// its own frame pool and its own edges; all chains share the scheduler's worker threads (oneTBB). A source reads on a
+// dedicated thread; compute stages run on the worker threads; stages marked blocking_io run on dedicated threads of
+// their own. Edges are bounded (see edge.hpp) and the frame pool of each source bounds its memory.
 //
 // Thread-safety: build the pipeline and call run() from one thread. request_stop() and request_abort() may be called
 // from any thread, and from a signal handler (they only store to lock-free atomics).

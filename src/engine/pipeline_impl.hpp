@@ -1,0 +1,118 @@
+#pragma once
+// The pipeline's parts shared by its three files: pipeline.cpp (the lifecycle: add, open, run, stop, close),
+// pipeline_plan.cpp (checking a chain, planning its workers and edges, wiring its runners) and pipeline_report.cpp
+// (snapshots of the counters, the timeline and the figures that need the whole run).
+
+#include <framepipe/error.hpp>
+#include <framepipe/pipeline.hpp>
+
+#include "chain_state.hpp"
+#include "latency_histogram.hpp"
+#include "run_control.hpp"
+#include "scheduler.hpp"
+#include "source_runner.hpp"
+#include "stage_runner.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace framepipe {
+namespace detail {
+
+struct StageSlot {
+    std::unique_ptr<Stage> stage;
+    EdgeOptions edge;
+    std::unique_ptr<StageHealth> health = std::make_unique<StageHealth>();  // outlives the stage's runner
+};
+
+// One source and its stages: what the user declared and, once built, the objects that run them.
+class ChainImpl final : public Chain {
+public:
+    explicit ChainImpl(std::unique_ptr<Source> src) : source(std::move(src)) {}
+
+    Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge) override {
+        if (!stage) throw ConfigError("Chain::add: the stage is null");
+        slots.push_back({std::move(stage), edge, std::make_unique<StageHealth>()});
+        return *this;
+    }
+
+    std::unique_ptr<Source> source;
+    std::vector<StageSlot> slots;
+    std::size_t decoder_count = 0;  // the source's own decode stages, at the front of slots
+    bool decoders_added = false;    // decode_stages() has been called and its stages inserted
+    bool source_opened = false;
+    std::size_t stages_opened = 0;
+
+    // Declared in destruction order: the reader goes first, the pool (in state) last.
+    ChainState state;
+    std::vector<std::unique_ptr<Edge>> edges;  // edges[i] feeds slots[i]
+    std::vector<std::unique_ptr<detail::StageRunner>> runners;
+    std::unique_ptr<detail::SourceRunner> reader;
+};
+
+// How one chain will run: per stage its workers and order restoring, per edge its configuration. run() and
+// describe() share it, so a dry run shows exactly what a run builds.
+struct ChainPlan {
+    std::vector<Edge::Config> edges;  // edges[i] feeds stage i
+    std::vector<std::size_t> workers;
+    std::vector<bool> restore;
+};
+
+ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std::size_t threads);
+/// The chain's frame pool: every frame that can be alive at once, so a live source never finds it empty.
+std::size_t pool_frames_for(const ChainImpl& chain, const ChainPlan& plan);
+
+// Rethrows the exception in flight with `where` in front of its message, keeping ConfigError apart from Error.
+[[noreturn]] inline void rethrow_with_context(const std::string& where) {
+    try {
+        throw;
+    } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("{}: {}", where, e.what()));
+    } catch (const std::exception& e) {
+        throw Error(fmt::format("{}: {}", where, e.what()));
+    } catch (...) {
+        throw Error(fmt::format("{}: unknown exception", where));
+    }
+}
+
+}  // namespace detail
+
+struct Pipeline::Impl {
+    explicit Impl(PipelineOptions opts)
+        : options(std::move(opts)), clock(options.clock != nullptr ? *options.clock : default_clock()) {}
+
+    PipelineOptions options;
+    const Clock& clock;
+    LiveReport live;  // for stages that publish statistics while running; outlives the stages (declared before them)
+    std::vector<std::unique_ptr<detail::ChainImpl>> chains;
+    std::atomic<bool> stop_requested{false};
+    std::atomic<bool> abort_requested{false};
+    std::stop_source aborted;  // StageContext::abort: requested when the run aborts
+    bool ran = false;
+
+    // The timeline the supervisor samples, and what it needs to turn cumulative counters into per-interval values.
+    std::vector<TimelineSample> timeline;
+    Duration timeline_interval{};
+    std::vector<detail::LatencyHistogram::Counts> last_e2e;
+    std::vector<std::vector<Duration>> last_busy;
+    TimePoint last_sample{};
+
+    void validate() const;
+    /// Opens every source, names it, and puts its decode stages at the head of its chain. Throws (after closing what
+    /// opened) naming the source.
+    void open_sources();
+    /// open_sources(), validate(), then every stage.
+    void open_all();
+    void close_opened() noexcept;
+    void build(detail::RunControl& run, detail::Scheduler& scheduler);
+    [[nodiscard]] RunReport snapshot(const detail::RunControl& run) const;
+    void sample_timeline(const detail::RunControl& run, TimePoint origin);
+    void finish_report(RunReport& report) const;
+};
+
+}  // namespace framepipe

@@ -125,6 +125,13 @@ public:
                          "'{}'",
                          input_, traits().name, lost, path_);
         }
+        if (encoder_->frames_durable() == 0) {  // aborted before the encoder gave out a frame: no file, not an empty one
+            encoder_.reset();
+            std::filesystem::remove(writing_, ec);
+            spdlog::warn("{}: {}: no frame reached '{}' before the run was aborted; removed the empty file", input_,
+                         traits().name, path_);
+            return;
+        }
         if (writing_ != path_) {
             std::filesystem::rename(writing_, path_, ec);
             if (ec)
@@ -132,7 +139,7 @@ public:
                                         "first name",
                                         writing_, path_, ec.message()));
         }
-        spdlog::info("{}: {}: wrote {} frame(s) to {}", input_, traits().name, encoder_->frames_written(), path_);
+        spdlog::info("{}: {}: wrote {} frame(s) to {}", input_, traits().name, encoder_->frames_durable(), path_);
     }
 
 private:

@@ -135,13 +135,14 @@ TEST_CASE("live_view: the snapshot is a fresh JPEG, stats.json is the live repor
     REQUIRE(!picture.empty());
     CHECK(SyntheticSource::burned_number_of(picture) >= 0);
 
-    // The live report refreshes about once a second: wait until it has counted frames.
+    // The live report refreshes about once a second: wait until it has counted frames through the whole chain (and so
+    // their end-to-end latency); /metrics, asked later, shows that snapshot or a newer one.
     nlohmann::json stats;
     CHECK(eventually([&] {
         const HttpResponse r = http_get(port, "/stats.json");
         if (r.status != 200) return false;
         stats = nlohmann::json::parse(r.body);
-        return stats["sources"][0]["captured"].get<int>() > 0;
+        return stats["sources"][0]["captured"].get<int>() > 0 && stats["sources"][0]["delivered"].get<int>() > 0;
     }));
     CHECK(stats["schema"] == "framepipe-report/1");
     CHECK(stats["finished"] == false);

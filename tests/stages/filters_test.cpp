@@ -1,5 +1,6 @@
 // Filters on frames built in the test: expected sizes, pixels and properties, and option checking.
 #include "stages/template_text.hpp"
+#include "support/local_time.hpp"
 #include "support/stage_harness.hpp"
 
 #include <framepipe/error.hpp>
@@ -7,7 +8,6 @@
 #include <doctest/doctest.h>
 #include <opencv2/imgproc.hpp>
 
-#include <ctime>
 
 using namespace framepipe;
 using namespace framepipe::test;
@@ -194,15 +194,7 @@ TEST_CASE("text draws its template where asked and refuses an unknown field") {
 TEST_CASE("text: {clock} is the run clock's calendar time when the frame is drawn, across a new year in simulated "
           "wall time") {
     ManualClock clock;
-    std::tm local{};  // 2026-12-31 23:59:59.5, local time
-    local.tm_year = 2026 - 1900;
-    local.tm_mon = 11;
-    local.tm_mday = 31;
-    local.tm_hour = 23;
-    local.tm_min = 59;
-    local.tm_sec = 59;
-    local.tm_isdst = -1;
-    clock.set_wall(std::chrono::system_clock::from_time_t(std::mktime(&local)) + std::chrono::milliseconds(500));
+    clock.set_wall(local_time(2026, 12, 31, 23, 59, 59) + std::chrono::milliseconds(500));
     Frame frame;
     const auto text = [&] { return stages::render_template("{clock}", {"cam", frame, 0, false, &clock}); };
     const auto name = [&] { return stages::render_template("{input}_{clock}.jpg", {"cam", frame, 0, true, &clock}); };

@@ -3,6 +3,7 @@
 // square's entry, end after the cooldown, leave a snapshot and an events line, and ignore noise alone; event clips must
 // begin with the pre-roll (frames before the square appeared), be flushed while open and renamed when closed, and
 // leftovers of a killed run be recovered or removed.
+#include "support/local_time.hpp"
 #include "support/media.hpp"
 #include "support/stage_harness.hpp"
 
@@ -19,7 +20,6 @@
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -142,15 +142,7 @@ TEST_CASE("motion: a burned-in clock reads as motion when its minute rolls over 
           "never when it comes after (pipelines/surveillance.yaml), in simulated wall time") {
     // The run's clock at 23:59:50 on new year's eve; ten seconds later every digit of the date and time changes.
     ManualClock clock;
-    std::tm local{};
-    local.tm_year = 2026 - 1900;
-    local.tm_mon = 11;
-    local.tm_mday = 31;
-    local.tm_hour = 23;
-    local.tm_min = 59;
-    local.tm_sec = 50;
-    local.tm_isdst = -1;
-    clock.set_wall(std::chrono::system_clock::from_time_t(std::mktime(&local)));
+    clock.set_wall(local_time(2026, 12, 31, 23, 59, 50));
     const std::map<std::string, std::string> motion_options{{"min_area", "0.005"}, {"cooldown", "5s"},
                                                              {"still_after", "30s"}};  // as surveillance.yaml
     const std::map<std::string, std::string> text_options{

@@ -1,14 +1,16 @@
 // ManualClock: simulated time that sleepers wait on, stepped by a test without races; calendar time that moves with it.
+#include "support/local_time.hpp"
+
 #include <framepipe/clock.hpp>
 
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <ctime>
 #include <stop_token>
 #include <thread>
 
 using namespace framepipe;
+using framepipe::test::local_time;
 using namespace std::chrono_literals;
 
 TEST_CASE("clock: a sleeper on a manual clock wakes when the clock is moved to its deadline, not before") {
@@ -81,15 +83,7 @@ TEST_CASE("clock: a manual clock's calendar time moves with it and can be set") 
     clock.advance(1500ms);
     CHECK(clock.wall_now() - at_start == 1500ms);
     CHECK(clock.wall_time(clock.now() - 500ms) - at_start == 1000ms);
-    std::tm local{};
-    local.tm_year = 2026 - 1900;
-    local.tm_mon = 11;
-    local.tm_mday = 31;
-    local.tm_hour = 23;
-    local.tm_min = 59;
-    local.tm_sec = 59;
-    local.tm_isdst = -1;
-    const auto new_year_eve = std::chrono::system_clock::from_time_t(std::mktime(&local));
+    const auto new_year_eve = local_time(2026, 12, 31, 23, 59, 59);
     clock.set_wall(new_year_eve);
     CHECK(clock.wall_now() == new_year_eve);
     clock.advance(1s);

@@ -420,7 +420,7 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
         if (item.first.IsScalar() && item.first.Scalar() == "plugins")
             load_plugins(doc, {item.first.Scalar(), item.second, line_of(item.first)}, file);
     static const std::vector<std::string> keys = {"stages", "inputs", "source", "edges", "threads", "drain_timeout",
-                                                  "description"};
+                                                  "plugins", "description"};
     bool has_stages = false;
     for (const Entry& e : entries(doc, root, "")) {
         doc.problems.check([&] {

@@ -84,7 +84,7 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
     CHECK(error_of("stages:\n  - { type: blur, ksize: 4 }\n") == "p.yaml:2: stage 'blur': blur: option 'ksize' must be odd, got 4");
     CHECK(error_of("stage:\n  - { type: blur }\n") ==
           "p.yaml:1: unknown key 'stage' (did you mean 'stages'?); a pipeline file has: stages, inputs, source, edges, "
-          "threads, drain_timeout, description\n"
+          "threads, drain_timeout, plugins, description\n"
           "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
     CHECK(error_of("stages:\n  - { type: blur }\nedges: { overflow: drop_middle }\n") ==
           "p.yaml:3: edges: overflow must be block, drop_oldest, drop_newest or latest, got 'drop_middle'");

@@ -57,7 +57,8 @@ struct PipelineFile {
     std::vector<std::string> plugins;                // loaded (load_plugin) when the file was read
 };
 
-/// Reads a pipeline file (a regular file of at most 1 MiB) and checks it as parse_pipeline does.
+/// Reads a pipeline file (a regular file of at most 1 MiB) and checks it as parse_pipeline does. Both load the file's
+/// `plugins:` (load_plugin), so neither may run while another thread makes stages or runs a pipeline.
 PipelineFile load_pipeline_file(const std::string& path, const std::vector<std::string>& settings = {});
 /// Checks a pipeline file's text: its structure and every value, then applies `settings`, then makes every stage once
 /// without opening it: everything that can be checked before there are inputs. `path` labels errors. A setting is

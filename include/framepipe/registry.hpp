@@ -22,8 +22,10 @@
 // what is allowed.
 //
 // Thread-safety: declarations happen while the library or a plugin loads (static initialisation, load_plugin), before
-// any run; the catalogue is then read-only and may be read from any thread. load_plugin must not run concurrently with
-// anything that reads the catalogue.
+// any run; the catalogue is then read-only and may be read from any thread. load_plugin (also called by parse_pipeline
+// and load_pipeline_file for a file's `plugins:`) must not run concurrently with anything that reads the catalogue
+// (making stages or sources, building pipelines): load plugins first, then run. A plugin's static initialisers must not
+// throw: they run inside dlopen, which cannot pass an exception on, so the process would end.
 
 #include <framepipe/clock.hpp>
 #include <framepipe/source.hpp>

@@ -303,15 +303,17 @@ bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, Stage
 
 namespace {
 
-// One source option: it must belong to some source type, with a valid value. Throws ConfigError "PATH[:LINE]: ...".
+// One source option: it must belong to some source type and be valid for at least one type that has it (before the
+// inputs are known, types may disagree: synthetic's frames takes 0, a plugin's may not); the source made for an input
+// checks it again against its own type. Throws ConfigError "PATH[:LINE]: ...".
 void check_source_option(const std::string& path, int line, const std::string& name, const std::string& value) {
     if (name == "type") {
         if (value != "auto" && find_source_spec(value) == nullptr)
             fail_at(path, line, fmt::format("source type must be {}, got '{}'", source_type_choices(), value));
         return;
     }
-    bool known = false;
-    std::vector<std::string> all;
+    bool known = false, accepted = false;
+    std::vector<std::string> all, refusals;
     for (const SourceSpec& spec : source_catalog())
         for (const OptionSpec& o : spec.options) {
             all.push_back(o.name);
@@ -319,10 +321,12 @@ void check_source_option(const std::string& path, int line, const std::string& n
             known = true;
             try {
                 (void)parse_option(o, value);
+                accepted = true;
             } catch (const ConfigError& e) {
-                fail_at(path, line, fmt::format("source ({}): {}", spec.type, e.what()));
+                refusals.push_back(fmt::format("source ({}): {}", spec.type, e.what()));
             }
         }
+    if (known && !accepted) fail_at(path, line, fmt::format("{}", fmt::join(refusals, "; ")));
     if (!known)
         fail_at(path, line, fmt::format("no source has an option '{}'{}; see 'framepipe stages'", name,
                                         did_you_mean(name, all)));

@@ -55,6 +55,8 @@ OptionValue parse_value(const OptionSpec& o, std::string_view given) {
             const auto v = parse_number(given);
             if (!v || std::floor(*v) != *v) bad_value(o, given, "a whole number " + range_text(o));
             check_range(o, *v, given, "a whole number");
+            if (std::fabs(*v) > 9e15)  // beyond what a double holds exactly, and far from int64's limits
+                bad_value(o, given, "a whole number between -9e15 and 9e15");
             const auto i = static_cast<std::int64_t>(*v);
             return {i, fmt::format("{}", i)};
         }

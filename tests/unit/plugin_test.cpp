@@ -61,3 +61,14 @@ TEST_CASE("plugin: a missing file and a library that is no plugin are clear erro
                              .c_str(),
                          ConfigError);
 }
+
+TEST_CASE("plugin: a source option the plugin's type limits differently still takes what a built-in type accepts, and "
+          "each input's source checks it against its own type") {
+    load_plugin(FRAMEPIPE_EXAMPLE_PLUGIN);  // solid's frames: 1..1000000; synthetic's: 0 (until stopped) and more
+    const PipelineFile file = parse_pipeline("source: { frames: 0 }\nstages: [{ type: invert }]\n", "p.yaml");
+    CHECK_NOTHROW(build_pipeline(file, {"synthetic"}));
+    CHECK_THROWS_WITH_AS(build_pipeline(file, {"solid:a"}), doctest::Contains("frames"), ConfigError);
+    // Refused by every type that has the option: the message names each.
+    CHECK_THROWS_WITH_AS(parse_pipeline("source: { frames: -1 }\nstages: [{ type: invert }]\n", "p.yaml"),
+                         doctest::Contains("source (solid)"), ConfigError);
+}

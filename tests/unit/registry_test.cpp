@@ -73,3 +73,10 @@ TEST_CASE("registry: each source type claims the inputs of its example, and a UR
     CHECK(find_source_spec("images")->claims("rtsp://cam/x/*.jpg") == 0);
     CHECK(find_source_spec("video")->claims("clip.mp4") == 1);  // the fallback for anything no other type claims
 }
+
+TEST_CASE("registry: an integer option without a range refuses values a 64-bit integer cannot hold exactly") {
+    const OptionSpec n{"n", OptionKind::integer, "0", "a count with no declared range"};
+    CHECK(std::get<std::int64_t>(parse_option(n, "9000000000000000").value) == 9'000'000'000'000'000);
+    CHECK_THROWS_WITH_AS(parse_option(n, "1e300"), doctest::Contains("between -9e15 and 9e15"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_option(n, "-1e19"), doctest::Contains("between -9e15 and 9e15"), ConfigError);
+}

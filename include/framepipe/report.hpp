@@ -199,7 +199,7 @@ struct RunReport {
     bool stopped = false;           // ended by request_stop()
     bool drain_timed_out = false;   // the stop's drain took longer than allowed; the rest was discarded
     bool profiled = true;           // per-stage timings were recorded (PipelineOptions::profile)
-    std::size_t threads = 0;        // worker threads of the flow graph
+    std::size_t threads = 0;        // the scheduler's worker threads
     std::optional<RunError> error;
     Duration timeline_interval{};
     std::vector<TimelineSample> timeline;

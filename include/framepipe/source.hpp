@@ -94,8 +94,8 @@ public:
     [[nodiscard]] virtual std::string ended_early() const { return {}; }
 
     /// The stages that turn what read() delivers into BGR frames (a decoder, a colour conversion), which the pipeline
-    /// puts at the head of this source's chain so that decoding runs on the flow graph and shows in the profile as a
-    /// stage of its own. Called once, after open(). Sources that deliver BGR frames return none.
+    /// puts at the head of this source's chain so that decoding is scheduled like any stage and shows in the profile
+    /// as a stage of its own. Called once, after open(). Sources that deliver BGR frames return none.
     virtual std::vector<std::unique_ptr<Stage>> decode_stages();
     /// How many stages decode_stages() returns, known before open() (so a pipeline can be checked without opening).
     [[nodiscard]] virtual std::size_t decode_stage_count() const { return 0; }

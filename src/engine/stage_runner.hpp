@@ -3,7 +3,7 @@
 // and hands the result to the output edge (or, for the chain's last stage, counts it delivered).
 //
 // Scheduling: the runner is woken (wake()) whenever its input gains a frame, its output (under `block`) gains space,
-// or its input closes. It keeps at most `workers` activations outstanding on its flow-graph node; each activation
+// or its input closes. It keeps at most `workers` activations outstanding on its scheduler node; each activation
 // loops over step() for a bounded batch and then yields the thread. A worker never blocks: under `block` it reserves a
 // slot in the output edge *before* taking a frame, so a frame is only taken when it can be passed on; when the output
 // is full the runner simply goes idle until the consumer frees a slot and wakes it. This is what lets backpressure

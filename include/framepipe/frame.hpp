@@ -108,7 +108,7 @@ public:
         return static_cast<T&>(*attachments_.back());
     }
     /// The frame's attachment of type T, or nullptr if no stage attached one since the pool made this frame. Once
-    /// attached it stays (reset when the frame is recycled), so a reset attachment means "nothing" by its own convention.
+    /// attached it stays (reset when the frame is recycled): a reset attachment means "nothing", by its own convention.
     template <class T>
     [[nodiscard]] T* find() const noexcept {
         for (const auto& attachment : attachments_)

@@ -64,8 +64,8 @@ PipelineFile load_pipeline_file(const std::string& path, const std::vector<std::
 /// without opening it: everything that can be checked before there are inputs. `path` labels errors. A setting is
 /// `KEY=VALUE` as `framepipe run --set` takes it: STAGE.OPTION (STAGE is a stage's name, or its type when that is
 /// unique), STAGE.edge.capacity|overflow|max_age, source.OPTION, edges.capacity|overflow|max_age, threads; its value is
-/// checked as if the file said it. Throws ConfigError listing every problem found, one "FILE:LINE: ..." per line in the order of the lines
-/// (checks that do not depend on an earlier one all run).
+/// checked as if the file said it. Throws ConfigError listing every problem found, one "FILE:LINE: ..." per line in
+/// the order of the lines (checks that do not depend on an earlier one all run).
 PipelineFile parse_pipeline(const std::string& text, const std::string& path,
                             const std::vector<std::string>& settings = {});
 

@@ -37,6 +37,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <unistd.h>
 
@@ -48,12 +50,16 @@ using namespace framepipe;
 // the first stops reading and drains (outputs finalised); the second discards what is in flight and the process ends
 // within kHardExitSeconds whatever is still running (an alarm that cannot be held up by any thread); a third ends it at
 // once. After the run, while the summary and report are written, one is ignored and the second ends the process.
-// Everything here is async-signal-safe: atomics, write(2), alarm(2) and _exit(2).
+// Signals less than kSameInterrupt apart are one interrupt: a signal sent to the process and to its group (as timeout(1)
+// and some supervisors do) arrives twice within microseconds, and must not discard what one Ctrl-C would finish.
+// Everything here is async-signal-safe: atomics, clock_gettime(2), write(2), alarm(2) and _exit(2).
 enum class Phase { starting, running, reporting };
 std::atomic<Pipeline*> g_running{nullptr};
 std::atomic<Phase> g_phase{Phase::starting};
 std::atomic<int> g_interrupts{0};
+std::atomic<std::int64_t> g_last_interrupt_ns{-1};  // CLOCK_MONOTONIC of the last interrupt counted
 constexpr unsigned kHardExitSeconds = 2;
+constexpr std::int64_t kSameInterrupt = 100'000'000;  // ns: faster than a person presses Ctrl-C twice
 
 void say(const char* text) noexcept { (void)!::write(STDERR_FILENO, text, std::strlen(text)); }
 
@@ -64,6 +70,12 @@ extern "C" void on_alarm(int) {
 }
 
 extern "C" void on_interrupt(int) {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+    const std::int64_t last_ns = g_last_interrupt_ns.load();
+    if (last_ns >= 0 && now_ns - last_ns < kSameInterrupt) return;  // the same interrupt, delivered twice
+    g_last_interrupt_ns.store(now_ns);
     const int count = g_interrupts.fetch_add(1) + 1;
     Pipeline* pipeline = g_running.load();
     if (g_phase.load() == Phase::starting && pipeline == nullptr) {

@@ -2,6 +2,7 @@
 // drained all give way to Ctrl-C; the second Ctrl-C finalises what it can at once and counts what it gave up.
 #include "support/command.hpp"
 #include "support/eventually.hpp"
+#include "support/framepipe_command.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
 
@@ -127,4 +128,28 @@ TEST_CASE("interrupts: a second Ctrl-C while a slow encoder drains finalises the
     const std::int64_t delivered = number_before(" delivered,");
     CHECK(delivered > 0);
     CHECK(in_file + number_before(" frame(s) not written to its output") == delivered);
+}
+
+TEST_CASE("interrupts: one Ctrl-C delivered twice at once (to the process and to its group, as timeout(1) sends it) is "
+          "one interrupt: the frames in flight are finished and every delivered frame is in the file") {
+    TempDir dir;
+    Process process(fmt::format("'{}' run -q '{}edges.yaml' synthetic --set source.frames=0 "
+                                "--set source.pattern=counter --set encode.path=endless.mp4 > out.txt 2> err.txt",
+                                FRAMEPIPE_BINARY, pipelines()),
+                    dir.path());
+    REQUIRE(eventually([&] { return process.has_open("endless.part.mp4"); }));
+    ::kill(process.pid(), SIGINT);     // the process...
+    process.kill(SIGINT, false);       // ...and its group, microseconds later
+    const std::optional<int> code = process.wait_for(30s);
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);  // stopped on request, everything finished: a clean end
+    const std::string out = slurp(dir / "out.txt");
+    const std::string err = slurp(dir / "err.txt");
+    CHECK(err.find("discarding") == std::string::npos);
+    const auto at = out.find(" delivered");
+    REQUIRE(at != std::string::npos);
+    const auto start = out.rfind(", ", at) + 2;
+    const long long delivered = std::stoll(out.substr(start, at - start));
+    CHECK(delivered > 0);
+    CHECK(ffprobe_frame_count(dir / "endless.mp4") == delivered);
 }

@@ -65,11 +65,6 @@ enum class ReadResult { frame, end_of_stream };
 /// Most frames the engine takes from a source after a stop was requested (see the stop contract above).
 inline constexpr int kMaxFramesAfterStop = 64;
 
-/// Sleeps until `due` on the real clock unless `stop` is requested first; true when `due` was reached. Allocates
-/// nothing after a thread's first call. Sources pace themselves on clock().sleep_until() instead, so that a pipeline
-/// running on a simulated clock paces them too.
-bool sleep_until(std::chrono::steady_clock::time_point due, std::stop_token stop);
-
 class Source {
 public:
     virtual ~Source() = default;

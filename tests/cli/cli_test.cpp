@@ -1,5 +1,6 @@
 // The framepipe command as a user runs it: exit codes (0 ok, 1 runtime failure, 2 bad usage or configuration), the
 // messages for bad input, --dry-run, stages, probe, validate, and Ctrl-C finishing every output.
+#include "support/command.hpp"
 #include "support/media.hpp"
 
 #include <doctest/doctest.h>
@@ -211,10 +212,8 @@ TEST_CASE("cli: Ctrl-C drains the frames in flight and finalises the output, whi
     CHECK(result.code == 0);
     CHECK(result.out.find("stopped on request") != std::string::npos);
     CHECK(result.err.find("stopping: finishing the frames in flight") != std::string::npos);
-    const auto at = result.out.find(" delivered");
-    REQUIRE(at != std::string::npos);
-    const auto start = result.out.rfind(", ", at) + 2;
-    const long long delivered = std::stoll(result.out.substr(start, at - start));
+    REQUIRE(result.out.find(" delivered") != std::string::npos);
+    const std::int64_t delivered = count_before(result.out, " delivered");
     CHECK(delivered > 0);
     CHECK(ffprobe_frame_count(dir / "endless.mp4") == delivered);  // every delivered frame is in the file
 }

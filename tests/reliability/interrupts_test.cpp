@@ -118,16 +118,10 @@ TEST_CASE("interrupts: a second Ctrl-C while a slow encoder drains finalises the
     const std::int64_t in_file = written ? ffprobe_frame_count(dir / "slow.mp4") : 0;
     CHECK(in_file >= (written ? 1 : 0));
     CHECK_FALSE(fs::exists(dir / "slow.part.mp4"));
-    const auto number_before = [&](const std::string& text) -> std::int64_t {
-        const auto at = r.out.find(text);
-        if (at == std::string::npos) return 0;
-        const auto start = r.out.rfind(' ', at - 1) + 1;
-        return std::stoll(r.out.substr(start, at - start));
-    };
     // Every frame write_video passed on is in the file, or counted as not written (what the encoder still held).
-    const std::int64_t delivered = number_before(" delivered,");
+    const std::int64_t delivered = count_before(r.out, " delivered,");
     CHECK(delivered > 0);
-    CHECK(in_file + number_before(" frame(s) not written to its output") == delivered);
+    CHECK(in_file + count_before(r.out, " frame(s) not written to its output") == delivered);
 }
 
 TEST_CASE("interrupts: one Ctrl-C delivered twice at once (to the process and to its group, as timeout(1) sends it) is "
@@ -146,10 +140,8 @@ TEST_CASE("interrupts: one Ctrl-C delivered twice at once (to the process and to
     const std::string out = slurp(dir / "out.txt");
     const std::string err = slurp(dir / "err.txt");
     CHECK(err.find("discarding") == std::string::npos);
-    const auto at = out.find(" delivered");
-    REQUIRE(at != std::string::npos);
-    const auto start = out.rfind(", ", at) + 2;
-    const long long delivered = std::stoll(out.substr(start, at - start));
+    REQUIRE(out.find(" delivered") != std::string::npos);
+    const std::int64_t delivered = count_before(out, " delivered");
     CHECK(delivered > 0);
     CHECK(ffprobe_frame_count(dir / "endless.mp4") == delivered);
 }

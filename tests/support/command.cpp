@@ -18,6 +18,13 @@ std::string slurp(const std::filesystem::path& path) {
     return text.str();
 }
 
+std::int64_t count_before(const std::string& summary, const std::string& words) {
+    const auto at = summary.find(words);
+    if (at == std::string::npos || at == 0) return 0;
+    const auto start = summary.rfind(' ', at - 1) + 1;  // npos + 1 == 0: the number starts the text
+    return std::stoll(summary.substr(start, at - start));
+}
+
 CommandResult run_bounded(const std::string& command, const std::filesystem::path& dir,
                           std::chrono::milliseconds limit) {
     static int counter = 0;

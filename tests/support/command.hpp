@@ -3,6 +3,7 @@
 // under test does, so a hang shows as a failed check (timed_out) instead of a stuck test run.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -23,5 +24,9 @@ CommandResult run_bounded(const std::string& command, const std::filesystem::pat
 
 /// The whole content of a file ("" when it cannot be read).
 std::string slurp(const std::filesystem::path& path);
+
+/// The number written just before the first `words` in a run's summary ("3722" for " delivered," in "3722 delivered,");
+/// 0 when `words` is not there.
+std::int64_t count_before(const std::string& summary, const std::string& words);
 
 }  // namespace framepipe::test

@@ -21,7 +21,7 @@
 namespace framepipe {
 
 /// Most stages one source's chain may have; each has a fixed slot in Frame::spans, so recording lineage never allocates.
-inline constexpr std::size_t kMaxStagesPerLane = 16;
+inline constexpr std::size_t kMaxStagesPerLane = 32;
 
 /// What a frame holds right now. Sources of compressed media deliver `encoded` frames; their decode stages turn them
 /// into `native` (a decoded picture still in the decoder's buffers, see FrameAttachment) and then `bgr`.
@@ -32,6 +32,8 @@ enum class PixelFormat : std::uint8_t {
     native,   // an attachment holds a decoded picture in the decoder's own format
 };
 
+class Frame;
+
 /// Data a stage hangs on a frame for later stages: a decoded picture that still lives in the decoder's buffers, the
 /// motion a motion stage found (framepipe/attachments/motion.hpp). Made by Frame::attach<T>() on first use, it stays
 /// with the pooled frame and is reused; reset() lets go of what it refers to and returns it to its "nothing attached"
@@ -40,6 +42,9 @@ class FrameAttachment {
 public:
     virtual ~FrameAttachment() = default;
     virtual void reset() noexcept = 0;
+    /// Puts a copy of this attachment on `target` (Frame::copy_from: a branch that writes to a frame it shares gets a
+    /// copy of its own). The default copies nothing: the copy goes without this attachment.
+    virtual void copy_to(Frame& target) const { (void)target; }
 };
 
 /// When a frame entered a stage's input edge, and when that stage started and finished processing it.
@@ -115,6 +120,11 @@ public:
             if (auto* typed = dynamic_cast<T*>(attachment.get())) return typed;
         return nullptr;
     }
+
+    /// Makes this frame a copy of `other`: metadata, pixels (into this frame's own buffers), compressed bytes and every
+    /// attachment that can be copied (FrameAttachment::copy_to); not the lineage (spans), which other branches may be
+    /// writing. Used by the engine for copy on write; `other` may be read by other threads meanwhile.
+    void copy_from(const Frame& other);
 
     /// Clears everything but the pixel buffers and the attachments' storage (kept for reuse).
     void reset_metadata() noexcept {

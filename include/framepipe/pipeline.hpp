@@ -1,5 +1,6 @@
 #pragma once
-// Pipeline: sources, each feeding its own chain of stages joined by bounded edges, run together by one scheduler.
+// Pipeline: sources, each feeding its own chain of stages (a line, or a tree of branches) joined by bounded edges, run
+// together by one scheduler.
 //
 //     using namespace framepipe;
 //     Pipeline pipeline;
@@ -27,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace framepipe {
 
@@ -59,13 +61,40 @@ struct PipelineOptions {
     Duration progress_interval = std::chrono::seconds(1);
 };
 
-/// The stages fed by one source, in order. Obtained from Pipeline::add_source(); owned by the pipeline.
+// Chain: the stages fed by one source, owned by the pipeline (obtained from Pipeline::add_source()). By default each
+// stage takes the frames of the stage added before it: a line. A stage may instead name where its frames come from,
+// which makes the chain a tree of branches (fan-out): record a camera's packets untouched, analyse small pictures,
+// show the newest one.
+//
+//     using namespace framepipe;
+//     Pipeline pipeline;
+//     Chain& camera = pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = "cam.mp4"}));
+//     camera.add(make_stage("record", {{"codec", "copy"}}), {}, std::string(kFromPackets));  // packets, untouched
+//     camera.add(make_stage("resize", {{"width", "640"}}), {}, std::string(kFromSource));   // decoded pictures
+//     camera.add(make_stage("motion"), {.overflow = Overflow::drop_oldest});               // after resize
+//     camera.add(make_stage("live_view"), {.overflow = Overflow::latest}, "resize");        // a second branch of resize
+//
+// Every branch has its own edges (capacity, overflow, max_age): a stalled branch drops or waits on its own edges only,
+// so a branch of `block` edges loses nothing while a `drop_oldest` sibling sheds what it cannot keep up with (a
+// `block` branch that stalls does slow the producer it shares, by design). Branches share a frame until a stage that
+// is not StageTraits::read_only gets it while another branch still holds it: that stage gets a copy (copy on write,
+// counted per stage as `copied`). Accounting holds per branch: every frame captured is delivered at the end of each
+// branch or counted as dropped on it (SourceReport::balanced).
 class Chain {
 public:
     virtual ~Chain() = default;
-    /// Appends a stage; `edge` configures the edge in front of it. Returns *this for chaining.
-    virtual Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge = {}) = 0;
+    /// Appends a stage; `edge` configures the edge in front of it; `from` is where its frames come from: empty for
+    /// the stage added before it, the name of an earlier stage, kFromSource (the source's frames after its own decode
+    /// stages: pictures) or kFromPackets (the source's frames before decoding: compressed packets; only for sources
+    /// with decode stages). Returns *this for chaining.
+    virtual Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge = {}, std::string from = {}) = 0;
 };
+
+inline constexpr std::string_view kFromSource = "source";
+inline constexpr std::string_view kFromPackets = "packets";
+
+/// What Pipeline::describe() writes: a text a person reads, or Graphviz DOT (`dot -Tsvg`).
+enum class DescribeFormat { text, dot };
 
 class Pipeline {
 public:
@@ -90,9 +119,10 @@ public:
     RunReport run();
 
     /// Instead of run(): opens the sources (to learn what they deliver and which decode stages they bring), then
-    /// describes the chains that run() would build: every stage with its concurrency and every edge with its capacity,
+    /// describes the chains that run() would build: every stage with its concurrency and every edge (which stage feeds
+    /// which, so branches show) with its capacity,
     /// overflow policy and maximum age. Opens no stage and writes nothing. Throws like run() for a bad pipeline.
-    std::string describe();
+    std::string describe(DescribeFormat format = DescribeFormat::text);
 
     /// Stop reading new frames; drain and deliver what is in flight, then finish. Async-signal-safe.
     void request_stop() noexcept;

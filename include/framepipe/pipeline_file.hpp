@@ -12,6 +12,9 @@
 //       - { type: blur, ksize: 5 }
 //       - { type: resize, width: 320, edge: { capacity: 8, overflow: drop_oldest, max_age: 500ms } }
 //       - { type: thumbnail, name: thumbs, interval: 2s, dir: thumbs }
+//       # A second branch from the same decoded frames (`from:` a stage above, `source` or `packets`):
+//       - { type: canny, from: source }
+//       - { type: write_images, dir: edges }
 //
 // Every error names the file, the line and the key, and says what is allowed.
 
@@ -34,6 +37,8 @@ struct StageEntry {
     OptionValues options;                            // parsed and checked against the stage's spec when read
     std::map<std::string, int> option_lines;         // where each option was written
     EdgeOptions edge;                                // the edge in front of this stage
+    std::string from;                                // where its frames come from (Chain::add); empty: the stage above
+    int from_line = 0;
     int line = 0;
 };
 

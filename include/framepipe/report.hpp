@@ -4,7 +4,9 @@
 //
 // Accounting invariants, checked at the end of every run (RunReport::balanced()):
 //   per edge:   pushed == delivered + dropped (every cause) + queued
-//   per source: captured == delivered to the sink + dropped (every cause, every edge and stage)
+//   per branch: captured == passed by the branch's last stage + dropped on the way there (every cause, every edge and
+//               stage from the source to it) + still queued there. A linear chain is one branch; the source's own
+//               delivered and dropped are its main branch's (from the source, each stage's first consumer).
 
 #include <framepipe/clock.hpp>
 #include <framepipe/counters.hpp>
@@ -34,6 +36,7 @@ struct LatencySummary {
 struct EdgeReport : EdgeCounts {
     std::string from;  // producing stage, or the source's name
     std::string to;    // consuming stage
+    std::optional<std::size_t> from_stage;  // index of the producing stage in SourceReport::stages; none: the source
     std::size_t capacity = 0;
     Overflow overflow = Overflow::block;
     std::optional<Duration> max_age;
@@ -53,6 +56,7 @@ struct StageCounts {
     std::uint64_t flushed = 0;
     std::uint64_t unwritten = 0;
     std::uint64_t damaged = 0;
+    std::uint64_t copied = 0;
     Duration busy{};
 
     static constexpr auto counters() {
@@ -74,6 +78,9 @@ struct StageCounts {
               false},
             F{&StageCounts::damaged, "damaged", count, "Frames passed on with damaged pixels (errors concealed).",
               "framepipe_stage_frames_damaged_total", false},
+            F{&StageCounts::copied, "copied", count,
+              "Frames copied for this stage because another branch still shared them (copy on write).",
+              "framepipe_stage_frames_copied_total", false},
         };
     }
     static constexpr auto times() {
@@ -106,7 +113,7 @@ struct StageReport : StageCounts {
 /// What a source's frames have met at the source itself. The drops on its edges and stages are in their reports.
 struct SourceCounts {
     std::uint64_t captured = 0;
-    std::uint64_t delivered = 0;           // passed by the last stage of the chain
+    std::uint64_t delivered = 0;           // passed by the last stage of the main branch
     std::uint64_t dropped_at_capture = 0;  // read but never entered the pipeline (no free frame for a live source)
     std::uint64_t skipped_by_source = 0;   // never read: gaps in the source's own frame numbers (not in captured)
     std::uint64_t reconnects = 0;          // supervised sources: times the signal was lost
@@ -119,7 +126,7 @@ struct SourceCounts {
         return std::array{
             F{&SourceCounts::captured, "captured", count, "Frames read from the source.",
               "framepipe_source_frames_captured_total"},
-            F{&SourceCounts::delivered, "delivered", count, "Frames that passed the last stage.",
+            F{&SourceCounts::delivered, "delivered", count, "Frames that passed the last stage of the main branch.",
               "framepipe_source_frames_delivered_total"},
             F{&SourceCounts::dropped_at_capture, "dropped_at_capture", drop, "Live frames read but never admitted.",
               "framepipe_source_frames_dropped_at_capture_total"},
@@ -157,14 +164,24 @@ struct SourceReport : SourceCounts {
     std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]
     std::vector<StageReport> stages;
 
-    /// Every drop of this source's frames, on every edge and in every stage.
+    /// The stages in order from the source to stages[stage] (inclusive): the branch it is on.
+    [[nodiscard]] std::vector<std::size_t> branch_to(std::size_t stage) const;
+    /// The stages that feed no other: the ends of branches (one for a linear chain).
+    [[nodiscard]] std::vector<std::size_t> branch_ends() const;
+    /// The main branch's last stage: from the source, each stage's first consumer.
+    [[nodiscard]] std::size_t main_branch_end() const noexcept;
+    /// Drops of this source's frames on the way to stages[end] (the source's own, and every edge and stage of the
+    /// branch), and frames still queued or held there.
+    [[nodiscard]] std::uint64_t dropped_on_branch(std::size_t end) const;
+    [[nodiscard]] std::uint64_t queued_on_branch(std::size_t end) const;
+    /// dropped_on_branch() and queued_on_branch() of the main branch (of the chain, when it is a line).
     [[nodiscard]] std::uint64_t dropped() const noexcept;
     [[nodiscard]] std::uint64_t queued() const noexcept;
     /// Frames passed on with damaged pixels, and frames an output could not write, over every stage.
     [[nodiscard]] std::uint64_t damaged() const noexcept;
     [[nodiscard]] std::uint64_t unwritten() const noexcept;
     [[nodiscard]] double fps() const noexcept;
-    /// captured == delivered + dropped + still queued, and every edge balanced.
+    /// Every edge balanced, and per branch: captured == passed at its end + dropped on it + still queued on it.
     [[nodiscard]] bool balanced() const noexcept;
 };
 

@@ -56,6 +56,10 @@ struct StageTraits {
     bool blocking_io = false;          // process() blocks on disk or network: run it on a dedicated thread
     std::size_t max_concurrency = 0;   // parallel stages: most frames at once; 0 = one per worker thread
     std::size_t max_held = 0;          // serial stages: most frames held back with Outcome::hold at once
+    /// process() changes nothing in the frame (pixels, metadata, attachments): a sink, a writer, a viewer. Where a
+    /// frame goes to several branches they all share it; a stage that is not read_only gets a copy of its own first
+    /// when the frame is still shared (copy on write, counted as `copied`).
+    bool read_only = false;
 };
 
 /// What a stage tells the run about its output and its input's condition, beyond what happened to each frame

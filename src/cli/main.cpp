@@ -1,7 +1,7 @@
 // framepipe: the command.
 //
 //   framepipe run PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...] [--report RUN.json] [--trace RUN.trace.json]
-//                 [--dry-run] [-q|-v]
+//                 [--dry-run[=text|dot]] [-q|-v]
 //   framepipe validate PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...]
 //   framepipe stages [TYPE] [--markdown]
 //   (run, validate and stages take --plugin PATH.so, repeatable: more stage and source types)
@@ -121,7 +121,7 @@ struct RunArgs {
     std::vector<std::string> sets;
     std::string report_path;
     std::string trace_path;
-    bool dry_run = false;
+    std::string dry_run_format;  // empty: no dry run; text or dot
     bool quiet = false;
     bool verbose = false;
 };
@@ -163,14 +163,15 @@ int run(const RunArgs& args) {
     install_interrupt_handlers();
     cli::set_up_logging(args.quiet ? cli::Verbosity::quiet : args.verbose ? cli::Verbosity::verbose : cli::Verbosity::normal);
     const PipelineFile file = load(args.pipeline, args.sets);
-    cli::Progress progress(!args.quiet && !args.dry_run);
+    cli::Progress progress(!args.quiet && args.dry_run_format.empty());
     PipelineOptions options;
     options.on_progress = [&progress](const RunReport& snapshot) { progress.update(snapshot); };
     options.progress_interval = std::chrono::milliseconds(500);
     options.trace_path = args.trace_path;
     std::unique_ptr<Pipeline> pipeline = build_pipeline(file, args.inputs, options);
-    if (args.dry_run) {
-        std::fputs(pipeline->describe().c_str(), stdout);
+    if (!args.dry_run_format.empty()) {
+        std::fputs(pipeline->describe(args.dry_run_format == "dot" ? DescribeFormat::dot : DescribeFormat::text).c_str(),
+                   stdout);
         return 0;
     }
     struct Running {  // the signal handler reaches the pipeline only while it runs, also when run() throws
@@ -464,9 +465,13 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--set", run_args.sets, "Change a setting: STAGE.OPTION=VALUE, STAGE.edge.capacity=N, "
                                                 "source.OPTION=VALUE, edges.capacity=N, threads=N")
         ->allow_extra_args(false);
-    run_cmd->add_flag("--dry-run", run_args.dry_run, "Print the resolved graph (stages, edges, policies) and exit");
+    run_cmd
+        ->add_flag("--dry-run{text}", run_args.dry_run_format,
+                   "Print the resolved graph (stages, branches, edges, policies) and exit; --dry-run=dot prints Graphviz "
+                   "DOT instead (... --dry-run=dot | dot -Tsvg -o graph.svg)")
+        ->check(CLI::IsMember({"text", "dot"}));
     run_cmd->add_option("--report", run_args.report_path,
-                        "Write the run report as JSON (schema framepipe-report/1) and, next to it, an HTML page of charts");
+                        "Write the run report as JSON (schema framepipe-report/2) and, next to it, an HTML page of charts");
     run_cmd->add_option("--trace", run_args.trace_path,
                         "Write a Chrome trace-event file (chrome://tracing, Perfetto): a slice per frame per stage");
     run_cmd->add_flag("-q,--quiet", run_args.quiet, "No progress line, only warnings and the summary");

@@ -275,6 +275,9 @@ bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, Stage
                 entry.name = scalar(doc, e);
             } else if (e.key == "edge") {
                 entry.edge = parse_edge(doc, e, "edge");
+            } else if (e.key == "from") {
+                entry.from = scalar(doc, e);
+                entry.from_line = e.line;
             } else {
                 entry.option_lines[e.key] = e.line;
                 written[e.key] = scalar(doc, e);
@@ -482,9 +485,27 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
     if (!has_stages) doc.add(0, "no 'stages:' list; a pipeline needs at least one stage");
     // Stage names must be unique: they name the stages in reports and in --set.
     std::set<std::string> names;
-    for (const StageEntry& entry : file.stages)
+    for (const StageEntry& entry : file.stages) {
+        if (!entry.from.empty() && entry.from != kFromSource && entry.from != kFromPackets &&
+            names.count(entry.from) == 0)
+            doc.add(entry.from_line,
+                    names.count(entry.name) == 0 &&
+                            std::any_of(file.stages.begin(), file.stages.end(),
+                                        [&](const StageEntry& other) { return other.name == entry.from; })
+                        ? fmt::format("stage '{}' takes frames from '{}', which comes after it (or is itself): a stage "
+                                      "takes frames only from a stage above it",
+                                      entry.name, entry.from)
+                        : fmt::format("stage '{}' takes frames from '{}', but no stage above it has that name; name one "
+                                      "of {}, {}{}",
+                                      entry.name, entry.from, kFromSource, kFromPackets,
+                                      names.empty() ? std::string() : fmt::format(", {}", fmt::join(names, ", "))));
+        if (entry.name == kFromSource || entry.name == kFromPackets)
+            doc.add(entry.line, fmt::format("a stage is named '{}', which `from:` reserves for the source's frames: "
+                                            "give it another name",
+                                            entry.name));
         if (!entry.name.empty() && !names.insert(entry.name).second)
             doc.add(entry.line, fmt::format("two stages are named '{}'; give one a 'name:'", entry.name));
+    }
     return file;
 }
 
@@ -671,7 +692,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
             EdgeOptions edge = entry.edge;
             if (!edge.overflow && file.edges.overflow) edge.overflow = file.edges.overflow;
             if (!edge.max_age && file.edges.max_age) edge.max_age = file.edges.max_age;
-            chain.add(std::move(stage), edge);
+            chain.add(std::move(stage), edge, entry.from);
         }
     }
     try {

@@ -43,6 +43,7 @@ struct ChainState {
     // Why the source ended early (Source::ended_early), written by the reading thread before it sets `ended`.
     std::string ended_early;
     std::atomic<bool> ended{false};
+    std::atomic<std::size_t> sinks_left{0};  // ends of branches not closed yet; the chain is finished at 0
     LatencyHistogram end_to_end;
 };
 

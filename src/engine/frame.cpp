@@ -27,6 +27,26 @@ cv::Mat& Frame::buffer(cv::Size size, int type, int which) {
     throw std::logic_error("Frame::buffer: more buffers of one geometry asked for than a frame keeps");
 }
 
+void Frame::copy_from(const Frame& other) {
+    reset_metadata();
+    format = other.format;
+    if (other.image.empty())
+        image.release();
+    else
+        other.image.copyTo(prepare_image(other.image.size(), other.image.type()));
+    encoded = other.encoded;
+    label = other.label;
+    key = other.key;
+    pts = other.pts;
+    dts = other.dts;
+    source = other.source;
+    sequence = other.sequence;
+    source_number = other.source_number;
+    media_time = other.media_time;
+    capture_time = other.capture_time;
+    for (const auto& attachment : other.attachments_) attachment->copy_to(*this);
+}
+
 cv::Mat& Frame::prepare_image(cv::Size size, int type) {
     if (image.size() != size || image.type() != type) {
         if (image.empty()) {

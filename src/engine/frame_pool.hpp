@@ -60,6 +60,10 @@ public:
     Frame* operator->() const noexcept { return &slot_->frame; }
     Frame& operator*() const noexcept { return slot_->frame; }
     explicit operator bool() const noexcept { return slot_ != nullptr; }
+    /// No other handle shares the frame (so no other thread can be reading it).
+    [[nodiscard]] bool unique() const noexcept {
+        return slot_ != nullptr && slot_->refs.load(std::memory_order_acquire) == 1;
+    }
 
 private:
     friend class FramePool;

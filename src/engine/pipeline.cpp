@@ -58,7 +58,7 @@ void Pipeline::Impl::open_sources() {
         chain.decoder_count = decoders.size();
         chain.decoders_added = true;
         for (std::size_t d = 0; d < decoders.size(); ++d)
-            chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}, std::make_unique<StageHealth>()});
+            chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}, {}, std::make_unique<StageHealth>()});
     }
 }
 

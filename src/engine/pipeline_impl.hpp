@@ -27,7 +27,24 @@ namespace detail {
 struct StageSlot {
     std::unique_ptr<Stage> stage;
     EdgeOptions edge;
+    std::string from;  // as declared (Chain::add): empty, a stage's name, kFromSource or kFromPackets
     std::unique_ptr<StageHealth> health = std::make_unique<StageHealth>();  // outlives the stage's runner
+};
+
+// How one chain will run: which stage feeds which, per stage its workers and order restoring, per edge its
+// configuration. run() and describe() share it, so a dry run shows exactly what a run builds.
+struct ChainPlan {
+    static constexpr std::size_t kSource = static_cast<std::size_t>(-1);
+    std::vector<std::size_t> parent;                 // parent[i] feeds stage i: an earlier stage, or kSource
+    std::vector<std::vector<std::size_t>> children;  // the stages stage i feeds, in order; empty for a branch's end
+    std::vector<std::size_t> roots;                  // the stages the source feeds
+    std::size_t main_sink = 0;  // the main branch's end: from the source, each stage's first consumer
+    std::vector<Edge::Config> edges;  // edges[i] feeds stage i
+    std::vector<std::size_t> workers;
+    std::vector<bool> restore;
+    bool fans_out = false;  // some producer feeds more than one stage: frames may be shared
+
+    [[nodiscard]] std::size_t sinks() const noexcept;
 };
 
 // One source and its stages: what the user declared and, once built, the objects that run them.
@@ -35,9 +52,9 @@ class ChainImpl final : public Chain {
 public:
     explicit ChainImpl(std::unique_ptr<Source> src) : source(std::move(src)) {}
 
-    Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge) override {
+    Chain& add(std::unique_ptr<Stage> stage, EdgeOptions edge, std::string from) override {
         if (!stage) throw ConfigError("Chain::add: the stage is null");
-        slots.push_back({std::move(stage), edge, std::make_unique<StageHealth>()});
+        slots.push_back({std::move(stage), edge, std::move(from), std::make_unique<StageHealth>()});
         return *this;
     }
 
@@ -50,18 +67,15 @@ public:
 
     // Declared in destruction order: the reader goes first, the pool (in state) last.
     ChainState state;
+    ChainPlan plan;                            // how it runs, set by build()
     std::vector<std::unique_ptr<Edge>> edges;  // edges[i] feeds slots[i]
     std::vector<std::unique_ptr<detail::StageRunner>> runners;
     std::unique_ptr<detail::SourceRunner> reader;
 };
 
-// How one chain will run: per stage its workers and order restoring, per edge its configuration. run() and
-// describe() share it, so a dry run shows exactly what a run builds.
-struct ChainPlan {
-    std::vector<Edge::Config> edges;  // edges[i] feeds stage i
-    std::vector<std::size_t> workers;
-    std::vector<bool> restore;
-};
+/// The stage feeding each stage of the chain (ChainPlan::parent), from StageSlot::from; decode stages feed each other
+/// in order. Throws ConfigError naming the source and stage for a `from` that names no earlier stage.
+std::vector<std::size_t> resolve_parents(const ChainImpl& chain, std::size_t chain_index);
 
 ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std::size_t threads);
 /// The chain's frame pool: every frame that can be alive at once, so a live source never finds it empty.

@@ -23,28 +23,91 @@ std::size_t workers_for(const StageTraits& traits, std::size_t threads) {
 
 }  // namespace
 
+std::size_t ChainPlan::sinks() const noexcept {
+    return static_cast<std::size_t>(
+        std::count_if(children.begin(), children.end(), [](const auto& c) { return c.empty(); }));
+}
+
+std::vector<std::size_t> resolve_parents(const ChainImpl& chain, std::size_t chain_index) {
+    // Before the source opens its decode stages are not in the chain yet; `packets` needs them all the same.
+    const std::size_t decoders = chain.decoders_added ? chain.decoder_count : 0;
+    const std::size_t decode_total = chain.decoders_added ? chain.decoder_count : chain.source->decode_stage_count();
+    const std::size_t n = chain.slots.size();
+    std::vector<std::size_t> parent(n, ChainPlan::kSource);
+    for (std::size_t s = 0; s < n; ++s) {
+        const std::string& from = chain.slots[s].from;
+        const std::string& name = chain.slots[s].stage->traits().name;
+        if (s < decoders || from.empty()) {
+            parent[s] = s == 0 ? ChainPlan::kSource : s - 1;
+        } else if (from == kFromSource) {
+            parent[s] = decoders == 0 ? ChainPlan::kSource : decoders - 1;
+        } else if (from == kFromPackets) {
+            if (decode_total == 0)
+                throw ConfigError(fmt::format(
+                    "source {}: stage '{}' takes `from: packets`, but this source delivers pictures, not compressed "
+                    "packets (only video files, streams and cameras have packets): use `from: source`",
+                    chain_index + 1, name));
+            parent[s] = ChainPlan::kSource;
+        } else {
+            std::size_t found = ChainPlan::kSource;
+            for (std::size_t p = 0; p < n && found == ChainPlan::kSource; ++p)
+                if (chain.slots[p].stage->traits().name == from) found = p;
+            if (found == ChainPlan::kSource) {
+                std::string names;
+                for (std::size_t p = decoders; p < s; ++p) names += fmt::format(", {}", chain.slots[p].stage->traits().name);
+                throw ConfigError(fmt::format("source {}: stage '{}' takes frames from '{}', but no stage has that name; "
+                                              "name one of {}, {}{}",
+                                              chain_index + 1, name, from, kFromSource, kFromPackets, names));
+            }
+            if (found >= s)
+                throw ConfigError(fmt::format("source {}: stage '{}' takes frames from '{}', which comes after it (or "
+                                              "is itself): a stage takes frames only from a stage declared before it",
+                                              chain_index + 1, name, from));
+            parent[s] = found;
+        }
+    }
+    return parent;
+}
+
 ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std::size_t threads) {
     const std::size_t n = chain.slots.size();
     ChainPlan plan;
-    // A parallel stage restores source order if any later stage needs it, so every stage that needs order gets it.
+    plan.parent = resolve_parents(chain, chain.state.index);
+    plan.children.assign(n, {});
+    for (std::size_t s = 0; s < n; ++s) {
+        if (plan.parent[s] == ChainPlan::kSource)
+            plan.roots.push_back(s);
+        else
+            plan.children[plan.parent[s]].push_back(s);
+    }
+    plan.fans_out = plan.roots.size() > 1 ||
+                    std::any_of(plan.children.begin(), plan.children.end(), [](const auto& c) { return c.size() > 1; });
+    plan.main_sink = plan.roots.empty() ? 0 : plan.roots.front();
+    while (plan.main_sink < n && !plan.children[plan.main_sink].empty()) plan.main_sink = plan.children[plan.main_sink].front();
+
+    // A parallel stage restores source order if a stage after it, on any branch, needs it, so every stage that needs
+    // order gets it. Children come after their parent, so one backward pass sees every descendant first.
     plan.restore.assign(n, false);
-    bool order_needed_later = false;
+    std::vector<bool> order_needed_below(n, false);
     for (std::size_t s = n; s-- > 0;) {
-        const StageTraits& traits = chain.slots[s].stage->traits();
-        plan.restore[s] = traits.parallel && order_needed_later;
-        order_needed_later = order_needed_later || traits.needs_ordered_input;
+        for (const std::size_t c : plan.children[s])
+            if (chain.slots[c].stage->traits().needs_ordered_input || order_needed_below[c]) order_needed_below[s] = true;
+        plan.restore[s] = chain.slots[s].stage->traits().parallel && order_needed_below[s];
     }
     // Live input drops where frames are independent of each other: right after capture, and again right after the
-    // source's own decode stages, so a slow stage drops decoded pictures rather than packets a decoder needs. The
-    // packet edge holds about two seconds of packets, to ride out decoding hiccups and the burst a stream delivers
-    // after opening (what FFmpeg read while probing it); if it overflows anyway, an in-order decoder skips to the next
-    // keyframe instead of showing broken pictures.
+    // source's own decode stages, so a slow stage drops decoded pictures rather than packets a decoder needs. A packet
+    // edge (into an in-order decoder, or into a stage that takes the packets themselves) holds about two seconds of
+    // packets, to ride out decoding or disk hiccups and the burst a stream delivers after opening (what FFmpeg read
+    // while probing it); if it overflows anyway, an in-order decoder (or a packet recorder) skips to the next keyframe.
     const SourceInfo& info = chain.state.info;
+    const std::size_t last_decoder = chain.decoder_count > 0 ? chain.decoder_count - 1 : ChainPlan::kSource;
     for (std::size_t s = 0; s < n; ++s) {
         const StageSlot& slot = chain.slots[s];
-        const bool live_drop_point = info.live && (s == 0 || s == chain.decoder_count);
-        const bool packet_edge =  // in front of an in-order decoder (an intra-only one decodes any packet)
-            info.live && s == 0 && chain.decoder_count > 0 && !chain.slots[0].stage->traits().parallel;
+        const std::size_t parent = plan.parent[s];
+        const bool from_source = parent == ChainPlan::kSource;
+        const bool live_drop_point = info.live && (from_source || (s >= chain.decoder_count && parent == last_decoder));
+        const bool packet_edge = info.live && from_source && chain.decoder_count > 0 &&
+                                 (s >= chain.decoder_count || !chain.slots[0].stage->traits().parallel);
         const double fps = info.fps > 0 && info.fps <= 120 ? info.fps : 30;  // RTSP may claim 90000 ("90k tbr")
         Edge::Config config;
         config.capacity = slot.edge.capacity.value_or(
@@ -52,7 +115,8 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
                         : options.default_capacity);
         config.overflow = slot.edge.overflow.value_or(live_drop_point ? options.live_overflow : Overflow::block);
         // One producer at a time: the source thread, a serial stage or an order-restoring one.
-        config.single_producer = s == 0 || !chain.slots[s - 1].stage->traits().parallel || plan.restore[s - 1];
+        config.single_producer =
+            from_source || !chain.slots[parent].stage->traits().parallel || plan.restore[parent];
         plan.edges.push_back(config);
         plan.workers.push_back(workers_for(slot.stage->traits(), threads));
     }
@@ -61,9 +125,13 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
 
 std::size_t pool_frames_for(const ChainImpl& chain, const ChainPlan& plan) {
     std::size_t frames = 2;  // one in the source's hands, one spare for the hand-over
-    for (std::size_t s = 0; s < chain.slots.size(); ++s)
-        frames += plan.edges[s].capacity + detail::StageRunner::frames_held_at_most(chain.slots[s].stage->traits(),
-                                                                                      plan.workers[s], plan.restore[s]);
+    for (std::size_t s = 0; s < chain.slots.size(); ++s) {
+        const StageTraits& traits = chain.slots[s].stage->traits();
+        frames += plan.edges[s].capacity +
+                  detail::StageRunner::frames_held_at_most(traits, plan.workers[s], plan.restore[s]);
+        // Copy on write: a worker holds the shared frame and its copy at once.
+        if (plan.fans_out && !traits.read_only) frames += plan.workers[s];
+    }
     return frames;
 }
 
@@ -97,6 +165,10 @@ void Pipeline::Impl::validate() const {
         for (const StageSlot& slot : chain.slots) {
             const std::string& name = slot.stage->traits().name;
             if (name.empty()) throw ConfigError(fmt::format("source {}: a stage has an empty name", i + 1));
+            if (name == kFromSource || name == kFromPackets)
+                throw ConfigError(fmt::format("source {}: a stage is named '{}', which `from:` reserves for the "
+                                              "source's frames: give it another name",
+                                              i + 1, name));
             if (!names.insert(name).second)
                 throw ConfigError(fmt::format("source {}: two stages are named '{}'; names must be unique in a chain",
                                               i + 1, name));
@@ -104,6 +176,7 @@ void Pipeline::Impl::validate() const {
                 throw ConfigError(fmt::format("source {}: the edge into '{}' has capacity 0; it must be at least 1",
                                               i + 1, name));
         }
+        (void)detail::resolve_parents(chain, i);
     }
 }
 
@@ -111,18 +184,27 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler
     for (auto& chain_ptr : chains) {
         ChainImpl& chain = *chain_ptr;
         const std::size_t n = chain.slots.size();
-        const ChainPlan plan = plan_chain(chain, options, scheduler.threads());
+        chain.plan = plan_chain(chain, options, scheduler.threads());
+        const ChainPlan& plan = chain.plan;
         for (const Edge::Config& config : plan.edges) chain.edges.push_back(std::make_unique<Edge>(config));
+        const auto targets = [&](const std::vector<std::size_t>& consumers) {
+            std::vector<detail::FanOut::Target> out;
+            for (const std::size_t c : consumers) out.push_back({chain.edges[c].get(), c});
+            return out;
+        };
+        chain.state.sinks_left.store(plan.sinks());
         for (std::size_t s = 0; s < n; ++s) {
             Stage& stage = *chain.slots[s].stage;
             detail::StageRunner::Wiring wiring;
             wiring.position = s;
             wiring.in = chain.edges[s].get();
-            wiring.out = s + 1 < n ? chain.edges[s + 1].get() : nullptr;
+            wiring.outs = targets(plan.children[s]);
             wiring.max_age = chain.slots[s].edge.max_age;
             wiring.workers = plan.workers[s];
             wiring.restore_order = plan.restore[s];
-            wiring.last = s + 1 == n;
+            wiring.main_sink = s == plan.main_sink;
+            wiring.copy_on_write = plan.fans_out && !stage.traits().read_only;
+            for (std::size_t p = plan.parent[s]; p != ChainPlan::kSource; p = plan.parent[p]) wiring.lineage.push_back(p);
             auto runner = std::make_unique<detail::StageRunner>(run, chain.state, stage, wiring);
             runner->mark_opened();
             runner->attach(stage.traits().blocking_io ? scheduler.io_node(*runner, wiring.workers, stage.traits().name)
@@ -132,12 +214,95 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler
         chain.stages_opened = 0;  // from here on each runner owes its stage's close()
 
         chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames_for(chain, plan)));
-        chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source, *chain.edges[0]);
+        chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source,
+                                                              detail::FanOut(targets(plan.roots)));
         chain.source_opened = false;  // the reader closes the source
     }
 }
 
-std::string Pipeline::describe() {
+namespace {
+
+// What a dry run says about a stage and about the edge in front of it.
+std::string stage_text(const StageTraits& traits, const ChainPlan& plan, std::size_t s) {
+    std::string how = traits.parallel ? fmt::format("parallel x{}", plan.workers[s]) : "serial";
+    if (plan.restore[s]) how += ", restores order";
+    if (traits.blocking_io) how += ", dedicated thread";
+    if (traits.max_held > 0) how += fmt::format(", holds up to {}", traits.max_held);
+    if (plan.fans_out && !traits.read_only) how += ", copies shared frames";
+    return how;
+}
+
+std::string edge_text(const Edge::Config& edge, const EdgeOptions& options) {
+    std::string text = fmt::format("cap {:>2}  {}", edge.capacity, to_string(edge.overflow));
+    if (options.max_age)
+        text += fmt::format("  max_age {}ms",
+                            std::chrono::duration_cast<std::chrono::milliseconds>(*options.max_age).count());
+    return text;
+}
+
+std::string source_text(const ChainImpl& chain) {
+    const SourceInfo& info = chain.state.info;
+    std::string details = info.live ? "live" : "file";
+    if (!chain.state.unavailable.empty()) details += ", not reachable yet: " + chain.state.unavailable;
+    if (!info.size.empty()) details += fmt::format(", {}x{}", info.size.width, info.size.height);
+    if (info.fps > 0) details += fmt::format(", {:.2f} fps", info.fps);
+    if (info.frame_count)
+        details += fmt::format(", {}{} frames", info.frame_count_estimated ? "~" : "", *info.frame_count);
+    return fmt::format("{} ({})", info.name, details);
+}
+
+// A DOT string: quotes and backslashes escaped, control characters dropped.
+std::string dot_quoted(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+    return out + "\"";
+}
+
+std::string describe_text(const ChainImpl& chain, const ChainPlan& plan, std::size_t pool_frames) {
+    std::string out = source_text(chain) + "\n";
+    for (std::size_t s = 0; s < chain.slots.size(); ++s) {
+        const StageTraits& traits = chain.slots[s].stage->traits();
+        const std::size_t parent = plan.parent[s];
+        // A stage that does not take the previous line's frames says where its frames come from.
+        std::string from;
+        if (s > 0 && parent != s - 1)
+            from = parent != ChainPlan::kSource ? chain.slots[parent].stage->traits().name + " "
+                   : chain.decoder_count > 0   ? std::string(kFromPackets) + " "
+                                               : std::string(kFromSource) + " ";
+        const char* end = !plan.children[s].empty() || !plan.fans_out ? ""
+                          : s == plan.main_sink                      ? "  [end of the main branch]"
+                                                                     : "  [end of a branch]";
+        out += fmt::format("  {}--[{:<34}]--> {:<16} {}{}\n", from, edge_text(plan.edges[s], chain.slots[s].edge),
+                           traits.name, stage_text(traits, plan, s), end);
+    }
+    out += fmt::format("  frame pool: {} frames at most\n", pool_frames);
+    return out;
+}
+
+std::string describe_dot(const ChainImpl& chain, const ChainPlan& plan, std::size_t index) {
+    std::string out = fmt::format("  subgraph cluster_{} {{\n    label={};\n", index, dot_quoted(source_text(chain)));
+    out += fmt::format("    c{}_source [shape=ellipse, label={}];\n", index, dot_quoted(chain.state.info.name));
+    for (std::size_t s = 0; s < chain.slots.size(); ++s) {
+        const StageTraits& traits = chain.slots[s].stage->traits();
+        out += fmt::format("    c{}_{} [label={}{}];\n", index, s,
+                           dot_quoted(fmt::format("{}\n{}", traits.name, stage_text(traits, plan, s))),
+                           s < chain.decoder_count ? ", style=dashed" : "");
+        const std::string from = plan.parent[s] == ChainPlan::kSource ? fmt::format("c{}_source", index)
+                                                                        : fmt::format("c{}_{}", index, plan.parent[s]);
+        const Edge::Config& edge = plan.edges[s];
+        out += fmt::format("    {} -> c{}_{} [label={}{}];\n", from, index, s,
+                           dot_quoted(edge_text(edge, chain.slots[s].edge)),
+                           edge.overflow == Overflow::block ? "" : ", style=dashed");
+    }
+    return out + "  }\n";
+}
+
+}  // namespace
+
+std::string Pipeline::describe(DescribeFormat format) {
     Impl& impl = *impl_;
     if (impl.ran) throw ConfigError("Pipeline::describe() must come instead of run(), not after it");
     impl.ran = true;
@@ -149,31 +314,22 @@ std::string Pipeline::describe() {
                                     ? impl.options.worker_threads
                                     : std::max(1u, std::thread::hardware_concurrency());
     std::string out;
-    for (auto& chain_ptr : impl.chains) {
-        const ChainImpl& chain = *chain_ptr;
-        const SourceInfo& info = chain.state.info;
-        std::string details = info.live ? "live" : "file";
-        if (!chain.state.unavailable.empty()) details += ", not reachable yet: " + chain.state.unavailable;
-        if (!info.size.empty()) details += fmt::format(", {}x{}", info.size.width, info.size.height);
-        if (info.fps > 0) details += fmt::format(", {:.2f} fps", info.fps);
-        if (info.frame_count) details += fmt::format(", {}{} frames", info.frame_count_estimated ? "~" : "", *info.frame_count);
-        out += fmt::format("{} ({})\n", info.name, details);
-        const ChainPlan plan = plan_chain(chain, impl.options, threads);
-        for (std::size_t s = 0; s < chain.slots.size(); ++s) {
-            const StageTraits& traits = chain.slots[s].stage->traits();
-            const Edge::Config& edge = plan.edges[s];
-            std::string edge_text = fmt::format("cap {:>2}  {}", edge.capacity, to_string(edge.overflow));
-            if (chain.slots[s].edge.max_age)
-                edge_text += fmt::format("  max_age {}ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                                *chain.slots[s].edge.max_age).count());
-            std::string how = traits.parallel ? fmt::format("parallel x{}", plan.workers[s]) : "serial";
-            if (plan.restore[s]) how += ", restores order";
-            if (traits.blocking_io) how += ", dedicated thread";
-            if (traits.max_held > 0) how += fmt::format(", holds up to {}", traits.max_held);
-            out += fmt::format("  --[{:<34}]--> {:<16} {}\n", edge_text, traits.name, how);
+    if (format == DescribeFormat::dot)
+        out += "// framepipe --dry-run=dot: render with `dot -Tsvg FILE -o graph.svg`. Dashed edges drop frames when "
+               "full; dashed boxes are the source's own decode stages.\ndigraph framepipe {\n  rankdir=LR;\n"
+               "  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n";
+    try {
+        for (std::size_t i = 0; i < impl.chains.size(); ++i) {
+            const ChainImpl& chain = *impl.chains[i];
+            const ChainPlan plan = plan_chain(chain, impl.options, threads);
+            out += format == DescribeFormat::dot ? describe_dot(chain, plan, i)
+                                                 : describe_text(chain, plan, pool_frames_for(chain, plan));
         }
-        out += fmt::format("  frame pool: {} frames at most\n", pool_frames_for(chain, plan));
+    } catch (...) {
+        impl.close_opened();
+        throw;
     }
+    if (format == DescribeFormat::dot) out += "}\n";
     impl.close_opened();
     return out;
 }

@@ -38,7 +38,9 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
             const Edge& edge = *chain.edges[s];
             EdgeReport e;
             static_cast<EdgeCounts&>(e) = edge.counters();
-            e.from = s == 0 ? chain.state.info.name : chain.slots[s - 1].stage->traits().name;
+            const std::size_t parent = chain.plan.parent[s];
+            e.from = parent == detail::ChainPlan::kSource ? chain.state.info.name : chain.slots[parent].stage->traits().name;
+            if (parent != detail::ChainPlan::kSource) e.from_stage = parent;
             e.to = chain.slots[s].stage->traits().name;
             e.capacity = edge.capacity();
             e.overflow = edge.overflow();

@@ -10,8 +10,8 @@
 
 namespace framepipe::detail {
 
-SourceRunner::SourceRunner(RunControl& run, ChainState& chain, Source& source, Edge& out)
-    : run_(run), chain_(chain), source_(source), out_(out) {}
+SourceRunner::SourceRunner(RunControl& run, ChainState& chain, Source& source, FanOut out)
+    : run_(run), chain_(chain), source_(source), out_(std::move(out)) {}
 
 SourceRunner::~SourceRunner() { join(); }
 
@@ -141,8 +141,8 @@ void SourceRunner::read_loop() noexcept {
             chain_.counts.add<&SourceCounts::dropped_at_capture>();
             continue;
         }
-        frame->spans[0].queued = frame->capture_time;
-        (void)out_.push_wait(std::move(frame), run_.clock(), run_.abort_token());
+        const TimePoint captured = frame->capture_time;
+        out_.push_wait(std::move(frame), captured, run_.clock(), run_.abort_token());
     }
     try {
         chain_.ended_early = source_.ended_early();

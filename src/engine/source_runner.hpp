@@ -1,6 +1,6 @@
 #pragma once
 // SourceRunner: reads one source on a thread of its own (reads block: cameras, files, sockets) and pushes each frame
-// into the chain's first edge.
+// into the edges of the stages the source feeds (the first decode stage, and any branch that takes the packets).
 //
 // File input: frames come from the pool with acquire() and are pushed with push_wait(), so a full pool or a full
 // `block` edge stops the reading: backpressure reaches the source and nothing is lost.
@@ -13,6 +13,7 @@
 // run stops, then declared back (logged). The time without signal and the reconnects are counted for the report.
 
 #include "chain_state.hpp"
+#include "fan_out.hpp"
 #include "run_control.hpp"
 
 #include <framepipe/source.hpp>
@@ -24,7 +25,7 @@ namespace framepipe::detail {
 
 class SourceRunner {
 public:
-    SourceRunner(RunControl& run, ChainState& chain, Source& source, Edge& out);
+    SourceRunner(RunControl& run, ChainState& chain, Source& source, FanOut out);
     ~SourceRunner();
 
     /// Starts the reading thread. The source must be open.
@@ -45,7 +46,7 @@ private:
     RunControl& run_;
     ChainState& chain_;
     Source& source_;
-    Edge& out_;
+    FanOut out_;
     Frame spare_;  // live input only: where a frame goes when the pool is empty
     std::uint64_t next_sequence_ = 0;
     std::int64_t last_source_number_ = -1;  // the source's own number of the previous frame; -1 after (re)opening

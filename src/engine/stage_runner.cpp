@@ -19,11 +19,12 @@ StageRunner::StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wirin
       chain_(chain),
       stage_(stage),
       wiring_(wiring),
-      reserve_output_(wiring.out != nullptr && wiring.out->overflow() == Overflow::block) {
+      out_(wiring_.outs),
+      reserve_output_(out_.blocking()) {
     if (wiring_.restore_order) reorder_ = std::make_unique<ReorderWindow<FrameRef>>(reorder_entries(wiring_.workers));
     if (!stage.traits().parallel) held_.resize(stage.traits().max_held);
     wiring_.in->set_consumer(this);
-    if (wiring_.out != nullptr) wiring_.out->set_producer(this);
+    out_.set_producer(this);
 }
 
 void StageRunner::wake() noexcept {
@@ -55,9 +56,9 @@ bool StageRunner::ready_to_finish() const noexcept {
 bool StageRunner::has_work() const noexcept {
     if (finished_.load()) return false;
     if (ready_to_finish())  // flushing held frames needs room downstream; finishing itself does not
-        return held_count_.load() == 0 || run_.aborting() || !reserve_output_ || wiring_.out->has_free_slot();
+        return held_count_.load() == 0 || run_.aborting() || !reserve_output_ || out_.has_free_slot();
     if (wiring_.in->size() == 0) return false;
-    if (reserve_output_ && !wiring_.out->has_free_slot()) return false;
+    if (reserve_output_ && !out_.has_free_slot()) return false;
     if (reorder_ && !reorder_->has_free_entry()) return false;
     return true;
 }
@@ -69,7 +70,8 @@ StageRunner::Step StageRunner::step() noexcept {
         return Step::finished;
     }
     if (reserve_output_) {
-        if (!wiring_.out->try_reserve()) {
+        if (Edge* full = out_.try_reserve()) {
+            stalled_on_.store(full, std::memory_order_relaxed);
             note_output_stalled();
             return Step::idle;
         }
@@ -79,7 +81,7 @@ StageRunner::Step StageRunner::step() noexcept {
     if (reorder_) {
         entry = reorder_->claim();
         if (entry < 0) {
-            if (reserve_output_) wiring_.out->cancel_reservation();
+            if (reserve_output_) out_.cancel_reservation();
             return Step::idle;
         }
         reorder_->begin_pop();
@@ -100,15 +102,15 @@ StageRunner::Step StageRunner::step() noexcept {
         reorder_->end_pop();
     }
     if (!got) {
-        if (reserve_output_) wiring_.out->cancel_reservation();
+        if (reserve_output_) out_.cancel_reservation();
         in_flight_.fetch_sub(1);
         if (reorder_) reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
         return Step::idle;
     }
 
-    const Outcome outcome = process(*frame);
+    const Outcome outcome = process(frame);
     if (outcome == Outcome::hold && hold(frame)) {
-        if (reserve_output_) wiring_.out->cancel_reservation();
+        if (reserve_output_) out_.cancel_reservation();
         in_flight_.fetch_sub(1);
         return Step::progressed;
     }
@@ -121,17 +123,47 @@ StageRunner::Step StageRunner::step() noexcept {
         if (pass)
             forward(std::move(frame), reserve_output_);
         else if (reserve_output_)
-            wiring_.out->cancel_reservation();
+            out_.cancel_reservation();
         in_flight_.fetch_sub(1);
     }
     return Step::progressed;
 }
 
-Outcome StageRunner::process(Frame& frame) noexcept {
-    StageSpan& span = frame.spans[wiring_.position];
+// Copy on write: gives the stage a frame of its own when another branch still holds this one. False (and the run
+// fails) when the pool has no frame for the copy, which its sizing rules out.
+bool StageRunner::copy_if_shared(FrameRef& frame) noexcept {
+    if (frame.unique()) return true;
+    FrameRef copy = chain_.pool->try_acquire();
+    if (!copy) {
+        run_.fail({chain_.info.name, stage_.traits().name, frame->sequence,
+                   "no free frame to copy a shared frame into (the frame pool is too small: a bug, please report it)"});
+        return false;
+    }
+    try {
+        copy->copy_from(*frame);
+    } catch (const std::exception& error) {
+        run_.fail({chain_.info.name, stage_.traits().name, frame->sequence,
+                   std::string("copying a frame shared with another branch: ") + error.what()});
+        return false;
+    }
+    for (const std::size_t p : wiring_.lineage) copy->spans[p] = frame->spans[p];
+    copy->spans[wiring_.position] = frame->spans[wiring_.position];
+    frame = std::move(copy);
+    counts_.add<&StageCounts::copied>();
+    return true;
+}
+
+Outcome StageRunner::process(FrameRef& ref) noexcept {
     const Clock& clock = run_.clock();
     const bool profiling = run_.profiling();
-    if (profiling) span.started = clock.now();
+    if (profiling) ref->spans[wiring_.position].started = clock.now();
+    if (wiring_.copy_on_write && !copy_if_shared(ref)) {
+        counts_.add<&StageCounts::processed>();
+        counts_.add<&StageCounts::failed>();
+        return Outcome::drop;
+    }
+    Frame& frame = *ref;
+    StageSpan& span = frame.spans[wiring_.position];
     Outcome outcome = Outcome::drop;
     bool threw = false;
     try {
@@ -209,7 +241,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
         counts_.add<&StageCounts::discarded>();
         return Step::progressed;
     }
-    if (reserve_output_ && !wiring_.out->try_reserve()) return Step::idle;
+    if (reserve_output_ && out_.try_reserve() != nullptr) return Step::idle;
     FrameRef frame = std::move(slot);
     held_head_ = (held_head_ + 1) % held_.size();
     held_count_.fetch_sub(1);
@@ -230,14 +262,16 @@ StageRunner::Step StageRunner::flush_one() noexcept {
         forward(std::move(frame), reserve_output_);
     } else {
         counts_.add<&StageCounts::filtered>();
-        if (reserve_output_) wiring_.out->cancel_reservation();
+        if (reserve_output_) out_.cancel_reservation();
     }
     return Step::progressed;
 }
 
 void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
+    (void)reserved;  // every `block` output was reserved exactly when reserve_output_ (FanOut::push relies on it)
     const TimePoint finished = frame->spans[wiring_.position].finished;
-    if (wiring_.out == nullptr) {  // the chain's sink: the frame is delivered
+    if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
+        if (!wiring_.main_sink) return;
         if (run_.profiling()) {
             chain_.end_to_end.record(finished - frame->capture_time);
             chain_.last_delivery_ns.store(finished.time_since_epoch().count(), std::memory_order_relaxed);
@@ -251,18 +285,14 @@ void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
         chain_.counts.add<&SourceCounts::delivered>();
         return;
     }
-    frame->spans[wiring_.position + 1].queued = finished;
-    if (reserved)
-        wiring_.out->push_reserved(std::move(frame));
-    else
-        (void)wiring_.out->push(std::move(frame));  // a drop policy: queued or dropped, never "full"
+    out_.push(std::move(frame), finished);
 }
 
 void StageRunner::emit_in_order(FrameRef frame) noexcept {
     if (frame)
         forward(std::move(frame), reserve_output_);
     else if (reserve_output_)
-        wiring_.out->cancel_reservation();
+        out_.cancel_reservation();
     in_flight_.fetch_sub(1);
     // The entry just freed may be what an idle worker was waiting for.
     if (!finished_.load()) wake();
@@ -279,8 +309,8 @@ void StageRunner::finish() noexcept {
             run_.fail({chain_.info.name, stage_.traits().name, std::nullopt, "close: unknown exception"});
         }
     }
-    if (wiring_.out != nullptr) wiring_.out->close();
-    if (wiring_.last) run_.chain_finished();
+    out_.close();
+    if (out_.empty() && chain_.sinks_left.fetch_sub(1) == 1) run_.chain_finished();
 }
 
 void StageRunner::note_output_stalled() noexcept {
@@ -293,7 +323,8 @@ void StageRunner::note_output_flowing() noexcept {
     if (output_stalled_since_ns_.load(std::memory_order_relaxed) == 0) return;
     const std::int64_t since = output_stalled_since_ns_.exchange(0, std::memory_order_relaxed);
     if (since != 0)
-        wiring_.out->add_blocked_time(run_.clock().now() - TimePoint{Duration{since}});
+        if (Edge* edge = stalled_on_.load(std::memory_order_relaxed))
+            edge->add_blocked_time(run_.clock().now() - TimePoint{Duration{since}});
 }
 
 StageReport StageRunner::report() const {

@@ -1,6 +1,8 @@
 #pragma once
 // StageRunner: drives one stage of one chain. It takes frames from the stage's input edge, calls Stage::process(),
-// and hands the result to the output edge (or, for the chain's last stage, counts it delivered).
+// and hands the result to its output edges (FanOut: one per stage it feeds); at the end of the main branch it counts
+// the frame delivered. Copy on write: a stage that is not read_only, given a frame another branch still holds, works
+// on a copy of its own (from the chain's pool, counted as `copied`).
 //
 // Scheduling: the runner is woken (wake()) whenever its input gains a frame, its output (under `block`) gains space,
 // or its input closes. It keeps at most `workers` activations outstanding on its scheduler node; each activation
@@ -16,6 +18,7 @@
 
 #include "bounded_queue.hpp"
 #include "chain_state.hpp"
+#include "fan_out.hpp"
 #include "scheduler.hpp"
 #include "latency_histogram.hpp"
 #include "live_counters.hpp"
@@ -39,11 +42,13 @@ public:
     struct Wiring {
         std::size_t position = 0;         // index in the chain (and in Frame::spans)
         Edge* in = nullptr;               // never null
-        Edge* out = nullptr;              // null for the chain's last stage
+        std::vector<FanOut::Target> outs; // empty at the end of a branch
         std::optional<Duration> max_age;  // of the input edge
         std::size_t workers = 1;          // most concurrent process() calls
         bool restore_order = false;       // parallel stage whose output must stay in source order
-        bool last = false;                // the chain's last stage
+        bool main_sink = false;           // the end of the chain's main branch: what it passes is "delivered"
+        bool copy_on_write = false;       // the stage writes to frames that other branches may share
+        std::vector<std::size_t> lineage; // positions of the stages before it on its branch (spans a copy keeps)
     };
 
     StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wiring wiring);
@@ -74,7 +79,8 @@ private:
     [[nodiscard]] bool has_work() const noexcept;
     [[nodiscard]] bool ready_to_finish() const noexcept;
     void finish() noexcept;
-    Outcome process(Frame& frame) noexcept;
+    Outcome process(FrameRef& frame) noexcept;
+    bool copy_if_shared(FrameRef& frame) noexcept;
     bool hold(FrameRef& frame) noexcept;
     void forward(FrameRef frame, bool reserved) noexcept;
     void emit_in_order(FrameRef frame) noexcept;
@@ -85,7 +91,8 @@ private:
     ChainState& chain_;
     Stage& stage_;
     const Wiring wiring_;
-    const bool reserve_output_;  // output edge is `block`
+    FanOut out_;
+    const bool reserve_output_;  // some output edge is `block`
     std::unique_ptr<Activation> activation_;
     std::unique_ptr<ReorderWindow<FrameRef>> reorder_;
     bool opened_ = false;
@@ -98,6 +105,7 @@ private:
     std::atomic<int> in_flight_{0};  // frames taken from the input and not yet passed on or dropped
     std::atomic<bool> finished_{false};
     std::atomic<std::int64_t> output_stalled_since_ns_{0};
+    std::atomic<Edge*> stalled_on_{nullptr};  // the full output edge the stall is charged to
 
     LiveCounters<StageCounts> counts_;  // held, unwritten, damaged and busy are kept elsewhere (see report())
     LatencyHistogram service_;

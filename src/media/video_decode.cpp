@@ -71,6 +71,14 @@ PictureAttachment& picture_slot(Frame& frame) {
     return frame.attach<PictureAttachment>();
 }
 
+void PictureAttachment::copy_to(Frame& target) const {
+    PictureAttachment& copy = picture_slot(target);
+    av_frame_unref(copy.picture.get());
+    if (picture->buf[0] != nullptr && av_frame_ref(copy.picture.get(), picture.get()) < 0)
+        throw Error("copying a decoded picture for a branch: out of memory");
+    copy.stream = stream;
+}
+
 namespace {
 
 Duration media_time_of(const AVFrame& picture, const StreamParameters& stream) {

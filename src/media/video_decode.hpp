@@ -30,6 +30,7 @@ public:
         av_frame_unref(picture.get());
         stream.reset();
     }
+    void copy_to(Frame& target) const override;
     FramePtr picture;
     std::shared_ptr<const StreamParameters> stream;
 };

@@ -1,6 +1,7 @@
 #include "video_encoder.hpp"
 
 #include "av_support.hpp"
+#include "muxed_file.hpp"
 
 #include <framepipe/error.hpp>
 
@@ -40,46 +41,6 @@ const AVCodec* find_encoder(const std::string& name) {
     return codec != nullptr && codec->type == AVMEDIA_TYPE_VIDEO ? codec : nullptr;
 }
 
-// The file under the muxer: a plain descriptor, so a full disk can be answered (make room, retry) and a flush really
-// hands the bytes to the OS. Owned by the encoder's Impl; closed by close().
-struct FileSink {
-    int fd = -1;
-    VideoEncoder::MakeRoom make_room;
-    int error = 0;  // errno of the first failed write, for the message
-
-    static int write(void* opaque, std::uint8_t* data, int size) {
-        auto& sink = *static_cast<FileSink*>(opaque);
-        int done = 0;
-        while (done < size) {
-            const ssize_t n = ::write(sink.fd, data + done, static_cast<std::size_t>(size - done));
-            if (n >= 0) {
-                done += static_cast<int>(n);
-                continue;
-            }
-            if (errno == EINTR) continue;
-            if ((errno == ENOSPC || errno == EDQUOT) && sink.make_room && sink.make_room()) continue;
-            if (sink.error == 0) sink.error = errno;
-            return AVERROR(errno);
-        }
-        return size;
-    }
-    static std::int64_t seek(void* opaque, std::int64_t offset, int whence) {
-        auto& sink = *static_cast<FileSink*>(opaque);
-        if (whence == AVSEEK_SIZE) {
-            struct stat info {};
-            return ::fstat(sink.fd, &info) == 0 ? static_cast<std::int64_t>(info.st_size) : AVERROR(errno);
-        }
-        const off_t at = ::lseek(sink.fd, offset, whence & ~AVSEEK_FORCE);
-        return at < 0 ? AVERROR(errno) : static_cast<std::int64_t>(at);
-    }
-    int close() {
-        if (fd < 0) return 0;
-        const int ret = ::close(fd);
-        fd = -1;
-        return ret == 0 ? 0 : AVERROR(errno);
-    }
-};
-
 }  // namespace
 
 struct VideoEncoder::Impl {
@@ -88,10 +49,9 @@ struct VideoEncoder::Impl {
     const AVCodec* codec = nullptr;
     const AVOutputFormat* format = nullptr;
     AVPixelFormat pixel_format = AV_PIX_FMT_YUV420P;
-    FileSink sink;
-    // Freed in this order by release(): the muxer, then its AVIO context and buffer, then the encoder.
-    AVFormatContext* container = nullptr;
-    AVIOContext* io = nullptr;
+    MakeRoom make_room;
+    // Freed in this order by release(): the muxer and its file, then the encoder.
+    std::unique_ptr<MuxedFile> file;
     CodecContextPtr encoder;
     AVStream* stream = nullptr;
     FramePtr picture;
@@ -113,24 +73,26 @@ struct VideoEncoder::Impl {
     ~Impl() { release(); }
 
     [[noreturn]] void fail(const std::string& what, int code) {
-        const std::string why = sink.error != 0 ? std::string(std::strerror(sink.error)) : av_error_text(code);
-        release();
         finished = true;
-        throw Error(fmt::format("'{}': {}: {}", path, what, why));
+        encoder.reset();
+        if (file) file->fail(what, code);  // closes the file, naming the failed write's cause
+        throw Error(fmt::format("'{}': {}: {}", path, what, av_error_text(code)));
+    }
+    // Runs a MuxedFile call; if it throws (it closed the file), the encoder takes no more frames either.
+    template <class Call>
+    void on_file(Call call) {
+        try {
+            call(*file);
+        } catch (...) {
+            finished = true;
+            encoder.reset();
+            throw;
+        }
     }
 
     // Frees the muxer, the file and the encoder without finishing the file: what reached it stays.
     void release() noexcept {
-        if (container != nullptr) {
-            container->pb = nullptr;
-            avformat_free_context(container);
-            container = nullptr;
-        }
-        if (io != nullptr) {
-            av_freep(&io->buffer);
-            avio_context_free(&io);
-        }
-        sink.close();
+        if (file) file->release();
         encoder.reset();
     }
 
@@ -201,34 +163,20 @@ struct VideoEncoder::Impl {
                 1, av_rescale_q(std::chrono::duration_cast<std::chrono::microseconds>(options.flush_interval).count(),
                                 AVRational{1, 1000000}, encoder->time_base));
 
-        ret = avformat_alloc_output_context2(&container, format, nullptr, path.c_str());
-        if (ret < 0) fail("cannot set up the container", ret);
-        stream = avformat_new_stream(container, nullptr);
+        try {
+            file = std::make_unique<MuxedFile>(path, format);
+        } catch (...) {
+            finished = true;
+            encoder.reset();
+            throw;
+        }
+        file->on_full_disk(make_room);
+        stream = avformat_new_stream(file->container(), nullptr);
         if (stream == nullptr) fail("cannot set up the container", AVERROR(ENOMEM));
         stream->time_base = encoder->time_base;
         stream->avg_frame_rate = rate;
         avcodec_parameters_from_context(stream->codecpar, encoder.get());
-        if (!(format->flags & AVFMT_NOFILE)) {
-            sink.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (sink.fd < 0) {
-                sink.error = errno;
-                fail("cannot create the file", AVERROR(sink.error));
-            }
-            constexpr int kBuffer = 64 * 1024;
-            auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
-            io = avio_alloc_context(buffer, kBuffer, 1, &sink, nullptr, &FileSink::write, &FileSink::seek);
-            if (io == nullptr) {
-                av_free(buffer);
-                fail("out of memory", AVERROR(ENOMEM));
-            }
-            container->pb = io;
-            container->flags |= AVFMT_FLAG_CUSTOM_IO;
-        }
-        AVDictionary* muxer_options = nullptr;
-        if (options.fragmented) av_dict_set(&muxer_options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
-        ret = avformat_write_header(container, &muxer_options);
-        av_dict_free(&muxer_options);
-        if (ret < 0) fail("cannot write the header", ret);
+        on_file([&](MuxedFile& f) { f.open(options.fragmented); });
         min_step = std::max<std::int64_t>(1, av_rescale_q_rnd(1, stream->time_base, encoder->time_base, AV_ROUND_UP));
         picture.reset(av_frame_alloc());
         picture->format = pixel_format;
@@ -259,12 +207,7 @@ struct VideoEncoder::Impl {
 
     // Hands the muxer's buffered data and the AVIO buffer to the OS: after this, a SIGKILL loses nothing written.
     void flush() {
-        int ret = av_write_frame(container, nullptr);
-        if (ret >= 0) {
-            avio_flush(container->pb);
-            ret = container->pb->error;
-        }
-        if (ret < 0) fail("cannot write to the file", ret);
+        on_file([](MuxedFile& f) { f.flush(); });
         durable = muxed;
     }
 
@@ -278,8 +221,8 @@ struct VideoEncoder::Impl {
             const std::int64_t pts = packet->pts;
             av_packet_rescale_ts(packet.get(), encoder->time_base, stream->time_base);
             packet->stream_index = stream->index;
-            const int written_ret = av_interleaved_write_frame(container, packet.get());
-            if (written_ret < 0) fail(flushing ? "cannot finish the file" : "cannot write to the file", written_ret);
+            on_file([&](MuxedFile& f) { f.write(*packet, flushing ? "cannot finish the file" : "cannot write to the file"); });
+            av_packet_unref(packet.get());
             ++muxed;
             // Timed flushes: at the first packet (the file plays from then on), then whenever a packet is
             // flush_interval of media time past the last flush.
@@ -330,21 +273,9 @@ struct VideoEncoder::Impl {
         int ret = avcodec_send_frame(encoder.get(), nullptr);
         if (ret < 0) fail("cannot finish the file", ret);
         drain(true, abort);
-        ret = av_write_trailer(container);
-        if (ret >= 0) {
-            avio_flush(container->pb);
-            ret = container->pb->error;
-        }
-        if (ret < 0) fail("cannot finish the file", ret);
+        on_file([](MuxedFile& f) { f.finish(); });
         durable = muxed;
-        container->pb = nullptr;
-        avformat_free_context(container);
-        container = nullptr;
-        av_freep(&io->buffer);
-        avio_context_free(&io);
-        ret = sink.close();
         encoder.reset();
-        if (ret < 0) throw Error(fmt::format("'{}': cannot finish the file: {}", path, av_error_text(ret)));
     }
 };
 
@@ -383,7 +314,7 @@ VideoEncoder::~VideoEncoder() {
     }
 }
 
-void VideoEncoder::on_full_disk(MakeRoom make_room) { impl_->sink.make_room = std::move(make_room); }
+void VideoEncoder::on_full_disk(MakeRoom make_room) { impl_->make_room = std::move(make_room); }
 void VideoEncoder::write(const cv::Mat& image) { impl_->write(image, std::nullopt); }
 void VideoEncoder::write(const cv::Mat& image, Duration media_time) { impl_->write(image, media_time); }
 void VideoEncoder::finish(std::stop_token abort) { impl_->finish(abort); }
@@ -391,7 +322,7 @@ void VideoEncoder::finish(std::stop_token abort) { impl_->finish(abort); }
 std::int64_t VideoEncoder::frames_written() const noexcept { return impl_->written; }
 std::int64_t VideoEncoder::frames_durable() const noexcept { return impl_->durable; }
 const std::string& VideoEncoder::path() const noexcept { return impl_->path; }
-bool VideoEncoder::disk_full() const noexcept { return impl_->sink.error == ENOSPC || impl_->sink.error == EDQUOT; }
+bool VideoEncoder::disk_full() const noexcept { return impl_->file && impl_->file->disk_full(); }
 
 std::string VideoEncoder::available_encoders() {
     std::string list;

@@ -13,18 +13,65 @@ const SteadyClock& SteadyClock::instance() noexcept {
     return clock;
 }
 
-std::uint64_t SourceReport::dropped() const noexcept {
+std::vector<std::size_t> SourceReport::branch_to(std::size_t stage) const {
+    std::vector<std::size_t> path;
+    // Reports read from JSON written before branches existed carry no from_stage: a line.
+    for (std::optional<std::size_t> s = stage; s && *s < stages.size() && path.size() <= stages.size();) {
+        path.push_back(*s);
+        s = *s < edges.size() ? edges[*s].from_stage : std::nullopt;
+    }
+    std::reverse(path.begin(), path.end());
+    return path;
+}
+
+std::vector<std::size_t> SourceReport::branch_ends() const {
+    std::vector<bool> feeds(stages.size(), false);
+    for (const EdgeReport& edge : edges)
+        if (edge.from_stage && *edge.from_stage < feeds.size()) feeds[*edge.from_stage] = true;
+    std::vector<std::size_t> ends;
+    for (std::size_t s = 0; s < stages.size(); ++s)
+        if (!feeds[s]) ends.push_back(s);
+    return ends;
+}
+
+std::size_t SourceReport::main_branch_end() const noexcept {
+    if (stages.empty()) return 0;
+    std::size_t at = 0;  // the source's first consumer
+    for (;;) {
+        std::optional<std::size_t> next;
+        for (std::size_t e = at + 1; e < edges.size() && !next; ++e)
+            if (edges[e].from_stage == at) next = e;
+        if (!next) return at;
+        at = *next;
+    }
+}
+
+std::uint64_t SourceReport::dropped_on_branch(std::size_t end) const {
     std::uint64_t total = sum_of_drops<SourceCounts>(*this);
-    for (const EdgeReport& edge : edges) total += edge.dropped();
-    for (const StageReport& stage : stages) total += stage.dropped();
+    for (const std::size_t s : branch_to(end)) {
+        if (s < edges.size()) total += edges[s].dropped();
+        total += stages[s].dropped();
+    }
     return total;
 }
 
-std::uint64_t SourceReport::queued() const noexcept {
+std::uint64_t SourceReport::queued_on_branch(std::size_t end) const {
     std::uint64_t total = 0;
-    for (const EdgeReport& edge : edges) total += edge.queued;
-    for (const StageReport& stage : stages) total += stage.held;
+    for (const std::size_t s : branch_to(end)) {
+        if (s < edges.size()) total += edges[s].queued;
+        total += stages[s].held;
+    }
     return total;
+}
+
+std::uint64_t SourceReport::dropped() const noexcept {
+    if (stages.empty()) return sum_of_drops<SourceCounts>(*this);
+    return dropped_on_branch(main_branch_end());
+}
+
+std::uint64_t SourceReport::queued() const noexcept {
+    if (stages.empty()) return 0;
+    return queued_on_branch(main_branch_end());
 }
 
 std::uint64_t SourceReport::damaged() const noexcept {
@@ -46,7 +93,11 @@ double SourceReport::fps() const noexcept {
 
 bool SourceReport::balanced() const noexcept {
     if (!std::all_of(edges.begin(), edges.end(), [](const EdgeReport& e) { return e.balanced(); })) return false;
-    return captured == delivered + dropped() + queued();
+    if (stages.empty()) return captured == delivered + dropped();
+    if (captured != delivered + dropped() + queued()) return false;
+    for (const std::size_t end : branch_ends())
+        if (captured != stages[end].passed + dropped_on_branch(end) + queued_on_branch(end)) return false;
+    return true;
 }
 
 bool RunReport::balanced() const noexcept {

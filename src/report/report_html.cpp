@@ -201,7 +201,7 @@ svg {{ display: block; margin: 10px 0; }}
 .grid {{ stroke: #eee; }}
 </style></head><body>
 {}
-<p class="meta">Made by framepipe from its run report (framepipe-report/1).</p>
+<p class="meta">Made by framepipe from its run report (framepipe-report/2).</p>
 </body></html>
 )",
                                          html_escaped(title), body);

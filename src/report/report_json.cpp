@@ -118,6 +118,7 @@ std::string report_to_json(const RunReport& report) {
         json edges = json::array();
         for (const EdgeReport& e : s.edges) {
             json edge = {{"from", e.from},
+                         {"from_stage", e.from_stage ? json(*e.from_stage) : json(nullptr)},
                          {"to", e.to},
                          {"capacity", e.capacity},
                          {"overflow", std::string(to_string(e.overflow))},
@@ -183,7 +184,7 @@ RunReport read_report_json(const std::string& path) {
     } catch (const json::parse_error& e) {
         throw ConfigError(fmt::format("'{}' is not JSON: {}", path, e.what()));
     }
-    if (!root.is_object() || root.value("schema", "") != kReportSchema)
+    if (!root.is_object() || (root.value("schema", "") != kReportSchema && root.value("schema", "") != "framepipe-report/1"))
         throw ConfigError(fmt::format("'{}' is not a framepipe report ({} expected)", path, kReportSchema));
     try {
         RunReport r;
@@ -220,6 +221,11 @@ RunReport read_report_json(const std::string& path) {
             for (const json& e : src.at("edges")) {
                 EdgeReport edge;
                 edge.from = e.at("from");
+                // Version 1 had no branches: each edge came from the stage before it.
+                if (!e.contains("from_stage"))
+                    edge.from_stage = s.edges.empty() ? std::nullopt : std::optional<std::size_t>(s.edges.size() - 1);
+                else if (!e.at("from_stage").is_null())
+                    edge.from_stage = e.at("from_stage").get<std::size_t>();
                 edge.to = e.at("to");
                 edge.capacity = e.at("capacity");
                 edge.overflow = parse_overflow(e.at("overflow").get<std::string>()).value_or(Overflow::block);

@@ -42,7 +42,7 @@ live::LiveViewServer::Settings parse_listen(const std::string& text) {
 class LiveView final : public Stage {
 public:
     LiveView(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .needs_ordered_input = true}),
+        : Stage({.name = name, .needs_ordered_input = true, .read_only = true}),
           settings_(parse_listen(o.text("listen"))),
           stream_name_(o.has("stream") ? o.text("stream") : ""),
           max_fps_(o.number("max_fps")),

@@ -218,7 +218,7 @@ private:
 class EventClips final : public Stage {
 public:
     EventClips(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}),
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true, .read_only = true}),
           dir_(o.text("dir")),
           pre_roll_(o.duration("pre_roll")),
           post_roll_(o.duration("post_roll")),

@@ -40,7 +40,7 @@ namespace fs = std::filesystem;
 class Record final : public Stage {
 public:
     Record(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}),
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true, .read_only = true}),
           dir_(o.text("dir")),
           segment_(o.duration("segment")),
           container_(o.text("container")),

@@ -16,7 +16,7 @@ namespace framepipe::stages {
 namespace {
 
 StageTraits writer_traits(const std::string& name) {
-    return {.name = name, .needs_ordered_input = true, .blocking_io = true};
+    return {.name = name, .needs_ordered_input = true, .blocking_io = true, .read_only = true};
 }
 
 double sharpness(const cv::Mat& image) {  // variance of the Laplacian of a 256-wide gray copy

@@ -24,7 +24,7 @@ namespace {
 class WriteImages final : public Stage {
 public:
     WriteImages(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .parallel = true, .blocking_io = true}), name_template_(o.text("file")) {
+        : Stage({.name = name, .parallel = true, .blocking_io = true, .read_only = true}), name_template_(o.text("file")) {
         output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
     }
     void open(const StageContext& context) override {
@@ -60,7 +60,7 @@ private:
 class WriteVideo final : public Stage {
 public:
     WriteVideo(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}),
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true, .read_only = true}),
           path_template_(o.text("path")),
           overwrite_(o.boolean("overwrite")),
           fps_(o.number("fps")) {
@@ -158,7 +158,7 @@ private:
 
 class Null final : public Stage {
 public:
-    Null(const std::string& name, const OptionValues&) : Stage({.name = name, .parallel = true}) {}
+    Null(const std::string& name, const OptionValues&) : Stage({.name = name, .parallel = true, .read_only = true}) {}
     Outcome process(Frame&) override { return Outcome::pass; }
 };
 
@@ -166,7 +166,7 @@ public:
 class Window final : public Stage {
 public:
     Window(const std::string& name, const OptionValues& o)
-        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true}), title_(o.has("title") ? o.text("title") : "") {}
+        : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true, .read_only = true}), title_(o.has("title") ? o.text("title") : "") {}
     void open(const StageContext& context) override {
         const char* display = std::getenv("DISPLAY");
         const char* wayland = std::getenv("WAYLAND_DISPLAY");

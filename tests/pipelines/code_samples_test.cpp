@@ -41,6 +41,17 @@ framepipe::RunReport pipeline_sample() {
     return report;
 }
 
+// include/framepipe/pipeline.hpp, Chain (not run: it reads cam.mp4).
+[[maybe_unused]] void chain_sample() {
+    using namespace framepipe;
+    Pipeline pipeline;
+    Chain& camera = pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = "cam.mp4"}));
+    camera.add(make_stage("record", {{"codec", "copy"}}), {}, std::string(kFromPackets));  // packets, untouched
+    camera.add(make_stage("resize", {{"width", "640"}}), {}, std::string(kFromSource));   // decoded pictures
+    camera.add(make_stage("motion"), {.overflow = Overflow::drop_oldest});               // after resize
+    camera.add(make_stage("live_view"), {.overflow = Overflow::latest}, "resize");        // a second branch of resize
+}
+
 // include/framepipe/registry.hpp: a declaration (not run: "blur" is taken) and a use.
 class Blur final : public framepipe::Stage {
 public:

@@ -124,7 +124,8 @@ public:
     explicit RecordingSink(Options options)
         : Stage({.name = options.name,
                  .needs_ordered_input = options.ordered,
-                 .blocking_io = options.stall_until_released || options.sleep.count() > 0}),
+                 .blocking_io = options.stall_until_released || options.sleep.count() > 0,
+                 .read_only = true}),
           options_(options) {}
 
     void open(const StageContext&) override {

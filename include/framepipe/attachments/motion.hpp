@@ -24,6 +24,7 @@ struct MotionAttachment final : FrameAttachment {
         regions.clear();
         event = 0;
     }
+    void copy_to(Frame& target) const override { target.attach<MotionAttachment>() = *this; }
 };
 
 }  // namespace framepipe

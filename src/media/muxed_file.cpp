@@ -1,0 +1,123 @@
+#include "muxed_file.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace framepipe::media {
+
+MuxedFile::MuxedFile(std::string path, const AVOutputFormat* format) : path_(std::move(path)) {
+    const int ret = avformat_alloc_output_context2(&container_, format, nullptr, path_.c_str());
+    if (ret < 0) throw Error(fmt::format("'{}': cannot set up the container: {}", path_, av_error_text(ret)));
+}
+
+MuxedFile::~MuxedFile() { release(); }
+
+int MuxedFile::write_to_fd(void* opaque, std::uint8_t* data, int size) {
+    auto& file = *static_cast<MuxedFile*>(opaque);
+    int done = 0;
+    while (done < size) {
+        const ssize_t n = ::write(file.fd_, data + done, static_cast<std::size_t>(size - done));
+        if (n >= 0) {
+            done += static_cast<int>(n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if ((errno == ENOSPC || errno == EDQUOT) && file.make_room_ && file.make_room_()) continue;
+        if (file.error_ == 0) file.error_ = errno;
+        return AVERROR(errno);
+    }
+    return size;
+}
+
+std::int64_t MuxedFile::seek_fd(void* opaque, std::int64_t offset, int whence) {
+    auto& file = *static_cast<MuxedFile*>(opaque);
+    if (whence == AVSEEK_SIZE) {
+        struct stat info {};
+        return ::fstat(file.fd_, &info) == 0 ? static_cast<std::int64_t>(info.st_size) : AVERROR(errno);
+    }
+    const off_t at = ::lseek(file.fd_, offset, whence & ~AVSEEK_FORCE);
+    return at < 0 ? AVERROR(errno) : static_cast<std::int64_t>(at);
+}
+
+void MuxedFile::fail(const std::string& what, int code) {
+    const std::string why = error_ != 0 ? std::string(std::strerror(error_)) : av_error_text(code);
+    release();
+    throw Error(fmt::format("'{}': {}: {}", path_, what, why));
+}
+
+void MuxedFile::open(bool fragmented) {
+    if (!(container_->oformat->flags & AVFMT_NOFILE)) {
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            error_ = errno;
+            fail("cannot create the file", AVERROR(error_));
+        }
+        constexpr int kBuffer = 64 * 1024;
+        auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+        io_ = avio_alloc_context(buffer, kBuffer, 1, this, nullptr, &write_to_fd, &seek_fd);
+        if (io_ == nullptr) {
+            av_free(buffer);
+            fail("out of memory", AVERROR(ENOMEM));
+        }
+        container_->pb = io_;
+        container_->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
+    AVDictionary* options = nullptr;
+    if (fragmented) av_dict_set(&options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+    const int ret = avformat_write_header(container_, &options);
+    av_dict_free(&options);
+    if (ret < 0) fail("cannot write the header", ret);
+}
+
+void MuxedFile::write(AVPacket& packet, const char* what) {
+    const int ret = av_write_frame(container_, &packet);
+    if (ret < 0) fail(what, ret);
+}
+
+void MuxedFile::flush() {
+    int ret = av_write_frame(container_, nullptr);
+    if (ret >= 0 && container_->pb != nullptr) {
+        avio_flush(container_->pb);
+        ret = container_->pb->error;
+    }
+    if (ret < 0) fail("cannot write to the file", ret);
+}
+
+void MuxedFile::finish() {
+    if (container_ == nullptr) return;
+    int ret = av_write_trailer(container_);
+    if (ret >= 0 && container_->pb != nullptr) {
+        avio_flush(container_->pb);
+        ret = container_->pb->error;
+    }
+    if (ret < 0) fail("cannot finish the file", ret);
+    release();
+    if (error_ != 0) throw Error(fmt::format("'{}': cannot finish the file: {}", path_, std::strerror(error_)));
+}
+
+void MuxedFile::release() noexcept {
+    if (container_ != nullptr) {
+        container_->pb = nullptr;
+        avformat_free_context(container_);
+        container_ = nullptr;
+    }
+    if (io_ != nullptr) {
+        av_freep(&io_->buffer);
+        avio_context_free(&io_);
+    }
+    if (fd_ >= 0) {
+        if (::close(fd_) != 0 && error_ == 0) error_ = errno;
+        fd_ = -1;
+    }
+}
+
+bool MuxedFile::disk_full() const noexcept { return error_ == ENOSPC || error_ == EDQUOT; }
+
+}  // namespace framepipe::media

@@ -1,0 +1,132 @@
+#include "packet_writer.hpp"
+
+#include "muxed_file.hpp"
+#include "video_decode.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace framepipe::media {
+
+struct PacketWriter::Impl {
+    std::string path;
+    Options options;
+    const AVOutputFormat* format = nullptr;
+    MakeRoom make_room;
+    std::unique_ptr<MuxedFile> file;
+    AVStream* stream = nullptr;
+    AVRational source_base{1, 1};
+    PacketPtr packet{av_packet_alloc()};
+    std::int64_t origin = AV_NOPTS_VALUE;   // the first packet's decoding time: the file's 0
+    std::int64_t last_dts = AV_NOPTS_VALUE;
+    std::int64_t flush_ticks = 0;           // flush_interval in the source's time base
+    std::int64_t flushed_dts = AV_NOPTS_VALUE;
+    std::int64_t written = 0, durable = 0;
+    bool finished = false;
+
+    template <class Call>
+    void on_file(Call call) {
+        try {
+            call(*file);
+        } catch (...) {
+            finished = true;
+            throw;
+        }
+    }
+
+    void open(const StreamParameters& parameters) {
+        file = std::make_unique<MuxedFile>(path, format);
+        file->on_full_disk(make_room);
+        stream = avformat_new_stream(file->container(), nullptr);
+        if (stream == nullptr) on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
+        int ret = avcodec_parameters_copy(stream->codecpar, parameters.codec.get());
+        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("cannot set up the container", ret); });
+        stream->codecpar->codec_tag = 0;  // the container picks its own tag for the codec
+        source_base = parameters.time_base;
+        stream->time_base = source_base;  // a hint: the muxer may choose another
+        on_file([&](MuxedFile& f) { f.open(options.fragmented); });
+        if (options.flush_interval > Duration::zero())
+            flush_ticks = std::max<std::int64_t>(
+                1, av_rescale_q(std::chrono::duration_cast<std::chrono::microseconds>(options.flush_interval).count(),
+                                AVRational{1, 1000000}, source_base));
+    }
+
+    bool write(const Frame& frame, const StreamParameters& parameters) {
+        if (finished) throw Error(fmt::format("'{}': write after finish", path));
+        if (frame.format != PixelFormat::encoded)
+            throw Error(fmt::format("'{}': stream copy needs compressed packets (`from: packets`), not pictures", path));
+        if (!file) {
+            if (!frame.key) return false;  // a file starts on a keyframe
+            open(parameters);
+        }
+        std::int64_t dts = frame.dts != AV_NOPTS_VALUE ? frame.dts : frame.pts;
+        std::int64_t pts = frame.pts != AV_NOPTS_VALUE ? frame.pts : dts;
+        if (origin == AV_NOPTS_VALUE) origin = dts != AV_NOPTS_VALUE ? dts : 0;
+        if (dts == AV_NOPTS_VALUE) dts = last_dts == AV_NOPTS_VALUE ? origin : last_dts + 1;
+        if (pts == AV_NOPTS_VALUE) pts = dts;
+        if (last_dts != AV_NOPTS_VALUE && dts <= last_dts) {  // muxers need strictly increasing decoding times
+            const std::int64_t shift = last_dts + 1 - dts;
+            dts += shift;
+            pts = std::max(pts, dts);
+        }
+        last_dts = dts;
+        int ret = av_new_packet(packet.get(), static_cast<int>(frame.encoded.size()));
+        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("out of memory", ret); });
+        if (!frame.encoded.empty()) std::memcpy(packet->data, frame.encoded.data(), frame.encoded.size());
+        packet->pts = pts - origin;
+        packet->dts = dts - origin;
+        packet->flags = frame.key ? AV_PKT_FLAG_KEY : 0;
+        packet->stream_index = stream->index;
+        av_packet_rescale_ts(packet.get(), source_base, stream->time_base);
+        on_file([&](MuxedFile& f) { f.write(*packet); });
+        av_packet_unref(packet.get());
+        ++written;
+        // Timed flushes: at the first packet (the file plays from then on), then every flush_interval of media time.
+        if (flush_ticks > 0 && (flushed_dts == AV_NOPTS_VALUE || dts - flushed_dts >= flush_ticks)) {
+            on_file([](MuxedFile& f) { f.flush(); });
+            durable = written;
+            flushed_dts = dts;
+        }
+        return true;
+    }
+
+    void finish() {
+        if (finished) return;
+        finished = true;
+        if (!file) return;
+        file->finish();
+        durable = written;
+    }
+};
+
+PacketWriter::PacketWriter(std::string path, Options options) : impl_(std::make_unique<Impl>()) {
+    quiet_ffmpeg_logging();
+    impl_->path = std::move(path);
+    impl_->options = options;
+    impl_->format = av_guess_format(nullptr, impl_->path.c_str(), nullptr);
+    if (impl_->format == nullptr)
+        throw ConfigError(fmt::format("cannot tell the container from '{}'; end the name in .mkv, .ts or .mp4",
+                                      impl_->path));
+}
+
+PacketWriter::~PacketWriter() {
+    try {
+        finish();
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+    }
+}
+
+void PacketWriter::on_full_disk(MakeRoom make_room) { impl_->make_room = std::move(make_room); }
+bool PacketWriter::write(const Frame& packet, const StreamParameters& stream) { return impl_->write(packet, stream); }
+void PacketWriter::finish() { impl_->finish(); }
+std::int64_t PacketWriter::packets_written() const noexcept { return impl_->written; }
+std::int64_t PacketWriter::packets_durable() const noexcept { return impl_->durable; }
+bool PacketWriter::disk_full() const noexcept { return impl_->file && impl_->file->disk_full(); }
+
+}  // namespace framepipe::media

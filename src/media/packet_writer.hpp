@@ -1,0 +1,59 @@
+#pragma once
+// PacketWriter: a video stream's compressed packets written to a file untouched (stream copy), as an NVR records a
+// camera: no decoding, no encoding, no loss of quality, a few microseconds per packet. The container follows the
+// file's extension (mkv, ts, mp4 written fragmented so a killed file stays playable).
+//
+// Timestamps: the packets' own, shifted so the file starts at 0 (the first packet's decoding time). A file must start
+// on a keyframe: packets before the first keyframe are refused (write() returns false) and counted by the caller.
+// Durability: with flush_interval > 0 the muxer and the file are flushed whenever that much media time was written
+// since the last flush, so a SIGKILL loses at most flush_interval. A full disk (ENOSPC, EDQUOT) calls on_full_disk's
+// callback and retries while it frees space.
+//
+// Not thread-safe: one writer thread. Errors throw framepipe::Error naming the file; after a failed write() or
+// finish() the file is closed (what reached it stays) and the writer takes no more packets.
+
+#include <framepipe/clock.hpp>
+#include <framepipe/frame.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace framepipe::media {
+
+struct StreamParameters;
+
+class PacketWriter {
+public:
+    struct Options {
+        bool fragmented = false;   // MP4/MOV: self-contained fragments
+        Duration flush_interval{};  // > 0: flush muxer and file every this much media time
+    };
+    using MakeRoom = std::function<bool()>;
+
+    /// Checks that the container exists (ConfigError otherwise); opens nothing yet.
+    PacketWriter(std::string path, Options options);
+    ~PacketWriter();
+    PacketWriter(const PacketWriter&) = delete;
+    PacketWriter& operator=(const PacketWriter&) = delete;
+
+    /// Set before the first write.
+    void on_full_disk(MakeRoom make_room);
+
+    /// Writes one packet (Frame::encoded with its pts, dts and key flag) of `stream`; the first one opens the file
+    /// with the stream's parameters. False, writing nothing, for a packet before the first keyframe.
+    bool write(const Frame& packet, const StreamParameters& stream);
+    /// Writes the trailer and closes the file. Idempotent; called by the destructor if not called before.
+    void finish();
+
+    /// Packets written, and those that reached the file (were handed to the OS): all of them after finish().
+    [[nodiscard]] std::int64_t packets_written() const noexcept;
+    [[nodiscard]] std::int64_t packets_durable() const noexcept;
+    [[nodiscard]] bool disk_full() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace framepipe::media

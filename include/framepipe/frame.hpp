@@ -99,7 +99,13 @@ public:
     /// once asks for which = 0 and which = 1. Contents are undefined.
     cv::Mat& buffer(cv::Size size, int type, int which = 0);
     /// Makes `rendered` (a reference returned by buffer()) the image; the old image becomes a spare buffer.
-    void set_image(cv::Mat& rendered) noexcept { std::swap(image, rendered); }
+    void set_image(cv::Mat& rendered) noexcept {
+        std::swap(image, rendered);
+        if (image_borrowed_) {  // the borrowed pixels are not this frame's to reuse
+            rendered.release();
+            image_borrowed_ = false;
+        }
+    }
     /// Makes `image` this size and type, reusing a spare buffer of that geometry when there is one (sources call this
     /// before writing pixels). Contents are undefined when the geometry changed.
     cv::Mat& prepare_image(cv::Size size, int type);
@@ -124,10 +130,20 @@ public:
     /// Makes this frame a copy of `other`: metadata, pixels (into this frame's own buffers), compressed bytes and every
     /// attachment that can be copied (FrameAttachment::copy_to); not the lineage (spans), which other branches may be
     /// writing. Used by the engine for copy on write; `other` may be read by other threads meanwhile.
-    void copy_from(const Frame& other);
+    /// With `borrow_pixels` the image refers to other's pixels instead of copying them (image_borrowed()): they may be
+    /// read, never written, until set_image() replaces the image (for a stage that renders into buffer()).
+    void copy_from(const Frame& other, bool borrow_pixels = false);
+    /// The image's pixels belong to another frame (copy_from with borrow_pixels, not replaced since).
+    [[nodiscard]] bool image_borrowed() const noexcept { return image_borrowed_; }
+    /// Copies borrowed pixels into a buffer of this frame's own; nothing when they are its own already.
+    void own_image();
 
     /// Clears everything but the pixel buffers and the attachments' storage (kept for reuse).
     void reset_metadata() noexcept {
+        if (image_borrowed_) {
+            image.release();
+            image_borrowed_ = false;
+        }
         format = PixelFormat::bgr;
         encoded.clear();
         for (const auto& attachment : attachments_) attachment->reset();
@@ -146,6 +162,7 @@ public:
 private:
     static constexpr std::size_t kSpareBuffers = 6;
     std::array<cv::Mat, kSpareBuffers> spares_;
+    bool image_borrowed_ = false;
     std::size_t next_evicted_ = 0;
     std::vector<std::unique_ptr<FrameAttachment>> attachments_;
 };

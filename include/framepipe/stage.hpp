@@ -60,6 +60,10 @@ struct StageTraits {
     /// frame goes to several branches they all share it; a stage that is not read_only gets a copy of its own first
     /// when the frame is still shared (copy on write, counted as `copied`).
     bool read_only = false;
+    /// process() never writes into the pixels of the frame's image: it renders its result into Frame::buffer() and
+    /// makes that the image with set_image() (resize, blur, colour conversion). Given a frame another branch still
+    /// holds, such a stage gets a copy that borrows the pixels instead of copying them.
+    bool renders_new_image = false;
 };
 
 /// What a stage tells the run about its output and its input's condition, beyond what happened to each frame

@@ -1,5 +1,6 @@
 #include <framepipe/frame.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace framepipe {
@@ -27,13 +28,21 @@ cv::Mat& Frame::buffer(cv::Size size, int type, int which) {
     throw std::logic_error("Frame::buffer: more buffers of one geometry asked for than a frame keeps");
 }
 
-void Frame::copy_from(const Frame& other) {
+void Frame::copy_from(const Frame& other, bool borrow_pixels) {
     reset_metadata();
     format = other.format;
-    if (other.image.empty())
+    if (other.image.empty()) {
         image.release();
-    else
+    } else if (borrow_pixels) {
+        if (!image.empty()) {  // this frame's own buffer stays, as a spare
+            const auto empty = std::find_if(spares_.begin(), spares_.end(), [](const cv::Mat& m) { return m.empty(); });
+            if (empty != spares_.end()) std::swap(*empty, image);
+        }
+        image = other.image;  // a header on the same pixels
+        image_borrowed_ = true;
+    } else {
         other.image.copyTo(prepare_image(other.image.size(), other.image.type()));
+    }
     encoded = other.encoded;
     label = other.label;
     key = other.key;
@@ -47,7 +56,18 @@ void Frame::copy_from(const Frame& other) {
     for (const auto& attachment : other.attachments_) attachment->copy_to(*this);
 }
 
+void Frame::own_image() {
+    if (!image_borrowed_) return;
+    cv::Mat& own = buffer(image.size(), image.type());
+    image.copyTo(own);
+    set_image(own);
+}
+
 cv::Mat& Frame::prepare_image(cv::Size size, int type) {
+    if (image_borrowed_) {
+        image.release();
+        image_borrowed_ = false;
+    }
     if (image.size() != size || image.type() != type) {
         if (image.empty()) {
             for (cv::Mat& spare : spares_)

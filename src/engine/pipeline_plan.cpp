@@ -228,7 +228,8 @@ std::string stage_text(const StageTraits& traits, const ChainPlan& plan, std::si
     if (plan.restore[s]) how += ", restores order";
     if (traits.blocking_io) how += ", dedicated thread";
     if (traits.max_held > 0) how += fmt::format(", holds up to {}", traits.max_held);
-    if (plan.fans_out && !traits.read_only) how += ", copies shared frames";
+    if (plan.fans_out && !traits.read_only)
+        how += traits.renders_new_image ? ", borrows shared pixels" : ", copies shared frames";
     return how;
 }
 
@@ -255,6 +256,10 @@ std::string source_text(const ChainImpl& chain) {
 std::string dot_quoted(std::string_view text) {
     std::string out = "\"";
     for (const char c : text) {
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
         if (c == '"' || c == '\\') out += '\\';
         if (static_cast<unsigned char>(c) >= 0x20) out += c;
     }

@@ -129,9 +129,11 @@ StageRunner::Step StageRunner::step() noexcept {
     return Step::progressed;
 }
 
-// Copy on write: gives the stage a frame of its own when another branch still holds this one. False (and the run
-// fails) when the pool has no frame for the copy, which its sizing rules out.
-bool StageRunner::copy_if_shared(FrameRef& frame) noexcept {
+// Copy on write: gives the stage a frame of its own when another branch still holds this one. A stage that renders a
+// new image borrows the shared pixels; `lender` then keeps the shared frame referenced (so no branch takes it for its
+// own and writes into it) until the stage is done. False (and the run fails) when the copy cannot be made: the pool's
+// sizing rules out an empty pool.
+bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
     if (frame.unique()) return true;
     FrameRef copy = chain_.pool->try_acquire();
     if (!copy) {
@@ -139,8 +141,9 @@ bool StageRunner::copy_if_shared(FrameRef& frame) noexcept {
                    "no free frame to copy a shared frame into (the frame pool is too small: a bug, please report it)"});
         return false;
     }
+    const bool borrow = stage_.traits().renders_new_image;
     try {
-        copy->copy_from(*frame);
+        copy->copy_from(*frame, borrow);
     } catch (const std::exception& error) {
         run_.fail({chain_.info.name, stage_.traits().name, frame->sequence,
                    std::string("copying a frame shared with another branch: ") + error.what()});
@@ -148,8 +151,11 @@ bool StageRunner::copy_if_shared(FrameRef& frame) noexcept {
     }
     for (const std::size_t p : wiring_.lineage) copy->spans[p] = frame->spans[p];
     copy->spans[wiring_.position] = frame->spans[wiring_.position];
+    if (borrow && copy->image_borrowed())
+        lender = std::move(frame);
+    else
+        counts_.add<&StageCounts::copied>();
     frame = std::move(copy);
-    counts_.add<&StageCounts::copied>();
     return true;
 }
 
@@ -157,7 +163,8 @@ Outcome StageRunner::process(FrameRef& ref) noexcept {
     const Clock& clock = run_.clock();
     const bool profiling = run_.profiling();
     if (profiling) ref->spans[wiring_.position].started = clock.now();
-    if (wiring_.copy_on_write && !copy_if_shared(ref)) {
+    FrameRef lender;  // the shared frame whose pixels the copy borrows, until the stage is done with them
+    if (wiring_.copy_on_write && !copy_if_shared(ref, lender)) {
         counts_.add<&StageCounts::processed>();
         counts_.add<&StageCounts::failed>();
         return Outcome::drop;
@@ -179,6 +186,19 @@ Outcome StageRunner::process(FrameRef& ref) noexcept {
     } catch (...) {
         threw = true;
         run_.fail({chain_.info.name, stage_.traits().name, frame.sequence, "unknown exception"});
+    }
+    if (lender) {  // the stage kept the borrowed pixels (it rendered nothing new): the frame needs its own after all
+        if (frame.image_borrowed()) {
+            try {
+                frame.own_image();
+                counts_.add<&StageCounts::copied>();
+            } catch (const std::exception& error) {
+                threw = true;
+                run_.fail({chain_.info.name, stage_.traits().name, frame.sequence,
+                           std::string("copying a frame shared with another branch: ") + error.what()});
+            }
+        }
+        lender.reset();
     }
     counts_.add<&StageCounts::processed>();
     if (profiling) {

@@ -2,7 +2,8 @@
 // StageRunner: drives one stage of one chain. It takes frames from the stage's input edge, calls Stage::process(),
 // and hands the result to its output edges (FanOut: one per stage it feeds); at the end of the main branch it counts
 // the frame delivered. Copy on write: a stage that is not read_only, given a frame another branch still holds, works
-// on a copy of its own (from the chain's pool, counted as `copied`).
+// on a copy of its own from the chain's pool: a full copy (counted as `copied`), or for a stage that renders_new_image
+// one that borrows the pixels, kept from being written by anyone while the stage reads them.
 //
 // Scheduling: the runner is woken (wake()) whenever its input gains a frame, its output (under `block`) gains space,
 // or its input closes. It keeps at most `workers` activations outstanding on its scheduler node; each activation
@@ -80,7 +81,7 @@ private:
     [[nodiscard]] bool ready_to_finish() const noexcept;
     void finish() noexcept;
     Outcome process(FrameRef& frame) noexcept;
-    bool copy_if_shared(FrameRef& frame) noexcept;
+    bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
     void forward(FrameRef frame, bool reserved) noexcept;
     void emit_in_order(FrameRef frame) noexcept;

@@ -15,6 +15,10 @@ namespace framepipe::stages {
 namespace {
 
 StageTraits parallel_traits(const std::string& name) { return {.name = name, .parallel = true}; }
+// A filter that renders its result into a buffer of the frame's (Frame::buffer, set_image), never into its pixels.
+StageTraits render_traits(const std::string& name) {
+    return {.name = name, .parallel = true, .renders_new_image = true};
+}
 
 using K = OptionKind;
 constexpr int kFilters = 100;  // listed first
@@ -24,7 +28,7 @@ constexpr int kFilters = 100;  // listed first
 class Resize final : public Stage {
 public:
     Resize(const std::string& name, const OptionValues& o)
-        : Stage(parallel_traits(name)),
+        : Stage(render_traits(name)),
           width_(static_cast<int>(o.integer("width"))),
           height_(static_cast<int>(o.integer("height"))),
           scale_(o.number("scale")) {
@@ -83,7 +87,7 @@ const bool declared_resize = declare_stage(
 class Crop final : public Stage {
 public:
     Crop(const std::string& name, const OptionValues& o)
-        : Stage(parallel_traits(name)),
+        : Stage(render_traits(name)),
           x_(static_cast<int>(o.integer("x"))),
           y_(static_cast<int>(o.integer("y"))),
           width_(static_cast<int>(o.integer("width"))),
@@ -121,7 +125,7 @@ const bool declared_crop = declare_stage(
 
 class Rotate final : public Stage {
 public:
-    Rotate(const std::string& name, const OptionValues& o) : Stage(parallel_traits(name)) {
+    Rotate(const std::string& name, const OptionValues& o) : Stage(render_traits(name)) {
         const std::string& angle = o.text("angle");
         code_ = angle == "90" ? cv::ROTATE_90_CLOCKWISE : angle == "180" ? cv::ROTATE_180 : cv::ROTATE_90_COUNTERCLOCKWISE;
     }
@@ -147,7 +151,7 @@ const bool declared_rotate = declare_stage(
 
 class Flip final : public Stage {
 public:
-    Flip(const std::string& name, const OptionValues& o) : Stage(parallel_traits(name)) {
+    Flip(const std::string& name, const OptionValues& o) : Stage(render_traits(name)) {
         const std::string& axis = o.text("axis");
         code_ = axis == "horizontal" ? 1 : axis == "vertical" ? 0 : -1;
     }
@@ -173,7 +177,7 @@ const bool declared_flip = declare_stage(
 
 class Color final : public Stage {
 public:
-    Color(const std::string& name, const OptionValues& o) : Stage(parallel_traits(name)), to_(o.text("to")) {}
+    Color(const std::string& name, const OptionValues& o) : Stage(render_traits(name)), to_(o.text("to")) {}
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "color");
@@ -225,7 +229,7 @@ int odd_kernel(const OptionValues& o, std::string_view stage) {
 class GaussianBlur final : public Stage {
 public:
     GaussianBlur(const std::string& name, const OptionValues& o)
-        : Stage(parallel_traits(name)), ksize_(odd_kernel(o, "blur")), sigma_(o.number("sigma")) {}
+        : Stage(render_traits(name)), ksize_(odd_kernel(o, "blur")), sigma_(o.number("sigma")) {}
     Outcome process(Frame& frame) override {
         require_pixels(frame, "blur");
         cv::Mat& dst = frame.buffer(frame.image.size(), frame.image.type());
@@ -248,7 +252,7 @@ const bool declared_blur = declare_stage(
 class MedianBlur final : public Stage {
 public:
     MedianBlur(const std::string& name, const OptionValues& o)
-        : Stage(parallel_traits(name)), ksize_(odd_kernel(o, "median_blur")) {}
+        : Stage(render_traits(name)), ksize_(odd_kernel(o, "median_blur")) {}
     Outcome process(Frame& frame) override {
         require_pixels(frame, "median_blur");
         cv::Mat& dst = frame.buffer(frame.image.size(), frame.image.type());
@@ -268,7 +272,7 @@ const bool declared_median_blur = declare_stage(
 class Sharpen final : public Stage {
 public:
     Sharpen(const std::string& name, const OptionValues& o)
-        : Stage(parallel_traits(name)), amount_(o.number("amount")), sigma_(o.number("radius")) {}
+        : Stage(render_traits(name)), amount_(o.number("amount")), sigma_(o.number("radius")) {}
     Outcome process(Frame& frame) override {  // unsharp mask: image + amount * (image - blurred)
         require_pixels(frame, "sharpen");
         cv::Mat& blurred = frame.buffer(frame.image.size(), frame.image.type());
@@ -294,7 +298,7 @@ const bool declared_sharpen = declare_stage(
 class Canny final : public Stage {
 public:
     Canny(const std::string& name, const OptionValues& o)
-        : Stage(parallel_traits(name)),
+        : Stage(render_traits(name)),
           low_(o.number("low")),
           high_(o.number("high")),
           aperture_(std::stoi(o.text("aperture"))),
@@ -345,7 +349,7 @@ const bool declared_canny = declare_stage(
 class BrightnessContrast final : public Stage {
 public:
     BrightnessContrast(const std::string& name, const OptionValues& o)
-        : Stage(parallel_traits(name)), brightness_(o.number("brightness")), contrast_(o.number("contrast")) {}
+        : Stage(render_traits(name)), brightness_(o.number("brightness")), contrast_(o.number("contrast")) {}
     Outcome process(Frame& frame) override {  // out = contrast * (in - 128) + 128 + brightness, saturated
         require_pixels(frame, "brightness_contrast");
         cv::Mat& dst = frame.buffer(frame.image.size(), frame.image.type());

@@ -24,6 +24,8 @@ struct PacketWriter::Impl {
     PacketPtr packet{av_packet_alloc()};
     std::int64_t origin = AV_NOPTS_VALUE;   // the first packet's decoding time: the file's 0
     std::int64_t last_dts = AV_NOPTS_VALUE;
+    std::int64_t step = 1;                  // one frame, in the source's time base
+    std::shared_ptr<const StreamParameters> stream_parameters;  // the file's stream
     std::int64_t flush_ticks = 0;           // flush_interval in the source's time base
     std::int64_t flushed_dts = AV_NOPTS_VALUE;
     std::int64_t written = 0, durable = 0;
@@ -56,31 +58,63 @@ struct PacketWriter::Impl {
                                 AVRational{1, 1000000}, source_base));
     }
 
-    bool write(const Frame& frame, const StreamParameters& parameters) {
+    // A packet waiting for a decoding time: demuxers leave it unset on the first packets of a stream with B-frames
+    // (Matroska stores none); it is derived from the first packet that has one.
+    struct Pending {
+        std::vector<std::uint8_t> bytes;
+        std::int64_t pts;
+        bool key;
+    };
+    std::vector<Pending> pending;
+    static constexpr std::size_t kMaxPending = 16;  // beyond this, decoding times follow presentation times
+
+    bool write(const Frame& frame, const std::shared_ptr<const StreamParameters>& parameters) {
+        if (!parameters) throw Error(fmt::format("'{}': a packet without its stream's parameters", path));
         if (finished) throw Error(fmt::format("'{}': write after finish", path));
         if (frame.format != PixelFormat::encoded)
             throw Error(fmt::format("'{}': stream copy needs compressed packets (`from: packets`), not pictures", path));
         if (!file) {
-            if (!frame.key) return false;  // a file starts on a keyframe
-            open(parameters);
+            if (!frame.key && pending.empty()) return false;  // a file starts on a keyframe
+            if (pending.empty()) {
+                step = std::max<std::int64_t>(1, parameters->frame_ticks);
+                stream_parameters = parameters;
+            }
         }
-        std::int64_t dts = frame.dts != AV_NOPTS_VALUE ? frame.dts : frame.pts;
-        std::int64_t pts = frame.pts != AV_NOPTS_VALUE ? frame.pts : dts;
-        if (origin == AV_NOPTS_VALUE) origin = dts != AV_NOPTS_VALUE ? dts : 0;
-        if (dts == AV_NOPTS_VALUE) dts = last_dts == AV_NOPTS_VALUE ? origin : last_dts + 1;
+        const std::int64_t pts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
+        if (frame.dts == AV_NOPTS_VALUE && last_dts == AV_NOPTS_VALUE && pending.size() < kMaxPending) {
+            pending.push_back({frame.encoded, pts, frame.key});
+            return true;
+        }
+        if (!file) open(*stream_parameters);
+        std::int64_t dts = frame.dts != AV_NOPTS_VALUE ? frame.dts : AV_NOPTS_VALUE;
+        if (!pending.empty()) {
+            // Back-fill: one frame apart, ending a frame before this packet's decoding time (or its presentation time).
+            const std::int64_t next = dts != AV_NOPTS_VALUE ? dts : pts;
+            const auto waiting = static_cast<std::int64_t>(pending.size());
+            for (std::int64_t i = 0; i < waiting; ++i) {
+                Pending& p = pending[static_cast<std::size_t>(i)];
+                mux(p.bytes.data(), p.bytes.size(), p.pts, next - (waiting - i) * step, p.key);
+            }
+            pending.clear();
+        }
+        mux(frame.encoded.data(), frame.encoded.size(), pts, dts, frame.key);
+        return true;
+    }
+
+    void mux(const std::uint8_t* data, std::size_t size, std::int64_t pts, std::int64_t dts, bool key) {
+        if (dts == AV_NOPTS_VALUE) dts = last_dts == AV_NOPTS_VALUE ? pts : last_dts + step;
         if (pts == AV_NOPTS_VALUE) pts = dts;
-        if (last_dts != AV_NOPTS_VALUE && dts <= last_dts) {  // muxers need strictly increasing decoding times
-            const std::int64_t shift = last_dts + 1 - dts;
-            dts += shift;
-            pts = std::max(pts, dts);
-        }
+        if (last_dts != AV_NOPTS_VALUE && dts <= last_dts) dts = last_dts + 1;  // muxers need increasing times
+        pts = std::max(pts, dts);
         last_dts = dts;
-        int ret = av_new_packet(packet.get(), static_cast<int>(frame.encoded.size()));
+        if (origin == AV_NOPTS_VALUE) origin = dts;
+        int ret = av_new_packet(packet.get(), static_cast<int>(size));
         if (ret < 0) on_file([&](MuxedFile& f) { f.fail("out of memory", ret); });
-        if (!frame.encoded.empty()) std::memcpy(packet->data, frame.encoded.data(), frame.encoded.size());
+        if (size > 0) std::memcpy(packet->data, data, size);
         packet->pts = pts - origin;
         packet->dts = dts - origin;
-        packet->flags = frame.key ? AV_PKT_FLAG_KEY : 0;
+        packet->duration = step;  // MP4 fragments take a sample's duration from it
+        packet->flags = key ? AV_PKT_FLAG_KEY : 0;
         packet->stream_index = stream->index;
         av_packet_rescale_ts(packet.get(), source_base, stream->time_base);
         on_file([&](MuxedFile& f) { f.write(*packet); });
@@ -92,11 +126,19 @@ struct PacketWriter::Impl {
             durable = written;
             flushed_dts = dts;
         }
-        return true;
     }
 
     void finish() {
         if (finished) return;
+        if (!pending.empty() && !file) {  // a short stream that never gave a decoding time
+            std::vector<Pending> left = std::move(pending);
+            pending.clear();
+            last_dts = AV_NOPTS_VALUE;
+            for (Pending& p : left) {
+                if (!file) open(*stream_parameters);
+                mux(p.bytes.data(), p.bytes.size(), p.pts, AV_NOPTS_VALUE, p.key);
+            }
+        }
         finished = true;
         if (!file) return;
         file->finish();
@@ -123,7 +165,9 @@ PacketWriter::~PacketWriter() {
 }
 
 void PacketWriter::on_full_disk(MakeRoom make_room) { impl_->make_room = std::move(make_room); }
-bool PacketWriter::write(const Frame& packet, const StreamParameters& stream) { return impl_->write(packet, stream); }
+bool PacketWriter::write(const Frame& packet, const std::shared_ptr<const StreamParameters>& stream) {
+    return impl_->write(packet, stream);
+}
 void PacketWriter::finish() { impl_->finish(); }
 std::int64_t PacketWriter::packets_written() const noexcept { return impl_->written; }
 std::int64_t PacketWriter::packets_durable() const noexcept { return impl_->durable; }

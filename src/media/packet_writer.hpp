@@ -41,8 +41,10 @@ public:
     void on_full_disk(MakeRoom make_room);
 
     /// Writes one packet (Frame::encoded with its pts, dts and key flag) of `stream`; the first one opens the file
-    /// with the stream's parameters. False, writing nothing, for a packet before the first keyframe.
-    bool write(const Frame& packet, const StreamParameters& stream);
+    /// with the stream's parameters. False, writing nothing, for a packet before the first keyframe. Packets without
+    /// a decoding time (the first ones of a stream with B-frames, from Matroska) wait for the next packet that has one
+    /// and get theirs one frame apart before it.
+    bool write(const Frame& packet, const std::shared_ptr<const StreamParameters>& stream);
     /// Writes the trailer and closes the file. Idempotent; called by the destructor if not called before.
     void finish();
 

@@ -42,6 +42,7 @@ struct StreamParameters {
     ParametersPtr codec;            // a copy: the decoder does not depend on the source staying open
     AVRational time_base{1, 1};
     std::int64_t start_pts = 0;     // subtracted so media time starts at 0
+    std::int64_t frame_ticks = 1;   // one frame at the nominal rate, in time_base
     bool intra_only = false;
     /// Clockwise quarter turns that show the picture upright (the container's display matrix; 0 when it has none or
     /// the source keeps the coded orientation). `convert` applies them.

@@ -409,6 +409,7 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     avcodec_parameters_copy(parameters->codec.get(), stream.codecpar);
     parameters->time_base = impl.base_time_base;  // every connection's timestamps are in the first one's base
     parameters->start_pts = impl.base_start;
+    parameters->frame_ticks = impl.step;
     parameters->intra_only = impl.probe.intra_only;
     parameters->quarter_turns = impl.options.autorotate ? quarter_turns_of(stream) : 0;
     parameters->max_pixels = impl.options.max_pixels;

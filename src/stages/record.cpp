@@ -1,5 +1,11 @@
 // Continuous recording in segments that survive a crash.
 //
+// Two ways to write: encode decoded pictures (codec: h264, h265, ...), or, with codec: copy behind `from: packets`,
+// write the source's compressed packets untouched (stream copy, as an NVR records a camera: no decoding for the
+// recording, no quality lost, a few microseconds per packet). A copied segment starts on a keyframe: a new segment
+// opens at the first keyframe past the segment boundary, and after a gap in the packets (dropped on a live edge, a
+// reconnect) writing waits for the next keyframe, counting what it skipped as unwritten.
+//
 // Each segment covers `segment` of media time and is written under "<name>.part.<ext>", renamed to "<name>.<ext>" when
 // it closes, so a closed segment is always complete and playable. The open one is flushed to the file every
 // `flush_interval` of media time with an encoder that holds no frames back (VideoEncoder low_delay), so a SIGKILL
@@ -15,6 +21,8 @@
 // recording only (StageHealth::output_stopped): frames still pass on to later stages. Every frame taken but not in a
 // file (after the last flush of a failed segment, or while paused or stopped) is counted (StageHealth::count_unwritten).
 #include "../media/natural_order.hpp"
+#include "../media/packet_writer.hpp"
+#include "../media/video_decode.hpp"
 #include "../media/video_encoder.hpp"
 #include "partial_files.hpp"
 #include "stage_support.hpp"
@@ -37,6 +45,63 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// What a segment is written with: the encoder (pictures) or the packet writer (stream copy). Counts are in frames.
+class SegmentWriter {
+public:
+    virtual ~SegmentWriter() = default;
+    /// False when the frame could not start the file (a packet before the first keyframe): nothing written.
+    virtual bool write(const Frame& frame, bool retime) = 0;
+    virtual void finish(std::stop_token abort) = 0;
+    [[nodiscard]] virtual std::int64_t written() const noexcept = 0;
+    [[nodiscard]] virtual std::int64_t durable() const noexcept = 0;
+    [[nodiscard]] virtual bool disk_full() const noexcept = 0;
+};
+
+class EncodedSegment final : public SegmentWriter {
+public:
+    EncodedSegment(const std::string& path, const media::VideoEncoder::Options& options,
+                   media::VideoEncoder::MakeRoom make_room)
+        : encoder_(path, options) {
+        if (make_room) encoder_.on_full_disk(std::move(make_room));
+    }
+    bool write(const Frame& frame, bool retime) override {
+        require_pixels(frame, "record");
+        if (retime)
+            encoder_.write(frame.image);  // a frame rate of its own: frames retimed at that rate
+        else
+            encoder_.write(frame.image, frame.media_time);
+        return true;
+    }
+    void finish(std::stop_token abort) override { encoder_.finish(std::move(abort)); }
+    std::int64_t written() const noexcept override { return encoder_.frames_written(); }
+    std::int64_t durable() const noexcept override { return encoder_.frames_durable(); }
+    bool disk_full() const noexcept override { return encoder_.disk_full(); }
+
+private:
+    media::VideoEncoder encoder_;
+};
+
+class CopiedSegment final : public SegmentWriter {
+public:
+    CopiedSegment(const std::string& path, const media::PacketWriter::Options& options,
+                  media::PacketWriter::MakeRoom make_room)
+        : writer_(path, options) {
+        if (make_room) writer_.on_full_disk(std::move(make_room));
+    }
+    bool write(const Frame& frame, bool) override {
+        const auto* picture = frame.find<media::PictureAttachment>();
+        if (picture == nullptr || !picture->stream) throw BadFrame("a packet without its stream's parameters");
+        return writer_.write(frame, picture->stream);
+    }
+    void finish(std::stop_token) override { writer_.finish(); }
+    std::int64_t written() const noexcept override { return writer_.packets_written(); }
+    std::int64_t durable() const noexcept override { return writer_.packets_durable(); }
+    bool disk_full() const noexcept override { return writer_.disk_full(); }
+
+private:
+    media::PacketWriter writer_;
+};
+
 class Record final : public Stage {
 public:
     Record(const std::string& name, const OptionValues& o)
@@ -50,6 +115,14 @@ public:
           rotate_on_full_(o.text("on_full_disk") == "rotate"),
           fps_(o.number("fps")) {
         if (segment_ <= Duration::zero()) throw ConfigError("record: segment must be longer than 0");
+        copy_ = o.text("codec") == "copy";
+        packet_options_.fragmented = container_ == "mp4";
+        packet_options_.flush_interval = o.duration("flush_interval");
+        if (copy_) {
+            if (fps_ > 0) throw ConfigError("record: codec: copy keeps the source's timing; remove 'fps'");
+            media::PacketWriter check((fs::path(dir_) / ("check." + container_)).string(), packet_options_);
+            return;
+        }
         options_.codec = o.text("codec");
         options_.crf = static_cast<int>(o.integer("crf"));
         options_.preset = o.text("preset");
@@ -72,14 +145,23 @@ public:
     }
 
     Outcome process(Frame& frame) override {
-        require_pixels(frame, "record");
-        if (stopped_ || (resume_at_ && frame.media_time < *resume_at_)) {
+        if (!copy_) require_pixels(frame, "record");
+        if (copy_ && frame.format != PixelFormat::encoded)
+            throw ConfigError("record with codec: copy writes the source's compressed packets, and this stage gets "
+                              "pictures: add `from: packets` to it (or choose a codec such as h264 to encode pictures)");
+        // Packets after a gap (dropped on a live edge, a reconnect) do not decode until the next keyframe.
+        if (copy_ && expected_sequence_ && frame.sequence != *expected_sequence_ && !frame.key) needs_key_ = true;
+        expected_sequence_ = frame.sequence + 1;
+        if (copy_ && needs_key_ && frame.key) needs_key_ = false;
+        if (stopped_ || (resume_at_ && frame.media_time < *resume_at_) || (copy_ && needs_key_)) {
             health_->count_unwritten();
             return Outcome::pass;
         }
         resume_at_.reset();
-        if (!encoder_ || frame.media_time >= segment_start_ + segment_) {
-            if (encoder_) close_segment();
+        // A copied segment can only start on a keyframe: the boundary waits for one.
+        const bool at_boundary = frame.media_time >= segment_start_ + segment_ && (!copy_ || frame.key);
+        if (!writer_ || at_boundary) {
+            if (writer_) close_segment();
             if (stopped_) {
                 health_->count_unwritten();
                 return Outcome::pass;
@@ -88,8 +170,13 @@ public:
         }
         ++taken_;
         try {
-            if (fps_ > 0) encoder_->write(frame.image);  // a frame rate of its own: frames retimed at that rate
-            else encoder_->write(frame.image, frame.media_time);
+            if (!writer_->write(frame, fps_ > 0)) {  // a packet before the first keyframe
+                --taken_;
+                health_->count_unwritten();
+            }
+        } catch (const BadFrame&) {
+            --taken_;
+            throw;
         } catch (const Error& e) {
             segment_failed(e);
         }
@@ -97,7 +184,7 @@ public:
     }
 
     void close() override {
-        if (encoder_) close_segment();
+        if (writer_) close_segment();
         spdlog::info("{}: {}: {} segment(s) written to {}", input_, traits().name, segments_written_, dir_);
     }
 
@@ -150,22 +237,26 @@ private:
         // Segment boundaries fall on multiples of the segment length of media time.
         segment_start_ = media_start - Duration{media_start.count() % segment_.count()};
         final_path_ = next_segment_path();
-        encoder_ = std::make_unique<media::VideoEncoder>(part_of(final_path_).string(), options_);
-        if (rotate_on_full_) encoder_->on_full_disk([this] { return make_room(); });
+        std::function<bool()> room;
+        if (rotate_on_full_) room = [this] { return make_room(); };
+        if (copy_)
+            writer_ = std::make_unique<CopiedSegment>(part_of(final_path_).string(), packet_options_, std::move(room));
+        else
+            writer_ = std::make_unique<EncodedSegment>(part_of(final_path_).string(), options_, std::move(room));
         taken_ = 0;
     }
 
     void close_segment() {
         try {
-            encoder_->finish(abort_);  // an aborted run finalises at once what was written
+            writer_->finish(abort_);  // an aborted run finalises at once what was written
         } catch (const Error& e) {
             segment_failed(e);
             return;
         }
-        if (const std::int64_t lost = encoder_->frames_written() - encoder_->frames_durable(); lost > 0)
+        if (const std::int64_t lost = writer_->written() - writer_->durable(); lost > 0)
             health_->count_unwritten(static_cast<std::uint64_t>(lost));
-        const bool any = encoder_->frames_written() > 0;
-        encoder_.reset();
+        const bool any = writer_->written() > 0;
+        writer_.reset();
         std::error_code ec;
         if (!any) {
             fs::remove(part_of(final_path_), ec);
@@ -225,9 +316,9 @@ private:
     // recording pauses until the next segment boundary (rotate, disk full) or stops for the rest of the run.
     void segment_failed(const Error& e) {
         const std::uint64_t lost = taken_ - static_cast<std::uint64_t>(std::min<std::int64_t>(
-                                                 static_cast<std::int64_t>(taken_), encoder_->frames_durable()));
-        const bool disk_full = encoder_->disk_full();
-        encoder_.reset();  // the file is closed already
+                                                 static_cast<std::int64_t>(taken_), writer_->durable()));
+        const bool disk_full = writer_->disk_full();
+        writer_.reset();  // the file is closed already
         health_->count_unwritten(lost);
         std::error_code ec;
         const fs::path part = part_of(final_path_);
@@ -270,12 +361,16 @@ private:
     std::int64_t max_segments_;
     bool rotate_on_full_;
     double fps_;
+    bool copy_ = false;  // codec: copy: packets written untouched
     media::VideoEncoder::Options options_;
+    media::PacketWriter::Options packet_options_;
     StageHealth* health_ = nullptr;
     std::stop_token abort_;
     std::string input_;
     const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
-    std::unique_ptr<media::VideoEncoder> encoder_;
+    std::unique_ptr<SegmentWriter> writer_;
+    std::optional<std::uint64_t> expected_sequence_;  // the next packet's sequence when none was lost
+    bool needs_key_ = false;                          // copy: a gap; nothing is written until a keyframe
     fs::path final_path_;
     Duration segment_start_{};
     std::uint64_t taken_ = 0;  // frames given to the open segment's encoder
@@ -296,7 +391,8 @@ const bool declared = [] {
           {"segment", K::duration, "60s", "Media time per segment", 0.1, 86400},
           {"container", K::choice, "mkv", "mkv, ts or mp4 (fragmented): all stay readable after a kill", std::nullopt,
            std::nullopt, {"mkv", "ts", "mp4"}},
-          {"codec", K::text, "h264", "Video codec (see write_video)"},
+          {"codec", K::text, "h264",
+           "Video codec (see write_video), or copy: write the source's packets untouched (behind `from: packets`)"},
           {"crf", K::integer, "26", "Quality (lower is better, bigger)", -1, 63},
           {"preset", K::text, "veryfast", "x264/x265 speed preset"},
           {"fps", K::number, "0", "Frame rate of the files (frames retimed to it); 0 = the source's timestamps", 0,

@@ -114,6 +114,19 @@ std::string ffprobe_stream_field(const std::string& path, const std::string& fie
     return out.substr(0, out.find('\n'));
 }
 
+std::vector<std::string> ffprobe_packets(const std::string& path) {
+    const std::string out = capture(fmt::format("ffprobe -v error -select_streams v:0 -show_packets -show_data_hash md5 "
+                                                "-show_entries packet=flags,data_hash -of csv=p=0 '{}'",
+                                                path));
+    std::vector<std::string> packets;
+    for (std::size_t at = 0; at < out.size();) {
+        const std::size_t end = std::min(out.find('\n', at), out.size());
+        if (end > at) packets.push_back(out.substr(at, end - at));
+        at = end + 1;
+    }
+    return packets;
+}
+
 int run(const std::string& command) {
     const int status = std::system(command.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

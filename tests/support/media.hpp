@@ -54,6 +54,10 @@ std::int64_t ffprobe_frame_count(const std::string& path);
 /// One field of the first video stream as ffprobe reports it (e.g. "codec_name", "width"), or "" on failure.
 std::string ffprobe_stream_field(const std::string& path, const std::string& field);
 
+/// The first video stream's packets in file order as ffprobe reads them: "K_,MD5:<hash of the bytes>" per packet
+/// ("__" instead of "K_" for a packet that is not a keyframe). Empty when it cannot read the file.
+std::vector<std::string> ffprobe_packets(const std::string& path);
+
 /// Runs a shell command and returns its exit status.
 int run(const std::string& command);
 

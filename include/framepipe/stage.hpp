@@ -27,7 +27,10 @@
 #include <mutex>
 #include <stdexcept>
 #include <stop_token>
+#include <memory>
 #include <string>
+#include <typeinfo>
+#include <vector>
 
 namespace framepipe {
 
@@ -93,6 +96,37 @@ private:
     std::string stopped_reason_;
 };
 
+/// Objects the stages of one chain share by name, across its branches: a motion stage's events for a clip writer on
+/// the packet branch (MotionTimeline). get() makes the object on first use; everyone asking for the same name gets the
+/// same object, which lives as long as the chain. Thread-safe; the objects' own thread-safety is theirs to state.
+class ChainBoard {
+public:
+    /// The object called `name`, made (default-constructed) on first use. Throws std::logic_error when it was made
+    /// as another type.
+    template <class T>
+    std::shared_ptr<T> get(const std::string& name) {
+        const std::lock_guard lock(mutex_);
+        for (Entry& entry : entries_)
+            if (entry.name == name) {
+                if (entry.type != &typeid(T))
+                    throw std::logic_error("ChainBoard: '" + name + "' was made as another type");
+                return std::static_pointer_cast<T>(entry.object);
+            }
+        auto object = std::make_shared<T>();
+        entries_.push_back({name, &typeid(T), object});
+        return object;
+    }
+
+private:
+    struct Entry {
+        std::string name;
+        const std::type_info* type;
+        std::shared_ptr<void> object;
+    };
+    std::mutex mutex_;
+    std::vector<Entry> entries_;
+};
+
 /// What a stage learns about its place in the pipeline when it opens.
 struct StageContext {
     std::uint32_t source_index = 0;
@@ -108,6 +142,9 @@ struct StageContext {
     /// any long operation must then finish at once, finalising what can be finalised quickly (an encoder writes its
     /// trailer without draining its delayed frames) and counting what is lost that way as unwritten.
     std::stop_token abort;
+    /// Shared with the other stages of this chain, on every branch. Never null when the engine opens the stage; valid
+    /// until the stage's close() returns.
+    ChainBoard* board = nullptr;
 };
 
 class Stage {

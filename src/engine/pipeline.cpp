@@ -74,7 +74,7 @@ void Pipeline::Impl::open_all() {
         for (std::size_t s = 0; s < chain->slots.size(); ++s) {
             Stage& stage = *chain->slots[s].stage;
             const StageContext context{chain->state.index, chain->state.info, s, &clock, &live,
-                                       chain->slots[s].health.get(), aborted.get_token()};
+                                       chain->slots[s].health.get(), aborted.get_token(), &chain->board};
             try {
                 stage.open(context);
             } catch (...) {

@@ -66,6 +66,7 @@ public:
     std::size_t stages_opened = 0;
 
     // Declared in destruction order: the reader goes first, the pool (in state) last.
+    ChainBoard board;  // what the chain's stages share (StageContext::board); outlives every stage's close()
     ChainState state;
     ChainPlan plan;                            // how it runs, set by build()
     std::vector<std::unique_ptr<Edge>> edges;  // edges[i] feeds slots[i]

@@ -68,25 +68,24 @@ struct PacketWriter::Impl {
     std::vector<Pending> pending;
     static constexpr std::size_t kMaxPending = 16;  // beyond this, decoding times follow presentation times
 
-    bool write(const Frame& frame, const std::shared_ptr<const StreamParameters>& parameters) {
+    bool write(const std::uint8_t* data, std::size_t size, std::int64_t frame_pts, std::int64_t frame_dts, bool key,
+               const std::shared_ptr<const StreamParameters>& parameters) {
         if (!parameters) throw Error(fmt::format("'{}': a packet without its stream's parameters", path));
         if (finished) throw Error(fmt::format("'{}': write after finish", path));
-        if (frame.format != PixelFormat::encoded)
-            throw Error(fmt::format("'{}': stream copy needs compressed packets (`from: packets`), not pictures", path));
         if (!file) {
-            if (!frame.key && pending.empty()) return false;  // a file starts on a keyframe
+            if (!key && pending.empty()) return false;  // a file starts on a keyframe
             if (pending.empty()) {
                 step = std::max<std::int64_t>(1, parameters->frame_ticks);
                 stream_parameters = parameters;
             }
         }
-        const std::int64_t pts = frame.pts != AV_NOPTS_VALUE ? frame.pts : frame.dts;
-        if (frame.dts == AV_NOPTS_VALUE && last_dts == AV_NOPTS_VALUE && pending.size() < kMaxPending) {
-            pending.push_back({frame.encoded, pts, frame.key});
+        const std::int64_t pts = frame_pts != AV_NOPTS_VALUE ? frame_pts : frame_dts;
+        if (frame_dts == AV_NOPTS_VALUE && last_dts == AV_NOPTS_VALUE && pending.size() < kMaxPending) {
+            pending.push_back({std::vector<std::uint8_t>(data, data + size), pts, key});
             return true;
         }
         if (!file) open(*stream_parameters);
-        std::int64_t dts = frame.dts != AV_NOPTS_VALUE ? frame.dts : AV_NOPTS_VALUE;
+        const std::int64_t dts = frame_dts;
         if (!pending.empty()) {
             // Back-fill: one frame apart, ending a frame before this packet's decoding time (or its presentation time).
             const std::int64_t next = dts != AV_NOPTS_VALUE ? dts : pts;
@@ -97,7 +96,7 @@ struct PacketWriter::Impl {
             }
             pending.clear();
         }
-        mux(frame.encoded.data(), frame.encoded.size(), pts, dts, frame.key);
+        mux(data, size, pts, dts, key);
         return true;
     }
 
@@ -166,7 +165,12 @@ PacketWriter::~PacketWriter() {
 
 void PacketWriter::on_full_disk(MakeRoom make_room) { impl_->make_room = std::move(make_room); }
 bool PacketWriter::write(const Frame& packet, const std::shared_ptr<const StreamParameters>& stream) {
-    return impl_->write(packet, stream);
+    if (packet.format != PixelFormat::encoded)
+        throw Error(fmt::format("'{}': stream copy needs compressed packets (`from: packets`), not pictures", impl_->path));
+    return impl_->write(packet.encoded.data(), packet.encoded.size(), packet.pts, packet.dts, packet.key, stream);
+}
+bool PacketWriter::write(const Packet& packet) {
+    return impl_->write(packet.bytes.data(), packet.bytes.size(), packet.pts, packet.dts, packet.key, packet.stream);
 }
 void PacketWriter::finish() { impl_->finish(); }
 std::int64_t PacketWriter::packets_written() const noexcept { return impl_->written; }

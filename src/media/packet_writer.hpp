@@ -18,10 +18,21 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace framepipe::media {
 
 struct StreamParameters;
+
+/// A compressed packet kept apart from its frame (a clip's pre-roll, packets waiting for a decision).
+struct Packet {
+    std::vector<std::uint8_t> bytes;
+    std::int64_t pts = 0, dts = 0;
+    bool key = false;
+    Duration media_time{};
+    TimePoint capture_time{};
+    std::shared_ptr<const StreamParameters> stream;
+};
 
 class PacketWriter {
 public:
@@ -45,6 +56,7 @@ public:
     /// a decoding time (the first ones of a stream with B-frames, from Matroska) wait for the next packet that has one
     /// and get theirs one frame apart before it.
     bool write(const Frame& packet, const std::shared_ptr<const StreamParameters>& stream);
+    bool write(const Packet& packet);
     /// Writes the trailer and closes the file. Idempotent; called by the destructor if not called before.
     void finish();
 

@@ -17,10 +17,16 @@
 //
 // event_clips: keeps the last `pre_roll` of frames in a ring of buffers allocated once, and when an event starts writes
 // a clip that begins with that ring (so it shows what happened before the motion) and runs until `post_roll` after it.
+// With codec: copy (behind `from: packets`) it writes the camera's packets untouched instead: the ring keeps packets
+// from the keyframe before the pre-roll, and since the motion stage runs on another branch (decoded, usually smaller
+// pictures) the events come from its MotionTimeline on the chain's board: a packet waits in the stage until the motion
+// branch has reached its moment (at most max_wait of media time; later ones count as without motion).
 // A clip is written under "<name>.part.<ext>" and renamed when it closes, flushed every `flush_interval` of media time
 // by an encoder that holds no frames back (so a kill loses at most that much); a restart renames a playable leftover
 // to "<name>-recovered.<ext>" and removes one with no playable frame. A write failure closes the clip with what reached
 // the file and stops the clips only (StageHealth::output_stopped); frames not written are counted.
+#include "../media/packet_writer.hpp"
+#include "../media/video_decode.hpp"
 #include "../media/video_encoder.hpp"
 #include "partial_files.hpp"
 #include "stage_support.hpp"
@@ -40,6 +46,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <deque>
 #include <optional>
 
 namespace framepipe::stages {
@@ -72,6 +79,7 @@ public:
         input_ = context.source.name;
         live_ = context.source.live;
         clock_ = context.clock;
+        if (context.board != nullptr) timeline_ = context.board->get<MotionTimeline>("motion/" + traits().name);
         subtractor_ = cv::createBackgroundSubtractorMOG2(500, threshold_, false);
         const double fps = context.source.fps > 0 ? context.source.fps : 25.0;
         learning_rate_ = std::min(1.0, 0.105 / std::max(1.0, in_seconds(still_after_) * fps));
@@ -128,6 +136,7 @@ public:
             end_event();
         }
         motion.event = in_event_ ? event_id_ : 0;
+        if (timeline_) timeline_->record(frame.media_time, motion.event);
         if (draw_)
             for (const cv::Rect& r : motion.regions) cv::rectangle(frame.image, r, cv::Scalar(0, 0, 255), 2);
         return Outcome::pass;
@@ -135,6 +144,7 @@ public:
 
     void close() override {
         if (in_event_) end_event();
+        if (timeline_) timeline_->close();
         spdlog::info("{}: {}: {} motion event(s)", input_, traits().name, event_id_);
     }
 
@@ -206,6 +216,7 @@ private:
     cv::Mat small_, gray_, mask_;
     std::vector<std::vector<cv::Point>> contours_;
     std::uint64_t frames_seen_ = 0;
+    std::shared_ptr<MotionTimeline> timeline_;  // this stage's events for other branches (the chain's board)
     bool in_event_ = false;
     bool live_ = false;
     const Clock* clock_ = nullptr;  // calendar time for live names
@@ -223,7 +234,17 @@ public:
           pre_roll_(o.duration("pre_roll")),
           post_roll_(o.duration("post_roll")),
           width_(static_cast<int>(o.integer("width"))),
-          container_(o.text("container")) {
+          container_(o.text("container")),
+          copy_(o.text("codec") == "copy"),
+          motion_(o.text("motion")),
+          max_wait_(o.duration("max_wait")) {
+        if (copy_) {
+            if (width_ != 0) throw ConfigError("event_clips: codec: copy keeps the camera's pictures; remove 'width'");
+            packet_options_.fragmented = container_ == "mp4";
+            packet_options_.flush_interval = o.duration("flush_interval");
+            media::PacketWriter check((fs::path(dir_) / ("check." + container_)).string(), packet_options_);
+            return;
+        }
         options_.codec = o.text("codec");
         options_.crf = static_cast<int>(o.integer("crf"));
         options_.fragmented = container_ == "mp4";
@@ -239,12 +260,14 @@ public:
         live_ = context.source.live;
         clock_ = context.clock;
         options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
-        ring_.resize(static_cast<std::size_t>(in_seconds(pre_roll_) * options_.fps) + 2);
+        ring_.resize(copy_ ? 0 : static_cast<std::size_t>(in_seconds(pre_roll_) * options_.fps) + 2);
+        if (copy_) timeline_ = context.board->get<MotionTimeline>("motion/" + motion_);
         media::prepare_output_folder(dir_, "event_clips");
         recover_partial_clips();
     }
 
     Outcome process(Frame& frame) override {
+        if (copy_) return process_packet(frame);
         require_pixels(frame, "event_clips");
         const std::uint64_t event = event_of(frame);
         if (stopped_) {
@@ -275,10 +298,112 @@ public:
     }
 
     void close() override {
-        if (clip_) finish_clip();
+        if (copy_ && !waiting_.empty()) {  // the motion branch may still be working through the last moments
+            (void)timeline_->wait_for(waiting_.back().media_time, abort_, std::chrono::seconds(10));
+            decide_waiting(/*at_end=*/true);
+        }
+        if (clip_open()) finish_clip();
     }
 
 private:
+    // codec: copy. The packet waits for the motion branch to reach its moment; packets are then decided in order.
+    Outcome process_packet(const Frame& frame) {
+        if (frame.format != PixelFormat::encoded)
+            throw ConfigError("event_clips with codec: copy writes the source's compressed packets, and this stage gets "
+                              "pictures: add `from: packets` to it (or choose a codec such as h264)");
+        const auto* picture = frame.find<media::PictureAttachment>();
+        waiting_.push_back({frame.encoded, frame.pts, frame.dts, frame.key, frame.media_time, frame.capture_time,
+                            picture != nullptr ? picture->stream : nullptr});
+        decide_waiting(/*at_end=*/false);
+        return Outcome::pass;
+    }
+
+    void decide_waiting(bool at_end) {
+        while (!waiting_.empty()) {
+            media::Packet& packet = waiting_.front();
+            std::optional<std::uint64_t> event = timeline_->event_at(packet.media_time);
+            if (!event) {
+                const bool too_long = waiting_.back().media_time - packet.media_time > max_wait_;
+                if (!at_end && !too_long) return;
+                if (too_long && !warned_wait_) {
+                    warned_wait_ = true;
+                    spdlog::warn("{}: {}: the motion stage '{}' is more than {:.0f} s behind the packets (or there is "
+                                 "no motion stage of that name on this input); packets it has not reached count as "
+                                 "without motion",
+                                 input_, traits().name, motion_, in_seconds(max_wait_));
+                }
+                event = 0;
+            }
+            decide(std::move(packet), *event);
+            waiting_.pop_front();
+        }
+    }
+
+    void decide(media::Packet packet, std::uint64_t event) {
+        if (stopped_) {
+            if (event != 0) health_->count_unwritten();
+            return;
+        }
+        if (event != 0 && (!clip_open() || event != clip_event_)) {
+            if (clip_open()) finish_clip();
+            if (!stopped_) start_packet_clip(packet, event);
+        }
+        if (clip_open()) {
+            if (event != 0) last_event_time_ = packet.media_time;
+            const Duration at = packet.media_time;
+            write_packet(packet);
+            if (clip_open() && event == 0 && at - last_event_time_ > post_roll_) finish_clip();
+            return;
+        }
+        // No clip open: the pre-roll keeps packets from the last keyframe at least pre_roll before this one.
+        const Duration now = packet.media_time;
+        packets_.push_back(std::move(packet));
+        trim_pre_roll(now);
+    }
+
+    // Keeps the pre-roll from the last keyframe at least pre_roll before `now` (a clip must start on a keyframe).
+    void trim_pre_roll(Duration now) {
+        std::size_t first = 0;
+        for (std::size_t i = 0; i < packets_.size(); ++i)
+            if (packets_[i].key && packets_[i].media_time <= now - pre_roll_) first = i;
+        packets_.erase(packets_.begin(), packets_.begin() + static_cast<std::ptrdiff_t>(first));
+    }
+
+    void start_packet_clip(const media::Packet& first, std::uint64_t event) {
+        clip_event_ = event;
+        last_event_time_ = first.media_time;
+        Frame naming;  // the event's first moment names the clip, as for decoded frames
+        naming.media_time = first.media_time;
+        naming.capture_time = first.capture_time;
+        clip_path_ = fs::path(dir_) / (event_file_stem(input_, clip_event_, naming, live_, clock_) + "." + container_);
+        packet_clip_ = std::make_unique<media::PacketWriter>(part_of(clip_path_).string(), packet_options_);
+        taken_ = 0;
+        trim_pre_roll(first.media_time);
+        for (const media::Packet& packet : packets_)
+            if (clip_open()) write_packet(packet);
+        packets_.clear();
+    }
+
+    void write_packet(const media::Packet& packet) {
+        ++taken_;
+        try {
+            if (!packet_clip_->write(packet)) {  // before the clip's first keyframe
+                --taken_;
+                health_->count_unwritten();
+            }
+        } catch (const Error& e) {
+            clip_failed(e);
+        }
+    }
+
+    [[nodiscard]] bool clip_open() const noexcept { return clip_ != nullptr || packet_clip_ != nullptr; }
+    [[nodiscard]] std::int64_t clip_written() const noexcept {
+        return clip_ ? clip_->frames_written() : packet_clip_->packets_written();
+    }
+    [[nodiscard]] std::int64_t clip_durable() const noexcept {
+        return clip_ ? clip_->frames_durable() : packet_clip_->packets_durable();
+    }
+
     struct Slot {
         cv::Mat image;
         Duration media_time{};
@@ -317,15 +442,19 @@ private:
 
     void finish_clip() {
         try {
-            clip_->finish(abort_);  // an aborted run finalises at once what was written
+            if (clip_)
+                clip_->finish(abort_);  // an aborted run finalises at once what was written
+            else
+                packet_clip_->finish();
         } catch (const Error& e) {
             clip_failed(e);
             return;
         }
-        if (const std::int64_t lost = clip_->frames_written() - clip_->frames_durable(); lost > 0)
+        if (const std::int64_t lost = clip_written() - clip_durable(); lost > 0)
             health_->count_unwritten(static_cast<std::uint64_t>(lost));
-        const std::int64_t frames = clip_->frames_written();
+        const std::int64_t frames = clip_written();
         clip_.reset();
+        packet_clip_.reset();
         std::error_code ec;
         fs::rename(part_of(clip_path_), clip_path_, ec);
         if (ec) {
@@ -340,8 +469,9 @@ private:
     // when it holds a playable frame), the frames after its last flush are counted unwritten, and clips stop.
     void clip_failed(const Error& e) {
         const std::uint64_t lost = taken_ - static_cast<std::uint64_t>(std::min<std::int64_t>(
-                                                 static_cast<std::int64_t>(taken_), clip_->frames_durable()));
+                                                 static_cast<std::int64_t>(taken_), clip_durable()));
         clip_.reset();  // the file is closed already
+        packet_clip_.reset();
         health_->count_unwritten(lost);
         std::error_code ec;
         std::string kept = "nothing of the open clip reached the disk";
@@ -375,6 +505,16 @@ private:
     std::size_t ring_head_ = 0;
     cv::Mat scaled_;
     std::unique_ptr<media::VideoEncoder> clip_;
+    // codec: copy
+    bool copy_;
+    std::string motion_;  // the motion stage whose events are followed
+    Duration max_wait_;
+    media::PacketWriter::Options packet_options_;
+    std::shared_ptr<MotionTimeline> timeline_;
+    std::deque<media::Packet> waiting_;  // not decided yet: the motion branch has not reached them
+    std::deque<media::Packet> packets_;  // the pre-roll, from a keyframe
+    std::unique_ptr<media::PacketWriter> packet_clip_;
+    bool warned_wait_ = false;
     std::uint64_t clip_event_ = 0;
     std::uint64_t taken_ = 0;  // frames given to the open clip's encoder
     bool live_ = false;
@@ -409,10 +549,14 @@ const bool declared = [] {
           {"pre_roll", K::duration, "3s", "How much before the motion each clip starts", 0, 60},
           {"post_roll", K::duration, "2s", "How long after the event ends the clip goes on", 0, 60},
           {"width", K::integer, "0", "Clip width (height follows); 0 keeps the frame's size", 0, 8192},
-          {"codec", K::text, "h264", "Video codec (see write_video)"},
+          {"codec", K::text, "h264",
+           "Video codec (see write_video), or copy: the camera's packets untouched (behind `from: packets`)"},
           {"crf", K::integer, "26", "Quality (lower is better)", -1, 63},
           {"container", K::choice, "mkv", "mkv, ts or mp4 (fragmented)", std::nullopt, std::nullopt,
            {"mkv", "ts", "mp4"}},
+          {"motion", K::text, "motion", "codec: copy: the motion stage (on another branch) whose events it follows"},
+          {"max_wait", K::duration, "10s",
+           "codec: copy: how far (media time) packets may wait for the motion branch to catch up", 0.1, 600},
           {"flush_interval", K::duration, "1s",
            "Media time between flushes of the open clip to the file: the most a kill can lose", 0.04, 60}},
          factory_of<EventClips>(), 500});

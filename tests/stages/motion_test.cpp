@@ -207,6 +207,46 @@ TEST_CASE("event_clips: a video with one crossing gives one clip that starts wit
     CHECK(brightest < 200);  // before the square: the pre-roll
 }
 
+TEST_CASE("event_clips codec: copy on the packet branch follows the events of motion on a small decoded branch: one "
+          "clip of the camera's own packets, from the keyframe before the pre-roll to the post-roll") {
+    TempDir dir;
+    const std::string video = dir / "yard.mkv";  // a keyframe every 25 frames (1 s)
+    write_video(video, {.frames = 260, .size = kSize, .fps = 25,
+                        .codec = "-c:v libx264 -preset veryfast -bf 3 -g 25 -pix_fmt yuv420p",
+                        .draw = [](int n, cv::Size s) { return scene(n, s); }});
+    const std::vector<std::string> source_packets = ffprobe_packets(video);
+    REQUIRE(source_packets.size() == 260);
+
+    Pipeline pipeline;
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = video}))
+        .add(make_stage("event_clips", {{"dir", dir / "clips"}, {"codec", "copy"}, {"pre_roll", "1s"}, {"post_roll", "1s"}}),
+             {}, std::string(kFromPackets))
+        .add(make_stage("resize", {{"width", "160"}}), {}, std::string(kFromSource))
+        .add(make_stage("motion", {{"cooldown", "1s"}, {"width", "160"}}));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(report.balanced());
+
+    const auto clips = files_in(dir.path() / "clips");
+    REQUIRE(clips.size() == 1);
+    const std::vector<std::string> clip = ffprobe_packets(clips[0].string());
+    REQUIRE_FALSE(clip.empty());
+    // The clip is a run of the source's packets, byte for byte, starting on a keyframe.
+    const auto start = std::search(source_packets.begin(), source_packets.end(), clip.begin(), clip.end());
+    REQUIRE(start != source_packets.end());
+    const auto first = start - source_packets.begin();
+    const auto last = first + static_cast<std::ptrdiff_t>(clip.size()) - 1;
+    CAPTURE(first);
+    CAPTURE(last);
+    CHECK(clip.front().rfind("K", 0) == 0);
+    // Motion from about frame 75 (3.0 s): the pre-roll of 1 s starts at the keyframe at or before 2.0 s (frame 50).
+    CHECK(first == 50);
+    // The square leaves after frame 150; the event ends 1 s later and the clip 1 s after that (about frame 200).
+    CHECK(last >= 190);
+    CHECK(last <= 215);
+    CHECK(ffprobe_frame_count(clips[0].string()) == static_cast<std::int64_t>(clip.size()));
+}
+
 TEST_CASE("event_clips: the open clip is a .part file holding every frame up to its last flush (each flush_interval "
           "of media time); it is renamed when the clip closes") {
     TempDir dir;

@@ -1,5 +1,6 @@
 #pragma once
-// What a motion stage found in a frame, for the stages after it (event clips, a program's own stage):
+// What a motion stage found in a frame, for the stages after it (event clips, a program's own stage), and its events
+// by media time for stages on other branches (MotionTimeline):
 //
 //     if (const auto* motion = frame.find<framepipe::MotionAttachment>(); motion != nullptr && motion->event != 0)
 //         save(frame, motion->regions);
@@ -8,7 +9,13 @@
 
 #include <opencv2/core/types.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <stop_token>
 #include <vector>
 
 namespace framepipe {
@@ -25,6 +32,69 @@ struct MotionAttachment final : FrameAttachment {
         event = 0;
     }
     void copy_to(Frame& target) const override { target.attach<MotionAttachment>() = *this; }
+};
+
+/// A motion stage's events by media time, for stages on other branches of its chain, which see the same moments
+/// through other frames: event_clips with codec: copy on the packet branch asks which event the packet at a media time
+/// belongs to. The motion stage `motion` publishes it on the chain's board as "motion/" + its name (ChainBoard).
+/// Thread-safe: one writer (the motion stage, in media-time order), any number of readers.
+class MotionTimeline {
+public:
+    /// The motion stage: the frame at `media_time` belongs to `event` (0 = none).
+    void record(Duration media_time, std::uint64_t event) {
+        {
+            const std::lock_guard lock(mutex_);
+            if (changes_.empty() || changes_.back().second != event) {
+                changes_.emplace_back(media_time, event);
+                if (changes_.size() > kKept) changes_.pop_front();
+            }
+            reached_ = media_time;
+            started_ = true;
+        }
+        changed_.notify_all();
+    }
+    /// The motion stage closed: it records nothing more; every later moment is "no event".
+    void close() {
+        {
+            const std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        changed_.notify_all();
+    }
+    /// The event of the moment `media_time` (the last recorded frame at or before it), or nullopt while the motion
+    /// stage has not reached it yet.
+    [[nodiscard]] std::optional<std::uint64_t> event_at(Duration media_time) const {
+        const std::lock_guard lock(mutex_);
+        return event_at_locked(media_time);
+    }
+    /// Waits until event_at(media_time) has an answer, `stop` is requested or `limit` passes (real time: for close(),
+    /// where the motion branch may still be working through the last frames). nullopt when it gave up.
+    std::optional<std::uint64_t> wait_for(Duration media_time, std::stop_token stop, std::chrono::milliseconds limit) {
+        std::unique_lock lock(mutex_);
+        (void)changed_.wait_for(lock, stop, limit, [&] { return event_at_locked(media_time).has_value(); });
+        return event_at_locked(media_time);
+    }
+
+private:
+    static constexpr std::size_t kKept = 256;  // event changes remembered (readers lag by seconds, not hours)
+
+    [[nodiscard]] std::optional<std::uint64_t> event_at_locked(Duration media_time) const {
+        if (!closed_ && (!started_ || media_time > reached_)) return std::nullopt;
+        std::uint64_t event = 0;
+        for (const auto& [at, id] : changes_) {
+            if (at > media_time) break;
+            event = id;
+        }
+        if (closed_ && started_ && media_time > reached_) return 0;
+        return event;
+    }
+
+    mutable std::mutex mutex_;
+    std::condition_variable_any changed_;
+    std::deque<std::pair<Duration, std::uint64_t>> changes_;
+    Duration reached_{};
+    bool started_ = false;
+    bool closed_ = false;
 };
 
 }  // namespace framepipe

@@ -161,6 +161,7 @@ struct SourceReport : SourceCounts {
     Duration behind_real_time_max{};       //   ... and at worst
     bool signal_lost = false;              // supervised sources: the signal is lost right now (or at the end)
     std::string ended_early;               // why the input ended before its natural end (read error, cut short)
+    std::size_t main_branch = 0;           // index in stages of the main branch's last stage (see main_branch_end)
     std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]
     std::vector<StageReport> stages;
 
@@ -168,8 +169,8 @@ struct SourceReport : SourceCounts {
     [[nodiscard]] std::vector<std::size_t> branch_to(std::size_t stage) const;
     /// The stages that feed no other: the ends of branches (one for a linear chain).
     [[nodiscard]] std::vector<std::size_t> branch_ends() const;
-    /// The main branch's last stage: from the source, each stage's first consumer.
-    [[nodiscard]] std::size_t main_branch_end() const noexcept;
+    /// The main branch's last stage: from the first stage the pipeline declares, each stage's first consumer.
+    [[nodiscard]] std::size_t main_branch_end() const noexcept { return main_branch; }
     /// Drops of this source's frames on the way to stages[end] (the source's own, and every edge and stage of the
     /// branch), and frames still queued or held there.
     [[nodiscard]] std::uint64_t dropped_on_branch(std::size_t end) const;

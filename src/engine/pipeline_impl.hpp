@@ -38,11 +38,14 @@ struct ChainPlan {
     std::vector<std::size_t> parent;                 // parent[i] feeds stage i: an earlier stage, or kSource
     std::vector<std::vector<std::size_t>> children;  // the stages stage i feeds, in order; empty for a branch's end
     std::vector<std::size_t> roots;                  // the stages the source feeds
-    std::size_t main_sink = 0;  // the main branch's end: from the source, each stage's first consumer
+    std::size_t main_sink = 0;  // the main branch's end: from the first stage declared, each stage's first consumer
     std::vector<Edge::Config> edges;  // edges[i] feeds stage i
     std::vector<std::size_t> workers;
     std::vector<bool> restore;
     bool fans_out = false;  // some producer feeds more than one stage: frames may be shared
+    // Stage i may be given a frame another branch still holds: there is a fan-out above it with only read-only
+    // stages in between (a stage that is not read-only makes the frame its own: it copies or holds the only reference).
+    std::vector<bool> may_share;
 
     [[nodiscard]] std::size_t sinks() const noexcept;
 };

@@ -82,7 +82,23 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
     }
     plan.fans_out = plan.roots.size() > 1 ||
                     std::any_of(plan.children.begin(), plan.children.end(), [](const auto& c) { return c.size() > 1; });
-    plan.main_sink = plan.roots.empty() ? 0 : plan.roots.front();
+    // The main branch is the one the pipeline declares first: from its first stage (after the source's decode
+    // stages), each stage's first consumer. Its end's deliveries are the source's "delivered".
+    plan.may_share.assign(n, false);
+    for (std::size_t s = 0; s < n; ++s) {
+        for (std::size_t p = plan.parent[s];; p = plan.parent[p]) {
+            if (p == ChainPlan::kSource) {
+                plan.may_share[s] = plan.roots.size() > 1;
+                break;
+            }
+            if (plan.children[p].size() > 1) {
+                plan.may_share[s] = true;
+                break;
+            }
+            if (!chain.slots[p].stage->traits().read_only) break;
+        }
+    }
+    plan.main_sink = std::min(chain.decoder_count, n - 1);
     while (plan.main_sink < n && !plan.children[plan.main_sink].empty()) plan.main_sink = plan.children[plan.main_sink].front();
 
     // A parallel stage restores source order if a stage after it, on any branch, needs it, so every stage that needs
@@ -130,7 +146,7 @@ std::size_t pool_frames_for(const ChainImpl& chain, const ChainPlan& plan) {
         frames += plan.edges[s].capacity +
                   detail::StageRunner::frames_held_at_most(traits, plan.workers[s], plan.restore[s]);
         // Copy on write: a worker holds the shared frame and its copy at once.
-        if (plan.fans_out && !traits.read_only) frames += plan.workers[s];
+        if (plan.may_share[s] && !traits.read_only) frames += plan.workers[s];
     }
     return frames;
 }
@@ -203,7 +219,7 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler
             wiring.workers = plan.workers[s];
             wiring.restore_order = plan.restore[s];
             wiring.main_sink = s == plan.main_sink;
-            wiring.copy_on_write = plan.fans_out && !stage.traits().read_only;
+            wiring.copy_on_write = plan.may_share[s] && !stage.traits().read_only;
             for (std::size_t p = plan.parent[s]; p != ChainPlan::kSource; p = plan.parent[p]) wiring.lineage.push_back(p);
             auto runner = std::make_unique<detail::StageRunner>(run, chain.state, stage, wiring);
             runner->mark_opened();
@@ -228,7 +244,7 @@ std::string stage_text(const StageTraits& traits, const ChainPlan& plan, std::si
     if (plan.restore[s]) how += ", restores order";
     if (traits.blocking_io) how += ", dedicated thread";
     if (traits.max_held > 0) how += fmt::format(", holds up to {}", traits.max_held);
-    if (plan.fans_out && !traits.read_only)
+    if (plan.may_share[s] && !traits.read_only)
         how += traits.renders_new_image ? ", borrows shared pixels" : ", copies shared frames";
     return how;
 }

@@ -34,6 +34,7 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
             source.behind_real_time = Duration{std::max<std::int64_t>(chain.state.lag_ns.load(), 0)};
             source.behind_real_time_max = Duration{std::max<std::int64_t>(chain.state.lag_max_ns.load(), 0)};
         }
+        source.main_branch = chain.plan.main_sink;
         for (std::size_t s = 0; s < chain.slots.size(); ++s) {
             const Edge& edge = *chain.edges[s];
             EdgeReport e;

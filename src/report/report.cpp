@@ -34,18 +34,6 @@ std::vector<std::size_t> SourceReport::branch_ends() const {
     return ends;
 }
 
-std::size_t SourceReport::main_branch_end() const noexcept {
-    if (stages.empty()) return 0;
-    std::size_t at = 0;  // the source's first consumer
-    for (;;) {
-        std::optional<std::size_t> next;
-        for (std::size_t e = at + 1; e < edges.size() && !next; ++e)
-            if (edges[e].from_stage == at) next = e;
-        if (!next) return at;
-        at = *next;
-    }
-}
-
 std::uint64_t SourceReport::dropped_on_branch(std::size_t end) const {
     std::uint64_t total = sum_of_drops<SourceCounts>(*this);
     for (const std::size_t s : branch_to(end)) {
@@ -65,12 +53,12 @@ std::uint64_t SourceReport::queued_on_branch(std::size_t end) const {
 }
 
 std::uint64_t SourceReport::dropped() const noexcept {
-    if (stages.empty()) return sum_of_drops<SourceCounts>(*this);
+    if (main_branch >= stages.size()) return sum_of_drops<SourceCounts>(*this);
     return dropped_on_branch(main_branch_end());
 }
 
 std::uint64_t SourceReport::queued() const noexcept {
-    if (stages.empty()) return 0;
+    if (main_branch >= stages.size()) return 0;
     return queued_on_branch(main_branch_end());
 }
 
@@ -93,7 +81,7 @@ double SourceReport::fps() const noexcept {
 
 bool SourceReport::balanced() const noexcept {
     if (!std::all_of(edges.begin(), edges.end(), [](const EdgeReport& e) { return e.balanced(); })) return false;
-    if (stages.empty()) return captured == delivered + dropped();
+    if (main_branch >= stages.size()) return captured == delivered + dropped();
     if (captured != delivered + dropped() + queued()) return false;
     for (const std::size_t end : branch_ends())
         if (captured != stages[end].passed + dropped_on_branch(end) + queued_on_branch(end)) return false;

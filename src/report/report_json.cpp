@@ -128,6 +128,7 @@ std::string report_to_json(const RunReport& report) {
             edges.push_back(std::move(edge));
         }
         src["edges"] = edges;
+        src["main_branch_end"] = s.main_branch;
         json stages = json::array();
         for (const StageReport& st : s.stages) {
             json stage = {{"name", st.name},
@@ -250,6 +251,9 @@ RunReport read_report_json(const std::string& path) {
                 stage.fps = st.at("fps");
                 s.stages.push_back(stage);
             }
+            // Version 1 had no branches: the chain's last stage ended its only branch.
+            s.main_branch = src.contains("main_branch_end") ? src.at("main_branch_end").get<std::size_t>()
+                                                            : (s.stages.empty() ? 0 : s.stages.size() - 1);
             r.sources.push_back(std::move(s));
         }
         for (const json& entry : root.at("timeline")) {

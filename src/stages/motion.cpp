@@ -136,7 +136,7 @@ public:
             end_event();
         }
         motion.event = in_event_ ? event_id_ : 0;
-        if (timeline_) timeline_->record(frame.media_time, motion.event);
+        if (timeline_) timeline_->record(frame.media_time, motion.event, frame.capture_time);
         if (draw_)
             for (const cv::Rect& r : motion.regions) cv::rectangle(frame.image, r, cv::Scalar(0, 0, 255), 2);
         return Outcome::pass;
@@ -372,9 +372,11 @@ private:
     void start_packet_clip(const media::Packet& first, std::uint64_t event) {
         clip_event_ = event;
         last_event_time_ = first.media_time;
-        Frame naming;  // the event's first moment names the clip, as for decoded frames
-        naming.media_time = first.media_time;
-        naming.capture_time = first.capture_time;
+        // Named like the motion stage's snapshot: by the event's first frame on the motion branch.
+        const std::optional<MotionTimeline::Start> start = timeline_->start_of(event);
+        Frame naming;
+        naming.media_time = start ? start->media_time : first.media_time;
+        naming.capture_time = start ? start->capture_time : first.capture_time;
         clip_path_ = fs::path(dir_) / (event_file_stem(input_, clip_event_, naming, live_, clock_) + "." + container_);
         packet_clip_ = std::make_unique<media::PacketWriter>(part_of(clip_path_).string(), packet_options_);
         taken_ = 0;

@@ -114,6 +114,32 @@ TEST_CASE("pipelines/edges.yaml: edges of every frame, from a file and from the 
     CHECK(ffprobe_frame_count(dir / "synthetic_edges.mp4") == 30);
 }
 
+TEST_CASE("pipelines/thumbs_and_edges.yaml: thumbnails and an edges video from one decode of each input, nothing "
+          "copied") {
+    TempDir dir;
+    write_video(dir / "a.mp4", {.frames = 60, .size = {320, 240}, .fps = 30});
+    const RunReport report =
+        run_file("thumbs_and_edges", {dir / "a.mp4"},
+                 {"thumbs.dir=" + (dir / "thumbs"), "edge_video.path=" + (dir / "thumbs/{input}_edges.mp4")});
+    REQUIRE(report.ok());
+    const SourceReport& source = report.sources.at(0);
+    CHECK(source.balanced());
+    CHECK(source.captured == 60);
+    const auto stage = [&](const std::string& name) {
+        for (const StageReport& s : source.stages)
+            if (s.name == name) return s;
+        FAIL("no stage " << name);
+        return StageReport{};
+    };
+    CHECK(stage("decode").processed == 60);  // one decode feeds both branches
+    CHECK(stage("thumbs").processed == 60);
+    CHECK(stage("edge_video").processed == 60);
+    for (const StageReport& s : source.stages) CHECK(s.copied == 0);
+    CHECK(files_in(dir.path() / "thumbs") ==
+          std::vector<std::string>{"a_000000.jpg", "a_000030.jpg", "a_edges.mp4"});
+    CHECK(ffprobe_frame_count(dir / "thumbs/a_edges.mp4") == 60);
+}
+
 TEST_CASE("pipelines: inputs are required, and a missing one is named") {
     PipelineFile file = load_pipeline_file(pipeline_path("edges"));
     CHECK_THROWS_WITH_AS(build_pipeline(file, {}), doctest::Contains("no inputs"), ConfigError);

@@ -40,12 +40,18 @@ struct MotionAttachment final : FrameAttachment {
 /// Thread-safe: one writer (the motion stage, in media-time order), any number of readers.
 class MotionTimeline {
 public:
-    /// The motion stage: the frame at `media_time` belongs to `event` (0 = none).
-    void record(Duration media_time, std::uint64_t event) {
+    /// When an event began: its first frame's media time and capture time (what its files are named by).
+    struct Start {
+        Duration media_time{};
+        TimePoint capture_time{};
+    };
+
+    /// The motion stage: the frame at `media_time`, captured at `capture_time`, belongs to `event` (0 = none).
+    void record(Duration media_time, std::uint64_t event, TimePoint capture_time = {}) {
         {
             const std::lock_guard lock(mutex_);
-            if (changes_.empty() || changes_.back().second != event) {
-                changes_.emplace_back(media_time, event);
+            if (changes_.empty() || changes_.back().event != event) {
+                changes_.push_back({media_time, event, capture_time});
                 if (changes_.size() > kKept) changes_.pop_front();
             }
             reached_ = media_time;
@@ -60,6 +66,13 @@ public:
             closed_ = true;
         }
         changed_.notify_all();
+    }
+    /// Where `event` began, while it is remembered (the last few hundred changes).
+    [[nodiscard]] std::optional<Start> start_of(std::uint64_t event) const {
+        const std::lock_guard lock(mutex_);
+        for (const Change& change : changes_)
+            if (change.event == event) return Start{change.media_time, change.capture_time};
+        return std::nullopt;
     }
     /// The event of the moment `media_time` (the last recorded frame at or before it), or nullopt while the motion
     /// stage has not reached it yet.
@@ -81,9 +94,9 @@ private:
     [[nodiscard]] std::optional<std::uint64_t> event_at_locked(Duration media_time) const {
         if (!closed_ && (!started_ || media_time > reached_)) return std::nullopt;
         std::uint64_t event = 0;
-        for (const auto& [at, id] : changes_) {
-            if (at > media_time) break;
-            event = id;
+        for (const Change& change : changes_) {
+            if (change.media_time > media_time) break;
+            event = change.event;
         }
         if (closed_ && started_ && media_time > reached_) return 0;
         return event;
@@ -91,7 +104,12 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable_any changed_;
-    std::deque<std::pair<Duration, std::uint64_t>> changes_;
+    struct Change {
+        Duration media_time;
+        std::uint64_t event;
+        TimePoint capture_time;
+    };
+    std::deque<Change> changes_;
     Duration reached_{};
     bool started_ = false;
     bool closed_ = false;

@@ -9,9 +9,14 @@
 // frame and ends once nothing has moved for `cooldown` of media time. Each frame is marked with its motion share, the
 // moving regions and its event; each event gets a snapshot (optional) and lines in an events file (optional).
 //
+// Zones and masks (NVR style): polygons in fractions of the picture ("0,0 0.5,0 0.5,1 0,1", so they hold at any
+// size, also on a resized analysis branch). Motion inside a mask never counts (a tree, a road, a burned-in clock);
+// with zones, only motion inside them counts, and each event lists the zones it touched.
+//
 // The events file (JSON lines, appended, each line flushed to the OS as it is written, so a SIGKILL loses none): an
-// event writes {"state":"started", run, input, event, start_frame, start_s, snapshot} when it starts and
-// {"state":"ended", ... the same ..., end_frame, end_s} when it ends. "run" is the wall-clock time the stage opened, so
+// event writes {"state":"started", run, input, event, start_frame, start_s, start_time, zones, snapshot} when it starts
+// and {"state":"ended", ... the same ..., end_frame, end_s, end_time} when it ends; *_s are media time, *_time the
+// wall-clock time the frame was captured, ISO 8601 with the zone's offset. "run" is the wall-clock time the stage opened, so
 // (run, input, event) names one event across restarts; a "started" line without its "ended" line is an event whose
 // run was killed (or is still going on).
 //
@@ -48,11 +53,69 @@
 #include <fstream>
 #include <deque>
 #include <optional>
+#include <set>
+#include <sstream>
 
 namespace framepipe::stages {
 namespace {
 
 namespace fs = std::filesystem;
+
+struct Polygon {
+    std::string name;                 // zones only
+    std::vector<cv::Point2f> points;  // fractions of the picture's width and height
+};
+
+// "NAME: x,y x,y x,y; ..." (names only when `named`), each coordinate a fraction 0..1. ConfigError names the option
+// and the polygon.
+std::vector<Polygon> parse_polygons(const std::string& text, const std::string& option, bool named) {
+    std::vector<Polygon> polygons;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find(';', start), text.size());
+        std::string part = text.substr(start, end - start);
+        start = end + 1;
+        if (part.find_first_not_of(" \t") == std::string::npos) continue;
+        Polygon polygon;
+        const std::size_t colon = part.find(':');
+        if (named) {
+            if (colon == std::string::npos)
+                throw ConfigError(fmt::format("motion: {}: polygon {} has no name: write NAME: x,y x,y x,y (fractions "
+                                              "of the picture, e.g. door: 0,0 0.3,0 0.3,1 0,1)",
+                                              option, polygons.size() + 1));
+            polygon.name = part.substr(0, colon);
+            polygon.name.erase(0, polygon.name.find_first_not_of(' '));
+            polygon.name.erase(polygon.name.find_last_not_of(' ') + 1);
+            part = part.substr(colon + 1);
+        }
+        std::istringstream points(part);
+        for (std::string point; points >> point;) {
+            float x = -1, y = -1;
+            char comma = 0;
+            std::istringstream xy(point);
+            if (!(xy >> x >> comma >> y) || comma != ',' || x < 0 || x > 1 || y < 0 || y > 1)
+                throw ConfigError(fmt::format("motion: {}: '{}' in polygon {} is not a point x,y with x and y between "
+                                              "0 and 1 (fractions of the picture's width and height)",
+                                              option, point, polygons.size() + 1));
+            polygon.points.emplace_back(x, y);
+        }
+        if (polygon.points.size() < 3)
+            throw ConfigError(fmt::format("motion: {}: polygon {} has {} point(s); a polygon needs at least 3", option,
+                                          polygons.size() + 1, polygon.points.size()));
+        polygons.push_back(std::move(polygon));
+    }
+    return polygons;
+}
+
+// The polygon filled with 255 on a black picture of `size`.
+cv::Mat polygon_mask(const Polygon& polygon, cv::Size size) {
+    cv::Mat mask = cv::Mat::zeros(size, CV_8UC1);
+    std::vector<cv::Point> points;
+    for (const cv::Point2f& p : polygon.points)
+        points.emplace_back(cvRound(p.x * static_cast<float>(size.width)), cvRound(p.y * static_cast<float>(size.height)));
+    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{points}, cv::Scalar(255));
+    return mask;
+}
 
 std::uint64_t event_of(const Frame& frame) {
     const auto* motion = frame.find<MotionAttachment>();
@@ -70,7 +133,9 @@ public:
           warmup_(o.integer("warmup")),
           still_after_(o.duration("still_after")),
           draw_(o.boolean("draw")),
-          events_path_(o.has("events") ? o.text("events") : "") {
+          events_path_(o.has("events") ? o.text("events") : ""),
+          masks_(o.has("mask") ? parse_polygons(o.text("mask"), "mask", false) : std::vector<Polygon>{}),
+          zones_(o.has("zones") ? parse_polygons(o.text("zones"), "zones", true) : std::vector<Polygon>{}) {
         if (o.has("snapshots"))
             snapshots_.emplace(o.text("snapshots"), "snapshot.jpg", 90, /*overwrite=*/false);  // names: see start_event
     }
@@ -109,6 +174,10 @@ public:
         subtractor_->apply(gray_, mask_, rate);
         cv::morphologyEx(mask_, mask_, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
         cv::dilate(mask_, mask_, cv::Mat(), cv::Point(-1, -1), 2);
+        if (!masks_.empty() || !zones_.empty()) {
+            if (counted_.size() != mask_.size()) prepare_areas(mask_.size());
+            cv::bitwise_and(mask_, counted_, mask_);
+        }
 
         contours_.clear();
         cv::findContours(mask_, contours_, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
@@ -131,6 +200,11 @@ public:
         if (motion.share >= min_area_) {
             last_motion_time_ = frame.media_time;
             last_motion_frame_ = frame.sequence;
+            last_motion_capture_ = frame.capture_time;
+            if (!in_event_) event_zones_.clear();
+            for (std::size_t z = 0; z < zones_.size(); ++z)
+                if (static_cast<double>(cv::countNonZero(mask_ & zone_areas_[z])) >= total * min_area_ * 0.25)
+                    event_zones_.insert(zones_[z].name);
             if (!in_event_) start_event(frame);
         } else if (in_event_ && frame.media_time - last_motion_time_ >= cooldown_) {
             end_event();
@@ -154,6 +228,7 @@ private:
         ++event_id_;
         start_frame_ = frame.sequence;
         start_time_ = frame.media_time;
+        start_capture_ = frame.capture_time;
         snapshot_.clear();
         if (snapshots_) {
             cv::Mat picture = frame.image.clone();
@@ -184,11 +259,14 @@ private:
                                        {"input", input_},
                                        {"event", event_id_},
                                        {"start_frame", start_frame_},
-                                       {"start_s", ms_rounded(start_time_)}};
+                                       {"start_s", ms_rounded(start_time_)},
+                                       {"start_time", iso_clock(wall_time_of(start_capture_))}};
         if (ended) {
             line["end_frame"] = last_motion_frame_;
             line["end_s"] = ms_rounded(last_motion_time_);
+            line["end_time"] = iso_clock(wall_time_of(last_motion_capture_));
         }
+        if (!zones_.empty()) line["zones"] = std::vector<std::string>(event_zones_.begin(), event_zones_.end());
         line["snapshot"] = snapshot_;
         events_ << line.dump() << std::endl;
         if (!events_ && !events_failed_) {
@@ -196,6 +274,22 @@ private:
             spdlog::error("{}: motion: cannot write to the events file '{}'; events are still marked on the frames",
                           input_, events_path_);
         }
+    }
+
+    // The picture motion is measured on: where motion counts (outside masks; inside zones when there are zones), and
+    // each zone's area.
+    void prepare_areas(cv::Size size) {
+        counted_ = zones_.empty() ? cv::Mat(size, CV_8UC1, cv::Scalar(255)) : cv::Mat::zeros(size, CV_8UC1);
+        zone_areas_.clear();
+        for (const Polygon& zone : zones_) {
+            zone_areas_.push_back(polygon_mask(zone, size));
+            counted_ |= zone_areas_.back();
+        }
+        for (const Polygon& mask : masks_) counted_.setTo(0, polygon_mask(mask, size));
+    }
+
+    [[nodiscard]] std::chrono::system_clock::time_point wall_time_of(TimePoint captured) const {
+        return clock_ != nullptr ? clock_->wall_time(captured) : std::chrono::system_clock::now();
     }
 
     int width_;
@@ -222,6 +316,11 @@ private:
     const Clock* clock_ = nullptr;  // calendar time for live names
     std::uint64_t event_id_ = 0;
     std::uint64_t start_frame_ = 0, last_motion_frame_ = 0;
+    TimePoint start_capture_{}, last_motion_capture_{};
+    std::vector<Polygon> masks_, zones_;
+    cv::Mat counted_;
+    std::vector<cv::Mat> zone_areas_;
+    std::set<std::string> event_zones_;  // the zones the current event has touched
     Duration start_time_{}, last_motion_time_{};
     std::string snapshot_;
 };
@@ -542,7 +641,13 @@ const bool declared = [] {
           {"snapshots", K::text, "", "Folder for a snapshot of each event's first frame (empty = none)"},
           {"events", K::text, "",
            "File to append JSON lines to: one when an event starts, one when it ends (empty = none)"},
-          {"draw", K::boolean, "false", "Draw the moving regions on the frames"}},
+          {"draw", K::boolean, "false", "Draw the moving regions on the frames"},
+          {"mask", K::text, "",
+           "Polygons where motion never counts, in fractions of the picture: \"x,y x,y x,y; ...\" (e.g. 0,0 1,0 1,0.1 "
+           "0,0.1 for a clock along the top)"},
+          {"zones", K::text, "",
+           "Named polygons; only motion inside them counts, and events list the zones they touched: \"door: 0,0 "
+           "0.3,0 0.3,1 0,1; yard: ...\""}},
          factory_of<Motion>(), 500});
     (void)declare_stage(
         {"event_clips", "Write a clip per motion event, starting pre_roll before it (put it after motion)",

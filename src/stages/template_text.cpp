@@ -116,6 +116,14 @@ std::tm local_time(std::chrono::system_clock::time_point t) {
 
 std::string file_clock(std::chrono::system_clock::time_point t) { return fmt::format("{:%Y%m%d-%H%M%S}", local_time(t)); }
 
+std::string iso_clock(std::chrono::system_clock::time_point t) {
+    const std::tm local = local_time(t);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+    const long offset = local.tm_gmtoff / 60;  // minutes east of UTC
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}{}{:02}:{:02}", local, (ms + 1000) % 1000, offset < 0 ? '-' : '+',
+                       std::labs(offset) / 60, std::labs(offset) % 60);
+}
+
 std::chrono::system_clock::time_point wall_now(const Clock* clock) {
     return clock != nullptr ? clock->wall_now() : std::chrono::system_clock::now();
 }

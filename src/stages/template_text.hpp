@@ -56,6 +56,8 @@ std::string format_media_time(Duration t, char separator = ':');
 
 /// Local wall-clock time as file names carry it: "20261121-073005" (sorts by age).
 std::string file_clock(std::chrono::system_clock::time_point t);
+/// Local wall-clock time in ISO 8601 with milliseconds and the zone's offset: "2026-11-21T07:30:05.250+01:00".
+std::string iso_clock(std::chrono::system_clock::time_point t);
 
 /// The name stem of a motion event's files (snapshot, clip), from the event's first frame: "yard_event0001_00-00-03.000"
 /// for a file (media time), "cam_20261121-073005_event0001" for live input, whose media time and event numbers restart

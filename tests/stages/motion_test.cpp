@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <regex>
+#include <map>
 #include <fstream>
 
 using namespace framepipe;
@@ -169,6 +171,44 @@ TEST_CASE("motion: a burned-in clock reads as motion when its minute rolls over 
     CAPTURE(first_event_behind_text);
     CHECK(first_event_behind_text >= kRollover);
     CHECK(first_event_behind_text <= kRollover + 2);
+}
+
+TEST_CASE("motion: zones and masks: only motion inside zones counts, never inside a mask, and events name the zones "
+          "they touched and carry ISO 8601 wall-clock times") {
+    // The square crosses from the left edge to x = 240 of 320, at heights 80..160.
+    const auto events_with = [](const std::map<std::string, std::string>& options) {
+        TempDir dir;
+        std::map<std::string, std::string> all = options;
+        all["cooldown"] = "1s";
+        all["events"] = dir / "events.jsonl";
+        StageHarness motion("motion", all, "yard.mp4");
+        for (int n = 0; n < 220; ++n) REQUIRE(motion.apply(scene(n, kSize), static_cast<std::uint64_t>(n)) == Outcome::pass);
+        motion.close();
+        return read_events(dir / "events.jsonl");
+    };
+    SUBCASE("zones: the left and middle ones are crossed, the top strip is not") {
+        const auto events = events_with(
+            {{"zones", "left: 0,0 0.3,0 0.3,1 0,1; middle: 0.35,0 0.65,0 0.65,1 0.35,1; top: 0,0 1,0 1,0.2 0,0.2"}});
+        REQUIRE(events.size() == 2);
+        CHECK(events[1]["state"] == "ended");
+        CHECK(events[1]["zones"] == nlohmann::json::array({"left", "middle"}));
+        // ISO 8601: date, time with milliseconds, the zone's offset.
+        const std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2})");
+        CHECK(std::regex_match(events[1]["start_time"].get<std::string>(), iso));
+        CHECK(std::regex_match(events[1]["end_time"].get<std::string>(), iso));
+    }
+    SUBCASE("a zone nothing crosses gives no event") {
+        CHECK(events_with({{"zones", "top: 0,0 1,0 1,0.2 0,0.2"}}).empty());
+    }
+    SUBCASE("a mask over the square's path gives no event") {
+        CHECK(events_with({{"mask", "0,0.25 1,0.25 1,0.75 0,0.75"}}).empty());
+    }
+    SUBCASE("a bad polygon is refused, naming the option and the point") {
+        CHECK_THROWS_WITH_AS(make_stage("motion", {{"zones", "door: 0,0 1.5,0 1,1"}}),
+                             doctest::Contains("zones: '1.5,0' in polygon 1"), ConfigError);
+        CHECK_THROWS_WITH_AS(make_stage("motion", {{"mask", "0,0 1,0"}}), doctest::Contains("needs at least 3"),
+                             ConfigError);
+    }
 }
 
 TEST_CASE("motion: a bad option names the option and its range") {

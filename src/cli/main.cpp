@@ -110,6 +110,7 @@ void install_interrupt_handlers() {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     sigaction(SIGINT, &action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);  // a reader of stdout that goes away is a write error (EPIPE), not death
     sigaction(SIGTERM, &action, nullptr);
     action.sa_handler = on_alarm;
     sigaction(SIGALRM, &action, nullptr);
@@ -189,7 +190,15 @@ int run(const RunArgs& args) {
         return pipeline->run();
     }();
     progress.clear();
-    std::fputs(format_summary(report).c_str(), stdout);
+    // A stage writing to standard output (y4m, stream_out to "-") owns it: the summary goes to stderr then.
+    const bool stdout_taken = std::any_of(file.stages.begin(), file.stages.end(), [](const StageEntry& entry) {
+        if (entry.options.has("to")) return entry.options.text("to") == "-";
+        const StageSpec* spec = find_stage_spec(entry.type);
+        return spec != nullptr && std::any_of(spec->options.begin(), spec->options.end(), [](const OptionSpec& o) {
+                   return o.name == "to" && o.default_value == "-";
+               });
+    });
+    std::fputs(format_summary(report).c_str(), stdout_taken ? stderr : stdout);
     if (!args.report_path.empty()) {
         write_report_json(report, args.report_path);
         const std::vector<std::string> outputs =

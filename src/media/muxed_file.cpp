@@ -52,9 +52,15 @@ void MuxedFile::fail(const std::string& what, int code) {
     throw Error(fmt::format("'{}': {}: {}", path_, what, why));
 }
 
-void MuxedFile::open(bool fragmented) {
-    if (!(container_->oformat->flags & AVFMT_NOFILE)) {
-        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+void MuxedFile::open(bool fragmented, const std::map<std::string, std::string>& muxer_options) {
+    if (!(container_->oformat->flags & AVFMT_NOFILE) && path_.find("://") != std::string::npos) {
+        const int ret = avio_open2(&io_, path_.c_str(), AVIO_FLAG_WRITE, nullptr, nullptr);
+        if (ret < 0) fail("cannot open the output", ret);
+        url_io_ = true;
+        container_->pb = io_;
+    } else if (!(container_->oformat->flags & AVFMT_NOFILE)) {
+        fd_ = path_ == "-" ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)
+                           : ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd_ < 0) {
             error_ = errno;
             fail("cannot create the file", AVERROR(error_));
@@ -71,6 +77,7 @@ void MuxedFile::open(bool fragmented) {
     }
     AVDictionary* options = nullptr;
     if (fragmented) av_dict_set(&options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+    for (const auto& [key, value] : muxer_options) av_dict_set(&options, key.c_str(), value.c_str(), 0);
     const int ret = avformat_write_header(container_, &options);
     av_dict_free(&options);
     if (ret < 0) fail("cannot write the header", ret);
@@ -82,7 +89,10 @@ void MuxedFile::write(AVPacket& packet, const char* what) {
 }
 
 void MuxedFile::flush() {
-    int ret = av_write_frame(container_, nullptr);
+    // Muxers that hold data back take a flush request; those that write files of their own (HLS) finish each segment
+    // as they go and are not asked.
+    const int flags = container_->oformat->flags;
+    int ret = (flags & AVFMT_ALLOW_FLUSH) && !(flags & AVFMT_NOFILE) ? av_write_frame(container_, nullptr) : 0;
     if (ret >= 0 && container_->pb != nullptr) {
         avio_flush(container_->pb);
         ret = container_->pb->error;
@@ -108,7 +118,9 @@ void MuxedFile::release() noexcept {
         avformat_free_context(container_);
         container_ = nullptr;
     }
-    if (io_ != nullptr) {
+    if (io_ != nullptr && url_io_) {
+        avio_closep(&io_);
+    } else if (io_ != nullptr) {
         av_freep(&io_->buffer);
         avio_context_free(&io_);
     }

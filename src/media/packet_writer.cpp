@@ -51,7 +51,7 @@ struct PacketWriter::Impl {
         stream->codecpar->codec_tag = 0;  // the container picks its own tag for the codec
         source_base = parameters.time_base;
         stream->time_base = source_base;  // a hint: the muxer may choose another
-        on_file([&](MuxedFile& f) { f.open(options.fragmented); });
+        on_file([&](MuxedFile& f) { f.open(options.fragmented, options.muxer_options); });
         if (options.flush_interval > Duration::zero())
             flush_ticks = std::max<std::int64_t>(
                 1, av_rescale_q(std::chrono::duration_cast<std::chrono::microseconds>(options.flush_interval).count(),
@@ -149,10 +149,14 @@ PacketWriter::PacketWriter(std::string path, Options options) : impl_(std::make_
     quiet_ffmpeg_logging();
     impl_->path = std::move(path);
     impl_->options = options;
-    impl_->format = av_guess_format(nullptr, impl_->path.c_str(), nullptr);
+    const bool stream = impl_->path == "-" || impl_->path.find("://") != std::string::npos;
+    const std::string format = !impl_->options.format.empty() ? impl_->options.format : stream ? "mpegts" : "";
+    impl_->format = av_guess_format(format.empty() ? nullptr : format.c_str(), impl_->path.c_str(), nullptr);
     if (impl_->format == nullptr)
-        throw ConfigError(fmt::format("cannot tell the container from '{}'; end the name in .mkv, .ts or .mp4",
-                                      impl_->path));
+        throw ConfigError(format.empty() ? fmt::format("cannot tell the container from '{}'; end the name in .mkv, "
+                                                       ".ts, .mp4 or .m3u8",
+                                                       impl_->path)
+                                         : fmt::format("this system's FFmpeg has no '{}' muxer", format));
 }
 
 PacketWriter::~PacketWriter() {
@@ -175,6 +179,7 @@ bool PacketWriter::write(const Packet& packet) {
 void PacketWriter::finish() { impl_->finish(); }
 std::int64_t PacketWriter::packets_written() const noexcept { return impl_->written; }
 std::int64_t PacketWriter::packets_durable() const noexcept { return impl_->durable; }
+bool PacketWriter::reader_gone() const noexcept { return impl_->file && impl_->file->reader_gone(); }
 bool PacketWriter::disk_full() const noexcept { return impl_->file && impl_->file->disk_full(); }
 
 }  // namespace framepipe::media

@@ -16,6 +16,7 @@
 #include <framepipe/frame.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,10 +40,13 @@ public:
     struct Options {
         bool fragmented = false;   // MP4/MOV: self-contained fragments
         Duration flush_interval{};  // > 0: flush muxer and file every this much media time
+        std::string format;         // the muxer (mpegts, hls, matroska ...); empty: from the path's extension
+        std::map<std::string, std::string> muxer_options;  // the muxer's own options (hls_time ...)
     };
     using MakeRoom = std::function<bool()>;
 
-    /// Checks that the container exists (ConfigError otherwise); opens nothing yet.
+    /// Checks that the container exists (ConfigError otherwise); opens nothing yet. `path` may also be "-" (standard
+    /// output) or a URL such as udp://127.0.0.1:5000 (both MPEG-TS unless options.format says otherwise).
     PacketWriter(std::string path, Options options);
     ~PacketWriter();
     PacketWriter(const PacketWriter&) = delete;
@@ -64,6 +68,8 @@ public:
     [[nodiscard]] std::int64_t packets_written() const noexcept;
     [[nodiscard]] std::int64_t packets_durable() const noexcept;
     [[nodiscard]] bool disk_full() const noexcept;
+    /// A write failed because nobody reads the pipe any more (the program reading stdout exited).
+    [[nodiscard]] bool reader_gone() const noexcept;
 
 private:
     struct Impl;

@@ -217,3 +217,31 @@ TEST_CASE("cli: Ctrl-C drains the frames in flight and finalises the output, whi
     CHECK(delivered > 0);
     CHECK(ffprobe_frame_count(dir / "endless.mp4") == delivered);  // every delivered frame is in the file
 }
+
+TEST_CASE("cli: stream_out and y4m to standard output feed a reader of the pipe; the summary goes to stderr; a reader "
+          "that goes away ends the run normally") {
+    TempDir dir;
+    write_video(dir / "camera.mkv", {.frames = 50, .size = {160, 120}, .fps = 25});
+    std::ofstream(dir / "ts.yaml") << "stages:\n  - { type: stream_out, from: packets }\n  - { type: null, from: source }\n";
+    std::ofstream(dir / "raw.yaml") << "stages:\n  - { type: y4m }\n";
+
+    const CommandResult ts = run_bounded(
+        fmt::format("'{}' run ts.yaml camera.mkv 2> ts.err | ffprobe -v error -count_frames -show_entries "
+                    "stream=codec_name,nb_read_frames -of csv=p=0 -",
+                    FRAMEPIPE_BINARY),
+        dir.path(), std::chrono::seconds(60));
+    CHECK(ts.code == 0);
+    CHECK(ts.out.find("h264,50") != std::string::npos);  // MPEG-TS on stdout, every frame
+    CHECK(slurp(dir / "ts.err").find("50 captured") != std::string::npos);
+
+    const CommandResult raw =
+        run_bounded(fmt::format("('{}' run raw.yaml camera.mkv 2> raw.err; echo $? > raw.rc) | head -c 100000 | wc -c",
+                                FRAMEPIPE_BINARY),
+                    dir.path(), std::chrono::seconds(60));
+    CAPTURE(raw.out);
+    CHECK(raw.out.find("100000") != std::string::npos);
+    CHECK(slurp(dir / "raw.rc") == "0\n");
+    const std::string err = slurp(dir / "raw.err");
+    CAPTURE(err);
+    CHECK(err.find("the reader of standard output went away; ending the input") != std::string::npos);
+}

@@ -241,7 +241,8 @@ int report_command(const std::string& path, std::string html) {
 
 // What run checks before it opens anything, through the same calls (load_pipeline_file, then build_pipeline, which
 // checks the chains as Pipeline::run() does); opens and writes nothing. Without inputs in the file or on the command
-// line, the chains are checked for a stand-in input: before opening, only the source's options depend on the input.
+// line, the chains are checked for a stand-in input: before opening, only the source's options depend on the input
+// (and whether it has packets: a stand-in stream when a stage takes them).
 int validate(const std::string& path, const std::vector<std::string>& given_inputs, const std::vector<std::string>& sets) {
     const PipelineFile file = load(path, sets);
     std::vector<InputEntry> inputs = file.inputs;
@@ -249,7 +250,10 @@ int validate(const std::string& path, const std::vector<std::string>& given_inpu
         inputs.clear();
         for (const std::string& argument : given_inputs) inputs.push_back(parse_input(argument));
     }
-    (void)build_pipeline(file, inputs.empty() ? std::vector<std::string>{"synthetic"} : given_inputs);
+    const bool takes_packets = std::any_of(file.stages.begin(), file.stages.end(),
+                                           [](const StageEntry& entry) { return entry.from == kFromPackets; });
+    const std::string stand_in = takes_packets ? "rtsp://stand-in.invalid/stream" : "synthetic";
+    (void)build_pipeline(file, inputs.empty() ? std::vector<std::string>{stand_in} : given_inputs);
     std::string chain;
     for (const StageEntry& entry : file.stages) chain += (chain.empty() ? "" : " -> ") + entry.name;
     fmt::print("{}: OK, {} stage(s): {}\n", path, file.stages.size(), chain);

@@ -92,9 +92,10 @@ Duration media_time_of(const AVFrame& picture, const StreamParameters& stream) {
 // gives up when drained. Output frames are renumbered in picture order.
 class SerialDecode final : public Stage {
 public:
-    SerialDecode(int threads, std::string source_name)
+    SerialDecode(int threads, std::string source_name, bool keyframes_only)
         : Stage({.name = "decode", .max_held = kMaxHeld + static_cast<std::size_t>(threads)}),
           threads_(threads),
+          keyframes_only_(keyframes_only),
           source_name_(std::move(source_name)) {}
 
     void open(const StageContext& context) override {
@@ -109,6 +110,7 @@ public:
         if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
         follow_stream(stream_of(frame));
         if (skipped_to_keyframe(frame)) return Outcome::drop;
+        if (keyframes_only_ && !frame.key) return Outcome::drop;  // chosen: counted as filtered, not lost
         last_capture_ = frame.capture_time;
         load_packet(*packet_, frame);
         int ret = avcodec_send_packet(context_.get(), packet_.get());
@@ -243,6 +245,7 @@ private:
     }
 
     int threads_;
+    bool keyframes_only_;
     std::string source_name_;
     StageHealth* health_ = nullptr;
     std::shared_ptr<const StreamParameters> stream_;  // what context_ was opened for
@@ -409,9 +412,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name) {
-    if (intra_only) return std::make_unique<ParallelDecode>(std::move(source_name));
-    return std::make_unique<SerialDecode>(threads, std::move(source_name));
+std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name, bool keyframes_only) {
+    if (intra_only) return std::make_unique<ParallelDecode>(std::move(source_name));  // every packet is a keyframe
+    return std::make_unique<SerialDecode>(threads, std::move(source_name), keyframes_only);
 }
 
 std::unique_ptr<Stage> make_convert_stage() { return std::make_unique<Convert>(); }

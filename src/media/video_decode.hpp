@@ -55,7 +55,9 @@ struct StreamParameters {
 
 /// The decode stage: parallel when `intra_only` (every packet decodes alone), serial and in order otherwise (then with
 /// `threads` libavcodec threads). `source_name` names the source in messages.
-std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name);
+/// `keyframes_only`: the other packets are filtered (Outcome::drop) before they reach the decoder.
+std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name,
+                                         bool keyframes_only = false);
 std::unique_ptr<Stage> make_convert_stage();
 
 }  // namespace framepipe::media

@@ -536,7 +536,8 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     // A source that has not opened yet (SourceUnavailable) decodes in order: it cannot know the codec before it answers.
     const bool intra_only = impl.stream && impl.stream->intra_only;
     std::vector<std::unique_ptr<Stage>> stages;
-    stages.push_back(make_decode_stage(intra_only, impl.options.decode_threads, VideoSource::redacted(impl.options.path)));
+    stages.push_back(make_decode_stage(intra_only, impl.options.decode_threads, VideoSource::redacted(impl.options.path),
+                                       impl.options.keyframes_only));
     stages.push_back(make_convert_stage());
     return stages;
 }
@@ -565,6 +566,7 @@ std::unique_ptr<Source> make_video_source(const SourceInput& input, const Option
     s.name = input.name;
     s.realtime = o.boolean("realtime");
     s.decode_threads = static_cast<int>(o.integer("decode_threads"));
+    s.keyframes_only = o.text("decode") == "keyframes";
     s.autorotate = o.boolean("autorotate");
     s.max_pixels = o.integer("max_pixels");
     s.open_timeout = o.duration("open_timeout");
@@ -587,6 +589,10 @@ const bool declared = declare_source({
     .runs_on = "source thread + decode and convert stages",
     .options = {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
                 {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
+                {"decode", K::choice, "all",
+                 "keyframes: decode only keyframes (a picture a second or so, for motion) while `from: packets` "
+                 "branches still get every packet",
+                 std::nullopt, std::nullopt, {"all", "keyframes"}},
                 {"autorotate", K::boolean, "true",
                  "Turn pictures upright as the file's display rotation says (false: keep the coded orientation)"},
                 {"max_pixels", K::integer, "100000000", "Reject pictures with more pixels, undecoded", 1, 1e12},

@@ -5,6 +5,7 @@
 
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
+#include <framepipe/registry.hpp>
 #include <framepipe/sources/video_source.hpp>
 
 #include <doctest/doctest.h>
@@ -300,4 +301,28 @@ TEST_CASE("video source: a video with a display rotation (a phone's portrait cli
         CHECK(cv::norm(upright, expected, cv::NORM_L1) / static_cast<double>(upright.total()) < 3.0);
         CHECK(first_frame(rotated, false).size() == cv::Size(320, 240));
     }
+}
+
+TEST_CASE("video source decode: keyframes: the pictures are the keyframes only (the rest filtered, not lost) while a "
+          "packet branch still gets every packet") {
+    TempDir dir;
+    const std::string input = dir / "gop.mkv";  // a keyframe every 25 frames exactly (no scene-cut keyframes)
+    write_video(input, {.frames = 100, .size = {160, 120}, .fps = 25,
+                        .codec = "-c:v libx264 -preset veryfast -bf 2 -g 25 -sc_threshold 0 -pix_fmt yuv420p"});
+    Pipeline pipeline;
+    auto pictures = std::make_unique<NumberRecorder>("pictures");
+    NumberRecorder* pictures_ptr = pictures.get();
+    pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = input, .keyframes_only = true}))
+        .add(std::move(pictures))
+        .add(make_stage("null"), {}, std::string(kFromPackets));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CAPTURE(fmt::format("{}", pictures_ptr->numbers()));
+    CHECK(pictures_ptr->numbers() == std::vector<int>{0, 25, 50, 75});
+    const SourceReport& source = report.sources.at(0);
+    CHECK(source.stages.at(0).name == "decode");
+    CHECK(source.stages.at(0).filtered == 96);
+    CHECK(source.stages.at(0).rejected == 0);
+    CHECK(source.stages.at(3).processed == 100);  // the packets
+    CHECK(report.balanced());
 }

@@ -34,6 +34,9 @@ public:
         std::string name;            // shown in reports; default: the file name, URL or device
         bool realtime = false;       // files: replay at the file's own rate, as a live source
         int decode_threads = 1;      // libavcodec threads for inter-frame codecs (1 = decode on the graph only)
+        /// Decode keyframes only (the other packets are filtered before the decoder, still offered `from: packets`):
+        /// a picture a second or so for motion detection on a camera whose packets are recorded untouched.
+        bool keyframes_only = false;
         bool autorotate = true;      // show pictures upright as the container's display matrix says (false: as coded)
         /// Pictures with more pixels are rejected undecoded (the decoder refuses them before allocating): a codec's
         /// own header may state a size far from the container's (VP8 up to 16383x16383 in a few bytes).

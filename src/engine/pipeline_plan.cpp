@@ -130,6 +130,7 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
             packet_edge ? std::max<std::size_t>(options.default_capacity, static_cast<std::size_t>(std::ceil(2 * fps)))
                         : options.default_capacity);
         config.overflow = slot.edge.overflow.value_or(live_drop_point ? options.live_overflow : Overflow::block);
+        if (config.overflow == Overflow::latest) config.capacity = 1;  // it holds one frame, whatever was asked
         // One producer at a time: the source thread, a serial stage or an order-restoring one.
         config.single_producer =
             from_source || !chain.slots[parent].stage->traits().parallel || plan.restore[parent];

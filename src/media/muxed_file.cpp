@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +25,18 @@ int MuxedFile::write_to_fd(void* opaque, std::uint8_t* data, int size) {
     auto& file = *static_cast<MuxedFile*>(opaque);
     int done = 0;
     while (done < size) {
-        const ssize_t n = ::write(file.fd_, data + done, static_cast<std::size_t>(size - done));
+        std::size_t chunk = static_cast<std::size_t>(size - done);
+        if (file.pipe_) {  // wait for room without blocking in write(), so an abort is seen
+            pollfd ready{file.fd_, POLLOUT, 0};
+            const int polled = ::poll(&ready, 1, 100);
+            if (file.abort_.stop_requested()) {
+                if (file.error_ == 0) file.error_ = ECANCELED;
+                return AVERROR(ECANCELED);
+            }
+            if (polled == 0 || (polled < 0 && errno == EINTR)) continue;
+            chunk = std::min<std::size_t>(chunk, 4096);  // POLLOUT promises room for PIPE_BUF bytes
+        }
+        const ssize_t n = ::write(file.fd_, data + done, chunk);
         if (n >= 0) {
             done += static_cast<int>(n);
             continue;
@@ -54,7 +67,14 @@ void MuxedFile::fail(const std::string& what, int code) {
 
 void MuxedFile::open(bool fragmented, const std::map<std::string, std::string>& muxer_options) {
     if (!(container_->oformat->flags & AVFMT_NOFILE) && path_.find("://") != std::string::npos) {
-        const int ret = avio_open2(&io_, path_.c_str(), AVIO_FLAG_WRITE, nullptr, nullptr);
+        const AVIOInterruptCB interrupt{[](void* token) -> int {
+                                            return static_cast<const std::stop_token*>(token)->stop_requested() ? 1 : 0;
+                                        },
+                                        &abort_};
+        AVDictionary* io_options = nullptr;
+        av_dict_set(&io_options, "rw_timeout", "5000000", 0);  // microseconds without progress
+        const int ret = avio_open2(&io_, path_.c_str(), AVIO_FLAG_WRITE, &interrupt, &io_options);
+        av_dict_free(&io_options);
         if (ret < 0) fail("cannot open the output", ret);
         url_io_ = true;
         container_->pb = io_;
@@ -65,6 +85,8 @@ void MuxedFile::open(bool fragmented, const std::map<std::string, std::string>& 
             error_ = errno;
             fail("cannot create the file", AVERROR(error_));
         }
+        struct stat info {};
+        pipe_ = ::fstat(fd_, &info) == 0 && !S_ISREG(info.st_mode);
         constexpr int kBuffer = 64 * 1024;
         auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
         io_ = avio_alloc_context(buffer, kBuffer, 1, this, nullptr, &write_to_fd, &seek_fd);

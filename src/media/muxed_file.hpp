@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <functional>
+#include <stop_token>
 #include <map>
 #include <string>
 
@@ -33,6 +34,9 @@ public:
     /// Add streams here before open().
     [[nodiscard]] AVFormatContext* container() const noexcept { return container_; }
     void on_full_disk(MakeRoom make_room) { make_room_ = std::move(make_room); }
+    /// Writes to a pipe or a URL give up (an error) once `abort` is requested, instead of waiting for a reader that
+    /// does not read; a URL also gives up after 5 s without progress. Set before open().
+    void interrupt_on(std::stop_token abort) { abort_ = std::move(abort); }
 
     /// Creates the file and writes the header. `fragmented`: MP4/MOV written as self-contained fragments (a killed
     /// file stays playable). `muxer_options`: the muxer's own (hls_time, ...).
@@ -64,6 +68,8 @@ private:
     bool url_io_ = false;  // io_ opened by avio_open2 (a URL), closed by avio_closep
     int fd_ = -1;
     int error_ = 0;  // errno of the first failed write, for the message
+    bool pipe_ = false;  // fd_ is not a regular file: writes wait in poll(), watching abort_
+    std::stop_token abort_;
     MakeRoom make_room_;
 };
 

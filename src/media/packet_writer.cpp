@@ -44,6 +44,7 @@ struct PacketWriter::Impl {
     void open(const StreamParameters& parameters) {
         file = std::make_unique<MuxedFile>(path, format);
         file->on_full_disk(make_room);
+        file->interrupt_on(options.abort);
         stream = avformat_new_stream(file->container(), nullptr);
         if (stream == nullptr) on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
         int ret = avcodec_parameters_copy(stream->codecpar, parameters.codec.get());
@@ -179,6 +180,10 @@ bool PacketWriter::write(const Packet& packet) {
 void PacketWriter::finish() { impl_->finish(); }
 std::int64_t PacketWriter::packets_written() const noexcept { return impl_->written; }
 std::int64_t PacketWriter::packets_durable() const noexcept { return impl_->durable; }
+bool PacketWriter::accepts(const StreamParameters& stream) const noexcept {
+    return !impl_->stream_parameters || impl_->stream_parameters.get() == &stream ||
+           stream.same_codec(*impl_->stream_parameters);
+}
 bool PacketWriter::reader_gone() const noexcept { return impl_->file && impl_->file->reader_gone(); }
 bool PacketWriter::disk_full() const noexcept { return impl_->file && impl_->file->disk_full(); }
 

@@ -16,6 +16,7 @@
 #include <framepipe/frame.hpp>
 
 #include <functional>
+#include <stop_token>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,7 @@ public:
         Duration flush_interval{};  // > 0: flush muxer and file every this much media time
         std::string format;         // the muxer (mpegts, hls, matroska ...); empty: from the path's extension
         std::map<std::string, std::string> muxer_options;  // the muxer's own options (hls_time ...)
+        std::stop_token abort;  // writes to a pipe or URL give up when requested (MuxedFile::interrupt_on)
     };
     using MakeRoom = std::function<bool()>;
 
@@ -61,6 +63,9 @@ public:
     /// and get theirs one frame apart before it.
     bool write(const Frame& packet, const std::shared_ptr<const StreamParameters>& stream);
     bool write(const Packet& packet);
+    /// Whether packets of `stream` can go on into this file: nothing written yet, or the same codec, size and
+    /// extradata as the file's stream (a reconnect may bring other ones: then the caller starts a new file).
+    [[nodiscard]] bool accepts(const StreamParameters& stream) const noexcept;
     /// Writes the trailer and closes the file. Idempotent; called by the destructor if not called before.
     void finish();
 

@@ -414,7 +414,9 @@ private:
 
 std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name, bool keyframes_only) {
     if (intra_only) return std::make_unique<ParallelDecode>(std::move(source_name));  // every packet is a keyframe
-    return std::make_unique<SerialDecode>(threads, std::move(source_name), keyframes_only);
+    // Frame threads delay each picture by as many packets as there are threads: with keyframes only that would be
+    // seconds. One thread decodes a keyframe as soon as it comes.
+    return std::make_unique<SerialDecode>(keyframes_only ? 1 : threads, std::move(source_name), keyframes_only);
 }
 
 std::unique_ptr<Stage> make_convert_stage() { return std::make_unique<Convert>(); }

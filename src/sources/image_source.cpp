@@ -327,6 +327,7 @@ class ReadProblem final : public FrameAttachment {
 public:
     std::string reason;  // follows the file's name: "is a symbolic link loop"; empty when there is none
     void reset() noexcept override { reason.clear(); }
+    void copy_to(Frame& target) const override { target.attach<ReadProblem>().reason = reason; }
 };
 
 ReadProblem* problem_of(const Frame& frame) { return frame.find<ReadProblem>(); }

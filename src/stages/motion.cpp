@@ -398,7 +398,8 @@ public:
 
     void close() override {
         if (copy_ && !waiting_.empty()) {  // the motion branch may still be working through the last moments
-            (void)timeline_->wait_for(waiting_.back().media_time, abort_, std::chrono::seconds(10));
+            if (timeline_->active())  // (no motion stage of that name ever reported: nothing to wait for)
+                (void)timeline_->wait_for(waiting_.back().media_time, abort_, std::chrono::seconds(10));
             decide_waiting(/*at_end=*/true);
         }
         if (clip_open()) finish_clip();
@@ -410,6 +411,16 @@ private:
         if (frame.format != PixelFormat::encoded)
             throw ConfigError("event_clips with codec: copy writes the source's compressed packets, and this stage gets "
                               "pictures: add `from: packets` to it (or choose a codec such as h264)");
+        // After a gap (packets dropped on a live edge) what follows refers to packets that never came: nothing is kept
+        // until the next keyframe.
+        const bool gap = expected_ && frame.sequence != *expected_;
+        expected_ = frame.sequence + 1;
+        if (gap && !frame.key) needs_key_ = true;
+        if (frame.key) needs_key_ = false;
+        if (needs_key_) {
+            if (clip_open()) health_->count_unwritten();
+            return Outcome::pass;
+        }
         const auto* picture = frame.find<media::PictureAttachment>();
         waiting_.push_back({frame.encoded, frame.pts, frame.dts, frame.key, frame.media_time, frame.capture_time,
                             picture != nullptr ? picture->stream : nullptr});
@@ -452,6 +463,9 @@ private:
             const Duration at = packet.media_time;
             write_packet(packet);
             if (clip_open() && event == 0 && at - last_event_time_ > post_roll_) finish_clip();
+            // The pre-roll goes on filling: an event that starts during this clip's post-roll gets its own.
+            packets_.push_back(std::move(packet));
+            trim_pre_roll(at);
             return;
         }
         // No clip open: the pre-roll keeps packets from the last keyframe at least pre_roll before this one.
@@ -615,6 +629,8 @@ private:
     std::deque<media::Packet> waiting_;  // not decided yet: the motion branch has not reached them
     std::deque<media::Packet> packets_;  // the pre-roll, from a keyframe
     std::unique_ptr<media::PacketWriter> packet_clip_;
+    std::optional<std::uint64_t> expected_;  // the next packet's sequence when none was lost
+    bool needs_key_ = false;
     bool warned_wait_ = false;
     std::uint64_t clip_event_ = 0;
     std::uint64_t taken_ = 0;  // frames given to the open clip's encoder

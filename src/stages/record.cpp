@@ -94,6 +94,10 @@ public:
         // Packets after a gap (dropped on a live edge, a reconnect) do not decode until the next keyframe.
         if (copy_ && expected_sequence_ && frame.sequence != *expected_sequence_ && !frame.key) needs_key_ = true;
         expected_sequence_ = frame.sequence + 1;
+        if (copy_ && writer_ && !writer_->accepts(frame)) {  // the stream came back changed: a new segment
+            close_segment();
+            if (!frame.key) needs_key_ = true;
+        }
         if (copy_ && needs_key_ && frame.key) needs_key_ = false;
         if (stopped_ || (resume_at_ && frame.media_time < *resume_at_) || (copy_ && needs_key_)) {
             health_->count_unwritten();

@@ -24,6 +24,8 @@ public:
     /// False when the frame could not start the file (a packet before the first keyframe): nothing written.
     virtual bool write(const Frame& frame, bool retime) = 0;
     virtual void finish(std::stop_token abort) = 0;
+    /// Whether the frame can go on into this file (copy: the same stream parameters; a reconnect may change them).
+    [[nodiscard]] virtual bool accepts(const Frame& frame) const { return (void)frame, true; }
     [[nodiscard]] virtual std::int64_t written() const noexcept = 0;
     [[nodiscard]] virtual std::int64_t durable() const noexcept = 0;
     [[nodiscard]] virtual bool disk_full() const noexcept = 0;
@@ -66,6 +68,10 @@ public:
         return writer_.write(frame, picture->stream);
     }
     void finish(std::stop_token) override { writer_.finish(); }
+    bool accepts(const Frame& frame) const override {
+        const auto* picture = frame.find<media::PictureAttachment>();
+        return picture == nullptr || !picture->stream || writer_.accepts(*picture->stream);
+    }
     std::int64_t written() const noexcept override { return writer_.packets_written(); }
     std::int64_t durable() const noexcept override { return writer_.packets_durable(); }
     bool disk_full() const noexcept override { return writer_.disk_full(); }

@@ -9,8 +9,12 @@
 //   Python script reading a pipe take without any library. The first frame fixes the size; later frames of another
 //   size are scaled to it.
 //
-// Both end the input when their reader goes away (a broken pipe): nothing is left to write to, so the source stops and
-// the run ends normally, with a line saying so. A run writing to standard output prints its summary on stderr.
+// When their reader goes away (a broken pipe) the output stops (StageHealth::output_stopped, later frames counted as
+// unwritten) and the run goes on: closing a preview never stops a recording on another branch. Writes to a pipe or a
+// URL wait in poll() and give up when the run is aborted, so a reader that stops reading never keeps framepipe from
+// stopping. After a gap in the packets (dropped on a live edge) stream_out waits for the next keyframe, and a stream
+// that comes back with other parameters (a reconnect with another resolution) starts the output afresh. A run writing
+// to standard output prints its summary on stderr.
 #include "../media/packet_writer.hpp"
 #include "../media/video_decode.hpp"
 #include "../media/video_encoder.hpp"
@@ -22,11 +26,14 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
+#include <poll.h>
 #include <filesystem>
 #include <unistd.h>
 
@@ -57,6 +64,7 @@ public:
     void open(const StageContext& context) override {
         input_ = context.source.name;
         health_ = context.health;
+        options_.abort = context.abort;
         if (to_ != "-" && to_.find("://") == std::string::npos) {
             const fs::path parent = fs::path(to_).parent_path();
             if (!parent.empty()) media::prepare_output_folder(parent.string(), "stream_out");
@@ -67,23 +75,41 @@ public:
         if (frame.format != PixelFormat::encoded)
             throw ConfigError("stream_out writes the source's compressed packets, and this stage gets pictures: add "
                               "`from: packets` to it (for decoded frames use y4m or write_video)");
-        if (ended_) return Outcome::pass;
+        const bool gap = expected_ && frame.sequence != *expected_;
+        expected_ = frame.sequence + 1;
+        if (gap && !frame.key) needs_key_ = true;  // what follows refers to packets that never came
+        if (frame.key) needs_key_ = false;
+        if (ended_ || needs_key_) {
+            health_->count_unwritten();
+            return Outcome::pass;
+        }
         const auto* picture = frame.find<media::PictureAttachment>();
         if (picture == nullptr || !picture->stream) throw BadFrame("a packet without its stream's parameters");
         try {
+            if (writer_ && !writer_->accepts(*picture->stream)) {  // the stream came back changed: start afresh
+                writer_->finish();
+                writer_.reset();
+            }
             if (!writer_) writer_ = std::make_unique<media::PacketWriter>(to_, options_);
             if (!writer_->write(frame, picture->stream)) health_->count_unwritten();  // before the first keyframe
-        } catch (const Error& e) {
+        } catch (const Error&) {
             if (!writer_ || !writer_->reader_gone()) throw;
             ended_ = true;
-            spdlog::info("{}: {}: the reader of {} went away; ending the input", input_, traits().name, to_);
-            return Outcome::end_of_stream;
+            health_->count_unwritten();
+            const std::string why = fmt::format("the reader of {} went away", to_ == "-" ? "standard output" : to_);
+            spdlog::info("{}: {}: {}; this output stops, the run goes on", input_, traits().name, why);
+            health_->output_stopped(why);
         }
         return Outcome::pass;
     }
 
     void close() override {
-        if (writer_) writer_->finish();
+        if (!writer_) return;
+        try {
+            writer_->finish();
+        } catch (const Error&) {
+            if (!writer_->reader_gone()) throw;  // nobody left to read the end of the stream: nothing is lost
+        }
     }
 
 private:
@@ -92,6 +118,8 @@ private:
     std::unique_ptr<media::PacketWriter> writer_;
     std::string input_;
     StageHealth* health_ = nullptr;
+    std::optional<std::uint64_t> expected_;  // the next packet's sequence when none was lost
+    bool needs_key_ = false;
     bool ended_ = false;
 };
 
@@ -102,6 +130,8 @@ public:
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
+        health_ = context.health;
+        abort_ = context.abort;
         fps_ = context.source.fps > 0 && context.source.fps <= 1000 ? context.source.fps : 25.0;
         if (to_ == "-") {
             fd_ = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
@@ -118,7 +148,10 @@ public:
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "y4m");
-        if (ended_) return Outcome::pass;
+        if (ended_) {
+            health_->count_unwritten();
+            return Outcome::pass;
+        }
         const cv::Mat* bgr = &frame.image;
         if (frame.image.channels() == 1) {
             cv::cvtColor(frame.image, colour_, cv::COLOR_GRAY2BGR);
@@ -156,7 +189,15 @@ private:
     bool write_all(const void* data, std::size_t size) {
         const auto* bytes = static_cast<const char*>(data);
         while (size > 0) {
-            const ssize_t n = ::write(fd_, bytes, size);
+            // Wait for room in poll(), not in write(), so an abort is seen even when the reader stopped reading.
+            pollfd ready{fd_, POLLOUT, 0};
+            const int polled = ::poll(&ready, 1, 100);
+            if (abort_.stop_requested()) {
+                errno = ECANCELED;
+                return false;
+            }
+            if (polled == 0 || (polled < 0 && errno == EINTR)) continue;
+            const ssize_t n = ::write(fd_, bytes, std::min<std::size_t>(size, 4096));  // POLLOUT: room for PIPE_BUF
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) return false;
             bytes += n;
@@ -167,13 +208,17 @@ private:
     Outcome reader_gone_or_throw() {
         if (errno != EPIPE) throw Error(fmt::format("y4m: cannot write to '{}': {}", to_, std::strerror(errno)));
         ended_ = true;
-        spdlog::info("{}: {}: the reader of {} went away; ending the input", input_, traits().name,
-                     to_ == "-" ? "standard output" : to_);
-        return Outcome::end_of_stream;
+        health_->count_unwritten();
+        const std::string why = fmt::format("the reader of {} went away", to_ == "-" ? "standard output" : to_);
+        spdlog::info("{}: {}: {}; this output stops, the run goes on", input_, traits().name, why);
+        health_->output_stopped(why);
+        return Outcome::pass;
     }
 
     std::string to_;
     std::string input_;
+    StageHealth* health_ = nullptr;
+    std::stop_token abort_;
     double fps_ = 25;
     int fd_ = -1;
     cv::Size size_;

@@ -219,7 +219,7 @@ TEST_CASE("cli: Ctrl-C drains the frames in flight and finalises the output, whi
 }
 
 TEST_CASE("cli: stream_out and y4m to standard output feed a reader of the pipe; the summary goes to stderr; a reader "
-          "that goes away ends the run normally") {
+          "that goes away stops that output only, and the run ends normally") {
     TempDir dir;
     write_video(dir / "camera.mkv", {.frames = 50, .size = {160, 120}, .fps = 25});
     std::ofstream(dir / "ts.yaml") << "stages:\n  - { type: stream_out, from: packets }\n  - { type: null, from: source }\n";
@@ -243,5 +243,5 @@ TEST_CASE("cli: stream_out and y4m to standard output feed a reader of the pipe;
     CHECK(slurp(dir / "raw.rc") == "0\n");
     const std::string err = slurp(dir / "raw.err");
     CAPTURE(err);
-    CHECK(err.find("the reader of standard output went away; ending the input") != std::string::npos);
+    CHECK(err.find("the reader of standard output went away; this output stops, the run goes on") != std::string::npos);
 }

@@ -74,6 +74,11 @@ public:
             if (change.event == event) return Start{change.media_time, change.capture_time};
         return std::nullopt;
     }
+    /// A motion stage has recorded something or closed: there is one under this name.
+    [[nodiscard]] bool active() const {
+        const std::lock_guard lock(mutex_);
+        return started_ || closed_;
+    }
     /// The event of the moment `media_time` (the last recorded frame at or before it), or nullopt while the motion
     /// stage has not reached it yet.
     [[nodiscard]] std::optional<std::uint64_t> event_at(Duration media_time) const {

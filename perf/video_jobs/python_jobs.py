@@ -4,6 +4,8 @@
     python_jobs.py JOB MODE OUTDIR INPUT...
     JOB:  thumbnails (Gaussian blur 5x5, resize to 320 wide, a JPEG every 30th frame)
           edges      (resize to 640 wide, grayscale, Canny on every frame)
+          thumbs_and_edges (both from one decode: the thumbnail branch and the edges branch on every frame, the
+                     edges discarded)
     MODE: sequential | threads (one thread per video) | processes (a process pool over the videos)
           | frames (a process pool over single frames, read in the main process)
 """
@@ -15,6 +17,10 @@ import cv2
 
 
 def work(job, frame):
+    if job == "thumbs_and_edges":
+        thumbnail = work("thumbnails", frame)
+        work("edges", frame)  # computed from the same decoded frame, result discarded
+        return thumbnail
     if job == "thumbnails":
         blurred = cv2.GaussianBlur(frame, (5, 5), 0)
         h, w = blurred.shape[:2]
@@ -26,7 +32,7 @@ def work(job, frame):
 
 
 def output(job, outdir, name, index, result):
-    if job == "thumbnails" and index % 30 == 0:
+    if job != "edges" and index % 30 == 0:
         cv2.imwrite(os.path.join(outdir, f"{name}_{index:06d}.jpg"), result, [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
@@ -47,7 +53,7 @@ def frame_task(args):
     job, index, frame = args
     result = work(job, frame)
     return index, (cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-                   if job == "thumbnails" and index % 30 == 0 else None)
+                   if job != "edges" and index % 30 == 0 else None)
 
 
 def frames_mode(job, outdir, inputs):

@@ -1,11 +1,15 @@
 // Video jobs, side by side in one run: framepipe against the other ways people do the same work today.
 //
-//   video_jobs [MEDIA_DIR] [JOB ...]         JOB: thumbnails (default), edges, thumbnails720 (all three if "all")
+//   video_jobs [MEDIA_DIR] [JOB ...]         JOB: thumbnails (default), edges, thumbnails720, thumbs_and_edges
+//                                            ("all": every job)
 //
 // Jobs, each on two inputs the benchmark generates (20 s of noisy 1080p or 720p H.264 at 30 fps, B-frames):
 //   thumbnails    Gaussian blur 5x5, resize to 320 px wide (area), a JPEG every 30th frame
 //   edges         resize to 640 px wide (area), grayscale, Canny on every frame
 //   thumbnails720 the thumbnail job on two 720p inputs
+//   thumbs_and_edges  decode once, two outputs: per frame the thumbnail branch (blur, resize to 320, a JPEG every
+//                 30th frame) and, from the same decoded frame, the edges branch (resize to 640, gray, Canny,
+//                 discarded)
 // Entries, each run as its own process so that wall time, CPU time and peak memory are its own:
 //   framepipe            this project: one graph, both inputs, decode/convert/filters on the flow graph
 //   C++ OpenCV loop      cv::VideoCapture read -> filters -> imwrite, one video after the other
@@ -13,7 +17,28 @@
 //   Python ...           Debian's python3-opencv: sequential, a thread per video, a process pool over the videos,
 //                        a process pool over single frames
 //   decode only          ffmpeg -threads 2 decoding both inputs to null: the floor for any entry
+// thumbs_and_edges has entries of its own (decode once, both branches per frame):
+//   framepipe            one graph, both inputs; the edges branch takes the source's pictures (from: source)
+//   tbb::parallel_pipeline  hand-written: a parallel_pipeline per input (2 threads, both inputs at once): serial
+//                        in-order cv::VideoCapture read -> parallel filter computing both branches -> serial in-order
+//                        JPEG write; 2 tokens per hardware thread, frame buffers reused through a free list
+//   Python thread per video  python_jobs.py thumbs_and_edges threads
+//   ffmpeg split         one ffmpeg process per input, both at once, one filter graph with split=2 (thumbnails to
+//                        image2 JPEGs, edges to null)
+//   decode only          as above
 // The "outputs" column counts the JPEGs each entry wrote, to show they did the same work.
+//
+// The "other load" column is the CPU the rest of the machine used while the entry ran (busy time from /proc/stat minus
+// the entry's own), in cores: on a shared machine, a run with other load above ~0.1 is disturbed.
+//
+// Environment:
+//   VIDEO_JOBS_RUNS=N          runs each entry N times (default 2) and keeps the fastest
+//   VIDEO_JOBS_QUIET=1         before each run, waits (up to 2 minutes) until the machine is 90% idle for a second
+//   VIDEO_JOBS_SUMMARY=1       the framepipe entry prints its per-stage summary (format_summary) to stderr
+//   VIDEO_JOBS_FFMPEG_THREADS  threading options of the split entry; the default,
+//                              "-threads 2 -filter_complex_threads 1" (2 decoder threads, the filter graph on one
+//                              thread, per process), was the fastest of six variants measured on the 2-core machine
+//                              (ffmpeg's default, -threads 1 or 2, -filter_complex_threads 1 or 2)
 #include "../common/measure.hpp"
 #include "../common/media.hpp"
 
@@ -26,11 +51,17 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#include <tbb/concurrent_queue.h>
+#include <tbb/parallel_pipeline.h>
 
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -46,7 +77,7 @@ namespace {
 struct Job {
     std::string name;
     std::string description;
-    std::string kind;  // thumbnails | edges
+    std::string kind;  // thumbnails | edges | thumbs_and_edges
     std::string size;  // 1920x1080 | 1280x720
 };
 
@@ -57,6 +88,10 @@ const std::vector<Job> kJobs = {
      "1920x1080"},
     {"thumbnails720", "two 720p H.264 inputs of 20 s: blur 5x5, resize to 320 wide, JPEG every 30th frame",
      "thumbnails", "1280x720"},
+    {"thumbs_and_edges",
+     "two 1080p H.264 inputs of 20 s, decoded once: blur 5x5, resize to 320 wide, JPEG every 30th frame; and from the "
+     "same frame resize to 640 wide, grayscale, Canny (discarded)",
+     "thumbs_and_edges", "1920x1080"},
 };
 
 // ---- entries that run inside this process (as a child) ---------------------------------------------------------
@@ -72,6 +107,16 @@ std::uint64_t run_framepipe(const std::string& kind, const std::string& out, con
             chain.add(make_stage("blur", {{"ksize", "5"}}))
                 .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))
                 .add(make_stage("thumbnail", {{"every", "30"}, {"dir", out}, {"quality", "90"}}));
+        } else if (kind == "thumbs_and_edges") {
+            // Branch 1: thumbnails. Branch 2, from the same decoded pictures: edges, discarded.
+            chain.add(make_stage("blur", {{"ksize", "5"}}))
+                .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))
+                .add(make_stage("thumbnail", {{"every", "30"}, {"dir", out}, {"quality", "90"}}))
+                .add(make_stage("resize", {{"width", "640"}, {"interpolation", "area"}}, "resize640"), {},
+                     std::string(kFromSource))
+                .add(make_stage("color", {{"to", "gray"}}))
+                .add(make_stage("canny", {{"low", "50"}, {"high", "150"}}))
+                .add(make_stage("null"));
         } else {
             chain.add(make_stage("resize", {{"width", "640"}, {"interpolation", "area"}}))
                 .add(make_stage("color", {{"to", "gray"}}))
@@ -84,6 +129,7 @@ std::uint64_t run_framepipe(const std::string& kind, const std::string& out, con
         fmt::print(stderr, "framepipe: {}\n", report.error->describe());
         std::exit(1);
     }
+    if (std::getenv("VIDEO_JOBS_SUMMARY") != nullptr) fmt::print(stderr, "{}\n", format_summary(report));
     std::uint64_t frames = 0;
     for (const SourceReport& s : report.sources) {
         frames += s.delivered;
@@ -115,19 +161,109 @@ std::uint64_t run_opencv_loop(const std::string& kind, const std::string& out, c
     return frames;
 }
 
+// Decode once, both branches, written by hand the way one would with oneTBB: one parallel_pipeline per input, the
+// inputs at once on two threads (sharing TBB's workers). Read (cv::VideoCapture, which decodes and converts to BGR)
+// must be serial and in order; both branches run in one parallel filter; the JPEG write is serial and in order. Each
+// frame's buffers (the decoded frame and every intermediate) are reused through a free list of `tokens` items, so
+// steady state allocates nothing.
+std::uint64_t run_tbb_pipeline(const std::string& out, const std::vector<std::string>& inputs) {
+    const std::size_t tokens = 2 * std::max(1U, std::thread::hardware_concurrency());
+    std::atomic<std::uint64_t> frames{0};
+    std::atomic<bool> failed{false};
+    struct Item {
+        int index = 0;
+        cv::Mat frame, blurred, thumb, small, gray, edges;
+    };
+    auto one_input = [&](const std::string& input) {
+        const std::string name = fs::path(input).stem().string();
+        cv::VideoCapture capture(input, cv::CAP_FFMPEG);
+        if (!capture.isOpened()) {
+            failed = true;
+            return;
+        }
+        std::vector<Item> items(tokens);
+        tbb::concurrent_queue<Item*> free_items;
+        for (Item& item : items) free_items.push(&item);
+        int next = 0;
+        tbb::parallel_pipeline(
+            tokens,
+            tbb::make_filter<void, Item*>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& control) -> Item* {
+                Item* item = nullptr;
+                // At most `tokens` items are in flight, each back on the list before its token is released.
+                if (!free_items.try_pop(item) || !capture.read(item->frame)) {
+                    if (item != nullptr) free_items.push(item);
+                    control.stop();
+                    return nullptr;
+                }
+                item->index = next++;
+                return item;
+            }) & tbb::make_filter<Item*, Item*>(tbb::filter_mode::parallel, [](Item* item) {
+                const cv::Mat& f = item->frame;
+                cv::GaussianBlur(f, item->blurred, cv::Size(5, 5), 0);
+                cv::resize(item->blurred, item->thumb, cv::Size(320, f.rows * 320 / f.cols), 0, 0, cv::INTER_AREA);
+                cv::resize(f, item->small, cv::Size(640, f.rows * 640 / f.cols), 0, 0, cv::INTER_AREA);
+                cv::cvtColor(item->small, item->gray, cv::COLOR_BGR2GRAY);
+                cv::Canny(item->gray, item->edges, 50, 150);
+                return item;
+            }) & tbb::make_filter<Item*, void>(tbb::filter_mode::serial_in_order, [&](Item* item) {
+                if (item->index % 30 == 0)
+                    cv::imwrite(fmt::format("{}/{}_{:06}.jpg", out, name, item->index), item->thumb,
+                                {cv::IMWRITE_JPEG_QUALITY, 90});
+                ++frames;
+                free_items.push(item);
+            }));
+    };
+    std::vector<std::thread> threads;
+    for (const std::string& input : inputs) threads.emplace_back(one_input, input);
+    for (std::thread& t : threads) t.join();
+    if (failed) {
+        fmt::print(stderr, "tbb entry: an input could not be opened\n");
+        std::exit(1);
+    }
+    return frames;
+}
+
 // ---- the driver -----------------------------------------------------------------------------------------------------
 
 struct Measured {
     double wall_s = 0;
     double cpu_s = 0;
     double peak_mib = 0;
+    double other_cores = 0;  // CPU used by everything else on the machine meanwhile, in cores
     int status = 0;
 };
+
+// CPU seconds the whole machine has spent busy (user, nice, system, irq, softirq, steal), from /proc/stat.
+double machine_busy_seconds() {
+    std::FILE* f = std::fopen("/proc/stat", "r");
+    if (f == nullptr) return 0;
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    const int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait,
+                              &irq, &softirq, &steal);
+    std::fclose(f);
+    if (n < 4) return 0;
+    return static_cast<double>(user + nice + system + irq + softirq + steal) /
+           static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Waits until the machine is at least 90% idle over one second (at most two minutes); says so if it never is.
+void wait_for_quiet() {
+    const double cores = std::max(1U, std::thread::hardware_concurrency());
+    double busy = 0;
+    for (int i = 0; i < 120; ++i) {
+        const double before = machine_busy_seconds();
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        busy = (machine_busy_seconds() - before) / cores;
+        if (busy < 0.10) return;
+    }
+    fmt::print(stderr, "the machine stayed busy ({:.0f}%); measuring anyway\n", busy * 100);
+}
 
 // Runs a command (through /bin/sh) as a child and measures it: wall time, and from wait4 the CPU time and peak
 // resident memory of the child and every descendant it waited for (for a pool: the largest single process).
 Measured measure_command(const std::string& command) {
     Measured m;
+    const double busy_before = machine_busy_seconds();
     const auto start = std::chrono::steady_clock::now();
     const pid_t pid = fork();
     if (pid == 0) {
@@ -142,6 +278,7 @@ Measured measure_command(const std::string& command) {
               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
     m.peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
     m.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    m.other_cores = std::max(0.0, (machine_busy_seconds() - busy_before - m.cpu_s) / m.wall_s);
     return m;
 }
 
@@ -151,6 +288,26 @@ std::size_t count_jpegs(const std::string& dir) {
     std::size_t n = 0;
     for (const auto& entry : fs::directory_iterator(dir)) n += entry.path().extension() == ".jpg";
     return n;
+}
+
+// One ffmpeg per input, all at once, each decoding its input once and splitting the pictures into the two branches.
+// `threads`: the threading options (before -i: the decoder's; -filter_complex_threads: the filter graph's).
+std::string ffmpeg_split_command(const std::string& out, const std::vector<std::string>& in,
+                                 const std::string& threads) {
+    std::string command = "ok=0; pids=''";
+    for (const std::string& input : in) {
+        const std::string name = fs::path(input).stem().string();
+        const std::string graph =
+            "[0:v]split=2[a][b];"
+            "[a]gblur=sigma=1.1:steps=2,scale=320:-2:flags=area,select='not(mod(n\\,30))'[t];"
+            "[b]scale=640:-2:flags=area,format=gray,edgedetect=low=50/255:high=150/255[e]";
+        command += fmt::format(
+            "; ffmpeg -v error -y {} -i {} -filter_complex \"{}\" -map '[t]' -fps_mode vfr -q:v 3 {} -map '[e]' -f "
+            "null "
+            "/dev/null & pids=\"$pids $!\"",
+            threads, quoted(input), graph, quoted(fmt::format("{}/{}_%06d.jpg", out, name)));
+    }
+    return "{ " + command + "; for p in $pids; do wait $p || ok=1; done; exit $ok; }";
 }
 
 std::string ffmpeg_filter_command(const std::string& kind, const std::string& out, const std::vector<std::string>& in) {
@@ -180,8 +337,9 @@ int main(int argc, char** argv) {
         const std::string entry = argv[2], kind = argv[3], out = argv[4];
         const std::vector<std::string> inputs(argv + 5, argv + argc);
         fs::create_directories(out);
-        const std::uint64_t frames =
-            entry == "framepipe" ? run_framepipe(kind, out, inputs) : run_opencv_loop(kind, out, inputs);
+        const std::uint64_t frames = entry == "framepipe" ? run_framepipe(kind, out, inputs)
+                                     : entry == "tbb"     ? run_tbb_pipeline(out, inputs)
+                                                          : run_opencv_loop(kind, out, inputs);
         fmt::print("{}\n", frames);
         return 0;
     }
@@ -190,8 +348,24 @@ int main(int argc, char** argv) {
     const std::string media = argc > 1 ? argv[1] : "perf-media";
     std::vector<std::string> wanted(argv + std::min(argc, 2), argv + argc);
     if (wanted.empty()) wanted = {"thumbnails"};
-    if (wanted == std::vector<std::string>{"all"}) wanted = {"thumbnails", "edges", "thumbnails720"};
+    if (wanted == std::vector<std::string>{"all"})
+        wanted = {"thumbnails", "edges", "thumbnails720", "thumbs_and_edges"};
+    for (const std::string& w : wanted)
+        if (std::none_of(kJobs.begin(), kJobs.end(), [&](const Job& j) { return j.name == w; })) {
+            fmt::print(stderr, "unknown job '{}' (thumbnails, edges, thumbnails720, thumbs_and_edges, all)\n", w);
+            return 2;
+        }
+    const int runs =
+        std::getenv("VIDEO_JOBS_RUNS") != nullptr ? std::max(1, std::atoi(std::getenv("VIDEO_JOBS_RUNS"))) : 2;
+    const bool quiet = std::getenv("VIDEO_JOBS_QUIET") != nullptr;
+    const char* split_threads_env = std::getenv("VIDEO_JOBS_FFMPEG_THREADS");
+    const std::string split_threads =
+        split_threads_env != nullptr ? split_threads_env : "-threads 2 -filter_complex_threads 1";
+#ifdef VIDEO_JOBS_PYTHON_SCRIPT
+    const std::string python = VIDEO_JOBS_PYTHON_SCRIPT;  // absolute (with ccache's base_dir, __FILE__ is relative)
+#else
     const std::string python = fs::path(__FILE__).parent_path() / "python_jobs.py";
+#endif
 
     for (const Job& job : kJobs) {
         if (std::find(wanted.begin(), wanted.end(), job.name) == wanted.end()) continue;
@@ -214,22 +388,37 @@ int main(int argc, char** argv) {
             {"Python process pool, frames", fmt::format("/usr/bin/python3 {} {} frames {{out}}{}", quoted(python), job.kind, joined)},
             {"decode only (ffmpeg -f null)", ""},
         };
-        fmt::print("\n{}: {}\n{} frames, {} hardware threads. Each entry runs alone, best of 2 runs by wall time.\n\n",
-                   job.name, job.description, frames, std::thread::hardware_concurrency());
-        perf::Table table({"entry", "wall s", "frames/s", "CPU s", "cores used", "peak MiB", "outputs", "framepipe vs it"});
+        if (job.kind == "thumbs_and_edges")
+            entries = {
+                {"framepipe (graph, decode once)",
+                 fmt::format("{} --entry framepipe {} {{out}}{}", quoted(self), job.kind, joined)},
+                {"tbb::parallel_pipeline per input (by hand)",
+                 fmt::format("{} --entry tbb {} {{out}}{}", quoted(self), job.kind, joined)},
+                {"Python thread per video",
+                 fmt::format("/usr/bin/python3 {} {} threads {{out}}{}", quoted(python), job.kind, joined)},
+                {"ffmpeg split, a process per input", ""},
+                {"decode only (ffmpeg -f null)", ""},
+            };
+        fmt::print("\n{}: {}\n{} frames, {} hardware threads. Each entry runs alone, best of {} runs by wall time.\n",
+                   job.name, job.description, frames, std::thread::hardware_concurrency(), runs);
+        if (job.kind == "thumbs_and_edges") fmt::print("ffmpeg split threading: {}\n", split_threads);
+        fmt::print("\n");
+        perf::Table table({"entry", "wall s", "frames/s", "CPU s", "cores used", "peak MiB", "outputs", "other load",
+                           "framepipe vs it"});
         std::vector<std::pair<std::string, Measured>> results;
         for (Entry& entry : entries) {
             const std::string out = fs::absolute(fmt::format("{}/out-{}-{}", media, job.name, results.size())).string();
             std::optional<Measured> best;
             std::size_t outputs = 0;
-            for (int run = 0; run < 2; ++run) {
+            for (int run = 0; run < runs; ++run) {
                 fs::remove_all(out);
                 fs::create_directories(out);
                 std::string command = entry.command;
                 if (entry.name.starts_with("ffmpeg")) {
                     std::vector<std::string> abs;
                     for (const auto& i : inputs) abs.push_back(fs::absolute(i).string());
-                    command = ffmpeg_filter_command(job.kind, out, abs);
+                    command = job.kind == "thumbs_and_edges" ? ffmpeg_split_command(out, abs, split_threads)
+                                                             : ffmpeg_filter_command(job.kind, out, abs);
                 } else if (entry.name.starts_with("decode")) {
                     command = "ffmpeg -v error -threads 2";
                     for (const auto& i : inputs) command += " -i " + quoted(fs::absolute(i).string());
@@ -239,25 +428,31 @@ int main(int argc, char** argv) {
                     command.replace(at, 5, quoted(out));
                 }
                 command += " > /dev/null";
+                if (quiet) wait_for_quiet();
                 const Measured m = measure_command(command);
                 if (m.status != 0) fmt::print(stderr, "{} failed (exit {}): {}\n", entry.name, m.status, command);
-                if (!best || m.wall_s < best->wall_s) best = m;
-                outputs = count_jpegs(out);
+                if (!best || (m.status == 0 && (best->status != 0 || m.wall_s < best->wall_s))) best = m;
+                if (m.status == 0 || outputs == 0) outputs = count_jpegs(out);
             }
             results.emplace_back(entry.name, *best);
+            fs::remove_all(out);
+            if (best->status != 0) {
+                table.add({entry.name, "failed", "-", "-", "-", "-", "-", "-", "-"});
+                continue;
+            }
             const double fp_wall = results.front().second.wall_s;
             table.add({entry.name, fmt::format("{:.2f}", best->wall_s), fmt::format("{:.1f}", frames / best->wall_s),
-                       fmt::format("{:.2f}", best->cpu_s),
-                       fmt::format("{:.2f}", best->cpu_s / best->wall_s),
+                       fmt::format("{:.2f}", best->cpu_s), fmt::format("{:.2f}", best->cpu_s / best->wall_s),
                        fmt::format("{:.0f}", best->peak_mib), fmt::format("{}", outputs),
+                       fmt::format("{:.2f}", best->other_cores),
                        results.size() == 1 ? "-" : fmt::format("{:.2f}x", best->wall_s / fp_wall)});
-            fs::remove_all(out);
         }
         table.print();
         double fastest_other = 1e300;
         std::string fastest_name;
         for (std::size_t i = 1; i < results.size(); ++i)
-            if (!results[i].first.starts_with("decode") && results[i].second.wall_s < fastest_other)
+            if (!results[i].first.starts_with("decode") && results[i].second.status == 0 &&
+                results[i].second.wall_s < fastest_other)
                 fastest_other = results[i].second.wall_s, fastest_name = results[i].first;
         fmt::print("\nframepipe is {:.2f}x the fastest other entry ({}); goal 1.15x. Decode-only floor: {:.1f} frames/s.\n",
                    fastest_other / results.front().second.wall_s, fastest_name,

@@ -19,7 +19,7 @@ The motion branch starts with the edge surveillance.yaml gives it: capacity 4, d
 
 Transports:
   file  each camera replays the first --seconds of the file with source.realtime=true; the run ends with the file.
-  rtsp  rtsp_file_server.py (GStreamer's RTSP server) serves the file on 127.0.0.1 at its own rate, one independent
+  rtsp  tests/support/rtsp_server.py --file (GStreamer's RTSP server) serves the file on 127.0.0.1 at its own rate, one independent
         stream per camera from the start of the file, over RTSP/TCP. The run is stopped with SIGINT (which drains)
         --seconds after every camera's first segment file appeared (framepipe opens its sources one after another,
         which takes about a second per RTSP camera). The server's CPU is shown apart, not counted as framepipe's.
@@ -55,6 +55,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+RTSP_SERVER = os.path.join(HERE, "..", "..", "tests", "support", "rtsp_server.py")  # with --file: a file's packets
 REPO = os.path.dirname(os.path.dirname(HERE))
 FPS = 30
 GOP = 30
@@ -132,12 +133,12 @@ def free_port():
 def start_server(path, work):
     port = free_port()
     errors = os.path.join(work, "server_stderr.txt")
-    server = subprocess.Popen([sys.executable, os.path.join(HERE, "rtsp_file_server.py"), path, str(port)],
+    server = subprocess.Popen([sys.executable, RTSP_SERVER, "--file", path, str(port)],
                               stdout=subprocess.PIPE, stderr=open(errors, "w"), text=True)
     line = server.stdout.readline()
     if "rtsp://" not in line:
         server.kill()
-        raise RuntimeError("rtsp_file_server.py did not start: " + line + open(errors).read())
+        raise RuntimeError("rtsp_server.py did not start: " + line + open(errors).read())
     return server, f"rtsp://127.0.0.1:{port}/cam"
 
 

@@ -127,7 +127,8 @@ public:
         return nullptr;
     }
 
-    /// Makes this frame a copy of `other`: metadata, pixels (into this frame's own buffers), compressed bytes and every
+    /// Makes this frame a copy of `other`: metadata, pixels (of a bgr or gray frame, into this frame's own buffers; other
+    /// formats carry none in `image`), compressed bytes and every
     /// attachment that can be copied (FrameAttachment::copy_to); not the lineage (spans), which other branches may be
     /// writing. Used by the engine for copy on write; `other` may be read by other threads meanwhile.
     /// With `borrow_pixels` the image refers to other's pixels instead of copying them (image_borrowed()): they may be

@@ -31,7 +31,11 @@ cv::Mat& Frame::buffer(cv::Size size, int type, int which) {
 void Frame::copy_from(const Frame& other, bool borrow_pixels) {
     reset_metadata();
     format = other.format;
-    if (other.image.empty()) {
+    const bool picture = format == PixelFormat::bgr || format == PixelFormat::gray;
+    if (!picture) {
+        // A packet or a decoder's picture: `image` holds no pixels of this frame's (only a buffer left from earlier
+        // use of the pooled frame), and copying it would cost a full picture per packet.
+    } else if (other.image.empty()) {
         image.release();
     } else if (borrow_pixels) {
         if (!image.empty()) {  // this frame's own buffer stays, as a spare

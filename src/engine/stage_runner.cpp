@@ -121,7 +121,7 @@ StageRunner::Step StageRunner::step() noexcept {
         reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
     } else {
         if (pass)
-            forward(std::move(frame), reserve_output_);
+            forward(std::move(frame));
         else if (reserve_output_)
             out_.cancel_reservation();
         in_flight_.fetch_sub(1);
@@ -279,7 +279,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     if (pass) {
         counts_.add<&StageCounts::flushed>();
         counts_.add<&StageCounts::passed>();
-        forward(std::move(frame), reserve_output_);
+        forward(std::move(frame));
     } else {
         counts_.add<&StageCounts::filtered>();
         if (reserve_output_) out_.cancel_reservation();
@@ -287,8 +287,8 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     return Step::progressed;
 }
 
-void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
-    (void)reserved;  // every `block` output was reserved exactly when reserve_output_ (FanOut::push relies on it)
+// Hands the frame on. Every `block` output edge was reserved before the frame was taken (FanOut::push relies on it).
+void StageRunner::forward(FrameRef frame) noexcept {
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
         if (!wiring_.main_sink) return;
@@ -310,7 +310,7 @@ void StageRunner::forward(FrameRef frame, bool reserved) noexcept {
 
 void StageRunner::emit_in_order(FrameRef frame) noexcept {
     if (frame)
-        forward(std::move(frame), reserve_output_);
+        forward(std::move(frame));
     else if (reserve_output_)
         out_.cancel_reservation();
     in_flight_.fetch_sub(1);

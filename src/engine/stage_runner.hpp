@@ -83,7 +83,7 @@ private:
     Outcome process(FrameRef& frame) noexcept;
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
-    void forward(FrameRef frame, bool reserved) noexcept;
+    void forward(FrameRef frame) noexcept;
     void emit_in_order(FrameRef frame) noexcept;
     void note_output_stalled() noexcept;
     void note_output_flowing() noexcept;

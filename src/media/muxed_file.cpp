@@ -1,14 +1,14 @@
 #include "muxed_file.hpp"
 
+#include "fd_write.hpp"
+
 #include <framepipe/error.hpp>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,30 +23,11 @@ MuxedFile::~MuxedFile() { release(); }
 
 int MuxedFile::write_to_fd(void* opaque, std::uint8_t* data, int size) {
     auto& file = *static_cast<MuxedFile*>(opaque);
-    int done = 0;
-    while (done < size) {
-        std::size_t chunk = static_cast<std::size_t>(size - done);
-        if (file.pipe_) {  // wait for room without blocking in write(), so an abort is seen
-            pollfd ready{file.fd_, POLLOUT, 0};
-            const int polled = ::poll(&ready, 1, 100);
-            if (file.abort_.stop_requested()) {
-                if (file.error_ == 0) file.error_ = ECANCELED;
-                return AVERROR(ECANCELED);
-            }
-            if (polled == 0 || (polled < 0 && errno == EINTR)) continue;
-            chunk = std::min<std::size_t>(chunk, 4096);  // POLLOUT promises room for PIPE_BUF bytes
-        }
-        const ssize_t n = ::write(file.fd_, data + done, chunk);
-        if (n >= 0) {
-            done += static_cast<int>(n);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        if ((errno == ENOSPC || errno == EDQUOT) && file.make_room_ && file.make_room_()) continue;
-        if (file.error_ == 0) file.error_ = errno;
-        return AVERROR(errno);
-    }
-    return size;
+    const int error =
+        write_fully(file.fd_, data, static_cast<std::size_t>(size), file.pipe_, file.abort_, file.make_room_);
+    if (error == 0) return size;
+    if (file.error_ == 0) file.error_ = error;
+    return AVERROR(error);
 }
 
 std::int64_t MuxedFile::seek_fd(void* opaque, std::int64_t offset, int whence) {
@@ -85,8 +66,7 @@ void MuxedFile::open(bool fragmented, const std::map<std::string, std::string>& 
             error_ = errno;
             fail("cannot create the file", AVERROR(error_));
         }
-        struct stat info {};
-        pipe_ = ::fstat(fd_, &info) == 0 && !S_ISREG(info.st_mode);
+        pipe_ = may_block(fd_);
         constexpr int kBuffer = 64 * 1024;
         auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
         io_ = avio_alloc_context(buffer, kBuffer, 1, this, nullptr, &write_to_fd, &seek_fd);

@@ -68,7 +68,7 @@ private:
     bool url_io_ = false;  // io_ opened by avio_open2 (a URL), closed by avio_closep
     int fd_ = -1;
     int error_ = 0;  // errno of the first failed write, for the message
-    bool pipe_ = false;  // fd_ is not a regular file: writes wait in poll(), watching abort_
+    bool pipe_ = false;  // fd_ may block (a pipe): writes wait in poll(), watching abort_ (write_fully)
     std::stop_token abort_;
     MakeRoom make_room_;
 };

@@ -33,6 +33,7 @@
 #include "../media/packet_writer.hpp"
 #include "../media/video_decode.hpp"
 #include "../media/video_encoder.hpp"
+#include "keyframe_gate.hpp"
 #include "partial_files.hpp"
 #include "stage_support.hpp"
 #include "image_output.hpp"
@@ -411,13 +412,7 @@ private:
         if (frame.format != PixelFormat::encoded)
             throw ConfigError("event_clips with codec: copy writes the source's compressed packets, and this stage gets "
                               "pictures: add `from: packets` to it (or choose a codec such as h264)");
-        // After a gap (packets dropped on a live edge) what follows refers to packets that never came: nothing is kept
-        // until the next keyframe.
-        const bool gap = expected_ && frame.sequence != *expected_;
-        expected_ = frame.sequence + 1;
-        if (gap && !frame.key) needs_key_ = true;
-        if (frame.key) needs_key_ = false;
-        if (needs_key_) {
+        if (!gate_.admits(frame)) {  // after a gap nothing is kept until the next keyframe
             if (clip_open()) health_->count_unwritten();
             return Outcome::pass;
         }
@@ -629,8 +624,7 @@ private:
     std::deque<media::Packet> waiting_;  // not decided yet: the motion branch has not reached them
     std::deque<media::Packet> packets_;  // the pre-roll, from a keyframe
     std::unique_ptr<media::PacketWriter> packet_clip_;
-    std::optional<std::uint64_t> expected_;  // the next packet's sequence when none was lost
-    bool needs_key_ = false;
+    KeyframeGate gate_;
     bool warned_wait_ = false;
     std::uint64_t clip_event_ = 0;
     std::uint64_t taken_ = 0;  // frames given to the open clip's encoder

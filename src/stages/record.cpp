@@ -23,6 +23,7 @@
 #include "../media/natural_order.hpp"
 #include "../media/video_encoder.hpp"
 #include "partial_files.hpp"
+#include "keyframe_gate.hpp"
 #include "segment_writer.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
@@ -91,15 +92,12 @@ public:
         if (copy_ && frame.format != PixelFormat::encoded)
             throw ConfigError("record with codec: copy writes the source's compressed packets, and this stage gets "
                               "pictures: add `from: packets` to it (or choose a codec such as h264 to encode pictures)");
-        // Packets after a gap (dropped on a live edge, a reconnect) do not decode until the next keyframe.
-        if (copy_ && expected_sequence_ && frame.sequence != *expected_sequence_ && !frame.key) needs_key_ = true;
-        expected_sequence_ = frame.sequence + 1;
         if (copy_ && writer_ && !writer_->accepts(frame)) {  // the stream came back changed: a new segment
             close_segment();
-            if (!frame.key) needs_key_ = true;
+            gate_.wait_for_keyframe();
         }
-        if (copy_ && needs_key_ && frame.key) needs_key_ = false;
-        if (stopped_ || (resume_at_ && frame.media_time < *resume_at_) || (copy_ && needs_key_)) {
+        const bool admitted = !copy_ || gate_.admits(frame);  // after a gap, packets wait for a keyframe
+        if (stopped_ || (resume_at_ && frame.media_time < *resume_at_) || !admitted) {
             health_->count_unwritten();
             return Outcome::pass;
         }
@@ -315,8 +313,7 @@ private:
     std::string input_;
     const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
     std::unique_ptr<SegmentWriter> writer_;
-    std::optional<std::uint64_t> expected_sequence_;  // the next packet's sequence when none was lost
-    bool needs_key_ = false;                          // copy: a gap; nothing is written until a keyframe
+    KeyframeGate gate_;  // copy: after a gap, nothing is written until a keyframe
     fs::path final_path_;
     Duration segment_start_{};
     std::uint64_t taken_ = 0;  // frames given to the open segment's encoder

@@ -15,9 +15,11 @@
 // stopping. After a gap in the packets (dropped on a live edge) stream_out waits for the next keyframe, and a stream
 // that comes back with other parameters (a reconnect with another resolution) starts the output afresh. A run writing
 // to standard output prints its summary on stderr.
+#include "../media/fd_write.hpp"
 #include "../media/packet_writer.hpp"
 #include "../media/video_decode.hpp"
 #include "../media/video_encoder.hpp"
+#include "keyframe_gate.hpp"
 #include "stage_support.hpp"
 
 #include <framepipe/error.hpp>
@@ -26,14 +28,12 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
-#include <poll.h>
 #include <filesystem>
 #include <unistd.h>
 
@@ -41,6 +41,15 @@ namespace framepipe::stages {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The reader of `to` went away (EPIPE): this output stops, counted and said once; the run and other branches go on.
+void stop_for_gone_reader(StageHealth& health, const std::string& input, const std::string& stage,
+                          const std::string& to) {
+    health.count_unwritten();
+    const std::string why = fmt::format("the reader of {} went away", to == "-" ? "standard output" : to);
+    spdlog::info("{}: {}: {}; this output stops, the run goes on", input, stage, why);
+    health.output_stopped(why);
+}
 
 class StreamOut final : public Stage {
 public:
@@ -75,11 +84,8 @@ public:
         if (frame.format != PixelFormat::encoded)
             throw ConfigError("stream_out writes the source's compressed packets, and this stage gets pictures: add "
                               "`from: packets` to it (for decoded frames use y4m or write_video)");
-        const bool gap = expected_ && frame.sequence != *expected_;
-        expected_ = frame.sequence + 1;
-        if (gap && !frame.key) needs_key_ = true;  // what follows refers to packets that never came
-        if (frame.key) needs_key_ = false;
-        if (ended_ || needs_key_) {
+        const bool admitted = gate_.admits(frame);  // after a gap, packets wait for a keyframe
+        if (ended_ || !admitted) {
             health_->count_unwritten();
             return Outcome::pass;
         }
@@ -95,10 +101,7 @@ public:
         } catch (const Error&) {
             if (!writer_ || !writer_->reader_gone()) throw;
             ended_ = true;
-            health_->count_unwritten();
-            const std::string why = fmt::format("the reader of {} went away", to_ == "-" ? "standard output" : to_);
-            spdlog::info("{}: {}: {}; this output stops, the run goes on", input_, traits().name, why);
-            health_->output_stopped(why);
+            stop_for_gone_reader(*health_, input_, traits().name, to_);
         }
         return Outcome::pass;
     }
@@ -118,8 +121,7 @@ private:
     std::unique_ptr<media::PacketWriter> writer_;
     std::string input_;
     StageHealth* health_ = nullptr;
-    std::optional<std::uint64_t> expected_;  // the next packet's sequence when none was lost
-    bool needs_key_ = false;
+    KeyframeGate gate_;
     bool ended_ = false;
 };
 
@@ -144,6 +146,7 @@ public:
             throw ConfigError(fmt::format("y4m: cannot open '{}': {}; choose a path you can write to, or - for standard "
                                           "output",
                                           to_, std::strerror(errno)));
+        pipe_ = media::may_block(fd_);
     }
 
     Outcome process(Frame& frame) override {
@@ -187,31 +190,13 @@ public:
 
 private:
     bool write_all(const void* data, std::size_t size) {
-        const auto* bytes = static_cast<const char*>(data);
-        while (size > 0) {
-            // Wait for room in poll(), not in write(), so an abort is seen even when the reader stopped reading.
-            pollfd ready{fd_, POLLOUT, 0};
-            const int polled = ::poll(&ready, 1, 100);
-            if (abort_.stop_requested()) {
-                errno = ECANCELED;
-                return false;
-            }
-            if (polled == 0 || (polled < 0 && errno == EINTR)) continue;
-            const ssize_t n = ::write(fd_, bytes, std::min<std::size_t>(size, 4096));  // POLLOUT: room for PIPE_BUF
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return false;
-            bytes += n;
-            size -= static_cast<std::size_t>(n);
-        }
-        return true;
+        errno = media::write_fully(fd_, data, size, pipe_, abort_);
+        return errno == 0;
     }
     Outcome reader_gone_or_throw() {
         if (errno != EPIPE) throw Error(fmt::format("y4m: cannot write to '{}': {}", to_, std::strerror(errno)));
         ended_ = true;
-        health_->count_unwritten();
-        const std::string why = fmt::format("the reader of {} went away", to_ == "-" ? "standard output" : to_);
-        spdlog::info("{}: {}: {}; this output stops, the run goes on", input_, traits().name, why);
-        health_->output_stopped(why);
+        stop_for_gone_reader(*health_, input_, traits().name, to_);
         return Outcome::pass;
     }
 
@@ -219,6 +204,7 @@ private:
     std::string input_;
     StageHealth* health_ = nullptr;
     std::stop_token abort_;
+    bool pipe_ = false;  // writes may wait for a reader: they watch abort_
     double fps_ = 25;
     int fd_ = -1;
     cv::Size size_;

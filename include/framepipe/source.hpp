@@ -94,6 +94,10 @@ public:
     virtual std::vector<std::unique_ptr<Stage>> decode_stages();
     /// How many stages decode_stages() returns, known before open() (so a pipeline can be checked without opening).
     [[nodiscard]] virtual std::size_t decode_stage_count() const { return 0; }
+    /// Called by the pipeline before open(): whether a branch takes this source's compressed packets (`from: packets`).
+    /// A source with an audio stream then delivers its audio packets riding on the video packets, so recordings by
+    /// copy carry the sound. Sources without audio ignore it.
+    virtual void keep_audio(bool keep) { (void)keep; }
 
     /// The clock a source paces itself by, measures its timeouts on and stamps arrival times with: the pipeline's
     /// (PipelineOptions::clock), set before open(). A source used on its own runs on SteadyClock.

@@ -39,6 +39,8 @@ void Pipeline::Impl::open_sources() {
     for (std::uint32_t i = 0; i < chains.size(); ++i) {
         ChainImpl& chain = *chains[i];
         chain.source->use_clock(clock);  // paces, times out and stamps on the run's clock
+        chain.source->keep_audio(std::any_of(chain.slots.begin(), chain.slots.end(),
+                                             [](const auto& slot) { return slot.from == kFromPackets; }));
         try {
             chain.state.info = chain.source->open(chain.state.stop.get_token());
             chain.source_opened = true;
@@ -54,7 +56,9 @@ void Pipeline::Impl::open_sources() {
         // A name comes from a file name or a URL: bytes, not always text. From here on it is shown everywhere.
         chain.state.info.name = displayable_name(chain.state.info.name);
         // The source's own decode stages go first, so decoding runs on the scheduler like any other stage.
-        std::vector<std::unique_ptr<Stage>> decoders = chain.source->decode_stages();
+        // Left out when no stage takes pictures (a recording by copy decodes nothing).
+        std::vector<std::unique_ptr<Stage>> decoders;
+        if (detail::needs_pictures(chain)) decoders = chain.source->decode_stages();
         chain.decoder_count = decoders.size();
         chain.decoders_added = true;
         for (std::size_t d = 0; d < decoders.size(); ++d)

@@ -81,6 +81,11 @@ public:
 /// in order. Throws ConfigError naming the source and stage for a `from` that names no earlier stage.
 std::vector<std::size_t> resolve_parents(const ChainImpl& chain, std::size_t chain_index);
 
+/// Whether a stage of the chain takes decoded pictures: its frames come (through `from:`) from the source's pictures,
+/// not only from its packets. When none does the source's decode stages are left out: a recording by copy decodes
+/// nothing.
+bool needs_pictures(const ChainImpl& chain);
+
 ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std::size_t threads);
 /// The chain's frame pool: every frame that can be alive at once, so a live source never finds it empty.
 std::size_t pool_frames_for(const ChainImpl& chain, const ChainPlan& plan);

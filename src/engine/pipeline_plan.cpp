@@ -28,10 +28,29 @@ std::size_t ChainPlan::sinks() const noexcept {
         std::count_if(children.begin(), children.end(), [](const auto& c) { return c.empty(); }));
 }
 
+bool needs_pictures(const ChainImpl& chain) {
+    const std::size_t first = chain.decoders_added ? chain.decoder_count : 0;
+    std::vector<bool> on_packets(chain.slots.size(), false);
+    for (std::size_t s = first; s < chain.slots.size(); ++s) {
+        const std::string& from = chain.slots[s].from;
+        bool packets = from == kFromPackets;
+        if (from.empty()) {
+            packets = s > first && on_packets[s - 1];
+        } else if (from != kFromPackets && from != kFromSource) {
+            for (std::size_t p = first; p < s; ++p)
+                if (chain.slots[p].stage->traits().name == from) packets = on_packets[p];
+        }
+        if (!packets) return true;
+        on_packets[s] = true;
+    }
+    return false;
+}
+
 std::vector<std::size_t> resolve_parents(const ChainImpl& chain, std::size_t chain_index) {
-    // Before the source opens its decode stages are not in the chain yet; `packets` needs them all the same.
+    // Before the source opens its decode stages are not in the chain yet; `packets` needs a source that has them all
+    // the same (it may leave them out when no stage takes pictures).
     const std::size_t decoders = chain.decoders_added ? chain.decoder_count : 0;
-    const std::size_t decode_total = chain.decoders_added ? chain.decoder_count : chain.source->decode_stage_count();
+    const std::size_t decode_total = chain.source->decode_stage_count();
     const std::size_t n = chain.slots.size();
     std::vector<std::size_t> parent(n, ChainPlan::kSource);
     for (std::size_t s = 0; s < n; ++s) {
@@ -122,7 +141,7 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
         const std::size_t parent = plan.parent[s];
         const bool from_source = parent == ChainPlan::kSource;
         const bool live_drop_point = info.live && (from_source || (s >= chain.decoder_count && parent == last_decoder));
-        const bool packet_edge = info.live && from_source && chain.decoder_count > 0 &&
+        const bool packet_edge = info.live && from_source && chain.source->decode_stage_count() > 0 &&
                                  (s >= chain.decoder_count || !chain.slots[0].stage->traits().parallel);
         const double fps = info.fps > 0 && info.fps <= 120 ? info.fps : 30;  // RTSP may claim 90000 ("90k tbr")
         Edge::Config config;
@@ -290,9 +309,9 @@ std::string describe_text(const ChainImpl& chain, const ChainPlan& plan, std::si
         const std::size_t parent = plan.parent[s];
         // A stage that does not take the previous line's frames says where its frames come from.
         std::string from;
-        if (s > 0 && parent != s - 1)
+        if ((s > 0 && parent != s - 1) || chain.slots[s].from == kFromPackets)
             from = parent != ChainPlan::kSource ? chain.slots[parent].stage->traits().name + " "
-                   : chain.decoder_count > 0   ? std::string(kFromPackets) + " "
+                   : chain.source->decode_stage_count() > 0 ? std::string(kFromPackets) + " "
                                                : std::string(kFromSource) + " ";
         const char* end = !plan.children[s].empty() || !plan.fans_out ? ""
                           : s == plan.main_sink                      ? "  [end of the main branch]"

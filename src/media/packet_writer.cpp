@@ -20,10 +20,14 @@ struct PacketWriter::Impl {
     MakeRoom make_room;
     std::unique_ptr<MuxedFile> file;
     AVStream* stream = nullptr;
+    AVStream* audio_stream = nullptr;      // the source's audio, when the file's stream had one as it opened
     AVRational source_base{1, 1};
+    AVRational audio_base{1, 1};
     PacketPtr packet{av_packet_alloc()};
-    std::int64_t origin = AV_NOPTS_VALUE;   // the first packet's decoding time: the file's 0
+    std::int64_t origin = AV_NOPTS_VALUE;   // the file's 0: the first packet's decoding time (of either stream)
     std::int64_t last_dts = AV_NOPTS_VALUE;
+    std::int64_t audio_origin = AV_NOPTS_VALUE;  // origin in the audio's time base
+    std::int64_t last_audio_dts = AV_NOPTS_VALUE;
     std::int64_t step = 1;                  // one frame, in the source's time base
     std::shared_ptr<const StreamParameters> stream_parameters;  // the file's stream
     std::int64_t flush_ticks = 0;           // flush_interval in the source's time base
@@ -41,7 +45,9 @@ struct PacketWriter::Impl {
         }
     }
 
-    void open(const StreamParameters& parameters) {
+    // Opens the file; its 0 is the first video packet's decoding time `first_dts`, or the first audio packet's if that
+    // comes earlier (audio read just before a keyframe may start before it).
+    void open(const StreamParameters& parameters, std::int64_t first_dts, const std::vector<Packet>& first_audio) {
         file = std::make_unique<MuxedFile>(path, format);
         file->on_full_disk(make_room);
         file->interrupt_on(options.abort);
@@ -52,6 +58,24 @@ struct PacketWriter::Impl {
         stream->codecpar->codec_tag = 0;  // the container picks its own tag for the codec
         source_base = parameters.time_base;
         stream->time_base = source_base;  // a hint: the muxer may choose another
+        if (parameters.audio) {
+            audio_stream = avformat_new_stream(file->container(), nullptr);
+            if (audio_stream == nullptr)
+                on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
+            ret = avcodec_parameters_copy(audio_stream->codecpar, parameters.audio->codec.get());
+            if (ret < 0) on_file([&](MuxedFile& f) { f.fail("cannot set up the container", ret); });
+            audio_stream->codecpar->codec_tag = 0;
+            audio_base = parameters.audio->time_base;
+            audio_stream->time_base = audio_base;
+        }
+        origin = first_dts;
+        for (const Packet& a : first_audio) {
+            const std::int64_t at = a.dts != AV_NOPTS_VALUE ? a.dts : a.pts;
+            if (at == AV_NOPTS_VALUE || !audio_stream) continue;
+            const std::int64_t in_video = av_rescale_q_rnd(at, audio_base, source_base, AV_ROUND_DOWN);
+            if (origin == AV_NOPTS_VALUE || in_video < origin) origin = in_video;
+            break;  // in file order: the first one is the earliest
+        }
         on_file([&](MuxedFile& f) { f.open(options.fragmented, options.muxer_options); });
         if (options.flush_interval > Duration::zero())
             flush_ticks = std::max<std::int64_t>(
@@ -65,12 +89,13 @@ struct PacketWriter::Impl {
         std::vector<std::uint8_t> bytes;
         std::int64_t pts;
         bool key;
+        std::vector<Packet> audio;
     };
     std::vector<Pending> pending;
     static constexpr std::size_t kMaxPending = 16;  // beyond this, decoding times follow presentation times
 
     bool write(const std::uint8_t* data, std::size_t size, std::int64_t frame_pts, std::int64_t frame_dts, bool key,
-               const std::shared_ptr<const StreamParameters>& parameters) {
+               const std::shared_ptr<const StreamParameters>& parameters, const std::vector<Packet>& audio) {
         if (!parameters) throw Error(fmt::format("'{}': a packet without its stream's parameters", path));
         if (finished) throw Error(fmt::format("'{}': write after finish", path));
         if (!file) {
@@ -82,21 +107,23 @@ struct PacketWriter::Impl {
         }
         const std::int64_t pts = frame_pts != AV_NOPTS_VALUE ? frame_pts : frame_dts;
         if (frame_dts == AV_NOPTS_VALUE && last_dts == AV_NOPTS_VALUE && pending.size() < kMaxPending) {
-            pending.push_back({std::vector<std::uint8_t>(data, data + size), pts, key});
+            pending.push_back({std::vector<std::uint8_t>(data, data + size), pts, key, audio});
             return true;
         }
-        if (!file) open(*stream_parameters);
         const std::int64_t dts = frame_dts;
-        if (!pending.empty()) {
-            // Back-fill: one frame apart, ending a frame before this packet's decoding time (or its presentation time).
-            const std::int64_t next = dts != AV_NOPTS_VALUE ? dts : pts;
-            const auto waiting = static_cast<std::int64_t>(pending.size());
-            for (std::int64_t i = 0; i < waiting; ++i) {
-                Pending& p = pending[static_cast<std::size_t>(i)];
-                mux(p.bytes.data(), p.bytes.size(), p.pts, next - (waiting - i) * step, p.key);
-            }
-            pending.clear();
+        // Back-fill: one frame apart, ending a frame before this packet's decoding time (or its presentation time).
+        const std::int64_t next = dts != AV_NOPTS_VALUE ? dts : pts;
+        const auto waiting = static_cast<std::int64_t>(pending.size());
+        if (!file)
+            open(*stream_parameters, waiting > 0 && next != AV_NOPTS_VALUE ? next - waiting * step : next,
+                 waiting > 0 ? pending.front().audio : audio);
+        for (std::int64_t i = 0; i < waiting; ++i) {
+            Pending& p = pending[static_cast<std::size_t>(i)];
+            mux_audio(p.audio);
+            mux(p.bytes.data(), p.bytes.size(), p.pts, next - (waiting - i) * step, p.key);
         }
+        pending.clear();
+        mux_audio(audio);
         mux(data, size, pts, dts, key);
         return true;
     }
@@ -128,6 +155,35 @@ struct PacketWriter::Impl {
         }
     }
 
+    // The audio packets that came with a video packet, before it (file order). Skipped when the file has no audio
+    // stream (the source had none when it opened) or a packet would start before the file's 0.
+    void mux_audio(const std::vector<Packet>& audio) {
+        if (audio_stream == nullptr) return;
+        for (const Packet& a : audio) {
+            std::int64_t dts = a.dts != AV_NOPTS_VALUE ? a.dts : a.pts;
+            if (dts == AV_NOPTS_VALUE) continue;
+            if (audio_origin == AV_NOPTS_VALUE)
+                audio_origin = av_rescale_q_rnd(origin != AV_NOPTS_VALUE ? origin
+                                                                         : av_rescale_q(dts, audio_base, source_base),
+                                                source_base, audio_base, AV_ROUND_DOWN);
+            if (dts < audio_origin) continue;
+            if (last_audio_dts != AV_NOPTS_VALUE && dts <= last_audio_dts) dts = last_audio_dts + 1;
+            last_audio_dts = dts;
+            const std::int64_t pts = a.pts != AV_NOPTS_VALUE ? std::max(a.pts, dts) : dts;
+            int ret = av_new_packet(packet.get(), static_cast<int>(a.bytes.size()));
+            if (ret < 0) on_file([&](MuxedFile& f) { f.fail("out of memory", ret); });
+            if (!a.bytes.empty()) std::memcpy(packet->data, a.bytes.data(), a.bytes.size());
+            packet->pts = pts - audio_origin;
+            packet->dts = dts - audio_origin;
+            packet->duration = a.duration;
+            packet->flags = a.key ? AV_PKT_FLAG_KEY : 0;
+            packet->stream_index = audio_stream->index;
+            av_packet_rescale_ts(packet.get(), audio_base, audio_stream->time_base);
+            on_file([&](MuxedFile& f) { f.write(*packet); });
+            av_packet_unref(packet.get());
+        }
+    }
+
     void finish() {
         if (finished) return;
         if (!pending.empty() && !file) {  // a short stream that never gave a decoding time
@@ -135,7 +191,8 @@ struct PacketWriter::Impl {
             pending.clear();
             last_dts = AV_NOPTS_VALUE;
             for (Pending& p : left) {
-                if (!file) open(*stream_parameters);
+                if (!file) open(*stream_parameters, p.pts, p.audio);
+                mux_audio(p.audio);
                 mux(p.bytes.data(), p.bytes.size(), p.pts, AV_NOPTS_VALUE, p.key);
             }
         }
@@ -172,17 +229,21 @@ void PacketWriter::on_full_disk(MakeRoom make_room) { impl_->make_room = std::mo
 bool PacketWriter::write(const Frame& packet, const std::shared_ptr<const StreamParameters>& stream) {
     if (packet.format != PixelFormat::encoded)
         throw Error(fmt::format("'{}': stream copy needs compressed packets (`from: packets`), not pictures", impl_->path));
-    return impl_->write(packet.encoded.data(), packet.encoded.size(), packet.pts, packet.dts, packet.key, stream);
+    return impl_->write(packet.encoded.data(), packet.encoded.size(), packet.pts, packet.dts, packet.key, stream,
+                        audio_of(packet));
 }
 bool PacketWriter::write(const Packet& packet) {
-    return impl_->write(packet.bytes.data(), packet.bytes.size(), packet.pts, packet.dts, packet.key, packet.stream);
+    return impl_->write(packet.bytes.data(), packet.bytes.size(), packet.pts, packet.dts, packet.key, packet.stream,
+                        packet.audio);
 }
 void PacketWriter::finish() { impl_->finish(); }
 std::int64_t PacketWriter::packets_written() const noexcept { return impl_->written; }
 std::int64_t PacketWriter::packets_durable() const noexcept { return impl_->durable; }
 bool PacketWriter::accepts(const StreamParameters& stream) const noexcept {
-    return !impl_->stream_parameters || impl_->stream_parameters.get() == &stream ||
-           stream.same_codec(*impl_->stream_parameters);
+    const StreamParameters* mine = impl_->stream_parameters.get();
+    if (mine == nullptr || mine == &stream) return true;
+    if (!stream.same_codec(*mine) || !stream.audio != !mine->audio) return false;
+    return !stream.audio || stream.audio == mine->audio || stream.audio->same_codec(*mine->audio);
 }
 bool PacketWriter::reader_gone() const noexcept { return impl_->file && impl_->file->reader_gone(); }
 bool PacketWriter::disk_full() const noexcept { return impl_->file && impl_->file->disk_full(); }

@@ -1,16 +1,21 @@
 #pragma once
 // PacketWriter: a video stream's compressed packets written to a file untouched (stream copy), as an NVR records a
-// camera: no decoding, no encoding, no loss of quality, a few microseconds per packet. The container follows the
-// file's extension (mkv, ts, mp4 written fragmented so a killed file stays playable).
+// camera: no decoding, no encoding, no loss of quality, a few microseconds per packet. The audio packets riding on
+// each video packet (AudioPackets, Packet::audio) are written before it into a second stream when the video stream's
+// parameters name one (StreamParameters::audio). The container follows the file's extension (mkv, ts, mp4 written
+// fragmented so a killed file stays playable).
 //
-// Timestamps: the packets' own, shifted so the file starts at 0 (the first packet's decoding time). A file must start
-// on a keyframe: packets before the first keyframe are refused (write() returns false) and counted by the caller.
+// Timestamps: the packets' own, shifted so the file starts at 0 (the first packet's decoding time, audio or video). A
+// file must start on a video keyframe: packets before the first keyframe are refused (write() returns false, their
+// audio goes with them) and counted by the caller.
 // Durability: with flush_interval > 0 the muxer and the file are flushed whenever that much media time was written
 // since the last flush, so a SIGKILL loses at most flush_interval. A full disk (ENOSPC, EDQUOT) calls on_full_disk's
 // callback and retries while it frees space.
 //
 // Not thread-safe: one writer thread. Errors throw framepipe::Error naming the file; after a failed write() or
 // finish() the file is closed (what reached it stays) and the writer takes no more packets.
+
+#include "packet.hpp"
 
 #include <framepipe/clock.hpp>
 #include <framepipe/frame.hpp>
@@ -25,16 +30,6 @@
 namespace framepipe::media {
 
 struct StreamParameters;
-
-/// A compressed packet kept apart from its frame (a clip's pre-roll, packets waiting for a decision).
-struct Packet {
-    std::vector<std::uint8_t> bytes;
-    std::int64_t pts = 0, dts = 0;
-    bool key = false;
-    Duration media_time{};
-    TimePoint capture_time{};
-    std::shared_ptr<const StreamParameters> stream;
-};
 
 class PacketWriter {
 public:

@@ -63,6 +63,7 @@ bool StreamParameters::same_codec(const StreamParameters& other) const noexcept 
     const AVCodecParameters& a = *codec;
     const AVCodecParameters& b = *other.codec;
     return a.codec_id == b.codec_id && a.width == b.width && a.height == b.height && a.format == b.format &&
+           a.sample_rate == b.sample_rate && a.ch_layout.nb_channels == b.ch_layout.nb_channels &&
            a.extradata_size == b.extradata_size &&
            (a.extradata_size == 0 || std::equal(a.extradata, a.extradata + a.extradata_size, b.extradata));
 }

@@ -48,8 +48,11 @@ struct StreamParameters {
     /// the source keeps the coded orientation). `convert` applies them.
     int quarter_turns = 0;
     std::int64_t max_pixels = 0;    // the decoder refuses larger pictures (VideoSource's max_pixels); 0 = no limit
+    /// The source's audio stream, when it delivers one beside this video stream (AudioPackets); null otherwise.
+    std::shared_ptr<const StreamParameters> audio;
 
-    /// Whether a decoder opened for `other` decodes this stream too (same codec, size, format and extradata).
+    /// Whether a decoder opened for `other` decodes this stream too (same codec, size or sample rate and channels,
+    /// format and extradata).
     [[nodiscard]] bool same_codec(const StreamParameters& other) const noexcept;
 };
 

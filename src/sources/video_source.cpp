@@ -3,6 +3,7 @@
 #include "../media/av_support.hpp"
 #include "../media/polling_input.hpp"
 #include "../media/stream_name.hpp"
+#include "../media/packet.hpp"
 #include "../media/video_decode.hpp"
 
 #include <framepipe/error.hpp>
@@ -191,6 +192,12 @@ struct VideoSource::Impl {
     std::unique_ptr<PollingInput> polling;  // FIFOs and other inputs that would block: outlives `container`
     FormatContextPtr container;
     int stream_index = -1;
+    // Audio (keep_audio): the stream read beside the video, and its packets since the last video packet.
+    bool keep_audio = false;
+    int audio_index = -1;
+    std::vector<Packet> audio_waiting;
+    static constexpr std::size_t kMaxAudioWaiting = 1024;  // audio without video for longer than this is let go
+    bool warned_audio = false;
     PacketPtr packet;
     Probe probe;
     std::int64_t start_pts = 0;
@@ -231,6 +238,29 @@ struct VideoSource::Impl {
     std::int64_t to_base(std::int64_t ts, const AVStream& stream) const {
         if (ts == AV_NOPTS_VALUE) return AV_NOPTS_VALUE;
         return av_rescale_q(ts - start_pts, stream.time_base, base_time_base) + base_start + offset;
+    }
+
+    // An audio packet waits for the next video packet to ride on, its timestamps in its own time base on the video's
+    // timeline (shifted as to_base() shifts the video's).
+    void keep_audio_packet(const AVPacket& in) {
+        const AVStream& audio = *container->streams[audio_index];
+        const AVStream& video = *container->streams[stream_index];
+        const std::int64_t shift = av_rescale_q(base_start + offset, base_time_base, audio.time_base) -
+                                   av_rescale_q(start_pts, video.time_base, audio.time_base);
+        if (audio_waiting.size() >= kMaxAudioWaiting) {
+            if (!warned_audio)
+                spdlog::warn("'{}': more than {} audio packets without a video packet; the oldest are not kept",
+                             VideoSource::redacted(options.path), kMaxAudioWaiting);
+            warned_audio = true;
+            audio_waiting.erase(audio_waiting.begin());
+        }
+        Packet& p = audio_waiting.emplace_back();
+        p.bytes.assign(in.data, in.data + in.size);
+        p.pts = in.pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : in.pts + shift;
+        p.dts = in.dts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : in.dts + shift;
+        p.duration = in.duration;
+        p.key = (in.flags & AV_PKT_FLAG_KEY) != 0;
+        p.stream = stream ? stream->audio : nullptr;
     }
 };
 
@@ -400,9 +430,17 @@ SourceInfo VideoSource::open(std::stop_token stop) {
         impl.offset = impl.last_ts + impl.step - impl.base_start;  // a reopened stream continues after the last frame
     }
     impl.opened_once = true;
-    // Only the video stream is read: tell the demuxer to skip the rest.
+    // The video stream is read, and its audio when a branch takes packets: tell the demuxer to skip the rest. Inputs
+    // stamped by arrival have no timeline to place audio on.
+    impl.audio_index = impl.keep_audio && !impl.stamp_by_arrival
+                           ? av_find_best_stream(impl.container.get(), AVMEDIA_TYPE_AUDIO, -1, impl.stream_index,
+                                                 nullptr, 0)
+                           : -1;
+    if (impl.audio_index < 0) impl.audio_index = -1;
+    impl.audio_waiting.clear();
     for (unsigned i = 0; i < impl.container->nb_streams; ++i)
-        if (static_cast<int>(i) != impl.stream_index) impl.container->streams[i]->discard = AVDISCARD_ALL;
+        if (static_cast<int>(i) != impl.stream_index && static_cast<int>(i) != impl.audio_index)
+            impl.container->streams[i]->discard = AVDISCARD_ALL;
     // What the decoder needs for this connection's packets (it reopens itself if a reconnect brings other ones).
     auto parameters = std::make_shared<StreamParameters>();
     parameters->codec.reset(avcodec_parameters_alloc());
@@ -413,6 +451,14 @@ SourceInfo VideoSource::open(std::stop_token stop) {
     parameters->intra_only = impl.probe.intra_only;
     parameters->quarter_turns = impl.options.autorotate ? quarter_turns_of(stream) : 0;
     parameters->max_pixels = impl.options.max_pixels;
+    if (impl.audio_index >= 0) {
+        const AVStream& audio_stream = *impl.container->streams[impl.audio_index];
+        auto audio = std::make_shared<StreamParameters>();
+        audio->codec.reset(avcodec_parameters_alloc());
+        avcodec_parameters_copy(audio->codec.get(), audio_stream.codecpar);
+        audio->time_base = audio_stream.time_base;
+        parameters->audio = std::move(audio);
+    }
     impl.stream = std::move(parameters);
 
     info.fps = impl.probe.fps;
@@ -467,12 +513,18 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
             return ReadResult::end_of_stream;
         }
         if (packet->stream_index == impl.stream_index) break;
+        if (packet->stream_index == impl.audio_index) impl.keep_audio_packet(*packet);
         av_packet_unref(packet);
     }
     ++impl.packets;
     const AVStream& stream = *impl.container->streams[impl.stream_index];
     frame.encoded.assign(packet->data, packet->data + packet->size);
     frame.format = PixelFormat::encoded;
+    if (!impl.audio_waiting.empty()) {
+        std::vector<Packet>& audio = frame.attach<AudioPackets>().packets;
+        audio.swap(impl.audio_waiting);
+        impl.audio_waiting.clear();
+    }
     picture_slot(frame).stream = impl.stream;
     frame.key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
     frame.pts = impl.to_base(packet->pts, stream);
@@ -524,6 +576,8 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
 }
 
 std::string VideoSource::ended_early() const { return impl_->ended_early; }
+
+void VideoSource::keep_audio(bool keep) { impl_->keep_audio = keep; }
 
 void VideoSource::close() {
     impl_->packet.reset();

@@ -417,8 +417,15 @@ private:
             return Outcome::pass;
         }
         const auto* picture = frame.find<media::PictureAttachment>();
-        waiting_.push_back({frame.encoded, frame.pts, frame.dts, frame.key, frame.media_time, frame.capture_time,
-                            picture != nullptr ? picture->stream : nullptr});
+        media::Packet& packet = waiting_.emplace_back();
+        packet.bytes = frame.encoded;
+        packet.pts = frame.pts;
+        packet.dts = frame.dts;
+        packet.key = frame.key;
+        packet.media_time = frame.media_time;
+        packet.capture_time = frame.capture_time;
+        packet.stream = picture != nullptr ? picture->stream : nullptr;
+        packet.audio = media::audio_of(frame);
         decide_waiting(/*at_end=*/false);
         return Outcome::pass;
     }

@@ -135,12 +135,15 @@ TEST_CASE("record killed mid-segment: closed segments play in full, the open one
     }
 }
 
-TEST_CASE("record by stream copy killed mid-segment: closed segments hold every packet, the open one lost at most "
-          "flush_interval, and a restart recovers it") {
+TEST_CASE("record by stream copy killed mid-segment: closed segments hold every packet with the sound, the open one "
+          "lost at most flush_interval, and a restart recovers it") {
     TempDir dir;
-    const std::string camera = dir / "camera.mkv";  // a keyframe every second, replayed at its own pace as a camera
+    // A keyframe every second, with sound, replayed at its own pace as a camera.
+    const std::string camera = dir / "camera.mkv";
     write_video(camera, {.frames = 40 * kFps, .size = {160, 120}, .fps = kFps,
-                         .codec = "-c:v libx264 -preset ultrafast -bf 2 -g 30 -pix_fmt yuv420p"});
+                         .codec = "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=40 -c:v libx264 -preset "
+                                  "ultrafast -bf 2 -g 30 -pix_fmt yuv420p -c:a aac -b:a 48k"});
+    const auto audio_packets = [](const fs::path& file) { return ffprobe_packet_count(file.string(), "a:0"); };
     const fs::path rec = dir.path() / "rec", seen = dir.path() / "seen";
     std::ofstream(dir / "rec.yaml") << fmt::format(
         "source: {{ realtime: true }}\n"
@@ -159,8 +162,10 @@ TEST_CASE("record by stream copy killed mid-segment: closed segments hold every 
     const auto closed = closed_files(rec, "mkv");
     REQUIRE(closed.size() == 1);
     CHECK(closed_frames == 2 * kFps);
+    CHECK(audio_packets(closed.front()) >= 80);  // about 2 s of 48 kHz AAC (47 packets a second)
     const auto open = files_with(rec, ".part.");
     REQUIRE(open.size() == 1);
+    CHECK(audio_packets(open[0]) > 0);
     // The pictures branch is behind the packet branch, if anything: what it wrote was recorded.
     const std::int64_t written_at_least = last_seen(seen) + 1 - closed_frames;
     const std::int64_t survived = frames_in(open[0]);
@@ -176,6 +181,7 @@ TEST_CASE("record by stream copy killed mid-segment: closed segments hold every 
     const auto recovered = files_with(rec, "-recovered");
     REQUIRE(recovered.size() == 1);
     CHECK(frames_in(recovered[0]) == survived);
+    CHECK(audio_packets(recovered[0]) > 0);
 }
 
 TEST_CASE("motion and event_clips killed during an event: events.jsonl has its started line and no ended line, the open "

@@ -248,11 +248,12 @@ TEST_CASE("event_clips: a video with one crossing gives one clip that starts wit
 }
 
 TEST_CASE("event_clips codec: copy on the packet branch follows the events of motion on a small decoded branch: one "
-          "clip of the camera's own packets, from the keyframe before the pre-roll to the post-roll") {
+          "clip of the camera's own packets with the sound, from the keyframe before the pre-roll to the post-roll") {
     TempDir dir;
-    const std::string video = dir / "yard.mkv";  // a keyframe every 25 frames (1 s)
+    const std::string video = dir / "yard.mkv";  // a keyframe every 25 frames (1 s), and sound
     write_video(video, {.frames = 260, .size = kSize, .fps = 25,
-                        .codec = "-c:v libx264 -preset veryfast -bf 3 -g 25 -pix_fmt yuv420p",
+                        .codec = "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=10.4 -c:v libx264 -preset "
+                                 "veryfast -bf 3 -g 25 -pix_fmt yuv420p -c:a aac -b:a 48k",
                         .draw = [](int n, cv::Size s) { return scene(n, s); }});
     const std::vector<std::string> source_packets = ffprobe_packets(video);
     REQUIRE(source_packets.size() == 260);
@@ -285,6 +286,12 @@ TEST_CASE("event_clips codec: copy on the packet branch follows the events of mo
     CHECK(last >= 190);
     CHECK(last <= 215);
     CHECK(ffprobe_frame_count(clips[0].string()) == static_cast<std::int64_t>(clip.size()));
+    // The sound of those frames: 48 kHz AAC is 46.9 packets a second.
+    const double seconds = static_cast<double>(clip.size()) / 25;
+    const auto audio = static_cast<double>(ffprobe_packet_count(clips[0].string(), "a:0"));
+    CAPTURE(audio);
+    CHECK(audio >= 46.9 * (seconds - 0.2));
+    CHECK(audio <= 46.9 * (seconds + 0.2));
 }
 
 TEST_CASE("event_clips: the open clip is a .part file holding every frame up to its last flush (each flush_interval "

@@ -86,6 +86,81 @@ TEST_CASE("record codec: copy writes every packet of an H.264 stream with B-fram
     CHECK(frames == 250);
 }
 
+namespace {
+// One stream's packets ("video" or "audio") out of ffprobe_all_packets, without the stream's name.
+std::vector<std::string> of_stream(const std::vector<std::string>& packets, const std::string& type) {
+    std::vector<std::string> out;
+    for (const std::string& p : packets)
+        if (p.rfind(type + ",", 0) == 0) out.push_back(p.substr(type.size() + 1));
+    return out;
+}
+}  // namespace
+
+TEST_CASE("record codec: copy carries the source's audio: every audio and video packet untouched and in order across "
+          "segment boundaries, each segment starting on a keyframe") {
+    TempDir dir;
+    const std::string input = dir / "camera.mkv";
+    write_video(input, {.frames = 250, .size = {320, 240}, .fps = 25,
+                        .codec = "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 -c:v libx264 -preset "
+                                 "veryfast -bf 3 -g 25 -pix_fmt yuv420p -c:a aac -b:a 64k"});
+    const std::vector<std::string> source = ffprobe_all_packets(input);
+    const std::vector<std::string> source_video = of_stream(source, "video");
+    REQUIRE(source_video.size() == 250);
+    // Audio rides on the video packet after it: audio after the file's last video packet has none to ride on.
+    std::size_t last_video = 0;
+    for (std::size_t i = 0; i < source.size(); ++i)
+        if (source[i].rfind("video,", 0) == 0) last_video = i;
+    const std::vector<std::string> source_audio =
+        of_stream({source.begin(), source.begin() + static_cast<std::ptrdiff_t>(last_video)}, "audio");
+    REQUIRE(source_audio.size() > 400);  // 48 kHz AAC: 1024 samples a packet, ~47 a second
+
+    for (const std::string container : {"mkv", "mp4"}) {
+        CAPTURE(container);
+        const fs::path rec = dir.path() / ("rec-" + container);
+        const RunReport report = record_by_copy(input, rec, container);
+        REQUIRE(report.ok());
+        CHECK(report.balanced());
+        const auto segments = segments_in(rec);
+        CHECK(segments.size() == 5);
+        std::vector<std::string> video, audio;
+        for (const fs::path& segment : segments) {
+            const std::vector<std::string> packets = ffprobe_all_packets(segment.string());
+            const std::vector<std::string> v = of_stream(packets, "video"), a = of_stream(packets, "audio");
+            REQUIRE_FALSE(v.empty());
+            CHECK(v.front().rfind("K", 0) == 0);
+            CHECK_FALSE(a.empty());  // every segment has sound
+            video.insert(video.end(), v.begin(), v.end());
+            audio.insert(audio.end(), a.begin(), a.end());
+        }
+        CHECK(video == source_video);
+        CHECK(audio == source_audio);
+    }
+}
+
+TEST_CASE("a pipeline whose stages all take packets decodes nothing: the source's decode stages are left out") {
+    TempDir dir;
+    const std::string input = dir / "camera.mkv";
+    write_video(input, {.frames = 50});
+    const auto stage_names = [&](bool with_pictures) {
+        Pipeline pipeline;
+        Chain& chain = pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = input}));
+        chain.add(make_stage("record", {{"dir", dir / "rec"}, {"codec", "copy"}}), {}, std::string(kFromPackets))
+            .add(make_stage("null"));  // after record: packets too
+        if (with_pictures) chain.add(make_stage("blur"), {}, std::string(kFromSource));
+        const RunReport report = pipeline.run();
+        REQUIRE(report.ok());
+        CHECK(report.balanced());
+        std::vector<std::string> names;
+        for (const StageReport& stage : report.sources.at(0).stages) {
+            names.push_back(stage.name);
+            CHECK(stage.processed == 50);
+        }
+        return names;
+    };
+    CHECK(stage_names(false) == std::vector<std::string>{"record", "null"});
+    CHECK(stage_names(true) == std::vector<std::string>{"decode", "convert", "record", "null", "blur"});
+}
+
 TEST_CASE("record codec: copy on decoded pictures stops the run with an error that says to take packets") {
     TempDir dir;
     const std::string input = dir / "clip.mkv";

@@ -107,6 +107,18 @@ std::int64_t ffprobe_frame_count(const std::string& path) {
     }
 }
 
+std::int64_t ffprobe_packet_count(const std::string& path, const std::string& stream) {
+    std::string out = capture(fmt::format(
+        "ffprobe -v error -count_packets -select_streams {} -show_entries stream=nb_read_packets -of csv=p=0 '{}'",
+        stream, path));
+    out = out.substr(0, out.find('\n'));
+    try {
+        return out.empty() ? 0 : std::stoll(out);
+    } catch (...) {
+        return 0;
+    }
+}
+
 std::string ffprobe_stream_field(const std::string& path, const std::string& field) {
     // MPEG-TS lists the stream once per program as well: keep the first line.
     const std::string out = capture(
@@ -114,10 +126,8 @@ std::string ffprobe_stream_field(const std::string& path, const std::string& fie
     return out.substr(0, out.find('\n'));
 }
 
-std::vector<std::string> ffprobe_packets(const std::string& path) {
-    const std::string out = capture(fmt::format("ffprobe -v error -select_streams v:0 -show_packets -show_data_hash md5 "
-                                                "-show_entries packet=flags,data_hash -of csv=p=0 '{}'",
-                                                path));
+namespace {
+std::vector<std::string> lines_of(const std::string& out) {
     std::vector<std::string> packets;
     for (std::size_t at = 0; at < out.size();) {
         const std::size_t end = std::min(out.find('\n', at), out.size());
@@ -125,6 +135,20 @@ std::vector<std::string> ffprobe_packets(const std::string& path) {
         at = end + 1;
     }
     return packets;
+}
+}  // namespace
+
+std::vector<std::string> ffprobe_packets(const std::string& path) {
+    return lines_of(capture(fmt::format("ffprobe -v error -select_streams v:0 -show_packets -show_data_hash md5 "
+                                        "-show_entries packet=flags,data_hash -of csv=p=0 '{}'",
+                                        path)));
+}
+
+std::vector<std::string> ffprobe_all_packets(const std::string& path) {
+    // Packets list codec_type only through their stream: show both and keep the packet lines.
+    return lines_of(capture(fmt::format("ffprobe -v error -show_packets -show_data_hash md5 "
+                                        "-show_entries packet=codec_type,flags,data_hash -of csv=p=0 '{}'",
+                                        path)));
 }
 
 int run(const std::string& command) {

@@ -51,12 +51,16 @@ std::vector<std::string> write_images(const std::string& dir, int count, cv::Siz
 
 /// Frames ffprobe counts by decoding the file's first video stream (-count_frames), or -1 when it cannot read it.
 std::int64_t ffprobe_frame_count(const std::string& path);
+/// Packets of one stream ("a:0", "v:0") as ffprobe counts them; 0 when the file has no such stream.
+std::int64_t ffprobe_packet_count(const std::string& path, const std::string& stream);
 /// One field of the first video stream as ffprobe reports it (e.g. "codec_name", "width"), or "" on failure.
 std::string ffprobe_stream_field(const std::string& path, const std::string& field);
 
 /// The first video stream's packets in file order as ffprobe reads them: "K_,MD5:<hash of the bytes>" per packet
 /// ("__" instead of "K_" for a packet that is not a keyframe). Empty when it cannot read the file.
 std::vector<std::string> ffprobe_packets(const std::string& path);
+/// Every packet of every stream in file order: "<codec type>,K_,MD5:<hash>" ("video,..." or "audio,...").
+std::vector<std::string> ffprobe_all_packets(const std::string& path);
 
 /// Runs a shell command and returns its exit status.
 int run(const std::string& command);

@@ -90,6 +90,7 @@ public:
     [[nodiscard]] std::string ended_early() const override;
     std::vector<std::unique_ptr<Stage>> decode_stages() override;
     [[nodiscard]] std::size_t decode_stage_count() const override { return 2; }  // decode, convert
+    void keep_audio(bool keep) override;
 
 private:
     struct Impl;

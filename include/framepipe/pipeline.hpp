@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace framepipe {
 
@@ -93,6 +94,30 @@ public:
 inline constexpr std::string_view kFromSource = "source";
 inline constexpr std::string_view kFromPackets = "packets";
 
+/// How a join (Pipeline::add_join) matches its inputs' frames.
+enum class JoinPolicy {
+    /// On the run's clock, `fps` times a second: the newest picture of each input (live cameras for a wall or a
+    /// live view). An input never waits for the join: a picture replaced before the join took it is counted as
+    /// superseded. The joined stream is live.
+    latest,
+    /// By media time, every 1/fps s of it: for each input the last picture at or before that time, once every input
+    /// has gone past it or ended (files side by side). An input waits for the join (backpressure), so nothing is
+    /// skipped but pictures between two joined moments (superseded).
+    timestamp,
+};
+
+struct JoinOptions {
+    std::string name = "join";  // the joined stream's name, as a source's (reports, file names)
+    JoinPolicy policy = JoinPolicy::latest;
+    double fps = 10;            // joined frames a second (latest: on the clock; timestamp: of media time)
+};
+
+/// One input of a join: a chain, and the stage whose frames it joins (kFromSource: the source's pictures).
+struct JoinInput {
+    Chain* chain = nullptr;
+    std::string from = std::string(kFromSource);
+};
+
 /// What Pipeline::describe() writes: a text a person reads, or Graphviz DOT (`dot -Tsvg`).
 enum class DescribeFormat { text, dot };
 
@@ -105,6 +130,15 @@ public:
 
     /// Adds an input and returns the chain its frames go through.
     Chain& add_source(std::unique_ptr<Source> source);
+
+    /// Fan-in: the frames of several chains, each taken after its `from` stage through a branch of its own, joined
+    /// into one stream (JoinOptions::policy) that feeds a chain like any other; its frames carry one picture per input
+    /// (framepipe/attachments/joined.hpp), which a `mosaic` stage composes into one picture. In each input chain the
+    /// branch ends in a stage named "to_" + the join's name. Add the join after its inputs.
+    ///
+    ///     Chain& wall = pipeline.add_join({.name = "wall", .fps = 10}, {{&gate}, {&yard, "resize"}});
+    ///     wall.add(make_stage("mosaic", {{"columns", "2"}})).add(make_stage("live_view"));
+    Chain& add_join(JoinOptions options, const std::vector<JoinInput>& inputs);
 
     /// What run() and describe() check before they open anything: at least one source, and every chain with 1 to
     /// kMaxStagesPerLane stages (its source's decode stages, added when it opens, count too), uniquely named, behind

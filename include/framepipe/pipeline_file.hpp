@@ -15,6 +15,8 @@
 //       # A second branch from the same decoded frames (`from:` a stage above, `source` or `packets`):
 //       - { type: canny, from: source }
 //       - { type: write_images, dir: edges }
+//     # Fan-in: one more stream made of every input's frames (a wall of cameras), with stages of its own:
+//     join: { name: wall, from: thumbs, policy: latest, fps: 10, stages: [ { type: mosaic }, { type: live_view } ] }
 //
 // Every error names the file, the line and the key, and says what is allowed.
 
@@ -50,6 +52,17 @@ struct InputEntry {
     int line = 0;
 };
 
+/// A join of every input's chain (Pipeline::add_join): the frames of stage `from` of each, matched by `policy` into
+/// one stream that runs through `stages`.
+struct JoinEntry {
+    std::string name = "join";
+    std::string from = std::string(kFromSource);  // a stage of `stages:` above, or `source`
+    JoinPolicy policy = JoinPolicy::latest;
+    double fps = 10;
+    std::vector<StageEntry> stages;
+    int line = 0;
+};
+
 struct PipelineFile {
     std::string path;
     std::vector<InputEntry> inputs;
@@ -60,6 +73,7 @@ struct PipelineFile {
     std::size_t threads = 0;                         // 0 = one worker per CPU
     std::optional<Duration> drain_timeout;
     std::vector<std::string> plugins;                // loaded (load_plugin) when the file was read
+    std::optional<JoinEntry> join;                   // `join:`: every input's frames joined into one more stream
 };
 
 /// Reads a pipeline file (a regular file of at most 1 MiB) and checks it as parse_pipeline does. Both load the file's

@@ -412,6 +412,101 @@ void load_plugins(Document& doc, const Entry& at, PipelineFile& file) {
 
 // The file's structure and every value on its own; `stage_ok[i]` says whether stage i can be made. Problems are
 // recorded in `doc`; text that is not YAML, or not a map, is thrown at once (nothing else can be checked then).
+// Stage names must be unique in a list: they name the stages in reports and in --set; `from:` names one above.
+void check_stage_list(Document& doc, const std::vector<StageEntry>& stages) {
+    std::set<std::string> names;
+    for (const StageEntry& entry : stages) {
+        if (!entry.from.empty() && entry.from != kFromSource && entry.from != kFromPackets &&
+            names.count(entry.from) == 0)
+            doc.add(entry.from_line,
+                    names.count(entry.name) == 0 &&
+                            std::any_of(stages.begin(), stages.end(),
+                                        [&](const StageEntry& other) { return other.name == entry.from; })
+                        ? fmt::format("stage '{}' takes frames from '{}', which comes after it (or is itself): a stage "
+                                      "takes frames only from a stage above it",
+                                      entry.name, entry.from)
+                        : fmt::format("stage '{}' takes frames from '{}', but no stage above it has that name; name one "
+                                      "of {}, {}{}",
+                                      entry.name, entry.from, kFromSource, kFromPackets,
+                                      names.empty() ? std::string() : fmt::format(", {}", fmt::join(names, ", "))));
+        if (entry.name == kFromSource || entry.name == kFromPackets)
+            doc.add(entry.line, fmt::format("a stage is named '{}', which `from:` reserves for the source's frames: "
+                                            "give it another name",
+                                            entry.name));
+        if (!entry.name.empty() && !names.insert(entry.name).second)
+            doc.add(entry.line, fmt::format("two stages are named '{}'; give one a 'name:'", entry.name));
+    }
+}
+
+// `join:`, checked once the input chains' stages are known (its `from` names one of them).
+JoinEntry parse_join(Document& doc, const Entry& at, const std::vector<StageEntry>& input_stages,
+                     std::vector<bool>& stage_ok) {
+    JoinEntry join;
+    join.line = at.line;
+    if (!at.value.IsMap())
+        fail_at(doc.path, at.line, "'join' must be a map such as { name: wall, fps: 10, stages: [ { type: mosaic } ] }");
+    static const std::vector<std::string> keys = {"name", "from", "policy", "fps", "stages"};
+    int from_line = at.line;
+    bool has_stages = false;
+    for (const Entry& e : entries(doc, at.value, "join")) {
+        doc.problems.check([&] {
+            if (e.key == "name") {
+                join.name = scalar(doc, e);
+                if (!is_plain_name(join.name))
+                    fail_at(doc.path, e.line, fmt::format("join: name '{}' must be a plain name (letters, digits, "
+                                                          "'-', '_', '.')",
+                                                          join.name));
+            } else if (e.key == "from") {
+                join.from = scalar(doc, e);
+                from_line = e.line;
+            } else if (e.key == "policy") {
+                const std::string text = scalar(doc, e);
+                if (text == "latest") join.policy = JoinPolicy::latest;
+                else if (text == "timestamp") join.policy = JoinPolicy::timestamp;
+                else
+                    fail_at(doc.path, e.line, fmt::format("join: policy must be latest (the newest picture of each "
+                                                          "input, for live inputs) or timestamp (pictures matched by "
+                                                          "media time, for files), got '{}'",
+                                                          text));
+            } else if (e.key == "fps") {
+                const std::string text = scalar(doc, e);
+                char* end = nullptr;
+                join.fps = std::strtod(text.c_str(), &end);
+                if (end == text.c_str() || *end != '\0' || !(join.fps > 0 && join.fps <= 1000))
+                    fail_at(doc.path, e.line,
+                            fmt::format("join: fps must be a number more than 0 and at most 1000, got '{}'", text));
+            } else if (e.key == "stages") {
+                has_stages = true;
+                if (!e.value.IsSequence() || e.value.size() == 0)
+                    fail_at(doc.path, e.line, "join: 'stages' must be a list with at least one stage, e.g. [ { type: "
+                                              "mosaic }, { type: live_view } ]");
+                for (std::size_t i = 0; i < e.value.size(); ++i) {
+                    StageEntry entry;
+                    stage_ok.push_back(parse_stage(doc, e.value[i], i, entry));
+                    join.stages.push_back(std::move(entry));
+                }
+            } else {
+                fail_at(doc.path, e.line, fmt::format("join: unknown key '{}'{}; a join has: {}", e.key,
+                                                      did_you_mean(e.key, keys), fmt::join(keys, ", ")));
+            }
+        });
+    }
+    if (!has_stages) doc.add(at.line, "join: no 'stages:' list; a join needs at least one stage (e.g. mosaic)");
+    if (join.from != kFromSource &&
+        std::none_of(input_stages.begin(), input_stages.end(),
+                     [&](const StageEntry& stage) { return stage.name == join.from; }))
+        doc.add(from_line, fmt::format("join: from '{}' names no stage of 'stages:'; name one of them or '{}'",
+                                       join.from, kFromSource));
+    check_stage_list(doc, join.stages);
+    for (const StageEntry& entry : join.stages)
+        if (std::any_of(input_stages.begin(), input_stages.end(),
+                        [&](const StageEntry& other) { return other.name == entry.name; }))
+            doc.add(entry.line, fmt::format("join: a stage of 'stages:' is named '{}' too; give this one another "
+                                            "'name:' (names tell stages apart in reports and --set)",
+                                            entry.name));
+    return join;
+}
+
 PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
     YAML::Node root;
     try {
@@ -427,8 +522,9 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
         if (item.first.IsScalar() && item.first.Scalar() == "plugins")
             load_plugins(doc, {item.first.Scalar(), item.second, line_of(item.first)}, file);
     static const std::vector<std::string> keys = {"stages", "inputs", "source", "edges", "threads", "drain_timeout",
-                                                  "plugins", "description"};
+                                                  "plugins", "join", "description"};
     bool has_stages = false;
+    std::optional<Entry> join_at;
     for (const Entry& e : entries(doc, root, "")) {
         doc.problems.check([&] {
             const YAML::Node& value = e.value;
@@ -476,6 +572,8 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
                 } catch (const ConfigError&) {
                     fail_at(doc.path, e.line, fmt::format("drain_timeout must be a duration such as 10s, got '{}'", text));
                 }
+            } else if (e.key == "join") {
+                join_at = e;
             } else if (e.key != "description" && e.key != "plugins") {
                 fail_at(doc.path, e.line, fmt::format("unknown key '{}'{}; a pipeline file has: {}", e.key,
                                                       did_you_mean(e.key, keys), fmt::join(keys, ", ")));
@@ -483,37 +581,20 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
         });
     }
     if (!has_stages) doc.add(0, "no 'stages:' list; a pipeline needs at least one stage");
-    // Stage names must be unique: they name the stages in reports and in --set.
-    std::set<std::string> names;
-    for (const StageEntry& entry : file.stages) {
-        if (!entry.from.empty() && entry.from != kFromSource && entry.from != kFromPackets &&
-            names.count(entry.from) == 0)
-            doc.add(entry.from_line,
-                    names.count(entry.name) == 0 &&
-                            std::any_of(file.stages.begin(), file.stages.end(),
-                                        [&](const StageEntry& other) { return other.name == entry.from; })
-                        ? fmt::format("stage '{}' takes frames from '{}', which comes after it (or is itself): a stage "
-                                      "takes frames only from a stage above it",
-                                      entry.name, entry.from)
-                        : fmt::format("stage '{}' takes frames from '{}', but no stage above it has that name; name one "
-                                      "of {}, {}{}",
-                                      entry.name, entry.from, kFromSource, kFromPackets,
-                                      names.empty() ? std::string() : fmt::format(", {}", fmt::join(names, ", "))));
-        if (entry.name == kFromSource || entry.name == kFromPackets)
-            doc.add(entry.line, fmt::format("a stage is named '{}', which `from:` reserves for the source's frames: "
-                                            "give it another name",
-                                            entry.name));
-        if (!entry.name.empty() && !names.insert(entry.name).second)
-            doc.add(entry.line, fmt::format("two stages are named '{}'; give one a 'name:'", entry.name));
-    }
+    check_stage_list(doc, file.stages);
+    if (join_at) doc.problems.check([&] { file.join = parse_join(doc, *join_at, file.stages, stage_ok); });
     return file;
 }
 
 // Makes every stage that parsed cleanly (without opening it): option combinations a stage rejects, at its line.
 void make_stages(Problems& problems, const PipelineFile& file, const std::vector<bool>& stage_ok) {
-    for (std::size_t i = 0; i < file.stages.size(); ++i) {
+    std::vector<const StageEntry*> all;
+    for (const StageEntry& entry : file.stages) all.push_back(&entry);
+    if (file.join)
+        for (const StageEntry& entry : file.join->stages) all.push_back(&entry);
+    for (std::size_t i = 0; i < all.size() && i < stage_ok.size(); ++i) {
         if (!stage_ok[i]) continue;
-        const StageEntry& entry = file.stages[i];
+        const StageEntry& entry = *all[i];
         problems.check([&] {
             try {
                 (void)make_stage(entry.type, entry.options, entry.name);
@@ -602,17 +683,21 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
     }
     // A stage, by name, or by type when only one stage has it.
     StageEntry* target = nullptr;
-    for (StageEntry& entry : file.stages)
-        if (entry.name == head) target = &entry;
+    std::vector<StageEntry*> stages;  // the inputs' and the join's
+    for (StageEntry& entry : file.stages) stages.push_back(&entry);
+    if (file.join)
+        for (StageEntry& entry : file.join->stages) stages.push_back(&entry);
+    for (StageEntry* entry : stages)
+        if (entry->name == head) target = entry;
     if (target == nullptr) {
         int matches = 0;
-        for (StageEntry& entry : file.stages)
-            if (entry.type == head) target = &entry, ++matches;
+        for (StageEntry* entry : stages)
+            if (entry->type == head) target = entry, ++matches;
         if (matches > 1) throw ConfigError(fmt::format("{}: several stages have type '{}'; use a stage's name", label, head));
     }
     if (target == nullptr) {
         std::vector<std::string> names;
-        for (const StageEntry& entry : file.stages) names.push_back(entry.name);
+        for (const StageEntry* entry : stages) names.push_back(entry->name);
         throw ConfigError(fmt::format("{}: no stage named '{}'{}; stages are: {} (or use source., edges., threads)",
                                       label, head, did_you_mean(head, names), fmt::join(names, ", ")));
     }
@@ -630,7 +715,8 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
 
 void check_stages(const PipelineFile& file) {
     Problems problems(file.path);
-    make_stages(problems, file, std::vector<bool>(file.stages.size(), true));
+    make_stages(problems, file,
+                std::vector<bool>(file.stages.size() + (file.join ? file.join->stages.size() : 0), true));
     problems.throw_if_any();
 }
 
@@ -673,16 +759,8 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
     if (file.threads != 0) options.worker_threads = file.threads;
     if (file.drain_timeout) options.drain_timeout = *file.drain_timeout;
     auto pipeline = std::make_unique<Pipeline>(options);
-    for (const InputEntry& input : chosen) {
-        std::unique_ptr<Source> source;
-        try {
-            source = make_source(input, file.source);
-        } catch (const ConfigError& e) {
-            if (input.line == 0) throw;
-            fail_at(file.path, input.line, e.what());
-        }
-        Chain& chain = pipeline->add_source(std::move(source));
-        for (const StageEntry& entry : file.stages) {
+    const auto add_stages = [&](Chain& chain, const std::vector<StageEntry>& stages) {
+        for (const StageEntry& entry : stages) {
             std::unique_ptr<Stage> stage;
             try {
                 stage = make_stage(entry.type, entry.options, entry.name);
@@ -694,6 +772,29 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
             if (!edge.max_age && file.edges.max_age) edge.max_age = file.edges.max_age;
             chain.add(std::move(stage), edge, entry.from);
         }
+    };
+    std::vector<JoinInput> join_inputs;
+    for (const InputEntry& input : chosen) {
+        std::unique_ptr<Source> source;
+        try {
+            source = make_source(input, file.source);
+        } catch (const ConfigError& e) {
+            if (input.line == 0) throw;
+            fail_at(file.path, input.line, e.what());
+        }
+        Chain& chain = pipeline->add_source(std::move(source));
+        add_stages(chain, file.stages);
+        if (file.join) join_inputs.push_back({&chain, file.join->from});
+    }
+    if (file.join) {
+        const JoinEntry& join = *file.join;
+        Chain* joined = nullptr;
+        try {
+            joined = &pipeline->add_join({.name = join.name, .policy = join.policy, .fps = join.fps}, join_inputs);
+        } catch (const ConfigError& e) {
+            fail_at(file.path, join.line, e.what());
+        }
+        add_stages(*joined, join.stages);
     }
     try {
         pipeline->validate();

@@ -3,6 +3,7 @@
 #include "pipeline_impl.hpp"
 
 #include "../report/text_escape.hpp"
+#include "join.hpp"
 #include "trace_log.hpp"
 
 #include <spdlog/spdlog.h>
@@ -110,6 +111,33 @@ Chain& Pipeline::add_source(std::unique_ptr<Source> source) {
     if (impl_->ran) throw ConfigError("add_source: the pipeline has already run");
     impl_->chains.push_back(std::make_unique<ChainImpl>(std::move(source)));
     return *impl_->chains.back();
+}
+
+Chain& Pipeline::add_join(JoinOptions options, const std::vector<JoinInput>& inputs) {
+    Impl& impl = *impl_;
+    if (impl.ran) throw ConfigError("add_join: the pipeline has already run");
+    if (inputs.empty()) throw ConfigError(fmt::format("join '{}' has no inputs: give it at least one chain", options.name));
+    if (!(options.fps > 0 && options.fps <= 1000))
+        throw ConfigError(fmt::format("join '{}': fps must be more than 0 and at most 1000, got {}", options.name,
+                                      options.fps));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const bool ours = std::any_of(impl.chains.begin(), impl.chains.end(),
+                                      [&](const auto& chain) { return chain.get() == inputs[i].chain; });
+        if (!ours)
+            throw ConfigError(fmt::format("join '{}': input {} is not a chain of this pipeline (add the join after its "
+                                          "inputs, with the chains add_source returned)",
+                                          options.name, i + 1));
+        for (std::size_t j = 0; j < i; ++j)
+            if (inputs[j].chain == inputs[i].chain)
+                throw ConfigError(fmt::format("join '{}': inputs {} and {} are the same chain", options.name, j + 1, i + 1));
+    }
+    auto hub = detail::make_join_hub(options, inputs.size());
+    // latest: an input hands over its newest picture and never waits (a slow join drops stale pictures on that
+    // branch's edge); timestamp: it waits for the join (backpressure), so nothing is lost.
+    const EdgeOptions edge{.overflow = options.policy == JoinPolicy::latest ? Overflow::latest : Overflow::block};
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        inputs[i].chain->add(detail::make_join_input(hub, i, "to_" + options.name), edge, inputs[i].from);
+    return add_source(detail::make_join_source(std::move(hub)));
 }
 
 void Pipeline::validate() const { impl_->validate(); }

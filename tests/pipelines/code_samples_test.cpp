@@ -5,6 +5,7 @@
 #include <framepipe/registry.hpp>
 FRAMEPIPE_PLUGIN()  // registry.hpp's plugin sample: harmless in a program (it only marks the file)
 
+#include <framepipe/attachments/joined.hpp>
 #include <framepipe/attachments/motion.hpp>
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
@@ -52,6 +53,18 @@ framepipe::RunReport pipeline_sample() {
     camera.add(make_stage("live_view"), {.overflow = Overflow::latest}, "resize");        // a second branch of resize
 }
 
+// include/framepipe/pipeline.hpp, Pipeline::add_join (not run: it reads two cameras).
+[[maybe_unused]] void join_sample() {
+    using namespace framepipe;
+    Pipeline pipeline;
+    Chain& gate = pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = "rtsp://gate/main"}));
+    gate.add(make_stage("null"));
+    Chain& yard = pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = "rtsp://yard/main"}));
+    yard.add(make_stage("resize", {{"width", "640"}}), {}, std::string(kFromSource)).add(make_stage("null"));
+    Chain& wall = pipeline.add_join({.name = "wall", .fps = 10}, {{&gate}, {&yard, "resize"}});
+    wall.add(make_stage("mosaic", {{"columns", "2"}})).add(make_stage("live_view"));
+}
+
 // include/framepipe/registry.hpp: a declaration (not run: "blur" is taken) and a use.
 class Blur final : public framepipe::Stage {
 public:
@@ -91,6 +104,15 @@ void save(const framepipe::Frame&, const std::vector<cv::Rect>& regions) { saved
 void motion_sample(const framepipe::Frame& frame) {
     if (const auto* motion = frame.find<framepipe::MotionAttachment>(); motion != nullptr && motion->event != 0)
         save(frame, motion->regions);
+}
+
+// include/framepipe/attachments/joined.hpp
+std::vector<std::string> shown;
+void show(const std::string& name, const cv::Mat&) { shown.push_back(name); }
+
+void joined_sample(const framepipe::Frame& frame) {
+    for (const framepipe::JoinedPicture& input : frame.find<framepipe::JoinedPictures>()->inputs)
+        if (!input.image.empty()) show(input.name, input.image);
 }
 
 // README.md, "Library use" (not run: it reads a.mp4).
@@ -224,4 +246,10 @@ TEST_CASE("code samples: the samples that need no media run as their comments sa
     motion.regions = {cv::Rect(1, 2, 3, 4)};
     motion_sample(frame);
     CHECK(saved == std::vector<cv::Rect>{cv::Rect(1, 2, 3, 4)});
+
+    auto& joined = frame.attach<framepipe::JoinedPictures>();
+    joined.inputs.push_back({.name = "gate", .image = cv::Mat(2, 2, CV_8UC3)});
+    joined.inputs.push_back({.name = "yard"});  // nothing delivered yet
+    joined_sample(frame);
+    CHECK(shown == std::vector<std::string>{"gate"});
 }

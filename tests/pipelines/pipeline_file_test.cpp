@@ -84,7 +84,7 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
     CHECK(error_of("stages:\n  - { type: blur, ksize: 4 }\n") == "p.yaml:2: stage 'blur': blur: option 'ksize' must be odd, got 4");
     CHECK(error_of("stage:\n  - { type: blur }\n") ==
           "p.yaml:1: unknown key 'stage' (did you mean 'stages'?); a pipeline file has: stages, inputs, source, edges, "
-          "threads, drain_timeout, plugins, description\n"
+          "threads, drain_timeout, plugins, join, description\n"
           "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
     CHECK(error_of("stages:\n  - { type: blur }\nedges: { overflow: drop_middle }\n") ==
           "p.yaml:3: edges: overflow must be block, drop_oldest, drop_newest or latest, got 'drop_middle'");
@@ -99,6 +99,40 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
           "p.yaml:1: no source has an option 'realtim' (did you mean 'realtime'?); see 'framepipe stages'");
     CHECK(error_of("stages: []\n") == "p.yaml:1: 'stages' must be a list with at least one stage");
     CHECK(error_of("inputs: [a.mp4]\n") == "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
+}
+
+TEST_CASE("pipeline_file: join: its options and stages are read with their lines, and its errors say where and what "
+          "is allowed") {
+    const PipelineFile file = parse_pipeline("stages:\n  - { type: resize, name: small, width: 320 }\n"
+                                             "join:\n  name: wall\n  from: small\n  policy: timestamp\n  fps: 4\n"
+                                             "  stages:\n    - { type: mosaic, columns: 2 }\n    - { type: null }\n",
+                                             "p.yaml");
+    REQUIRE(file.join.has_value());
+    CHECK(file.join->name == "wall");
+    CHECK(file.join->from == "small");
+    CHECK(file.join->policy == JoinPolicy::timestamp);
+    CHECK(file.join->fps == 4);
+    REQUIRE(file.join->stages.size() == 2);
+    CHECK(file.join->stages[0].type == "mosaic");
+    CHECK(file.join->stages[0].line == 9);
+
+    const std::string base = "stages:\n  - { type: resize, name: small, width: 320 }\n";
+    CHECK(error_of(base + "join: { policy: newest, stages: [ { type: mosaic } ] }\n") ==
+          "p.yaml:3: join: policy must be latest (the newest picture of each input, for live inputs) or timestamp "
+          "(pictures matched by media time, for files), got 'newest'");
+    CHECK(error_of(base + "join: { from: big, stages: [ { type: mosaic } ] }\n") ==
+          "p.yaml:3: join: from 'big' names no stage of 'stages:'; name one of them or 'source'");
+    CHECK(error_of(base + "join: { fps: 0, stages: [ { type: mosaic } ] }\n") ==
+          "p.yaml:3: join: fps must be a number more than 0 and at most 1000, got '0'");
+    CHECK(error_of(base + "join: { name: wall }\n") ==
+          "p.yaml:3: join: no 'stages:' list; a join needs at least one stage (e.g. mosaic)");
+    CHECK(error_of(base + "join: { stages: [ { type: resize, name: small, width: 10 } ] }\n") ==
+          "p.yaml:3: join: a stage of 'stages:' is named 'small' too; give this one another 'name:' (names tell "
+          "stages apart in reports and --set)");
+    CHECK(error_of(base + "join: { stages: [ { type: mosaic, columns: -1 } ] }\n") ==
+          "p.yaml:3: stage 'mosaic': option 'columns' must be a whole number between 0 and 64, got '-1'");
+    CHECK(error_of(base + "join: { speed: 3, stages: [ { type: mosaic } ] }\n") ==
+          "p.yaml:3: join: unknown key 'speed'; a join has: name, from, policy, fps, stages");
 }
 
 TEST_CASE("pipeline_file: an input may carry its own name and source options, over the file's") {
@@ -181,7 +215,7 @@ TEST_CASE("pipeline_file: every problem of a file is reported at once, in the or
                    "edges: { overflow: drop_middle }\n") ==
           "p.yaml:1: threads must be a whole number from 0 (one per CPU) to 256, got 'many'\n"
           "p.yaml:3: unknown stage type 'blurr' (did you mean 'blur'?); known types: resize, crop, rotate, flip, color, "
-          "blur, median_blur, sharpen, canny, brightness_contrast, text, decimate, thumbnail, contact_sheet, stream_out, "
+          "blur, median_blur, sharpen, canny, brightness_contrast, text, decimate, mosaic, thumbnail, contact_sheet, stream_out, "
           "y4m, write_images, write_video, null, window, record, motion, event_clips, live_view (see 'framepipe stages')\n"
           "p.yaml:4: stage 'blur': blur: option 'ksize' must be odd, got 4\n"
           "p.yaml:5: stage 'resize': resize needs a width, a height (the other follows the aspect ratio) or a scale\n"

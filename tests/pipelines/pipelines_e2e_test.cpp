@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -138,6 +139,35 @@ TEST_CASE("pipelines/thumbs_and_edges.yaml: thumbnails and an edges video from o
     CHECK(files_in(dir.path() / "thumbs") ==
           std::vector<std::string>{"a_000000.jpg", "a_000030.jpg", "a_edges.mp4"});
     CHECK(ffprobe_frame_count(dir / "thumbs/a_edges.mp4") == 60);
+}
+
+TEST_CASE("pipelines/side_by_side.yaml: two videos of different lengths joined by media time into one video of "
+          "the longer one's length, each input's frames in its own tile") {
+    TempDir dir;
+    write_video(dir / "short.mp4", {.frames = 30, .size = {320, 240}, .fps = 30});  // 1 s
+    write_video(dir / "long.mp4", {.frames = 60, .size = {320, 240}, .fps = 30});   // 2 s
+    const std::string out = dir / "wall.mp4";
+    const RunReport report = run_file("side_by_side", {dir / "short.mp4", dir / "long.mp4"}, {"write_video.path=" + out});
+    REQUIRE(report.ok());
+    CHECK(report.balanced());
+    REQUIRE(report.sources.size() == 3);
+    CHECK(report.sources.at(2).name == "side_by_side");
+    CHECK(report.sources.at(0).stages.back().name == "to_side_by_side");
+    CHECK(report.sources.at(0).stages.back().processed == 30);
+    CHECK(report.sources.at(1).stages.back().processed == 60);
+    // 10 pictures a second from 0 to the long input's last frame (1.97 s): 0.0, 0.1 ... 2.0 s.
+    CHECK(ffprobe_frame_count(out) == 21);
+    CHECK(ffprobe_stream_field(out, "width") == "1280");
+    CHECK(ffprobe_stream_field(out, "height") == "360");
+    // The last picture: each tile shows its input's last frame (the short one held since it ended).
+    cv::VideoCapture video(out);
+    cv::Mat picture, last;
+    while (video.read(picture)) picture.copyTo(last);
+    REQUIRE_FALSE(last.empty());
+    const int tile_h = 360, tile_w = 640;
+    const cv::Rect content((tile_w - 480) / 2, 0, 480, tile_h);  // 4:3 in a 16:9 tile
+    CHECK(read_number(last(content)) == 29);
+    CHECK(read_number(last(content + cv::Point(tile_w, 0))) == 59);
 }
 
 TEST_CASE("pipelines: inputs are required, and a missing one is named") {

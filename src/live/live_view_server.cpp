@@ -14,19 +14,23 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -40,6 +44,8 @@ constexpr std::chrono::milliseconds kSnapshotWait{2000};   // how long /snapshot
 constexpr std::chrono::milliseconds kDrainTime{1000};      // after an answer: reading what the client still sends
 constexpr std::chrono::milliseconds kAcceptPause{100};     // out of file descriptors: accepting pauses this long
 constexpr std::chrono::seconds kRefusalLogInterval{10};   // refusals are summarised in the log at most this often
+constexpr std::size_t kMaxHlsFileBytes = std::size_t{256} << 20;  // a larger playlist or segment is not served (500)
+constexpr const char* kHlsRetryAfter = "2";                     // seconds, while the first playlist is not written
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -143,6 +149,91 @@ constexpr std::array<const char*, static_cast<std::size_t>(Refusal::count)> kRef
     "client_limit", "server_full", "request_timeout", "request_too_large", "bad_request", "unauthorized",
     "foreign_host", "viewer_limit", "write_timeout"};
 
+/// An HLS playlist served under /hls/: the file `name` in `dir` and its segments `<stem>_<digits>.ts`, which is how
+/// stream_out names them (hls_segment_filename); shown on the page with the stream `stream`.
+struct HlsPlaylist {
+    std::string stream;
+    std::filesystem::path dir;
+    std::string name;
+    std::string stem;
+};
+
+/// Whether `name` is "<stem>_<digits>.ts": a segment stream_out wrote and renamed into place (while being written it is
+/// "<name>.tmp", which this never matches).
+bool is_segment_of(std::string_view name, std::string_view stem) {
+    if (!name.starts_with(stem) || !name.ends_with(".ts")) return false;
+    name.remove_prefix(stem.size());
+    name.remove_suffix(3);
+    if (name.size() < 2 || name.front() != '_') return false;
+    name.remove_prefix(1);
+    return std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// A name that can only mean a file directly in the folder: not empty, no '/', no NUL, not starting with '.' (so
+/// neither ".." nor a hidden or temporary file).
+bool plain_file_name(std::string_view name) {
+    return !name.empty() && name.front() != '.' && name.find('/') == std::string_view::npos &&
+           name.find('\0') == std::string_view::npos;
+}
+
+/// The whole of the regular file `path` (a symbolic link is not followed), or nullopt with errno set: ENOENT when it
+/// does not exist (yet, or any more), EFBIG past kMaxHlsFileBytes, EINVAL when it is not a regular file.
+std::optional<std::string> read_whole_file(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return std::nullopt;
+    std::optional<std::string> data;
+    struct stat info {};
+    int error = 0;
+    if (fstat(fd, &info) != 0) {
+        error = errno;
+    } else if (!S_ISREG(info.st_mode)) {
+        error = EINVAL;
+    } else if (static_cast<std::uint64_t>(info.st_size) > kMaxHlsFileBytes) {
+        error = EFBIG;
+    } else {
+        std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
+        std::size_t got = 0;
+        while (got < bytes.size()) {
+            const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                error = errno;
+                break;
+            }
+            if (n == 0) break;  // shorter than it was: what is there
+            got += static_cast<std::size_t>(n);
+        }
+        bytes.resize(got);
+        if (error == 0) data = std::move(bytes);
+    }
+    ::close(fd);
+    errno = error;
+    return data;
+}
+
+/// The playlist with `?token=` (or `&token=`) added to each of its URI lines (the segments), so that a player given
+/// the token in the playlist's address carries it on to the segments, as the page does to its links.
+std::string with_token_on_uris(const std::string& playlist, const std::string& token) {
+    const std::string suffix = "token=" + http::url_encoded(token);
+    std::string out;
+    out.reserve(playlist.size() + 64);
+    std::size_t at = 0;
+    while (at < playlist.size()) {
+        std::size_t end = playlist.find('\n', at);
+        if (end == std::string::npos) end = playlist.size();
+        std::string_view line(playlist.data() + at, end - at);
+        const bool cr = line.ends_with('\r');
+        if (cr) line.remove_suffix(1);
+        out += line;
+        if (!line.empty() && line.front() != '#')
+            out += (line.find('?') == std::string_view::npos ? "?" : "&") + suffix;
+        if (cr) out += '\r';
+        if (end < playlist.size()) out += '\n';
+        at = end + 1;
+    }
+    return out;
+}
+
 struct Reply {
     int status = 200;
     std::string content_type = "text/plain; charset=utf-8";
@@ -204,6 +295,7 @@ struct LiveViewServer::Impl {
 
     mutable std::mutex streams_mutex;
     std::vector<std::shared_ptr<LatestPicture>> streams;
+    std::vector<HlsPlaylist> playlists;  // under streams_mutex too
 
     // Owned by the loop thread.
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections;
@@ -697,13 +789,16 @@ struct LiveViewServer::Impl {
             serve_snapshot(c, request);
         } else if (path == "/stats.json") {
             serve_stats(c);
+        } else if (path.starts_with("/hls/")) {
+            serve_hls(c, std::string_view(path).substr(5));
         } else if (path == "/metrics") {
             Reply reply;
             reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
             reply.body = std::make_shared<const std::string>(metrics());
             answer(c, reply);
         } else {
-            answer(c, text_reply(404, "no such page: see / (and /stream.mjpg, /snapshot.jpg, /stats.json, /metrics)\n"));
+            answer(c, text_reply(404, "no such page: see / (and /stream.mjpg, /snapshot.jpg, /stats.json, /metrics, "
+                                      "/hls/)\n"));
         }
     }
 
@@ -770,6 +865,59 @@ struct LiveViewServer::Impl {
         c.deadline = Steady::now() + kSnapshotWait;
     }
 
+    /// GET /hls/<name>: a configured playlist, or one of its segments, read from the playlist's folder; else 404. The
+    /// name is percent-decoded first, so %2e%2e and %2f are judged as the ".." and "/" they stand for. (Reading the
+    /// file happens on the loop thread: a playlist or a segment of a few seconds, from a local disk.)
+    void serve_hls(Connection& c, std::string_view encoded) {
+        const std::string name = http::url_decoded(encoded, false);
+        std::optional<HlsPlaylist> found;
+        bool is_playlist = false;
+        if (plain_file_name(name)) {
+            const std::lock_guard lock(streams_mutex);
+            for (const HlsPlaylist& playlist : playlists) {
+                if (name == playlist.name) is_playlist = true;
+                if (is_playlist || is_segment_of(name, playlist.stem)) {
+                    found = playlist;
+                    break;
+                }
+            }
+        }
+        if (!found) {
+            answer(c, text_reply(404, "no such HLS file: /hls/ serves the playlists of this view's streams (see the "
+                                      "page) and their segments, nothing else\n"));
+            return;
+        }
+        std::optional<std::string> data = read_whole_file(found->dir / name);
+        if (!data) {
+            const int error = errno;
+            if (error == ENOENT && is_playlist) {
+                Reply reply = text_reply(
+                    503, fmt::format("the HLS playlist {} is not written yet: its stream_out stage writes it once the "
+                                     "first segment is complete (a keyframe and hls_time of video); try again soon\n",
+                                     name));
+                reply.headers = fmt::format("Retry-After: {}\r\nCache-Control: no-cache\r\n", kHlsRetryAfter);
+                answer(c, reply);
+            } else if (error == ENOENT || error == EINVAL || error == ELOOP) {
+                answer(c, text_reply(404, "no such HLS segment (segments older than the playlist's are deleted)\n"));
+            } else {
+                spdlog::warn("live view: cannot read {}: {}", (found->dir / name).string(), errno_text(error));
+                answer(c, text_reply(500, "the HLS file cannot be read (see the run's log)\n"));
+            }
+            return;
+        }
+        Reply reply;
+        if (is_playlist) {
+            reply.content_type = "application/vnd.apple.mpegurl";
+            if (!c.query_token.empty()) *data = with_token_on_uris(*data, c.query_token);
+        } else {
+            reply.content_type = "video/mp2t";
+        }
+        // Segment names start again at _000000 with every run: a cached one may be another run's.
+        reply.headers = "Cache-Control: no-cache\r\n";
+        reply.body = std::make_shared<const std::string>(std::move(*data));
+        answer(c, reply);
+    }
+
     void serve_stats(Connection& c) {
         const LiveReport* live = report.load();
         const auto latest = live != nullptr ? live->latest() : nullptr;
@@ -833,22 +981,40 @@ struct LiveViewServer::Impl {
         const std::string with_token = token.empty() ? "" : "&amp;token=" + http::url_encoded(token);
         const std::string only_token = token.empty() ? "" : "?token=" + http::url_encoded(token);
         std::string cards;
+        bool any_hls = false;
         {
             const std::lock_guard lock(streams_mutex);
             for (const auto& stream : streams) {
                 const std::string q = http::url_encoded(stream->name()) + with_token;
+                const auto playlist = std::find_if(playlists.begin(), playlists.end(),
+                                                   [&](const HlsPlaylist& p) { return p.stream == stream->name(); });
+                std::string video, link;
+                if (playlist != playlists.end()) {
+                    any_hls = true;
+                    const std::string src = "hls/" + http::url_encoded(playlist->name) + only_token;
+                    video = fmt::format("<video controls muted autoplay playsinline src=\"{}\" title=\"{} (H.264, "
+                                        "HLS)\"></video>",
+                                        src, html_escaped(stream->name()));
+                    link = fmt::format(" · <a href=\"{}\">HLS</a>", src);
+                }
                 cards += fmt::format(
-                    "<figure><img src=\"/stream.mjpg?name={0}\" alt=\"{1}\"><figcaption>{1} · "
-                    "<a href=\"/snapshot.jpg?name={0}\">snapshot</a></figcaption></figure>\n",
-                    q, html_escaped(stream->name()));
+                    "<figure>{2}<img src=\"/stream.mjpg?name={0}\" alt=\"{1}\"><figcaption>{1} · "
+                    "<a href=\"/snapshot.jpg?name={0}\">snapshot</a>{3}</figcaption></figure>\n",
+                    q, html_escaped(stream->name()), video, link);
             }
         }
         if (cards.empty()) cards = "<p>No stream yet.</p>";
+        if (any_hls)  // a browser that cannot play HLS itself drops the video and keeps the MJPEG picture
+            cards += "<p class=\"note\">Video: the camera's own H.264 over HLS, beside the MJPEG picture, in browsers "
+                     "that play HLS natively (Safari, iOS, Android, recent Chrome and Edge); other browsers show the "
+                     "MJPEG picture only.</p><script>for(const v of document.querySelectorAll('video'))"
+                     "if(!v.canPlayType('application/vnd.apple.mpegurl'))v.remove();</script>";
         return fmt::format(
             "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">"
             "<title>framepipe live view</title><style>"
             "body{{font:14px sans-serif;margin:1em;background:#111;color:#ddd}}a{{color:#8cf}}"
-            "figure{{display:inline-block;margin:0 1em 1em 0}}img{{max-width:48vw;background:#000}}</style></head>"
+            "figure{{display:inline-block;margin:0 1em 1em 0}}img,video{{max-width:48vw;background:#000;"
+            "vertical-align:top;margin-right:.5em}}.note{{color:#999}}</style></head>"
             "<body><h1>framepipe live view</h1>{0}<p><a href=\"/stats.json{1}\">stats.json</a> · "
             "<a href=\"/metrics{1}\">metrics</a></p></body></html>\n",
             cards, only_token);
@@ -926,8 +1092,22 @@ LiveViewServer::~LiveViewServer() {
     impl_->loop_thread.join();
 }
 
-std::shared_ptr<LatestPicture> LiveViewServer::add_stream(const std::string& name) {
+std::shared_ptr<LatestPicture> LiveViewServer::add_stream(const std::string& name, const std::string& hls_playlist) {
+    namespace fs = std::filesystem;
     const std::lock_guard lock(impl_->streams_mutex);
+    HlsPlaylist playlist;
+    if (!hls_playlist.empty()) {
+        const fs::path path(hls_playlist);
+        playlist.dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+        playlist.name = path.filename().string();
+        playlist.stem = path.stem().string();
+        for (const HlsPlaylist& other : impl_->playlists)
+            if (other.name == playlist.name)
+                throw ConfigError(fmt::format(
+                    "live_view: the streams '{}' and '{}' would both serve /hls/{} (hls: {} and {}); give each input "
+                    "a playlist of its own, e.g. hls: live/{{input}}.m3u8 with stream_out to: live/{{input}}.m3u8",
+                    other.stream, name, playlist.name, (other.dir / other.name).string(), hls_playlist));
+    }
     const std::string base = name.empty() ? "stream" : name;
     std::string unique = base;
     for (int n = 2; std::any_of(impl_->streams.begin(), impl_->streams.end(),
@@ -936,6 +1116,10 @@ std::shared_ptr<LatestPicture> LiveViewServer::add_stream(const std::string& nam
         unique = fmt::format("{}-{}", base, n);
     auto stream = std::make_shared<LatestPicture>(unique, [wakeup = impl_->wakeup] { wakeup->notify(); });
     impl_->streams.push_back(stream);
+    if (!playlist.name.empty()) {
+        playlist.stream = unique;
+        impl_->playlists.push_back(std::move(playlist));
+    }
     return stream;
 }
 
@@ -943,6 +1127,7 @@ void LiveViewServer::remove_stream(const std::shared_ptr<LatestPicture>& stream)
     stream->close();
     const std::lock_guard lock(impl_->streams_mutex);
     std::erase(impl_->streams, stream);
+    std::erase_if(impl_->playlists, [&](const HlsPlaylist& p) { return p.stream == stream->name(); });
 }
 
 int LiveViewServer::port() const noexcept { return impl_->port; }

@@ -7,6 +7,11 @@
 //   GET /snapshot.jpg     the newest picture as JPEG (?name= likewise); waits up to 2 s for one when none is recent
 //   GET /stats.json       the live report (framepipe-report/2 JSON, "finished": false)
 //   GET /metrics          the live report, the viewers' and the server's counters in Prometheus text format
+//   GET /hls/<name>       a stream's HLS (add_stream's hls_playlist, written by a stream_out stage): the playlist by
+//                         its file name (application/vnd.apple.mpegurl, no-cache; 503 with Retry-After until it
+//                         exists), and its segments <playlist stem>_<digits>.ts (video/mp2t), from its folder only.
+//                         Any other name (a path, '..', a leading '.', a temporary .tmp/.part file, another extension)
+//                         is 404. With ?token= the playlist's segment lines carry the token on, as the page's links do.
 //   (HEAD works on each; every answer closes its connection.)
 //
 // Viewers: each gets the newest picture whenever it is ready for one (it skips what it was too slow for); a viewer
@@ -86,8 +91,10 @@ public:
     LiveViewServer(const LiveViewServer&) = delete;
     LiveViewServer& operator=(const LiveViewServer&) = delete;
 
-    /// A new stream named `name` (made unique with -2, -3 ... if taken).
-    std::shared_ptr<LatestPicture> add_stream(const std::string& name);
+    /// A new stream named `name` (made unique with -2, -3 ... if taken). `hls_playlist` (a path ending in .m3u8, may
+    /// not exist yet) is served under /hls/ and shown on the page beside the stream; empty: none. Throws ConfigError
+    /// when another stream serves a playlist of the same file name from another folder.
+    std::shared_ptr<LatestPicture> add_stream(const std::string& name, const std::string& hls_playlist = {});
     /// Closes the stream (its viewers finish) and takes it off the page.
     void remove_stream(const std::shared_ptr<LatestPicture>& stream);
 

@@ -3,11 +3,16 @@
 // while someone watches, at most max_fps a second, and handed over without ever waiting for a viewer: the stage costs
 // nothing when nobody looks and never slows the pipeline when someone looks slowly. A listen address off loopback is
 // refused at construction (ConfigError, exit 2) unless a token is set (option, or FRAMEPIPE_LIVE_TOKEN).
+//
+// hls: the playlist a stream_out stage of the same pipeline writes from the packets ({input} as in stream_out's to:);
+// the server serves it and its segments under /hls/ and the page shows that video beside the MJPEG picture. The stage
+// itself reads nothing of it: the server reads the files when asked.
 #include "../live/live_view_server.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
 
 #include <framepipe/error.hpp>
+#include <framepipe/frame.hpp>
 
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
@@ -16,6 +21,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 
 namespace framepipe::stages {
 namespace {
@@ -39,12 +45,29 @@ live::LiveViewServer::Settings parse_listen(const std::string& text) {
     return s;
 }
 
+/// Throws ConfigError unless `hls` (the option's template) names a playlist file: a path ending in .m3u8.
+void check_hls(const std::string& hls) {
+    if (hls == "-" || hls.find("://") != std::string::npos)
+        throw ConfigError(fmt::format("live_view: hls '{}' is not a file: give the path of the playlist a stream_out "
+                                      "stage of this pipeline writes (the same as its to:, e.g. live/{{input}}.m3u8)",
+                                      hls));
+    validate_template(hls, "hls");
+    Frame probe;
+    const std::filesystem::path playlist(render_template(hls, {"input", probe, 0, true}));
+    if (playlist.extension() != ".m3u8" || playlist.filename().string().starts_with('.'))
+        throw ConfigError(fmt::format("live_view: hls '{}' does not name an HLS playlist: end it in .m3u8 (and do not "
+                                      "start the file name with '.'), the same path as the to: of a stream_out stage "
+                                      "from: packets, e.g. hls: live/{{input}}.m3u8",
+                                      hls));
+}
+
 class LiveView final : public Stage {
 public:
     LiveView(const std::string& name, const OptionValues& o)
         : Stage({.name = name, .needs_ordered_input = true, .read_only = true}),
           settings_(parse_listen(o.text("listen"))),
           stream_name_(o.has("stream") ? o.text("stream") : ""),
+          hls_(o.has("hls") ? o.text("hls") : ""),
           max_fps_(o.number("max_fps")),
           width_(static_cast<int>(o.integer("width"))),
           params_{cv::IMWRITE_JPEG_QUALITY, static_cast<int>(o.integer("quality"))} {
@@ -62,12 +85,18 @@ public:
             settings_.token_origin = kTokenVariable;
         }
         live::LiveViewServer::check(settings_);  // off loopback without a token: refused before anything starts
+        if (!hls_.empty()) check_hls(hls_);
     }
 
     void open(const StageContext& context) override {
         clock_ = context.clock != nullptr ? context.clock : &default_clock();
         server_ = live::LiveViewServer::acquire(settings_, context.live_report);
-        stream_ = server_->add_stream(stream_name_.empty() ? stem_of(context.source.name) : stream_name_);
+        std::string playlist;
+        if (!hls_.empty()) {
+            Frame probe;
+            playlist = render_template(hls_, {context.source.name, probe, 0, true, context.clock});
+        }
+        stream_ = server_->add_stream(stream_name_.empty() ? stem_of(context.source.name) : stream_name_, playlist);
         if (max_fps_ > 0)
             interval_ = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / max_fps_));
     }
@@ -94,6 +123,7 @@ public:
 private:
     live::LiveViewServer::Settings settings_;
     std::string stream_name_;
+    std::string hls_;
     double max_fps_;
     int width_;
     std::vector<int> params_;
@@ -112,10 +142,13 @@ const bool declared = [] {
     using K = OptionKind;
     (void)declare_stage(
         {"live_view", "Serve the frames passing here as MJPEG and snapshots, and live stats as JSON and Prometheus",
-         "- { type: live_view, listen: 127.0.0.1:8080 }", {.needs_ordered_input = true},
+         "- { type: live_view, listen: 127.0.0.1:8080, hls: \"live/{input}.m3u8\" }", {.needs_ordered_input = true},
          {{"listen", K::text, "127.0.0.1:8080",
            "Address to serve on (host:port); off loopback (0.0.0.0: other machines) a token is required"},
           {"stream", K::text, "", "Name of this input's stream (default: the input's name)"},
+          {"hls", K::text, "",
+           "HLS playlist (.m3u8) a stream_out stage from: packets writes (same path as its to:, {input} allowed): "
+           "served under /hls/ and shown on the page beside the MJPEG picture, the camera's own H.264"},
           {"max_fps", K::number, "15", "Most pictures a second sent to viewers (0 = every frame)", 0, 1000},
           {"width", K::integer, "0", "Width of the pictures (height follows); 0 keeps the frame's size", 0, 8192},
           {"quality", K::integer, "80", "JPEG quality", 1, 100},

@@ -3,7 +3,9 @@
 // stream_out: the source's compressed packets, untouched (behind `from: packets`), as MPEG-TS to standard output
 //   (`framepipe run ... | ffplay -`) or to a URL (udp://127.0.0.1:5000), or as HLS a browser plays (a playlist ending
 //   in .m3u8 and its segments, cut on keyframes near hls_time; old segments are deleted, each is written under a
-//   temporary name and renamed, so a player never reads a half-written one). Packets are flushed as they come.
+//   temporary name and renamed, so a player never reads a half-written one). Packets are flushed as they come. A file
+//   path may hold {input} (the input's name), so each input of a pipeline gets its own: live/{input}.m3u8; a
+//   live_view stage given the same path (its hls option) serves the playlist to browsers.
 //
 // y4m: decoded frames as raw video, YUV4MPEG2 (4:2:0), to standard output or a file: what ffplay, ffmpeg, x264 and a
 //   Python script reading a pipe take without any library. The first frame fixes the size; later frames of another
@@ -21,6 +23,7 @@
 #include "../media/video_encoder.hpp"
 #include "keyframe_gate.hpp"
 #include "stage_support.hpp"
+#include "template_text.hpp"
 
 #include <framepipe/error.hpp>
 
@@ -30,11 +33,10 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cmath>
 #include <cstring>
 #include <fcntl.h>
-#include <optional>
 #include <filesystem>
+#include <optional>
 #include <unistd.h>
 
 namespace framepipe::stages {
@@ -51,30 +53,37 @@ void stop_for_gone_reader(StageHealth& health, const std::string& input, const s
     health.output_stopped(why);
 }
 
+// Whether `to` is a file path (a template), not standard output or a URL.
+bool is_file_path(const std::string& to) { return to != "-" && to.find("://") == std::string::npos; }
+
 class StreamOut final : public Stage {
 public:
     StreamOut(const std::string& name, const OptionValues& o)
         : Stage({.name = name, .needs_ordered_input = true, .blocking_io = true, .read_only = true}),
-          to_(o.text("to")) {
-        const bool hls = o.text("format") == "hls" || (o.text("format") == "auto" && fs::path(to_).extension() == ".m3u8");
-        options_.format = hls ? "hls" : o.text("format") == "auto" ? "" : o.text("format");
+          to_(o.text("to")),
+          hls_(o.text("format") == "hls" || (o.text("format") == "auto" && fs::path(to_).extension() == ".m3u8")) {
+        options_.format = hls_ ? "hls" : o.text("format") == "auto" ? "" : o.text("format");
         options_.flush_interval = std::chrono::milliseconds(1);  // every packet: readers are waiting for it
-        if (hls) {
-            const fs::path playlist(to_);
+        if (hls_)
             options_.muxer_options = {
                 {"hls_time", fmt::format("{:.3f}", in_seconds(o.duration("hls_time")))},
                 {"hls_list_size", std::to_string(o.integer("hls_list_size"))},
-                {"hls_flags", "delete_segments+independent_segments+temp_file+program_date_time"},
-                {"hls_segment_filename", (playlist.parent_path() / (playlist.stem().string() + "_%06d.ts")).string()}};
-        }
-        media::PacketWriter check(to_, options_);  // the container exists
+                {"hls_flags", "delete_segments+independent_segments+temp_file+program_date_time"}};
+        if (is_file_path(to_)) validate_template(to_, "to");
+        Frame probe;
+        const std::string path = is_file_path(to_) ? render_template(to_, {"input", probe, 0, true}) : to_;
+        set_segment_names(path);
+        media::PacketWriter check(path, options_);  // the container exists
     }
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
         health_ = context.health;
         options_.abort = context.abort;
-        if (to_ != "-" && to_.find("://") == std::string::npos) {
+        if (is_file_path(to_)) {
+            Frame probe;
+            to_ = render_template(to_, {input_, probe, 0, true, context.clock});
+            set_segment_names(to_);
             const fs::path parent = fs::path(to_).parent_path();
             if (!parent.empty()) media::prepare_output_folder(parent.string(), "stream_out");
         }
@@ -116,7 +125,18 @@ public:
     }
 
 private:
+    /// HLS: segments "<playlist stem>_NNNNNN.ts" beside the playlist (a live_view's hls option serves those names).
+    void set_segment_names(const std::string& playlist_path) {
+        if (!hls_) return;
+        const fs::path playlist(playlist_path);
+        std::string pattern = (playlist.parent_path() / playlist.stem()).string();
+        for (std::size_t at = pattern.find('%'); at != std::string::npos; at = pattern.find('%', at + 2))
+            pattern.insert(at, 1, '%');  // a literal % in the name, not a format
+        options_.muxer_options["hls_segment_filename"] = pattern + "_%06d.ts";
+    }
+
     std::string to_;
+    bool hls_;
     media::PacketWriter::Options options_;
     std::unique_ptr<media::PacketWriter> writer_;
     std::string input_;
@@ -219,7 +239,9 @@ const bool declared = [] {
          "The source's packets untouched (from: packets) as MPEG-TS to stdout or a URL, or as HLS a browser plays",
          "- { type: stream_out, from: packets, to: live/camera.m3u8 }",
          {.needs_ordered_input = true, .blocking_io = true},
-         {{"to", K::text, "-", "- (standard output), a URL such as udp://127.0.0.1:5000, or a playlist ending in .m3u8"},
+         {{"to", K::text, "-",
+           "- (standard output), a URL such as udp://127.0.0.1:5000, or a playlist ending in .m3u8 ({input}: the "
+           "input's name, one playlist per input)"},
           {"format", K::choice, "auto", "auto: HLS for .m3u8, MPEG-TS for - and URLs, else from the extension",
            std::nullopt, std::nullopt, {"auto", "mpegts", "hls", "matroska"}},
           {"hls_time", K::duration, "2s", "HLS: target segment length (segments start on keyframes)", 0.1, 60},

@@ -160,7 +160,7 @@ TEST_CASE("pipelines/webcam_live.yaml: the synthetic camera, mirrored, in the li
 
 TEST_CASE("pipelines/surveillance.yaml: a replayed file is recorded by copy in segments with every packet, and the "
           "motion in it gives one event with a snapshot, an events line and a clip of packets that starts before the "
-          "motion") {
+          "motion; the live view serves the same packets as HLS") {
     TempDir dir;
     constexpr int kFrames = 150, kEnters = 50, kLeaves = 90;  // 6 s at 25 fps; the square moves from 2 s to 3.6 s
     write_video(dir / "yard.mp4",
@@ -177,9 +177,16 @@ TEST_CASE("pipelines/surveillance.yaml: a replayed file is recorded by copy in s
                 {"source.realtime=true", fmt::format("view.listen=127.0.0.1:{}", view_port),
                  "motion.snapshots=" + (dir / "events"),
                  "motion.events=" + (dir / "events/events.jsonl"), "motion.cooldown=1s", "record.dir=" + (dir / "rec"),
-                 "record.segment=2s", "clips.dir=" + (dir / "clips"), "clips.pre_roll=1s", "clips.post_roll=1s"});
+                 "record.segment=2s", "clips.dir=" + (dir / "clips"), "clips.pre_roll=1s", "clips.post_roll=1s",
+                 "live.to=" + (dir / "live/{input}.m3u8"), "view.hls=" + (dir / "live/{input}.m3u8"),
+                 "live.hls_time=0.5s"});
     CHECK(eventually([&] {  // the live view serves the small branch while the run goes on
         return http_get(view_port, "/", 1s).body.find("/stream.mjpg?name=yard\"") != std::string::npos;
+    }));
+    CHECK(eventually([&] {  // and, beside it, the camera's packets as HLS once the first segment is written
+        const HttpResponse playlist = http_get(view_port, "/hls/yard.m3u8", 1s);
+        return playlist.status == 200 && playlist.content_type == "application/vnd.apple.mpegurl" &&
+               playlist.body.find("yard_") != std::string::npos;
     }));
     const RunReport& report = run.finish();
     REQUIRE(run.failure().empty());
@@ -201,6 +208,9 @@ TEST_CASE("pipelines/surveillance.yaml: a replayed file is recorded by copy in s
     CHECK(stage_named(source, "record").processed == kFrames);  // the main branch: nothing dropped, nothing re-encoded
     CHECK(source.delivered == kFrames);
     CHECK(stage_named(source, "record").unwritten == 0);
+    CHECK(stage_named(source, "live").processed == kFrames);  // the HLS branch has every packet too
+    CHECK(files_in(dir / "live", ".ts").size() >= 1);
+    CHECK(files_in(dir / "live", ".tmp").empty());
 
     // Motion: one event, its snapshot, its ended line in events.jsonl naming it, and a clip with the same name.
     std::ifstream events_file(dir / "events/events.jsonl");

@@ -131,6 +131,13 @@ public:
     /// Adds an input and returns the chain its frames go through.
     Chain& add_source(std::unique_ptr<Source> source);
 
+    /// Another stream of the camera whose chain is `camera`, as NVRs take a camera: its main stream recorded (by copy)
+    /// and its low-resolution sub stream analysed. The stream gets a chain of its own that shares `camera`'s board
+    /// (ChainBoard), so event_clips by copy on the main stream's packets follows a motion stage on the sub stream's
+    /// pictures. Give both sources the camera's name: events and files carry it. The two streams' media times are
+    /// matched as they are (each starts at its first frame).
+    Chain& add_stream_of(Chain& camera, std::unique_ptr<Source> source);
+
     /// Fan-in: the frames of several chains, each taken after its `from` stage through a branch of its own, joined
     /// into one stream (JoinOptions::policy) that feeds a chain like any other; its frames carry one picture per input
     /// (framepipe/attachments/joined.hpp), which a `mosaic` stage composes into one picture. In each input chain the

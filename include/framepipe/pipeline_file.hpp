@@ -5,6 +5,8 @@
 //     # Thumbnails every 2 s of each video.
 //     inputs: [a.mp4, b.mp4]             # command-line inputs replace these; an input may also be a map:
 //                                        #   - { path: rtsp://10.0.0.7/main, name: gate, read_timeout: 3s }
+//                                        # a camera's main stream recorded, its sub stream analysed:
+//                                        #   - { name: gate, path: rtsp://10.0.0.7/main, sub: rtsp://10.0.0.7/sub }
 //     source: { realtime: false }        # options for the sources made from the inputs
 //     edges: { capacity: 4 }             # defaults for every edge
 //     plugins: [../lib/libmine.so]       # more stage and source types (relative to the file's folder)
@@ -50,6 +52,9 @@ struct InputEntry {
     std::string name;                                // empty: the source's own (file name, host and path, ...)
     std::map<std::string, std::string> options;
     int line = 0;
+    /// The camera's sub stream (a low-resolution copy of `path`, the main stream): stages that take pictures get its
+    /// pictures, stages on `packets` get the main stream's packets (Pipeline::add_stream_of). Needs a name.
+    std::string sub;
 };
 
 /// A join of every input's chain (Pipeline::add_join): the frames of stage `from` of each, matched by `policy` into

@@ -362,6 +362,8 @@ std::optional<InputEntry> parse_input_entry(Document& doc, const Entry& at, cons
             const std::string text = scalar(doc, e);
             if (e.key == "path") {
                 input.path = text;
+            } else if (e.key == "sub") {
+                input.sub = text;
             } else if (e.key == "name") {
                 if (!is_plain_name(text))
                     fail_at(doc.path, e.line,
@@ -374,6 +376,8 @@ std::optional<InputEntry> parse_input_entry(Document& doc, const Entry& at, cons
         });
     }
     if (input.path.empty()) doc.add(line, "this input has no 'path:' (a file, folder, URL, camera:N or synthetic)");
+    if (!input.sub.empty() && input.name.empty())
+        doc.add(line, "an input with a 'sub:' stream needs a 'name:' (the camera's, which its events and files carry)");
     if (doc.problems.count() != before) return std::nullopt;
     return input;
 }
@@ -774,17 +778,50 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
         }
     };
     std::vector<JoinInput> join_inputs;
-    for (const InputEntry& input : chosen) {
-        std::unique_ptr<Source> source;
+    const auto source_of = [&](const InputEntry& input) {
         try {
-            source = make_source(input, file.source);
+            return make_source(input, file.source);
         } catch (const ConfigError& e) {
             if (input.line == 0) throw;
             fail_at(file.path, input.line, e.what());
         }
-        Chain& chain = pipeline->add_source(std::move(source));
-        add_stages(chain, file.stages);
-        if (file.join) join_inputs.push_back({&chain, file.join->from});
+    };
+    for (const InputEntry& input : chosen) {
+        Chain& chain = pipeline->add_source(source_of(input));
+        if (input.sub.empty()) {
+            add_stages(chain, file.stages);
+            if (file.join) join_inputs.push_back({&chain, file.join->from});
+            continue;
+        }
+        // A camera with two streams: the stages on packets take the main stream's, the others the sub stream's
+        // pictures, on a chain of its own that shares the camera's board.
+        std::vector<StageEntry> on_packets, on_pictures;
+        std::map<std::string, bool> takes_packets;  // by stage name: where its frames come from, in the end
+        bool previous = false;                      // the stage above's (the first takes pictures)
+        for (const StageEntry& entry : file.stages) {
+            const bool packets = entry.from == kFromPackets ? true
+                                 : entry.from == kFromSource ? false
+                                 : entry.from.empty()        ? previous
+                                                             : takes_packets[entry.from];
+            takes_packets[entry.name] = previous = packets;
+            (packets ? on_packets : on_pictures).push_back(entry);
+        }
+        const auto refuse = [&](const std::string& why) {
+            fail_at(file.path, input.line,
+                    fmt::format("input '{}' has a main stream and a 'sub:' stream: {}", input.name, why));
+        };
+        if (on_packets.empty())
+            refuse("its main stream is for the stages that take packets (`from: packets`, e.g. record with codec: copy) "
+                   "and no stage does; drop 'sub:' or record the main stream");
+        if (on_pictures.empty())
+            refuse("its sub stream is for the stages that take pictures and no stage does; drop 'sub:'");
+        InputEntry sub = input;
+        sub.path = input.sub;
+        sub.sub.clear();
+        Chain& sub_chain = pipeline->add_stream_of(chain, source_of(sub));
+        add_stages(chain, on_packets);
+        add_stages(sub_chain, on_pictures);
+        if (file.join) join_inputs.push_back({&sub_chain, file.join->from});
     }
     if (file.join) {
         const JoinEntry& join = *file.join;

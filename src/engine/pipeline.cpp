@@ -79,7 +79,7 @@ void Pipeline::Impl::open_all() {
         for (std::size_t s = 0; s < chain->slots.size(); ++s) {
             Stage& stage = *chain->slots[s].stage;
             const StageContext context{chain->state.index, chain->state.info, s, &clock, &live,
-                                       chain->slots[s].health.get(), aborted.get_token(), &chain->board};
+                                       chain->slots[s].health.get(), aborted.get_token(), chain->board.get()};
             try {
                 stage.open(context);
             } catch (...) {
@@ -111,6 +111,18 @@ Chain& Pipeline::add_source(std::unique_ptr<Source> source) {
     if (impl_->ran) throw ConfigError("add_source: the pipeline has already run");
     impl_->chains.push_back(std::make_unique<ChainImpl>(std::move(source)));
     return *impl_->chains.back();
+}
+
+Chain& Pipeline::add_stream_of(Chain& camera, std::unique_ptr<Source> source) {
+    Impl& impl = *impl_;
+    const auto found = std::find_if(impl.chains.begin(), impl.chains.end(),
+                                    [&](const auto& chain) { return chain.get() == &camera; });
+    if (found == impl.chains.end())
+        throw ConfigError("add_stream_of: the camera's chain is not a chain of this pipeline");
+    std::shared_ptr<ChainBoard> board = (*found)->board;
+    Chain& chain = add_source(std::move(source));
+    static_cast<ChainImpl&>(chain).board = std::move(board);
+    return chain;
 }
 
 Chain& Pipeline::add_join(JoinOptions options, const std::vector<JoinInput>& inputs) {

@@ -69,7 +69,9 @@ public:
     std::size_t stages_opened = 0;
 
     // Declared in destruction order: the reader goes first, the pool (in state) last.
-    ChainBoard board;  // what the chain's stages share (StageContext::board); outlives every stage's close()
+    // What the chain's stages share (StageContext::board), with the chains of the same camera's other streams
+    // (Pipeline::add_stream_of); outlives every stage's close().
+    std::shared_ptr<ChainBoard> board = std::make_shared<ChainBoard>();
     ChainState state;
     ChainPlan plan;                            // how it runs, set by build()
     std::vector<std::unique_ptr<Edge>> edges;  // edges[i] feeds slots[i]

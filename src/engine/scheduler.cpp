@@ -81,16 +81,14 @@ private:
     flow::function_node<Token, flow::continue_msg, flow::queueing> node_;
 };
 
+// A blocking stage's activation: its own threads, woken directly by post(). Not through a graph task: when the
+// workers are saturated (decoding many cameras) a task would wait for one of them, and a recorder would be woken late
+// and let its edge overflow. The graph is held (reserve_wait) from the post until an I/O thread has run the
+// activation, so wait_for_all() still waits for it.
 class IoActivation final : public Activation {
-    using Node = flow::async_node<Token, Token, flow::queueing>;
-
 public:
     IoActivation(flow::graph& graph, WorkerLoop& loop, std::size_t concurrency, const std::string& name)
-        : node_(graph, concurrency, [this](Token, Node::gateway_type& gateway) {
-              gateway.reserve_wait();  // keeps wait_for_all() waiting until the I/O thread has run the activation
-              pending_.fetch_add(1);
-              posted_.notify_all();
-          }) {
+        : graph_(graph) {
         for (std::size_t i = 0; i < concurrency; ++i) {
             threads_.emplace_back([this, &loop] { serve(loop); });
             pthread_setname_np(threads_.back().native_handle(), ("fp:" + name).substr(0, 15).c_str());
@@ -101,7 +99,11 @@ public:
         posted_.notify_all();
         for (auto& thread : threads_) thread.join();
     }
-    void post() noexcept override { node_.try_put(Token{}); }
+    void post() noexcept override {
+        graph_.reserve_wait();
+        pending_.fetch_add(1);
+        posted_.notify_all();
+    }
 
 private:
     void serve(WorkerLoop& loop) {
@@ -115,11 +117,11 @@ private:
             });
             if (!claimed) return;
             loop.run_worker();
-            node_.gateway().release_wait();
+            graph_.release_wait();
         }
     }
 
-    Node node_;
+    flow::graph& graph_;
     std::atomic<int> pending_{0};
     std::atomic<bool> stopping_{false};
     EventCount posted_;

@@ -71,7 +71,8 @@ public:
 
     /// Opens the input. Throws ConfigError for a bad request (missing file, unknown option), Error otherwise. Must
     /// return (throwing Error) promptly once `stop` is requested: an input that blocks on open (a FIFO without a
-    /// writer, a camera or server that does not answer) never keeps a run from stopping.
+    /// writer, a camera or server that does not answer) never keeps a run from stopping. A pipeline opens its sources
+    /// side by side, each on a thread of its own: open() must not touch what other sources' open() touches.
     virtual SourceInfo open(std::stop_token stop) = 0;
 
     /// Fills `frame.image` and `frame.media_time` (the engine sets source, sequence and capture_time). The frame's

@@ -37,21 +37,41 @@ void close_quietly(F&& close, const std::string& what) noexcept {
 }  // namespace
 
 void Pipeline::Impl::open_sources() {
+    // Side by side: a camera that takes a second or more to answer holds up no other, and a camera opened early does
+    // not queue packets for long while the rest open (a burst its live edges would have to drop when reading starts).
+    std::vector<std::exception_ptr> failed(chains.size());
+    {
+        std::vector<std::jthread> openers;
+        for (std::uint32_t i = 0; i < chains.size(); ++i) {
+            ChainImpl& chain = *chains[i];
+            chain.source->use_clock(clock);  // paces, times out and stamps on the run's clock
+            chain.source->keep_audio(std::any_of(chain.slots.begin(), chain.slots.end(),
+                                                 [](const auto& slot) { return slot.from == kFromPackets; }));
+            openers.emplace_back([this, &chain, &error = failed[i]] {
+                try {
+                    chain.state.info = chain.source->open(chain.state.stop.get_token());
+                    chain.source_opened = true;
+                } catch (const SourceUnavailable& unavailable) {  // supervised: its reader keeps trying meanwhile
+                    chain.state.info = unavailable.info();
+                    chain.state.unavailable = unavailable.what();
+                } catch (...) {
+                    error = std::current_exception();
+                    for (auto& other : chains) other->state.stop.request_stop();  // the run cannot start: stop waiting
+                }
+            });
+        }
+    }  // every opener joined
     for (std::uint32_t i = 0; i < chains.size(); ++i) {
-        ChainImpl& chain = *chains[i];
-        chain.source->use_clock(clock);  // paces, times out and stamps on the run's clock
-        chain.source->keep_audio(std::any_of(chain.slots.begin(), chain.slots.end(),
-                                             [](const auto& slot) { return slot.from == kFromPackets; }));
+        if (!failed[i]) continue;
+        close_opened();
         try {
-            chain.state.info = chain.source->open(chain.state.stop.get_token());
-            chain.source_opened = true;
-        } catch (const SourceUnavailable& unavailable) {  // supervised: its reader keeps trying while the rest runs
-            chain.state.info = unavailable.info();
-            chain.state.unavailable = unavailable.what();
+            std::rethrow_exception(failed[i]);
         } catch (...) {
-            close_opened();
             rethrow_with_context(fmt::format("source {}", i + 1));
         }
+    }
+    for (std::uint32_t i = 0; i < chains.size(); ++i) {
+        ChainImpl& chain = *chains[i];
         chain.state.index = i;
         if (chain.state.info.name.empty()) chain.state.info.name = fmt::format("source{}", i + 1);
         // A name comes from a file name or a URL: bytes, not always text. From here on it is shown everywhere.

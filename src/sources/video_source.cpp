@@ -66,7 +66,10 @@ int quarter_turns_of(const AVStream& stream) {
 
 void register_devices() {
     static std::once_flag once;
-    std::call_once(once, [] { avdevice_register_all(); });
+    std::call_once(once, [] {
+        avdevice_register_all();
+        avformat_network_init();  // once, before sources open side by side (TLS libraries' global state)
+    });
 }
 
 VideoSource::Probe probe_of(AVFormatContext& container, int index) {

@@ -32,6 +32,11 @@ RunReport run_file(const std::string& name, const std::vector<std::string>& inpu
     return build_pipeline(file, inputs)->run();
 }
 
+std::string slurp_file(const std::string& path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 std::vector<std::string> files_in(const fs::path& dir) {
     std::vector<std::string> names;
     for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
@@ -62,6 +67,33 @@ TEST_CASE("pipelines/thumbnails.yaml: two videos, a thumbnail every 2 s and a co
     const cv::Mat sheet = cv::imread(out + "/first_sheet.jpg");
     CHECK(sheet.cols == 4 * (320 + 4) + 4);  // 4 columns of 320-wide tiles
     CHECK(sheet.rows == 4 * (180 + 4) + 4);  // 16 tiles
+}
+
+TEST_CASE("pipelines/thumbnails.yaml with its transcode branch (as its comment shows) writes thumbnails and a 720-line "
+          "video of every frame from one decode") {
+    TempDir dir;
+    write_video(dir / "first.mp4", {.frames = 50, .size = {640, 360}, .fps = 25});
+    // The file with the commented branch taken in, as a user would.
+    std::string text = slurp_file(pipeline_path("thumbnails"));
+    for (const char* line : {"  #   - { type: resize, name: resize720", "  #   - { type: write_video"}) {
+        const std::size_t at = text.find(line);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, 6, "  ");  // "  #   " -> "  "
+    }
+    PipelineFile file = parse_pipeline(text, "thumbnails.yaml");
+    const std::string out = dir / "thumbs";
+    for (const std::string& set : {"thumbs.dir=" + out, "sheet.dir=" + out, "write_video.path=" + out + "/{input}_720p.mp4"})
+        apply_setting(file, set);
+    check_stages(file);
+    const RunReport report = build_pipeline(file, {dir / "first.mp4"})->run();
+    REQUIRE(report.ok());
+    CHECK(report.balanced());
+    const SourceReport& source = report.sources.at(0);
+    CHECK(source.stages.at(0).name == "decode");
+    CHECK(source.stages.at(0).processed == 50);  // one decode for both
+    CHECK(ffprobe_frame_count(out + "/first_720p.mp4") == 50);
+    CHECK(ffprobe_stream_field(out + "/first_720p.mp4", "height") == "720");
+    CHECK(fs::exists(out + "/first_000000.jpg"));
 }
 
 TEST_CASE("pipelines/batch_images.yaml: a folder with non-images and broken images still converts every good one") {

@@ -35,7 +35,7 @@ Transports:
         stream per camera from the start of the file, over RTSP/TCP. sub5: a second server serves the sub file
         (rtsp://127.0.0.1:PORT/main and rtsp://127.0.0.1:PORT2/sub), each camera opening one stream of each. The run
         is stopped with SIGINT (which drains) --seconds after every camera's first segment file appeared (framepipe
-        opens its sources one after another, which takes about a second per RTSP camera). The server's CPU is shown
+        opens its sources side by side: every camera records within about 2.5 s at any N). The server's CPU is shown
         apart (sub5: both servers'), not counted as framepipe's.
 
 A variant stops at the first N that fails (steady) twice: a failing N is run once more (--retries), as its own row.

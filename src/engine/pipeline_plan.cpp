@@ -131,9 +131,10 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
     }
     // Live input drops where frames are independent of each other: right after capture, and again right after the
     // source's own decode stages, so a slow stage drops decoded pictures rather than packets a decoder needs. A packet
-    // edge (into an in-order decoder, or into a stage that takes the packets themselves) holds about two seconds of
-    // packets, to ride out decoding or disk hiccups and the burst a stream delivers after opening (what FFmpeg read
-    // while probing it); if it overflows anyway, an in-order decoder (or a packet recorder) skips to the next keyframe.
+    // edge (into an in-order decoder, or into a stage that takes the packets themselves) holds two seconds of packets
+    // (five when the chain decodes nothing), to ride out decoding or disk hiccups and the burst a stream delivers after
+    // opening (what FFmpeg read while probing it); if it overflows anyway, an in-order decoder (or a packet recorder)
+    // skips to the next keyframe.
     const SourceInfo& info = chain.state.info;
     const std::size_t last_decoder = chain.decoder_count > 0 ? chain.decoder_count - 1 : ChainPlan::kSource;
     for (std::size_t s = 0; s < n; ++s) {
@@ -145,8 +146,11 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
                                  (s >= chain.decoder_count || !chain.slots[0].stage->traits().parallel);
         const double fps = info.fps > 0 && info.fps <= 120 ? info.fps : 30;  // RTSP may claim 90000 ("90k tbr")
         Edge::Config config;
+        // (A chain that decodes keeps 2 s: its pooled frames hold pictures too; packets alone are a few MB for 5 s.)
+        const double packet_seconds = chain.decoder_count == 0 ? 5 : 2;
         config.capacity = slot.edge.capacity.value_or(
-            packet_edge ? std::max<std::size_t>(options.default_capacity, static_cast<std::size_t>(std::ceil(2 * fps)))
+            packet_edge ? std::max<std::size_t>(options.default_capacity,
+                                                static_cast<std::size_t>(std::ceil(packet_seconds * fps)))
                         : options.default_capacity);
         config.overflow = slot.edge.overflow.value_or(live_drop_point ? options.live_overflow : Overflow::block);
         if (config.overflow == Overflow::latest) config.capacity = 1;  // it holds one frame, whatever was asked

@@ -145,7 +145,10 @@ public:
         input_ = context.source.name;
         live_ = context.source.live;
         clock_ = context.clock;
-        if (context.board != nullptr) timeline_ = context.board->get<MotionTimeline>("motion/" + traits().name);
+        if (context.board != nullptr) {
+            timeline_ = context.board->get<MotionTimeline>("motion/" + traits().name);
+            timeline_->written_on(context.source_index);
+        }
         subtractor_ = cv::createBackgroundSubtractorMOG2(500, threshold_, false);
         const double fps = context.source.fps > 0 ? context.source.fps : 25.0;
         learning_rate_ = std::min(1.0, 0.105 / std::max(1.0, in_seconds(still_after_) * fps));
@@ -358,6 +361,7 @@ public:
         abort_ = context.abort;
         input_ = stem_of(context.source.name);
         live_ = context.source.live;
+        chain_ = context.source_index;
         clock_ = context.clock;
         options_.fps = context.source.fps > 0 ? context.source.fps : 25.0;
         ring_.resize(copy_ ? 0 : static_cast<std::size_t>(in_seconds(pre_roll_) * options_.fps) + 2);
@@ -399,7 +403,9 @@ public:
 
     void close() override {
         if (copy_ && !waiting_.empty()) {  // the motion branch may still be working through the last moments
-            if (timeline_->active())  // (no motion stage of that name ever reported: nothing to wait for)
+            if (may_wait_for_motion())  // (it may not have started yet)
+                (void)timeline_->wait_for(waiting_.back().media_time, abort_, std::chrono::hours(24));
+            else if (timeline_->active())  // (no motion stage of that name ever reported: nothing to wait for)
                 (void)timeline_->wait_for(waiting_.back().media_time, abort_, std::chrono::seconds(10));
             decide_waiting(/*at_end=*/true);
         }
@@ -437,6 +443,11 @@ private:
             if (!event) {
                 const bool too_long = waiting_.back().media_time - packet.media_time > max_wait_;
                 if (!at_end && !too_long) return;
+                if (!at_end && may_wait_for_motion())
+                    event = timeline_->wait_for(packet.media_time, abort_, std::chrono::hours(24));
+            }
+            if (!event) {
+                const bool too_long = waiting_.back().media_time - packet.media_time > max_wait_;
                 if (too_long && !warned_wait_) {
                     warned_wait_ = true;
                     spdlog::warn("{}: {}: the motion stage '{}' is more than {:.0f} s behind the packets (or there is "
@@ -512,6 +523,11 @@ private:
             clip_failed(e);
         }
     }
+
+    // Files, with motion on another chain (a camera's sub stream): this one is read faster than that one is analysed,
+    // and waiting for it holds up nothing it needs (on its own chain, motion would wait for these packets' siblings;
+    // live, both streams come at their own pace and max_wait bounds the wait). It ends when motion closes, or on abort.
+    [[nodiscard]] bool may_wait_for_motion() const { return !live_ && timeline_->written_elsewhere(chain_); }
 
     [[nodiscard]] bool clip_open() const noexcept { return clip_ != nullptr || packet_clip_ != nullptr; }
     [[nodiscard]] std::int64_t clip_written() const noexcept {
@@ -626,6 +642,7 @@ private:
     bool copy_;
     std::string motion_;  // the motion stage whose events are followed
     Duration max_wait_;
+    std::uint32_t chain_ = 0;  // the chain this stage runs on
     media::PacketWriter::Options packet_options_;
     std::shared_ptr<MotionTimeline> timeline_;
     std::deque<media::Packet> waiting_;  // not decided yet: the motion branch has not reached them

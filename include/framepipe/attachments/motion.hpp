@@ -59,6 +59,17 @@ public:
         }
         changed_.notify_all();
     }
+    /// The motion stage says which chain it runs on (StageContext::source_index), when it opens. A reader on another
+    /// chain (a camera's sub stream analysed, its main stream recorded) is not held up by it and may wait for it.
+    void written_on(std::uint32_t chain) {
+        const std::lock_guard lock(mutex_);
+        writer_chain_ = chain;
+    }
+    /// Whether the motion stage runs on a chain other than `chain` (false while none has opened).
+    [[nodiscard]] bool written_elsewhere(std::uint32_t chain) const {
+        const std::lock_guard lock(mutex_);
+        return writer_chain_ && *writer_chain_ != chain;
+    }
     /// The motion stage closed: it records nothing more; every later moment is "no event".
     void close() {
         {
@@ -118,6 +129,7 @@ private:
     Duration reached_{};
     bool started_ = false;
     bool closed_ = false;
+    std::optional<std::uint32_t> writer_chain_;
 };
 
 }  // namespace framepipe

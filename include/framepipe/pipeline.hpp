@@ -141,7 +141,9 @@ public:
     /// Fan-in: the frames of several chains, each taken after its `from` stage through a branch of its own, joined
     /// into one stream (JoinOptions::policy) that feeds a chain like any other; its frames carry one picture per input
     /// (framepipe/attachments/joined.hpp), which a `mosaic` stage composes into one picture. In each input chain the
-    /// branch ends in a stage named "to_" + the join's name. Add the join after its inputs.
+    /// branch ends in a stage named "to_" + the join's name. Add the join after its inputs' stages (a stage added to
+    /// an input later without a `from` would take its frames from "to_" + the join's name). An input that has not
+    /// delivered holds up a timestamp join until it ends (or the run stops): give live cameras `latest`.
     ///
     ///     Chain& wall = pipeline.add_join({.name = "wall", .fps = 10}, {{&gate}, {&yard, "resize"}});
     ///     wall.add(make_stage("mosaic", {{"columns", "2"}})).add(make_stage("live_view"));

@@ -96,9 +96,10 @@ private:
     std::string stopped_reason_;
 };
 
-/// Objects the stages of one chain share by name, across its branches: a motion stage's events for a clip writer on
-/// the packet branch (MotionTimeline). get() makes the object on first use; everyone asking for the same name gets the
-/// same object, which lives as long as the chain. Thread-safe; the objects' own thread-safety is theirs to state.
+/// Objects the stages of one chain share by name, across its branches, and with the chains of the same camera's other
+/// streams (Pipeline::add_stream_of): a motion stage's events for a clip writer on the packet branch (MotionTimeline).
+/// get() makes the object on first use; everyone asking for the same name gets the same object, which lives as long as
+/// the last chain sharing it. Thread-safe; the objects' own thread-safety is theirs to state.
 class ChainBoard {
 public:
     /// The object called `name`, made (default-constructed) on first use. Throws std::logic_error when it was made
@@ -142,8 +143,8 @@ struct StageContext {
     /// any long operation must then finish at once, finalising what can be finalised quickly (an encoder writes its
     /// trailer without draining its delayed frames) and counting what is lost that way as unwritten.
     std::stop_token abort;
-    /// Shared with the other stages of this chain, on every branch. Never null when the engine opens the stage; valid
-    /// until the stage's close() returns.
+    /// Shared with the other stages of this chain, on every branch, and of the camera's other streams' chains. Never
+    /// null when the engine opens the stage; valid until the stage's close() returns.
     ChainBoard* board = nullptr;
 };
 

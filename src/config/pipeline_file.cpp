@@ -442,6 +442,21 @@ void check_stage_list(Document& doc, const std::vector<StageEntry>& stages) {
     }
 }
 
+// Per stage, whether its frames come (through `from:`) from the input's packets rather than its pictures.
+std::map<std::string, bool> packet_stages(const std::vector<StageEntry>& stages) {
+    std::map<std::string, bool> takes_packets;
+    bool previous = false;  // the stage above's (the first takes pictures)
+    for (const StageEntry& entry : stages) {
+        const auto named = takes_packets.find(entry.from);
+        const bool packets = entry.from == kFromPackets ? true
+                             : entry.from == kFromSource ? false
+                             : entry.from.empty()        ? previous
+                                                         : named != takes_packets.end() && named->second;
+        takes_packets[entry.name] = previous = packets;
+    }
+    return takes_packets;
+}
+
 // `join:`, checked once the input chains' stages are known (its `from` names one of them).
 JoinEntry parse_join(Document& doc, const Entry& at, const std::vector<StageEntry>& input_stages,
                      std::vector<bool>& stage_ok) {
@@ -496,10 +511,13 @@ JoinEntry parse_join(Document& doc, const Entry& at, const std::vector<StageEntr
         });
     }
     if (!has_stages) doc.add(at.line, "join: no 'stages:' list; a join needs at least one stage (e.g. mosaic)");
-    if (join.from != kFromSource &&
-        std::none_of(input_stages.begin(), input_stages.end(),
-                     [&](const StageEntry& stage) { return stage.name == join.from; }))
+    const std::map<std::string, bool> takes_packets = packet_stages(input_stages);
+    if (join.from != kFromSource && takes_packets.count(join.from) == 0)
         doc.add(from_line, fmt::format("join: from '{}' names no stage of 'stages:'; name one of them or '{}'",
+                                       join.from, kFromSource));
+    else if (join.from != kFromSource && takes_packets.at(join.from))
+        doc.add(from_line, fmt::format("join: from '{}' names a stage on the input's packets; a join takes pictures: "
+                                       "name '{}' or a stage on them",
                                        join.from, kFromSource));
     check_stage_list(doc, join.stages);
     for (const StageEntry& entry : join.stages)
@@ -796,16 +814,9 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
         // A camera with two streams: the stages on packets take the main stream's, the others the sub stream's
         // pictures, on a chain of its own that shares the camera's board.
         std::vector<StageEntry> on_packets, on_pictures;
-        std::map<std::string, bool> takes_packets;  // by stage name: where its frames come from, in the end
-        bool previous = false;                      // the stage above's (the first takes pictures)
-        for (const StageEntry& entry : file.stages) {
-            const bool packets = entry.from == kFromPackets ? true
-                                 : entry.from == kFromSource ? false
-                                 : entry.from.empty()        ? previous
-                                                             : takes_packets[entry.from];
-            takes_packets[entry.name] = previous = packets;
-            (packets ? on_packets : on_pictures).push_back(entry);
-        }
+        const std::map<std::string, bool> takes_packets = packet_stages(file.stages);
+        for (const StageEntry& entry : file.stages)
+            (takes_packets.at(entry.name) ? on_packets : on_pictures).push_back(entry);
         const auto refuse = [&](const std::string& why) {
             fail_at(file.path, input.line,
                     fmt::format("input '{}' has a main stream and a 'sub:' stream: {}", input.name, why));
@@ -813,7 +824,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
         if (on_packets.empty())
             refuse("its main stream is for the stages that take packets (`from: packets`, e.g. record with codec: copy) "
                    "and no stage does; drop 'sub:' or record the main stream");
-        if (on_pictures.empty())
+        if (on_pictures.empty() && !file.join)  // (a join takes the sub stream's pictures)
             refuse("its sub stream is for the stages that take pictures and no stage does; drop 'sub:'");
         InputEntry sub = input;
         sub.path = input.sub;

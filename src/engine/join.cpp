@@ -45,9 +45,10 @@ public:
 
     const JoinOptions options;
 
-    void name_input(std::size_t index, const std::string& name) {
+    void name_input(std::size_t index, const std::string& name, StageHealth* health) {
         const std::lock_guard lock(mutex_);
         inputs_[index].name = name;
+        inputs_[index].health = health;
     }
 
     // False when the join has ended (or the run aborted) before it took the picture.
@@ -56,7 +57,10 @@ public:
         std::unique_lock lock(mutex_);
         Input& input = inputs_[index];
         if (options.policy == JoinPolicy::latest) {
-            if (closed_) return false;
+            if (closed_) {  // a stop's last pictures: the join shows the newest, it has shown its last
+                ++input.superseded;
+                return true;
+            }
             if (!input.waiting.empty()) ++input.superseded;  // the join never took it
             input.waiting.clear();
         } else {
@@ -75,16 +79,27 @@ public:
         changed_.notify_all();
     }
 
+    // Pictures handed over and never joined (timestamp: the run was aborted, or stopped past the frames a source may
+    // give after a stop) count as unwritten on their input's branch.
     void close() {
-        const std::lock_guard lock(mutex_);
-        if (closed_) return;
-        closed_ = true;
-        changed_.notify_all();
-        for (const Input& input : inputs_)
-            spdlog::info("{}: input '{}': {} picture(s) received, {} joined, {} superseded by a newer one{}",
-                         options.name, input.name, input.received, input.shown, input.superseded,
-                         input.waiting.empty() ? std::string()
-                                               : fmt::format(", {} not joined (the join ended)", input.waiting.size()));
+        std::vector<std::string> lines;
+        {
+            const std::lock_guard lock(mutex_);
+            if (closed_) return;
+            closed_ = true;
+            changed_.notify_all();
+            for (const Input& input : inputs_) {
+                const bool lost = options.policy == JoinPolicy::timestamp && !input.waiting.empty();
+                if (lost && input.health != nullptr) input.health->count_unwritten(input.waiting.size());
+                lines.push_back(fmt::format("{}: input '{}': {} picture(s) received, {} joined, {} superseded by a "
+                                            "newer one{}",
+                                            options.name, input.name, input.received, input.shown, input.superseded,
+                                            lost ? fmt::format(", {} not joined (the join ended first)",
+                                                               input.waiting.size())
+                                                 : std::string()));
+            }
+        }
+        for (const std::string& line : lines) spdlog::info("{}", line);
     }
 
     // latest: the newest picture of each input. False when every input has ended and nothing is left to show.
@@ -125,6 +140,7 @@ public:
 private:
     struct Input {
         std::string name;
+        StageHealth* health = nullptr;  // of the input's stage: where pictures never joined are counted
         std::deque<Picture> waiting;  // handed over, not taken by the join yet
         std::optional<Picture> current;  // the picture the joined frames show
         bool current_shown = false;
@@ -182,7 +198,7 @@ public:
           index_(index) {}
 
     void open(const StageContext& context) override {
-        hub_->name_input(index_, context.source.name);
+        hub_->name_input(index_, context.source.name, context.health);
         health_ = context.health;
         abort_ = context.abort;
     }
@@ -243,6 +259,7 @@ public:
         } else {
             frame.prepare_image(cv::Size(320, 180), CV_8UC3).setTo(cv::Scalar::all(0));
         }
+        frame.format = frame.image.channels() == 1 ? PixelFormat::gray : PixelFormat::bgr;
         return ReadResult::frame;
     }
 

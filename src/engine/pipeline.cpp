@@ -40,6 +40,7 @@ void Pipeline::Impl::open_sources() {
     // Side by side: a camera that takes a second or more to answer holds up no other, and a camera opened early does
     // not queue packets for long while the rest open (a burst its live edges would have to drop when reading starts).
     std::vector<std::exception_ptr> failed(chains.size());
+    std::atomic<std::size_t> first_failed{chains.size()};  // the others were stopped because of it: it is the cause
     {
         std::vector<std::jthread> openers;
         for (std::uint32_t i = 0; i < chains.size(); ++i) {
@@ -47,7 +48,7 @@ void Pipeline::Impl::open_sources() {
             chain.source->use_clock(clock);  // paces, times out and stamps on the run's clock
             chain.source->keep_audio(std::any_of(chain.slots.begin(), chain.slots.end(),
                                                  [](const auto& slot) { return slot.from == kFromPackets; }));
-            openers.emplace_back([this, &chain, &error = failed[i]] {
+            openers.emplace_back([this, i, &chain, &first_failed, &error = failed[i]] {
                 try {
                     chain.state.info = chain.source->open(chain.state.stop.get_token());
                     chain.source_opened = true;
@@ -56,13 +57,14 @@ void Pipeline::Impl::open_sources() {
                     chain.state.unavailable = unavailable.what();
                 } catch (...) {
                     error = std::current_exception();
-                    for (auto& other : chains) other->state.stop.request_stop();  // the run cannot start: stop waiting
+                    std::size_t none = chains.size();
+                    if (first_failed.compare_exchange_strong(none, i))
+                        for (auto& other : chains) other->state.stop.request_stop();  // the run cannot start
                 }
             });
         }
     }  // every opener joined
-    for (std::uint32_t i = 0; i < chains.size(); ++i) {
-        if (!failed[i]) continue;
+    if (const std::size_t i = first_failed.load(); i < chains.size()) {
         close_opened();
         try {
             std::rethrow_exception(failed[i]);
@@ -163,6 +165,11 @@ Chain& Pipeline::add_join(JoinOptions options, const std::vector<JoinInput>& inp
             if (inputs[j].chain == inputs[i].chain)
                 throw ConfigError(fmt::format("join '{}': inputs {} and {} are the same chain", options.name, j + 1, i + 1));
     }
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i].from == kFromPackets)
+            throw ConfigError(fmt::format("join '{}': input {} takes packets; a join takes pictures: take them from "
+                                          "'{}' or a stage after it",
+                                          options.name, i + 1, kFromSource));
     auto hub = detail::make_join_hub(options, inputs.size());
     // latest: an input hands over its newest picture and never waits (a slow join drops stale pictures on that
     // branch's edge); timestamp: it waits for the join (backpressure), so nothing is lost.

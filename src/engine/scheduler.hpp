@@ -6,8 +6,9 @@
 // A stage runner asks for an Activation: post() makes the node run WorkerLoop::run_worker() once. The runner keeps the
 // number of outstanding activations within the node's concurrency, so no node ever buffers more than that.
 //   compute_node: a function_node; run_worker() runs on a TBB worker thread.
-//   io_node:      an async_node whose body hands the activation to dedicated threads of its own, for stages that
-//                 block on disk or network; the graph's wait_for_all() still waits for them (reserve_wait).
+//   io_node:      dedicated threads of its own, woken directly by post(), for stages that block on disk or network
+//                 (not through a graph task, which would wait for a saturated worker); the graph's wait_for_all() still
+//                 waits for them (reserve_wait from the post until the activation has run).
 
 #include <cstddef>
 #include <memory>

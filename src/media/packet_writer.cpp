@@ -34,6 +34,7 @@ struct PacketWriter::Impl {
     std::int64_t flushed_dts = AV_NOPTS_VALUE;
     std::int64_t written = 0, durable = 0;
     bool finished = false;
+    bool warned_audio = false;
 
     template <class Call>
     void on_file(Call call) {
@@ -48,6 +49,41 @@ struct PacketWriter::Impl {
     // Opens the file; its 0 is the first video packet's decoding time `first_dts`, or the first audio packet's if that
     // comes earlier (audio read just before a keyframe may start before it).
     void open(const StreamParameters& parameters, std::int64_t first_dts, const std::vector<Packet>& first_audio) {
+        // With the camera's sound when the container takes its codec (fragmented MP4 takes no G.711, for one; asking
+        // libavformat beforehand is not reliable): else the file is video only, and says so once.
+        for (const bool with_audio : {parameters.audio != nullptr, false}) {
+            make_file(parameters, with_audio);
+            try {
+                file->open(options.fragmented, options.muxer_options);
+                break;
+            } catch (const Error& e) {
+                if (!with_audio) {
+                    finished = true;
+                    throw;
+                }
+                if (!warned_audio)
+                    spdlog::warn("'{}': the container cannot hold the input's {} audio ({}): the file has video only "
+                                 "(MKV holds any audio)",
+                                 path, avcodec_get_name(parameters.audio->codec->codec_id), e.what());
+                warned_audio = true;
+            }
+        }
+        origin = first_dts;
+        for (const Packet& a : first_audio) {
+            const std::int64_t at = a.dts != AV_NOPTS_VALUE ? a.dts : a.pts;
+            if (at == AV_NOPTS_VALUE || !audio_stream) continue;
+            const std::int64_t in_video = av_rescale_q_rnd(at, audio_base, source_base, AV_ROUND_DOWN);
+            if (origin == AV_NOPTS_VALUE || in_video < origin) origin = in_video;
+            break;  // in file order: the first one is the earliest
+        }
+        if (options.flush_interval > Duration::zero())
+            flush_ticks = std::max<std::int64_t>(
+                1, av_rescale_q(std::chrono::duration_cast<std::chrono::microseconds>(options.flush_interval).count(),
+                                AVRational{1, 1000000}, source_base));
+    }
+
+    // The muxer with the video stream and, `with_audio`, the audio stream; not opened yet.
+    void make_file(const StreamParameters& parameters, bool with_audio) {
         file = std::make_unique<MuxedFile>(path, format);
         file->on_full_disk(make_room);
         file->interrupt_on(options.abort);
@@ -58,29 +94,15 @@ struct PacketWriter::Impl {
         stream->codecpar->codec_tag = 0;  // the container picks its own tag for the codec
         source_base = parameters.time_base;
         stream->time_base = source_base;  // a hint: the muxer may choose another
-        if (parameters.audio) {
-            audio_stream = avformat_new_stream(file->container(), nullptr);
-            if (audio_stream == nullptr)
-                on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
-            ret = avcodec_parameters_copy(audio_stream->codecpar, parameters.audio->codec.get());
-            if (ret < 0) on_file([&](MuxedFile& f) { f.fail("cannot set up the container", ret); });
-            audio_stream->codecpar->codec_tag = 0;
-            audio_base = parameters.audio->time_base;
-            audio_stream->time_base = audio_base;
-        }
-        origin = first_dts;
-        for (const Packet& a : first_audio) {
-            const std::int64_t at = a.dts != AV_NOPTS_VALUE ? a.dts : a.pts;
-            if (at == AV_NOPTS_VALUE || !audio_stream) continue;
-            const std::int64_t in_video = av_rescale_q_rnd(at, audio_base, source_base, AV_ROUND_DOWN);
-            if (origin == AV_NOPTS_VALUE || in_video < origin) origin = in_video;
-            break;  // in file order: the first one is the earliest
-        }
-        on_file([&](MuxedFile& f) { f.open(options.fragmented, options.muxer_options); });
-        if (options.flush_interval > Duration::zero())
-            flush_ticks = std::max<std::int64_t>(
-                1, av_rescale_q(std::chrono::duration_cast<std::chrono::microseconds>(options.flush_interval).count(),
-                                AVRational{1, 1000000}, source_base));
+        audio_stream = nullptr;
+        if (!with_audio) return;
+        audio_stream = avformat_new_stream(file->container(), nullptr);
+        if (audio_stream == nullptr) on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
+        ret = avcodec_parameters_copy(audio_stream->codecpar, parameters.audio->codec.get());
+        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("cannot set up the container", ret); });
+        audio_stream->codecpar->codec_tag = 0;
+        audio_base = parameters.audio->time_base;
+        audio_stream->time_base = audio_base;
     }
 
     // A packet waiting for a decoding time: demuxers leave it unset on the first packets of a stream with B-frames
@@ -243,7 +265,8 @@ bool PacketWriter::accepts(const StreamParameters& stream) const noexcept {
     const StreamParameters* mine = impl_->stream_parameters.get();
     if (mine == nullptr || mine == &stream) return true;
     if (!stream.same_codec(*mine) || !stream.audio != !mine->audio) return false;
-    return !stream.audio || stream.audio == mine->audio || stream.audio->same_codec(*mine->audio);
+    return !stream.audio || stream.audio == mine->audio ||
+           (stream.audio->same_codec(*mine->audio) && av_cmp_q(stream.audio->time_base, mine->audio->time_base) == 0);
 }
 bool PacketWriter::reader_gone() const noexcept { return impl_->file && impl_->file->reader_gone(); }
 bool PacketWriter::disk_full() const noexcept { return impl_->file && impl_->file->disk_full(); }

@@ -492,12 +492,14 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
         if (impl.max_pts == AV_NOPTS_VALUE) return ReadResult::end_of_stream;
     }
     impl.interrupt.stop = impl.finishing ? std::stop_token{} : stop;  // finishing reads are bounded by the deadline
+    // One deadline for the whole call, not per packet read: audio that keeps coming must not hide video that stopped.
+    const TimePoint video_due = clock.now() + impl.options.read_timeout;
     for (;;) {
         if (impl.finishing)
             impl.interrupt.arm(std::chrono::nanoseconds(std::max<std::int64_t>(
                 impl.finishing_deadline_ns - clock.now().time_since_epoch().count(), 0)));
         else if (network)
-            impl.interrupt.arm(impl.options.read_timeout);
+            impl.interrupt.arm(std::max(Duration::zero(), video_due - clock.now()));
         const int ret = av_read_frame(impl.container.get(), packet);
         impl.interrupt.disarm();
         if (ret < 0 && (stop.stop_requested() || impl.finishing)) return ReadResult::end_of_stream;

@@ -64,7 +64,9 @@ private:
                                        size.height));
         cv::Mat scaled;
         cv::resize(picture, scaled, size, 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+        if (scaled.depth() != CV_8U) scaled.convertTo(scaled, CV_8U);
         if (scaled.channels() == 1) cv::cvtColor(scaled, scaled, cv::COLOR_GRAY2BGR);
+        if (scaled.channels() == 4) cv::cvtColor(scaled, scaled, cv::COLOR_BGRA2BGR);
         scaled.copyTo(target);
     }
 

@@ -129,6 +129,9 @@ TEST_CASE("a camera with a sub stream is refused when no stage would use one of 
     CHECK(error_of("  - { type: record, from: packets, codec: copy }\n", camera) ==
           "camera.yaml:2: input 'gate' has a main stream and a 'sub:' stream: its sub stream is for the stages that "
           "take pictures and no stage does; drop 'sub:'");
+    // A join takes the sub stream's pictures: then no stage needs to.
+    CHECK(error_of("  - { type: record, from: packets, codec: copy }\njoin: { stages: [ { type: mosaic } ] }\n",
+                   camera) == "no error");
     CHECK(error_of("  - { type: motion }\n", "{ path: main.mp4, sub: sub.mp4 }") ==
           "camera.yaml:2: an input with a 'sub:' stream needs a 'name:' (the camera's, which its events and files "
           "carry)");

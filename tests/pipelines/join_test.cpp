@@ -205,4 +205,6 @@ TEST_CASE("add_join refuses what cannot work, naming the join: no inputs, a chai
                          ConfigError);
     CHECK_THROWS_WITH_AS(pipeline.add_join({.name = "wall"}, {{&a}, {&a}}), doctest::Contains("the same chain"),
                          ConfigError);
+    CHECK_THROWS_WITH_AS(pipeline.add_join({.name = "wall"}, {{&a, std::string(kFromPackets)}}),
+                         doctest::Contains("input 1 takes packets; a join takes pictures"), ConfigError);
 }

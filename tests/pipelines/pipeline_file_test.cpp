@@ -131,6 +131,10 @@ TEST_CASE("pipeline_file: join: its options and stages are read with their lines
           "stages apart in reports and --set)");
     CHECK(error_of(base + "join: { stages: [ { type: mosaic, columns: -1 } ] }\n") ==
           "p.yaml:3: stage 'mosaic': option 'columns' must be a whole number between 0 and 64, got '-1'");
+    CHECK(error_of("stages:\n  - { type: record, name: rec, from: packets, codec: copy }\n"
+                   "join: { from: rec, stages: [ { type: mosaic } ] }\n") ==
+          "p.yaml:3: join: from 'rec' names a stage on the input's packets; a join takes pictures: name 'source' or a "
+          "stage on them");
     CHECK(error_of(base + "join: { speed: 3, stages: [ { type: mosaic } ] }\n") ==
           "p.yaml:3: join: unknown key 'speed'; a join has: name, from, policy, fps, stages");
 }

@@ -137,6 +137,27 @@ TEST_CASE("record codec: copy carries the source's audio: every audio and video 
     }
 }
 
+TEST_CASE("record codec: copy into a container that cannot hold the camera's audio (G.711 in MP4) writes the video "
+          "alone, every packet") {
+    TempDir dir;
+    const std::string input = dir / "camera.mkv";
+    write_video(input, {.frames = 50, .size = {320, 240}, .fps = 25,
+                        .codec = "-f lavfi -i sine=frequency=440:sample_rate=8000:duration=2 -c:v libx264 -preset "
+                                 "veryfast -g 25 -pix_fmt yuv420p -c:a pcm_mulaw"});
+    REQUIRE(ffprobe_packet_count(input, "a:0") > 0);
+    const fs::path rec = dir.path() / "rec";
+    const RunReport report = record_by_copy(input, rec, "mp4");
+    REQUIRE(report.ok());
+    const auto segments = segments_in(rec);
+    REQUIRE(segments.size() == 1);
+    CHECK(ffprobe_packets(segments[0].string()) == ffprobe_packets(input));
+    CHECK(ffprobe_packet_count(segments[0].string(), "a:0") == 0);
+    // MKV holds it.
+    const fs::path mkv = dir.path() / "rec-mkv";
+    REQUIRE(record_by_copy(input, mkv, "mkv").ok());
+    CHECK(ffprobe_packet_count(segments_in(mkv).at(0).string(), "a:0") > 0);
+}
+
 TEST_CASE("a pipeline whose stages all take packets decodes nothing: the source's decode stages are left out") {
     TempDir dir;
     const std::string input = dir / "camera.mkv";

@@ -1,4 +1,5 @@
 #include "config/command_line.hpp"
+#include "engine/packet_branches.hpp"
 #include "registry/suggest.hpp"
 
 #include <framepipe/error.hpp>
@@ -442,19 +443,14 @@ void check_stage_list(Document& doc, const std::vector<StageEntry>& stages) {
     }
 }
 
-// Per stage, whether its frames come (through `from:`) from the input's packets rather than its pictures.
+// Per stage name, whether its frames come (through `from:`) from the input's packets rather than its pictures.
 std::map<std::string, bool> packet_stages(const std::vector<StageEntry>& stages) {
-    std::map<std::string, bool> takes_packets;
-    bool previous = false;  // the stage above's (the first takes pictures)
-    for (const StageEntry& entry : stages) {
-        const auto named = takes_packets.find(entry.from);
-        const bool packets = entry.from == kFromPackets ? true
-                             : entry.from == kFromSource ? false
-                             : entry.from.empty()        ? previous
-                                                         : named != takes_packets.end() && named->second;
-        takes_packets[entry.name] = previous = packets;
-    }
-    return takes_packets;
+    std::vector<detail::StageOrigin> origins;
+    for (const StageEntry& entry : stages) origins.push_back({entry.name, entry.from});
+    const std::vector<bool> packets = detail::takes_packets(origins);
+    std::map<std::string, bool> by_name;
+    for (std::size_t i = 0; i < stages.size(); ++i) by_name[stages[i].name] = packets[i];
+    return by_name;
 }
 
 // `join:`, checked once the input chains' stages are known (its `from` names one of them).

@@ -2,6 +2,8 @@
 // built on the scheduler (build).
 #include "pipeline_impl.hpp"
 
+#include "packet_branches.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -30,20 +32,11 @@ std::size_t ChainPlan::sinks() const noexcept {
 
 bool needs_pictures(const ChainImpl& chain) {
     const std::size_t first = chain.decoders_added ? chain.decoder_count : 0;
-    std::vector<bool> on_packets(chain.slots.size(), false);
-    for (std::size_t s = first; s < chain.slots.size(); ++s) {
-        const std::string& from = chain.slots[s].from;
-        bool packets = from == kFromPackets;
-        if (from.empty()) {
-            packets = s > first && on_packets[s - 1];
-        } else if (from != kFromPackets && from != kFromSource) {
-            for (std::size_t p = first; p < s; ++p)
-                if (chain.slots[p].stage->traits().name == from) packets = on_packets[p];
-        }
-        if (!packets) return true;
-        on_packets[s] = true;
-    }
-    return false;
+    std::vector<StageOrigin> stages;
+    for (std::size_t s = first; s < chain.slots.size(); ++s)
+        stages.push_back({chain.slots[s].stage->traits().name, chain.slots[s].from});
+    const std::vector<bool> packets = takes_packets(stages);
+    return std::find(packets.begin(), packets.end(), false) != packets.end();
 }
 
 std::vector<std::size_t> resolve_parents(const ChainImpl& chain, std::size_t chain_index) {

@@ -87,22 +87,22 @@ struct PacketWriter::Impl {
         file = std::make_unique<MuxedFile>(path, format);
         file->on_full_disk(make_room);
         file->interrupt_on(options.abort);
-        stream = avformat_new_stream(file->container(), nullptr);
-        if (stream == nullptr) on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
-        int ret = avcodec_parameters_copy(stream->codecpar, parameters.codec.get());
-        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("cannot set up the container", ret); });
-        stream->codecpar->codec_tag = 0;  // the container picks its own tag for the codec
         source_base = parameters.time_base;
-        stream->time_base = source_base;  // a hint: the muxer may choose another
+        stream = add_stream(parameters);
         audio_stream = nullptr;
         if (!with_audio) return;
-        audio_stream = avformat_new_stream(file->container(), nullptr);
-        if (audio_stream == nullptr) on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
-        ret = avcodec_parameters_copy(audio_stream->codecpar, parameters.audio->codec.get());
-        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("cannot set up the container", ret); });
-        audio_stream->codecpar->codec_tag = 0;
         audio_base = parameters.audio->time_base;
-        audio_stream->time_base = audio_base;
+        audio_stream = add_stream(*parameters.audio);
+    }
+
+    AVStream* add_stream(const StreamParameters& parameters) {
+        AVStream* added = avformat_new_stream(file->container(), nullptr);
+        if (added == nullptr) on_file([](MuxedFile& f) { f.fail("cannot set up the container", AVERROR(ENOMEM)); });
+        const int ret = avcodec_parameters_copy(added->codecpar, parameters.codec.get());
+        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("cannot set up the container", ret); });
+        added->codecpar->codec_tag = 0;            // the container picks its own tag for the codec
+        added->time_base = parameters.time_base;   // a hint: the muxer may choose another
+        return added;
     }
 
     // A packet waiting for a decoding time: demuxers leave it unset on the first packets of a stream with B-frames
@@ -157,17 +157,8 @@ struct PacketWriter::Impl {
         pts = std::max(pts, dts);
         last_dts = dts;
         if (origin == AV_NOPTS_VALUE) origin = dts;
-        int ret = av_new_packet(packet.get(), static_cast<int>(size));
-        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("out of memory", ret); });
-        if (size > 0) std::memcpy(packet->data, data, size);
-        packet->pts = pts - origin;
-        packet->dts = dts - origin;
-        packet->duration = step;  // MP4 fragments take a sample's duration from it
-        packet->flags = key ? AV_PKT_FLAG_KEY : 0;
-        packet->stream_index = stream->index;
-        av_packet_rescale_ts(packet.get(), source_base, stream->time_base);
-        on_file([&](MuxedFile& f) { f.write(*packet); });
-        av_packet_unref(packet.get());
+        // (duration: MP4 fragments take a sample's duration from it)
+        put(*stream, source_base, data, size, pts - origin, dts - origin, step, key);
         ++written;
         // Timed flushes: at the first packet (the file plays from then on), then every flush_interval of media time.
         if (flush_ticks > 0 && (flushed_dts == AV_NOPTS_VALUE || dts - flushed_dts >= flush_ticks)) {
@@ -192,18 +183,25 @@ struct PacketWriter::Impl {
             if (last_audio_dts != AV_NOPTS_VALUE && dts <= last_audio_dts) dts = last_audio_dts + 1;
             last_audio_dts = dts;
             const std::int64_t pts = a.pts != AV_NOPTS_VALUE ? std::max(a.pts, dts) : dts;
-            int ret = av_new_packet(packet.get(), static_cast<int>(a.bytes.size()));
-            if (ret < 0) on_file([&](MuxedFile& f) { f.fail("out of memory", ret); });
-            if (!a.bytes.empty()) std::memcpy(packet->data, a.bytes.data(), a.bytes.size());
-            packet->pts = pts - audio_origin;
-            packet->dts = dts - audio_origin;
-            packet->duration = a.duration;
-            packet->flags = a.key ? AV_PKT_FLAG_KEY : 0;
-            packet->stream_index = audio_stream->index;
-            av_packet_rescale_ts(packet.get(), audio_base, audio_stream->time_base);
-            on_file([&](MuxedFile& f) { f.write(*packet); });
-            av_packet_unref(packet.get());
+            put(*audio_stream, audio_base, a.bytes.data(), a.bytes.size(), pts - audio_origin, dts - audio_origin,
+                a.duration, a.key);
         }
+    }
+
+    // One packet into `to`, its timestamps (from the file's 0) in `base`.
+    void put(const AVStream& to, AVRational base, const std::uint8_t* data, std::size_t size, std::int64_t pts,
+             std::int64_t dts, std::int64_t duration, bool key) {
+        int ret = av_new_packet(packet.get(), static_cast<int>(size));
+        if (ret < 0) on_file([&](MuxedFile& f) { f.fail("out of memory", ret); });
+        if (size > 0) std::memcpy(packet->data, data, size);
+        packet->pts = pts;
+        packet->dts = dts;
+        packet->duration = duration;
+        packet->flags = key ? AV_PKT_FLAG_KEY : 0;
+        packet->stream_index = to.index;
+        av_packet_rescale_ts(packet.get(), base, to.time_base);
+        on_file([&](MuxedFile& f) { f.write(*packet); });
+        av_packet_unref(packet.get());
     }
 
     void finish() {

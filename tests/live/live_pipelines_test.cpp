@@ -3,6 +3,7 @@
 // Debian's ffmpeg (one of them killed and restarted mid-run). Only settings a user would change are overridden: the
 // inputs, output folders, the port, and timings short enough for a test.
 #include "config/command_line.hpp"
+#include "support/report_lookup.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/media.hpp"
@@ -100,13 +101,6 @@ std::vector<fs::path> files_in(const fs::path& dir, const std::string& extension
 
 std::uint64_t captured(const RunReport& report, std::size_t source) {
     return report.sources.size() > source ? report.sources[source].captured : 0;
-}
-
-const StageReport& stage_named(const SourceReport& source, const std::string& name) {
-    for (const StageReport& stage : source.stages)
-        if (stage.name == name) return stage;
-    FAIL("no stage " << name);
-    throw std::logic_error("unreachable");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Graph pipelines: branches (fan-out) with their own edges, copy on write, accounting per branch, and what a dry run
 // shows of them.
-#include "../support/test_stages.hpp"
+#include "support/report_lookup.hpp"
+#include "support/test_stages.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
@@ -21,6 +22,7 @@ using namespace framepipe;
 using framepipe::test::CountingSource;
 using framepipe::test::RecordingSink;
 using framepipe::test::SpinStage;
+using framepipe::test::stage_named;
 
 namespace {
 
@@ -28,13 +30,6 @@ std::vector<std::uint64_t> zero_to(std::uint64_t n) {
     std::vector<std::uint64_t> v(n);
     std::iota(v.begin(), v.end(), 0);
     return v;
-}
-
-const StageReport& stage_named(const SourceReport& source, const std::string& name) {
-    for (const StageReport& stage : source.stages)
-        if (stage.name == name) return stage;
-    FAIL("no stage named " << name);
-    return source.stages.front();
 }
 
 const EdgeReport& edge_into(const SourceReport& source, const std::string& name) {

@@ -1,6 +1,7 @@
 // Fan-in (Pipeline::add_join): several chains' pictures matched into one stream of their own. By media time every
 // input's pictures arrive in order and each joined moment shows the last picture at or before it; on the clock each
 // joined frame shows the newest pictures and no input ever waits; a stop ends a join whose inputs never end.
+#include "support/report_lookup.hpp"
 #include "support/test_stages.hpp"
 
 #include <framepipe/attachments/joined.hpp>
@@ -64,11 +65,19 @@ std::unique_ptr<SyntheticSource> counter(std::int64_t frames, double fps, bool l
         .name = name});
 }
 
-const StageReport& stage_named(const SourceReport& source, const std::string& name) {
-    for (const StageReport& stage : source.stages)
-        if (stage.name == name) return stage;
-    FAIL("no stage " << name);
-    throw std::logic_error("unreachable");
+// Runs `pipeline` while stepping `clock` through `span` (each step once `sleepers` threads wait on it), then stops it.
+RunReport run_stepped(Pipeline& pipeline, ManualClock& clock, Duration span, std::size_t sleepers) {
+    bool steps_ok = true;
+    const TimePoint until = clock.now() + span;
+    std::thread driver([&] {
+        while (steps_ok && clock.now() < until)
+            steps_ok = clock.wait_for_sleepers(sleepers) && clock.advance_to_next_wake().has_value();
+        pipeline.request_stop();
+    });
+    RunReport report = pipeline.run();
+    driver.join();
+    REQUIRE(steps_ok);
+    return report;
 }
 
 }  // namespace
@@ -122,18 +131,8 @@ TEST_CASE("a join of the latest pictures, in simulated time: every tick shows ea
     // (Simulated time passes at once: a `block` edge keeps the joined frames the sink has not taken yet.)
     pipeline.add_join({.name = "wall", .policy = JoinPolicy::latest, .fps = 5}, {{&fast}, {&slow}})
         .add(std::move(sink_owner), {.overflow = Overflow::block});
-    bool steps_ok = true;
-    const TimePoint until = clock.now() + 3s;
-    std::thread driver([&] {
-        // Two sources and the join sleep on the clock between frames; step it through 3 s.
-        while (steps_ok && clock.now() < until) {
-            steps_ok = clock.wait_for_sleepers(3) && clock.advance_to_next_wake().has_value();
-        }
-        pipeline.request_stop();
-    });
-    const RunReport report = pipeline.run();
-    driver.join();
-    REQUIRE(steps_ok);
+    // Two sources and the join sleep on the clock between frames.
+    const RunReport report = run_stepped(pipeline, clock, 3s, 3);
     REQUIRE(report.ok());
     CHECK(report.balanced());
 
@@ -172,16 +171,7 @@ TEST_CASE("a stop ends a join by timestamp whose live input never ends, with eve
     JoinedSink& sink = *sink_owner;
     pipeline.add_join({.name = "wall", .policy = JoinPolicy::timestamp, .fps = 5}, {{&camera}, {&file}})
         .add(std::move(sink_owner), {.overflow = Overflow::block});
-    bool steps_ok = true;
-    const TimePoint until = clock.now() + 2s;
-    std::thread driver([&] {
-        while (steps_ok && clock.now() < until)
-            steps_ok = clock.wait_for_sleepers(1) && clock.advance_to_next_wake().has_value();
-        pipeline.request_stop();
-    });
-    const RunReport report = pipeline.run();
-    driver.join();
-    REQUIRE(steps_ok);
+    const RunReport report = run_stepped(pipeline, clock, 2s, 1);
     REQUIRE(report.ok());
     CHECK(report.balanced());
     const auto rows = sink.rows();

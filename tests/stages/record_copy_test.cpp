@@ -39,6 +39,14 @@ RunReport record_by_copy(const std::string& input, const fs::path& dir, const st
     return pipeline.run();
 }
 
+// One stream's packets ("video" or "audio") out of ffprobe_all_packets, without the stream's name.
+std::vector<std::string> of_stream(const std::vector<std::string>& packets, const std::string& type) {
+    std::vector<std::string> out;
+    for (const std::string& p : packets)
+        if (p.rfind(type + ",", 0) == 0) out.push_back(p.substr(type.size() + 1));
+    return out;
+}
+
 }  // namespace
 
 TEST_CASE("record codec: copy writes every packet of an H.264 stream with B-frames untouched and in order, in segments "
@@ -85,16 +93,6 @@ TEST_CASE("record codec: copy writes every packet of an H.264 stream with B-fram
     CHECK(segments_in(rec).size() == 5);
     CHECK(frames == 250);
 }
-
-namespace {
-// One stream's packets ("video" or "audio") out of ffprobe_all_packets, without the stream's name.
-std::vector<std::string> of_stream(const std::vector<std::string>& packets, const std::string& type) {
-    std::vector<std::string> out;
-    for (const std::string& p : packets)
-        if (p.rfind(type + ",", 0) == 0) out.push_back(p.substr(type.size() + 1));
-    return out;
-}
-}  // namespace
 
 TEST_CASE("record codec: copy carries the source's audio: every audio and video packet untouched and in order across "
           "segment boundaries, each segment starting on a keyframe") {

@@ -16,10 +16,15 @@
 
 namespace framepipe {
 
+// The words of the report: a frame that did not reach the end of its branch was *filtered* (a stage chose not to pass
+// it on: decimation, thumbnail selection, a requested end), *rejected* (its data was bad) or *dropped* (lost: an
+// overflow, a maximum age, a stop, an error). Only drops are loss; each has a cause.
 enum class CounterRole {
-    count,  // accumulates over the run (Prometheus counter)
-    drop,   // accumulates, and is a cause of loss: summed into the owner's dropped total
-    level,  // a current or peak value (Prometheus gauge); snapshots set it, nothing accumulates it
+    count,   // accumulates over the run (Prometheus counter)
+    drop,    // accumulates, and is a cause of loss: summed into the owner's dropped total
+    filter,  // accumulates: frames a stage chose not to pass on (not loss)
+    reject,  // accumulates: frames refused as bad data
+    level,   // a current or peak value (Prometheus gauge); snapshots set it, nothing accumulates it
 };
 
 template <class Counts>
@@ -48,13 +53,18 @@ struct DropGroup {
     bool by_cause;                // the family is labelled cause="KEY" per cause; otherwise one total sample
 };
 
-/// Sum of the fields with role `drop`.
+/// Sum of the fields with `role`.
 template <class Counts>
-[[nodiscard]] constexpr std::uint64_t sum_of_drops(const Counts& counts) noexcept {
+[[nodiscard]] constexpr std::uint64_t sum_of(const Counts& counts, CounterRole role) noexcept {
     std::uint64_t total = 0;
     for (const auto& field : Counts::counters())
-        if (field.role == CounterRole::drop) total += counts.*field.member;
+        if (field.role == role) total += counts.*field.member;
     return total;
+}
+/// Sum of the fields with role `drop`: the frames lost.
+template <class Counts>
+[[nodiscard]] constexpr std::uint64_t sum_of_drops(const Counts& counts) noexcept {
+    return sum_of(counts, CounterRole::drop);
 }
 
 }  // namespace framepipe

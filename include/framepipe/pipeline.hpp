@@ -18,6 +18,7 @@
 // from any thread, and from a signal handler (they only store to lock-free atomics).
 
 #include <framepipe/clock.hpp>
+#include <framepipe/cpu_meter.hpp>
 #include <framepipe/edge.hpp>
 #include <framepipe/report.hpp>
 #include <framepipe/source.hpp>
@@ -37,6 +38,9 @@ struct PipelineOptions {
     /// Clock for every timestamp and age; nullptr = default_clock() (steady_clock time, read cheaply). Must outlive
     /// the pipeline.
     const Clock* clock = nullptr;
+    /// Where the run's processor times come from (the report's `machine` figures, which the verdict weighs); nullptr =
+    /// system_cpu_meter(). Must outlive the pipeline.
+    const CpuMeter* cpu_meter = nullptr;
     /// Capacity of edges whose EdgeOptions leave it unset. Two frames per edge keep every stage busy (measured:
     /// perf/video_jobs runs no faster with 3 or 4) while bounding memory and, for live input, latency.
     std::size_t default_capacity = 2;

@@ -4,8 +4,8 @@
 //
 // Accounting invariants, checked at the end of every run (RunReport::balanced()):
 //   per edge:   pushed == delivered + dropped (every cause) + queued
-//   per branch: captured == passed by the branch's last stage + dropped on the way there (every cause, every edge and
-//               stage from the source to it) + still queued there. A linear chain is one branch; the source's own
+//   per branch: captured == passed by the branch's last stage + dropped, filtered and rejected on the way there (every
+//               cause, every edge and stage from the source to it) + still queued there. A linear chain is one branch; the source's own
 //               delivered and dropped are its main branch's (from the source, each stage's first consumer).
 
 #include <framepipe/clock.hpp>
@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace framepipe {
@@ -41,6 +42,7 @@ struct EdgeReport : EdgeCounts {
     Overflow overflow = Overflow::block;
     std::optional<Duration> max_age;
     double full_share = 0;        // share of timeline samples in which the edge was full (0..1)
+    double empty_share = 0;       // ... and empty: its consumer had nothing to do
 };
 
 /// What a stage has done with its frames.
@@ -66,10 +68,13 @@ struct StageCounts {
             F{&StageCounts::processed, "processed", count, "Frames given to the stage.",
               "framepipe_stage_frames_processed_total"},
             F{&StageCounts::passed, "passed", count, "Frames the stage passed on."},
-            F{&StageCounts::filtered, "filtered", drop, "Frames the stage filtered out (Outcome::drop)."},
-            F{&StageCounts::rejected, "rejected", drop, "Frames the stage rejected (Outcome::reject or BadFrame)."},
+            F{&StageCounts::filtered, "filtered", filter,
+              "Frames the stage chose not to pass on (Outcome::drop: decimation, selection).",
+              "framepipe_stage_frames_filtered_total"},
+            F{&StageCounts::rejected, "rejected", reject, "Frames the stage rejected as bad data (Outcome::reject or BadFrame).",
+              "framepipe_stage_frames_rejected_total"},
             F{&StageCounts::failed, "failed", drop, "Frames on which process() threw: the run ended with an error."},
-            F{&StageCounts::ended, "ended", drop, "Frames on which the stage asked for the end of the stream."},
+            F{&StageCounts::ended, "ended", filter, "Frames on which the stage asked for the end of the stream."},
             F{&StageCounts::discarded, "discarded", drop, "Held frames thrown away because the run was aborted."},
             F{&StageCounts::held, "held", level, "Frames held (Outcome::hold) and not yet flushed."},
             F{&StageCounts::flushed, "flushed", count, "Held frames passed on by flush()."},
@@ -89,11 +94,14 @@ struct StageCounts {
                                                  "framepipe_stage_busy_seconds_total"}};
     }
     static constexpr DropGroup drops() {
-        return {"dropped", "framepipe_stage_frames_dropped_total", "Frames the stage filtered, rejected or ended on.",
-                false};
+        return {"dropped", "framepipe_stage_frames_dropped_total",
+                "Frames lost in the stage: it failed on them, or they were discarded by an abort.", true};
     }
 
+    /// Lost (failed, discarded); chosen not to pass on (filtered, ended); refused as bad data (rejected).
     [[nodiscard]] std::uint64_t dropped() const noexcept { return sum_of_drops(*this); }
+    [[nodiscard]] std::uint64_t filtered_total() const noexcept { return sum_of(*this, CounterRole::filter); }
+    [[nodiscard]] std::uint64_t rejected_total() const noexcept { return sum_of(*this, CounterRole::reject); }
 };
 
 /// A stage's identity and settings, its counts (StageCounts) and its timings.
@@ -117,8 +125,9 @@ struct SourceCounts {
     std::uint64_t dropped_at_capture = 0;  // read but never entered the pipeline (no free frame for a live source)
     std::uint64_t skipped_by_source = 0;   // never read: gaps in the source's own frame numbers (not in captured)
     std::uint64_t reconnects = 0;          // supervised sources: times the signal was lost
+    std::uint64_t stalls = 0;              // live sources: times nothing arrived for over a second too long
     Duration active_time{};                // from the first capture to the last delivery
-    Duration time_lost{};                  // supervised sources: total time without signal
+    Duration time_lost{};                  // live sources: total time without signal (reconnecting, or stalled)
 
     static constexpr auto counters() {
         using F = CounterField<SourceCounts>;
@@ -135,6 +144,10 @@ struct SourceCounts {
               "framepipe_source_frames_skipped_by_source_total", false},
             F{&SourceCounts::reconnects, "reconnects", count, "Times the source's signal was lost and reopened.",
               "framepipe_source_reconnects_total"},
+            F{&SourceCounts::stalls, "stalls", count,
+              "Live sources: times nothing arrived for over 1 s longer than the media time between frames (counted in "
+              "time_lost).",
+              "framepipe_source_stalls_total", false},
         };
     }
     static constexpr auto times() {
@@ -152,6 +165,7 @@ struct SourceCounts {
 struct SourceReport : SourceCounts {
     std::string name;
     bool live = false;
+    double stated_fps = 0;                 // the rate the source says it delivers at; 0 when it does not say
     std::optional<std::int64_t> expected_frames;  // what the source said it holds (for progress; may be wrong)
     bool expected_is_estimate = false;
     std::uint32_t pool_capacity = 0;       // frames this source may have alive at once
@@ -171,18 +185,26 @@ struct SourceReport : SourceCounts {
     [[nodiscard]] std::vector<std::size_t> branch_ends() const;
     /// The main branch's last stage: from the first stage the pipeline declares, each stage's first consumer.
     [[nodiscard]] std::size_t main_branch_end() const noexcept { return main_branch; }
-    /// Drops of this source's frames on the way to stages[end] (the source's own, and every edge and stage of the
-    /// branch), and frames still queued or held there.
+    /// This source's frames that did not reach stages[end], by what happened to them on the way (the source's own
+    /// counts, and every edge and stage of the branch): lost (dropped), chosen not to pass on (filtered), refused as bad
+    /// data (rejected); and frames still queued or held there.
     [[nodiscard]] std::uint64_t dropped_on_branch(std::size_t end) const;
+    [[nodiscard]] std::uint64_t filtered_on_branch(std::size_t end) const;
+    [[nodiscard]] std::uint64_t rejected_on_branch(std::size_t end) const;
     [[nodiscard]] std::uint64_t queued_on_branch(std::size_t end) const;
-    /// dropped_on_branch() and queued_on_branch() of the main branch (of the chain, when it is a line).
+    /// The same, of the main branch (of the chain, when it is a line).
     [[nodiscard]] std::uint64_t dropped() const noexcept;
+    [[nodiscard]] std::uint64_t filtered() const noexcept;
+    [[nodiscard]] std::uint64_t rejected() const noexcept;
     [[nodiscard]] std::uint64_t queued() const noexcept;
+    /// Frames whose fate on the main branch is settled: delivered, dropped, filtered or rejected.
+    [[nodiscard]] std::uint64_t settled() const noexcept { return delivered + dropped() + filtered() + rejected(); }
     /// Frames passed on with damaged pixels, and frames an output could not write, over every stage.
     [[nodiscard]] std::uint64_t damaged() const noexcept;
     [[nodiscard]] std::uint64_t unwritten() const noexcept;
     [[nodiscard]] double fps() const noexcept;
-    /// Every edge balanced, and per branch: captured == passed at its end + dropped on it + still queued on it.
+    /// Every edge balanced, and per branch: captured == passed at its end + dropped, filtered and rejected on it + still
+    /// queued on it.
     [[nodiscard]] bool balanced() const noexcept;
 };
 
@@ -199,6 +221,37 @@ struct TimelineSource {
 struct TimelineSample {
     Duration at{};                         // since the run started
     std::vector<TimelineSource> sources;
+};
+
+/// The machine during the run, from the pipeline's CpuMeter: processors in use on average over the run.
+struct MachineReport {
+    std::size_t cores = 0;       // processors online
+    double busy_cores = 0;       // every process's work, in processors (0..cores)
+    double process_cores = 0;    // this process's work, in processors
+    /// What other processes took: busy_cores - process_cores, never below 0.
+    [[nodiscard]] double other_cores() const noexcept { return busy_cores > process_cores ? busy_cores - process_cores : 0; }
+};
+
+/// What the verdict names as the limit of a run or of one input.
+enum class LimitKind {
+    source_pace,      // nothing limits: a live source sets the pace
+    stage,            // a stage's work (serial: one core at most; parallel: its workers)
+    decoder,          // the decode stage
+    writer,           // a stage that waits on its disk or encoder (a blocking output)
+    input,            // reading the input: a stalled stream, a slow disk, demuxing
+    machine,          // every processor busy with this pipeline's work, no stage dominating
+    other_processes,  // every processor busy, a large part of it other processes' work
+};
+[[nodiscard]] std::string_view to_string(LimitKind kind) noexcept;
+[[nodiscard]] std::optional<LimitKind> parse_limit_kind(std::string_view text) noexcept;
+
+struct Limit {
+    LimitKind kind = LimitKind::source_pace;
+    std::string source;  // the input it applies to; empty: the whole run
+    std::string stage;   // the stage named (the costliest one for machine and other_processes); may be empty
+    std::string branch;  // with branches: the last stage of the branch the stage is on (empty: shared by all)
+    std::string figure;  // the measured figure it was decided on, in words
+    std::string advice;  // one concrete thing to try
 };
 
 struct RunError {
@@ -221,7 +274,9 @@ struct RunReport {
     std::optional<RunError> error;
     Duration timeline_interval{};
     std::vector<TimelineSample> timeline;
-    std::string verdict;            // the bottleneck verdict (see bottleneck_verdict)
+    std::optional<MachineReport> machine;  // none when the processor times could not be read
+    std::vector<Limit> limits;      // what limits the run: one for the whole run, or one per input (see diagnose)
+    std::string verdict;            // the verdict in words (see bottleneck_verdict)
 
     [[nodiscard]] bool ok() const noexcept { return !error.has_value(); }
     [[nodiscard]] bool balanced() const noexcept;
@@ -251,12 +306,28 @@ private:
 
 namespace framepipe {
 
+/// Where and why frames of a source were lost, filtered or rejected: one entry per place (edge or stage) and cause,
+/// most first. Over every branch.
+struct FrameLoss {
+    CounterRole kind = CounterRole::drop;  // drop, filter or reject
+    std::string where;                     // "a -> b" for an edge, "'stage'" for a stage, "capture" for the source
+    std::string cause;                     // the counter's key: "oldest", "expired", "filtered", ...
+    std::string why;                       // in words: "the edge was full, the oldest frame evicted (drop_oldest)"
+    std::uint64_t frames = 0;
+};
+[[nodiscard]] std::vector<FrameLoss> losses_of(const SourceReport& source);
+
 /// The end-of-run summary as a table a person reads: per source its totals, then one row per edge and per stage,
 /// then the verdict.
 [[nodiscard]] std::string format_summary(const RunReport& report);
 
-/// One or two sentences a user can act on: which stage limits throughput and how busy it is, which edge is full most
-/// of the time, where frames were dropped, and what to try. Computed from a finished report.
+/// What limits a finished run, decided from what was measured: each stage's busy share of the workers it may use, the
+/// machine's processors and the share other processes took, which side of each edge waited, a live source's own rate,
+/// stalls, and drops by cause. One limit for the whole run when the machine is the limit; otherwise one per input.
+[[nodiscard]] std::vector<Limit> diagnose(const RunReport& report);
+
+/// The verdict in words: per limit what it is, the figure it was decided on and one thing to try, then where frames
+/// were lost and why. Computed from a finished report (its limits, or diagnose() when it has none).
 [[nodiscard]] std::string bottleneck_verdict(const RunReport& report);
 
 }  // namespace framepipe

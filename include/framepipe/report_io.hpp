@@ -1,5 +1,5 @@
 #pragma once
-// Reports on disk: JSON for scripts (schema: include/framepipe/report.schema.json, "framepipe-report/2"), and a
+// Reports on disk: JSON for scripts (schema: include/framepipe/report.schema.json, "framepipe-report/3"), and a
 // self-contained HTML page with charts for people (latency over time, where each frame's time goes per stage, edge
 // depths and stage load over time), and the other outputs in `report_outputs`. `framepipe run --report run.json` writes
 // them all; `framepipe report run.json` reads the JSON back and writes the others again.
@@ -16,7 +16,7 @@
 
 namespace framepipe {
 
-inline constexpr const char* kReportSchema = "framepipe-report/2";
+inline constexpr const char* kReportSchema = "framepipe-report/3";
 
 [[nodiscard]] std::string report_to_json(const RunReport& report);
 /// Throws Error naming the file when it cannot be written.

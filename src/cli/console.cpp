@@ -65,13 +65,14 @@ std::string Progress::live_table(const RunReport& snapshot, double seconds) {
     last_busy_.resize(snapshot.sources.size());
     for (std::size_t i = 0; i < snapshot.sources.size(); ++i) {
         const SourceReport& s = snapshot.sources[i];
-        out += fmt::format("{}: {} in, {} out, {} dropped, end-to-end p50 {:.1f} ms p99 {:.1f} ms, {:.0f} ms behind real time\n",
-                           s.name, s.captured, s.delivered, s.dropped(),
+        out += fmt::format("{}: {} in, {} delivered, {} filtered, {} rejected, {} dropped, end-to-end p50 {:.1f} ms p99 "
+                           "{:.1f} ms, {:.0f} ms behind real time\n",
+                           s.name, s.captured, s.delivered, s.filtered(), s.rejected(), s.dropped(),
                            in_ms(s.end_to_end.p50),
                            in_ms(s.end_to_end.p99),
                            in_ms(s.behind_real_time));
-        out += fmt::format("  {:<16} {:>7} {:>17} {:>6} {:>7} {:>8}\n", "stage", "fps", "service p50/p99", "busy",
-                           "queue", "dropped");
+        out += fmt::format("  {:<16} {:>7} {:>17} {:>6} {:>7} {:>8} {:>8}\n", "stage", "fps", "service p50/p99", "busy",
+                           "queue", "filtered", "dropped");
         last_processed_[i].resize(s.stages.size(), 0);
         last_busy_[i].resize(s.stages.size(), 0);
         for (std::size_t k = 0; k < s.stages.size(); ++k) {
@@ -81,12 +82,12 @@ std::string Progress::live_table(const RunReport& snapshot, double seconds) {
             const double busy_s = in_seconds(st.busy);
             const double busy = seconds > 0 ? (busy_s - last_busy_[i][k]) / (seconds * static_cast<double>(std::max<std::size_t>(st.concurrency, 1))) : 0;
             last_busy_[i][k] = busy_s;
-            out += fmt::format("  {:<16} {:>7.1f} {:>17} {:>5.0f}% {:>7} {:>8}\n", st.name, fps,
+            out += fmt::format("  {:<16} {:>7.1f} {:>17} {:>5.0f}% {:>7} {:>8} {:>8}\n", st.name, fps,
                                fmt::format("{:.1f} / {:.1f} ms",
                                            in_ms(st.service.p50),
                                            in_ms(st.service.p99)),
                                100 * std::clamp(busy, 0.0, 1.0), fmt::format("{}/{}", s.edges[k].queued, s.edges[k].capacity),
-                               st.dropped() + s.edges[k].dropped());
+                               st.filtered_total(), st.dropped() + s.edges[k].dropped());
         }
     }
     return out;
@@ -99,7 +100,7 @@ void Progress::update(const RunReport& snapshot) {
     std::lock_guard guard(mutex_);
     std::uint64_t done = 0, dropped = 0;
     for (const SourceReport& s : snapshot.sources) {
-        done += s.delivered + s.dropped();
+        done += s.settled();
         dropped += s.dropped();
     }
     const auto now = std::chrono::steady_clock::now();
@@ -151,7 +152,7 @@ void Progress::update(const RunReport& snapshot) {
     }
     if (snapshot.sources.size() > 1) {
         line += "  |";
-        for (const SourceReport& s : snapshot.sources) line += fmt::format(" {} {}", s.name, s.delivered + s.dropped());
+        for (const SourceReport& s : snapshot.sources) line += fmt::format(" {} {}", s.name, s.settled());
     }
     std::lock_guard lock(g_console);
     erase_display();

@@ -228,7 +228,8 @@ int run(const RunArgs& args) {
 
 int report_command(const std::string& path, std::string html) {
     RunReport report = read_report_json(path);
-    report.verdict = bottleneck_verdict(report);  // with this version's analysis
+    report.limits = diagnose(report);  // with this version's analysis
+    report.verdict = bottleneck_verdict(report);
     std::fputs(format_summary(report).c_str(), stdout);
     const std::string title = std::filesystem::path(path).filename().string();
     if (html.empty()) html = report_output_path(path, ".html");
@@ -484,7 +485,7 @@ int main(int argc, char** argv) {
                    "DOT instead (... --dry-run=dot | dot -Tsvg -o graph.svg)")
         ->check(CLI::IsMember({"text", "dot"}));
     run_cmd->add_option("--report", run_args.report_path,
-                        "Write the run report as JSON (schema framepipe-report/2) and, next to it, an HTML page of charts");
+                        "Write the run report as JSON (schema framepipe-report/3) and, next to it, an HTML page of charts");
     run_cmd->add_option("--trace", run_args.trace_path,
                         "Write a Chrome trace-event file (chrome://tracing, Perfetto): a slice per frame per stage");
     run_cmd->add_flag("-q,--quiet", run_args.quiet, "No progress line, only warnings and the summary");

@@ -23,6 +23,19 @@ using detail::rethrow_with_context;
 
 namespace {
 
+// The machine over a run: processors busy on average (every process's, this process's) between two readings.
+MachineReport machine_between(const CpuTimes& start, const CpuTimes& end, Duration wall) {
+    MachineReport m;
+    m.cores = end.cores;
+    const double total = in_seconds(end.machine_total - start.machine_total);
+    if (total > 0)
+        m.busy_cores = std::clamp(in_seconds(end.machine_busy - start.machine_busy) / total, 0.0, 1.0) *
+                       static_cast<double>(m.cores);
+    if (wall > Duration::zero())
+        m.process_cores = std::max(in_seconds(end.process - start.process) / in_seconds(wall), 0.0);
+    return m;
+}
+
 template <class F>
 void close_quietly(F&& close, const std::string& what) noexcept {
     try {
@@ -214,6 +227,8 @@ RunReport Pipeline::run() {
     const Clock& clock = impl.clock;  // drain timeout, progress, timeline and the run's duration: the run's clock
     const TimePoint started = clock.now();
     const TimePoint origin = started;
+    const CpuMeter& cpu_meter = impl.options.cpu_meter != nullptr ? *impl.options.cpu_meter : system_cpu_meter();
+    const std::optional<CpuTimes> cpu_at_start = cpu_meter.read();
     std::unique_ptr<detail::TraceLog> trace;
     if (!impl.options.trace_path.empty() && impl.options.profile)
         trace = std::make_unique<detail::TraceLog>(impl.options.trace_limit);
@@ -298,6 +313,8 @@ RunReport Pipeline::run() {
         report.drain_timed_out = drain_timed_out;
         report.wall_time = clock.now() - started;
         report.threads = scheduler.threads();
+        if (const std::optional<CpuTimes> cpu_at_end = cpu_meter.read(); cpu_at_start && cpu_at_end)
+            report.machine = machine_between(*cpu_at_start, *cpu_at_end, report.wall_time);
         impl.sample_timeline(run, origin);  // the final state
         impl.finish_report(report);
         for (auto& chain : impl.chains) chain->runners.clear();  // their nodes belong to the scheduler

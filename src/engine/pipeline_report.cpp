@@ -18,6 +18,7 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         static_cast<SourceCounts&>(source) = chain.state.counts.snapshot();
         source.name = chain.state.info.name;
         source.live = chain.state.info.live;
+        source.stated_fps = chain.state.info.fps;
         source.expected_frames = chain.state.info.frame_count;
         source.expected_is_estimate = chain.state.info.frame_count_estimated;
         if (chain.state.pool) {
@@ -126,15 +127,18 @@ void Pipeline::Impl::finish_report(RunReport& report) const {
             stage.utilisation = std::clamp(stage.utilisation, 0.0, 1.0);
         }
         for (std::size_t e = 0; e < s.edges.size(); ++e) {
-            std::size_t full = 0, samples = 0;
+            std::size_t full = 0, empty = 0, samples = 0;
             for (const TimelineSample& sample : timeline) {
                 if (c >= sample.sources.size() || e >= sample.sources[c].edge_depth.size()) continue;
                 ++samples;
                 full += sample.sources[c].edge_depth[e] >= s.edges[e].capacity;
+                empty += sample.sources[c].edge_depth[e] == 0;
             }
             s.edges[e].full_share = samples > 0 ? static_cast<double>(full) / static_cast<double>(samples) : 0;
+            s.edges[e].empty_share = samples > 0 ? static_cast<double>(empty) / static_cast<double>(samples) : 0;
         }
     }
+    report.limits = diagnose(report);
     report.verdict = bottleneck_verdict(report);
 }
 

@@ -69,6 +69,7 @@ void SourceRunner::note_arrival(const Frame& frame) noexcept {
         anchored_ = true;
     } else if (const std::int64_t stall = (arrival - last_arrival_) - (media - last_media_); stall > kStall) {
         chain_.counts.add<&SourceCounts::time_lost>(Duration{stall});
+        chain_.counts.add<&SourceCounts::stalls>();
         spdlog::warn("{}: nothing arrived for {:.1f} s (the input stalled); counted as time without signal",
                      chain_.info.name, static_cast<double>(stall) / 1e9);
         live_edge_ = offset;  // what came before the stall says nothing about now

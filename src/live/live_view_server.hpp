@@ -5,7 +5,7 @@
 //   GET /                 a page showing every stream, with links to the rest
 //   GET /stream.mjpg      the first stream as MJPEG (multipart/x-mixed-replace); ?name=<stream> picks another
 //   GET /snapshot.jpg     the newest picture as JPEG (?name= likewise); waits up to 2 s for one when none is recent
-//   GET /stats.json       the live report (framepipe-report/2 JSON, "finished": false)
+//   GET /stats.json       the live report (framepipe-report/3 JSON, "finished": false)
 //   GET /metrics          the live report, the viewers' and the server's counters in Prometheus text format
 //   GET /hls/<name>       a stream's HLS (add_stream's hls_playlist, written by a stream_out stage): the playlist by
 //                         its file name (application/vnd.apple.mpegurl, no-cache; 503 with Retry-After until it

@@ -34,14 +34,23 @@ std::vector<std::size_t> SourceReport::branch_ends() const {
     return ends;
 }
 
-std::uint64_t SourceReport::dropped_on_branch(std::size_t end) const {
-    std::uint64_t total = sum_of_drops<SourceCounts>(*this);
-    for (const std::size_t s : branch_to(end)) {
-        if (s < edges.size()) total += edges[s].dropped();
-        total += stages[s].dropped();
+namespace {
+
+// The fields with `role` of the source itself and of every edge and stage on the way to stages[end].
+std::uint64_t on_branch(const SourceReport& s, std::size_t end, CounterRole role) {
+    std::uint64_t total = sum_of<SourceCounts>(s, role);
+    for (const std::size_t i : s.branch_to(end)) {
+        if (i < s.edges.size()) total += sum_of<EdgeCounts>(s.edges[i], role);
+        total += sum_of<StageCounts>(s.stages[i], role);
     }
     return total;
 }
+
+}  // namespace
+
+std::uint64_t SourceReport::dropped_on_branch(std::size_t end) const { return on_branch(*this, end, CounterRole::drop); }
+std::uint64_t SourceReport::filtered_on_branch(std::size_t end) const { return on_branch(*this, end, CounterRole::filter); }
+std::uint64_t SourceReport::rejected_on_branch(std::size_t end) const { return on_branch(*this, end, CounterRole::reject); }
 
 std::uint64_t SourceReport::queued_on_branch(std::size_t end) const {
     std::uint64_t total = 0;
@@ -55,6 +64,12 @@ std::uint64_t SourceReport::queued_on_branch(std::size_t end) const {
 std::uint64_t SourceReport::dropped() const noexcept {
     if (main_branch >= stages.size()) return sum_of_drops<SourceCounts>(*this);
     return dropped_on_branch(main_branch_end());
+}
+std::uint64_t SourceReport::filtered() const noexcept {
+    return main_branch >= stages.size() ? 0 : filtered_on_branch(main_branch_end());
+}
+std::uint64_t SourceReport::rejected() const noexcept {
+    return main_branch >= stages.size() ? 0 : rejected_on_branch(main_branch_end());
 }
 
 std::uint64_t SourceReport::queued() const noexcept {
@@ -82,9 +97,11 @@ double SourceReport::fps() const noexcept {
 bool SourceReport::balanced() const noexcept {
     if (!std::all_of(edges.begin(), edges.end(), [](const EdgeReport& e) { return e.balanced(); })) return false;
     if (main_branch >= stages.size()) return captured == delivered + dropped();
-    if (captured != delivered + dropped() + queued()) return false;
+    if (captured != settled() + queued()) return false;
     for (const std::size_t end : branch_ends())
-        if (captured != stages[end].passed + dropped_on_branch(end) + queued_on_branch(end)) return false;
+        if (captured != stages[end].passed + dropped_on_branch(end) + filtered_on_branch(end) + rejected_on_branch(end) +
+                            queued_on_branch(end))
+            return false;
     return true;
 }
 

@@ -101,17 +101,30 @@ std::string breakdown_chart(const SourceReport& s) {
 }
 
 std::string table(const SourceReport& s) {
-    std::string out = R"(<table><tr><th>stage</th><th>workers</th><th>processed</th><th>dropped</th><th>service p50 / p99 ms</th><th>wait p50 / p99 ms</th><th>busy</th><th>fps</th></tr>)";
+    std::string out = R"(<table><tr><th>stage</th><th>workers</th><th>processed</th><th>filtered</th><th>rejected</th><th>dropped</th><th>service p50 / p99 ms</th><th>wait p50 / p99 ms</th><th>busy</th><th>fps</th></tr>)";
     for (const StageReport& st : s.stages)
-        out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} / {:.2f}</td><td>{:.2f} / {:.2f}</td><td>{:.0f}%</td><td>{:.1f}</td></tr>",
-                           html_escaped(st.name), st.concurrency, st.processed, st.dropped(), in_ms(st.service.p50),
+        out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} / {:.2f}</td><td>{:.2f} / {:.2f}</td><td>{:.0f}%</td><td>{:.1f}</td></tr>",
+                           html_escaped(st.name), st.concurrency, st.processed, st.filtered_total(), st.rejected_total(),
+                           st.dropped(), in_ms(st.service.p50),
                            in_ms(st.service.p99), in_ms(st.wait.p50), in_ms(st.wait.p99), 100 * st.utilisation, st.fps);
     out += R"(</table><table><tr><th>edge</th><th>capacity</th><th>policy</th><th>pushed</th><th>dropped</th><th>peak</th><th>full</th><th>producer blocked</th></tr>)";
     for (const EdgeReport& e : s.edges)
         out += fmt::format("<tr><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}%</td><td>{:.2f} s</td></tr>",
                            html_escaped(e.from), html_escaped(e.to), e.capacity, to_string(e.overflow), e.pushed, e.dropped(),
                            e.peak_depth, 100 * e.full_share, in_seconds(e.blocked_time));
-    return out + "</table>";
+    out += "</table>";
+    const std::vector<FrameLoss> losses = losses_of(s);
+    if (!losses.empty()) {
+        out += "<ul class=\"losses\">";
+        for (const FrameLoss& loss : losses)
+            out += fmt::format("<li><b>{} {}</b> at {}: {}</li>", loss.frames,
+                               loss.kind == CounterRole::drop     ? "dropped"
+                               : loss.kind == CounterRole::filter ? "filtered"
+                                                                  : "rejected",
+                               html_escaped(loss.where), html_escaped(loss.why));
+        out += "</ul>";
+    }
+    return out;
 }
 
 }  // namespace
@@ -128,10 +141,11 @@ void write_report_html(const RunReport& report, const std::string& path, const s
         body += fmt::format("<div class=\"verdict\"><b>Verdict.</b> {}</div>", verdict);
     }
     if (report.error) body += fmt::format("<div class=\"error\"><b>Error.</b> {}</div>", html_escaped(report.error->describe()));
-    body += "<table><tr><th>input</th><th>kind</th><th>captured</th><th>delivered</th><th>dropped</th><th>fps</th><th>end-to-end p50 / p99 / max ms</th></tr>";
+    body += "<table><tr><th>input</th><th>kind</th><th>captured</th><th>delivered</th><th>filtered</th><th>rejected</th><th>dropped</th><th>fps</th><th>end-to-end p50 / p99 / max ms</th></tr>";
     for (const SourceReport& s : report.sources)
-        body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.1f} / {:.1f} / {:.1f}</td></tr>",
-                            html_escaped(s.name), s.live ? "live" : "file", s.captured, s.delivered, s.dropped(), s.fps(),
+        body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.1f} / {:.1f} / {:.1f}</td></tr>",
+                            html_escaped(s.name), s.live ? "live" : "file", s.captured, s.delivered, s.filtered(),
+                            s.rejected(), s.dropped(), s.fps(),
                             in_ms(s.end_to_end.p50), in_ms(s.end_to_end.p99), in_ms(s.end_to_end.max));
     body += "</table>";
 
@@ -201,7 +215,7 @@ svg {{ display: block; margin: 10px 0; }}
 .grid {{ stroke: #eee; }}
 </style></head><body>
 {}
-<p class="meta">Made by framepipe from its run report (framepipe-report/2).</p>
+<p class="meta">Made by framepipe from its run report (framepipe-report/3).</p>
 </body></html>
 )",
                                          html_escaped(title), body);

@@ -57,8 +57,12 @@ void read_counts(const json& node, Counts& counts) {
     constexpr DropGroup group = Counts::drops();
     for (const auto& field : Counts::counters()) {
         const bool grouped = field.role == CounterRole::drop && !group.json_group.empty();
-        const json& holder = grouped ? node.at(std::string(group.json_group)) : node;
         const std::string key(field.key);
+        // Before framepipe-report/3 the drop group also held the frames a stage filtered, rejected or ended on.
+        const bool moved = !grouped && !group.json_group.empty() && !node.contains(key) &&
+                           node.contains(std::string(group.json_group)) &&
+                           node.at(std::string(group.json_group)).contains(key);
+        const json& holder = grouped || moved ? node.at(std::string(group.json_group)) : node;
         counts.*field.member = field.required ? holder.at(key).get<std::uint64_t>()
                                               : holder.value(key, std::uint64_t{0});  // absent before it existed
     }
@@ -76,6 +80,10 @@ void make_displayable(json& node) {
     }
 }
 
+bool is_report_schema(const std::string& schema) {
+    return schema == kReportSchema || schema == "framepipe-report/2" || schema == "framepipe-report/1";
+}
+
 }  // namespace
 
 std::string report_to_json(const RunReport& report) {
@@ -89,6 +97,20 @@ std::string report_to_json(const RunReport& report) {
     root["threads"] = report.threads;
     root["balanced"] = report.balanced();
     root["verdict"] = report.verdict;
+    root["machine"] = report.machine ? json{{"cores", report.machine->cores},
+                                            {"busy_cores", report.machine->busy_cores},
+                                            {"process_cores", report.machine->process_cores},
+                                            {"other_cores", report.machine->other_cores()}}
+                                     : json(nullptr);
+    json limits = json::array();
+    for (const Limit& l : report.limits)
+        limits.push_back({{"kind", std::string(to_string(l.kind))},
+                          {"source", l.source},
+                          {"stage", l.stage},
+                          {"branch", l.branch},
+                          {"figure", l.figure},
+                          {"advice", l.advice}});
+    root["limits"] = limits;
     if (report.error)
         root["error"] = {{"source", report.error->source},
                          {"stage", report.error->stage},
@@ -102,10 +124,13 @@ std::string report_to_json(const RunReport& report) {
         json src;
         src["name"] = s.name;
         src["live"] = s.live;
+        src["stated_fps"] = s.stated_fps;
         src["expected_frames"] = s.expected_frames ? json(*s.expected_frames) : json(nullptr);
         src["expected_is_estimate"] = s.expected_is_estimate;
         write_counts<SourceCounts>(src, s);
         src["dropped"] = s.dropped();
+        src["filtered"] = s.filtered();
+        src["rejected"] = s.rejected();
         src["queued"] = s.queued();
         src["fps"] = s.fps();
         src["pool"] = {{"capacity", s.pool_capacity}, {"peak", s.pool_peak}};
@@ -125,6 +150,7 @@ std::string report_to_json(const RunReport& report) {
                          {"max_age_ms", e.max_age ? json(in_ms(*e.max_age)) : json(nullptr)}};
             write_counts<EdgeCounts>(edge, e);
             edge["full_share"] = e.full_share;
+            edge["empty_share"] = e.empty_share;
             edges.push_back(std::move(edge));
         }
         src["edges"] = edges;
@@ -185,7 +211,7 @@ RunReport read_report_json(const std::string& path) {
     } catch (const json::parse_error& e) {
         throw ConfigError(fmt::format("'{}' is not JSON: {}", path, e.what()));
     }
-    if (!root.is_object() || (root.value("schema", "") != kReportSchema && root.value("schema", "") != "framepipe-report/1"))
+    if (!root.is_object() || (!is_report_schema(root.value("schema", ""))))
         throw ConfigError(fmt::format("'{}' is not a framepipe report ({} expected)", path, kReportSchema));
     try {
         RunReport r;
@@ -196,6 +222,20 @@ RunReport read_report_json(const std::string& path) {
         r.profiled = root.at("profiled");
         r.threads = root.at("threads");
         r.verdict = root.at("verdict");
+        if (root.contains("machine") && !root.at("machine").is_null()) {  // from framepipe-report/3
+            const json& m = root.at("machine");
+            r.machine = MachineReport{m.at("cores"), m.at("busy_cores"), m.at("process_cores")};
+        }
+        for (const json& l : root.value("limits", json::array())) {
+            Limit limit;
+            limit.kind = parse_limit_kind(l.at("kind").get<std::string>()).value_or(LimitKind::stage);
+            limit.source = l.at("source");
+            limit.stage = l.at("stage");
+            limit.branch = l.at("branch");
+            limit.figure = l.at("figure");
+            limit.advice = l.at("advice");
+            r.limits.push_back(std::move(limit));
+        }
         if (!root.at("error").is_null()) {
             const json& e = root.at("error");
             r.error = RunError{e.at("source"), e.at("stage"),
@@ -207,6 +247,7 @@ RunReport read_report_json(const std::string& path) {
             SourceReport s;
             s.name = src.at("name");
             s.live = src.at("live");
+            s.stated_fps = src.value("stated_fps", 0.0);
             if (!src.at("expected_frames").is_null()) s.expected_frames = src.at("expected_frames").get<std::int64_t>();
             s.expected_is_estimate = src.at("expected_is_estimate");
             read_counts<SourceCounts>(src, s);
@@ -233,6 +274,7 @@ RunReport read_report_json(const std::string& path) {
                 if (!e.at("max_age_ms").is_null()) edge.max_age = from_ms(e.at("max_age_ms"));
                 read_counts<EdgeCounts>(e, edge);
                 edge.full_share = e.at("full_share");
+                edge.empty_share = e.value("empty_share", 0.0);
                 s.edges.push_back(edge);
             }
             for (const json& st : src.at("stages")) {

@@ -104,8 +104,14 @@ std::string report_to_prometheus(const RunReport& report) {
         double (*value)(const SourceReport&);
     };
     static const SourceMetric per_source[] = {
-        {"framepipe_source_frames_dropped_total", "counter", "Frames dropped anywhere (every cause).",
+        {"framepipe_source_frames_dropped_total", "counter",
+         "Frames of the main branch lost (overflow, maximum age, stop, error), every cause.",
          [](const SourceReport& s) { return double(s.dropped()); }},
+        {"framepipe_source_frames_filtered_total", "counter",
+         "Frames of the main branch a stage chose not to pass on (not loss).",
+         [](const SourceReport& s) { return double(s.filtered()); }},
+        {"framepipe_source_frames_rejected_total", "counter", "Frames of the main branch refused as bad data.",
+         [](const SourceReport& s) { return double(s.rejected()); }},
         {"framepipe_source_ended_early", "gauge", "1 when the input ended before its natural end (read error, cut short).",
          [](const SourceReport& s) { return s.ended_early.empty() ? 0.0 : 1.0; }},
         {"framepipe_source_signal_lost", "gauge", "1 while the source has no signal.",

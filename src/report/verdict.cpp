@@ -1,130 +1,346 @@
-// The bottleneck verdict: from a finished report, which stage limits throughput, how busy it is, which edge was full
-// most of the time, where frames were dropped, and what to try.
+// The verdict: what limits a finished run, decided from what was measured, and the same in words.
+//
+// The order of the questions is the order in which one limit hides another:
+//   1. Were the machine's processors all busy? Then the machine is the limit, or other processes are when they took a
+//      large part of it, or one stage is when it did most of the work. A stage whose input was full while it was
+//      idle waited for a processor: it is named as starved by the stage that did most of the work, never as the limit.
+//   2. Otherwise, per input: did a live input stall or lose its signal for a large part of the run? Then the input.
+//   3. Were frames lost at an edge (overflow, maximum age)? Then the stage behind that edge could not keep up.
+//   4. Was a stage busy most of the time it may use (its workers)? Then that stage: the decoder, a writer waiting on
+//      its disk or encoder, or a stage's own work. With branches, the branch it is on.
+//   5. Otherwise a live input sets the pace (nothing limits), and a file's reading does.
 #include <framepipe/report.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
+#include <array>
+#include <map>
 
 namespace framepipe {
 namespace {
 
-std::string percent(double share) { return fmt::format("{:.0f}%", 100.0 * share); }
+constexpr double kSaturated = 0.85;     // share of the processors busy for the machine to be the limit
+constexpr double kOthers = 0.25;        // share of the processors other processes must take to be the limit
+constexpr double kDominant = 0.6;       // share of the stages' work one stage must do to be named on a full machine
+constexpr double kBusyFile = 0.6;       // busy share of its workers for a stage to limit a file input
+constexpr double kBusyLive = 0.9;       // ... a live input (below it, the stage keeps up with the source)
+constexpr double kStalled = 0.15;       // share of a live input's time without frames for the input to be the limit
+constexpr double kStarved = 0.3;        // a stage busier than this is not waiting for a processor
 
-std::string advice_for(const StageReport& stage, std::size_t threads) {
-    if (stage.name == "decode")
-        return stage.parallel ? "more cores, or a cheaper input (lower resolution or bit rate)"
-                              : "decoding is in order per input: give it threads (--set source.decode_threads=2) when "
-                                "there are fewer inputs than cores, or run several inputs at once";
-    if (stage.blocking_io)
-        return "it waits on disk or an encoder: a faster preset or codec, a faster disk, or, for live input, "
-               "overflow: drop_oldest on its edge";
-    if (!stage.parallel)
-        return "it is serial and can use one core at most: make its work cheaper (smaller frames before it), or run "
-               "it in parallel if it does not need frames one at a time";
-    if (stage.concurrency < threads)
-        return fmt::format("give it more workers (it has {} of {} threads), or make frames smaller before it",
-                           stage.concurrency, threads);
-    return "it already runs on every core: make frames smaller before it (resize earlier), or use a cheaper setting";
+constexpr std::array kLimitNames = {
+    std::pair{LimitKind::source_pace, "source_pace"}, std::pair{LimitKind::stage, "stage"},
+    std::pair{LimitKind::decoder, "decoder"},         std::pair{LimitKind::writer, "writer"},
+    std::pair{LimitKind::input, "input"},             std::pair{LimitKind::machine, "machine"},
+    std::pair{LimitKind::other_processes, "other_processes"},
+};
+
+std::string percent(double share) { return fmt::format("{:.0f}%", 100.0 * std::clamp(share, 0.0, 1.0)); }
+std::string ms(Duration d) { return in_ms(d) < 10 ? fmt::format("{:.2f} ms", in_ms(d)) : fmt::format("{:.1f} ms", in_ms(d)); }
+std::string frames(std::uint64_t n) { return fmt::format("{} frame{}", n, n == 1 ? "" : "s"); }
+std::string workers_text(const StageReport& st) {
+    return fmt::format("{} {}", st.concurrency, st.concurrency == 1 ? "worker" : "workers");
+}
+
+LimitKind kind_of(const StageReport& st) {
+    if (st.name == "decode") return LimitKind::decoder;
+    if (st.blocking_io) return LimitKind::writer;
+    return LimitKind::stage;
+}
+
+std::string advice_for(const StageReport& st, std::size_t threads) {
+    switch (kind_of(st)) {
+    case LimitKind::decoder:
+        return st.parallel ? "a cheaper input (lower resolution or bit rate), or more processors"
+                           : "decoding is in order per input: give it threads (--set source.decode_threads=2) when there "
+                             "are fewer inputs than processors, or run several inputs at once";
+    case LimitKind::writer:
+        return "it waits on its disk or encoder: a faster disk, a faster preset or codec, or, for live input, overflow: "
+               "drop_oldest on the edge into it";
+    default:
+        if (!st.parallel)
+            return "it is serial, so it uses one processor at most: make its work cheaper (smaller frames before it), "
+                   "or run it in parallel if it does not need frames one at a time";
+        if (threads > 0 && st.concurrency < threads)
+            return fmt::format("give it more workers (it has {} of {} threads), or make frames smaller before it",
+                               st.concurrency, threads);
+        return "it already runs on every worker: make frames smaller before it (resize earlier), or use a cheaper setting";
+    }
+}
+
+// The branch a stage is on, named by the last stage of each branch through it; empty when every branch goes through
+// it (or there is one branch).
+std::string branch_of(const SourceReport& s, std::size_t stage) {
+    const std::vector<std::size_t> ends = s.branch_ends();
+    if (ends.size() <= 1) return {};
+    std::vector<std::string> through;
+    for (const std::size_t end : ends) {
+        const std::vector<std::size_t> path = s.branch_to(end);
+        if (std::find(path.begin(), path.end(), stage) != path.end()) through.push_back(s.stages[end].name);
+    }
+    if (through.size() == ends.size()) return {};
+    std::string names;
+    for (const std::string& name : through) names += (names.empty() ? "" : ", ") + name;
+    return names;
+}
+
+// The other branches' last stages, for a stage on one branch.
+std::string siblings_of(const SourceReport& s, std::size_t stage) {
+    std::string names;
+    for (const std::size_t end : s.branch_ends()) {
+        const std::vector<std::size_t> path = s.branch_to(end);
+        if (std::find(path.begin(), path.end(), stage) == path.end())
+            names += fmt::format("{}'{}'", names.empty() ? "" : ", ", s.stages[end].name);
+    }
+    return names;
+}
+
+// How the stage's input edge shows it: the producer waited, or the edge was full.
+std::string input_text(const SourceReport& s, std::size_t stage) {
+    if (stage >= s.edges.size()) return {};
+    const EdgeReport& e = s.edges[stage];
+    const double active = std::max(in_seconds(s.active_time), 1e-9);
+    const double blocked = in_seconds(e.blocked_time) / active;
+    if (blocked >= 0.3) return fmt::format("; '{}' waited {} of the time to hand frames to it", e.from, percent(blocked));
+    if (e.full_share >= 0.3) return fmt::format("; the edge into it was full {} of the time", percent(e.full_share));
+    return {};
+}
+
+Limit stage_limit(const RunReport& report, const SourceReport& s, std::size_t i, std::string figure) {
+    const StageReport& st = s.stages[i];
+    Limit limit{kind_of(st), s.name, st.name, branch_of(s, i), std::move(figure), advice_for(st, report.threads)};
+    if (!limit.branch.empty() && !s.live) {
+        const std::string siblings = siblings_of(s, i);
+        limit.figure += fmt::format("; the other branches ({}) wait for it, so the whole input goes at its pace", siblings);
+        limit.advice += fmt::format(
+            "; if this branch may lose frames, overflow: drop_oldest on its edge lets {} go at their own pace", siblings);
+    }
+    return limit;
+}
+
+std::string busy_figure(const StageReport& st) {
+    return fmt::format("busy {} of its {} ({} a frame, {:.1f} frames/s)", percent(st.utilisation), workers_text(st),
+                       ms(st.service.mean), st.fps);
+}
+
+// Per input, when the machine is not the limit (questions 2 to 5).
+Limit diagnose_source(const RunReport& report, const SourceReport& s) {
+    const double active = std::max(in_seconds(s.active_time), 1e-9);
+    // 2. A live input that stalled or lost its signal.
+    const double lost = in_seconds(s.time_lost) / std::max(active, in_seconds(report.wall_time));
+    if (s.live && (s.stalls > 0 || s.reconnects > 0) && lost >= kStalled)
+        return {LimitKind::input, s.name, {}, {},
+                fmt::format("nothing arrived for {:.1f} s of the run ({}: {} stall{}, {} reconnect{}); the stages had "
+                            "nothing to do meanwhile",
+                            in_seconds(s.time_lost), percent(lost), s.stalls, s.stalls == 1 ? "" : "s", s.reconnects,
+                            s.reconnects == 1 ? "" : "s"),
+                "check the camera and the network path to it; read_timeout bounds how long a stall lasts before the "
+                "source reconnects"};
+    // 3. Frames lost at an edge: the stage behind it could not keep up (a stop's discards are not its doing).
+    std::size_t lossy = s.edges.size();
+    std::uint64_t most = 0;
+    for (std::size_t i = 0; i < s.edges.size() && i < s.stages.size(); ++i) {
+        const EdgeReport& e = s.edges[i];
+        const std::uint64_t lost_here = e.dropped() - e.discarded;
+        if (lost_here > most) most = lost_here, lossy = i;
+    }
+    if (lossy < s.edges.size()) {
+        const EdgeReport& e = s.edges[lossy];
+        const StageReport& st = s.stages[lossy];
+        const bool expired = e.expired * 2 >= most;
+        const std::string cause =
+            expired ? fmt::format("older than max_age ({:.0f} ms) when it reached them", e.max_age ? in_ms(*e.max_age) : 0.0)
+                    : fmt::format("the edge was full ({})", to_string(e.overflow));
+        Limit limit = stage_limit(report, s, lossy,
+                                  fmt::format("{} of {} frames were dropped at {} -> {}: {}; '{}' was {}", most,
+                                              s.captured, e.from, e.to, cause, st.name, busy_figure(st)));
+        if (expired)
+            limit.advice = fmt::format("'{}' must take frames sooner than max_age: make it cheaper or give it more "
+                                       "workers, or raise max_age; {}",
+                                       st.name, limit.advice);
+        return limit;
+    }
+    // 4. The busiest stage, for the share of its workers' time it was busy (the furthest downstream of equals).
+    std::size_t busiest = s.stages.size();
+    for (std::size_t i = 0; i < s.stages.size(); ++i)
+        if (busiest == s.stages.size() || s.stages[i].utilisation >= s.stages[busiest].utilisation - 0.02) busiest = i;
+    if (busiest < s.stages.size() && s.stages[busiest].utilisation >= (s.live ? kBusyLive : kBusyFile))
+        return stage_limit(report, s, busiest, busy_figure(s.stages[busiest]) + input_text(s, busiest));
+    const std::string busiest_text =
+        busiest < s.stages.size()
+            ? fmt::format("the busiest stage, '{}', was busy {} of its {}", s.stages[busiest].name,
+                          percent(s.stages[busiest].utilisation), workers_text(s.stages[busiest]))
+            : std::string("no stages");
+    // 5. Nothing in the pipeline: the source.
+    const double captured_fps = s.captured > 1 ? static_cast<double>(s.captured - 1) / active : 0;
+    if (s.live)
+        return {LimitKind::source_pace, s.name, {}, {},
+                fmt::format("{:.1f} frames/s captured{}; {}", captured_fps,
+                            s.stated_fps > 0 ? fmt::format(" (it states {:.1f})", s.stated_fps) : std::string(),
+                            busiest_text),
+                "nothing to do for this input; the idle capacity can take more inputs"};
+    const double empty = s.edges.empty() ? 0.0 : s.edges.front().empty_share;
+    return {LimitKind::input, s.name, {}, {},
+            fmt::format("{:.1f} frames/s read; {}, and the edge from the source was empty {} of the time: reading the "
+                        "input (on the source's thread) sets the pace",
+                        captured_fps, busiest_text, percent(empty)),
+            "a faster disk or a cheaper container; several inputs at once use the idle processors"};
 }
 
 }  // namespace
 
+std::string_view to_string(LimitKind kind) noexcept {
+    for (const auto& [value, name] : kLimitNames)
+        if (value == kind) return name;
+    return "?";
+}
+
+std::optional<LimitKind> parse_limit_kind(std::string_view text) noexcept {
+    for (const auto& [value, name] : kLimitNames)
+        if (name == text) return value;
+    return std::nullopt;
+}
+
+std::vector<Limit> diagnose(const RunReport& report) {
+    if (report.sources.empty() || !report.profiled) return {};
+    const double wall = std::max(in_seconds(report.wall_time), 1e-9);
+    // 1. The machine. Without processor times (a report from an older version), the stages' own work stands in.
+    double stage_cores = 0;
+    std::map<std::string, Duration> work;  // per stage name, over every input: what runs on processors
+    for (const SourceReport& s : report.sources)
+        for (const StageReport& st : s.stages) {
+            if (st.blocking_io) continue;  // its time is spent waiting on I/O, not on a processor
+            stage_cores += in_seconds(st.busy) / wall;
+            work[st.name] += st.busy;
+        }
+    const bool several_inputs = report.sources.size() > 1;
+    const double cores = report.machine ? static_cast<double>(report.machine->cores) : static_cast<double>(report.threads);
+    const double busy = report.machine ? report.machine->busy_cores : stage_cores;
+    if (cores > 0 && busy >= kSaturated * cores && !work.empty()) {
+        const auto costliest = std::max_element(work.begin(), work.end(),
+                                                [](const auto& a, const auto& b) { return a.second < b.second; });
+        Duration all_work{};
+        for (const auto& [name, time] : work) all_work += time;
+        const double share = in_seconds(costliest->second) / std::max(in_seconds(all_work), 1e-9);
+        const std::string processors =
+            fmt::format("all {:.0f} processors were busy ({:.2f} on average)", cores, busy);
+        const std::string costliest_text =
+            fmt::format("'{}' did {} of the stages' work", costliest->first, percent(share));
+        Limit limit;
+        limit.stage = costliest->first;
+        const double others = report.machine ? report.machine->other_cores() : 0.0;
+        if (others >= kOthers * cores) {
+            limit.kind = LimitKind::other_processes;
+            limit.figure = fmt::format("{}, {:.2f} of them other processes' work and {:.2f} framepipe's", processors,
+                                       others, report.machine->process_cores);
+            limit.advice = "run it when the machine is idle, or give framepipe processors of its own (taskset, or a "
+                           "lower priority for the other work with nice)";
+        } else {
+            limit.figure = report.machine ? fmt::format("{}, {:.2f} of them framepipe's; {}", processors,
+                                                        report.machine->process_cores, costliest_text)
+                                          : fmt::format("{} with the stages' work; {}", processors, costliest_text);
+            // One stage doing most of the work is the limit on this machine; otherwise the machine is.
+            const StageReport* example = nullptr;
+            for (const SourceReport& s : report.sources)
+                for (const StageReport& st : s.stages)
+                    if (st.name == costliest->first && example == nullptr) example = &st;
+            if (share >= kDominant && example != nullptr) {
+                limit.kind = kind_of(*example);
+                limit.advice = advice_for(*example, report.threads);
+                // A stage whose input was full while it was idle waited for a processor: starved by the dominant
+                // stage, not slow itself. The one that waited most is named.
+                const SourceReport* starved_source = nullptr;
+                std::size_t starved = 0;
+                double most_waited = 0;
+                for (const SourceReport& s : report.sources)
+                    for (std::size_t i = 0; i < s.stages.size() && i < s.edges.size(); ++i) {
+                        const double waited = std::max(s.edges[i].full_share,
+                                                       in_seconds(s.edges[i].blocked_time) /
+                                                           std::max(in_seconds(s.active_time), 1e-9));
+                        if (s.stages[i].name != costliest->first && s.stages[i].utilisation < kStarved &&
+                            waited >= 0.3 && waited > most_waited)
+                            most_waited = waited, starved_source = &s, starved = i;
+                    }
+                if (starved_source != nullptr)
+                    limit.figure += fmt::format("; '{}'{} waited for a processor: busy {}{}",
+                                                starved_source->stages[starved].name,
+                                                several_inputs ? " of " + starved_source->name : "",
+                                                percent(starved_source->stages[starved].utilisation),
+                                                input_text(*starved_source, starved));
+            } else {
+                limit.kind = LimitKind::machine;
+                limit.advice = fmt::format("more processors, or less work per frame, '{}' first ({})", costliest->first,
+                                           example != nullptr && kind_of(*example) == LimitKind::decoder
+                                               ? "a lower resolution or bit rate input"
+                                               : "smaller frames before it, or a cheaper setting");
+            }
+        }
+        return {limit};
+    }
+    std::vector<Limit> limits;
+    for (const SourceReport& s : report.sources)
+        if (!s.stages.empty()) limits.push_back(diagnose_source(report, s));
+    return limits;
+}
+
 std::string bottleneck_verdict(const RunReport& report) {
     if (report.sources.empty()) return "Nothing ran.";
     if (!report.profiled) return "Profiling was off (profile: false), so no stage timings: only counts and drops.";
-    const double wall = std::max(in_seconds(report.wall_time), 1e-9);
-    // All the work the stages did, in cores: close to the thread count means the machine itself is the limit.
-    double cores_busy = 0;
-    const StageReport* costliest = nullptr;
-    for (const SourceReport& s : report.sources)
-        for (const StageReport& stage : s.stages) {
-            if (stage.blocking_io) continue;  // its time is spent waiting on I/O, not on a core
-            cores_busy += in_seconds(stage.busy) / wall;
-            if (costliest == nullptr || stage.busy > costliest->busy) costliest = &stage;
-        }
-    const bool machine_busy = report.threads > 0 && cores_busy >= 0.85 * static_cast<double>(report.threads);
-
+    const std::vector<Limit> limits = report.limits.empty() ? diagnose(report) : report.limits;
+    const bool several = report.sources.size() > 1;
     std::string out;
-    for (const SourceReport& s : report.sources) {
-        if (s.stages.empty()) continue;
-        const double active = std::max(in_seconds(s.active_time), 1e-9);
-        // The stage that cannot keep up is the furthest downstream one whose input edge is usually full.
-        std::size_t bottleneck = s.stages.size();
-        double bottleneck_share = 0;
-        bool share_is_blocking = false;  // the share is how long the producer waited, not how long the edge was full
-        for (std::size_t i = 0; i < s.edges.size() && i < s.stages.size(); ++i) {
-            const double blocked = in_seconds(s.edges[i].blocked_time) / active;
-            const double share = std::max(s.edges[i].full_share, blocked);
-            if (share >= 0.5)
-                bottleneck = i, bottleneck_share = std::min(share, 1.0), share_is_blocking = blocked > s.edges[i].full_share;
+    const auto line = [&out](std::string text) { out += (out.empty() ? "" : "\n") + std::move(text); };
+    for (const Limit& l : limits) {
+        const std::string who = l.source.empty() || !several ? "" : l.source + ": ";
+        const std::string on_branch = l.branch.empty() ? "" : fmt::format(" (on the branch to '{}')", l.branch);
+        switch (l.kind) {
+        case LimitKind::source_pace:
+            line(fmt::format("{}Nothing limits: the source sets the pace ({}).", who, l.figure));
+            break;
+        case LimitKind::input:
+            line(fmt::format("{}The input is the limit: {}. Try: {}.", who, l.figure, l.advice));
+            break;
+        case LimitKind::machine:
+            line(fmt::format("The machine is the limit: {}. Try: {}.", l.figure, l.advice));
+            break;
+        case LimitKind::other_processes:
+            line(fmt::format("Other processes are the limit: {}. Try: {}.", l.figure, l.advice));
+            break;
+        case LimitKind::decoder:
+            line(fmt::format("{}The decoder ('{}') limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
+                             l.advice));
+            break;
+        case LimitKind::writer:
+            line(fmt::format("{}The output '{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
+                             l.advice));
+            break;
+        case LimitKind::stage:
+            line(fmt::format("{}'{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure, l.advice));
+            break;
         }
-        // Quoted as the tables show it: the edge's own full share, or the time its producer waited to hand frames on.
-        const auto queue_text = [&](std::size_t i) {
-            return share_is_blocking ? fmt::format("'{}' waited {} of the time to hand frames to it", s.edges[i].from,
-                                                   percent(bottleneck_share))
-                                     : fmt::format("the edge into it ({} -> {}) was full {} of the time", s.edges[i].from,
-                                                   s.edges[i].to, percent(bottleneck_share));
-        };
-        std::string line = report.sources.size() > 1 ? fmt::format("{}: ", s.name) : "";
-        // A stage whose input is full while it is mostly idle is waiting for a core, not slow itself.
-        const bool starved = bottleneck < s.stages.size() && s.stages[bottleneck].utilisation < 0.3;
-        if (machine_busy) {
-            if (starved)
-                line += fmt::format("'{}' often waited for a core: {} while it was busy {}.",
-                                    s.stages[bottleneck].name, queue_text(bottleneck),
-                                    percent(s.stages[bottleneck].utilisation));
-            else if (bottleneck < s.stages.size())
-                line += fmt::format("'{}' is where frames queue: {} (busy {} of its {} {}).",
-                                    s.stages[bottleneck].name, queue_text(bottleneck),
-                                    percent(s.stages[bottleneck].utilisation), s.stages[bottleneck].concurrency,
-                                    s.stages[bottleneck].concurrency == 1 ? "worker" : "workers");
-        } else if (bottleneck < s.stages.size()) {
-            const StageReport& stage = s.stages[bottleneck];
-            line += fmt::format("'{}' limits throughput: {}, while it ran at {:.1f} frames/s, busy {} of its {} {}. "
-                                "Try: {}.",
-                                stage.name, queue_text(bottleneck), stage.fps,
-                                percent(stage.utilisation), stage.concurrency,
-                                stage.concurrency == 1 ? "worker" : "workers", advice_for(stage, report.threads));
-        } else if (s.live) {
-            const auto busiest = std::max_element(s.stages.begin(), s.stages.end(), [](const auto& a, const auto& b) {
-                return a.utilisation < b.utilisation;
-            });
-            line += fmt::format("The pipeline keeps up with the live source (busiest stage '{}' at {})",
-                                busiest->name, percent(busiest->utilisation));
-            if (s.behind_real_time_max > Duration::zero())
-                line += fmt::format("; output is {:.0f} ms behind real time at worst",
-                                    in_ms(s.behind_real_time_max));
-            line += ".";
-        } else {
-            line += "No edge filled up: reading the input (on the source thread) is the limit.";
-        }
-        if (s.reconnects > 0)
-            line += fmt::format(" The signal was lost {} time{} ({:.1f} s without it{}); the source was reopened each time.",
-                                s.reconnects, s.reconnects == 1 ? "" : "s",
-                                in_seconds(s.time_lost),
-                                s.signal_lost ? ", and it was lost at the end" : "");
-        const EdgeReport* dropping = nullptr;
-        for (const EdgeReport& e : s.edges)
-            if (e.dropped() > 0 && (dropping == nullptr || e.dropped() > dropping->dropped())) dropping = &e;
-        if (s.dropped() > 0 && s.captured > 0) {
-            line += fmt::format(" {} of {} frames ({}) were dropped", s.dropped(), s.captured,
-                                percent(static_cast<double>(s.dropped()) / static_cast<double>(s.captured)));
-            if (dropping != nullptr)
-                line += fmt::format(", most at {} -> {} ({})", dropping->from, dropping->to, to_string(dropping->overflow));
-            line += s.live ? "; that keeps the output live." : ".";
-        }
-        if (!line.empty() && line != fmt::format("{}: ", s.name)) out += (out.empty() ? "" : "\n") + line;
     }
-    if (machine_busy && costliest != nullptr) {
-        const bool decode = costliest->name == "decode";
-        out = fmt::format("All {} cores were busy ({:.1f} cores of stage work): the machine is the limit. The costliest "
-                          "stage is '{}' ({:.2f} ms a frame); making it cheaper helps most{}.",
-                          report.threads, cores_busy, costliest->name,
-                          in_ms(costliest->service.mean),
-                          decode ? " (a smaller or lower bit rate input)" : ", e.g. with smaller frames before it") +
-              (out.empty() ? "" : "\n" + out);
+    // Where frames went that were not delivered: lost (with the cause), chosen, refused.
+    for (const SourceReport& s : report.sources) {
+        const std::string who = several ? s.name + ": " : "";
+        if (s.reconnects > 0)
+            line(fmt::format("{}The signal was lost {} time{} ({:.1f} s without it{}); the source was reopened each time.",
+                             who, s.reconnects, s.reconnects == 1 ? "" : "s", in_seconds(s.time_lost),
+                             s.signal_lost ? ", and it was lost at the end" : ""));
+        const std::vector<FrameLoss> losses = losses_of(s);
+        std::string dropped, filtered, rejected;
+        for (const FrameLoss& loss : losses) {
+            std::string& text = loss.kind == CounterRole::filter ? filtered
+                                : loss.kind == CounterRole::drop ? dropped
+                                                                 : rejected;
+            text += fmt::format("{}{} at {} ({})", text.empty() ? "" : ", ", loss.frames, loss.where, loss.why);
+        }
+        if (s.dropped() > 0 && s.captured > 0)
+            line(fmt::format("{}{} of {} frames ({}) were lost: {}{}", who, s.dropped(), s.captured,
+                             percent(static_cast<double>(s.dropped()) / static_cast<double>(s.captured)), dropped,
+                             s.live ? "; that keeps the output live." : "."));
+        if (s.filtered() > 0)
+            line(fmt::format("{}{} filtered on purpose, not lost: {}.", who, frames(s.filtered()), filtered));
+        if (s.rejected() > 0) line(fmt::format("{}{} rejected as bad data: {}.", who, frames(s.rejected()), rejected));
     }
     return out.empty() ? "Nothing ran." : out;
 }

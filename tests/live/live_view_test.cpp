@@ -144,7 +144,7 @@ TEST_CASE("live_view: the snapshot is a fresh JPEG, stats.json is the live repor
         stats = nlohmann::json::parse(r.body);
         return stats["sources"][0]["captured"].get<int>() > 0 && stats["sources"][0]["delivered"].get<int>() > 0;
     }));
-    CHECK(stats["schema"] == "framepipe-report/2");
+    CHECK(stats["schema"] == "framepipe-report/3");
     CHECK(stats["finished"] == false);
     CHECK(stats["sources"][0]["name"] == "synthetic");
     CHECK(stats["sources"][0]["edges"].size() == 1);

@@ -189,11 +189,11 @@ def path_to(source, stage_name):
 
 
 def branch_lost(source, stage_name):
-    """Frames of this source dropped on the way to stage_name (filtered by decode: keyframes or decimate is chosen,
-    not lost)."""
+    """Frames of this source lost on the way to stage_name (the report's dropped: frames filtered on purpose, by decode
+    for keyframes or by decimate, are counted apart)."""
     edges, stages = path_to(source, stage_name)
     return source["dropped_at_capture"] + sum(e["dropped"]["total"] for e in edges) + sum(
-        st["dropped"]["total"] - st["dropped"]["filtered"] for st in stages)
+        st["dropped"]["total"] for st in stages)
 
 
 def packets_in(rec_dir, camera):

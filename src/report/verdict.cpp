@@ -176,7 +176,7 @@ Limit diagnose_source(const RunReport& report, const SourceReport& s) {
     if (s.live)
         return {LimitKind::source_pace, s.name, {}, {},
                 fmt::format("{:.1f} frames/s captured{}; {}", captured_fps,
-                            s.stated_fps > 0 ? fmt::format(" (it states {:.1f})", s.stated_fps) : std::string(),
+                            s.stated_fps > 0 ? fmt::format(" of the {:.1f} it states", s.stated_fps) : std::string(),
                             busiest_text),
                 "nothing to do for this input; the idle capacity can take more inputs"};
     const double empty = s.edges.empty() ? 0.0 : s.edges.front().empty_share;
@@ -295,7 +295,7 @@ std::string bottleneck_verdict(const RunReport& report) {
         const std::string on_branch = l.branch.empty() ? "" : fmt::format(" (on the branch to '{}')", l.branch);
         switch (l.kind) {
         case LimitKind::source_pace:
-            line(fmt::format("{}Nothing limits: the source sets the pace ({}).", who, l.figure));
+            line(fmt::format("{}Nothing limits: the source sets the pace: {}.", who, l.figure));
             break;
         case LimitKind::input:
             line(fmt::format("{}The input is the limit: {}. Try: {}.", who, l.figure, l.advice));
@@ -332,7 +332,7 @@ std::string bottleneck_verdict(const RunReport& report) {
             std::string& text = loss.kind == CounterRole::filter ? filtered
                                 : loss.kind == CounterRole::drop ? dropped
                                                                  : rejected;
-            text += fmt::format("{}{} at {} ({})", text.empty() ? "" : ", ", loss.frames, loss.where, loss.why);
+            text += fmt::format("{}{} at {}, {}", text.empty() ? "" : "; ", loss.frames, loss.where, loss.why);
         }
         if (s.dropped() > 0 && s.captured > 0)
             line(fmt::format("{}{} of {} frames ({}) were lost: {}{}", who, s.dropped(), s.captured,

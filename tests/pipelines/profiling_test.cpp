@@ -164,6 +164,17 @@ TEST_CASE("profiling: the JSON report validates against its schema and reads bac
     CHECK(back.sources[0].stages[0].service.p99 == report.sources[0].stages[0].service.p99);
     CHECK(back.timeline.size() == report.timeline.size());
     CHECK(back.verdict == report.verdict);
+    REQUIRE(back.limits.size() == report.limits.size());
+    for (std::size_t i = 0; i < back.limits.size(); ++i) {
+        CHECK(back.limits[i].kind == report.limits[i].kind);
+        CHECK(back.limits[i].stage == report.limits[i].stage);
+        CHECK(back.limits[i].figure == report.limits[i].figure);
+        CHECK(back.limits[i].advice == report.limits[i].advice);
+    }
+    REQUIRE(report.machine.has_value());  // /proc/stat is there on Linux
+    REQUIRE(back.machine.has_value());
+    CHECK(back.machine->cores == report.machine->cores);
+    CHECK(back.machine->busy_cores == doctest::Approx(report.machine->busy_cores));
     CHECK(back.balanced());
     // The accounting adds up in what a script reads.
     std::ifstream in(json_path);
@@ -171,7 +182,9 @@ TEST_CASE("profiling: the JSON report validates against its schema and reads bac
     CHECK(root["balanced"] == true);
     for (const auto& src : root["sources"]) {
         CHECK(src["captured"].get<std::uint64_t>() ==
-              src["delivered"].get<std::uint64_t>() + src["dropped"].get<std::uint64_t>() + src["queued"].get<std::uint64_t>());
+              src["delivered"].get<std::uint64_t>() + src["dropped"].get<std::uint64_t>() +
+                  src["filtered"].get<std::uint64_t>() + src["rejected"].get<std::uint64_t>() +
+                  src["queued"].get<std::uint64_t>());
         for (const auto& e : src["edges"])
             CHECK(e["pushed"].get<std::uint64_t>() == e["delivered"].get<std::uint64_t>() +
                                                           e["dropped"]["total"].get<std::uint64_t>() +

@@ -130,3 +130,67 @@ TEST_CASE("report format: the stage CSV has a header and one row per stage, name
     CHECK(row.rfind("camera,\"say \"\"hi\"\", then\",1,3000,3001,3002,", 0) == 0);
     CHECK(row.find("\r\n") == row.size() - 2);  // one row
 }
+
+TEST_CASE("report format: a framepipe-report/2 file's filtered, rejected and ended frames, then in the drop group, read "
+          "back as filtered and rejected, not as dropped") {
+    TempDir dir;
+    RunReport report = numbered_report();
+    write_report_json(report, dir / "run.json");
+    nlohmann::json root;
+    {
+        std::ifstream in(dir / "run.json");
+        root = nlohmann::json::parse(in);
+    }
+    root["schema"] = "framepipe-report/2";
+    auto& stage = root["sources"][0]["stages"][0];
+    for (const char* moved : {"filtered", "rejected", "ended"}) {
+        stage["dropped"][moved] = stage[moved];
+        stage.erase(moved);
+    }
+    std::ofstream(dir / "old.json") << root.dump();
+    const RunReport back = read_report_json(dir / "old.json");
+    const StageReport& want = report.sources[0].stages[0];
+    const StageReport& got = back.sources.at(0).stages.at(0);
+    CHECK(got.filtered == want.filtered);
+    CHECK(got.rejected == want.rejected);
+    CHECK(got.ended == want.ended);
+    CHECK(got.dropped() == want.failed + want.discarded);
+    CHECK(got.filtered_total() == want.filtered + want.ended);
+}
+
+TEST_CASE("report format: the summary says per cause where frames were dropped, filtered and rejected") {
+    RunReport report = numbered_report();
+    SourceReport& s = report.sources[0];
+    static_cast<SourceCounts&>(s) = SourceCounts{};
+    static_cast<EdgeCounts&>(s.edges[0]) = EdgeCounts{};
+    static_cast<StageCounts&>(s.stages[0]) = StageCounts{};
+    s.captured = 100;
+    s.edges[0].pushed = 100;
+    s.edges[0].delivered = 90;
+    s.edges[0].dropped_oldest = 7;
+    s.edges[0].expired = 3;
+    s.edges[0].max_age = std::chrono::milliseconds(250);
+    s.stages[0].processed = 90;
+    s.stages[0].filtered = 60;
+    s.stages[0].rejected = 2;
+    s.stages[0].passed = 28;
+    s.delivered = 28;
+    REQUIRE(report.balanced());
+    CHECK(s.dropped() == 10);
+    CHECK(s.filtered() == 60);
+    CHECK(s.rejected() == 2);
+    const std::string summary = format_summary(report);
+    CAPTURE(summary);
+    CHECK(summary.find("100 captured, 28 delivered, 60 filtered, 2 rejected, 10 dropped") != std::string::npos);
+    CHECK(summary.find("  60 filtered at 'sink': the stage chose not to pass it on\n") != std::string::npos);
+    CHECK(summary.find("  7 dropped at camera -> sink: the edge was full: the oldest frame was evicted (drop_oldest)\n") !=
+          std::string::npos);
+    CHECK(summary.find("  3 dropped at camera -> sink: older than max_age (250 ms) when the stage reached it\n") !=
+          std::string::npos);
+    CHECK(summary.find("  2 rejected at 'sink': bad data\n") != std::string::npos);
+    const std::string prometheus = report_to_prometheus(report);
+    CHECK(prometheus.find("framepipe_source_frames_dropped_total{source=\"camera\"} 10") != std::string::npos);
+    CHECK(prometheus.find("framepipe_source_frames_filtered_total{source=\"camera\"} 60") != std::string::npos);
+    CHECK(prometheus.find("framepipe_stage_frames_filtered_total{source=\"camera\",stage=\"sink\"} 60") !=
+          std::string::npos);
+}

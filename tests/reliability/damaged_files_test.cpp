@@ -49,7 +49,7 @@ TEST_CASE("damaged files: an image folder with a header bomb and a cut-off JPEG 
     CHECK(r.code == 0);
     CHECK(r.err.find("bomb.png") != std::string::npos);
     CHECK(r.err.find("cut0.jpg") != std::string::npos);
-    CHECK(r.out.find("6 captured, 4 delivered, 2 dropped") != std::string::npos);
+    CHECK(r.out.find("6 captured, 4 delivered, 0 filtered, 2 rejected, 0 dropped") != std::string::npos);
     CHECK(std::distance(fs::directory_iterator(dir / "out"), fs::directory_iterator{}) == 4);
 }
 

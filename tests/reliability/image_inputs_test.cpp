@@ -78,7 +78,7 @@ TEST_CASE("image folders: a link loop, a dangling link and a FIFO, first, last a
     CHECK(source.at("captured") == 6);
     CHECK(source.at("delivered") == 3);
     CHECK(source.at("stages").at(0).at("name") == "decode");
-    CHECK(source.at("stages").at(0).at("dropped").at("rejected") == 3);
+    CHECK(source.at("stages").at(0).at("rejected") == 3);
     CHECK(report.at("balanced") == true);
     CHECK(std::distance(fs::directory_iterator(dir / "out"), fs::directory_iterator{}) == 3);
 }
@@ -153,7 +153,7 @@ TEST_CASE("image files: two sparse 1.5 GB files named .jpg are refused by max_fi
     CHECK_FALSE(r.timed_out);
     CHECK(r.code == 0);
     CHECK(contains(r.err, "'huge2.jpg' is larger than max_file_mb (1536 MB > 512 MB)"));
-    CHECK(contains(r.out, "4 captured, 2 delivered, 2 dropped"));
+    CHECK(contains(r.out, "4 captured, 2 delivered, 0 filtered, 2 rejected, 0 dropped"));
 }
 
 TEST_CASE("probe: reads only headers: a PNG claiming 20000x20000 shows that size undecoded, and unreadable entries "

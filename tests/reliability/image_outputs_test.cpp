@@ -45,7 +45,7 @@ TEST_CASE("write_images: two inputs with one stem are both written, one with a -
 
     const CommandResult first = run_framepipe(run, dir);
     CHECK(first.code == 0);
-    CHECK(contains(first.out, "3 captured, 3 delivered, 0 dropped"));
+    CHECK(contains(first.out, "3 captured, 3 delivered, 0 filtered, 0 rejected, 0 dropped"));
     CHECK(contains(first.err, "'out/frame_0002.jpg' was already written by this run"));
     CHECK(files_in(dir / "out") == expected);
     const std::set<int> numbers = {read_number(cv::imread(dir / "out/frame_0002.jpg")),
@@ -108,7 +108,7 @@ TEST_CASE("names: 249-byte image names through a template longer than NAME_MAX a
                                                       pipelines()),
                                           dir);
     CHECK(r.code == 0);
-    CHECK(contains(r.out, "2 captured, 2 delivered, 0 dropped"));
+    CHECK(contains(r.out, "2 captured, 2 delivered, 0 filtered, 0 rejected, 0 dropped"));
     const std::set<std::string> names = files_in(dir / "out");
     REQUIRE(names.size() == 2);
     std::set<std::string> ends;

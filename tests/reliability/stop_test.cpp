@@ -125,7 +125,7 @@ TEST_CASE("stop: Ctrl-C during a transcode finalises a file holding every delive
         CHECK(*code == 0);
         const std::vector<int> numbers = numbers_in_video(dir / "out.mp4");
         CHECK(numbers == count_up(static_cast<int>(numbers.size())));
-        CHECK(slurp(dir / "out.txt").find(fmt::format("{} captured, {} delivered, 0 dropped", numbers.size(),
+        CHECK(slurp(dir / "out.txt").find(fmt::format("{} captured, {} delivered, 0 filtered, 0 rejected, 0 dropped", numbers.size(),
                                                       numbers.size())) != std::string::npos);
     }
 }

@@ -110,7 +110,7 @@ public:
     Outcome process(Frame& frame) override {
         if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
         follow_stream(stream_of(frame));
-        if (skipped_to_keyframe(frame)) return Outcome::drop;
+        if (skipped_to_keyframe(frame)) return Outcome::reject;  // undecodable: its references never came
         if (keyframes_only_ && !frame.key) return Outcome::drop;  // chosen: counted as filtered, not lost
         last_capture_ = frame.capture_time;
         load_packet(*packet_, frame);

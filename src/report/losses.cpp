@@ -22,7 +22,7 @@ std::string edge_why(const EdgeReport& e, std::string_view cause) {
 std::string stage_why(std::string_view cause) {
     if (cause == "filtered") return "the stage chose not to pass it on";
     if (cause == "ended") return "the stage asked for the end of the input";
-    if (cause == "rejected") return "bad data";
+    if (cause == "rejected") return "bad or undecodable data";
     if (cause == "failed") return "the stage failed on it";
     if (cause == "discarded") return "held by the stage and discarded by an abort";
     return std::string(cause);

@@ -131,7 +131,7 @@ TEST_CASE("cli: bad inputs get a clear message and the right exit code, and noth
     CHECK(folder.code == 0);
     CHECK(folder.err.find("zz_corrupt.png") != std::string::npos);  // the warning names the bad file
     CHECK(folder.out.find("4 captured, 3 delivered, 0 filtered, 1 rejected, 0 dropped") != std::string::npos);
-    CHECK(folder.out.find("1 rejected at 'decode': bad data") != std::string::npos);
+    CHECK(folder.out.find("1 rejected at 'decode': bad or undecodable data") != std::string::npos);
 
     std::ofstream(dir / "blocker") << "a file where a folder should be";
     const Result unwritable =

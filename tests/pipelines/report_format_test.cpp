@@ -187,7 +187,7 @@ TEST_CASE("report format: the summary says per cause where frames were dropped, 
           std::string::npos);
     CHECK(summary.find("  3 dropped at camera -> sink: older than max_age (250 ms) when the stage reached it\n") !=
           std::string::npos);
-    CHECK(summary.find("  2 rejected at 'sink': bad data\n") != std::string::npos);
+    CHECK(summary.find("  2 rejected at 'sink': bad or undecodable data\n") != std::string::npos);
     const std::string prometheus = report_to_prometheus(report);
     CHECK(prometheus.find("framepipe_source_frames_dropped_total{source=\"camera\"} 10") != std::string::npos);
     CHECK(prometheus.find("framepipe_source_frames_filtered_total{source=\"camera\"} 60") != std::string::npos);

@@ -214,7 +214,7 @@ TEST_CASE("video_source: after packets are lost before decoding, the decoder ski
         frame.sequence = sequence;
         if (sequence >= 5 && sequence <= 7) continue;  // lost before decoding: 8..11 depend on them
         const Outcome outcome = stages[0]->process(frame);
-        if (outcome == Outcome::drop) ++skipped;
+        if (outcome == Outcome::reject) ++skipped;  // undecodable without their references: rejected, not chosen
         if (outcome == Outcome::pass) deliver(frame);
     }
     for (frame.reset_metadata(); stages[0]->flush(frame); frame.reset_metadata()) deliver(frame);

@@ -29,6 +29,7 @@ struct LatencySummary {
     Duration mean{};
     Duration p50{};
     Duration p90{};
+    Duration p95{};
     Duration p99{};
     Duration max{};
 };

@@ -65,10 +65,10 @@ std::string Progress::live_table(const RunReport& snapshot, double seconds) {
     last_busy_.resize(snapshot.sources.size());
     for (std::size_t i = 0; i < snapshot.sources.size(); ++i) {
         const SourceReport& s = snapshot.sources[i];
-        out += fmt::format("{}: {} in, {} delivered, {} filtered, {} rejected, {} dropped, end-to-end p50 {:.1f} ms p99 "
-                           "{:.1f} ms, {:.0f} ms behind real time\n",
+        out += fmt::format("{}: {} in, {} delivered, {} filtered, {} rejected, {} dropped, end-to-end p50 {:.1f} ms p95 "
+                           "{:.1f} ms p99 {:.1f} ms, {:.0f} ms behind real time\n",
                            s.name, s.captured, s.delivered, s.filtered(), s.rejected(), s.dropped(),
-                           in_ms(s.end_to_end.p50),
+                           in_ms(s.end_to_end.p50), in_ms(s.end_to_end.p95),
                            in_ms(s.end_to_end.p99),
                            in_ms(s.behind_real_time));
         out += fmt::format("  {:<16} {:>7} {:>17} {:>6} {:>7} {:>8} {:>8}\n", "stage", "fps", "service p50/p99", "busy",

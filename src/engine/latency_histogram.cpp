@@ -105,6 +105,7 @@ LatencySummary LatencyHistogram::summarize(const Counts& counts) noexcept {
     };
     s.p50 = percentile(0.50);
     s.p90 = percentile(0.90);
+    s.p95 = percentile(0.95);
     s.p99 = percentile(0.99);
     return s;
 }
@@ -124,6 +125,7 @@ LatencySummary LatencyHistogram::summary() const noexcept {
     const auto cap = [&](Duration d) { return std::min(d, s.max); };
     s.p50 = cap(s.p50);
     s.p90 = cap(s.p90);
+    s.p95 = cap(s.p95);
     s.p99 = cap(s.p99);
     return s;
 }

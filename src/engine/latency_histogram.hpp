@@ -35,7 +35,7 @@ public:
 
     /// The merged bucket counts, for percentiles over an interval (the difference of two snapshots).
     void snapshot(Counts& counts) const noexcept;
-    /// Percentile summary of bucket counts (count, p50, p90, p99; mean and max from the buckets' middles).
+    /// Percentile summary of bucket counts (count, p50, p90, p95, p99; mean and max from the buckets' middles).
     [[nodiscard]] static LatencySummary summarize(const Counts& counts) noexcept;
 
     /// Bucket of a value in nanoseconds, and the representative value (middle) of a bucket. Exposed for tests.

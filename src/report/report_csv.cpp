@@ -32,7 +32,7 @@ std::string report_to_stage_csv(const RunReport& report) {
     out += ",dropped";
     for (const auto& field : StageCounts::times()) out += fmt::format(",{}", field.key);
     for (const char* latency : {"service", "wait"})
-        out += fmt::format(",{0}_p50_ms,{0}_p90_ms,{0}_p99_ms,{0}_max_ms", latency);
+        out += fmt::format(",{0}_p50_ms,{0}_p90_ms,{0}_p95_ms,{0}_p99_ms,{0}_max_ms", latency);
     out += ",utilisation,fps\r\n";
     for (const SourceReport& s : report.sources)
         for (const StageReport& st : s.stages) {
@@ -41,8 +41,8 @@ std::string report_to_stage_csv(const RunReport& report) {
             out += fmt::format(",{}", st.dropped());
             for (const auto& field : StageCounts::times()) out += fmt::format(",{:.3f}", in_ms(st.*field.member));
             for (const LatencySummary* l : {&st.service, &st.wait})
-                out += fmt::format(",{:.3f},{:.3f},{:.3f},{:.3f}", in_ms(l->p50), in_ms(l->p90), in_ms(l->p99),
-                                   in_ms(l->max));
+                out += fmt::format(",{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}", in_ms(l->p50), in_ms(l->p90),
+                                   in_ms(l->p95), in_ms(l->p99), in_ms(l->max));
             out += fmt::format(",{:.4f},{:.2f}\r\n", st.utilisation, st.fps);
         }
     return out;

@@ -101,12 +101,12 @@ std::string breakdown_chart(const SourceReport& s) {
 }
 
 std::string table(const SourceReport& s) {
-    std::string out = R"(<table><tr><th>stage</th><th>workers</th><th>processed</th><th>filtered</th><th>rejected</th><th>dropped</th><th>service p50 / p99 ms</th><th>wait p50 / p99 ms</th><th>busy</th><th>fps</th></tr>)";
+    std::string out = R"(<table><tr><th>stage</th><th>workers</th><th>processed</th><th>filtered</th><th>rejected</th><th>dropped</th><th>service p50 / p95 / p99 ms</th><th>wait p50 / p95 / p99 ms</th><th>busy</th><th>fps</th></tr>)";
     for (const StageReport& st : s.stages)
-        out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} / {:.2f}</td><td>{:.2f} / {:.2f}</td><td>{:.0f}%</td><td>{:.1f}</td></tr>",
+        out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f} / {:.2f} / {:.2f}</td><td>{:.2f} / {:.2f} / {:.2f}</td><td>{:.0f}%</td><td>{:.1f}</td></tr>",
                            html_escaped(st.name), st.concurrency, st.processed, st.filtered_total(), st.rejected_total(),
-                           st.dropped(), in_ms(st.service.p50),
-                           in_ms(st.service.p99), in_ms(st.wait.p50), in_ms(st.wait.p99), 100 * st.utilisation, st.fps);
+                           st.dropped(), in_ms(st.service.p50), in_ms(st.service.p95), in_ms(st.service.p99),
+                           in_ms(st.wait.p50), in_ms(st.wait.p95), in_ms(st.wait.p99), 100 * st.utilisation, st.fps);
     out += R"(</table><table><tr><th>edge</th><th>capacity</th><th>policy</th><th>pushed</th><th>dropped</th><th>peak</th><th>full</th><th>producer blocked</th></tr>)";
     for (const EdgeReport& e : s.edges)
         out += fmt::format("<tr><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0f}%</td><td>{:.2f} s</td></tr>",
@@ -141,12 +141,13 @@ void write_report_html(const RunReport& report, const std::string& path, const s
         body += fmt::format("<div class=\"verdict\"><b>Verdict.</b> {}</div>", verdict);
     }
     if (report.error) body += fmt::format("<div class=\"error\"><b>Error.</b> {}</div>", html_escaped(report.error->describe()));
-    body += "<table><tr><th>input</th><th>kind</th><th>captured</th><th>delivered</th><th>filtered</th><th>rejected</th><th>dropped</th><th>fps</th><th>end-to-end p50 / p99 / max ms</th></tr>";
+    body += "<table><tr><th>input</th><th>kind</th><th>captured</th><th>delivered</th><th>filtered</th><th>rejected</th><th>dropped</th><th>fps</th><th>end-to-end p50 / p95 / p99 / max ms</th></tr>";
     for (const SourceReport& s : report.sources)
-        body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.1f} / {:.1f} / {:.1f}</td></tr>",
+        body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.1f} / {:.1f} / {:.1f} / {:.1f}</td></tr>",
                             html_escaped(s.name), s.live ? "live" : "file", s.captured, s.delivered, s.filtered(),
                             s.rejected(), s.dropped(), s.fps(),
-                            in_ms(s.end_to_end.p50), in_ms(s.end_to_end.p99), in_ms(s.end_to_end.max));
+                            in_ms(s.end_to_end.p50), in_ms(s.end_to_end.p95), in_ms(s.end_to_end.p99),
+                            in_ms(s.end_to_end.max));
     body += "</table>";
 
     // Latency and throughput over time, every source on one chart.

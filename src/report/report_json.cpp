@@ -16,7 +16,8 @@ using json = nlohmann::ordered_json;
 Duration from_ms(double v) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(v)); }
 
 json latency(const LatencySummary& l) {
-    return {{"count", l.count}, {"mean", in_ms(l.mean)}, {"p50", in_ms(l.p50)}, {"p90", in_ms(l.p90)}, {"p99", in_ms(l.p99)},
+    return {{"count", l.count}, {"mean", in_ms(l.mean)}, {"p50", in_ms(l.p50)}, {"p90", in_ms(l.p90)}, {"p95", in_ms(l.p95)},
+            {"p99", in_ms(l.p99)},
             {"max", in_ms(l.max)}};
 }
 LatencySummary latency_from(const json& j) {
@@ -25,6 +26,7 @@ LatencySummary latency_from(const json& j) {
     l.mean = from_ms(j.at("mean"));
     l.p50 = from_ms(j.at("p50"));
     l.p90 = from_ms(j.at("p90"));
+    l.p95 = from_ms(j.value("p95", 0.0));  // from framepipe-report/3
     l.p99 = from_ms(j.at("p99"));
     l.max = from_ms(j.at("max"));
     return l;

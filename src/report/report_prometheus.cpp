@@ -1,5 +1,5 @@
 // The report in Prometheus text exposition format (version 0.0.4): counters end in _total, times are in seconds,
-// latency summaries carry quantiles 0.5, 0.9 and 0.99 plus _sum and _count, every series is labelled by source (and
+// latency summaries carry quantiles 0.5, 0.9, 0.95 and 0.99 plus _sum and _count, every series is labelled by source (and
 // stage or edge). Summaries are over the whole run so far.
 #include "text_escape.hpp"
 
@@ -28,6 +28,7 @@ public:
     void summary(const char* name, const std::string& labels, const LatencySummary& l) {
         sample(name, labels + R"(,quantile="0.5")", in_seconds(l.p50));
         sample(name, labels + R"(,quantile="0.9")", in_seconds(l.p90));
+        sample(name, labels + R"(,quantile="0.95")", in_seconds(l.p95));
         sample(name, labels + R"(,quantile="0.99")", in_seconds(l.p99));
         sample(std::string(name) + "_sum", labels, in_seconds(l.mean) * static_cast<double>(l.count));
         sample(std::string(name) + "_count", labels, static_cast<double>(l.count));

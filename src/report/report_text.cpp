@@ -12,6 +12,10 @@ std::string ms(Duration d) {
     return v < 10 ? fmt::format("{:.2f}", v) : fmt::format("{:.1f}", v);
 }
 
+std::string percentiles(const LatencySummary& l) {
+    return fmt::format("{} / {} / {} ms", ms(l.p50), ms(l.p95), ms(l.p99));
+}
+
 std::string seconds(Duration d) { return fmt::format("{:.2f} s", in_seconds(d)); }
 
 }  // namespace
@@ -20,9 +24,10 @@ std::string format_summary(const RunReport& report) {
     std::string out;
     for (const SourceReport& s : report.sources) {
         out += fmt::format("{} ({}): {} captured, {} delivered, {} filtered, {} rejected, {} dropped, {:.1f} fps, "
-                           "end-to-end p50 {} ms, p99 {} ms, max {} ms",
+                           "end-to-end p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
                            s.name, s.live ? "live" : "file", s.captured, s.delivered, s.filtered(), s.rejected(),
-                           s.dropped(), s.fps(), ms(s.end_to_end.p50), ms(s.end_to_end.p99), ms(s.end_to_end.max));
+                           s.dropped(), s.fps(), ms(s.end_to_end.p50), ms(s.end_to_end.p95), ms(s.end_to_end.p99),
+                           ms(s.end_to_end.max));
         if (s.live)
             out += fmt::format(", {} ms behind real time (worst {} ms)", ms(s.behind_real_time), ms(s.behind_real_time_max));
         if (s.skipped_by_source > 0)
@@ -39,15 +44,14 @@ std::string format_summary(const RunReport& report) {
             out += fmt::format("  {:<28} {:>4} {:<11} {:>8} {:>9} {:>8} {:>5} {:>4.0f}% {:>9}\n",
                                fmt::format("{} -> {}", e.from, e.to), e.capacity, to_string(e.overflow), e.pushed,
                                e.delivered, e.dropped(), e.peak_depth, 100 * e.full_share, seconds(e.blocked_time));
-        out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>17} {:>17} {:>6} {:>9}\n", "stage",
-                           "workers", "processed", "passed", "filtered", "rejected", "dropped", "service p50/p99",
-                           "wait p50/p99", "busy", "fps");
+        out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>24} {:>24} {:>6} {:>9}\n", "stage",
+                           "workers", "processed", "passed", "filtered", "rejected", "dropped", "service p50/p95/p99",
+                           "wait p50/p95/p99", "busy", "fps");
         for (const StageReport& st : s.stages)
-            out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>17} {:>17} {:>5.0f}% {:>9.1f}\n",
+            out += fmt::format("  {:<18} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>24} {:>24} {:>5.0f}% {:>9.1f}\n",
                                st.name, st.concurrency, st.processed, st.passed, st.filtered_total(),
                                st.rejected_total(), st.dropped(),
-                               fmt::format("{} / {} ms", ms(st.service.p50), ms(st.service.p99)),
-                               fmt::format("{} / {} ms", ms(st.wait.p50), ms(st.wait.p99)), 100 * st.utilisation, st.fps);
+                               percentiles(st.service), percentiles(st.wait), 100 * st.utilisation, st.fps);
         for (const FrameLoss& loss : losses_of(s))
             out += fmt::format("  {} {} {}: {}\n", loss.frames,
                                loss.kind == CounterRole::drop     ? "dropped"

@@ -30,7 +30,20 @@ TEST_CASE("latency_histogram: percentiles of a known distribution") {
     CHECK(s.mean == Duration{500'500});
     CHECK(s.p50.count() == doctest::Approx(500'000).epsilon(0.13));
     CHECK(s.p90.count() == doctest::Approx(900'000).epsilon(0.13));
+    CHECK(s.p95.count() == doctest::Approx(950'000).epsilon(0.13));
+    CHECK(s.p90 < s.p95);
+    CHECK(s.p95 < s.p99);
     CHECK(s.p99.count() == doctest::Approx(990'000).epsilon(0.13));
+}
+
+TEST_CASE("latency_histogram: p95 is the bucket holding the 95th of 100 samples") {
+    LatencyHistogram h;
+    for (int i = 0; i < 94; ++i) h.record(std::chrono::microseconds(10));
+    for (int i = 0; i < 6; ++i) h.record(std::chrono::milliseconds(50));
+    const auto s = h.summary();
+    CHECK(s.p90 < std::chrono::microseconds(20));   // the 90th sample is one of the 94 quick ones
+    CHECK(s.p95 > std::chrono::milliseconds(40));   // the 95th is one of the 6 slow ones
+    CHECK(s.p95 <= std::chrono::milliseconds(50));
 }
 
 TEST_CASE("latency_histogram: concurrent recording loses nothing") {

@@ -9,6 +9,8 @@
 //   4. Was a stage busy most of the time it may use (its workers)? Then that stage: the decoder, a writer waiting on
 //      its disk or encoder, or a stage's own work. With branches, the branch it is on.
 //   5. Otherwise a live input sets the pace (nothing limits), and a file's reading does.
+#include "verdict_text.hpp"
+
 #include <framepipe/report.hpp>
 
 #include <fmt/format.h>
@@ -283,65 +285,79 @@ std::vector<Limit> diagnose(const RunReport& report) {
     return limits;
 }
 
-std::string bottleneck_verdict(const RunReport& report) {
-    if (report.sources.empty()) return "Nothing ran.";
-    if (!report.profiled) return "Profiling was off (profile: false), so no stage timings: only counts and drops.";
-    const std::vector<Limit> limits = report.limits.empty() ? diagnose(report) : report.limits;
-    const bool several = report.sources.size() > 1;
-    std::string out;
-    const auto line = [&out](std::string text) { out += (out.empty() ? "" : "\n") + std::move(text); };
-    for (const Limit& l : limits) {
-        const std::string who = l.source.empty() || !several ? "" : l.source + ": ";
-        const std::string on_branch = l.branch.empty() ? "" : fmt::format(" (on the branch to '{}')", l.branch);
-        switch (l.kind) {
-        case LimitKind::source_pace:
-            line(fmt::format("{}Nothing limits: the source sets the pace: {}.", who, l.figure));
-            break;
-        case LimitKind::input:
-            line(fmt::format("{}The input is the limit: {}. Try: {}.", who, l.figure, l.advice));
-            break;
-        case LimitKind::machine:
-            line(fmt::format("The machine is the limit: {}. Try: {}.", l.figure, l.advice));
-            break;
-        case LimitKind::other_processes:
-            line(fmt::format("Other processes are the limit: {}. Try: {}.", l.figure, l.advice));
-            break;
-        case LimitKind::decoder:
-            line(fmt::format("{}The decoder ('{}') limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
-                             l.advice));
-            break;
-        case LimitKind::writer:
-            line(fmt::format("{}The output '{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
-                             l.advice));
-            break;
-        case LimitKind::stage:
-            line(fmt::format("{}'{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure, l.advice));
-            break;
-        }
+std::string describe_limit(const Limit& l, bool several_inputs) {
+    const std::string who = l.source.empty() || !several_inputs ? "" : l.source + ": ";
+    const std::string on_branch = l.branch.empty() ? "" : fmt::format(" (on the branch to '{}')", l.branch);
+    switch (l.kind) {
+    case LimitKind::source_pace: return fmt::format("{}Nothing limits: the source sets the pace: {}.", who, l.figure);
+    case LimitKind::input: return fmt::format("{}The input is the limit: {}. Try: {}.", who, l.figure, l.advice);
+    case LimitKind::machine: return fmt::format("The machine is the limit: {}. Try: {}.", l.figure, l.advice);
+    case LimitKind::other_processes:
+        return fmt::format("Other processes are the limit: {}. Try: {}.", l.figure, l.advice);
+    case LimitKind::decoder:
+        return fmt::format("{}The decoder ('{}') limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
+                           l.advice);
+    case LimitKind::writer:
+        return fmt::format("{}The output '{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
+                           l.advice);
+    case LimitKind::stage:
+        return fmt::format("{}'{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure, l.advice);
     }
-    // Where frames went that were not delivered: lost (with the cause), chosen, refused.
+    return {};
+}
+
+std::string limit_headline(const Limit& l, bool several_inputs) {
+    const std::string who = l.source.empty() || !several_inputs ? "" : l.source + ": ";
+    const std::string on_branch = l.branch.empty() ? "" : fmt::format(" (on the branch to '{}')", l.branch);
+    switch (l.kind) {
+    case LimitKind::source_pace: return who + "nothing limits: the source sets the pace";
+    case LimitKind::input: return who + "the input is the limit";
+    case LimitKind::machine: return "the machine is the limit";
+    case LimitKind::other_processes: return "other processes are the limit";
+    case LimitKind::decoder: return fmt::format("{}the decoder ('{}') limits throughput{}", who, l.stage, on_branch);
+    case LimitKind::writer: return fmt::format("{}the output '{}' limits throughput{}", who, l.stage, on_branch);
+    case LimitKind::stage: return fmt::format("{}'{}' limits throughput{}", who, l.stage, on_branch);
+    }
+    return {};
+}
+
+std::vector<std::string> loss_sentences(const RunReport& report) {
+    const bool several = report.sources.size() > 1;
+    std::vector<std::string> out;
     for (const SourceReport& s : report.sources) {
         const std::string who = several ? s.name + ": " : "";
         if (s.reconnects > 0)
-            line(fmt::format("{}The signal was lost {} time{} ({:.1f} s without it{}); the source was reopened each time.",
-                             who, s.reconnects, s.reconnects == 1 ? "" : "s", in_seconds(s.time_lost),
-                             s.signal_lost ? ", and it was lost at the end" : ""));
-        const std::vector<FrameLoss> losses = losses_of(s);
+            out.push_back(fmt::format("{}The signal was lost {} time{} ({:.1f} s without it{}); the source was reopened "
+                                      "each time.",
+                                      who, s.reconnects, s.reconnects == 1 ? "" : "s", in_seconds(s.time_lost),
+                                      s.signal_lost ? ", and it was lost at the end" : ""));
         std::string dropped, filtered, rejected;
-        for (const FrameLoss& loss : losses) {
+        for (const FrameLoss& loss : losses_of(s)) {
             std::string& text = loss.kind == CounterRole::filter ? filtered
                                 : loss.kind == CounterRole::drop ? dropped
                                                                  : rejected;
             text += fmt::format("{}{} at {}, {}", text.empty() ? "" : "; ", loss.frames, loss.where, loss.why);
         }
         if (s.dropped() > 0 && s.captured > 0)
-            line(fmt::format("{}{} of {} frames ({}) were lost: {}{}", who, s.dropped(), s.captured,
-                             percent(static_cast<double>(s.dropped()) / static_cast<double>(s.captured)), dropped,
-                             s.live ? "; that keeps the output live." : "."));
+            out.push_back(fmt::format("{}{} of {} frames ({}) were lost: {}{}", who, s.dropped(), s.captured,
+                                      percent(static_cast<double>(s.dropped()) / static_cast<double>(s.captured)),
+                                      dropped, s.live ? "; that keeps the output live." : "."));
         if (s.filtered() > 0)
-            line(fmt::format("{}{} filtered on purpose, not lost: {}.", who, frames(s.filtered()), filtered));
-        if (s.rejected() > 0) line(fmt::format("{}{} rejected as bad data: {}.", who, frames(s.rejected()), rejected));
+            out.push_back(fmt::format("{}{} filtered on purpose, not lost: {}.", who, frames(s.filtered()), filtered));
+        if (s.rejected() > 0)
+            out.push_back(fmt::format("{}{} rejected as bad data: {}.", who, frames(s.rejected()), rejected));
     }
+    return out;
+}
+
+std::string bottleneck_verdict(const RunReport& report) {
+    if (report.sources.empty()) return "Nothing ran.";
+    if (!report.profiled) return "Profiling was off (profile: false), so no stage timings: only counts and drops.";
+    std::string out;
+    for (const Limit& l : report.limits.empty() ? diagnose(report) : report.limits)
+        out += (out.empty() ? "" : "\n") + describe_limit(l, report.sources.size() > 1);
+    // Where frames went that were not delivered: lost (with the cause), chosen, refused.
+    for (const std::string& sentence : loss_sentences(report)) out += (out.empty() ? "" : "\n") + sentence;
     return out.empty() ? "Nothing ran." : out;
 }
 

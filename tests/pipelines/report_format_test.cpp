@@ -5,10 +5,12 @@
 #include <framepipe/report_io.hpp>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 using namespace framepipe;
@@ -193,4 +195,87 @@ TEST_CASE("report format: the summary says per cause where frames were dropped, 
     CHECK(prometheus.find("framepipe_source_frames_filtered_total{source=\"camera\"} 60") != std::string::npos);
     CHECK(prometheus.find("framepipe_stage_frames_filtered_total{source=\"camera\",stage=\"sink\"} 60") !=
           std::string::npos);
+}
+
+namespace {
+
+std::string page_of(const RunReport& report, const TempDir& dir) {
+    write_report_html(report, dir / "run.html");
+    std::ifstream in(dir / "run.html");
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("report page: a 1-hour run's page stays small, drawn in at most 480 columns whatever the samples") {
+    TempDir dir;
+    RunReport report;
+    report.finished = true;
+    report.wall_time = std::chrono::hours(1);
+    for (int s = 0; s < 2; ++s) {
+        SourceReport source;
+        source.name = fmt::format("camera{}", s);
+        for (int i = 0; i < 8; ++i) {
+            EdgeReport edge;
+            edge.from = i == 0 ? source.name : fmt::format("stage{}", i - 1);
+            edge.to = fmt::format("stage{}", i);
+            edge.capacity = 4;
+            source.edges.push_back(edge);
+            StageReport stage;
+            stage.name = edge.to;
+            source.stages.push_back(stage);
+        }
+        report.sources.push_back(source);
+    }
+    // The most samples a run keeps (4096, then thinned), every one different from its neighbour: the worst case.
+    for (int k = 0; k < 4096; ++k) {
+        TimelineSample sample;
+        sample.at = std::chrono::milliseconds(879) * k;
+        for (int s = 0; s < 2; ++s) {
+            TimelineSource t;
+            t.delivered = static_cast<std::uint64_t>(k) * 26;
+            t.end_to_end_p50 = std::chrono::milliseconds(20 + k % 7);
+            t.end_to_end_p99 = std::chrono::milliseconds(40 + k % 13);
+            for (int i = 0; i < 8; ++i) {
+                t.edge_depth.push_back(static_cast<std::uint32_t>((k + i) % 5));
+                t.stage_busy.push_back(static_cast<float>((k * 7 + i) % 10) / 10.0F);
+            }
+            sample.sources.push_back(t);
+        }
+        report.timeline.push_back(sample);
+    }
+    const std::string page = page_of(report, dir);
+    CHECK(page.size() < 1'500'000);
+    // Each strip row has at most one rectangle per column.
+    CHECK(occurrences(page, "<rect") <= 2 * 2 * 8 * 480 + 100);
+    CHECK(occurrences(page, "How full each edge was") == 2);
+}
+
+TEST_CASE("report page: the verdict box shows each limit's figure and what to try, and a full edge reads as full") {
+    TempDir dir;
+    RunReport report = numbered_report();
+    report.sources[0].edges[0].capacity = 2;
+    report.limits.push_back({LimitKind::writer, "camera", "sink", "", "busy 98% of its 1 worker", "a faster disk"});
+    for (int k = 0; k < 20; ++k) {
+        TimelineSample sample;
+        sample.at = std::chrono::milliseconds(100) * k;
+        TimelineSource t;
+        t.edge_depth.push_back(k < 10 ? 0 : 2);  // empty, then full
+        t.stage_busy.push_back(k < 10 ? 0.0F : 1.0F);
+        sample.sources.push_back(t);
+        report.timeline.push_back(sample);
+    }
+    const std::string page = page_of(report, dir);
+    CHECK(page.find("<b>The output &#39;sink&#39; limits throughput</b>") != std::string::npos);
+    CHECK(page.find("Measured: busy 98% of its 1 worker") != std::string::npos);
+    CHECK(page.find("Try: a faster disk") != std::string::npos);
+    CHECK(page.find("camera -&gt; sink (2)") != std::string::npos);
+    CHECK(page.find(R"(fill="#b2182b"><title>100%</title>)") != std::string::npos);  // full
+    CHECK(page.find(R"(fill="#eef2f7"><title>0%</title>)") != std::string::npos);    // empty
 }

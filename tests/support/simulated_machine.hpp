@@ -9,9 +9,10 @@
 // nothing. A stage's busy time, its edges' waits and every age are therefore exact multiples of the costs the test
 // chose, so the verdict's inputs are known by construction.
 //
-// The driver decides that everything that will sleep is asleep when the sleepers and the work done have not changed
-// for a few milliseconds of real time. A thread that is slower than that to reach its sleep (a loaded machine) makes
-// one step early; that shifts a few timings by one step and cannot turn a limit chosen with wide margins into another.
+// The driver steps the clock when nothing in the process can run until the clock moves: some thread sleeps on the clock,
+// every other thread is asleep too (the kernel's own view, /proc/self/task/*/stat: none running or waiting for a
+// processor), and that held for three looks in a row. So a loaded machine or a sanitizer makes the test slower, never
+// different.
 
 #include <framepipe/clock.hpp>
 #include <framepipe/cpu_meter.hpp>
@@ -20,7 +21,12 @@
 #include <framepipe/source.hpp>
 #include <framepipe/stage.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -61,21 +67,21 @@ public:
         std::atomic<bool> done{false};
         std::thread driver([&] {
             using namespace std::chrono_literals;
+            const std::string self = std::to_string(::gettid());
             std::size_t last_sleepers = 0;
             std::int64_t last_events = -1;
-            auto stable_since = std::chrono::steady_clock::now();
+            int still = 0;
             while (!done.load()) {
-                std::this_thread::sleep_for(200us);
+                std::this_thread::sleep_for(100us);
                 const std::size_t sleepers = clock.sleepers();
                 const std::int64_t events = events_.load();
-                const auto now = std::chrono::steady_clock::now();
-                if (sleepers != last_sleepers || events != last_events) {
-                    last_sleepers = sleepers, last_events = events, stable_since = now;
-                    continue;
-                }
-                if (sleepers > 0 && now - stable_since >= 3ms) {
+                const bool settled = sleepers > 0 && sleepers == last_sleepers && events == last_events &&
+                                     every_other_thread_sleeps(self);
+                last_sleepers = sleepers, last_events = events;
+                still = settled ? still + 1 : 0;
+                if (still >= 3) {  // three looks in a row: nothing ran, nothing can run until the clock moves
                     clock.advance_to_next_wake();
-                    stable_since = now;
+                    still = 0;
                 }
             }
         });
@@ -101,6 +107,25 @@ public:
     }
 
 private:
+    // True when every thread of this process but `self` is asleep (state S in /proc: waiting on the clock, an edge, a
+    // condition, or parked by the scheduler), so none is running or waiting for a processor. This is what makes a step
+    // safe whatever the machine's load: a thread that could run shows as R however long the machine keeps it waiting.
+    static bool every_other_thread_sleeps(const std::string& self) {
+        std::error_code error;
+        for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", error)) {
+            const std::string tid = task.path().filename().string();
+            if (tid == self) continue;
+            std::ifstream stat(task.path() / "stat");
+            std::string line;
+            if (!std::getline(stat, line)) continue;  // the thread has ended
+            const std::size_t name_end = line.rfind(')');
+            if (name_end == std::string::npos || name_end + 2 >= line.size()) return false;
+            const char state = line[name_end + 2];
+            if (state != 'S') return false;
+        }
+        return !error;
+    }
+
     std::size_t cores_;
     double others_;
     TimePoint start_;

@@ -50,6 +50,8 @@ constexpr std::size_t kMaxHlsFileBytes = std::size_t{256} << 20;  // a larger pl
 constexpr const char* kHlsRetryAfter = "2";                     // seconds, while the first playlist is not written
 constexpr std::chrono::milliseconds kStatusCheck{500};     // how often the loop looks for streams without a picture
 constexpr Duration kWaitingGrace = std::chrono::seconds(2);  // a new stream's viewers see "no signal yet" after this
+// A status picture is sent again this often: a browser shows an MJPEG part only once the next one begins.
+constexpr std::chrono::milliseconds kStatusRepeat{1000};
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -361,7 +363,12 @@ struct LiveViewServer::Impl {
     std::uint64_t refused_logged = 0;
     Steady::time_point refusals_logged_at{};
     Steady::time_point next_status_check{};
-    std::map<const LatestPicture*, std::string> status_shown;  // per stream: the status picture it shows (its key)
+    struct StatusShown {
+        std::string key;  // state and since
+        std::string jpeg;
+        Steady::time_point at;  // last published
+    };
+    std::map<const LatestPicture*, StatusShown> status_shown;  // per stream: the status picture it shows
     bool status_picture_failed = false;                         // logged once
 
     static constexpr std::uint64_t kListenId = 0;
@@ -753,9 +760,11 @@ struct LiveViewServer::Impl {
         const LatestPicture::Picture picture = c.stream->latest();
         if (picture.jpeg && picture.number > c.last) {
             c.part_number = picture.number;
-            std::string head = fmt::format("--{}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", kBoundary,
+            // Each part ends with the next boundary: a browser shows a part only once it sees a boundary after it, so
+            // a stream that sends one picture and then none for a while (a status picture) is shown at once.
+            std::string head = fmt::format("Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
                                            picture.jpeg->size());
-            start_output(c, std::move(head), picture.jpeg, "\r\n");
+            start_output(c, std::move(head), picture.jpeg, fmt::format("\r\n--{}\r\n", kBoundary));
         } else if (c.stream->closed()) {
             c.stream->viewer_left(false);
             c.viewer = false;
@@ -833,12 +842,19 @@ struct LiveViewServer::Impl {
             return status.state;
         const std::string key = fmt::format("{}@{}", state_name(status.state),
                                             status.since ? status.since->time_since_epoch().count() : 0);
+        const Steady::time_point now_steady = Steady::now();
         if (const auto shown = status_shown.find(stream.get());
-            shown != status_shown.end() && shown->second == key && stream->latest().status)
+            shown != status_shown.end() && shown->second.key == key && stream->latest().status) {
+            if (now_steady - shown->second.at >= kStatusRepeat) {
+                stream->publish(shown->second.jpeg, true);
+                shown->second.at = now_steady;
+            }
             return status.state;
+        }
         try {
-            stream->publish(status_picture(stream->name(), status, view.activity->clock(), status.seen.size), true);
-            status_shown[stream.get()] = key;
+            std::string jpeg = status_picture(stream->name(), status, view.activity->clock(), status.seen.size);
+            stream->publish(jpeg, true);
+            status_shown[stream.get()] = {key, std::move(jpeg), now_steady};
         } catch (const std::exception& e) {
             if (!status_picture_failed) spdlog::warn("live view: {}", e.what());
             status_picture_failed = true;
@@ -994,7 +1010,7 @@ struct LiveViewServer::Impl {
         c.part_number = 0;
         c.in.clear();
         c.in.shrink_to_fit();
-        start_output(c, std::move(head), nullptr, {});
+        start_output(c, head + fmt::format("--{}\r\n", kBoundary), nullptr, {});  // the first part's boundary
     }
 
     void serve_snapshot(Connection& c, const http::Request& request) {

@@ -18,8 +18,9 @@
 //
 // A stream that has no live picture (its signal is lost, it is reconnecting, or no frame has come yet) shows a status
 // picture saying so, with its name and since when (status_picture.hpp): the loop checks every stream's state twice a
-// second and publishes one when it changes, so viewers get it as their next part and /snapshot.jpg answers with it (at
-// once when the signal is lost, with the header X-Stream-State) instead of an error or a frozen frame. Only streams
+// second and publishes one when it changes, and the same again every second (a browser shows an MJPEG part only once
+// the next one begins), so viewers get it as their next part and /snapshot.jpg answers with it (at once when the
+// signal is lost, with the header X-Stream-State) instead of an error or a frozen frame. Only streams
 // added with a StreamActivity (every live_view stage's) get them.
 //
 // Viewers: each gets the newest picture whenever it is ready for one (it skips what it was too slow for); a viewer

@@ -4,7 +4,10 @@ namespace framepipe::live {
 
 void StreamActivity::frame_seen(TimePoint capture, cv::Size size) noexcept {
     constexpr Duration kWindow = std::chrono::seconds(1);
-    if (window_frames_ == 0 || capture < window_start_) {
+    constexpr Duration kGap = std::chrono::seconds(5);  // no frame for this long (a loss): the rate starts afresh
+    const TimePoint previous{Duration{last_ns_.load(std::memory_order_relaxed)}};
+    if (window_frames_ == 0 || capture < window_start_ || capture - previous > kGap) {
+        if (window_frames_ != 0) fps_.store(0, std::memory_order_relaxed);
         window_start_ = capture;
         window_frames_ = 0;
     }

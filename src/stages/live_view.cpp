@@ -149,7 +149,9 @@ private:
 const bool declared = [] {
     using K = OptionKind;
     (void)declare_stage(
-        {"live_view", "Serve the frames passing here as MJPEG and snapshots, and live stats as JSON and Prometheus",
+        {"live_view", "Serve the frames passing here as MJPEG and snapshots (a 'signal lost' picture while there are "
+                      "none), each stream's status (state, frames/s, latency, drops), and live stats as JSON and "
+                      "Prometheus",
          "- { type: live_view, listen: 127.0.0.1:8080, hls: \"live/{input}.m3u8\" }", {.needs_ordered_input = true},
          {{"listen", K::text, "127.0.0.1:8080",
            "Address to serve on (host:port); off loopback (0.0.0.0: other machines) a token is required"},

@@ -175,6 +175,8 @@ struct SourceReport : SourceCounts {
     Duration behind_real_time{};           // live input: how far the output lags the media clock, at the end
     Duration behind_real_time_max{};       //   ... and at worst
     bool signal_lost = false;              // supervised sources: the signal is lost right now (or at the end)
+    std::optional<TimePoint> signal_lost_at;  // supervised sources: when it was last lost, on the run's clock (its
+                                              // calendar time: Clock::wall_time); kept once it is back. Not in JSON
     std::string ended_early;               // why the input ended before its natural end (read error, cut short)
     std::size_t main_branch = 0;           // index in stages of the main branch's last stage (see main_branch_end)
     std::vector<EdgeReport> edges;         // edges[i] feeds stages[i]

@@ -40,6 +40,9 @@ struct ChainState {
     // Supervised sources: whether the signal is lost right now. (Times it was lost and the time without it, also a
     // live input that stalled for longer than its media time explains, are in `counts`.)
     std::atomic<bool> signal_lost{false};
+    // When the signal was last lost (run's clock, ns since its epoch); kNeverLost until it is.
+    static constexpr std::int64_t kNeverLost = INT64_MIN;
+    std::atomic<std::int64_t> signal_lost_at_ns{kNeverLost};
     // Why the source ended early (Source::ended_early), written by the reading thread before it sets `ended`.
     std::string ended_early;
     std::atomic<bool> ended{false};

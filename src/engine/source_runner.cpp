@@ -84,6 +84,7 @@ void SourceRunner::note_arrival(const Frame& frame) noexcept {
 bool SourceRunner::recover(const std::string& reason, bool at_start) noexcept {
     const Clock& clock = run_.clock();  // the backoff and the time without signal are on the run's clock
     const TimePoint lost_at = clock.now();
+    chain_.signal_lost_at_ns.store(lost_at.time_since_epoch().count());
     chain_.signal_lost.store(true);
     if (at_start) {
         spdlog::warn("{}: not reachable ({}); the other inputs run while this one is retried", chain_.info.name, reason);

@@ -2,12 +2,14 @@
 
 namespace framepipe::live {
 
-void LatestPicture::publish(std::string jpeg) {
+void LatestPicture::publish(std::string jpeg, bool status) {
     auto picture = std::make_shared<const std::string>(std::move(jpeg));
     {
         const std::lock_guard lock(mutex_);
         latest_.jpeg = std::move(picture);
         ++latest_.number;
+        latest_.status = status;
+        if (status) status_pictures_.fetch_add(1);
     }
     changed_.notify_all();
     if (on_change_) on_change_();
@@ -41,7 +43,10 @@ bool LatestPicture::closed() const {
 
 LatestPicture::Counters LatestPicture::counters() const {
     Counters c;
-    c.published = latest().number;
+    {
+        const std::lock_guard lock(mutex_);
+        c.published = latest_.number - status_pictures_.load();
+    }
     c.sent = sent_.load();
     c.skipped = skipped_.load();
     c.viewers_dropped = viewers_dropped_.load();

@@ -1,6 +1,6 @@
 #pragma once
-// LatestPicture: the newest encoded picture of one live-view stream, handed from the pipeline (one publisher) to any
-// number of viewers. publish() never waits for a viewer: it replaces the picture, so a viewer that falls behind skips
+// LatestPicture: the newest encoded picture of one live-view stream, handed from the pipeline (its stage, and the
+// server's status pictures while the stream has no live one) to any number of viewers. publish() never waits for a viewer: it replaces the picture, so a viewer that falls behind skips
 // to the newest one. The publisher asks wanted() before encoding, so nothing is encoded while nobody watches.
 //
 // Thread-safe: publish() from the stage, everything else from viewer threads. Counters are for the metrics page.
@@ -23,6 +23,7 @@ public:
     struct Picture {
         std::shared_ptr<const std::string> jpeg;  // null: none yet (or none newer before the timeout)
         std::uint64_t number = 0;                 // 1, 2, 3 ... in publishing order
+        bool status = false;                      // a status picture (signal lost ...), not a frame
     };
 
     explicit LatestPicture(std::string name, std::function<void()> on_change = {})
@@ -30,8 +31,9 @@ public:
 
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
-    /// Replaces the picture and wakes every waiting viewer. Never blocks on a viewer.
-    void publish(std::string jpeg);
+    /// Replaces the picture and wakes every waiting viewer. Never blocks on a viewer. `status`: a picture saying why
+    /// there is no frame (status_picture.hpp), not counted as published.
+    void publish(std::string jpeg, bool status = false);
     /// The newest picture (jpeg null when there is none yet).
     [[nodiscard]] Picture latest() const;
     /// Waits until a picture numbered above `after` exists, the stream closes, or `timeout` passes; returns it, or a
@@ -55,7 +57,7 @@ public:
     }
 
     struct Counters {
-        std::uint64_t published = 0;       // pictures encoded
+        std::uint64_t published = 0;       // pictures encoded (frames; status pictures not counted)
         std::uint64_t sent = 0;            // pictures written to viewers, all viewers together
         std::uint64_t skipped = 0;         // pictures a viewer missed because it was not ready for them
         std::uint64_t viewers_dropped = 0; // viewers disconnected for not reading (write timeout) or gone
@@ -75,6 +77,7 @@ private:
     std::atomic<std::uint64_t> sent_{0};
     std::atomic<std::uint64_t> skipped_{0};
     std::atomic<std::uint64_t> viewers_dropped_{0};
+    std::atomic<std::uint64_t> status_pictures_{0};
 };
 
 }  // namespace framepipe::live

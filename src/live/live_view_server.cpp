@@ -2,6 +2,8 @@
 
 #include "../report/html_text.hpp"
 #include "http_request.hpp"
+#include "status_picture.hpp"
+#include "stream_status.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/report_io.hpp>
@@ -46,6 +48,10 @@ constexpr std::chrono::milliseconds kAcceptPause{100};     // out of file descri
 constexpr std::chrono::seconds kRefusalLogInterval{10};   // refusals are summarised in the log at most this often
 constexpr std::size_t kMaxHlsFileBytes = std::size_t{256} << 20;  // a larger playlist or segment is not served (500)
 constexpr const char* kHlsRetryAfter = "2";                     // seconds, while the first playlist is not written
+constexpr std::chrono::milliseconds kStatusCheck{500};     // how often the loop looks for streams without a picture
+constexpr Duration kWaitingGrace = std::chrono::seconds(2);  // a new stream's viewers see "no signal yet" after this
+// A status picture is sent again this often: a browser shows an MJPEG part only once the next one begins.
+constexpr std::chrono::milliseconds kStatusRepeat{1000};
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -241,6 +247,54 @@ struct Reply {
     std::shared_ptr<const std::string> body;
 };
 
+/// The page's script: a picture that fails to load shows a "signal lost" drawing and is retried every 5 s (so the page
+/// never shows a broken image), and each stream's status line is filled from /status.json once a second (`statusUrl`,
+/// with the page's token, is defined before it).
+constexpr const char* kPageScript = R"js(
+function esc(t){return String(t).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
+function fallback(img){
+  if(img.dataset.down)return;
+  img.dataset.down='1';
+  img.src='data:image/svg+xml,'+encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360">'+
+    '<rect width="100%" height="100%" fill="#202028"/><text x="50%" y="45%" fill="#e55" font-family="sans-serif" '+
+    'font-size="44" text-anchor="middle">SIGNAL LOST</text><text x="50%" y="62%" fill="#ddd" font-family="sans-serif" '+
+    'font-size="24" text-anchor="middle">'+esc(img.alt)+'</text></svg>');
+  setTimeout(()=>{delete img.dataset.down;img.src=img.dataset.src+'&retry='+Date.now();},5000);
+}
+function ago(s){s=Math.max(0,Math.round(s));return s<120?s+' s':s<7200?Math.round(s/60)+' min':Math.round(s/3600)+' h';}
+function when(s){return s.since?new Date(s.since).toLocaleString():'?';}
+function stateText(s){
+  if(s.state==='lost')return 'signal lost since '+when(s)+' ('+ago(s.for_s)+'), reconnecting';
+  if(s.state==='reconnecting')return 'reconnecting: signal lost since '+when(s)+', no picture yet';
+  if(s.state==='waiting')return 'waiting for the first picture';
+  return 'live';
+}
+function figuresText(s){
+  const latency=s.latency_p50_ms==null?'-':Math.round(s.latency_p50_ms)+' ms';
+  return s.fps.toFixed(1)+' frames/s · latency '+latency+' (p50) · '+s.dropped+' dropped'+
+    (s.reconnects>0?' · '+s.reconnects+' reconnects':'');
+}
+async function poll(){
+  const cards=[...document.querySelectorAll('figure[data-stream]')];
+  try{
+    const r=await fetch(statusUrl,{cache:'no-store'});
+    if(!r.ok)throw new Error(r.status);
+    for(const s of (await r.json()).streams){
+      const card=cards.find(c=>c.dataset.stream===s.name);
+      if(!card)continue;
+      const state=card.querySelector('.state');
+      state.textContent=stateText(s);
+      state.className='state '+s.state;
+      card.querySelector('.figures').textContent=figuresText(s);
+    }
+  }catch(e){
+    for(const c of cards){const state=c.querySelector('.state');state.textContent='view unreachable';state.className='state lost';}
+  }
+  setTimeout(poll,1000);
+}
+window.addEventListener('DOMContentLoaded',poll);
+)js";
+
 Reply text_reply(int status, std::string text) {
     Reply reply;
     reply.status = status;
@@ -296,6 +350,7 @@ struct LiveViewServer::Impl {
     mutable std::mutex streams_mutex;
     std::vector<std::shared_ptr<LatestPicture>> streams;
     std::vector<HlsPlaylist> playlists;  // under streams_mutex too
+    std::map<const LatestPicture*, std::shared_ptr<const StreamActivity>> activities;  // under streams_mutex too
 
     // Owned by the loop thread.
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections;
@@ -307,6 +362,14 @@ struct LiveViewServer::Impl {
     std::array<std::uint64_t, static_cast<std::size_t>(Refusal::count)> refused{};
     std::uint64_t refused_logged = 0;
     Steady::time_point refusals_logged_at{};
+    Steady::time_point next_status_check{};
+    struct StatusShown {
+        std::string key;  // state and since
+        std::string jpeg;
+        Steady::time_point at;  // last published
+    };
+    std::map<const LatestPicture*, StatusShown> status_shown;  // per stream: the status picture it shows
+    bool status_picture_failed = false;                         // logged once
 
     static constexpr std::uint64_t kListenId = 0;
     static constexpr std::uint64_t kWakeId = 1;
@@ -370,6 +433,10 @@ struct LiveViewServer::Impl {
                 expire(now);
                 resume_accepting(now);
                 log_refusals(now);
+                if (now >= next_status_check) {
+                    refresh_status_pictures();
+                    next_status_check = now + kStatusCheck;
+                }
                 const int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), wait_ms(now));
                 if (n < 0) {
                     if (errno == EINTR) continue;
@@ -395,6 +462,7 @@ struct LiveViewServer::Impl {
         Steady::time_point next = Steady::time_point::max();
         for (const auto& [id, c] : connections) next = std::min(next, c->deadline);
         if (accept_paused) next = std::min(next, accept_paused_until);
+        next = std::min(next, next_status_check);
         if (refused_total() != refused_logged) next = std::min(next, refusals_logged_at + kRefusalLogInterval);
         if (next == Steady::time_point::max()) return -1;
         if (next <= now) return 0;
@@ -692,9 +760,11 @@ struct LiveViewServer::Impl {
         const LatestPicture::Picture picture = c.stream->latest();
         if (picture.jpeg && picture.number > c.last) {
             c.part_number = picture.number;
-            std::string head = fmt::format("--{}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", kBoundary,
+            // Each part ends with the next boundary: a browser shows a part only once it sees a boundary after it, so
+            // a stream that sends one picture and then none for a while (a status picture) is shown at once.
+            std::string head = fmt::format("Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
                                            picture.jpeg->size());
-            start_output(c, std::move(head), picture.jpeg, "\r\n");
+            start_output(c, std::move(head), picture.jpeg, fmt::format("\r\n--{}\r\n", kBoundary));
         } else if (c.stream->closed()) {
             c.stream->viewer_left(false);
             c.viewer = false;
@@ -705,6 +775,7 @@ struct LiveViewServer::Impl {
 
     void finish_snapshot(Connection& c) {
         c.stream->snapshot_waiting(-1);
+        const StreamState state = refresh_status_picture(c.stream, /*now=*/true);
         const LatestPicture::Picture picture = c.stream->latest();
         c.state = State::answering;
         if (!picture.jpeg) {
@@ -714,8 +785,93 @@ struct LiveViewServer::Impl {
         Reply reply;
         reply.content_type = "image/jpeg";
         reply.headers = "Cache-Control: no-cache, no-store, must-revalidate\r\n";
+        if (picture.status) reply.headers += fmt::format("X-Stream-State: {}\r\n", state_name(state));
         reply.body = picture.jpeg;
         answer(c, reply);
+    }
+
+    // ---- stream status ---------------------------------------------------------------------------------------------
+
+    [[nodiscard]] std::shared_ptr<const RunReport> latest_report() const {
+        const LiveReport* live = report.load();
+        return live != nullptr ? live->latest() : nullptr;
+    }
+
+    /// The stream as stream_status() sees it. Takes streams_mutex.
+    [[nodiscard]] StreamView view_of(const std::shared_ptr<LatestPicture>& stream) const {
+        StreamView view;
+        view.name = stream->name();
+        const LatestPicture::Picture picture = stream->latest();
+        view.has_picture = picture.jpeg && !picture.status;
+        const std::lock_guard lock(streams_mutex);
+        if (const auto it = activities.find(stream.get()); it != activities.end()) view.activity = it->second;
+        return view;
+    }
+
+    [[nodiscard]] StreamStatus status_of(const std::shared_ptr<LatestPicture>& stream) const {
+        const auto latest = latest_report();
+        return stream_status(view_of(stream), latest.get());
+    }
+
+    /// GET /status.json: every stream's status, in page order.
+    [[nodiscard]] std::string status() const {
+        std::vector<std::shared_ptr<LatestPicture>> current;
+        {
+            const std::lock_guard lock(streams_mutex);
+            current = streams;
+        }
+        std::vector<StreamView> views;
+        for (const auto& stream : current) views.push_back(view_of(stream));
+        const auto latest = latest_report();
+        return status_json(views, latest.get());
+    }
+
+    /// Publishes the stream's status picture when it has no live one and does not show this status yet; returns its
+    /// state. Streams without an activity get none; a stream waiting for its first frame only after kWaitingGrace on
+    /// its clock, unless `now` (a snapshot about to answer). A picture that cannot be made is logged (once) and skipped.
+    StreamState refresh_status_picture(const std::shared_ptr<LatestPicture>& stream, bool now = false) {
+        const StreamView view = view_of(stream);
+        const auto latest = latest_report();
+        const StreamStatus status = stream_status(view, latest.get());
+        if (!view.activity || status.state == StreamState::live || stream->closed()) {
+            status_shown.erase(stream.get());
+            return status.state;
+        }
+        if (status.state == StreamState::waiting && !now && status.since &&
+            view.activity->clock().now() - *status.since < kWaitingGrace)
+            return status.state;
+        const std::string key = fmt::format("{}@{}", state_name(status.state),
+                                            status.since ? status.since->time_since_epoch().count() : 0);
+        const Steady::time_point now_steady = Steady::now();
+        if (const auto shown = status_shown.find(stream.get());
+            shown != status_shown.end() && shown->second.key == key && stream->latest().status) {
+            if (now_steady - shown->second.at >= kStatusRepeat) {
+                stream->publish(shown->second.jpeg, true);
+                shown->second.at = now_steady;
+            }
+            return status.state;
+        }
+        try {
+            std::string jpeg = status_picture(stream->name(), status, view.activity->clock(), status.seen.size);
+            stream->publish(jpeg, true);
+            status_shown[stream.get()] = {key, std::move(jpeg), now_steady};
+        } catch (const std::exception& e) {
+            if (!status_picture_failed) spdlog::warn("live view: {}", e.what());
+            status_picture_failed = true;
+        }
+        return status.state;
+    }
+
+    void refresh_status_pictures() {
+        std::vector<std::shared_ptr<LatestPicture>> current;
+        {
+            const std::lock_guard lock(streams_mutex);
+            current = streams;
+        }
+        std::erase_if(status_shown, [&](const auto& entry) {
+            return std::none_of(current.begin(), current.end(), [&](const auto& s) { return s.get() == entry.first; });
+        });
+        for (const auto& stream : current) (void)refresh_status_picture(stream);
     }
 
     // ---- routes ----------------------------------------------------------------------------------------------------
@@ -789,6 +945,12 @@ struct LiveViewServer::Impl {
             serve_snapshot(c, request);
         } else if (path == "/stats.json") {
             serve_stats(c);
+        } else if (path == "/status.json") {
+            Reply reply;
+            reply.content_type = "application/json";
+            reply.headers = "Cache-Control: no-cache\r\n";
+            reply.body = std::make_shared<const std::string>(status());
+            answer(c, reply);
         } else if (path.starts_with("/hls/")) {
             serve_hls(c, std::string_view(path).substr(5));
         } else if (path == "/metrics") {
@@ -797,8 +959,8 @@ struct LiveViewServer::Impl {
             reply.body = std::make_shared<const std::string>(metrics());
             answer(c, reply);
         } else {
-            answer(c, text_reply(404, "no such page: see / (and /stream.mjpg, /snapshot.jpg, /stats.json, /metrics, "
-                                      "/hls/)\n"));
+            answer(c, text_reply(404, "no such page: see / (and /stream.mjpg, /snapshot.jpg, /status.json, "
+                                      "/stats.json, /metrics, /hls/)\n"));
         }
     }
 
@@ -848,7 +1010,7 @@ struct LiveViewServer::Impl {
         c.part_number = 0;
         c.in.clear();
         c.in.shrink_to_fit();
-        start_output(c, std::move(head), nullptr, {});
+        start_output(c, head + fmt::format("--{}\r\n", kBoundary), nullptr, {});  // the first part's boundary
     }
 
     void serve_snapshot(Connection& c, const http::Request& request) {
@@ -856,7 +1018,7 @@ struct LiveViewServer::Impl {
         if (!stream) return;
         c.stream = std::move(stream);
         c.stream->snapshot_waiting(+1);  // the stage encodes its next frame for us
-        if (c.stream->closed()) {
+        if (c.stream->closed() || status_of(c.stream).state == StreamState::lost) {  // no frame is coming
             finish_snapshot(c);
             return;
         }
@@ -998,8 +1160,10 @@ struct LiveViewServer::Impl {
                     link = fmt::format(" · <a href=\"{}\">HLS</a>", src);
                 }
                 cards += fmt::format(
-                    "<figure>{2}<img src=\"/stream.mjpg?name={0}\" alt=\"{1}\"><figcaption>{1} · "
-                    "<a href=\"/snapshot.jpg?name={0}\">snapshot</a>{3}</figcaption></figure>\n",
+                    "<figure data-stream=\"{1}\">{2}<img src=\"/stream.mjpg?name={0}\" "
+                    "data-src=\"/stream.mjpg?name={0}\" alt=\"{1}\" onerror=\"fallback(this)\"><figcaption>{1} · "
+                    "<a href=\"/snapshot.jpg?name={0}\">snapshot</a>{3}<div class=\"status\"><span class=\"state\">"
+                    "</span><br><span class=\"figures\"></span></div></figcaption></figure>\n",
                     q, html_escaped(stream->name()), video, link);
             }
         }
@@ -1013,11 +1177,13 @@ struct LiveViewServer::Impl {
             "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">"
             "<title>framepipe live view</title><style>"
             "body{{font:14px sans-serif;margin:1em;background:#111;color:#ddd}}a{{color:#8cf}}"
-            "figure{{display:inline-block;margin:0 1em 1em 0}}img,video{{max-width:48vw;background:#000;"
-            "vertical-align:top;margin-right:.5em}}.note{{color:#999}}</style></head>"
-            "<body><h1>framepipe live view</h1>{0}<p><a href=\"/stats.json{1}\">stats.json</a> · "
-            "<a href=\"/metrics{1}\">metrics</a></p></body></html>\n",
-            cards, only_token);
+            "figure{{display:inline-block;margin:0 1em 1em 0;vertical-align:top}}img,video{{max-width:48vw;"
+            "background:#000;vertical-align:top;margin-right:.5em}}.note{{color:#999}}.status{{margin-top:.3em}}"
+            ".state{{font-weight:bold}}.state.live{{color:#6c6}}.state.lost{{color:#f66}}.state.reconnecting{{color:#fc6}}"
+            ".state.waiting{{color:#aaa}}.figures{{color:#aaa}}</style><script>const statusUrl='/status.json{1}';{2}"
+            "</script></head><body><h1>framepipe live view</h1>{0}<p><a href=\"/status.json{1}\">status.json</a> · "
+            "<a href=\"/stats.json{1}\">stats.json</a> · <a href=\"/metrics{1}\">metrics</a></p></body></html>\n",
+            cards, only_token, kPageScript);
     }
 };
 
@@ -1092,7 +1258,8 @@ LiveViewServer::~LiveViewServer() {
     impl_->loop_thread.join();
 }
 
-std::shared_ptr<LatestPicture> LiveViewServer::add_stream(const std::string& name, const std::string& hls_playlist) {
+std::shared_ptr<LatestPicture> LiveViewServer::add_stream(const std::string& name, const std::string& hls_playlist,
+                                                          std::shared_ptr<const StreamActivity> activity) {
     namespace fs = std::filesystem;
     const std::lock_guard lock(impl_->streams_mutex);
     HlsPlaylist playlist;
@@ -1116,6 +1283,7 @@ std::shared_ptr<LatestPicture> LiveViewServer::add_stream(const std::string& nam
         unique = fmt::format("{}-{}", base, n);
     auto stream = std::make_shared<LatestPicture>(unique, [wakeup = impl_->wakeup] { wakeup->notify(); });
     impl_->streams.push_back(stream);
+    if (activity) impl_->activities[stream.get()] = std::move(activity);
     if (!playlist.name.empty()) {
         playlist.stream = unique;
         impl_->playlists.push_back(std::move(playlist));
@@ -1127,6 +1295,7 @@ void LiveViewServer::remove_stream(const std::shared_ptr<LatestPicture>& stream)
     stream->close();
     const std::lock_guard lock(impl_->streams_mutex);
     std::erase(impl_->streams, stream);
+    impl_->activities.erase(stream.get());
     std::erase_if(impl_->playlists, [&](const HlsPlaylist& p) { return p.stream == stream->name(); });
 }
 

@@ -5,6 +5,8 @@
 //   GET /                 a page showing every stream, with links to the rest
 //   GET /stream.mjpg      the first stream as MJPEG (multipart/x-mixed-replace); ?name=<stream> picks another
 //   GET /snapshot.jpg     the newest picture as JPEG (?name= likewise); waits up to 2 s for one when none is recent
+//   GET /status.json      per stream: its state (waiting, live, lost, reconnecting) and since when, frames/s, end-to-end
+//                         latency (p50) and drops (stream_status.hpp); the page polls it and shows it by each picture
 //   GET /stats.json       the live report (framepipe-report/3 JSON, "finished": false)
 //   GET /metrics          the live report, the viewers' and the server's counters in Prometheus text format
 //   GET /hls/<name>       a stream's HLS (add_stream's hls_playlist, written by a stream_out stage): the playlist by
@@ -13,6 +15,13 @@
 //                         Any other name (a path, '..', a leading '.', a temporary .tmp/.part file, another extension)
 //                         is 404. With ?token= the playlist's segment lines carry the token on, as the page's links do.
 //   (HEAD works on each; every answer closes its connection.)
+//
+// A stream that has no live picture (its signal is lost, it is reconnecting, or no frame has come yet) shows a status
+// picture saying so, with its name and since when (status_picture.hpp): the loop checks every stream's state twice a
+// second and publishes one when it changes, and the same again every second (a browser shows an MJPEG part only once
+// the next one begins), so viewers get it as their next part and /snapshot.jpg answers with it (at once when the
+// signal is lost, with the header X-Stream-State) instead of an error or a frozen frame. Only streams
+// added with a StreamActivity (every live_view stage's) get them.
 //
 // Viewers: each gets the newest picture whenever it is ready for one (it skips what it was too slow for); a viewer
 // that has not taken a whole picture within write_timeout of its start is disconnected. Nothing a viewer does blocks
@@ -49,6 +58,7 @@
 // ends the serving; the pipeline goes on.
 
 #include "latest_picture.hpp"
+#include "stream_activity.hpp"
 
 #include <framepipe/clock.hpp>
 #include <framepipe/report.hpp>
@@ -92,9 +102,11 @@ public:
     LiveViewServer& operator=(const LiveViewServer&) = delete;
 
     /// A new stream named `name` (made unique with -2, -3 ... if taken). `hls_playlist` (a path ending in .m3u8, may
-    /// not exist yet) is served under /hls/ and shown on the page beside the stream; empty: none. Throws ConfigError
-    /// when another stream serves a playlist of the same file name from another folder.
-    std::shared_ptr<LatestPicture> add_stream(const std::string& name, const std::string& hls_playlist = {});
+    /// not exist yet) is served under /hls/ and shown on the page beside the stream; empty: none. `activity`: what
+    /// the stream's stage sees, for its status (null: none, and no status pictures). Throws ConfigError when another
+    /// stream serves a playlist of the same file name from another folder.
+    std::shared_ptr<LatestPicture> add_stream(const std::string& name, const std::string& hls_playlist = {},
+                                              std::shared_ptr<const StreamActivity> activity = nullptr);
     /// Closes the stream (its viewers finish) and takes it off the page.
     void remove_stream(const std::shared_ptr<LatestPicture>& stream);
 

@@ -1,5 +1,6 @@
 // live_view: shows the frames passing this point of the chain over HTTP (MJPEG stream, snapshot) together with the
-// run's live statistics (JSON, Prometheus); see src/live/live_view_server.hpp for the routes. Frames are encoded only
+// run's live statistics (JSON, Prometheus) and each stream's status (state, frames/s, latency, drops, and a "signal
+// lost" picture while it has none); see src/live/live_view_server.hpp for the routes. Frames are encoded only
 // while someone watches, at most max_fps a second, and handed over without ever waiting for a viewer: the stage costs
 // nothing when nobody looks and never slows the pipeline when someone looks slowly. A listen address off loopback is
 // refused at construction (ConfigError, exit 2) unless a token is set (option, or FRAMEPIPE_LIVE_TOKEN).
@@ -96,12 +97,18 @@ public:
             Frame probe;
             playlist = render_template(hls_, {context.source.name, probe, 0, true, context.clock});
         }
-        stream_ = server_->add_stream(stream_name_.empty() ? stem_of(context.source.name) : stream_name_, playlist);
+        activity_ = std::make_shared<live::StreamActivity>(context.source_index, context.source.name, *clock_,
+                                                          clock_->now());
+        stream_ = server_->add_stream(stream_name_.empty() ? stem_of(context.source.name) : stream_name_, playlist,
+                                      activity_);
         if (max_fps_ > 0)
             interval_ = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / max_fps_));
     }
 
     Outcome process(Frame& frame) override {
+        cv::Size shown = frame.image.size();  // the size of the pictures viewers get
+        if (width_ > 0 && shown.width > 0) shown = {width_, std::max(1, shown.height * width_ / shown.width)};
+        activity_->frame_seen(frame.capture_time, shown);
         if (!stream_->wanted()) return Outcome::pass;
         require_pixels(frame, "live_view");
         const TimePoint now = clock_->now();
@@ -130,6 +137,7 @@ private:
     const Clock* clock_ = nullptr;
     std::shared_ptr<live::LiveViewServer> server_;
     std::shared_ptr<live::LatestPicture> stream_;
+    std::shared_ptr<live::StreamActivity> activity_;  // the frames reaching this stage, for the stream's status
     Duration interval_{};
     TimePoint last_published_{};
     bool published_any_ = false;
@@ -141,7 +149,9 @@ private:
 const bool declared = [] {
     using K = OptionKind;
     (void)declare_stage(
-        {"live_view", "Serve the frames passing here as MJPEG and snapshots, and live stats as JSON and Prometheus",
+        {"live_view", "Serve the frames passing here as MJPEG and snapshots (a 'signal lost' picture while there are "
+                      "none), each stream's status (state, frames/s, latency, drops), and live stats as JSON and "
+                      "Prometheus",
          "- { type: live_view, listen: 127.0.0.1:8080, hls: \"live/{input}.m3u8\" }", {.needs_ordered_input = true},
          {{"listen", K::text, "127.0.0.1:8080",
            "Address to serve on (host:port); off loopback (0.0.0.0: other machines) a token is required"},

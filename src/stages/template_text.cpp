@@ -116,6 +116,10 @@ std::tm local_time(std::chrono::system_clock::time_point t) {
 
 std::string file_clock(std::chrono::system_clock::time_point t) { return fmt::format("{:%Y%m%d-%H%M%S}", local_time(t)); }
 
+std::chrono::seconds utc_offset(std::chrono::system_clock::time_point t) {
+    return std::chrono::seconds(local_time(t).tm_gmtoff);
+}
+
 std::string iso_clock(std::chrono::system_clock::time_point t) {
     const std::tm local = local_time(t);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
@@ -139,7 +143,7 @@ std::string render_template(const std::string& text, const TemplateFields& field
     const std::string input = stem_of(fields.input);
     const std::string time = format_media_time(fields.frame.media_time, fields.for_file_name ? '-' : ':');
     const double seconds = in_seconds(fields.frame.media_time);
-    const auto now = wall_now(fields.clock);
+    const auto now = fields.wall ? *fields.wall : wall_now(fields.clock);
     const std::string clock = fields.for_file_name ? file_clock(now) : fmt::format("{:%Y-%m-%d %H:%M:%S}", local_time(now));
     const std::string_view label = fields.frame.label.empty() ? std::string_view(input) : fields.frame.label;
     const std::string label_stem = fields.for_file_name ? stem_of(label) : std::string(label);

@@ -11,6 +11,7 @@
 #include <framepipe/frame.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,8 @@ struct TemplateFields {
     std::uint64_t index = 0;
     bool for_file_name = false;
     const Clock* clock = nullptr;  // for {clock}: the stage's (StageContext::clock); nullptr = the system clock
+    /// When set, {clock} shows this calendar time instead of now (a contact sheet's period start).
+    std::optional<std::chrono::system_clock::time_point> wall;
 };
 
 /// Calendar time now on `clock` (Clock::wall_now()); the system clock when `clock` is null.
@@ -56,6 +59,8 @@ std::string format_media_time(Duration t, char separator = ':');
 
 /// Local wall-clock time as file names carry it: "20261121-073005" (sorts by age).
 std::string file_clock(std::chrono::system_clock::time_point t);
+/// The local time zone's offset from UTC at `t` (east positive), as localtime_r gives it.
+std::chrono::seconds utc_offset(std::chrono::system_clock::time_point t);
 /// Local wall-clock time in ISO 8601 with milliseconds and the zone's offset: "2026-11-21T07:30:05.250+01:00".
 std::string iso_clock(std::chrono::system_clock::time_point t);
 

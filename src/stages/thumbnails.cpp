@@ -5,6 +5,7 @@
 
 #include <framepipe/error.hpp>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
@@ -214,7 +215,21 @@ private:
     std::uint64_t window_frames_ = 0;
 };
 
-// One picture per input: a grid of frames spread evenly over it, each with its media time.
+// A grid of frames spread evenly over an input: one sheet, written when the input ends; or, with `every`, one sheet per
+// period of that length, written as soon as the period is over (when the first frame of the next one arrives) and the
+// partial last period's at the end or stop. Memory: at most 2 x tiles small tiles, of one period.
+//
+// Periods run on the frames' own time, consistently per kind of input:
+//   - files: media time from 0, [0, every), [every, 2 every) ... of the video;
+//   - live inputs: the calendar time of each frame's capture (Clock::wall_time of capture_time on the run's clock),
+//     aligned to local time (every: 1h gives 07:00-08:00, every: 1d midnight to midnight). A live input's media time
+//     restarts with every run and reconnect, so it cannot place a period in a camera's weeks.
+// A period without frames (signal lost all along) gets no sheet.
+//
+// Names with `every`: a file template naming no period ({time}, {clock} or {index}) gets one before its extension,
+// _{time} for files ("holiday_sheet_00-01-00.000.jpg") or _{clock} for live inputs ("cam_sheet_20261121-070000.jpg").
+// {time} is the period's start in media time (files), {clock} the local calendar time it started (live inputs),
+// {index} the sheet's number in this run, from 0.
 class ContactSheet final : public Stage {
 public:
     ContactSheet(const std::string& name, const OptionValues& o)
@@ -223,45 +238,127 @@ public:
           tiles_(static_cast<std::size_t>(o.integer("tiles"))),
           tile_width_(static_cast<int>(o.integer("tile_width"))),
           timestamps_(o.boolean("timestamps")),
-          name_template_(o.text("file")) {
-        output_.emplace(o.text("dir"), name_template_, static_cast<int>(o.integer("quality")), o.boolean("overwrite"));
+          every_(o.has("every") ? o.duration("every") : Duration::zero()),
+          name_template_(o.text("file")),
+          dir_(o.text("dir")),
+          quality_(static_cast<int>(o.integer("quality"))),
+          overwrite_(o.boolean("overwrite")) {
+        output_.emplace(dir_, name_template_, quality_, overwrite_);  // checks the template
     }
 
     void open(const StageContext& context) override {
         input_ = context.source.name;
         clock_ = context.clock;
+        live_ = context.source.live;
+        if (periodic()) {
+            name_template_ = periodic_template(name_template_, live_);
+            output_.emplace(dir_, name_template_, quality_, overwrite_);
+        }
         output_->prepare(input_);
     }
 
-    // Keeps every stride-th frame; when twice the tiles are kept, drops every other one and doubles the stride. So
-    // the samples stay spread over the whole input without knowing its length, in bounded memory.
     Outcome process(Frame& frame) override {
         require_pixels(frame, "contact_sheet");
-        if (seen_++ % stride_ == 0) {
-            Tile tile;
-            const int height = std::max(1, static_cast<int>(std::lround(static_cast<double>(frame.image.rows) *
-                                                                          tile_width_ / frame.image.cols)));
-            cv::Mat resized;
-            cv::resize(frame.image, resized, cv::Size(tile_width_, height), 0, 0, cv::INTER_AREA);
-            if (resized.channels() == 1) cv::cvtColor(resized, resized, cv::COLOR_GRAY2BGR);
-            tile.image = resized;
-            tile.media_time = frame.media_time;
-            kept_.push_back(std::move(tile));
-            if (kept_.size() >= 2 * tiles_) {
-                std::vector<Tile> thinned;
-                for (std::size_t i = 0; i < kept_.size(); i += 2) thinned.push_back(std::move(kept_[i]));
-                kept_ = std::move(thinned);
-                stride_ *= 2;
-            }
+        if (periodic()) {
+            const Period period = period_of(frame);
+            if (period_ && period.number != period_->number) write_sheet();  // the period is over
+            if (!period_) period_ = period;
         }
+        sample(frame);
         return Outcome::pass;
     }
 
     void close() override {
-        if (kept_.empty()) {
-            spdlog::warn("{}: {}: no frames, so no contact sheet", input_, traits().name);
-            return;
+        if (!kept_.empty()) write_sheet();
+        if (sheets_ == 0) spdlog::warn("{}: {}: no frames, so no contact sheet", input_, traits().name);
+    }
+
+private:
+    struct Tile {
+        cv::Mat image;
+        std::string label;
+    };
+    struct Period {
+        std::int64_t number = 0;                      // floor(time / every)
+        Duration media_start{};                       // files: where it starts in the media
+        std::chrono::system_clock::time_point wall{};  // live inputs: the calendar time it starts
+    };
+
+    [[nodiscard]] bool periodic() const noexcept { return every_ > Duration::zero(); }
+
+    /// The template itself when it names the period; else with _{time} (files) or _{clock} (live) before its extension.
+    static std::string periodic_template(const std::string& text, bool live) {
+        if (template_uses(text, "time") || template_uses(text, "clock") || template_uses(text, "index")) return text;
+        const std::size_t dot = text.rfind('.');  // the template ends in a checked image extension
+        return text.substr(0, dot) + (live ? "_{clock}" : "_{time}") + text.substr(dot);
+    }
+
+    static std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+    [[nodiscard]] const Clock& clock() const { return clock_ != nullptr ? *clock_ : default_clock(); }
+
+    [[nodiscard]] Period period_of(const Frame& frame) const {
+        const std::int64_t every = every_.count();
+        Period period;
+        if (!live_) {
+            period.number = floor_div(frame.media_time.count(), every);
+            period.media_start = Duration{period.number * every};
+            return period;
         }
+        const auto wall = clock().wall_time(frame.capture_time);
+        const std::int64_t offset = std::chrono::duration_cast<Duration>(utc_offset(wall)).count();
+        const std::int64_t local = std::chrono::duration_cast<Duration>(wall.time_since_epoch()).count() + offset;
+        period.number = floor_div(local, every);
+        period.wall = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(Duration{period.number * every - offset}));
+        return period;
+    }
+
+    /// Keeps every stride-th frame; when twice the tiles are kept, drops every other one and doubles the stride. So
+    /// the samples stay spread over the whole input (period) without knowing its length, in bounded memory.
+    void sample(const Frame& frame) {
+        if (seen_++ % stride_ != 0) return;
+        Tile tile;
+        const int height = std::max(
+            1, static_cast<int>(std::lround(static_cast<double>(frame.image.rows) * tile_width_ / frame.image.cols)));
+        cv::Mat resized;
+        cv::resize(frame.image, resized, cv::Size(tile_width_, height), 0, 0, cv::INTER_AREA);
+        if (resized.channels() == 1) cv::cvtColor(resized, resized, cv::COLOR_GRAY2BGR);
+        tile.image = resized;
+        if (timestamps_)  // a live input's periods are times of day: its tiles say when they were captured
+            tile.label = periodic() && live_
+                             ? fmt::format("{:%H:%M:%S}", fmt::localtime(std::chrono::system_clock::to_time_t(
+                                                              clock().wall_time(frame.capture_time))))
+                             : format_media_time(frame.media_time);
+        kept_.push_back(std::move(tile));
+        if (kept_.size() >= 2 * tiles_) {
+            std::vector<Tile> thinned;
+            for (std::size_t i = 0; i < kept_.size(); i += 2) thinned.push_back(std::move(kept_[i]));
+            kept_ = std::move(thinned);
+            stride_ *= 2;
+        }
+    }
+
+    /// Writes the sheet of the tiles kept (of the input, or of the current period) and starts afresh.
+    void write_sheet() {
+        if (!kept_.empty()) {
+            Frame carrier;  // only for the file name template
+            TemplateFields fields{input_, carrier, sheets_, true, clock_};
+            if (period_ && live_) fields.wall = period_->wall;
+            if (period_ && !live_) carrier.media_time = period_->media_start;
+            const cv::Mat sheet = compose();
+            const std::string file = output_->write(sheet, render_template(name_template_, fields));
+            ++sheets_;
+            spdlog::info("{}: {}: wrote a contact sheet of {} tile(s) to {}/{}", input_, traits().name,
+                         std::min(tiles_, kept_.size()), output_->dir(), file);
+        }
+        kept_.clear();
+        seen_ = 0;
+        stride_ = 1;
+        period_.reset();
+    }
+
+    [[nodiscard]] cv::Mat compose() const {
         std::vector<const Tile*> chosen;
         const std::size_t n = std::min(tiles_, kept_.size());
         for (std::size_t i = 0; i < n; ++i) chosen.push_back(&kept_[i * kept_.size() / n]);
@@ -277,7 +374,7 @@ public:
                                 std::min(tile_height, chosen[i]->image.rows));
             chosen[i]->image(cv::Rect(0, 0, cell.width, cell.height)).copyTo(sheet(cell));
             if (timestamps_) {
-                const std::string label = format_media_time(chosen[i]->media_time);
+                const std::string& label = chosen[i]->label;
                 const double scale = std::max(0.35, tile_width_ / 640.0);
                 int baseline = 0;
                 const cv::Size size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
@@ -287,25 +384,24 @@ public:
                 cv::putText(sheet, label, at, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
             }
         }
-        Frame carrier;
-        const std::string file = output_->write(sheet, render_template(name_template_, {input_, carrier, 0, true, clock_}));
-        spdlog::info("{}: {}: wrote a {}x{} contact sheet to {}/{}", input_, traits().name, cols, rows,
-                     output_->dir(), file);
+        return sheet;
     }
 
-private:
-    struct Tile {
-        cv::Mat image;
-        Duration media_time{};
-    };
     int columns_;
     std::size_t tiles_;
     int tile_width_;
     bool timestamps_;
+    Duration every_;  // zero: one sheet per input
     std::string name_template_;
+    std::string dir_;
+    int quality_;
+    bool overwrite_;
     std::optional<ImageOutput> output_;
     std::string input_;
-    const Clock* clock_ = nullptr;  // calendar time for {clock} and names (StageContext::clock)
+    const Clock* clock_ = nullptr;  // calendar time for {clock}, names and live periods (StageContext::clock)
+    bool live_ = false;
+    std::optional<Period> period_;  // the period being collected (with every)
+    std::uint64_t sheets_ = 0;
     std::uint64_t seen_ = 0;
     std::uint64_t stride_ = 1;
     std::vector<Tile> kept_;
@@ -341,11 +437,19 @@ const bool declared = [] {
         {"columns", K::integer, "4", "Tiles per row", 1, 50},
         {"tiles", K::integer, "16", "Frames on the sheet, spread evenly over the input", 1, 1000},
         {"tile_width", K::integer, "320", "Width of each tile", 16, 4096},
-        {"timestamps", K::boolean, "true", "Print each tile's media time on it"}};
+        {"timestamps", K::boolean, "true",
+         "Print each tile's time on it: its media time; with every on a live input, the time of day it was captured"},
+        {"every", K::duration, "",
+         "One sheet per period of this length (e.g. 1h), written as soon as it is over, for inputs that never end: "
+         "files by media time, live inputs by local calendar time of capture (1h: 07:00-08:00). The name gets the "
+         "period's start before its extension (cam_sheet_20261121-070000.jpg, clip_sheet_00-01-00.000.jpg) unless "
+         "'file' has {time}, {clock} or {index}. Unset: one sheet per input",
+         1, 366 * 86400}};
     for (auto& o : output_options("thumbnails", "{input}_sheet.jpg")) sheet.push_back(o);
-    (void)declare_stage({"contact_sheet", "One grid picture per input of frames spread evenly over it, written when the "
-                                        "input ends. Frames pass on unchanged.",
-                       "- { type: contact_sheet, columns: 4, tiles: 16 }", {.needs_ordered_input = true, .blocking_io = true}, sheet,
+    (void)declare_stage({"contact_sheet", "A grid picture of frames spread evenly over the input, written when the "
+                                        "input ends; or, with every, one per period (every: 1h), written as each "
+                                        "period ends. Frames pass on unchanged.",
+                       "- { type: contact_sheet, columns: 4, tiles: 16, every: 1h, dir: sheets }", {.needs_ordered_input = true, .blocking_io = true}, sheet,
                        factory_of<ContactSheet>(), 200});
     return true;
 }();

@@ -1,7 +1,9 @@
 // Thumbnails and contact sheets: which frames they pick, how files are named, never overwriting by surprise.
+#include "stages/template_text.hpp"
 #include "support/media.hpp"
 #include "support/stage_harness.hpp"
 
+#include <framepipe/clock.hpp>
 #include <framepipe/error.hpp>
 
 #include <doctest/doctest.h>
@@ -26,6 +28,19 @@ std::vector<std::string> files_in(const fs::path& dir) {
 }
 
 cv::Mat solid(cv::Scalar color, cv::Size size = {64, 48}) { return cv::Mat(size, CV_8UC3, color); }
+
+/// The frame numbers on the tiles of a contact sheet (tiles 100 x 75, a 4-pixel gap), row by row; empty when the sheet
+/// cannot be read.
+std::vector<int> tile_numbers(const fs::path& file) {
+    const cv::Mat sheet = cv::imread(file.string());
+    std::vector<int> numbers;
+    if (sheet.empty()) return numbers;
+    const int gap = 4, width = 100, height = 75;
+    for (int y = gap; y + height <= sheet.rows; y += height + gap)
+        for (int x = gap; x + width <= sheet.cols; x += width + gap)
+            numbers.push_back(read_number(sheet(cv::Rect(x, y, width, height))));
+    return numbers;
+}
 
 }  // namespace
 
@@ -162,4 +177,74 @@ TEST_CASE("contact_sheet: a grid of tiles spread over the whole input, written a
     const int last = read_number(sheet(cv::Rect(gap + 2 * (100 + gap), gap + (tile_h + gap), 100, tile_h)));
     CHECK(first == 0);
     CHECK(last >= 160);
+}
+
+TEST_CASE("contact_sheet every on a file: one sheet per period of media time, written as each period ends, the "
+          "partial last one at the end, named by the period's start") {
+    TempDir dir;
+    const std::string first = "holiday_sheet_00-00-00.000.jpg", second = "holiday_sheet_00-00-02.000.jpg",
+                      last = "holiday_sheet_00-00-04.000.jpg";
+    {
+        StageHarness sheet("contact_sheet",
+                           {{"every", "2s"}, {"columns", "4"}, {"tiles", "4"}, {"tile_width", "100"},
+                            {"timestamps", "false"}, {"dir", dir.path().string()}},
+                           "holiday.mp4", 10);
+        for (std::uint64_t i = 0; i < 50; ++i) {  // 5 s at 10 frames/s: periods [0, 2 s), [2 s, 4 s), [4 s, 5 s)
+            sheet.apply(numbered_frame(int(i), {200, 150}), i);
+            CAPTURE(i);
+            CHECK(fs::exists(dir / first) == (i >= 20));  // written by the first frame of the next period
+            CHECK(fs::exists(dir / second) == (i >= 40));
+            CHECK_FALSE(fs::exists(dir / last));
+        }
+    }
+    CHECK(files_in(dir.path()) == std::vector<std::string>{first, second, last});
+    // Each sheet holds its own period's frames only, spread over it from its first frame.
+    CHECK(tile_numbers(dir / first) == std::vector<int>{0, 4, 8, 12});
+    CHECK(tile_numbers(dir / second) == std::vector<int>{20, 24, 28, 32});
+    CHECK(tile_numbers(dir / last) == std::vector<int>{40, 42, 44, 46});
+}
+
+TEST_CASE("contact_sheet every on live input: periods of the local calendar time of capture, on the run's clock, "
+          "each sheet named by the time its period started") {
+    using namespace std::chrono_literals;
+    TempDir dir;
+    ManualClock clock;
+    const auto wall = std::chrono::sys_days{std::chrono::year{2026} / 3 / 14} + 9h + 41min + 40s;  // 40 s into a minute
+    clock.set_wall(wall);  // in UTC, and in every zone whose offset is whole minutes
+    const TimePoint start = clock.now();
+    const auto name = [&](std::chrono::seconds from_start) {
+        return "cam_sheet_" + stages::file_clock(wall + from_start) + ".jpg";
+    };
+    {
+        StageHarness sheet("contact_sheet",
+                           {{"every", "1min"}, {"columns", "8"}, {"tile_width", "100"}, {"timestamps", "false"},
+                            {"dir", dir.path().string()}},
+                           "cam", 25, &clock, /*live=*/true);
+        for (int i = 0; i < 10; ++i) {  // captured 10 s apart: :41:40 :41:50 | :42:00 ... :42:50 | :43:00 :43:10
+            clock.set(start + 10s * i);
+            Frame& frame = sheet.frame(numbered_frame(i, {200, 150}), std::uint64_t(i));
+            frame.capture_time = clock.now();
+            frame.media_time = 10s * (i % 3);  // a live input's media time restarts on reconnects: it plays no part
+            CHECK(sheet.stage().process(frame) == Outcome::pass);
+        }
+        CHECK(files_in(dir.path()) == std::vector<std::string>{name(-40s), name(20s)});  // the open period's: not yet
+    }
+    CHECK(files_in(dir.path()) == std::vector<std::string>{name(-40s), name(20s), name(80s)});
+    CHECK(tile_numbers(dir / name(-40s)) == std::vector<int>{0, 1});
+    CHECK(tile_numbers(dir / name(20s)) == std::vector<int>{2, 3, 4, 5, 6, 7});
+    CHECK(tile_numbers(dir / name(80s)) == std::vector<int>{8, 9});
+}
+
+TEST_CASE("contact_sheet every: a name template with {index} numbers the sheets instead; a period under 1 s is "
+          "refused") {
+    TempDir dir;
+    {
+        StageHarness sheet("contact_sheet",
+                           {{"every", "1s"}, {"tiles", "2"}, {"dir", dir.path().string()}, {"file", "{input}-{index}.png"}},
+                           "walk.mkv", 4);
+        for (std::uint64_t i = 0; i < 10; ++i) sheet.apply(numbered_frame(int(i), {200, 150}), i);
+    }
+    CHECK(files_in(dir.path()) == std::vector<std::string>{"walk-0.png", "walk-1.png", "walk-2.png"});
+    CHECK_THROWS_WITH_AS(make_stage("contact_sheet", {{"every", "500ms"}, {"dir", dir.path().string()}}),
+                         doctest::Contains("every"), ConfigError);
 }

@@ -18,11 +18,13 @@ namespace framepipe::test {
 class StageHarness {
 public:
     /// `clock`: the run's clock the stage sees (StageContext::clock); nullptr, as a stage used alone, the real one.
+    /// `live`: the input is live (SourceInfo::live).
     StageHarness(const std::string& type, std::map<std::string, std::string> options = {}, std::string input = "clip.mp4",
-                 double fps = 25, const Clock* clock = nullptr)
+                 double fps = 25, const Clock* clock = nullptr, bool live = false)
         : stage_(make_stage(type, options)) {
         context_.source.name = std::move(input);
         context_.source.fps = fps;
+        context_.source.live = live;
         context_.clock = clock;
         context_.health = &health_;
         stage_->open(context_);

@@ -74,12 +74,13 @@ std::string status_json(const std::vector<StreamView>& streams, const RunReport*
             }
             if (status.seen.last) {
                 s["last_frame_age_s"] = seconds_or_null(now - *status.seen.last);
-                if (status.state == StreamState::live && now - *status.seen.last < kStaleRate) s["fps"] = status.seen.fps;
+                if (status.state == StreamState::live && now - *status.seen.last < kStaleRate)
+                    s["fps"] = status.seen.fps;
             }
         }
         const SourceReport* source = status.source;
-        s["latency_p50_ms"] = source != nullptr && source->end_to_end.count > 0 ? json(in_ms(source->end_to_end.p50))
-                                                                                  : json(nullptr);
+        s["latency_p50_ms"] =
+            source != nullptr && source->end_to_end.count > 0 ? json(in_ms(source->end_to_end.p50)) : json(nullptr);
         s["dropped"] = source != nullptr ? source->dropped() : 0;
         s["captured"] = source != nullptr ? source->captured : 0;
         s["delivered"] = source != nullptr ? source->delivered : 0;

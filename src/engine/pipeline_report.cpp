@@ -30,7 +30,8 @@ RunReport Pipeline::Impl::snapshot(const detail::RunControl& run) const {
         if (first != 0 && last > first) source.active_time = Duration{last - first};
         source.end_to_end = chain.state.end_to_end.summary();
         source.signal_lost = chain.state.signal_lost.load();
-        if (const std::int64_t lost_at = chain.state.signal_lost_at_ns.load(); lost_at != detail::ChainState::kNeverLost)
+        if (const std::int64_t lost_at = chain.state.signal_lost_at_ns.load();
+            lost_at != detail::ChainState::kNeverLost)
             source.signal_lost_at = TimePoint{Duration{lost_at}};
         if (chain.state.ended.load()) source.ended_early = chain.state.ended_early;
         if (source.live) {

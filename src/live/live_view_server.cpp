@@ -48,7 +48,7 @@ constexpr std::chrono::milliseconds kAcceptPause{100};     // out of file descri
 constexpr std::chrono::seconds kRefusalLogInterval{10};   // refusals are summarised in the log at most this often
 constexpr std::size_t kMaxHlsFileBytes = std::size_t{256} << 20;  // a larger playlist or segment is not served (500)
 constexpr const char* kHlsRetryAfter = "2";                     // seconds, while the first playlist is not written
-constexpr std::chrono::milliseconds kStatusCheck{500};     // how often the loop looks for streams without a picture
+constexpr std::chrono::milliseconds kStatusCheck{500};       // how often the loop looks for streams without a picture
 constexpr Duration kWaitingGrace = std::chrono::seconds(2);  // a new stream's viewers see "no signal yet" after this
 // A status picture is sent again this often: a browser shows an MJPEG part only once the next one begins.
 constexpr std::chrono::milliseconds kStatusRepeat{1000};
@@ -369,7 +369,7 @@ struct LiveViewServer::Impl {
         Steady::time_point at;  // last published
     };
     std::map<const LatestPicture*, StatusShown> status_shown;  // per stream: the status picture it shows
-    bool status_picture_failed = false;                         // logged once
+    bool status_picture_failed = false;                        // logged once
 
     static constexpr std::uint64_t kListenId = 0;
     static constexpr std::uint64_t kWakeId = 1;
@@ -762,8 +762,8 @@ struct LiveViewServer::Impl {
             c.part_number = picture.number;
             // Each part ends with the next boundary: a browser shows a part only once it sees a boundary after it, so
             // a stream that sends one picture and then none for a while (a status picture) is shown at once.
-            std::string head = fmt::format("Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                                           picture.jpeg->size());
+            std::string head =
+                fmt::format("Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", picture.jpeg->size());
             start_output(c, std::move(head), picture.jpeg, fmt::format("\r\n--{}\r\n", kBoundary));
         } else if (c.stream->closed()) {
             c.stream->viewer_left(false);
@@ -840,8 +840,8 @@ struct LiveViewServer::Impl {
         if (status.state == StreamState::waiting && !now && status.since &&
             view.activity->clock().now() - *status.since < kWaitingGrace)
             return status.state;
-        const std::string key = fmt::format("{}@{}", state_name(status.state),
-                                            status.since ? status.since->time_since_epoch().count() : 0);
+        const std::string key =
+            fmt::format("{}@{}", state_name(status.state), status.since ? status.since->time_since_epoch().count() : 0);
         const Steady::time_point now_steady = Steady::now();
         if (const auto shown = status_shown.find(stream.get());
             shown != status_shown.end() && shown->second.key == key && stream->latest().status) {
@@ -959,8 +959,9 @@ struct LiveViewServer::Impl {
             reply.body = std::make_shared<const std::string>(metrics());
             answer(c, reply);
         } else {
-            answer(c, text_reply(404, "no such page: see / (and /stream.mjpg, /snapshot.jpg, /status.json, "
-                                      "/stats.json, /metrics, /hls/)\n"));
+            answer(c, text_reply(404,
+                                 "no such page: see / (and /stream.mjpg, /snapshot.jpg, /status.json, "
+                                 "/stats.json, /metrics, /hls/)\n"));
         }
     }
 
@@ -1179,10 +1180,10 @@ struct LiveViewServer::Impl {
             "body{{font:14px sans-serif;margin:1em;background:#111;color:#ddd}}a{{color:#8cf}}"
             "figure{{display:inline-block;margin:0 1em 1em 0;vertical-align:top}}img,video{{max-width:48vw;"
             "background:#000;vertical-align:top;margin-right:.5em}}.note{{color:#999}}.status{{margin-top:.3em}}"
-            ".state{{font-weight:bold}}.state.live{{color:#6c6}}.state.lost{{color:#f66}}.state.reconnecting{{color:#fc6}}"
-            ".state.waiting{{color:#aaa}}.figures{{color:#aaa}}</style><script>const statusUrl='/status.json{1}';{2}"
-            "</script></head><body><h1>framepipe live view</h1>{0}<p><a href=\"/status.json{1}\">status.json</a> · "
-            "<a href=\"/stats.json{1}\">stats.json</a> · <a href=\"/metrics{1}\">metrics</a></p></body></html>\n",
+            ".state{{font-weight:bold}}.state.live{{color:#6c6}}.state.lost{{color:#f66}}"
+            ".state.reconnecting{{color:#fc6}}.state.waiting{{color:#aaa}}.figures{{color:#aaa}}</style>"
+            "<script>const statusUrl='/status.json{1}';{2}</script></head><body><h1>framepipe live view</h1>{0}"
+            "<p><a href=\"/status.json{1}\">status.json</a> · <a href=\"/stats.json{1}\">stats.json</a> · <a href=\"/metrics{1}\">metrics</a></p></body></html>\n",
             cards, only_token, kPageScript);
     }
 };

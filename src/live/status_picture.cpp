@@ -45,7 +45,8 @@ std::string status_picture(const std::string& name, const StreamStatus& status, 
     const char* headline = status.state == StreamState::lost           ? "SIGNAL LOST"
                            : status.state == StreamState::reconnecting ? "RECONNECTING"
                                                                        : "NO SIGNAL YET";
-    const cv::Scalar accent = status.state == StreamState::waiting ? cv::Scalar(200, 200, 200) : cv::Scalar(60, 60, 230);
+    const cv::Scalar accent =
+        status.state == StreamState::waiting ? cv::Scalar(200, 200, 200) : cv::Scalar(60, 60, 230);
     const double scale = size.width / 400.0;
     const int line = size.height / 6;
     cv::rectangle(picture, cv::Rect(0, 0, size.width, std::max(4, size.height / 60)), accent, cv::FILLED);
@@ -55,8 +56,8 @@ std::string status_picture(const std::string& name, const StreamStatus& status, 
     if (status.since) {
         const std::time_t t = std::chrono::system_clock::to_time_t(clock.wall_time(*status.since));
         const char* what = status.state == StreamState::waiting ? "waiting since" : "lost since";
-        centred(picture, fmt::format("{} {:%Y-%m-%d %H:%M:%S}", what, fmt::localtime(t)), size.height / 2 + line * 3 / 2,
-                scale * 0.5, 1, cv::Scalar(180, 180, 180));
+        centred(picture, fmt::format("{} {:%Y-%m-%d %H:%M:%S}", what, fmt::localtime(t)),
+                size.height / 2 + line * 3 / 2, scale * 0.5, 1, cv::Scalar(180, 180, 180));
     }
     if (status.state == StreamState::lost)
         centred(picture, "reconnecting...", size.height / 2 + line * 2, scale * 0.45, 1, cv::Scalar(150, 150, 150));

@@ -27,11 +27,11 @@ public:
     void frame_seen(TimePoint capture, cv::Size size) noexcept;
 
     struct Seen {
-        std::uint64_t frames = 0;        // since the stream opened
-        std::optional<TimePoint> last;   // capture time of the newest one; none before the first
-        double fps = 0;                  // over the last whole second of capture time (0 until one has passed since
-                                         // the first frame, or since the first after a gap of over 5 s)
-        cv::Size size;                   // of the newest one
+        std::uint64_t frames = 0;       // since the stream opened
+        std::optional<TimePoint> last;  // capture time of the newest one; none before the first
+        double fps = 0;                 // over the last whole second of capture time (0 until one has passed since
+                                        // the first frame, or since the first after a gap of over 5 s)
+        cv::Size size;                  // of the newest one
     };
     [[nodiscard]] Seen seen() const noexcept;
 

@@ -74,7 +74,8 @@ std::string status_json(const std::vector<StreamView>& streams, const RunReport*
             }
             if (status.seen.last) {
                 s["last_frame_age_s"] = seconds_or_null(now - *status.seen.last);
-                if (status.state == StreamState::live && now - *status.seen.last < kStaleRate) s["fps"] = status.seen.fps;
+                if (status.state == StreamState::live && now - *status.seen.last < kStaleRate)
+                    s["fps"] = status.seen.fps;
             }
         }
         const SourceReport* source = status.source;

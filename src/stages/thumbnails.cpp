@@ -279,8 +279,8 @@ private:
         std::string label;
     };
     struct Period {
-        std::int64_t number = 0;                      // floor(time / every)
-        Duration media_start{};                       // files: where it starts in the media
+        std::int64_t number = 0;                       // floor(time / every)
+        Duration media_start{};                        // files: where it starts in the media
         std::chrono::system_clock::time_point wall{};  // live inputs: the calendar time it starts
     };
 
@@ -293,7 +293,9 @@ private:
         return text.substr(0, dot) + (live ? "_{clock}" : "_{time}") + text.substr(dot);
     }
 
-    static std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+    static std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+        return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+    }
 
     [[nodiscard]] const Clock& clock() const { return clock_ != nullptr ? *clock_ : default_clock(); }
 
@@ -449,7 +451,8 @@ const bool declared = [] {
     (void)declare_stage({"contact_sheet", "A grid picture of frames spread evenly over the input, written when the "
                                         "input ends; or, with every, one per period (every: 1h), written as each "
                                         "period ends. Frames pass on unchanged.",
-                       "- { type: contact_sheet, columns: 4, tiles: 16, every: 1h, dir: sheets }", {.needs_ordered_input = true, .blocking_io = true}, sheet,
+                       "- { type: contact_sheet, columns: 4, tiles: 16, every: 1h, dir: sheets }",
+                       {.needs_ordered_input = true, .blocking_io = true}, sheet,
                        factory_of<ContactSheet>(), 200});
     return true;
 }();

@@ -272,6 +272,7 @@ function stateText(s){
 function figuresText(s){
   const latency=s.latency_p50_ms==null?'-':Math.round(s.latency_p50_ms)+' ms';
   return s.fps.toFixed(1)+' frames/s · latency '+latency+' (p50) · '+s.dropped+' dropped'+
+    (s.filtered>0?' · '+s.filtered+' filtered':'')+
     (s.reconnects>0?' · '+s.reconnects+' reconnects':'');
 }
 async function poll(){

@@ -60,6 +60,18 @@ struct PipelineOptions {
     /// worker, one slice per frame per stage, edge depths as counters. Needs profile. At most trace_limit slices.
     std::string trace_path;
     std::size_t trace_limit = 2'000'000;
+    /// When set, run() streams each frame's lineage to this file while it runs, for latency analysis of one's own: a
+    /// record per captured frame (source, sequence number, capture time, and per stage it reached when it entered the
+    /// stage's edge, started, finished and what became of it there), then how it ended (delivered, or the stage or
+    /// edge where it stopped and why). JSON Lines, or CSV (a row per frame per stage) when the name ends in .csv. Times
+    /// are milliseconds since the run started, on the pipeline's clock. A frame a branch copied (copy on write) gets a
+    /// second record, marked copy, for the stages after the copy. Needs profile. The file is created before any input
+    /// is opened: a path that cannot be written is a ConfigError from run().
+    std::string frames_path;
+    /// Records waiting for the frames file's writer thread (about 1 KB each, allocated when the run starts). A record
+    /// that finds them all taken (the disk is slower than the frames) is not written, never waited for: run() warns
+    /// with the count.
+    std::size_t frames_buffer = 4096;
     /// Called about every progress_interval with a snapshot of the counters, from a supervisor thread that run()
     /// starts (never concurrently with itself). Must not call back into the pipeline except request_stop/abort.
     std::function<void(const RunReport&)> on_progress;

@@ -1,6 +1,7 @@
 // framepipe: the command.
 //
 //   framepipe run PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...] [--report RUN.json] [--trace RUN.trace.json]
+//                 [--frames FRAMES.jsonl|FRAMES.csv]
 //                 [--dry-run[=text|dot]] [-q|-v]
 //   framepipe validate PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...]
 //   framepipe stages [TYPE] [--markdown]
@@ -122,6 +123,7 @@ struct RunArgs {
     std::vector<std::string> sets;
     std::string report_path;
     std::string trace_path;
+    std::string frames_path;
     std::string dry_run_format;  // empty: no dry run; text or dot
     bool quiet = false;
     bool verbose = false;
@@ -169,6 +171,7 @@ int run(const RunArgs& args) {
     options.on_progress = [&progress](const RunReport& snapshot) { progress.update(snapshot); };
     options.progress_interval = std::chrono::milliseconds(500);
     options.trace_path = args.trace_path;
+    options.frames_path = args.frames_path;
     std::unique_ptr<Pipeline> pipeline = build_pipeline(file, args.inputs, options);
     if (!args.dry_run_format.empty()) {
         std::fputs(pipeline->describe(args.dry_run_format == "dot" ? DescribeFormat::dot : DescribeFormat::text).c_str(),
@@ -206,6 +209,7 @@ int run(const RunArgs& args) {
         spdlog::info("report: {} (and {})", args.report_path, fmt::join(outputs, ", "));
     }
     if (!args.trace_path.empty()) spdlog::info("trace: {} (open it in chrome://tracing or ui.perfetto.dev)", args.trace_path);
+    if (!args.frames_path.empty()) spdlog::info("frames: {} (a record per frame, times in ms since the start)", args.frames_path);
     if (!report.balanced())
         spdlog::error("frame accounting does not add up (an internal error); the figures above show where");
     if (!report.ok()) return 1;
@@ -488,6 +492,9 @@ int main(int argc, char** argv) {
                         "Write the run report as JSON (schema framepipe-report/3) and, next to it, an HTML page of charts");
     run_cmd->add_option("--trace", run_args.trace_path,
                         "Write a Chrome trace-event file (chrome://tracing, Perfetto): a slice per frame per stage");
+    run_cmd->add_option("--frames", run_args.frames_path,
+                        "Stream each frame's lineage to a file while running: capture time, per stage entered/started/"
+                        "finished (ms since the start) and how it ended; JSON Lines, or CSV when the name ends in .csv");
     run_cmd->add_flag("-q,--quiet", run_args.quiet, "No progress line, only warnings and the summary");
     run_cmd->add_flag("-v,--verbose", run_args.verbose, "Also show debug messages (including FFmpeg's)");
 

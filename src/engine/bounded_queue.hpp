@@ -15,6 +15,7 @@
 // Waiting: push_wait()/pop_wait() sleep on an EventCount; everything else is non-blocking.
 
 #include "event_count.hpp"
+#include "frame_fate.hpp"
 #include "live_counters.hpp"
 #include "wakeable.hpp"
 
@@ -36,6 +37,11 @@ namespace framepipe::detail {
 /// What a queue has seen (EdgeCounts). pushed == delivered + dropped() + queued.
 using QueueCounters = EdgeCounts;
 
+/// Called with each item a queue drops, just before it lets go of it, with why and the queue's Config::consumer: a
+/// frame notes its fate there (frame_pool.hpp overloads it for FrameRef). Nothing for other items.
+template <class T>
+void note_edge_drop(const T&, FrameFate, std::size_t) noexcept {}
+
 template <class T>
 class BoundedQueue {
 public:
@@ -43,6 +49,7 @@ public:
         std::size_t capacity = 4;
         Overflow overflow = Overflow::block;
         bool single_producer = true;
+        std::size_t consumer = 0;  // the consuming stage's position in its chain, passed to note_edge_drop()
     };
 
     enum class PushResult { queued, replaced_oldest, dropped_newest, replaced, full, closed };
@@ -84,6 +91,7 @@ public:
         counts_.add<&EdgeCounts::pushed>();
         if (closed_.load()) {
             counts_.add<&EdgeCounts::discarded>();
+            note_edge_drop(item, FrameFate::edge_discarded, config_.consumer);
             [[maybe_unused]] T discard = std::move(item);
             release_slot();
             return;
@@ -98,6 +106,7 @@ public:
             if (closed_.load()) {
                 counts_.add<&EdgeCounts::pushed>();
                 counts_.add<&EdgeCounts::discarded>();
+                note_edge_drop(item, FrameFate::edge_discarded, config_.consumer);
                 [[maybe_unused]] T discard = std::move(item);
                 return PushResult::closed;
             }
@@ -112,6 +121,7 @@ public:
                 case Overflow::drop_newest: {
                     counts_.add<&EdgeCounts::pushed>();
                     counts_.add<&EdgeCounts::dropped_newest>();
+                    note_edge_drop(item, FrameFate::dropped_newest, config_.consumer);
                     [[maybe_unused]] T discard = std::move(item);
                     return PushResult::dropped_newest;
                 }
@@ -119,6 +129,7 @@ public:
                     T victim;
                     if (claim(victim)) {
                         counts_.add<&EdgeCounts::replaced>();
+                        note_edge_drop(victim, FrameFate::replaced, config_.consumer);
                         victim = T{};
                         counts_.add<&EdgeCounts::pushed>();
                         commit(std::move(item));
@@ -131,6 +142,7 @@ public:
                     T victim;
                     if (claim(victim)) {  // the victim's slot becomes ours: occupancy is unchanged
                         counts_.add<&EdgeCounts::dropped_oldest>();
+                        note_edge_drop(victim, FrameFate::dropped_oldest, config_.consumer);
                         victim = T{};
                         counts_.add<&EdgeCounts::pushed>();
                         commit(std::move(item));
@@ -164,6 +176,7 @@ public:
         if (result == PushResult::full) {  // stopped while waiting
             counts_.add<&EdgeCounts::pushed>();
             counts_.add<&EdgeCounts::discarded>();
+            note_edge_drop(item, FrameFate::edge_discarded, config_.consumer);
             [[maybe_unused]] T discard = std::move(item);
             return PushResult::closed;
         }
@@ -183,6 +196,7 @@ public:
             if (!claim(out)) return false;
             if (expired(static_cast<const T&>(out))) {
                 counts_.add<&EdgeCounts::expired>();
+                note_edge_drop(out, FrameFate::expired, config_.consumer);
                 out = T{};
                 release_slot();
                 continue;
@@ -287,6 +301,7 @@ private:
         T item;
         while (claim(item)) {
             counts_.add<&EdgeCounts::discarded>();
+            note_edge_drop(item, FrameFate::edge_discarded, config_.consumer);
             item = T{};
             release_slot();
         }

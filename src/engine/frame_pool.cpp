@@ -1,5 +1,7 @@
 #include "frame_pool.hpp"
 
+#include "lineage_log.hpp"
+
 #include <opencv2/core.hpp>
 
 #include <cstdio>
@@ -66,6 +68,7 @@ FrameRef FramePool::try_acquire() noexcept {
     }
     PoolSlot& taken = slots_[slot];
     taken.frame.reset_metadata();
+    taken.lineage = FrameLineage{};
     taken.refs.store(1, std::memory_order_relaxed);
     return FrameRef(&taken);
 }
@@ -82,6 +85,8 @@ FrameRef FramePool::acquire(std::stop_token stop) {
 }
 
 void FramePool::recycle(PoolSlot& slot) noexcept {
+    if (lineage_ != nullptr && slot.lineage.kind != FrameLineage::Kind::unused)
+        lineage_->add(source_, slot.frame, &slot.lineage);
     push_free(slot.index);
     in_use_.fetch_sub(1);
     freed_.notify_all();

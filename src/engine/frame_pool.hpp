@@ -8,8 +8,11 @@
 // are created in the constructor; pixel buffers are allocated up front when a size is given, otherwise by the first
 // stage that writes them, and then reused.
 // The pool must outlive every FrameRef it handed out (destroying it earlier is a programming error, reported on stderr).
+// Lineage: with record_lineage(), each captured frame (and each branch's copy of one) is handed to a LineageLog when
+// its last reference goes, with its spans and fates: the one moment all of its branches are done with it.
 
 #include "event_count.hpp"
+#include "frame_fate.hpp"
 
 #include <framepipe/frame.hpp>
 
@@ -23,10 +26,12 @@
 namespace framepipe::detail {
 
 class FramePool;
+class LineageLog;
 
 /// A pooled frame with its reference count: the pool's bookkeeping stays out of Frame.
 struct PoolSlot {
     Frame frame;
+    FrameLineage lineage;
     std::atomic<std::uint32_t> refs{0};
     FramePool* pool = nullptr;
     std::uint32_t index = 0;
@@ -57,6 +62,10 @@ public:
     void swap(FrameRef& other) noexcept { std::swap(slot_, other.slot_); }
 
     [[nodiscard]] Frame* get() const noexcept { return slot_ != nullptr ? &slot_->frame : nullptr; }
+    /// The frame's lineage notes (see FrameLineage for who may write what).
+    [[nodiscard]] FrameLineage& lineage() const noexcept { return slot_->lineage; }
+    /// Notes the frame's fate at stage `position`.
+    void note(std::size_t position, FrameFate fate) const noexcept { slot_->lineage.fates[position] = fate; }
     Frame* operator->() const noexcept { return &slot_->frame; }
     Frame& operator*() const noexcept { return slot_->frame; }
     explicit operator bool() const noexcept { return slot_ != nullptr; }
@@ -90,6 +99,13 @@ public:
     /// The most frames that were in use at once since construction.
     [[nodiscard]] std::uint32_t peak_in_use() const noexcept { return peak_in_use_.load(); }
 
+    /// From now on, hands each captured frame (FrameLineage::kind not unused) to `log` as source `source` when it is
+    /// recycled; nullptr stops that. Call while no frame of the pool is in use, or at least none is being recycled.
+    void record_lineage(LineageLog* log, std::uint32_t source) noexcept {
+        lineage_ = log;
+        source_ = source;
+    }
+
 private:
     friend class FrameRef;
     void recycle(PoolSlot& slot) noexcept;
@@ -104,7 +120,14 @@ private:
     std::atomic<std::uint32_t> in_use_{0};
     std::atomic<std::uint32_t> peak_in_use_{0};
     EventCount freed_;
+    LineageLog* lineage_ = nullptr;
+    std::uint32_t source_ = 0;
 };
+
+/// An edge dropped the frame before stage `position` took it (BoundedQueue's hook).
+inline void note_edge_drop(const FrameRef& frame, FrameFate fate, std::size_t position) noexcept {
+    if (frame) frame.note(position, fate);
+}
 
 inline void FrameRef::reset() noexcept {
     if (slot_ == nullptr) return;

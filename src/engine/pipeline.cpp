@@ -4,6 +4,7 @@
 
 #include "../report/text_escape.hpp"
 #include "join.hpp"
+#include "lineage_log.hpp"
 #include "trace_log.hpp"
 
 #include <spdlog/spdlog.h>
@@ -202,6 +203,13 @@ RunReport Pipeline::run() {
     if (impl.ran) throw ConfigError("Pipeline::run() may be called once");
     impl.ran = true;
     impl.validate();
+    // The frames file is created before any input is opened: a path that cannot be written is refused first.
+    std::unique_ptr<detail::LineageLog> lineage;
+    if (!impl.options.frames_path.empty()) {
+        if (!impl.options.profile)
+            throw ConfigError("the frames file needs per-stage timings: it cannot be written with profiling off");
+        lineage = std::make_unique<detail::LineageLog>(impl.options.frames_path, impl.options.frames_buffer);
+    }
     {
         // Opening may block (a FIFO without a writer, a camera that does not answer): stop and abort requests (which
         // only set flags, being async-signal-safe) reach the sources' stop tokens, which every open() watches.
@@ -233,7 +241,7 @@ RunReport Pipeline::run() {
     if (!impl.options.trace_path.empty() && impl.options.profile)
         trace = std::make_unique<detail::TraceLog>(impl.options.trace_limit);
     impl.timeline_interval = impl.options.timeline_interval;
-    detail::RunControl run(impl.clock, impl.chains.size(), impl.options.profile, trace.get());
+    detail::RunControl run(impl.clock, impl.chains.size(), impl.options.profile, trace.get(), lineage.get());
     RunReport report;
     {
         detail::Scheduler scheduler(impl.options.worker_threads);
@@ -242,6 +250,16 @@ RunReport Pipeline::run() {
         } catch (...) {
             impl.close_opened();
             throw;
+        }
+        if (lineage) {
+            std::vector<detail::LineageLog::ChainNames> names;
+            for (const auto& chain : impl.chains) {
+                detail::LineageLog::ChainNames& named = names.emplace_back();
+                named.source = chain->state.info.name;
+                for (const auto& slot : chain->slots) named.stages.push_back(slot.stage->traits().name);
+                named.main_sink = chain->plan.main_sink;
+            }
+            lineage->start(std::move(names), origin);
         }
         run.set_abort_action([&impl] {
             impl.aborted.request_stop();
@@ -318,6 +336,18 @@ RunReport Pipeline::run() {
         impl.sample_timeline(run, origin);  // the final state
         impl.finish_report(report);
         for (auto& chain : impl.chains) chain->runners.clear();  // their nodes belong to the scheduler
+    }
+    if (lineage) {
+        // Every frame has gone back to its pool by now (an abort discards what the edges held), so each has its record.
+        for (auto& chain : impl.chains) chain->state.pool->record_lineage(nullptr, chain->state.index);
+        const detail::LineageLog::Totals totals = lineage->finish();
+        if (!totals.error.empty())
+            spdlog::error("cannot write the frames file '{}': {}; it holds the first {} frame record(s)",
+                          displayable_name(impl.options.frames_path), totals.error, totals.written);
+        if (totals.not_kept > 0)
+            spdlog::warn("frames file '{}': {} frame record(s) not written: they came faster than the file was "
+                         "written (raise PipelineOptions::frames_buffer, or write to a faster disk)",
+                         displayable_name(impl.options.frames_path), totals.not_kept);
     }
     if (trace) {
         try {

@@ -150,6 +150,7 @@ ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std
         // One producer at a time: the source thread, a serial stage or an order-restoring one.
         config.single_producer =
             from_source || !chain.slots[parent].stage->traits().parallel || plan.restore[parent];
+        config.consumer = s;
         plan.edges.push_back(config);
         plan.workers.push_back(workers_for(slot.stage->traits(), threads));
     }
@@ -247,6 +248,7 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler
         chain.stages_opened = 0;  // from here on each runner owes its stage's close()
 
         chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames_for(chain, plan)));
+        chain.state.pool->record_lineage(run.lineage(), chain.state.index);
         chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source,
                                                               detail::FanOut(targets(plan.roots)));
         chain.source_opened = false;  // the reader closes the source

@@ -19,14 +19,17 @@ namespace framepipe::detail {
 
 class RunControl {
 public:
-    RunControl(const Clock& clock, std::size_t chains, bool profiling = true, class TraceLog* trace = nullptr)
-        : clock_(clock), profiling_(profiling), trace_(trace), chains_left_(chains) {}
+    RunControl(const Clock& clock, std::size_t chains, bool profiling = true, class TraceLog* trace = nullptr,
+               class LineageLog* lineage = nullptr)
+        : clock_(clock), profiling_(profiling), trace_(trace), lineage_(lineage), chains_left_(chains) {}
 
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
     /// Whether stages record timings (PipelineOptions::profile).
     [[nodiscard]] bool profiling() const noexcept { return profiling_; }
     /// Where stage slices go when the run is traced; null otherwise.
     [[nodiscard]] class TraceLog* trace() const noexcept { return trace_; }
+    /// Where frames' lineage goes (PipelineOptions::frames_path); null otherwise.
+    [[nodiscard]] class LineageLog* lineage() const noexcept { return lineage_; }
 
     /// Called once before the run starts: what abort() must do (discard every edge, stop every source).
     void set_abort_action(std::function<void()> action) { abort_action_ = std::move(action); }
@@ -49,6 +52,7 @@ private:
     const Clock& clock_;
     const bool profiling_;
     class TraceLog* const trace_;
+    class LineageLog* const lineage_;
     std::function<void()> abort_action_;
     std::atomic<bool> aborting_{false};
     std::stop_source abort_source_;

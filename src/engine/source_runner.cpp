@@ -1,5 +1,7 @@
 #include "source_runner.hpp"
 
+#include "lineage_log.hpp"
+
 #include <pthread.h>
 
 #include <spdlog/spdlog.h>
@@ -141,8 +143,10 @@ void SourceRunner::read_loop() noexcept {
         if (result == Read::end) break;
         if (!frame) {  // live, and no free frame: read and count it, so the camera does not back up
             chain_.counts.add<&SourceCounts::dropped_at_capture>();
+            if (LineageLog* lineage = run_.lineage()) lineage->add(chain_.index, spare_, nullptr);
             continue;
         }
+        frame.lineage().kind = FrameLineage::Kind::captured;  // from here on it gets a lineage record
         const TimePoint captured = frame->capture_time;
         out_.push_wait(std::move(frame), captured, run_.clock(), run_.abort_token());
     }

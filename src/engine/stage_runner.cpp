@@ -12,7 +12,18 @@
 namespace framepipe::detail {
 namespace {
 constexpr std::uint64_t kRejectionsLogged = 5;  // per stage; the rest are only counted
+
+constexpr FrameFate fate_of(Outcome outcome) noexcept {
+    switch (outcome) {
+        case Outcome::pass: return FrameFate::passed;
+        case Outcome::drop: return FrameFate::filtered;
+        case Outcome::reject: return FrameFate::rejected;
+        case Outcome::end_of_stream: return FrameFate::ended;
+        case Outcome::hold: return FrameFate::held;
+    }
+    return FrameFate::none;
 }
+}  // namespace
 
 StageRunner::StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wiring wiring)
     : run_(run),
@@ -149,8 +160,13 @@ bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
                    std::string("copying a frame shared with another branch: ") + error.what()});
         return false;
     }
-    for (const std::size_t p : wiring_.lineage) copy->spans[p] = frame->spans[p];
+    for (const std::size_t p : wiring_.lineage) {
+        copy->spans[p] = frame->spans[p];
+        copy.note(p, FrameFate::before_copy);  // the original's lineage has these stages
+    }
     copy->spans[wiring_.position] = frame->spans[wiring_.position];
+    copy.lineage().kind = FrameLineage::Kind::copy;
+    frame.note(wiring_.position, FrameFate::copied);
     if (borrow && copy->image_borrowed())
         lender = std::move(frame);
     else
@@ -167,6 +183,7 @@ Outcome StageRunner::process(FrameRef& ref) noexcept {
     if (wiring_.copy_on_write && !copy_if_shared(ref, lender)) {
         counts_.add<&StageCounts::processed>();
         counts_.add<&StageCounts::failed>();
+        ref.note(wiring_.position, FrameFate::failed);
         return Outcome::drop;
     }
     Frame& frame = *ref;
@@ -212,6 +229,7 @@ Outcome StageRunner::process(FrameRef& ref) noexcept {
                         static_cast<std::uint16_t>(span.worker), frame.sequence,
                         span.started.time_since_epoch().count(), service.count()});
     }
+    ref.note(wiring_.position, threw ? FrameFate::failed : fate_of(outcome));
     if (threw) {
         counts_.add<&StageCounts::failed>();
         return Outcome::drop;
@@ -255,6 +273,7 @@ bool StageRunner::hold(FrameRef& frame) noexcept {
 StageRunner::Step StageRunner::flush_one() noexcept {
     FrameRef& slot = held_[held_head_];
     if (run_.aborting()) {  // an aborted run does not flush: what the stage held is thrown away
+        slot.note(wiring_.position, FrameFate::discarded);
         slot.reset();
         held_head_ = (held_head_ + 1) % held_.size();
         held_count_.fetch_sub(1);
@@ -268,14 +287,17 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     StageSpan& span = frame->spans[wiring_.position];
     span.started = run_.clock().now();
     bool pass = false;
+    bool threw = true;
     try {
         pass = stage_.flush(*frame);
+        threw = false;
     } catch (const std::exception& error) {
         run_.fail({chain_.info.name, stage_.traits().name, frame->sequence, std::string("flush: ") + error.what()});
     } catch (...) {
         run_.fail({chain_.info.name, stage_.traits().name, frame->sequence, "flush: unknown exception"});
     }
     span.finished = run_.clock().now();
+    frame.note(wiring_.position, threw ? FrameFate::failed : pass ? FrameFate::passed : FrameFate::filtered);
     if (pass) {
         counts_.add<&StageCounts::flushed>();
         counts_.add<&StageCounts::passed>();

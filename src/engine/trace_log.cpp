@@ -14,21 +14,6 @@
 namespace framepipe::detail {
 namespace {
 
-// A JSON string literal. Names are made displayable first: JSON must be UTF-8, and a file name need not be.
-std::string json_string(std::string_view raw) {
-    const std::string text = displayable(raw);
-    std::string out = "\"";
-    for (const char c : text) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-            continue;
-        }
-        out += c;
-    }
-    return out + "\"";
-}
-
 int track_of(const TraceSlice& s) { return (s.stage + 1) * 1000 + s.worker; }
 
 }  // namespace
@@ -51,7 +36,7 @@ void TraceLog::write_chrome_trace(const std::string& path, const RunReport& repo
     for (std::size_t i = 0; i < kept; ++i) tracks.emplace(slices_[i].source, track_of(slices_[i]));
     for (std::size_t s = 0; s < report.sources.size(); ++s) {
         event(fmt::format(R"({{"name": "process_name", "ph": "M", "pid": {}, "args": {{"name": {}}}}})", s + 1,
-                          json_string(report.sources[s].name)));
+                          json_quoted(report.sources[s].name)));
         event(fmt::format(R"({{"name": "process_sort_index", "ph": "M", "pid": {}, "args": {{"sort_index": {}}}}})", s + 1, s));
     }
     for (const auto& [source, track] : tracks) {
@@ -59,7 +44,7 @@ void TraceLog::write_chrome_trace(const std::string& path, const RunReport& repo
         const auto& stages = report.sources.at(source).stages;
         const std::string name = stage < stages.size() ? stages[stage].name : fmt::format("stage {}", stage);
         event(fmt::format(R"({{"name": "thread_name", "ph": "M", "pid": {}, "tid": {}, "args": {{"name": {}}}}})",
-                          source + 1, track, json_string(fmt::format("{} (worker {})", name, track % 1000))));
+                          source + 1, track, json_quoted(fmt::format("{} (worker {})", name, track % 1000))));
         event(fmt::format(R"({{"name": "thread_sort_index", "ph": "M", "pid": {}, "tid": {}, "args": {{"sort_index": {}}}}})",
                           source + 1, track, track));
     }
@@ -68,7 +53,7 @@ void TraceLog::write_chrome_trace(const std::string& path, const RunReport& repo
         const auto& stages = report.sources.at(s.source).stages;
         const std::string& name = s.stage < stages.size() ? stages[s.stage].name : "stage";
         event(fmt::format(R"({{"name": {}, "cat": "stage", "ph": "X", "pid": {}, "tid": {}, "ts": {:.3f}, "dur": {:.3f}, "args": {{"frame": {}}}}})",
-                          json_string(name), s.source + 1, track_of(s), us(s.start_ns),
+                          json_quoted(name), s.source + 1, track_of(s), us(s.start_ns),
                           static_cast<double>(s.duration_ns) / 1000.0, s.frame));
     }
     // Edge depths over time, from the report's timeline.
@@ -78,7 +63,7 @@ void TraceLog::write_chrome_trace(const std::string& path, const RunReport& repo
             const auto& edges = report.sources[s].edges;
             std::string args;
             for (std::size_t e = 0; e < sample.sources[s].edge_depth.size() && e < edges.size(); ++e)
-                args += fmt::format("{}{}: {}", e ? ", " : "", json_string(edges[e].from + " -> " + edges[e].to),
+                args += fmt::format("{}{}: {}", e ? ", " : "", json_quoted(edges[e].from + " -> " + edges[e].to),
                                     sample.sources[s].edge_depth[e]);
             event(fmt::format(R"({{"name": "edge depth", "ph": "C", "pid": {}, "ts": {:.3f}, "args": {{{}}}}})", s + 1,
                               static_cast<double>(sample.at.count() + start_offset) / 1000.0, args));

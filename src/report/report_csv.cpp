@@ -11,20 +11,6 @@
 #include <fstream>
 
 namespace framepipe {
-namespace {
-
-std::string csv_field(std::string_view raw) {
-    const std::string text = displayable_name(raw);
-    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (const char c : text) {
-        if (c == '"') quoted += '"';
-        quoted += c;
-    }
-    return quoted + "\"";
-}
-
-}  // namespace
 
 std::string report_to_stage_csv(const RunReport& report) {
     std::string out = "source,stage,workers";

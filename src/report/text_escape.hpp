@@ -83,4 +83,36 @@ inline std::string displayable(std::string_view text, Controls controls = Contro
 /// characters. Output file names derived from it ({label}, {input}) are therefore valid UTF-8 too.
 inline std::string displayable_name(std::string_view name) { return displayable(name, Controls::escape_all); }
 
+/// A JSON string literal of `raw`, made displayable first (JSON must be UTF-8, and a file name need not be); line breaks
+/// and tabs are escaped, so the literal stays on one line.
+inline std::string json_quoted(std::string_view raw) {
+    static const char hex[] = "0123456789abcdef";
+    const std::string text = displayable(raw);
+    std::string out = "\"";
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') out += '\\';
+        if (byte < 0x20) {
+            out += "\\u00";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xF];
+            continue;
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+/// A CSV field (RFC 4180) of a name: displayable_name(), quoted when it holds a comma, quote or line break.
+inline std::string csv_field(std::string_view raw) {
+    const std::string text = displayable_name(raw);
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (const char c : text) {
+        if (c == '"') quoted += '"';
+        quoted += c;
+    }
+    return quoted + "\"";
+}
+
 }  // namespace framepipe

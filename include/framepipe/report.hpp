@@ -317,6 +317,11 @@ struct FrameLoss {
     std::string cause;                     // the counter's key: "oldest", "expired", "filtered", ...
     std::string why;                       // in words: "the edge was full, the oldest frame evicted (drop_oldest)"
     std::uint64_t frames = 0;
+
+    /// The report's word for it: "dropped", "filtered" or "rejected".
+    [[nodiscard]] std::string_view word() const noexcept {
+        return kind == CounterRole::filter ? "filtered" : kind == CounterRole::reject ? "rejected" : "dropped";
+    }
 };
 [[nodiscard]] std::vector<FrameLoss> losses_of(const SourceReport& source);
 

@@ -143,12 +143,9 @@ std::string heat_strip(const std::string& title, const std::vector<StripRow>& ro
 std::string verdict_box(const RunReport& report) {
     const bool several = report.sources.size() > 1;
     std::string box;
-    for (const Limit& l : report.limits) {
-        std::string headline = limit_headline(l, several);
-        if (!headline.empty() && headline[0] >= 'a' && headline[0] <= 'z') headline[0] = static_cast<char>(headline[0] - 'a' + 'A');
+    for (const Limit& l : report.limits)
         box += fmt::format(R"(<p class="limit"><b>{}</b><br><span class="figure">Measured: {}</span><br><span class="try">Try: {}</span></p>)",
-                           html_escaped(headline), html_escaped(l.figure), html_escaped(l.advice));
-    }
+                           html_escaped(limit_headline(l, several)), html_escaped(l.figure), html_escaped(l.advice));
     if (report.limits.empty() && !report.verdict.empty())
         box += fmt::format("<p>{}</p>", html_escaped(report.verdict.substr(0, report.verdict.find('\n'))));
     for (const std::string& sentence : loss_sentences(report)) box += fmt::format("<p>{}</p>", html_escaped(sentence));
@@ -201,9 +198,7 @@ std::string table(const SourceReport& s) {
         out += "<ul class=\"losses\">";
         for (const FrameLoss& loss : losses)
             out += fmt::format("<li><b>{} {}</b> at {}: {}</li>", loss.frames,
-                               loss.kind == CounterRole::drop     ? "dropped"
-                               : loss.kind == CounterRole::filter ? "filtered"
-                                                                  : "rejected",
+                               loss.word(),
                                html_escaped(loss.where), html_escaped(loss.why));
         out += "</ul>";
     }

@@ -54,9 +54,7 @@ std::string format_summary(const RunReport& report) {
                                percentiles(st.service), percentiles(st.wait), 100 * st.utilisation, st.fps);
         for (const FrameLoss& loss : losses_of(s))
             out += fmt::format("  {} {} {}: {}\n", loss.frames,
-                               loss.kind == CounterRole::drop     ? "dropped"
-                               : loss.kind == CounterRole::filter ? "filtered"
-                                                                  : "rejected",
+                               loss.word(),
                                loss.where == "capture" ? "at capture" : "at " + loss.where, loss.why);
         for (const StageReport& st : s.stages) {
             if (!st.output_stopped.empty()) out += fmt::format("  {}: output stopped: {}\n", st.name, st.output_stopped);

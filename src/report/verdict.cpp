@@ -97,12 +97,16 @@ std::string siblings_of(const SourceReport& s, std::size_t stage) {
     return names;
 }
 
+// Share of the input's active time the producer of the edge into `stage` waited for space in it.
+double blocked_share(const SourceReport& s, std::size_t stage) {
+    return in_seconds(s.edges[stage].blocked_time) / std::max(in_seconds(s.active_time), 1e-9);
+}
+
 // How the stage's input edge shows it: the producer waited, or the edge was full.
 std::string input_text(const SourceReport& s, std::size_t stage) {
     if (stage >= s.edges.size()) return {};
     const EdgeReport& e = s.edges[stage];
-    const double active = std::max(in_seconds(s.active_time), 1e-9);
-    const double blocked = in_seconds(e.blocked_time) / active;
+    const double blocked = blocked_share(s, stage);
     if (blocked >= 0.3) return fmt::format("; '{}' waited {} of the time to hand frames to it", e.from, percent(blocked));
     if (e.full_share >= 0.3) return fmt::format("; the edge into it was full {} of the time", percent(e.full_share));
     return {};
@@ -256,9 +260,7 @@ std::vector<Limit> diagnose(const RunReport& report) {
                 double most_waited = 0;
                 for (const SourceReport& s : report.sources)
                     for (std::size_t i = 0; i < s.stages.size() && i < s.edges.size(); ++i) {
-                        const double waited = std::max(s.edges[i].full_share,
-                                                       in_seconds(s.edges[i].blocked_time) /
-                                                           std::max(in_seconds(s.active_time), 1e-9));
+                        const double waited = std::max(s.edges[i].full_share, blocked_share(s, i));
                         if (s.stages[i].name != costliest->first && s.stages[i].utilisation < kStarved &&
                             waited >= 0.3 && waited > most_waited)
                             most_waited = waited, starved_source = &s, starved = i;
@@ -285,40 +287,25 @@ std::vector<Limit> diagnose(const RunReport& report) {
     return limits;
 }
 
-std::string describe_limit(const Limit& l, bool several_inputs) {
-    const std::string who = l.source.empty() || !several_inputs ? "" : l.source + ": ";
-    const std::string on_branch = l.branch.empty() ? "" : fmt::format(" (on the branch to '{}')", l.branch);
-    switch (l.kind) {
-    case LimitKind::source_pace: return fmt::format("{}Nothing limits: the source sets the pace: {}.", who, l.figure);
-    case LimitKind::input: return fmt::format("{}The input is the limit: {}. Try: {}.", who, l.figure, l.advice);
-    case LimitKind::machine: return fmt::format("The machine is the limit: {}. Try: {}.", l.figure, l.advice);
-    case LimitKind::other_processes:
-        return fmt::format("Other processes are the limit: {}. Try: {}.", l.figure, l.advice);
-    case LimitKind::decoder:
-        return fmt::format("{}The decoder ('{}') limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
-                           l.advice);
-    case LimitKind::writer:
-        return fmt::format("{}The output '{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure,
-                           l.advice);
-    case LimitKind::stage:
-        return fmt::format("{}'{}' limits throughput{}: {}. Try: {}.", who, l.stage, on_branch, l.figure, l.advice);
-    }
-    return {};
-}
-
 std::string limit_headline(const Limit& l, bool several_inputs) {
     const std::string who = l.source.empty() || !several_inputs ? "" : l.source + ": ";
     const std::string on_branch = l.branch.empty() ? "" : fmt::format(" (on the branch to '{}')", l.branch);
     switch (l.kind) {
-    case LimitKind::source_pace: return who + "nothing limits: the source sets the pace";
-    case LimitKind::input: return who + "the input is the limit";
-    case LimitKind::machine: return "the machine is the limit";
-    case LimitKind::other_processes: return "other processes are the limit";
-    case LimitKind::decoder: return fmt::format("{}the decoder ('{}') limits throughput{}", who, l.stage, on_branch);
-    case LimitKind::writer: return fmt::format("{}the output '{}' limits throughput{}", who, l.stage, on_branch);
+    case LimitKind::source_pace: return who + "Nothing limits: the source sets the pace";
+    case LimitKind::input: return who + "The input is the limit";
+    case LimitKind::machine: return who + "The machine is the limit";
+    case LimitKind::other_processes: return who + "Other processes are the limit";
+    case LimitKind::decoder: return fmt::format("{}The decoder ('{}') limits throughput{}", who, l.stage, on_branch);
+    case LimitKind::writer: return fmt::format("{}The output '{}' limits throughput{}", who, l.stage, on_branch);
     case LimitKind::stage: return fmt::format("{}'{}' limits throughput{}", who, l.stage, on_branch);
     }
     return {};
+}
+
+std::string describe_limit(const Limit& l, bool several_inputs) {
+    const std::string headline = limit_headline(l, several_inputs);
+    if (l.kind == LimitKind::source_pace) return fmt::format("{}: {}.", headline, l.figure);  // nothing to try
+    return fmt::format("{}: {}. Try: {}.", headline, l.figure, l.advice);
 }
 
 std::vector<std::string> loss_sentences(const RunReport& report) {

@@ -25,21 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-// Advances the injected clock by a fixed amount inside process(): a stage whose cost is known exactly.
-class TimedStage final : public Stage {
-public:
-    TimedStage(std::string name, ManualClock& clock, Duration cost)
-        : Stage({.name = std::move(name)}), clock_(clock), cost_(cost) {}
-    Outcome process(Frame&) override {
-        clock_.advance(cost_);
-        return Outcome::pass;
-    }
-
-private:
-    ManualClock& clock_;
-    Duration cost_;
-};
-
 // Passes even frames, filters odd ones out.
 class EvenFrames final : public Stage {
 public:

@@ -22,21 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Advances the injected clock by a fixed amount inside process(): a stage whose service time is known exactly.
-class TimedStage final : public Stage {
-public:
-    TimedStage(std::string name, ManualClock& clock, Duration cost)
-        : Stage({.name = std::move(name)}), clock_(clock), cost_(cost) {}
-    Outcome process(Frame&) override {
-        clock_.advance(cost_);
-        return Outcome::pass;
-    }
-
-private:
-    ManualClock& clock_;
-    Duration cost_;
-};
-
 // Lets frames through one at a time, when the test says so (on a dedicated thread, as a stalled writer would be).
 class Gate final : public Stage {
 public:

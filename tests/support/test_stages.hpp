@@ -2,6 +2,7 @@
 // Small stages and sources for engine tests. They do real work on real (small) frames; what they record is what the
 // tests assert on.
 
+#include <framepipe/clock.hpp>
 #include <framepipe/frame.hpp>
 #include <framepipe/source.hpp>
 #include <framepipe/stage.hpp>
@@ -91,6 +92,22 @@ public:
 private:
     std::chrono::microseconds max_spin_;
     Lifecycle* lifecycle_;
+};
+
+/// Advances the injected clock by `cost` inside process(): a stage whose service time is known exactly. Serial, so the
+/// clock moves by exactly `cost` per frame.
+class TimedStage final : public Stage {
+public:
+    TimedStage(std::string name, ManualClock& clock, Duration cost)
+        : Stage({.name = std::move(name)}), clock_(clock), cost_(cost) {}
+    Outcome process(Frame&) override {
+        clock_.advance(cost_);
+        return Outcome::pass;
+    }
+
+private:
+    ManualClock& clock_;
+    Duration cost_;
 };
 
 /// Throws from process() on one frame number.

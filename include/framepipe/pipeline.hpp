@@ -51,6 +51,11 @@ struct PipelineOptions {
     Duration drain_timeout = std::chrono::seconds(10);
     /// Worker threads for compute stages; 0 = one per CPU.
     std::size_t worker_threads = 0;
+    /// Let the planner rewrite how each frame's work is done before the run (see Pipeline::describe() for what it
+    /// chose): convert a decoded picture straight to the size the next stages use, a blur and a downscale computed
+    /// together at the output size. Every rewrite keeps the picture (at most 2 levels per pixel, PSNR at least 45 dB
+    /// against the unplanned path). Off (`--no-plan`), every stage runs as declared.
+    bool plan = true;
     /// Record per-stage timings (two clock reads and two histogram updates per stage per frame). On by default: the
     /// cost is measured in perf/ and small enough to leave on. Off, reports carry counts and drops only.
     bool profile = true;

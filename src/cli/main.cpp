@@ -2,7 +2,7 @@
 //
 //   framepipe run PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...] [--report RUN.json] [--trace RUN.trace.json]
 //                 [--frames FRAMES.jsonl|FRAMES.csv]
-//                 [--dry-run[=text|dot]] [-q|-v]
+//                 [--dry-run[=text|dot]] [--no-plan] [-q|-v]
 //   framepipe validate PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...]
 //   framepipe stages [TYPE] [--markdown]
 //   (run, validate and stages take --plugin PATH.so, repeatable: more stage and source types)
@@ -124,6 +124,7 @@ struct RunArgs {
     std::string report_path;
     std::string trace_path;
     std::string frames_path;
+    bool no_plan = false;
     std::string dry_run_format;  // empty: no dry run; text or dot
     bool quiet = false;
     bool verbose = false;
@@ -172,6 +173,7 @@ int run(const RunArgs& args) {
     options.progress_interval = std::chrono::milliseconds(500);
     options.trace_path = args.trace_path;
     options.frames_path = args.frames_path;
+    options.plan = !args.no_plan;
     std::unique_ptr<Pipeline> pipeline = build_pipeline(file, args.inputs, options);
     if (!args.dry_run_format.empty()) {
         std::fputs(pipeline->describe(args.dry_run_format == "dot" ? DescribeFormat::dot : DescribeFormat::text).c_str(),
@@ -495,6 +497,8 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--frames", run_args.frames_path,
                         "Stream each frame's lineage to a file while running: capture time, per stage entered/started/"
                         "finished (ms since the start) and how it ended; JSON Lines, or CSV when the name ends in .csv");
+    run_cmd->add_flag("--no-plan", run_args.no_plan,
+                      "Run every stage as declared: no planner rewrites (--dry-run shows what the planner would do)");
     run_cmd->add_flag("-q,--quiet", run_args.quiet, "No progress line, only warnings and the summary");
     run_cmd->add_flag("-v,--verbose", run_args.verbose, "Also show debug messages (including FFmpeg's)");
 

@@ -100,6 +100,7 @@ void Pipeline::Impl::open_sources() {
         chain.decoders_added = true;
         for (std::size_t d = 0; d < decoders.size(); ++d)
             chain.slots.insert(chain.slots.begin() + static_cast<std::ptrdiff_t>(d), {std::move(decoders[d]), {}, {}, std::make_unique<StageHealth>()});
+        if (options.plan) detail::fuse_stages(chain);
     }
 }
 

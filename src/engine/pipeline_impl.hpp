@@ -29,6 +29,7 @@ struct StageSlot {
     EdgeOptions edge;
     std::string from;  // as declared (Chain::add): empty, a stage's name, kFromSource or kFromPackets
     std::unique_ptr<StageHealth> health = std::make_unique<StageHealth>();  // outlives the stage's runner
+    std::string plan;  // set by the planner on a stage it made (fuse_stages): what it does instead, for the dry run
 };
 
 // How one chain will run: which stage feeds which, per stage its workers and order restoring, per edge its
@@ -87,6 +88,10 @@ std::vector<std::size_t> resolve_parents(const ChainImpl& chain, std::size_t cha
 /// not only from its packets. When none does the source's decode stages are left out: a recording by copy decodes
 /// nothing.
 bool needs_pictures(const ChainImpl& chain);
+
+/// The planner's rewrites (stage_fusion.hpp), after the source's decode stages are in the chain: every run of stages a
+/// rule fuses is replaced by the rule's stage, and `from:` references to the run's last stage name the fused one.
+void fuse_stages(ChainImpl& chain);
 
 ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std::size_t threads);
 /// The chain's frame pool: every frame that can be alive at once, so a live source never finds it empty.

@@ -3,6 +3,7 @@
 #include "pipeline_impl.hpp"
 
 #include "packet_branches.hpp"
+#include "stage_fusion.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -79,6 +80,46 @@ std::vector<std::size_t> resolve_parents(const ChainImpl& chain, std::size_t cha
         }
     }
     return parent;
+}
+
+void fuse_stages(ChainImpl& chain) {
+    const std::size_t first = chain.decoder_count > 0 ? chain.decoder_count - 1 : 0;  // a fusion may take the last decode stage
+    for (std::size_t s = first; s + 1 < chain.slots.size(); ++s) {
+        std::vector<std::size_t> parent;
+        try {
+            parent = resolve_parents(chain, chain.state.index);
+        } catch (const ConfigError&) {
+            return;  // validate() reports it; nothing is planned for a chain that cannot run
+        }
+        const auto consumers = [&](std::size_t p) { return std::count(parent.begin(), parent.end(), p); };
+        // The run: from s, each stage the only consumer of the one before, its edge as the planner would make it.
+        std::size_t end = s + 1;
+        while (end < chain.slots.size() && parent[end] == end - 1 && consumers(end - 1) == 1 &&
+               !chain.slots[end].edge.capacity && !chain.slots[end].edge.overflow && !chain.slots[end].edge.max_age)
+            ++end;
+        if (end - s < 2) continue;
+        std::vector<std::unique_ptr<Stage>> run;
+        std::vector<std::string> names;
+        for (std::size_t i = s; i < end; ++i) {
+            names.push_back(chain.slots[i].stage->traits().name);
+            run.push_back(std::move(chain.slots[i].stage));
+        }
+        std::optional<Fusion> fusion = fuse(run, chain.decoder_count > 0 && s == chain.decoder_count - 1);
+        if (!fusion) {
+            for (std::size_t i = s; i < end; ++i) chain.slots[i].stage = std::move(run[i - s]);
+            continue;
+        }
+        const std::string& last_name = names[fusion->replaces - 1];
+        for (std::size_t i = fusion->replaces; i < run.size(); ++i) chain.slots[s + i].stage = std::move(run[i]);
+        const std::string replaced_name = fusion->stage->traits().name;
+        chain.slots[s].stage = std::move(fusion->stage);
+        chain.slots[s].plan = std::move(fusion->plan);
+        chain.slots.erase(chain.slots.begin() + static_cast<std::ptrdiff_t>(s) + 1,
+                          chain.slots.begin() + static_cast<std::ptrdiff_t>(s + fusion->replaces));
+        if (s < chain.decoder_count) chain.decoder_count = s;  // the fused stage is the chain's, not the decoder's
+        for (StageSlot& slot : chain.slots)
+            if (slot.from == last_name) slot.from = replaced_name;
+    }
 }
 
 ChainPlan plan_chain(const ChainImpl& chain, const PipelineOptions& options, std::size_t threads) {
@@ -317,6 +358,7 @@ std::string describe_text(const ChainImpl& chain, const ChainPlan& plan, std::si
                                                                      : "  [end of a branch]";
         out += fmt::format("  {}--[{:<34}]--> {:<16} {}{}\n", from, edge_text(plan.edges[s], chain.slots[s].edge),
                            traits.name, stage_text(traits, plan, s), end);
+        if (!chain.slots[s].plan.empty()) out += fmt::format("      planned: {}\n", chain.slots[s].plan);
     }
     out += fmt::format("  frame pool: {} frames at most\n", pool_frames);
     return out;

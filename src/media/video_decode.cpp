@@ -336,16 +336,45 @@ constexpr std::size_t kSwscaleSlack = 256;
 
 // The frame's image, size x CV_8UC3, with at least kSwscaleSlack bytes allocated after its last pixel: a view of the
 // first rows of a taller buffer. Kept with the pooled frame, so a steady stream allocates nothing.
+// The view ends where its pixels end (dataend): OpenCV's filters read the rows below a view of a taller buffer as
+// the picture's surroundings (locateROI) instead of mirroring its edge, and these rows are swscale's scratch. Before
+// that, a blur after convert took its bottom rows from whatever the slack held.
 cv::Mat& writable_by_swscale(Frame& frame, cv::Size size) {
     cv::Mat& image = frame.prepare_image(size, CV_8UC3);
     if (size.area() <= 0) return image;
     const std::size_t row = static_cast<std::size_t>(size.width) * 3;
-    const uchar* end = image.ptr(size.height - 1) + row;  // past the last pixel (an ROI's dataend is its parent's)
+    const uchar* end = image.ptr(size.height - 1) + row;  // past the last pixel
     if (image.datalimit - end >= static_cast<std::ptrdiff_t>(kSwscaleSlack)) return image;
     const int extra_rows = static_cast<int>((kSwscaleSlack + row - 1) / row);
     image = cv::Mat(size.height + extra_rows, size.width, CV_8UC3).rowRange(0, size.height);
+    image.dataend = image.ptr(size.height - 1) + row;
     return image;
 }
+
+}  // namespace
+
+bool full_range_of(int format, int range) {
+    return range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_YUVJ422P ||
+           format == AV_PIX_FMT_YUVJ444P;
+}
+
+int swscale_matrix_of(int colorspace) {
+    if (colorspace == AVCOL_SPC_BT709) return SWS_CS_ITU709;
+    if (colorspace == AVCOL_SPC_BT2020_NCL || colorspace == AVCOL_SPC_BT2020_CL) return SWS_CS_BT2020;
+    return SWS_CS_DEFAULT;
+}
+
+SwsPtr bgr_converter(int width, int height, int format, int colorspace, int range) {
+    SwsPtr context(sws_getContext(width, height, static_cast<AVPixelFormat>(format), width, height, AV_PIX_FMT_BGR24,
+                                  SWS_BILINEAR, nullptr, nullptr, nullptr));
+    if (!context) return context;
+    sws_setColorspaceDetails(context.get(), sws_getCoefficients(swscale_matrix_of(colorspace)),
+                             full_range_of(format, range) ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16,
+                             1 << 16);
+    return context;
+}
+
+namespace {
 
 // Decoded picture (any FFmpeg pixel format) to BGR, with the stream's colour matrix and range.
 class Convert final : public Stage {
@@ -395,16 +424,7 @@ private:
             format = picture.format;
             colorspace = raw_value(picture.colorspace);
             range = raw_value(picture.color_range);
-            context.reset(sws_getContext(width, height, static_cast<AVPixelFormat>(format), width, height,
-                                         AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr, nullptr));
-            if (!context) return nullptr;
-            const bool full_range = range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P ||
-                                    format == AV_PIX_FMT_YUVJ422P || format == AV_PIX_FMT_YUVJ444P;
-            int matrix = SWS_CS_DEFAULT;
-            if (colorspace == AVCOL_SPC_BT709) matrix = SWS_CS_ITU709;
-            else if (colorspace == AVCOL_SPC_BT2020_NCL || colorspace == AVCOL_SPC_BT2020_CL) matrix = SWS_CS_BT2020;
-            sws_setColorspaceDetails(context.get(), sws_getCoefficients(matrix), full_range ? 1 : 0,
-                                     sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+            context = bgr_converter(width, height, format, colorspace, range);
             return context.get();
         }
     };
@@ -421,5 +441,7 @@ std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::stri
 }
 
 std::unique_ptr<Stage> make_convert_stage() { return std::make_unique<Convert>(); }
+
+bool is_convert_stage(const Stage& stage) { return dynamic_cast<const Convert*>(&stage) != nullptr; }
 
 }  // namespace framepipe::media

@@ -62,5 +62,15 @@ struct StreamParameters {
 std::unique_ptr<Stage> make_decode_stage(bool intra_only, int threads, std::string source_name,
                                          bool keyframes_only = false);
 std::unique_ptr<Stage> make_convert_stage();
+/// The swscale context the convert stage uses for pictures of this geometry, pixel format, colour matrix
+/// (AVColorSpace) and range (AVColorRange): same size, to BGR24, the matrix and range as the stream says. Null when
+/// swscale cannot convert the format.
+SwsPtr bgr_converter(int width, int height, int format, int colorspace, int range);
+/// Whether a picture of this pixel format and AVColorRange holds full-range (JPEG) values.
+[[nodiscard]] bool full_range_of(int format, int range);
+/// swscale's matrix (SWS_CS_*) for an AVColorSpace, as the convert stage chooses it.
+[[nodiscard]] int swscale_matrix_of(int colorspace);
+/// Whether `stage` is a convert stage (for the planner's rules).
+[[nodiscard]] bool is_convert_stage(const Stage& stage);
 
 }  // namespace framepipe::media

@@ -1,6 +1,7 @@
 // Per-frame filters. Every one works on 8-bit BGR or gray frames, renders into frame-owned buffers (nothing is
 // allocated per frame once the pool's frames have been through), and checks its options when it is made.
 // All are stateless and parallel except decimate, which keeps count.
+#include "filters.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
 
@@ -29,47 +30,36 @@ class Resize final : public Stage {
 public:
     Resize(const std::string& name, const OptionValues& o)
         : Stage(render_traits(name)),
-          width_(static_cast<int>(o.integer("width"))),
-          height_(static_cast<int>(o.integer("height"))),
-          scale_(o.number("scale")) {
-        if (width_ == 0 && height_ == 0 && scale_ == 0)
+          target_{.width = static_cast<int>(o.integer("width")),
+                  .height = static_cast<int>(o.integer("height")),
+                  .scale = o.number("scale")} {
+        if (target_.width == 0 && target_.height == 0 && target_.scale == 0)
             throw ConfigError("resize needs a width, a height (the other follows the aspect ratio) or a scale");
-        if (scale_ != 0 && (width_ != 0 || height_ != 0))
+        if (target_.scale != 0 && (target_.width != 0 || target_.height != 0))
             throw ConfigError("resize takes either a scale or a width/height, not both");
         const std::string& mode = o.text("interpolation");
-        interpolation_ = mode == "area"      ? cv::INTER_AREA
-                         : mode == "linear"  ? cv::INTER_LINEAR
-                         : mode == "cubic"   ? cv::INTER_CUBIC
-                         : mode == "nearest" ? cv::INTER_NEAREST
-                                             : -1;  // auto
+        target_.interpolation = mode == "area"      ? cv::INTER_AREA
+                                : mode == "linear"  ? cv::INTER_LINEAR
+                                : mode == "cubic"   ? cv::INTER_CUBIC
+                                : mode == "nearest" ? cv::INTER_NEAREST
+                                                    : -1;  // auto
     }
 
     Outcome process(Frame& frame) override {
         require_pixels(frame, "resize");
         const cv::Size in = frame.image.size();
-        cv::Size out(width_, height_);
-        if (scale_ != 0) {
-            out = cv::Size(std::max(1, static_cast<int>(std::lround(in.width * scale_))),
-                           std::max(1, static_cast<int>(std::lround(in.height * scale_))));
-        } else if (out.width == 0) {
-            out.width = std::max(1, static_cast<int>(std::lround(static_cast<double>(in.width) * out.height / in.height)));
-        } else if (out.height == 0) {
-            out.height = std::max(1, static_cast<int>(std::lround(static_cast<double>(in.height) * out.width / in.width)));
-        }
+        const cv::Size out = target_.output_for(in);
         if (out == in) return Outcome::pass;
-        const int mode = interpolation_ >= 0 ? interpolation_
-                         : out.area() < in.area() ? cv::INTER_AREA
-                                                  : cv::INTER_LINEAR;
         cv::Mat& dst = frame.buffer(out, frame.image.type());
-        cv::resize(frame.image, dst, out, 0, 0, mode);
+        cv::resize(frame.image, dst, out, 0, 0, target_.interpolation_for(in));
         frame.set_image(dst);
         return Outcome::pass;
     }
 
+    [[nodiscard]] const ResizeParameters& target() const noexcept { return target_; }
+
 private:
-    int width_, height_;
-    double scale_;
-    int interpolation_;
+    ResizeParameters target_;
 };
 
 const bool declared_resize = declare_stage(
@@ -237,6 +227,8 @@ public:
         frame.set_image(dst);
         return Outcome::pass;
     }
+
+    [[nodiscard]] BlurParameters parameters() const noexcept { return {ksize_, sigma_}; }
 
 private:
     int ksize_;
@@ -479,5 +471,33 @@ const bool declared_decimate = declare_stage(
      factory_of<Decimate>(), kFilters});
 
 }  // namespace
+
+cv::Size ResizeParameters::output_for(cv::Size in) const {
+    cv::Size out(width, height);
+    if (scale != 0) {
+        out = cv::Size(std::max(1, static_cast<int>(std::lround(in.width * scale))),
+                       std::max(1, static_cast<int>(std::lround(in.height * scale))));
+    } else if (out.width == 0) {
+        out.width = std::max(1, static_cast<int>(std::lround(static_cast<double>(in.width) * out.height / in.height)));
+    } else if (out.height == 0) {
+        out.height = std::max(1, static_cast<int>(std::lround(static_cast<double>(in.height) * out.width / in.width)));
+    }
+    return out;
+}
+
+int ResizeParameters::interpolation_for(cv::Size in) const {
+    if (interpolation >= 0) return interpolation;
+    return output_for(in).area() < in.area() ? cv::INTER_AREA : cv::INTER_LINEAR;
+}
+
+std::optional<BlurParameters> blur_parameters(const Stage& stage) {
+    if (const auto* blur = dynamic_cast<const GaussianBlur*>(&stage)) return blur->parameters();
+    return std::nullopt;
+}
+
+std::optional<ResizeParameters> resize_parameters(const Stage& stage) {
+    if (const auto* resize = dynamic_cast<const Resize*>(&stage)) return resize->target();
+    return std::nullopt;
+}
 
 }  // namespace framepipe::stages

@@ -54,20 +54,21 @@ TEST_CASE("cli: --frames FILE.jsonl writes one valid JSON record per frame with 
             CHECK(stage["start_ms"].get<double>() >= previous_end);  // a line: each stage after the one before
             previous_end = stage["end_ms"].get<double>();
         }
-        CHECK(stages == std::vector<std::string>{"decode", "convert", "blur", "resize", "thumbs", "sheet"});
+        // The planner made one stage of convert, blur and resize (tests/stages/planner_test.cpp).
+        CHECK(stages == std::vector<std::string>{"decode", "convert+blur+resize", "thumbs", "sheet"});
     }
     CHECK(frames.size() == kFrames);
     CHECK(result.err.find("frames: frames.jsonl") == std::string::npos);  // -q: no info lines
 }
 
-TEST_CASE("cli: --frames FILE.csv writes CSV, a row per frame per stage") {
+TEST_CASE("cli: --frames FILE.csv writes CSV, a row per frame per stage; --no-plan runs every stage as declared") {
     TempDir dir;
     write_video(dir / "clip.mp4", {.frames = kFrames, .size = {320, 240}});
     const CommandResult result =
-        run_framepipe(fmt::format("run -q '{}thumbnails.yaml' clip.mp4 --frames frames.csv", pipelines()), dir);
+        run_framepipe(fmt::format("run -q '{}thumbnails.yaml' clip.mp4 --frames frames.csv --no-plan", pipelines()), dir);
     REQUIRE(result.code == 0);
     const std::vector<std::string> lines = lines_of(dir / "frames.csv");
-    REQUIRE(lines.size() == 1 + kFrames * 6);
+    REQUIRE(lines.size() == 1 + kFrames * 6);  // decode, convert, blur, resize, thumbs, sheet
     CHECK(lines[0] == "source,input,frame,copy,capture_ms,media_ms,end,end_at,stage,queued_ms,start_ms,end_ms,fate\r");
     for (std::size_t i = 1; i < lines.size(); ++i) {
         CAPTURE(lines[i]);

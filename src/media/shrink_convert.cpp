@@ -145,6 +145,7 @@ private:
     // Pictures where more than one chroma sample in kMostClamped has pixels swscale clamps are converted whole before
     // filtering: correcting clamps pixel by pixel costs more than swscale's converter there.
     static constexpr std::size_t kMostClamped = 50;
+    static constexpr int kStripRows = 64;
 
     // Per worker: the filter for the last geometry it saw, and its scratch.
     struct Worker {
@@ -157,7 +158,8 @@ private:
         std::vector<int> clamped;  // chroma samples with pixels swscale clamps (find_clamped)
         std::vector<uchar> outside;  // per chroma sample of a row: has such pixels
         SwsPtr converter;          // for pictures converted whole; made on first use
-        cv::Mat bgr;               // their full-size BGR, one per worker (not per frame)
+        cv::Mat bgr;               // their BGR, a strip at a time (convert_in_strips)
+        int strip_height = 0;      // the rows converter was made for
 
         void fit(cv::Size in_size, cv::Size out_size, int picture_format, const std::vector<double>& kernel) {
             if (in_size == in && out_size == out && picture_format == format) return;
@@ -232,24 +234,59 @@ private:
         cv::Mat& image = frame.buffer(out, CV_8UC3);
         const std::size_t samples = find_clamped(luma, u, v, worker);
         if (worker.clamped.size() * kMostClamped > samples) {
-            // Much of the picture lies outside the BGR cube (saturated graphics, noise in black): convert it whole, as
-            // the convert stage does, into the worker's scratch, and filter that.
-            if (!worker.converter)
-                worker.converter = bgr_converter(in.width, in.height, picture.format, worker.colorspace, worker.range);
-            if (!worker.converter) return false;
-            if (worker.bgr.size() != in) worker.bgr.create(in.height + 1, in.width, CV_8UC3);  // a row of swscale slack
-            uint8_t* planes[1] = {worker.bgr.data};
-            const int strides[1] = {static_cast<int>(worker.bgr.step)};
-            sws_scale(worker.converter.get(), picture.data, picture.linesize, 0, in.height, planes, strides);
-            worker.luma.resize(static_cast<std::size_t>(out.area()) * 3);
-            shrink_plane(worker.bgr.rowRange(0, in.height), worker.x, worker.y, worker.luma.data(), worker.row);
-            cv::Mat(out, CV_32FC3, worker.luma.data()).convertTo(image, CV_8UC3);
+            // Much of the picture lies outside the BGR cube (saturated graphics, noise in black): convert it as the
+            // convert stage does, in strips of rows small enough to stay in the processor's cache, and filter those.
+            if (!convert_in_strips(picture, worker, image)) return false;
         } else {
             convert_small(luma, u, v, worker, image);
         }
         attachment.reset();  // give the picture back to the decoder's pool now
         frame.set_image(image);
         frame.format = PixelFormat::bgr;
+        return true;
+    }
+
+    // swscale's conversion to BGR, a strip of rows at a time (each strip converted as a picture of its own, from an
+    // even row: whole chroma rows), each strip filtered into the output rows that read only rows it holds.
+    static bool convert_in_strips(const AVFrame& picture, Worker& worker, cv::Mat& image) {
+        const int height = picture.height;
+        const int out_rows = worker.y.outputs();
+        // Output rows per strip: about kStripRows input rows, so a 1080p strip (64 x 5760 bytes) fits in L2.
+        const int per_strip = std::max(1, kStripRows * out_rows / height);
+        // The input rows output rows [oy, end) read, from an even row (a whole chroma row) to an even count or the end.
+        const auto strip = [&](int oy, int end) {
+            const int top = worker.y.first[static_cast<std::size_t>(oy)] / 2 * 2;
+            const auto last = static_cast<std::size_t>(end - 1);  // taps move down with the output row
+            int bottom = worker.y.first[last] + worker.y.count[last];
+            bottom = std::min(height, bottom + (bottom - top) % 2);
+            return std::pair{top, bottom};
+        };
+        int tallest = 2;
+        for (int oy = 0; oy < out_rows; oy += per_strip) {
+            const auto [top, bottom] = strip(oy, std::min(oy + per_strip, out_rows));
+            tallest = std::max(tallest, (bottom - top + 1) / 2 * 2);  // even: swscale's fast converter wants it so
+        }
+        if (!worker.converter || worker.strip_height != tallest) {
+            worker.converter = bgr_converter(picture.width, tallest, picture.format, worker.colorspace, worker.range);
+            worker.strip_height = tallest;
+        }
+        if (!worker.converter) return false;
+        if (worker.bgr.rows != tallest + 1 || worker.bgr.cols != picture.width)
+            worker.bgr.create(tallest + 1, picture.width, CV_8UC3);  // + 1 row: swscale's slack past the last pixel
+        worker.luma.resize(static_cast<std::size_t>(image.total()) * 3);
+        for (int oy = 0; oy < out_rows; oy += per_strip) {
+            const int end = std::min(oy + per_strip, out_rows);
+            const auto [top, bottom] = strip(oy, end);
+            const uint8_t* planes[3] = {picture.data[0] + static_cast<std::ptrdiff_t>(top) * picture.linesize[0],
+                                        picture.data[1] + static_cast<std::ptrdiff_t>(top / 2) * picture.linesize[1],
+                                        picture.data[2] + static_cast<std::ptrdiff_t>(top / 2) * picture.linesize[2]};
+            uint8_t* out[1] = {worker.bgr.data};
+            const int out_stride[1] = {static_cast<int>(worker.bgr.step)};
+            sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out, out_stride);
+            shrink_plane(worker.bgr.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
+                         {.begin = oy, .end = end, .plane_first_row = top});
+        }
+        cv::Mat(image.size(), CV_32FC3, worker.luma.data()).convertTo(image, CV_8UC3);
         return true;
     }
 

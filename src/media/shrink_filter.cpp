@@ -92,7 +92,8 @@ InverseTaps InverseTaps::invert(const AxisTaps& taps, int inputs) {
 #endif
 
 FRAMEPIPE_VECTOR_CLONES
-void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, float* out, std::vector<float>& row) {
+void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, float* out, std::vector<float>& row,
+                  OutputRows rows_wanted) {
     const int channels = plane.channels();
     if (plane.depth() != CV_8U || (channels != 1 && channels != 3))
         throw std::invalid_argument("shrink_plane: the plane must be 8-bit with 1 or 3 channels");
@@ -100,10 +101,11 @@ void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, fl
     row.resize(static_cast<std::size_t>(width) + 1);  // + 1: the 3-channel pass below reads 4 floats at a time
     float* const r = row.data();
     const int out_width = x.outputs();
-    for (int oy = 0; oy < y.outputs(); ++oy) {
+    const int end = rows_wanted.end < 0 ? y.outputs() : rows_wanted.end;
+    for (int oy = rows_wanted.begin; oy < end; ++oy) {
         // Vertical first, across the whole width: contiguous multiply-adds the compiler vectorises.
         const float* wy = &y.weights[static_cast<std::size_t>(y.offset[static_cast<std::size_t>(oy)])];
-        const int first_row = y.first[static_cast<std::size_t>(oy)];
+        const int first_row = y.first[static_cast<std::size_t>(oy)] - rows_wanted.plane_first_row;
         const int rows = y.count[static_cast<std::size_t>(oy)];
         {
             const uchar* src = plane.ptr<uchar>(first_row);

@@ -40,9 +40,18 @@ struct InverseTaps {
     }
 };
 
+/// Which output rows shrink_plane computes, and which input row the plane's first row is (a strip of a picture).
+struct OutputRows {
+    int begin = 0;
+    int end = -1;  // -1: all of them
+    int plane_first_row = 0;
+};
+
 /// Filters an 8-bit plane of 1 or 3 interleaved channels (CV_8UC1 or CV_8UC3) to floats: `out` gets y.outputs() rows
-/// of x.outputs() * channels values, unrounded. `row` is scratch, grown as needed.
-void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, float* out, std::vector<float>& row);
+/// of x.outputs() * channels values, unrounded (with `rows`, only those, at their place in `out`; the plane must hold
+/// the input rows they read). `row` is scratch, grown as needed.
+void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, float* out, std::vector<float>& row,
+                  OutputRows rows = {});
 
 /// A Y'CbCr to BGR conversion's coefficients (see shrink_convert.cpp) and the range its values must stay in.
 struct GamutTest {

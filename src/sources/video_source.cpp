@@ -19,6 +19,7 @@ extern "C" {
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 #include <atomic>
 #include <cmath>
 #include <cctype>
@@ -369,8 +370,9 @@ VideoSource::Probe VideoSource::probe(const std::string& path) {
 SourceInfo VideoSource::open(std::stop_token stop) {
     Impl& impl = *impl_;
     const std::string& path = impl.options.path;
-    if (impl.options.decode_threads < 1 || impl.options.decode_threads > 16)
-        throw ConfigError(fmt::format("decode_threads must be between 1 and 16, got {}", impl.options.decode_threads));
+    if (impl.options.decode_threads < 0 || impl.options.decode_threads > 16)
+        throw ConfigError(fmt::format("decode_threads must be between 0 (automatic) and 16, got {}",
+                                      impl.options.decode_threads));
     if (impl.options.max_pixels < 1)
         throw ConfigError(fmt::format("max_pixels must be at least 1, got {}", impl.options.max_pixels));
     const bool network = impl.kind != Kind::file;
@@ -594,9 +596,16 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     const Impl& impl = *impl_;
     // A source that has not opened yet (SourceUnavailable) decodes in order: it cannot know the codec before it answers.
     const bool intra_only = impl.stream && impl.stream->intra_only;
+    // Automatic: a file decodes with a thread per processor (frame threads), so that the last input of a batch, or a
+    // single one, still has every processor; a live input decodes on the graph alone, a frame threads' delay of a
+    // picture per thread being latency.
+    const bool live = impl.options.realtime || impl.kind != Kind::file;
+    const int threads = impl.options.decode_threads != 0 ? impl.options.decode_threads
+                        : live                            ? 1
+                                                          : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
     std::vector<std::unique_ptr<Stage>> stages;
-    stages.push_back(make_decode_stage(intra_only, impl.options.decode_threads, VideoSource::redacted(impl.options.path),
-                                       impl.options.keyframes_only));
+    stages.push_back(
+        make_decode_stage(intra_only, threads, VideoSource::redacted(impl.options.path), impl.options.keyframes_only));
     stages.push_back(make_convert_stage());
     return stages;
 }
@@ -647,7 +656,8 @@ const bool declared = declare_source({
     .example = "framepipe run p.yaml clip.mp4 'rtsp://10.0.0.7/cam?channel=1' camera:0",
     .runs_on = "source thread + decode and convert stages",
     .options = {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
-                {"decode_threads", K::integer, "1", "libavcodec threads for inter-frame codecs", 1, 16},
+                {"decode_threads", K::integer, "0",
+                 "libavcodec threads for inter-frame codecs; 0: one per processor for files, 1 for live input", 0, 16},
                 {"decode", K::choice, "all",
                  "keyframes: decode only keyframes (a picture a second or so, for motion) while `from: packets` "
                  "branches still get every packet",

@@ -20,6 +20,11 @@
 
 namespace framepipe {
 
+namespace detail {
+class FramePool;
+class PixelShelf;
+}  // namespace detail
+
 /// Most stages one source's chain may have; each has a fixed slot in Frame::spans, so recording lineage never allocates.
 inline constexpr std::size_t kMaxStagesPerLane = 32;
 
@@ -94,16 +99,20 @@ public:
     Frame& operator=(const Frame&) = delete;
 
     /// A buffer owned by the frame, of this size and type and distinct from `image`, for a stage that cannot work in
-    /// place to render into before set_image(). Buffers are kept per geometry and reused by the next frame that comes
-    /// through the same pool, so a steady stream allocates nothing. A stage that needs two buffers of one geometry at
-    /// once asks for which = 0 and which = 1. Contents are undefined.
+    /// place to render into before set_image(). Buffers are reused per geometry: a pooled frame takes them from, and
+    /// gives them back to, a shelf its source's frames share, so a steady stream allocates nothing and a source's
+    /// memory is what its frames hold at once. A stage that needs two buffers of one geometry at once asks for
+    /// which = 0 and which = 1. Contents are undefined.
     cv::Mat& buffer(cv::Size size, int type, int which = 0);
-    /// Makes `rendered` (a reference returned by buffer()) the image; the old image becomes a spare buffer.
+    /// Makes `rendered` (a reference returned by buffer()) the image; the old image goes back on the shelf (a frame
+    /// made outside a pool keeps it as a spare buffer).
     void set_image(cv::Mat& rendered) noexcept {
         std::swap(image, rendered);
         if (image_borrowed_) {  // the borrowed pixels are not this frame's to reuse
             rendered.release();
             image_borrowed_ = false;
+        } else {
+            shelve(rendered);
         }
     }
     /// Makes `image` this size and type, reusing a spare buffer of that geometry when there is one (sources call this
@@ -161,7 +170,14 @@ public:
     }
 
 private:
+    friend class detail::FramePool;
+    /// Gives `buffer` back to the shelf, when the frame has one; otherwise it stays where it is, a spare.
+    void shelve(cv::Mat& buffer) noexcept;
+    /// Gives the image and every spare back to the shelf (the pool recycles the frame).
+    void shelve_all() noexcept;
+
     static constexpr std::size_t kSpareBuffers = 6;
+    detail::PixelShelf* shelf_ = nullptr;  // the pool's, which outlives the frame; null outside a pool
     std::array<cv::Mat, kSpareBuffers> spares_;
     bool image_borrowed_ = false;
     std::size_t next_evicted_ = 0;

@@ -1,9 +1,46 @@
 #include <framepipe/frame.hpp>
 
+#include "pixel_shelf.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
 namespace framepipe {
+namespace {
+
+// Pixels with at least kSlack bytes allocated past the last one, as a view of the first rows of a taller buffer that
+// ends (dataend) where its pixels end: vectorised writers (libswscale's packed output) may write past the last pixel,
+// and OpenCV's filters must not take the rows below for the picture's surroundings.
+constexpr std::size_t kSlack = 256;
+
+cv::Mat allocate(cv::Size size, int type) {
+    if (size.width <= 0 || size.height <= 0) return cv::Mat(size, type);
+    const std::size_t row = static_cast<std::size_t>(size.width) * CV_ELEM_SIZE(type);
+    const int extra = static_cast<int>((kSlack + row - 1) / row);
+    cv::Mat pixels = cv::Mat(size.height + extra, size.width, type).rowRange(0, size.height);
+    pixels.dataend = pixels.ptr(size.height - 1) + row;
+    return pixels;
+}
+
+}  // namespace
+
+void Frame::shelve(cv::Mat& buffer) noexcept {
+    if (shelf_ == nullptr || buffer.empty()) return;
+    try {
+        shelf_->give(std::move(buffer));
+    } catch (...) {  // out of memory growing the shelf: the buffer is freed instead
+    }
+    buffer.release();
+}
+
+void Frame::shelve_all() noexcept {
+    if (image_borrowed_) {
+        image.release();
+        image_borrowed_ = false;
+    }
+    shelve(image);
+    for (cv::Mat& spare : spares_) shelve(spare);
+}
 
 cv::Mat& Frame::buffer(cv::Size size, int type, int which) {
     const auto matches = [&](const cv::Mat& m) { return m.size() == size && m.type() == type && m.data != image.data; };
@@ -12,7 +49,8 @@ cv::Mat& Frame::buffer(cv::Size size, int type, int which) {
         if (matches(spare) && seen++ == which) return spare;
     for (cv::Mat& spare : spares_)
         if (spare.empty()) {
-            spare.create(size, type);
+            if (shelf_ != nullptr) spare = shelf_->take(size, type);
+            if (spare.empty()) spare = allocate(size, type);
             return spare;
         }
     // Every spare holds something: recycle one of another geometry, in turn (a chain that uses more geometries per
@@ -21,8 +59,8 @@ cv::Mat& Frame::buffer(cv::Size size, int type, int which) {
         cv::Mat& spare = spares_[next_evicted_];
         next_evicted_ = (next_evicted_ + 1) % spares_.size();
         if (matches(spare)) continue;  // the caller may be holding it
-        spare.release();
-        spare.create(size, type);
+        shelve(spare);
+        spare = allocate(size, type);
         return spare;
     }
     throw std::logic_error("Frame::buffer: more buffers of one geometry asked for than a frame keeps");
@@ -38,9 +76,10 @@ void Frame::copy_from(const Frame& other, bool borrow_pixels) {
     } else if (other.image.empty()) {
         image.release();
     } else if (borrow_pixels) {
-        if (!image.empty()) {  // this frame's own buffer stays, as a spare
+        if (!image.empty()) {  // this frame's own buffer goes on the shelf, or stays as a spare
+            shelve(image);
             const auto empty = std::find_if(spares_.begin(), spares_.end(), [](const cv::Mat& m) { return m.empty(); });
-            if (empty != spares_.end()) std::swap(*empty, image);
+            if (!image.empty() && empty != spares_.end()) std::swap(*empty, image);
         }
         image = other.image;  // a header on the same pixels
         image_borrowed_ = true;
@@ -79,7 +118,8 @@ cv::Mat& Frame::prepare_image(cv::Size size, int type) {
                     std::swap(image, spare);
                     return image;
                 }
-            image.create(size, type);
+            if (shelf_ != nullptr) image = shelf_->take(size, type);
+            if (image.empty()) image = allocate(size, type);
         } else {
             set_image(buffer(size, type));
         }

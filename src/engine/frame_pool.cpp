@@ -21,6 +21,7 @@ FramePool::FramePool(std::uint32_t capacity, cv::Size preallocate, int type)
     for (std::uint32_t i = 0; i < capacity; ++i) {
         slots_[i].pool = this;
         slots_[i].index = i;
+        if (preallocate.empty()) slots_[i].frame.shelf_ = &shelf_;  // preallocated pictures stay with their frame
         next_[i].store(i + 1 < capacity ? i + 1 : kNone, std::memory_order_relaxed);
         if (!preallocate.empty()) {
             slots_[i].frame.image.create(preallocate, type);
@@ -87,6 +88,7 @@ FrameRef FramePool::acquire(std::stop_token stop) {
 void FramePool::recycle(PoolSlot& slot) noexcept {
     if (lineage_ != nullptr && slot.lineage.kind != FrameLineage::Kind::unused)
         lineage_->add(source_, slot.frame, &slot.lineage);
+    slot.frame.shelve_all();
     push_free(slot.index);
     in_use_.fetch_sub(1);
     freed_.notify_all();

@@ -13,6 +13,7 @@
 
 #include "event_count.hpp"
 #include "frame_fate.hpp"
+#include "pixel_shelf.hpp"
 
 #include <framepipe/frame.hpp>
 
@@ -98,6 +99,8 @@ public:
     [[nodiscard]] std::uint32_t in_use() const noexcept { return in_use_.load(); }
     /// The most frames that were in use at once since construction.
     [[nodiscard]] std::uint32_t peak_in_use() const noexcept { return peak_in_use_.load(); }
+    /// Pixel buffers on the shelf now: held by no frame (Frame::buffer).
+    [[nodiscard]] std::size_t shelved_buffers() const { return shelf_.size(); }
 
     /// From now on, hands each captured frame (FrameLineage::kind not unused) to `log` as source `source` when it is
     /// recycled; nullptr stops that. Call while no frame of the pool is in use, or at least none is being recycled.
@@ -114,6 +117,7 @@ private:
 
     static constexpr std::uint32_t kNone = 0xffffffffu;
     const std::uint32_t capacity_;
+    PixelShelf shelf_;  // the buffers the frames are not using; declared first, so it outlives them
     std::unique_ptr<PoolSlot[]> slots_;
     std::unique_ptr<std::atomic<std::uint32_t>[]> next_;  // free-list links, indexed by slot
     std::atomic<std::uint64_t> head_;                       // (ABA tag << 32) | slot of the top free frame

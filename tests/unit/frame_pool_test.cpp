@@ -28,20 +28,34 @@ TEST_CASE("frame_pool: hands out at most its capacity, then nothing until a fram
     CHECK(pool.peak_in_use() == 3);
 }
 
-TEST_CASE("frame_pool: a recycled frame keeps its pixel buffer, so steady state allocates nothing") {
-    FramePool pool(1);
+TEST_CASE("frame_pool: a recycled frame's buffers go on the pool's shelf, and the next frame of that size takes them") {
+    FramePool pool(2);
     const uchar* first_pixels = nullptr;
+    const uchar* first_spare = nullptr;
     {
         FrameRef frame = pool.try_acquire();
-        frame->image.create(720, 1280, CV_8UC3);
-        first_pixels = frame->image.data;
+        first_pixels = frame->prepare_image(cv::Size(1280, 720), CV_8UC3).data;
+        first_spare = frame->buffer(cv::Size(320, 180), CV_8UC3).data;
         frame->sequence = 41;
     }
+    CHECK(pool.shelved_buffers() == 2);
     FrameRef again = pool.try_acquire();
     REQUIRE(again);
-    again->image.create(720, 1280, CV_8UC3);  // same size: no reallocation
-    CHECK(again->image.data == first_pixels);
+    CHECK(again->image.empty());  // a frame holds no pixels it is not using
+    CHECK(again->prepare_image(cv::Size(1280, 720), CV_8UC3).data == first_pixels);  // no allocation
     CHECK(again->sequence == 0);  // metadata is cleared
+    // Another frame of the pool takes the other buffer: the shelf is the source's, not the frame's.
+    FrameRef other = pool.try_acquire();
+    REQUIRE(other);
+    cv::Mat& small = other->buffer(cv::Size(320, 180), CV_8UC3);
+    CHECK(small.data == first_spare);
+    other->set_image(small);
+    CHECK(pool.shelved_buffers() == 0);
+    // set_image gives the image it replaces back at once: a frame that shrank holds no full-size picture.
+    cv::Mat& shrunk = again->buffer(cv::Size(320, 180), CV_8UC3);
+    again->set_image(shrunk);
+    CHECK(pool.shelved_buffers() == 1);
+    CHECK(again->image.cols == 320);
 }
 
 TEST_CASE("frame_pool: preallocated frames already have their pixels") {

@@ -105,7 +105,7 @@ public:
     /// which = 0 and which = 1. Contents are undefined.
     cv::Mat& buffer(cv::Size size, int type, int which = 0);
     /// Makes `rendered` (a reference returned by buffer()) the image; the old image goes back on the shelf (a frame
-    /// made outside a pool keeps it as a spare buffer).
+    /// made outside a pool keeps it as a spare buffer). A frame holds on to its image when it is recycled.
     void set_image(cv::Mat& rendered) noexcept {
         std::swap(image, rendered);
         if (image_borrowed_) {  // the borrowed pixels are not this frame's to reuse
@@ -173,8 +173,9 @@ private:
     friend class detail::FramePool;
     /// Gives `buffer` back to the shelf, when the frame has one; otherwise it stays where it is, a spare.
     void shelve(cv::Mat& buffer) noexcept;
-    /// Gives the image and every spare back to the shelf (the pool recycles the frame).
-    void shelve_all() noexcept;
+    /// Gives every spare back to the shelf (the pool recycles the frame; the image stays, as the source most likely
+    /// writes a picture of the same size into it next).
+    void shelve_spares() noexcept;
 
     static constexpr std::size_t kSpareBuffers = 6;
     detail::PixelShelf* shelf_ = nullptr;  // the pool's, which outlives the frame; null outside a pool

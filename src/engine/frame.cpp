@@ -33,12 +33,7 @@ void Frame::shelve(cv::Mat& buffer) noexcept {
     buffer.release();
 }
 
-void Frame::shelve_all() noexcept {
-    if (image_borrowed_) {
-        image.release();
-        image_borrowed_ = false;
-    }
-    shelve(image);
+void Frame::shelve_spares() noexcept {
     for (cv::Mat& spare : spares_) shelve(spare);
 }
 

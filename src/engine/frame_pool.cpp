@@ -88,7 +88,7 @@ FrameRef FramePool::acquire(std::stop_token stop) {
 void FramePool::recycle(PoolSlot& slot) noexcept {
     if (lineage_ != nullptr && slot.lineage.kind != FrameLineage::Kind::unused)
         lineage_->add(source_, slot.frame, &slot.lineage);
-    slot.frame.shelve_all();
+    slot.frame.shelve_spares();
     push_free(slot.index);
     in_use_.fetch_sub(1);
     freed_.notify_all();

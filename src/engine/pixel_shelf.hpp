@@ -1,8 +1,8 @@
 #pragma once
 // PixelShelf: the pixel buffers a source's pooled frames are not using, shared among them by geometry. A frame keeps
-// only its image and the buffers a stage is rendering into; the rest go back on the shelf (Frame::set_image,
-// prepare_image, and when the pool recycles the frame), so a source's memory is what its frames hold at once, not
-// its frame count times every size a frame passes through.
+// only its image and the buffers a stage is rendering into; the rest go back on the shelf (Frame::set_image and
+// prepare_image give back the image they replace; the pool takes a recycled frame's spare buffers), so a source's
+// memory is what its frames hold at once, not its frame count times every size a frame passes through.
 //
 // Thread-safety: take() and give() may be called from any thread (a mutex; called a few times per frame per stage
 // that renders, against the megabytes of pixels each buffer holds).

@@ -28,7 +28,7 @@ TEST_CASE("frame_pool: hands out at most its capacity, then nothing until a fram
     CHECK(pool.peak_in_use() == 3);
 }
 
-TEST_CASE("frame_pool: a recycled frame's buffers go on the pool's shelf, and the next frame of that size takes them") {
+TEST_CASE("frame_pool: a recycled frame keeps its picture; its spare buffers go on the shelf for any frame to take") {
     FramePool pool(2);
     const uchar* first_pixels = nullptr;
     const uchar* first_spare = nullptr;
@@ -38,13 +38,12 @@ TEST_CASE("frame_pool: a recycled frame's buffers go on the pool's shelf, and th
         first_spare = frame->buffer(cv::Size(320, 180), CV_8UC3).data;
         frame->sequence = 41;
     }
-    CHECK(pool.shelved_buffers() == 2);
-    FrameRef again = pool.try_acquire();
+    CHECK(pool.shelved_buffers() == 1);  // the spare; the picture stays with its frame
+    FrameRef again = pool.try_acquire();  // the same frame: the free list is last in, first out
     REQUIRE(again);
-    CHECK(again->image.empty());  // a frame holds no pixels it is not using
     CHECK(again->prepare_image(cv::Size(1280, 720), CV_8UC3).data == first_pixels);  // no allocation
     CHECK(again->sequence == 0);  // metadata is cleared
-    // Another frame of the pool takes the other buffer: the shelf is the source's, not the frame's.
+    // Another frame of the pool takes the spare: the shelf is the source's, not the frame's.
     FrameRef other = pool.try_acquire();
     REQUIRE(other);
     cv::Mat& small = other->buffer(cv::Size(320, 180), CV_8UC3);
@@ -56,6 +55,11 @@ TEST_CASE("frame_pool: a recycled frame's buffers go on the pool's shelf, and th
     again->set_image(shrunk);
     CHECK(pool.shelved_buffers() == 1);
     CHECK(again->image.cols == 320);
+    // ... and the next frame the source fills at full size takes it from there.
+    other.reset();
+    FrameRef next = pool.try_acquire();
+    REQUIRE(next);
+    CHECK(next->prepare_image(cv::Size(1280, 720), CV_8UC3).data == first_pixels);
 }
 
 TEST_CASE("frame_pool: preallocated frames already have their pixels") {

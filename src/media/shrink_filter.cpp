@@ -157,29 +157,30 @@ void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, fl
 FRAMEPIPE_VECTOR_CLONES
 int outside_gamut(const unsigned char* luma0, const unsigned char* luma1, const unsigned char* u, const unsigned char* v,
                   int luma_width, const GamutTest& g, unsigned char* outside) {
-    // Each channel is monotonic in Y: a block's extremes are at its darkest and its brightest pixel.
-    const auto test = [&g](int darkest, int brightest, int cb_value, int cr_value) {
-        const float y0 = g.cy * (static_cast<float>(darkest) - g.oy), y1 = g.cy * (static_cast<float>(brightest) - g.oy);
+    // Locals, not g's fields: `outside` may alias anything, which would keep the loop from being vectorised.
+    const float cy = g.cy, oy = g.oy, crv = g.crv, cbu = g.cbu, cgu = g.cgu, cgv = g.cgv, low = g.low, high = g.high;
+    // Each channel is monotonic in Y: a block's extremes are at its darkest and its brightest pixel. Branch-free
+    // (& rather than &&), so it vectorises.
+    const auto test = [=](int darkest, int brightest, int cb_value, int cr_value) {
+        const float y0 = cy * (static_cast<float>(darkest) - oy), y1 = cy * (static_cast<float>(brightest) - oy);
         const float cb = static_cast<float>(cb_value) - 128.0f, cr = static_cast<float>(cr_value) - 128.0f;
-        const float blue = g.cbu * cb, red = g.crv * cr, green = -g.cgu * cb - g.cgv * cr;
-        const bool inside = y0 + blue >= g.low && y1 + blue <= g.high && y0 + red >= g.low && y1 + red <= g.high &&
-                            y0 + green >= g.low && y1 + green <= g.high;
+        const float blue = cbu * cb, red = crv * cr, green = -cgu * cb - cgv * cr;
+        const bool inside = (y0 + blue >= low) & (y1 + blue <= high) & (y0 + red >= low) & (y1 + red <= high) &
+                            (y0 + green >= low) & (y1 + green <= high);
         return static_cast<unsigned char>(inside ? 0 : 1);
     };
     const int pairs = luma_width / 2;
-    int count = 0;
     for (int i = 0; i < pairs; ++i) {
         const int a = luma0[2 * i], b = luma0[2 * i + 1], c = luma1[2 * i], d = luma1[2 * i + 1];
-        const unsigned char flag = test(std::min(std::min(a, b), std::min(c, d)), std::max(std::max(a, b), std::max(c, d)),
-                                        u[i], v[i]);
-        outside[i] = flag;
-        count += flag;
+        outside[i] = test(std::min(std::min(a, b), std::min(c, d)), std::max(std::max(a, b), std::max(c, d)), u[i], v[i]);
     }
+    const int samples = (luma_width + 1) / 2;
     if (luma_width % 2 != 0) {  // a last odd column: its chroma sample covers one column
         const int a = luma0[luma_width - 1], c = luma1[luma_width - 1];
         outside[pairs] = test(std::min(a, c), std::max(a, c), u[pairs], v[pairs]);
-        count += outside[pairs];
     }
+    int count = 0;
+    for (int i = 0; i < samples; ++i) count += outside[i];
     return count;
 }
 

@@ -11,7 +11,12 @@
 //                 30th frame) and, from the same decoded frame, the edges branch (resize to 640, gray, Canny,
 //                 discarded)
 // Entries, each run as its own process so that wall time, CPU time and peak memory are its own:
-//   framepipe            this project: one graph, both inputs, decode/convert/filters on the flow graph
+//   framepipe            this project: one graph, both inputs, decode/convert/filters on the flow graph, planned (the
+//                        planner fuses convert, blur and resize into one pass from YUV)
+//   framepipe --no-plan  the same with PipelineOptions::plan off: every stage as declared (the planner's share)
+//   tbb::parallel_pipeline  hand-written: a parallel_pipeline per input (2 threads, both inputs at once): serial
+//                        in-order cv::VideoCapture read -> parallel filter (the job's filters) -> serial in-order JPEG
+//                        write; 2 tokens per hardware thread, frame buffers reused through a free list
 //   C++ OpenCV loop      cv::VideoCapture read -> filters -> imwrite, one video after the other
 //   ffmpeg filters       one ffmpeg process with both inputs and the closest filter chain (-threads 2)
 //   Python ...           Debian's python3-opencv: sequential, a thread per video, a process pool over the videos,
@@ -19,20 +24,22 @@
 //   decode only          ffmpeg -threads 2 decoding both inputs to null: the floor for any entry
 // thumbs_and_edges has entries of its own (decode once, both branches per frame):
 //   framepipe            one graph, both inputs; the edges branch takes the source's pictures (from: source)
-//   tbb::parallel_pipeline  hand-written: a parallel_pipeline per input (2 threads, both inputs at once): serial
-//                        in-order cv::VideoCapture read -> parallel filter computing both branches -> serial in-order
-//                        JPEG write; 2 tokens per hardware thread, frame buffers reused through a free list
+//   framepipe --no-plan  as above
+//   tbb::parallel_pipeline  as above, its parallel filter computing both branches
 //   Python thread per video  python_jobs.py thumbs_and_edges threads
 //   ffmpeg split         one ffmpeg process per input, both at once, one filter graph with split=2 (thumbnails to
 //                        image2 JPEGs, edges to null)
 //   decode only          as above
-// The "outputs" column counts the JPEGs each entry wrote, to show they did the same work.
+// The "outputs" column counts the JPEGs each entry wrote, to show they did the same work. Under the table: framepipe
+// (and --no-plan) against the fastest other entry, as a share of the decode-only rate, and its peak memory against the
+// hand-written oneTBB program's.
 //
 // The "other load" column is the CPU the rest of the machine used while the entry ran (busy time from /proc/stat minus
 // the entry's own), in cores: on a shared machine, a run with other load above ~0.1 is disturbed.
 //
 // Environment:
 //   VIDEO_JOBS_RUNS=N          runs each entry N times (default 2) and keeps the fastest
+//   VIDEO_JOBS_INPUTS="A B ..." runs the jobs on these videos (any folder, any count) instead of the generated ones
 //   VIDEO_JOBS_QUIET=1         before each run, waits (up to 2 minutes) until the machine is 90% idle for a second
 //   VIDEO_JOBS_SUMMARY=1       the framepipe entry prints its per-stage summary (format_summary) to stderr
 //   VIDEO_JOBS_FFMPEG_THREADS  threading options of the split entry; the default,
@@ -65,7 +72,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -96,8 +105,10 @@ const std::vector<Job> kJobs = {
 
 // ---- entries that run inside this process (as a child) ---------------------------------------------------------
 
-std::uint64_t run_framepipe(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs) {
+std::uint64_t run_framepipe(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs,
+                            bool plan) {
     PipelineOptions options;
+    options.plan = plan;
     if (const char* capacity = std::getenv("VIDEO_JOBS_CAPACITY")) options.default_capacity = std::stoul(capacity);
     if (std::getenv("VIDEO_JOBS_CV1") != nullptr) cv::setNumThreads(1);
     Pipeline pipeline(options);
@@ -161,13 +172,15 @@ std::uint64_t run_opencv_loop(const std::string& kind, const std::string& out, c
     return frames;
 }
 
-// Decode once, both branches, written by hand the way one would with oneTBB: one parallel_pipeline per input, the
-// inputs at once on two threads (sharing TBB's workers). Read (cv::VideoCapture, which decodes and converts to BGR)
-// must be serial and in order; both branches run in one parallel filter; the JPEG write is serial and in order. Each
-// frame's buffers (the decoded frame and every intermediate) are reused through a free list of `tokens` items, so
-// steady state allocates nothing.
-std::uint64_t run_tbb_pipeline(const std::string& out, const std::vector<std::string>& inputs) {
+// The job written by hand the way one would with oneTBB: one parallel_pipeline per input, the inputs at once on two
+// threads (sharing TBB's workers). Read (cv::VideoCapture, which decodes and converts to BGR) must be serial and in
+// order; the job's filters (both branches for thumbs_and_edges) run in one parallel filter; the JPEG write is serial and
+// in order. Each frame's buffers (the decoded frame and every intermediate) are reused through a free list of `tokens`
+// items, so steady state allocates nothing.
+std::uint64_t run_tbb_pipeline(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs) {
     const std::size_t tokens = 2 * std::max(1U, std::thread::hardware_concurrency());
+    const bool thumbs = kind == "thumbnails" || kind == "thumbs_and_edges";
+    const bool edges = kind == "edges" || kind == "thumbs_and_edges";
     std::atomic<std::uint64_t> frames{0};
     std::atomic<bool> failed{false};
     struct Item {
@@ -197,16 +210,20 @@ std::uint64_t run_tbb_pipeline(const std::string& out, const std::vector<std::st
                 }
                 item->index = next++;
                 return item;
-            }) & tbb::make_filter<Item*, Item*>(tbb::filter_mode::parallel, [](Item* item) {
+            }) & tbb::make_filter<Item*, Item*>(tbb::filter_mode::parallel, [thumbs, edges](Item* item) {
                 const cv::Mat& f = item->frame;
-                cv::GaussianBlur(f, item->blurred, cv::Size(5, 5), 0);
-                cv::resize(item->blurred, item->thumb, cv::Size(320, f.rows * 320 / f.cols), 0, 0, cv::INTER_AREA);
-                cv::resize(f, item->small, cv::Size(640, f.rows * 640 / f.cols), 0, 0, cv::INTER_AREA);
-                cv::cvtColor(item->small, item->gray, cv::COLOR_BGR2GRAY);
-                cv::Canny(item->gray, item->edges, 50, 150);
+                if (thumbs) {
+                    cv::GaussianBlur(f, item->blurred, cv::Size(5, 5), 0);
+                    cv::resize(item->blurred, item->thumb, cv::Size(320, f.rows * 320 / f.cols), 0, 0, cv::INTER_AREA);
+                }
+                if (edges) {
+                    cv::resize(f, item->small, cv::Size(640, f.rows * 640 / f.cols), 0, 0, cv::INTER_AREA);
+                    cv::cvtColor(item->small, item->gray, cv::COLOR_BGR2GRAY);
+                    cv::Canny(item->gray, item->edges, 50, 150);
+                }
                 return item;
             }) & tbb::make_filter<Item*, void>(tbb::filter_mode::serial_in_order, [&](Item* item) {
-                if (item->index % 30 == 0)
+                if (thumbs && item->index % 30 == 0)
                     cv::imwrite(fmt::format("{}/{}_{:06}.jpg", out, name, item->index), item->thumb,
                                 {cv::IMWRITE_JPEG_QUALITY, 90});
                 ++frames;
@@ -337,9 +354,10 @@ int main(int argc, char** argv) {
         const std::string entry = argv[2], kind = argv[3], out = argv[4];
         const std::vector<std::string> inputs(argv + 5, argv + argc);
         fs::create_directories(out);
-        const std::uint64_t frames = entry == "framepipe" ? run_framepipe(kind, out, inputs)
-                                     : entry == "tbb"     ? run_tbb_pipeline(out, inputs)
-                                                          : run_opencv_loop(kind, out, inputs);
+        const std::uint64_t frames = entry == "framepipe"         ? run_framepipe(kind, out, inputs, true)
+                                     : entry == "framepipe-no-plan" ? run_framepipe(kind, out, inputs, false)
+                                     : entry == "tbb"               ? run_tbb_pipeline(kind, out, inputs)
+                                                                    : run_opencv_loop(kind, out, inputs);
         fmt::print("{}\n", frames);
         return 0;
     }
@@ -369,10 +387,19 @@ int main(int argc, char** argv) {
 
     for (const Job& job : kJobs) {
         if (std::find(wanted.begin(), wanted.end(), job.name) == wanted.end()) continue;
-        const std::vector<std::string> inputs = perf::video_inputs(media, job.size);
+        std::vector<std::string> inputs;
+        if (const char* own = std::getenv("VIDEO_JOBS_INPUTS")) {  // the user's own videos, separated by spaces
+            std::istringstream words(own);
+            for (std::string word; words >> word;) inputs.push_back(word);
+        } else {
+            inputs = perf::video_inputs(media, job.size);
+        }
         std::string joined;
-        for (const auto& i : inputs) joined += " " + quoted(fs::absolute(i).string());
-        const std::uint64_t frames = 2 * 600;  // 2 inputs x 20 s x 30 fps
+        std::uint64_t frames = 0;
+        for (const auto& i : inputs) {
+            joined += " " + quoted(fs::absolute(i).string());
+            frames += static_cast<std::uint64_t>(cv::VideoCapture(i, cv::CAP_FFMPEG).get(cv::CAP_PROP_FRAME_COUNT));
+        }
 
         struct Entry {
             std::string name;
@@ -380,6 +407,10 @@ int main(int argc, char** argv) {
         };
         std::vector<Entry> entries = {
             {"framepipe", fmt::format("{} --entry framepipe {} {{out}}{}", quoted(self), job.kind, joined)},
+            {"framepipe --no-plan",
+             fmt::format("{} --entry framepipe-no-plan {} {{out}}{}", quoted(self), job.kind, joined)},
+            {"tbb::parallel_pipeline per input (by hand)",
+             fmt::format("{} --entry tbb {} {{out}}{}", quoted(self), job.kind, joined)},
             {"C++ OpenCV loop (sequential)", fmt::format("{} --entry opencv {} {{out}}{}", quoted(self), job.kind, joined)},
             {"ffmpeg filters, both inputs", ""},
             {"Python sequential", fmt::format("/usr/bin/python3 {} {} sequential {{out}}{}", quoted(python), job.kind, joined)},
@@ -392,6 +423,8 @@ int main(int argc, char** argv) {
             entries = {
                 {"framepipe (graph, decode once)",
                  fmt::format("{} --entry framepipe {} {{out}}{}", quoted(self), job.kind, joined)},
+                {"framepipe --no-plan",
+                 fmt::format("{} --entry framepipe-no-plan {} {{out}}{}", quoted(self), job.kind, joined)},
                 {"tbb::parallel_pipeline per input (by hand)",
                  fmt::format("{} --entry tbb {} {{out}}{}", quoted(self), job.kind, joined)},
                 {"Python thread per video",
@@ -400,7 +433,11 @@ int main(int argc, char** argv) {
                 {"decode only (ffmpeg -f null)", ""},
             };
         fmt::print("\n{}: {}\n{} frames, {} hardware threads. Each entry runs alone, best of {} runs by wall time.\n",
-                   job.name, job.description, frames, std::thread::hardware_concurrency(), runs);
+                   job.name,
+                   std::getenv("VIDEO_JOBS_INPUTS") != nullptr
+                       ? fmt::format("the job on {} ({} inputs)", joined, inputs.size())
+                       : job.description,
+                   frames, std::thread::hardware_concurrency(), runs);
         if (job.kind == "thumbs_and_edges") fmt::print("ffmpeg split threading: {}\n", split_threads);
         fmt::print("\n");
         perf::Table table({"entry", "wall s", "frames/s", "CPU s", "cores used", "peak MiB", "outputs", "other load",
@@ -448,15 +485,35 @@ int main(int argc, char** argv) {
                        results.size() == 1 ? "-" : fmt::format("{:.2f}x", best->wall_s / fp_wall)});
         }
         table.print();
+        // The ratios issue 12 asks for: against the fastest other way (not framepipe itself, not the decode floor),
+        // against the decode-only rate, and peak memory against the hand-written oneTBB program's.
+        const auto find = [&](std::string_view prefix) -> const Measured* {
+            for (const auto& [name, m] : results)
+                if (name.starts_with(prefix) && m.status == 0) return &m;
+            return nullptr;
+        };
         double fastest_other = 1e300;
         std::string fastest_name;
-        for (std::size_t i = 1; i < results.size(); ++i)
-            if (!results[i].first.starts_with("decode") && results[i].second.status == 0 &&
-                results[i].second.wall_s < fastest_other)
-                fastest_other = results[i].second.wall_s, fastest_name = results[i].first;
-        fmt::print("\nframepipe is {:.2f}x the fastest other entry ({}); goal 1.15x. Decode-only floor: {:.1f} frames/s.\n",
-                   fastest_other / results.front().second.wall_s, fastest_name,
-                   frames / results.back().second.wall_s);
+        for (const auto& [name, m] : results)
+            if (!name.starts_with("decode") && !name.starts_with("framepipe") && m.status == 0 &&
+                m.wall_s < fastest_other)
+                fastest_other = m.wall_s, fastest_name = name;
+        const Measured* decode = find("decode");
+        const Measured* tbb = find("tbb::");
+        fmt::print("\n");
+        for (const std::string_view which : {std::string_view("framepipe"), std::string_view("framepipe --no-plan")}) {
+            const Measured* m = nullptr;
+            for (const auto& [name, measured] : results)
+                if (name == which || (which == "framepipe" && name.starts_with("framepipe (")))
+                    m = measured.status == 0 ? &measured : nullptr;
+            if (m == nullptr) continue;
+            fmt::print("{:<20} {:.2f}x the fastest other entry ({}; goal 1.4x), {:.0f}% of the decode-only rate (goal "
+                       "85%), peak memory {:.2f}x the hand-written oneTBB program's (goal at most 1.00x)\n",
+                       which, fastest_other / m->wall_s, fastest_name,
+                       decode != nullptr ? 100.0 * decode->wall_s / m->wall_s : 0.0,
+                       tbb != nullptr ? m->peak_mib / tbb->peak_mib : 0.0);
+        }
+        if (decode != nullptr) fmt::print("Decode-only floor: {:.1f} frames/s.\n", frames / decode->wall_s);
     }
     return 0;
 }

@@ -463,7 +463,7 @@ int main(int argc, char** argv) {
         entries.push_back({"decode only (ffmpeg -f null)", ""});
         fmt::print("\n{}: {}\n{} frames, {} hardware threads. Each entry runs alone, best of {} runs by wall time.\n",
                    job.name,
-                   own_inputs ? fmt::format("the job on {} ({} inputs)", joined, inputs.size()) : job.description,
+                   own_inputs ? fmt::format("the job on {} ({} inputs)", joined.substr(1), inputs.size()) : job.description,
                    frames, std::thread::hardware_concurrency(), runs);
         if (job.kind == "thumbs_and_edges") fmt::print("ffmpeg split threading: {}\n", split_threads);
         fmt::print("\n");

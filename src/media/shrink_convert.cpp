@@ -7,11 +7,13 @@
 //
 // Equivalence: linear filters commute with the (affine) colour conversion, so the result is the declared stages'
 // except for their intermediate rounding, and where swscale clamps a full-size pixel that lies outside the BGR cube
-// (saturated colour edges in 4:2:0): the fused stage averages before clamping. tests/media/shrink_convert_test.cpp
-// holds it to at most 2 levels per pixel and a PSNR of at least 45 dB against the declared stages.
+// (saturated colour edges, noise in black or white): those pixels are found and their clamps added back, or, when
+// they are many, the picture is converted by swscale in strips and filtered as BGR. tests/stages/planner_test.cpp
+// holds every route to at most 2 levels per pixel and a PSNR of at least 45 dB against the declared stages.
 //
 // Pictures it does not take (other pixel formats, pictures to be turned upright, sizes the filter does not fit, an
 // enlargement or another interpolation) go through the declared stages, which this stage owns, opens and closes.
+// Thread-safety: parallel; each process() call works on a worker slot of its own (filters, scratch, swscale context).
 #include "shrink_filter.hpp"
 #include "slot_pool.hpp"
 #include "video_decode.hpp"

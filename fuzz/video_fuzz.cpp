@@ -1,6 +1,8 @@
 // libFuzzer target: a video file, opened the way a video input is: VideoSource opens and probes it with libavformat
 // and reads its packets, and its decode stages (libavcodec decode, then libswscale convert to BGR) run on them, as the
-// engine runs them (held frames flushed in order at the end, every opened stage closed).
+// engine runs them (held frames flushed in order at the end, every opened stage closed). For inputs of odd size the
+// planner's fused stage takes convert's place (convert+blur+resize to 64 wide: the shrink filter, the clamp search
+// and corrections, the strips, and its fallback to the declared stages for pictures it does not take).
 //
 // Input: the bytes of the file (written to a temporary file without an extension: FFmpeg picks the demuxer by content).
 //
@@ -13,9 +15,11 @@
 // BadFrame, and a frame they pass is a BGR picture. Any other exception escapes (libFuzzer reports it), and a broken
 // contract aborts.
 
+#include "engine/stage_fusion.hpp"
 #include "media/video_decode.hpp"
 
 #include <framepipe/error.hpp>
+#include <framepipe/registry.hpp>
 #include <framepipe/sources/video_source.hpp>
 #include <framepipe/stage.hpp>
 
@@ -30,6 +34,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -162,13 +167,22 @@ void feed(VideoSource& source, std::vector<std::unique_ptr<StageSlot>>& stages, 
         }
 }
 
-void decode(VideoSource& source, const SourceInfo& info, std::stop_token stop) {
+void decode(VideoSource& source, const SourceInfo& info, std::stop_token stop, bool planned) {
     std::vector<std::unique_ptr<StageSlot>> stages;
     for (std::unique_ptr<Stage>& stage : source.decode_stages()) {
         stages.push_back(std::make_unique<StageSlot>());
         stages.back()->stage = std::move(stage);
     }
     if (stages.size() != 2) broken("a video source brings decode and convert");
+    if (planned) {
+        std::vector<std::unique_ptr<Stage>> run;
+        run.push_back(std::move(stages[1]->stage));
+        run.push_back(make_stage("blur", {{"ksize", "5"}}));
+        run.push_back(make_stage("resize", {{"width", "64"}}));
+        std::optional<detail::Fusion> fusion = detail::fuse(run, true);
+        if (!fusion || fusion->replaces != 3) broken("the planner did not fuse convert, blur and resize");
+        stages[1]->stage = std::move(fusion->stage);
+    }
     try {
         for (std::size_t i = 0; i < stages.size(); ++i) {
             StageContext context;
@@ -224,7 +238,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             opened = false;
         }
         if (opened) {
-            decode(source, info, stop.get_token());
+            decode(source, info, stop.get_token(), size % 2 == 1);
             source.close();
         }
     }

@@ -1,7 +1,7 @@
 // libFuzzer target: a video file, opened the way a video input is: VideoSource opens and probes it with libavformat
 // and reads its packets, and its decode stages (libavcodec decode, then libswscale convert to BGR) run on them, as the
 // engine runs them (held frames flushed in order at the end, every opened stage closed). For inputs of odd size the
-// planner's fused stage takes convert's place (convert+blur+resize to 64 wide: the shrink filter, the clamp search
+// planner's fused stage takes convert's place (convert+blur+resize to half size: the shrink filter, the clamp search
 // and corrections, the strips, and its fallback to the declared stages for pictures it does not take).
 //
 // Input: the bytes of the file (written to a temporary file without an extension: FFmpeg picks the demuxer by content).
@@ -178,7 +178,7 @@ void decode(VideoSource& source, const SourceInfo& info, std::stop_token stop, b
         std::vector<std::unique_ptr<Stage>> run;
         run.push_back(std::move(stages[1]->stage));
         run.push_back(make_stage("blur", {{"ksize", "5"}}));
-        run.push_back(make_stage("resize", {{"width", "64"}}));
+        run.push_back(make_stage("resize", {{"scale", "0.5"}}));  // a shrink whatever the size
         std::optional<detail::Fusion> fusion = detail::fuse(run, true);
         if (!fusion || fusion->replaces != 3) broken("the planner did not fuse convert, blur and resize");
         stages[1]->stage = std::move(fusion->stage);

@@ -4,7 +4,7 @@
 # build); then runs the engine's tests again under ThreadSanitizer (against a TSan-instrumented oneTBB built from
 # Debian's source package, so the flow graph's own synchronisation is visible) and under AddressSanitizer +
 # UndefinedBehaviorSanitizer; then builds the fuzz targets with clang (libFuzzer, ASan, UBSan) and runs each for
-# FRAMEPIPE_FUZZ_SECONDS (default 60) side by side (fuzz/run.sh).
+# FRAMEPIPE_FUZZ_SECONDS (default 45) side by side (fuzz/run.sh).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -27,9 +27,9 @@ ctest --test-dir build-tsan -L sanitized --output-on-failure
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan "$flags" -DFRAMEPIPE_SANITIZE=address -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target sanitized_tests
-ctest --test-dir build-asan -L sanitized --output-on-failure
+ctest --test-dir build-asan -L sanitized --output-on-failure -j"$jobs"
 
-fuzz_seconds=${FRAMEPIPE_FUZZ_SECONDS:-60}
+fuzz_seconds=${FRAMEPIPE_FUZZ_SECONDS:-45}
 echo "== fuzz: pipeline files, images, videos (libFuzzer + ASan + UBSan, $fuzz_seconds s each)"
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DFRAMEPIPE_FUZZ=ON -DFRAMEPIPE_BUILD_TESTS=OFF \
   -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF -DFRAMEPIPE_WARNINGS_AS_ERRORS=ON >/dev/null

@@ -14,7 +14,7 @@ flags="-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 
 echo "== build and test (RelWithDebInfo)"
 # The benchmarks (perf/) are left out: they assert nothing, and building them took two of the 20 minutes this command
-# may take on 2 cores. Build them with `cmake --build build --target perf` (perf/README.md).
+# may take on 2 cores. Build them with `cmake -S . -B build -DFRAMEPIPE_BUILD_PERF=ON && cmake --build build --target perf`.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "$flags" -DFRAMEPIPE_WARNINGS_AS_ERRORS=ON \
   -DFRAMEPIPE_BUILD_PERF=OFF >/dev/null
 cmake --build build -j"$jobs"

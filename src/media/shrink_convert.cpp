@@ -113,11 +113,24 @@ public:
           resize_(resize),
           kernel_(blur ? gaussian(*blur) : std::vector<double>{1.0}) {}
 
+    // A declared stage that fails to open leaves this stage unopened (the engine will not close it): the ones opened
+    // before it are closed here, so none is left open.
     void open(const StageContext& context) override {
-        for (opened_ = 0; opened_ < declared_.size(); ++opened_) declared_[opened_]->open(context);
+        try {
+            for (opened_ = 0; opened_ < declared_.size(); ++opened_) declared_[opened_]->open(context);
+        } catch (...) {
+            try {
+                close_opened();
+            } catch (...) {  // the open failure is what the run reports
+            }
+            throw;
+        }
     }
 
-    void close() override {
+    void close() override { close_opened(); }
+
+private:
+    void close_opened() {
         std::exception_ptr first;
         while (opened_ > 0) {
             try {
@@ -129,6 +142,7 @@ public:
         if (first) std::rethrow_exception(first);
     }
 
+public:
     Outcome process(Frame& frame) override {
         auto worker = workers_.claim();
         if (frame.format == PixelFormat::native) {

@@ -32,6 +32,22 @@ public:
     Outcome process(Frame& frame) override { return frame.sequence % 2 == 0 ? Outcome::pass : Outcome::drop; }
 };
 
+// Serial; releases a stalled writer when it starts its `nth` frame.
+class ReleaseAfter final : public Stage {
+public:
+    ReleaseAfter(std::string name, int nth, RecordingSink& writer)
+        : Stage({.name = std::move(name), .read_only = true}), nth_(nth), writer_(writer) {}
+    Outcome process(Frame&) override {
+        if (++started_ == nth_) writer_.release();
+        return Outcome::pass;
+    }
+
+private:
+    int nth_;
+    RecordingSink& writer_;
+    int started_ = 0;
+};
+
 std::vector<json> read_jsonl(const std::string& path) {
     std::ifstream in(path);
     std::vector<json> records;
@@ -113,13 +129,16 @@ TEST_CASE("lineage: a stage of known cost enters and leaves each frame exactly w
 TEST_CASE("lineage: every captured frame has one record, and how each ended adds up to the report's counters") {
     TempDir dir;
     const int frames = 300;
-    // A live source feeding a slow writer through a one-frame drop_oldest edge: frames are lost on that edge and,
-    // when the pool runs dry, at capture.
+    // A live source feeding a stalled writer through a one-frame drop_oldest edge. The writer holds its first frame
+    // until 'work' starts its 6th, so at least 5 frames were pushed at an edge that holds 1 while the writer held 1:
+    // at least 3 of them are dropped there, however the threads are scheduled. 'work' is sure to get 6 frames: its own
+    // edge drops the oldest, so the last 8 frames that enter it survive. The pool may run dry: drops at capture.
+    auto sink = std::make_unique<RecordingSink>(RecordingSink::Options{.stall_until_released = true});
+    RecordingSink& writer = *sink;
     Pipeline pipeline({.frames_path = dir / "frames.jsonl"});
     pipeline.add_source(std::make_unique<CountingSource>(frames, /*live=*/true))
-        .add(std::make_unique<SpinStage>("work", true, 50us))
-        .add(std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = 300us}),
-             {.capacity = 1, .overflow = Overflow::drop_oldest});
+        .add(std::make_unique<ReleaseAfter>("work", 6, writer), {.capacity = 8, .overflow = Overflow::drop_oldest})
+        .add(std::move(sink), {.capacity = 1, .overflow = Overflow::drop_oldest});
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
     const SourceReport& source = report.sources.at(0);
@@ -144,7 +163,7 @@ TEST_CASE("lineage: every captured frame has one record, and how each ended adds
         accounted += edge.dropped_oldest;
     }
     CHECK(accounted == source.captured);  // nothing else happened to them
-    CHECK(ends["dropped_oldest@sink"] > 0);
+    CHECK(ends["dropped_oldest@sink"] >= 3);
 }
 
 TEST_CASE("lineage: a branch that copies a shared frame gets a record of its own for the stages after the copy") {

@@ -146,11 +146,13 @@ TEST_CASE("pipeline: drop_oldest after a fast source and before a slow sink coun
           "newest frames") {
     const std::uint64_t frames = 3000;
     auto source_owner = std::make_unique<CountingSource>(frames, /*live=*/true);
-    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = 200us});
+    // The sink holds its first frame until 'filter' starts its 6th (at least 5 pushed at the sink's edge of 2 while
+    // it held one: at least 2 dropped there); the filter's edge keeps the newest 8 that enter it, so it gets 6.
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.stall_until_released = true});
     RecordingSink& sink = *sink_owner;
     Pipeline pipeline;
     pipeline.add_source(std::move(source_owner))
-        .add(std::make_unique<SpinStage>("filter", false))  // live source: drop_oldest by default
+        .add(std::make_unique<ReleaseAfter>("filter", 6, sink), {.capacity = 8})  // live source: drop_oldest
         .add(std::move(sink_owner), {.capacity = 2, .overflow = Overflow::drop_oldest});
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
@@ -158,7 +160,7 @@ TEST_CASE("pipeline: drop_oldest after a fast source and before a slow sink coun
     CHECK(s.live);
     CHECK(s.edges.at(0).overflow == Overflow::drop_oldest);
     CHECK(s.captured == frames);
-    CHECK(s.dropped() > 0);
+    CHECK(s.edges.at(1).dropped_oldest >= 2);
     CHECK(s.edges.at(0).dropped_oldest + s.edges.at(1).dropped_oldest == s.dropped());
     CHECK(s.delivered == sink.count());
     CHECK(s.captured == s.delivered + s.dropped());
@@ -175,11 +177,13 @@ TEST_CASE("pipeline: drop_oldest after a fast source and before a slow sink coun
 TEST_CASE("pipeline: latest before a slow sink keeps one frame waiting, counts every replaced frame and the "
           "accounting holds") {
     const std::uint64_t frames = 3000;
-    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = 200us});
+    // The sink holds its first frame until 'filter' starts its 6th: at least 5 pushed at the sink's one-frame edge while
+    // it held one, so at least 3 replaced.
+    auto sink_owner = std::make_unique<RecordingSink>(RecordingSink::Options{.stall_until_released = true});
     RecordingSink& sink = *sink_owner;
     Pipeline pipeline;
     pipeline.add_source(std::make_unique<CountingSource>(frames, /*live=*/true))
-        .add(std::make_unique<SpinStage>("filter", false))  // live source: drop_oldest by default
+        .add(std::make_unique<ReleaseAfter>("filter", 6, sink), {.capacity = 8})  // live source: drop_oldest
         .add(std::move(sink_owner), {.capacity = 8, .overflow = Overflow::latest});
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
@@ -188,7 +192,7 @@ TEST_CASE("pipeline: latest before a slow sink keeps one frame waiting, counts e
     CHECK(into_sink.overflow == Overflow::latest);
     CHECK(into_sink.capacity == 1);  // whatever capacity was asked for
     CHECK(into_sink.peak_depth <= 1);
-    CHECK(into_sink.replaced > 0);
+    CHECK(into_sink.replaced >= 3);
     CHECK(into_sink.dropped() == into_sink.replaced);
     CHECK(into_sink.blocked_time == Duration{});
     CHECK(s.captured == frames);

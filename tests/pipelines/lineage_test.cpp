@@ -32,22 +32,6 @@ public:
     Outcome process(Frame& frame) override { return frame.sequence % 2 == 0 ? Outcome::pass : Outcome::drop; }
 };
 
-// Serial; releases a stalled writer when it starts its `nth` frame.
-class ReleaseAfter final : public Stage {
-public:
-    ReleaseAfter(std::string name, int nth, RecordingSink& writer)
-        : Stage({.name = std::move(name), .read_only = true}), nth_(nth), writer_(writer) {}
-    Outcome process(Frame&) override {
-        if (++started_ == nth_) writer_.release();
-        return Outcome::pass;
-    }
-
-private:
-    int nth_;
-    RecordingSink& writer_;
-    int started_ = 0;
-};
-
 std::vector<json> read_jsonl(const std::string& path) {
     std::ifstream in(path);
     std::vector<json> records;

@@ -175,4 +175,22 @@ private:
     std::atomic<std::uint64_t> count_{0};
 };
 
+/// Serial, passes every frame; releases a stalled RecordingSink when it starts its `nth` frame. Put it in front of a
+/// stalled sink to make drops on the sink's edge certain: by the time the sink may go on, `nth - 1` frames were pushed
+/// at that edge while the sink held one, whatever the scheduling.
+class ReleaseAfter final : public Stage {
+public:
+    ReleaseAfter(std::string name, int nth, RecordingSink& sink)
+        : Stage({.name = std::move(name), .read_only = true}), nth_(nth), sink_(sink) {}
+    Outcome process(Frame&) override {
+        if (++started_ == nth_) sink_.release();
+        return Outcome::pass;
+    }
+
+private:
+    int nth_;
+    RecordingSink& sink_;
+    int started_ = 0;
+};
+
 }  // namespace framepipe::test

@@ -62,5 +62,12 @@ run "$tmp/subdirectory.log" "$cmake" -S "$here/subdirectory" -B "$tmp/subdirecto
     "-DFRAMEPIPE_SOURCE_DIR=$root"
 echo "package: add_subdirectory(framepipe): ok (no build type forced; no tests, benchmarks or command)"
 
+module=$(find "$prefix" -path '*/dist-packages/framepipe*.so' | head -n 1)
+if [ -n "$module" ]; then  # built with the Python module
+    run "$tmp/python.log" env PYTHONPATH="$(dirname "$module")" "${PYTHON:-python3}" -c \
+        "import framepipe; p = framepipe.Pipeline(); p.add_source('synthetic', frames=3).add('null'); print(p.run()['sources'][0]['delivered'], 'frames')"
+    echo "package: the installed Python module imports from the prefix and runs: ok ($(tail -n 1 "$tmp/python.log"))"
+fi
+
 run "$tmp/examples.log" "$root/examples/run.sh" "$prefix" "$tmp/examples"
 echo "package: examples against the install prefix: ok ($(grep -c '^example ' "$tmp/examples.log") built and run)"

@@ -6,6 +6,7 @@
 //   framepipe validate PIPELINE.yaml [INPUT ...] [--set KEY=VALUE ...]
 //   framepipe stages [TYPE] [--markdown]
 //   (run, validate and stages take --plugin PATH.so, repeatable: more stage and source types)
+//   framepipe compare PIPELINE.yaml INPUT ... [--set KEY=VALUE ...] [--out DIR] [--json]
 //   framepipe probe INPUT ...
 //   framepipe devices
 //   framepipe report RUN.json [--html PAGE.html]
@@ -17,6 +18,7 @@
 #include "../report/text_escape.hpp"
 #include "config/command_line.hpp"
 #include "registry/suggest.hpp"
+#include "compare.hpp"
 #include "console.hpp"
 
 #include <framepipe/edge.hpp>
@@ -527,6 +529,17 @@ int main(int argc, char** argv) {
     report_cmd->add_option("report", report_json, "A report written by 'run --report'")->required();
     report_cmd->add_option("--html", report_html, "Where to write the page (default: next to the report)");
 
+    cli::CompareArgs compare_args;
+    CLI::App* compare_cmd = app.add_subcommand(
+        "compare", "Run a pipeline on inputs in the ways people time by hand (sequential, a thread per input, a "
+                   "process per input, framepipe's graph) and print one table");
+    compare_cmd->add_option("pipeline", compare_args.pipeline, "Pipeline file")->required();
+    compare_cmd->add_option("inputs", compare_args.inputs, "Inputs, as run takes them")->required();
+    compare_cmd->add_option("--set", compare_args.sets, "Change a setting, for every way")->allow_extra_args(false);
+    compare_cmd->add_option("--out", compare_args.out,
+                            "Keep each way's outputs in DIR/<way>/ (default: a temporary folder, removed)");
+    compare_cmd->add_flag("--json", compare_args.json, "Print the table as JSON");
+
     std::vector<std::string> probe_inputs;
     CLI::App* probe_cmd = app.add_subcommand("probe", "Show what an input delivers (size, rate, codec, frames)");
     probe_cmd->add_option("inputs", probe_inputs, "Inputs")->required();
@@ -548,6 +561,7 @@ int main(int argc, char** argv) {
         if (probe_cmd->parsed()) return probe(probe_inputs);
         if (app.got_subcommand("devices")) return devices();
         if (report_cmd->parsed()) return report_command(report_json, report_html);
+        if (compare_cmd->parsed()) return cli::compare(compare_args);
     } catch (const ConfigError& e) {
         cli::clear_progress_line();
         print_error(e.what());

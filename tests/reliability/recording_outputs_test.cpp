@@ -92,14 +92,19 @@ TEST_CASE("write_video killed midway leaves nothing under the final name") {
     TempDir dir;
     write_video(dir / "in.mp4", {.frames = 250, .size = {160, 120}, .fps = 25});
     {
-        Process run(cli(fmt::format("run -q '{}edges.yaml' '{}' --set source.realtime=true --set encode.path='{}'",
-                                    pipelines(), dir / "in.mp4", dir / "out.mp4")));
-        const auto until = std::chrono::steady_clock::now() + 30s;  // a safety bound, not a measure
+        Process run(cli(fmt::format("run -q '{}edges.yaml' '{}' --set source.realtime=true --set encode.path='{}' "
+                                    "2>'{}'",
+                                    pipelines(), dir / "in.mp4", dir / "out.mp4", dir / "stderr.txt")));
+        const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
         std::error_code ec;
-        while (!(fs::exists(dir / "out.part.mp4") && fs::file_size(dir / "out.part.mp4", ec) > 0) &&
+        while (!(fs::exists(dir / "out.part.mp4") && fs::file_size(dir / "out.part.mp4", ec) > 0) && run.running() &&
                std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(10ms);
+        const bool running = run.running();
         run.kill(SIGKILL);
+        std::ifstream err(dir / "stderr.txt");
+        const std::string said((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+        REQUIRE_MESSAGE(running, "the run ended before it was killed; it said: " << said);
     }
     CHECK(fs::exists(dir / "out.part.mp4"));
     CHECK_FALSE(fs::exists(dir / "out.mp4"));

@@ -23,19 +23,20 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== ThreadSanitizer"
 tools/build-tbb-tsan.sh .cache/tbb-tsan
 cmake -S . -B build-tsan "$flags" -DFRAMEPIPE_SANITIZE=thread -DTBB_DIR="$PWD/.cache/tbb-tsan/lib/cmake/TBB" \
-  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
+  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF -DFRAMEPIPE_BUILD_PYTHON=OFF >/dev/null
 cmake --build build-tsan -j"$jobs" --target sanitized_tests
 ctest --test-dir build-tsan -L sanitized --output-on-failure
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build-asan "$flags" -DFRAMEPIPE_SANITIZE=address -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF >/dev/null
+cmake -S . -B build-asan "$flags" -DFRAMEPIPE_SANITIZE=address -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF \
+  -DFRAMEPIPE_BUILD_PYTHON=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target sanitized_tests
 ctest --test-dir build-asan -L sanitized --output-on-failure -j"$jobs"
 
 fuzz_seconds=${FRAMEPIPE_FUZZ_SECONDS:-45}
 echo "== fuzz: pipeline files, images, videos (libFuzzer + ASan + UBSan, $fuzz_seconds s each)"
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DFRAMEPIPE_FUZZ=ON -DFRAMEPIPE_BUILD_TESTS=OFF \
-  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF -DFRAMEPIPE_WARNINGS_AS_ERRORS=ON >/dev/null
+  -DFRAMEPIPE_BUILD_PERF=OFF -DFRAMEPIPE_BUILD_CLI=OFF -DFRAMEPIPE_BUILD_PYTHON=OFF -DFRAMEPIPE_WARNINGS_AS_ERRORS=ON >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzzers
 fuzz/run.sh build-fuzz "$fuzz_seconds"
 

@@ -206,7 +206,12 @@ public:
         : handoff_(std::move(handoff)), run_(std::make_unique<BackgroundRun>(owner.pipeline())) {}
     /// The iterator owns the pipeline it runs (framepipe.frames()).
     void own(std::unique_ptr<PyPipeline> pipeline) { owned_ = std::move(pipeline); }
-    ~FrameIterator() { close(); }
+    ~FrameIterator() {
+        try {
+            close();
+        } catch (...) {  // what the run threw was for the loop, which is gone; nothing may leave a destructor
+        }
+    }
 
     PyFrame next() {
         if (!run_) throw py::stop_iteration();

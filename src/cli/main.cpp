@@ -7,6 +7,9 @@
 //   framepipe stages [TYPE] [--markdown]
 //   (run, validate and stages take --plugin PATH.so, repeatable: more stage and source types)
 //   framepipe compare PIPELINE.yaml INPUT ... [--set KEY=VALUE ...] [--out DIR] [--json]
+//   framepipe worker PIPELINE.yaml --queue redis://HOST:PORT/STREAM [--set ...] [--tries N] [--claim-after T]
+//                    [--exit-when-empty] [--metrics-file PATH]
+//   framepipe submit --queue redis://HOST:PORT/STREAM INPUT ...
 //   framepipe probe INPUT ...
 //   framepipe devices
 //   framepipe report RUN.json [--html PAGE.html]
@@ -20,6 +23,7 @@
 #include "registry/suggest.hpp"
 #include "compare.hpp"
 #include "console.hpp"
+#include "queue/worker.hpp"
 
 #include <framepipe/edge.hpp>
 #include <framepipe/error.hpp>
@@ -540,6 +544,26 @@ int main(int argc, char** argv) {
                             "Keep each way's outputs in DIR/<way>/ (default: a temporary folder, removed)");
     compare_cmd->add_flag("--json", compare_args.json, "Print the table as JSON");
 
+    cli::WorkerArgs worker_args;
+    CLI::App* worker_cmd = app.add_subcommand(
+        "worker", "Run a pipeline on each input of a shared Redis Stream queue, with other workers, until stopped");
+    worker_cmd->add_option("pipeline", worker_args.pipeline, "Pipeline file")->required();
+    worker_cmd->add_option("--queue", worker_args.queue, "redis://[:PASSWORD@]HOST[:PORT]/STREAM")->required();
+    worker_cmd->add_option("--set", worker_args.sets, "Change a setting")->allow_extra_args(false);
+    worker_cmd->add_option("--group", worker_args.group, "Consumer group (default: framepipe)");
+    worker_cmd->add_option("--consumer", worker_args.consumer, "This worker's name in the group (default: HOST-PID)");
+    worker_cmd->add_option("--claim-after", worker_args.claim_after,
+                           "Take over another worker's entry idle this long (default: 60s)");
+    worker_cmd->add_option("--tries", worker_args.tries, "Tries per input before it goes to STREAM:dead (default: 3)");
+    worker_cmd->add_flag("--exit-when-empty", worker_args.exit_when_empty,
+                         "Exit once nothing is left to take or pending (batch jobs)");
+    worker_cmd->add_option("--metrics-file", worker_args.metrics_file,
+                           "Write Prometheus metrics here (node_exporter textfile collector)");
+    cli::SubmitArgs submit_args;
+    CLI::App* submit_cmd = app.add_subcommand("submit", "Add inputs to a Redis Stream queue for workers");
+    submit_cmd->add_option("--queue", submit_args.queue, "redis://[:PASSWORD@]HOST[:PORT]/STREAM")->required();
+    submit_cmd->add_option("inputs", submit_args.inputs, "Inputs (INPUT or NAME=INPUT)")->required();
+
     std::vector<std::string> probe_inputs;
     CLI::App* probe_cmd = app.add_subcommand("probe", "Show what an input delivers (size, rate, codec, frames)");
     probe_cmd->add_option("inputs", probe_inputs, "Inputs")->required();
@@ -562,6 +586,8 @@ int main(int argc, char** argv) {
         if (app.got_subcommand("devices")) return devices();
         if (report_cmd->parsed()) return report_command(report_json, report_html);
         if (compare_cmd->parsed()) return cli::compare(compare_args);
+        if (worker_cmd->parsed()) return cli::worker(worker_args);
+        if (submit_cmd->parsed()) return cli::submit(submit_args);
     } catch (const ConfigError& e) {
         cli::clear_progress_line();
         print_error(e.what());

@@ -63,7 +63,7 @@ TEST_CASE("cli: a mistyped command or type says which one was meant") {
     const Result command = run_framepipe("valdate p.yaml", dir);
     CHECK(command.code == 2);
     CHECK(command.err == "framepipe: unknown command 'valdate' (did you mean 'validate'?); commands are run, validate, "
-                         "stages, report, probe, devices ('framepipe --help' says more)\n");
+                         "stages, report, compare, worker, submit, probe, devices ('framepipe --help' says more)\n");
     const Result type = run_framepipe("stages blurr", dir);
     CHECK(type.code == 2);
     CHECK(type.err == "framepipe: no stage or source type 'blurr' (did you mean 'blur'?); 'framepipe stages' lists them\n");

@@ -1,0 +1,109 @@
+#include "work_queue.hpp"
+
+#include <framepipe/error.hpp>
+
+#include <fmt/format.h>
+
+namespace framepipe::cli {
+
+WorkQueue::WorkQueue(const QueueAddress& address, std::string group, std::string consumer,
+                     std::chrono::milliseconds timeout)
+    : redis_(address, timeout),
+      stream_(address.stream),
+      results_(address.stream + ":results"),
+      dead_(address.stream + ":dead"),
+      group_(std::move(group)),
+      consumer_(std::move(consumer)) {}
+
+void WorkQueue::ensure_group() {
+    std::string error;
+    redis_.command({"XGROUP", "CREATE", stream_, group_, "0", "MKSTREAM"}, &error);
+    if (!error.empty() && error.rfind("BUSYGROUP", 0) != 0)
+        throw Error(fmt::format("redis: cannot make the consumer group '{}' on '{}': {}", group_, stream_, error));
+}
+
+std::optional<QueueEntry> WorkQueue::entry_from(const Reply& entry) {
+    // [id, [field, value, ...]]; a claimed entry deleted from the stream meanwhile has nil fields.
+    if (entry.kind != Reply::Kind::array || entry.elements.size() != 2) return std::nullopt;
+    QueueEntry out{.id = entry.elements[0].string};
+    const Reply& fields = entry.elements[1];
+    for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+        if (fields.elements[i].string == "input") out.input = fields.elements[i + 1].string;
+        if (fields.elements[i].string == "name") out.name = fields.elements[i + 1].string;
+    }
+    const Reply pending = redis_.command({"XPENDING", stream_, group_, out.id, out.id, "1"});
+    if (pending.elements.size() == 1 && pending.elements[0].elements.size() == 4)
+        out.deliveries = pending.elements[0].elements[3].integer;
+    return out;
+}
+
+std::optional<QueueEntry> WorkQueue::next(std::chrono::milliseconds claim_after, std::chrono::milliseconds wait) {
+    // [next-start, [[id, [fields]] ...], [deleted ids]]
+    const Reply claimed = redis_.command({"XAUTOCLAIM", stream_, group_, consumer_,
+                                          std::to_string(claim_after.count()), "0-0", "COUNT", "1"});
+    if (claimed.elements.size() >= 2)
+        for (const Reply& entry : claimed.elements[1].elements)
+            if (auto out = entry_from(entry)) return out;
+    // [[stream, [[id, [fields]] ...]]] or nil after the wait
+    const Reply read = redis_.blocking_command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "1", "BLOCK",
+                                                std::to_string(wait.count()), "STREAMS", stream_, ">"},
+                                               wait);
+    if (read.is_nil() || read.elements.empty() || read.elements[0].elements.size() != 2) return std::nullopt;
+    for (const Reply& entry : read.elements[0].elements[1].elements)
+        if (auto out = entry_from(entry)) return out;
+    return std::nullopt;
+}
+
+void WorkQueue::record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields) {
+    std::vector<std::string> xadd{"XADD", stream, "*"};
+    for (const auto& [key, value] : fields) xadd.insert(xadd.end(), {key, value});
+    redis_.command({"MULTI"});
+    Reply done;
+    try {
+        redis_.command(xadd);
+        redis_.command({"XACK", stream_, group_, entry.id});
+        done = redis_.command({"EXEC"});
+    } catch (const Error&) {
+        std::string ignored;
+        redis_.command({"DISCARD"}, &ignored);  // nothing of it happened; the entry stays pending
+        throw;
+    }
+    if (done.kind != Reply::Kind::array || done.elements.size() != 2)
+        throw Error(fmt::format("redis: recording entry {} of '{}' failed (the transaction was not run)", entry.id,
+                                stream_));
+}
+
+void WorkQueue::complete(const QueueEntry& entry, const Fields& result) { record_and_ack(results_, entry, result); }
+
+void WorkQueue::bury(const QueueEntry& entry, const Fields& record) { record_and_ack(dead_, entry, record); }
+
+long long WorkQueue::pending() {
+    const Reply summary = redis_.command({"XPENDING", stream_, group_});  // [count, min, max, [[consumer, n] ...]]
+    return summary.elements.empty() ? 0 : summary.elements[0].integer;
+}
+
+long long WorkQueue::backlog() {
+    // XINFO GROUPS: per group a flat [name, ..., lag, N, ...] (Redis 7); lag is nil when Redis cannot tell.
+    const Reply groups = redis_.command({"XINFO", "GROUPS", stream_});
+    for (const Reply& group : groups.elements) {
+        bool ours = false;
+        long long lag = -1;
+        for (std::size_t i = 0; i + 1 < group.elements.size(); i += 2) {
+            if (group.elements[i].string == "name") ours = group.elements[i + 1].string == group_;
+            if (group.elements[i].string == "lag" && group.elements[i + 1].kind == Reply::Kind::integer)
+                lag = group.elements[i + 1].integer;
+        }
+        if (ours && lag >= 0) return lag;
+    }
+    // Unknown lag (entries deleted): read what is left for the group, without taking it.
+    const Reply length = redis_.command({"XLEN", stream_});
+    return length.integer;
+}
+
+std::string WorkQueue::submit(const std::string& input, const std::string& name) {
+    std::vector<std::string> args{"XADD", stream_, "*", "input", input};
+    if (!name.empty()) args.insert(args.end(), {"name", name});
+    return redis_.command(args).string;
+}
+
+}  // namespace framepipe::cli

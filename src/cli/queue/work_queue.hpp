@@ -1,0 +1,69 @@
+#pragma once
+// The work queue: a Redis Stream of inputs shared by workers through a consumer group.
+//
+//   STREAM            entries { input: URI [, name: NAME] }, added by `framepipe submit`
+//   STREAM:results    one entry per input done: what was run, by whom, and the report's key figures
+//   STREAM:dead       inputs that failed `tries` times, with the last error
+//
+// An entry goes to one worker (XREADGROUP) and stays pending until that worker acknowledges it, which it does in the
+// same transaction (MULTI/EXEC) as it appends the result or the dead letter: an entry is never acknowledged without
+// its record, nor recorded twice. A worker that dies leaves its entry pending; any worker claims entries idle longer
+// than `claim_after` (XAUTOCLAIM), and the entry's delivery count says how many times it was tried.
+//
+// Thread-safety: one WorkQueue per thread (it owns a RedisClient).
+
+#include "redis_client.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace framepipe::cli {
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+struct QueueEntry {
+    std::string id;
+    std::string input;
+    std::string name;             // empty: the input's own
+    long long deliveries = 1;     // how many times the group handed it out, this time included
+};
+
+class WorkQueue {
+public:
+    WorkQueue(const QueueAddress& address, std::string group, std::string consumer, std::chrono::milliseconds timeout);
+
+    [[nodiscard]] const std::string& results_stream() const { return results_; }
+    [[nodiscard]] const std::string& dead_stream() const { return dead_; }
+
+    /// Makes the group (from the stream's first entry, and the stream if there is none) unless it exists.
+    void ensure_group();
+    /// An entry idle longer than `claim_after` in any consumer's pending list, claimed for this one; else a new entry,
+    /// waiting up to `wait` for one. nullopt when there is none.
+    std::optional<QueueEntry> next(std::chrono::milliseconds claim_after, std::chrono::milliseconds wait);
+    /// Appends `result` to STREAM:results and acknowledges the entry, in one transaction.
+    void complete(const QueueEntry& entry, const Fields& result);
+    /// Appends `record` to STREAM:dead and acknowledges the entry, in one transaction.
+    void bury(const QueueEntry& entry, const Fields& record);
+    /// Entries handed out and not yet acknowledged (all consumers of the group).
+    long long pending();
+    /// Entries not yet handed out to the group (the backlog).
+    long long backlog();
+    /// Adds an input; returns the entry's id.
+    std::string submit(const std::string& input, const std::string& name);
+
+private:
+    std::optional<QueueEntry> entry_from(const Reply& entry);
+    void record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields);
+
+    RedisClient redis_;
+    std::string stream_;
+    std::string results_;
+    std::string dead_;
+    std::string group_;
+    std::string consumer_;
+};
+
+}  // namespace framepipe::cli

@@ -13,7 +13,7 @@ packages="build-essential cmake pkg-config git
   clang-14 libclang-rt-14-dev llvm-14
   ffmpeg python3 python3-opencv python3-jsonschema dpkg-dev
   python3-dev python3-numpy python3-pytest pybind11-dev
-  libhiredis-dev redis-server
+  libhiredis-dev redis-server libmosquitto-dev mosquitto mosquitto-clients
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly"
 

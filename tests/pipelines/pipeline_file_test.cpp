@@ -220,7 +220,7 @@ TEST_CASE("pipeline_file: every problem of a file is reported at once, in the or
           "p.yaml:1: threads must be a whole number from 0 (one per CPU) to 256, got 'many'\n"
           "p.yaml:3: unknown stage type 'blurr' (did you mean 'blur'?); known types: resize, crop, rotate, flip, color, "
           "blur, median_blur, sharpen, canny, brightness_contrast, text, decimate, mosaic, thumbnail, contact_sheet, stream_out, "
-          "y4m, write_images, write_video, null, window, record, motion, event_clips, live_view (see 'framepipe stages')\n"
+          "y4m, write_images, write_video, null, window, record, motion, event_clips, mqtt, live_view (see 'framepipe stages')\n"
           "p.yaml:4: stage 'blur': blur: option 'ksize' must be odd, got 4\n"
           "p.yaml:5: stage 'resize': resize needs a width, a height (the other follows the aspect ratio) or a scale\n"
           "p.yaml:6: edge: capacity must be a whole number from 1 to 100000, got '0'\n"

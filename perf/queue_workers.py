@@ -29,8 +29,11 @@ def free_port():
 
 
 def redis(port, *args):
-    out = subprocess.run(["redis-cli", "-p", str(port), "--json", *args], capture_output=True, text=True).stdout
-    return json.loads(out) if out.strip() else None
+    result = subprocess.run(["redis-cli", "-p", str(port), "--json", *args], capture_output=True, text=True)
+    try:
+        return json.loads(result.stdout) if result.stdout.strip() else None
+    except json.JSONDecodeError:
+        return None  # not up yet, or an error reply
 
 
 def main():

@@ -216,7 +216,7 @@ std::string way_check(const Result& result, const Result& reference) {
 int compare(const CompareArgs& args) {
     // Everything that can be wrong with what was asked is found before anything runs.
     if (args.inputs.empty()) throw ConfigError("compare: give the inputs to run the pipeline on");
-    const PipelineFile file = load_pipeline_file(args.pipeline);
+    const PipelineFile file = load_pipeline_file(args.pipeline, args.sets);  // the settings are checked here too
     std::vector<std::string> inputs;
     bool all_video = true;
     for (const std::string& argument : args.inputs) {
@@ -234,7 +234,6 @@ int compare(const CompareArgs& args) {
             inputs.push_back(argument);  // a URL, synthetic, a pattern
         }
     }
-    (void)load_pipeline_file(args.pipeline, args.sets);  // the settings are valid
     (void)build_pipeline(file, inputs);                    // the inputs are
     fs::path root;
     bool temporary = false;

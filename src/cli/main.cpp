@@ -22,6 +22,7 @@
 #include "config/command_line.hpp"
 #include "registry/suggest.hpp"
 #include "compare.hpp"
+#include "run_outcome.hpp"
 #include "console.hpp"
 #include "queue/worker.hpp"
 
@@ -150,25 +151,6 @@ std::vector<std::string> write_report_outputs(const RunReport& report, const std
 
 PipelineFile load(const std::string& path, const std::vector<std::string>& sets) { return load_pipeline_file(path, sets); }
 
-// Why a source delivered no frame: what ended its input, or where its frames went (the biggest cause).
-std::string why_nothing_delivered(const SourceReport& s) {
-    if (s.captured == 0)
-        return s.ended_early.empty() ? "the input held no frame" : "no frame could be read: " + s.ended_early;
-    std::uint64_t most = 0;
-    std::string cause;
-    const auto consider = [&](std::uint64_t count, std::string what) {
-        if (count > most) most = count, cause = std::move(what);
-    };
-    for (const StageReport& st : s.stages) {
-        consider(st.rejected, fmt::format("rejected as bad by '{}' (the warnings above name them)", st.name));
-        consider(st.filtered, fmt::format("filtered out by '{}'", st.name));
-        consider(st.failed + st.discarded, fmt::format("lost in '{}' after an error", st.name));
-        consider(st.ended, fmt::format("'{}' asked for the end of the input", st.name));
-    }
-    for (const EdgeReport& e : s.edges) consider(e.dropped(), fmt::format("dropped on the edge into '{}'", e.to));
-    return fmt::format("{} of {} frame(s) {}", most, s.captured, cause);
-}
-
 int run(const RunArgs& args) {
     install_interrupt_handlers();
     cli::set_up_logging(args.quiet ? cli::Verbosity::quiet : args.verbose ? cli::Verbosity::verbose : cli::Verbosity::normal);
@@ -230,8 +212,8 @@ int run(const RunArgs& args) {
         for (const SourceReport& s : report.sources) delivered = delivered || s.delivered > 0;
         for (const SourceReport& s : report.sources)
             if (s.delivered == 0) {
-                if (delivered) spdlog::warn("{}: nothing was delivered: {}", s.name, why_nothing_delivered(s));
-                else spdlog::error("{}: nothing was delivered: {}", s.name, why_nothing_delivered(s));
+                if (delivered) spdlog::warn("{}: nothing was delivered: {}", s.name, cli::why_nothing_delivered(s));
+                else spdlog::error("{}: nothing was delivered: {}", s.name, cli::why_nothing_delivered(s));
             }
         if (!delivered) return 1;
     }

@@ -1,6 +1,7 @@
 #include "worker.hpp"
 
 #include "config/command_line.hpp"
+#include "../run_outcome.hpp"
 #include "work_queue.hpp"
 
 #include <framepipe/error.hpp>
@@ -97,8 +98,7 @@ std::string why_not_done(const RunReport& report) {
     if (!report.balanced()) return "the frame accounting does not add up";
     for (const SourceReport& source : report.sources) {
         if (source.delivered == 0)
-            return fmt::format("{}: nothing was delivered{}", source.name,
-                               source.ended_early.empty() ? "" : " (" + source.ended_early + ")");
+            return fmt::format("{}: nothing was delivered: {}", source.name, why_nothing_delivered(source));
         for (const StageReport& stage : source.stages) {
             if (stage.unwritten > 0)
                 return fmt::format("{}: stage '{}' could not write {} frame(s)", source.name, stage.name, stage.unwritten);

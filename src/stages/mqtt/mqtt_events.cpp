@@ -80,11 +80,11 @@ public:
         const auto* motion = frame.find<MotionAttachment>();
         const std::uint64_t event = motion != nullptr ? motion->event : 0;
         if (event != event_) {
-            if (event_ != 0) end_event(frame);
+            if (event_ != 0) end_event(frame.media_time);
             if (event != 0) start_event(frame, event, *motion);
         } else if (event_ != 0) {
             track(frame, *motion);
-            if (frame.media_time - last_update_ >= update_interval_) publish_event("update", frame);
+            if (frame.media_time - last_update_ >= update_interval_) publish_event("update", frame.media_time);
         }
         const TimePoint now = clock_->now();
         if (now - last_stats_ >= stats_interval_) {
@@ -96,7 +96,7 @@ public:
 
     void close() override {
         if (!outbox_) return;
-        if (event_ != 0) end_event_at(last_media_time_);  // the input ended during an event
+        if (event_ != 0) end_event(last_media_time_);  // the input ended during an event
         publish_stats();
         const std::size_t unsent = outbox_->close(std::chrono::seconds(2), abort_);
         const std::uint64_t lost = outbox_->dropped() + unsent;
@@ -126,12 +126,12 @@ private:
                 {"region", {box_.x, box_.y, box_.width, box_.height}}};
     }
 
-    void publish_event(const char* type, const Frame& frame, std::optional<double> end_time = std::nullopt) {
+    void publish_event(const char* type, Duration media_time, std::optional<double> end_time = std::nullopt) {
         nlohmann::json after = event_state(end_time);
         nlohmann::json message{{"type", type}, {"before", before_}, {"after", after}};
         outbox_->publish({prefix_ + "/events", message.dump(), false});
         before_ = std::move(after);
-        last_update_ = frame.media_time;
+        last_update_ = media_time;
     }
 
     void track(const Frame& frame, const MotionAttachment& motion) {
@@ -157,16 +157,12 @@ private:
         before_ = nullptr;
         track(frame, motion);
         outbox_->publish({topic("motion"), "ON", true});
-        publish_event("new", frame);
+        publish_event("new", frame.media_time);
     }
 
-    void end_event(const Frame& frame) { end_event_at(frame.media_time); }
-
-    void end_event_at(Duration media_time) {
+    void end_event(Duration media_time) {
         const double end = start_wall_ + seconds_of(media_time - start_media_);
-        Frame stand_in;  // publish_event reads only the media time
-        stand_in.media_time = media_time;
-        publish_event("end", stand_in, end);
+        publish_event("end", media_time, end);
         outbox_->publish({topic("motion"), "OFF", true});
         if (snapshot_ && !best_.empty()) {
             std::vector<std::uint8_t> jpeg;

@@ -148,9 +148,12 @@ std::size_t MqttOutbox::close(std::chrono::milliseconds linger, const std::stop_
     while (!outbox_.empty() && !abort.stop_requested() && std::chrono::steady_clock::now() < until)
         drained_.wait_for(lock, std::chrono::milliseconds(50));
     const std::size_t left = outbox_.size();
+    const bool connected = connected_;
     lock.unlock();
     mosquitto_disconnect(client_);
-    mosquitto_loop_stop(client_, false);
+    // Not connected, the client's thread may sit in a connect() to a broker that does not answer: it is cancelled
+    // rather than waited for, so closing stays bounded.
+    mosquitto_loop_stop(client_, !connected);
     mosquitto_destroy(client_);
     client_ = nullptr;
     return left;

@@ -19,6 +19,9 @@
 //       - { type: write_images, dir: edges }
 //     # Fan-in: one more stream made of every input's frames (a wall of cameras), with stages of its own:
 //     join: { name: wall, from: thumbs, policy: latest, fps: 10, stages: [ { type: mosaic }, { type: live_view } ] }
+//     # Motion events, availability and statistics on MQTT, in Frigate's layout: the mqtt stage's options. It is added
+//     # to every input's chain as a branch from the first `motion` stage (or from the source when there is none):
+//     mqtt: { broker: "mqtt://frigate@10.0.0.2:1883", password_env: MQTT_PASSWORD, topic_prefix: frigate }
 //
 // Every error names the file, the line and the key, and says what is allowed.
 

@@ -256,20 +256,28 @@ OptionValue parse_stage_option(const StageSpec& spec, const std::string& name, c
 }
 
 // One stage. Every option is checked on its own, so each bad one is reported at its line. Returns false when anything
-// was wrong (the stage is then not made).
-bool parse_stage(Document& doc, const YAML::Node& node, std::size_t index, StageEntry& entry) {
+// was wrong (the stage is then not made). `where` names it in messages ("stage 3"); `implied_type` is the type of a
+// stage written under a key of its own (`mqtt:`), which then has no 'type:'.
+bool parse_stage(Document& doc, const YAML::Node& node, const std::string& where, StageEntry& entry,
+                 const std::string& implied_type = {}) {
     entry.line = line_of(node);
-    const std::string where = fmt::format("stage {}", index + 1);
     if (!node.IsMap()) {
         doc.add(entry.line, where + " must be a map such as { type: blur, ksize: 5 }");
         return false;
     }
     const std::size_t before = doc.problems.count();
     int type_line = 0;
+    if (!implied_type.empty()) {
+        entry.type = implied_type;
+        type_line = entry.line;
+    }
     std::map<std::string, std::string> written;  // options as written, parsed once the type is known
     for (const Entry& e : entries(doc, node, where)) {
         doc.problems.check([&] {
-            if (e.key == "type") {
+            if (e.key == "type" && !implied_type.empty()) {
+                fail_at(doc.path, e.line, fmt::format("'{}' takes the {} stage's options and no 'type'", where,
+                                                      implied_type));
+            } else if (e.key == "type") {
                 type_line = e.line;
                 entry.type = scalar(doc, e);
             } else if (e.key == "name") {
@@ -497,7 +505,7 @@ JoinEntry parse_join(Document& doc, const Entry& at, const std::vector<StageEntr
                                               "mosaic }, { type: live_view } ]");
                 for (std::size_t i = 0; i < e.value.size(); ++i) {
                     StageEntry entry;
-                    stage_ok.push_back(parse_stage(doc, e.value[i], i, entry));
+                    stage_ok.push_back(parse_stage(doc, e.value[i], fmt::format("stage {}", i + 1), entry));
                     join.stages.push_back(std::move(entry));
                 }
             } else {
@@ -525,6 +533,30 @@ JoinEntry parse_join(Document& doc, const Entry& at, const std::vector<StageEntr
     return join;
 }
 
+// `mqtt:`: the mqtt stage's options, for every input's chain. The stage is added as a branch from the first `motion`
+// stage (to publish its events), or from the source when there is none (availability, signal and statistics only),
+// unless `from:` says where.
+void add_mqtt(Document& doc, const Entry& at, PipelineFile& file, std::vector<bool>& stage_ok) {
+    if (!at.value.IsMap())
+        fail_at(doc.path, at.line, "'mqtt' must be a map of the mqtt stage's options, e.g. { broker: "
+                                   "\"mqtt://127.0.0.1:1883\", topic_prefix: frigate }");
+    for (const StageEntry& stage : file.stages)
+        if (stage.type == "mqtt")
+            fail_at(doc.path, at.line, fmt::format("'mqtt:' and the stage '{}' (line {}) would both publish on MQTT; "
+                                                   "keep one",
+                                                   stage.name, stage.line));
+    StageEntry entry;
+    stage_ok.push_back(parse_stage(doc, at.value, "mqtt", entry, "mqtt"));
+    entry.line = at.line;
+    if (entry.from.empty()) {
+        const auto motion = std::find_if(file.stages.begin(), file.stages.end(),
+                                         [](const StageEntry& stage) { return stage.type == "motion"; });
+        entry.from = motion != file.stages.end() ? motion->name : std::string(kFromSource);
+        entry.from_line = at.line;
+    }
+    file.stages.push_back(std::move(entry));
+}
+
 PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
     YAML::Node root;
     try {
@@ -540,9 +572,9 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
         if (item.first.IsScalar() && item.first.Scalar() == "plugins")
             load_plugins(doc, {item.first.Scalar(), item.second, line_of(item.first)}, file);
     static const std::vector<std::string> keys = {"stages", "inputs", "source", "edges", "threads", "drain_timeout",
-                                                  "plugins", "join", "description"};
+                                                  "plugins", "join", "mqtt", "description"};
     bool has_stages = false;
-    std::optional<Entry> join_at;
+    std::optional<Entry> join_at, mqtt_at;
     for (const Entry& e : entries(doc, root, "")) {
         doc.problems.check([&] {
             const YAML::Node& value = e.value;
@@ -552,7 +584,7 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
                     fail_at(doc.path, e.line, "'stages' must be a list with at least one stage");
                 for (std::size_t i = 0; i < value.size(); ++i) {
                     StageEntry entry;
-                    stage_ok.push_back(parse_stage(doc, value[i], i, entry));
+                    stage_ok.push_back(parse_stage(doc, value[i], fmt::format("stage {}", i + 1), entry));
                     file.stages.push_back(std::move(entry));
                 }
             } else if (e.key == "inputs") {
@@ -592,6 +624,8 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
                 }
             } else if (e.key == "join") {
                 join_at = e;
+            } else if (e.key == "mqtt") {
+                mqtt_at = e;
             } else if (e.key != "description" && e.key != "plugins") {
                 fail_at(doc.path, e.line, fmt::format("unknown key '{}'{}; a pipeline file has: {}", e.key,
                                                       did_you_mean(e.key, keys), fmt::join(keys, ", ")));
@@ -599,6 +633,7 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
         });
     }
     if (!has_stages) doc.add(0, "no 'stages:' list; a pipeline needs at least one stage");
+    if (mqtt_at && has_stages) doc.problems.check([&] { add_mqtt(doc, *mqtt_at, file, stage_ok); });
     check_stage_list(doc, file.stages);
     if (join_at) doc.problems.check([&] { file.join = parse_join(doc, *join_at, file.stages, stage_ok); });
     return file;

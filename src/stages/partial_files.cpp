@@ -2,14 +2,78 @@
 
 #include "../media/video_encoder.hpp"
 
+#include <framepipe/error.hpp>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace framepipe::stages {
 namespace fs = std::filesystem;
 
 fs::path part_of(const fs::path& path) {
     return path.parent_path() / (path.stem().string() + ".part" + path.extension().string());
+}
+
+PartFile PartFile::claim(const fs::path& final_path, const std::string& who) {
+    media::prepare_output_folder(final_path.parent_path().string(), who);
+    const fs::path first = part_of(final_path);
+    for (int n = 1;; ++n) {
+        const fs::path candidate =
+            n == 1 ? first
+                   : first.parent_path() / fmt::format("{}-{}{}", first.stem().string(), n, first.extension().string());
+        const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            throw ConfigError(fmt::format("{}: cannot create '{}': {}; choose another path, or change the permissions",
+                                          who, candidate.string(), std::strerror(errno)));
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            struct stat status {};
+            const bool regular = ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode);
+            if (regular && ::ftruncate(fd, 0) != 0) {
+                const int error = errno;
+                ::close(fd);
+                throw ConfigError(fmt::format("{}: cannot empty '{}': {}", who, candidate.string(), std::strerror(error)));
+            }
+            if (n > 1)
+                spdlog::warn("{}: another process is writing '{}' (the same input run twice at once?); writing '{}' "
+                             "instead, renamed to '{}' when complete",
+                             who, first.string(), candidate.string(), final_path.string());
+            PartFile claimed;
+            claimed.fd_ = fd;
+            claimed.path_ = candidate.string();
+            return claimed;
+        }
+        ::close(fd);  // held by another process: the next name
+        if (n >= 100)
+            throw Error(fmt::format("{}: 100 processes are writing '{}' at once", who, final_path.string()));
+    }
+}
+
+PartFile::PartFile(PartFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+PartFile& PartFile::operator=(PartFile&& other) noexcept {
+    if (this != &other) {
+        release();
+        fd_ = std::exchange(other.fd_, -1);
+        path_ = std::move(other.path_);
+    }
+    return *this;
+}
+
+PartFile::~PartFile() { release(); }
+
+void PartFile::release() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
 }
 
 std::vector<fs::path> recover_leftovers(const std::string& dir, const std::string& input, const std::string& extension,

@@ -88,8 +88,13 @@ public:
         if (!overwrite_ && std::filesystem::exists(path_, ec))
             throw ConfigError(fmt::format("'{}' already exists; set overwrite: true or choose another path", path_));
         const std::filesystem::path final_path(path_);
-        writing_ = options_.fragmented ? path_ : part_of(final_path).string();
-        media::create_output_file(writing_, "write_video");
+        if (options_.fragmented) {
+            writing_ = path_;
+            media::create_output_file(writing_, "write_video");
+        } else {
+            part_ = PartFile::claim(final_path, "write_video");
+            writing_ = part_.path();
+        }
         encoder_ = std::make_unique<media::VideoEncoder>(writing_, options_);
     }
 
@@ -150,6 +155,7 @@ private:
     std::string input_;
     std::string path_;     // the final name
     std::string writing_;  // the name written while open: path_ itself when fragmented, else its .part name
+    PartFile part_;        // not fragmented: the .part file, locked against another process writing the same output
     StageHealth* health_ = nullptr;
     std::stop_token abort_;
     std::unique_ptr<media::VideoEncoder> encoder_;

@@ -1,6 +1,7 @@
-// The mqtt stage against a real mosquitto started on 127.0.0.1 by the test: motion events published in order while
-// the broker is stopped for 5 s and started again (the outbox keeps them), availability online and then offline by the
-// last will when framepipe is SIGKILLed, and what the stage refuses before it runs.
+// MQTT (`mqtt:` in a pipeline file, the mqtt stage) against a real mosquitto started on 127.0.0.1 by the test: motion
+// events published in order while the broker is stopped for 5 s and started again (the outbox keeps them), a camera's
+// signal lost and back when its stream's server dies and returns, the run's statistics, availability online and then
+// offline by the last will when framepipe is SIGKILLed, and what is refused before it runs.
 #include "support/framepipe_command.hpp"
 #include "support/process.hpp"
 
@@ -94,9 +95,9 @@ TEST_CASE("mqtt: every motion event arrives in order after the broker was stoppe
                 .code == 0);
     std::ofstream(dir / "p.yaml") << fmt::format(
         "source: {{ realtime: true }}\n"
+        "mqtt: {{ broker: 'mqtt://127.0.0.1:{}', topic_prefix: fp, update_interval: 1s }}\n"
         "stages:\n"
-        "  - {{ type: motion, warmup: 5, cooldown: 1s }}\n"
-        "  - {{ type: mqtt, broker: 'mqtt://127.0.0.1:{}', topic_prefix: fp, update_interval: 1s }}\n",
+        "  - {{ type: motion, warmup: 5, cooldown: 1s }}\n",
         broker.port());
     const std::string received = dir / "received.txt";
     auto subscriber = subscribe(broker, dir, "-t fp/events -t fp/cam.mp4/motion -t fp/cam.mp4/available", received);
@@ -144,22 +145,80 @@ TEST_CASE("mqtt: every motion event arrives in order after the broker was stoppe
     subscriber->kill(SIGTERM);
 }
 
-TEST_CASE("mqtt: availability is online while framepipe runs and offline by the last will when it is SIGKILLed") {
+TEST_CASE("mqtt: the service and each camera are online while framepipe runs and offline by their last wills when "
+          "it is SIGKILLed") {
     TempDir dir;
     Broker broker(dir);
     std::ofstream(dir / "p.yaml") << fmt::format(
         "source: {{ live: true, frames: 0, fps: 25, width: 160, height: 120 }}\n"
         "stages:\n"
         "  - {{ type: motion }}\n"
-        "  - {{ type: mqtt, broker: 'mqtt://127.0.0.1:{}', topic_prefix: fp }}\n",
+        "  - {{ type: mqtt, broker: 'mqtt://127.0.0.1:{}', topic_prefix: fp }}\n",  // the stage written out
         broker.port());
     const std::string received = dir / "available.txt";
-    auto subscriber = subscribe(broker, dir, "-t fp/synthetic/available", received);
+    auto subscriber = subscribe(broker, dir, "-t fp/available -t fp/synthetic/available", received);
     std::this_thread::sleep_for(300ms);
     Process run(fmt::format("'{}' run p.yaml synthetic -q", FRAMEPIPE_BINARY), dir.path());
     REQUIRE(wait_for_line(received, "fp/synthetic/available online", 30s));
+    REQUIRE(wait_for_line(received, "fp/available online", 30s));
     run.kill(SIGKILL);
     CHECK(wait_for_line(received, "fp/synthetic/available offline", 30s));
+    CHECK(wait_for_line(received, "fp/available offline", 30s));
+    subscriber->kill(SIGTERM);
+}
+
+TEST_CASE("mqtt: a camera whose stream's server dies is published as signal lost, then back when the server returns; "
+          "the run's statistics name every camera, and the service goes offline when the run ends") {
+    TempDir dir;
+    Broker broker(dir);
+    const int stream_port = free_port();
+    const std::string serve = fmt::format(
+        "ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=160x120:rate=25 -c:v mjpeg -q:v 5 -f mpjpeg -listen 1 "
+        "http://127.0.0.1:{}/live.mjpg",
+        stream_port);
+    auto server = std::make_unique<Process>(serve, dir.path());
+    std::this_thread::sleep_for(300ms);  // listening
+    std::ofstream(dir / "p.yaml") << fmt::format(
+        "inputs:\n"
+        "  - {{ name: gate, path: 'http://127.0.0.1:{}/live.mjpg', read_timeout: 1s, open_timeout: 2s, "
+        "backoff_max: 500ms }}\n"
+        "  - {{ name: yard, path: synthetic, live: true, frames: 0, fps: 25, width: 160, height: 120 }}\n"
+        "mqtt: {{ broker: 'mqtt://127.0.0.1:{}', topic_prefix: fp, stats_interval: 1s }}\n"
+        "stages:\n"
+        "  - {{ type: resize, width: 80 }}\n",
+        stream_port, broker.port());
+    const std::string received = dir / "received.txt";
+    auto subscriber = subscribe(broker, dir, "-t fp/available -t fp/gate/signal -t fp/stats", received);
+    std::this_thread::sleep_for(300ms);
+    Process run(fmt::format("'{}' run p.yaml -q 2>run.err", FRAMEPIPE_BINARY), dir.path());
+    REQUIRE(wait_for_line(received, "fp/available online", 30s));
+    REQUIRE(wait_for_line(received, "\"gate\":{\"camera_fps\"", 30s));  // statistics of the stream, flowing
+    server->kill(SIGKILL);
+    CHECK(wait_for_line(received, "fp/gate/signal lost", 30s));
+    server = std::make_unique<Process>(serve, dir.path());
+    CHECK(wait_for_line(received, "fp/gate/signal back", 30s));
+    run.kill(SIGINT);
+    REQUIRE(run.wait_for(30s) == std::optional<int>(0));
+    CHECK(wait_for_line(received, "fp/available offline", 30s));
+
+    // Every statistics message names both cameras; the last one is the run's final one.
+    json last;
+    for (const std::string& line : lines_of(received))
+        if (line.rfind("fp/stats ", 0) == 0) {
+            last = json::parse(line.substr(9));
+            CHECK(last["cameras"].contains("gate"));
+            CHECK(last["cameras"].contains("yard"));
+        }
+    CAPTURE(slurp(received));
+    REQUIRE(last.is_object());
+    CHECK(last["service"]["final"] == true);
+    CHECK(last["cameras"]["yard"]["captured"].get<std::uint64_t>() > 0);
+    // lost then back, once each
+    std::vector<std::string> signal;
+    for (const std::string& line : lines_of(received))
+        if (line.rfind("fp/gate/signal ", 0) == 0) signal.push_back(line.substr(15));
+    CHECK(signal == std::vector<std::string>{"lost", "back"});
+    server->kill(SIGTERM);
     subscriber->kill(SIGTERM);
 }
 
@@ -180,4 +239,16 @@ TEST_CASE("mqtt: a password in the broker URL, a missing password variable and a
     const CommandResult bad_port = run_with("broker: 'mqtt://127.0.0.1:99999'");
     CHECK(bad_port.code == 2);
     CHECK(bad_port.err.find("port") != std::string::npos);
+
+    // `mqtt:` at the top: the stage's options, checked at their line; and not beside a stage of its own
+    std::ofstream(dir / "top.yaml") << "stages:\n  - { type: motion }\nmqtt: { broker: 'mqtt://127.0.0.1:1883', "
+                                       "topic_prefx: fp }\n";
+    const CommandResult misspelt = run_framepipe("run top.yaml synthetic -q --set source.frames=5", dir);
+    CHECK(misspelt.code == 2);
+    CHECK(misspelt.err.find("top.yaml:3") != std::string::npos);
+    CHECK(misspelt.err.find("did you mean 'topic_prefix'") != std::string::npos);
+    std::ofstream(dir / "both.yaml") << "stages:\n  - { type: motion }\n  - { type: mqtt }\nmqtt: { topic_prefix: fp }\n";
+    const CommandResult both = run_framepipe("run both.yaml synthetic -q --set source.frames=5", dir);
+    CHECK(both.code == 2);
+    CHECK(both.err.find("keep one") != std::string::npos);
 }

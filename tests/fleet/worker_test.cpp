@@ -22,19 +22,28 @@ using nlohmann::json;
 
 namespace {
 
-// A redis-server of the test's own, on a free loopback port, nothing saved to disk; shut down with the object.
+// A redis-server of the test's own, on a free loopback port; shut down with the object. Persistent: it keeps its data
+// in an append-only file across stop() and start(), as a production server does; otherwise nothing goes to disk.
 class RedisServer {
 public:
-    explicit RedisServer(const TempDir& dir)
-        : port_(free_port()),
-          process_(fmt::format("redis-server --port {} --bind 127.0.0.1 --save '' --appendonly no --dir '{}'", port_,
-                               dir.path().string()),
-                   dir.path()) {
+    explicit RedisServer(const TempDir& dir, bool persistent = false)
+        : dir_(dir.path()), port_(free_port()), persistent_(persistent) {
+        start();
+    }
+    void start() {
+        process_ = std::make_unique<Process>(
+            fmt::format("redis-server --port {} --bind 127.0.0.1 --save '' --appendonly {} --dir '{}'", port_,
+                        persistent_ ? "yes --appendfsync always" : "no", dir_.string()),
+            dir_);
         const auto until = std::chrono::steady_clock::now() + 30s;  // a safety bound, not a measure
         while (cli("PING").find("PONG") == std::string::npos) {
             REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "redis-server did not start");
             std::this_thread::sleep_for(20ms);
         }
+    }
+    void stop() {
+        process_->kill(SIGTERM);
+        process_.reset();
     }
     [[nodiscard]] int port() const { return port_; }
     [[nodiscard]] std::string url(const std::string& stream) const {
@@ -65,8 +74,10 @@ public:
     }
 
 private:
+    fs::path dir_;
     int port_;
-    Process process_;
+    bool persistent_;
+    std::unique_ptr<Process> process_;
 };
 
 const char* kPipeline =
@@ -208,6 +219,95 @@ TEST_CASE("worker: SIGTERM lets the current input finish and be acknowledged, th
     CHECK(results[0].second.at("input") == videos[0]);
     CHECK(ffprobe_frame_count((fs::path(dir / "out") / "v00.mp4").string()) == 50);
     CHECK(redis.pending("jobs") == 0);
+}
+
+TEST_CASE("worker: Redis restarted while a worker runs an input: the worker waits for it, records that input once it "
+          "is back, and goes on with the rest; every input is recorded exactly once") {
+    TempDir dir;
+    RedisServer redis(dir, true);
+    std::ofstream(dir / "p.yaml") << kPipeline;
+    const std::vector<std::string> videos = make_videos(dir, 4);
+    submit(dir, redis, videos);
+    Process w1(worker_command(redis, "w1", "--metrics-file w1.prom"), dir.path());
+    // Redis goes away while w1 is writing its first video, for longer than that video lasts.
+    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
+    while (!fs::exists(dir.path() / "out" / "v00.part.mp4") && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(fs::exists(dir.path() / "out" / "v00.part.mp4"));
+    redis.stop();
+    const auto finished_until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
+    while (!fs::exists(dir.path() / "out" / "v00.mp4") && std::chrono::steady_clock::now() < finished_until)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(fs::exists(dir.path() / "out" / "v00.mp4"));  // finished while Redis was away: it cannot be recorded yet
+    std::this_thread::sleep_for(1500ms);           // the worker retries meanwhile
+    CHECK(w1.running());
+    redis.start();
+    REQUIRE(w1.wait_for(120s) == std::optional<int>(0));
+
+    CHECK(redis.pending("jobs") == 0);
+    const auto results = redis.records("jobs:results");
+    std::multiset<std::string> inputs;
+    for (const auto& [id, fields] : results) {
+        CHECK(fields.at("status") == "done");
+        inputs.insert(fields.at("input"));
+    }
+    CHECK(inputs == std::multiset<std::string>(videos.begin(), videos.end()));  // each once
+    const std::string log = slurp(dir / "w1.log");
+    CHECK(log.find("lost the queue") != std::string::npos);
+    CHECK(log.find("is back") != std::string::npos);
+    CHECK(slurp(dir / "w1.prom").find("framepipe_worker_queue_up{") != std::string::npos);
+}
+
+TEST_CASE("worker: a live worker keeps its entry: another worker with a claim time shorter than the video does not "
+          "take it") {
+    TempDir dir;
+    RedisServer redis(dir);
+    std::ofstream(dir / "p.yaml") << kPipeline;
+    const std::vector<std::string> videos = make_videos(dir, 1, 75);  // 3 s at its own rate
+    submit(dir, redis, videos);
+    Process w1(worker_command(redis, "w1"), dir.path());  // --claim-after 1s: it keeps its entry every 333 ms
+    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
+    while (redis.pending_of("w1").empty() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE_FALSE(redis.pending_of("w1").empty());
+    Process w2(worker_command(redis, "w2"), dir.path());
+    CHECK(w1.wait_for(120s) == std::optional<int>(0));
+    CHECK(w2.wait_for(120s) == std::optional<int>(0));
+    const auto results = redis.records("jobs:results");
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].second.at("worker") == "w1");
+    CHECK(results[0].second.at("tries") == "1");
+    CHECK(slurp(dir / "w2.log").find("v00.mp4") == std::string::npos);  // w2 never ran it
+}
+
+TEST_CASE("worker: an entry finished by two workers (a slow one and the one that claimed it) is recorded once") {
+    TempDir dir;
+    RedisServer redis(dir);
+    std::ofstream(dir / "p.yaml") << kPipeline;
+    const std::vector<std::string> videos = make_videos(dir, 1, 75);  // 3 s at its own rate
+    submit(dir, redis, videos);
+    // w1 takes it; w2, with a claim time shorter than the video, claims it while w1 is still at work. Both finish it.
+    Process w1(fmt::format("'{}' worker p.yaml --queue {} --consumer w1 --claim-after 1h --exit-when-empty 2>w1.log",
+                           FRAMEPIPE_BINARY, redis.url("jobs")),
+               dir.path());
+    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
+    while (redis.pending_of("w1").empty() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE_FALSE(redis.pending_of("w1").empty());
+    Process w2(fmt::format("'{}' worker p.yaml --queue {} --consumer w2 --claim-after 500ms --exit-when-empty 2>w2.log",
+                           FRAMEPIPE_BINARY, redis.url("jobs")),
+               dir.path());
+    CHECK(w1.wait_for(120s) == std::optional<int>(0));
+    CHECK(w2.wait_for(120s) == std::optional<int>(0));
+    const auto results = redis.records("jobs:results");
+    REQUIRE(results.size() == 1);
+    CHECK(redis.pending("jobs") == 0);
+    const std::string logs = slurp(dir / "w1.log") + slurp(dir / "w2.log");
+    CHECK(logs.find("had been recorded already") != std::string::npos);
+    CHECK(logs.find("another process is writing") != std::string::npos);  // each its own .part file
+    CHECK(ffprobe_frame_count((fs::path(dir / "out") / "v00.mp4").string()) == 75);  // and the output whole
+    CHECK_FALSE(fs::exists(fs::path(dir / "out") / "v00.part.mp4"));
+    CHECK_FALSE(fs::exists(fs::path(dir / "out") / "v00.part-2.mp4"));
 }
 
 TEST_CASE("worker: a bad queue URL is exit 2, an unreachable server exit 1, and neither prints the password") {

@@ -84,7 +84,7 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
     CHECK(error_of("stages:\n  - { type: blur, ksize: 4 }\n") == "p.yaml:2: stage 'blur': blur: option 'ksize' must be odd, got 4");
     CHECK(error_of("stage:\n  - { type: blur }\n") ==
           "p.yaml:1: unknown key 'stage' (did you mean 'stages'?); a pipeline file has: stages, inputs, source, edges, "
-          "threads, drain_timeout, plugins, join, description\n"
+          "threads, drain_timeout, plugins, join, mqtt, description\n"
           "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
     CHECK(error_of("stages:\n  - { type: blur }\nedges: { overflow: drop_middle }\n") ==
           "p.yaml:3: edges: overflow must be block, drop_oldest, drop_newest or latest, got 'drop_middle'");
@@ -339,4 +339,45 @@ TEST_CASE("pipeline_file: every catalogue example of every stage and source type
         }
         CHECK_NOTHROW(build_pipeline(file, inputs));
     }
+}
+
+TEST_CASE("pipeline_file: mqtt: adds the mqtt stage with its options, as a branch from the first motion stage, or from "
+          "the source when there is none; its errors say where") {
+    const PipelineFile file = parse_pipeline("mqtt: { broker: 'mqtt://10.0.0.2:1884', topic_prefix: frigate }\n"
+                                             "stages:\n  - { type: motion, name: moving }\n"
+                                             "  - { type: thumbnail, interval: 2s, dir: thumbs }\n",
+                                             "p.yaml");
+    REQUIRE(file.stages.size() == 3);
+    const StageEntry& mqtt = file.stages[2];
+    CHECK(mqtt.type == "mqtt");
+    CHECK(mqtt.name == "mqtt");
+    CHECK(mqtt.from == "moving");
+    CHECK(mqtt.line == 1);
+    CHECK(mqtt.options.text("broker") == "mqtt://10.0.0.2:1884");
+    CHECK(mqtt.options.text("topic_prefix") == "frigate");
+
+    const PipelineFile no_motion =
+        parse_pipeline("stages:\n  - { type: resize, width: 320 }\nmqtt: { stats_interval: 5s }\n", "p.yaml");
+    REQUIRE(no_motion.stages.size() == 2);
+    CHECK(no_motion.stages[1].from == "source");
+    const PipelineFile chosen = parse_pipeline(
+        "stages:\n  - { type: motion }\n  - { type: resize, width: 320 }\nmqtt: { from: resize }\n", "p.yaml");
+    CHECK(chosen.stages.back().from == "resize");
+    const PipelineFile set =
+        parse_pipeline("stages:\n  - { type: motion }\nmqtt: {}\n", "p.yaml", {"mqtt.topic_prefix=home"});
+    CHECK(set.stages.back().options.text("topic_prefix") == "home");
+
+    CHECK(error_of("stages:\n  - { type: motion }\nmqtt: { brokr: x }\n") ==
+          "p.yaml:3: stage 'mqtt': 'mqtt' has no option 'brokr' (did you mean 'broker'?); its options are: broker, "
+          "password_env, client_id, topic_prefix, snapshot, update_interval, stats_interval, outbox");
+    CHECK(error_of("stages:\n  - { type: motion }\nmqtt: { type: mqtt }\n") ==
+          "p.yaml:3: 'mqtt' takes the mqtt stage's options and no 'type'");
+    CHECK(error_of("stages:\n  - { type: motion }\nmqtt: mqtt://h\n") ==
+          "p.yaml:3: 'mqtt' must be a map of the mqtt stage's options, e.g. { broker: \"mqtt://127.0.0.1:1883\", "
+          "topic_prefix: frigate }");
+    CHECK(error_of("stages:\n  - { type: motion }\n  - { type: mqtt }\nmqtt: {}\n") ==
+          "p.yaml:4: 'mqtt:' and the stage 'mqtt' (line 3) would both publish on MQTT; keep one");
+    CHECK(error_of("stages:\n  - { type: motion }\nmqtt: { from: nowhere }\n") ==
+          "p.yaml:3: stage 'mqtt' takes frames from 'nowhere', but no stage above it has that name; name one of "
+          "source, packets, motion");
 }

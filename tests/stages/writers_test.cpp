@@ -206,6 +206,29 @@ TEST_CASE("write_video: the file is written under a .part name and renamed when 
     CHECK(ffprobe_frame_count(dir / "frag.mp4") == 10);
 }
 
+TEST_CASE("write_video: two writers of one output at once (an input run twice) write separate .part files, and the "
+          "final file is whole; a .part file nobody holds is taken over") {
+    TempDir dir;
+    const std::string path = dir / "out.mp4";
+    std::ofstream(dir / "out.part.mp4") << "left by a killed run";  // held by no one
+    {
+        StageHarness first("write_video", {{"path", path}, {"overwrite", "true"}});
+        StageHarness second("write_video", {{"path", path}, {"overwrite", "true"}});
+        CHECK(fs::exists(dir / "out.part.mp4"));
+        CHECK(fs::exists(dir / "out.part-2.mp4"));  // the first holds out.part.mp4
+        for (int i = 0; i < 10; ++i) {
+            first.apply(numbered_frame(i, {160, 120}), std::uint64_t(i));
+            second.apply(numbered_frame(i, {160, 120}), std::uint64_t(i));
+        }
+        first.close();
+        CHECK(ffprobe_frame_count(path) == 10);
+        second.close();
+    }
+    CHECK(ffprobe_frame_count(path) == 10);
+    CHECK_FALSE(fs::exists(dir / "out.part.mp4"));
+    CHECK_FALSE(fs::exists(dir / "out.part-2.mp4"));
+}
+
 TEST_CASE("write_video: a write that fails (a full device) throws naming the file and why, leaves the .part name, and "
           "releases the encoder, muxer and file on that path (AddressSanitizer's leak check covers it)") {
     TempDir dir;

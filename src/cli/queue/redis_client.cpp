@@ -75,21 +75,32 @@ QueueAddress parse_queue_address(const std::string& url) {
 }
 
 RedisClient::RedisClient(const QueueAddress& address, std::chrono::milliseconds timeout)
-    : server_(fmt::format("{}:{}", address.host, address.port)), timeout_(timeout) {
-    context_ = redisConnectWithTimeout(address.host.c_str(), address.port, to_timeval(timeout));
+    : address_(address), server_(fmt::format("{}:{}", address.host, address.port)), timeout_(timeout) {
+    connect();
+}
+
+void RedisClient::connect() {
+    context_ = redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(timeout_));
     if (context_ == nullptr) throw Error(fmt::format("redis {}: cannot connect (out of memory)", server_));
     if (context_->err != 0) {
         const std::string why = context_->errstr;
         redisFree(context_);
         context_ = nullptr;
-        throw Error(fmt::format("redis {}: cannot connect: {}; is redis-server running there?", server_, why));
+        throw RedisUnreachable(
+            fmt::format("redis {}: cannot connect: {}; is redis-server running there?", server_, why));
     }
-    set_timeout(timeout);
-    if (!address.password.empty()) {
+    set_timeout(timeout_);
+    if (!address_.password.empty()) {
         std::string error;
-        command({"AUTH", address.password}, &error);
+        command({"AUTH", address_.password}, &error);
         if (!error.empty()) throw Error(fmt::format("redis {}: the password was refused: {}", server_, error));
     }
+}
+
+void RedisClient::reconnect() {
+    if (context_ != nullptr) redisFree(context_);
+    context_ = nullptr;
+    connect();
 }
 
 RedisClient::~RedisClient() {
@@ -97,11 +108,14 @@ RedisClient::~RedisClient() {
 }
 
 void RedisClient::set_timeout(std::chrono::milliseconds timeout) {
+    if (context_ == nullptr) throw RedisUnreachable(fmt::format("redis {}: not connected", server_));
     if (redisSetTimeout(context_, to_timeval(timeout)) != REDIS_OK)
         throw Error(fmt::format("redis {}: cannot set a timeout", server_));
 }
 
 Reply RedisClient::command(const std::vector<std::string>& args, std::string* error) {
+    if (context_ == nullptr)
+        throw RedisUnreachable(fmt::format("redis {}: {} failed: not connected", server_, args.empty() ? "" : args[0]));
     std::vector<const char*> argv;
     std::vector<std::size_t> lengths;
     for (const std::string& arg : args) {
@@ -111,7 +125,7 @@ Reply RedisClient::command(const std::vector<std::string>& args, std::string* er
     auto* reply = static_cast<redisReply*>(
         redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
     if (reply == nullptr)  // the connection is broken (or timed out): hiredis cannot use it again
-        throw Error(fmt::format("redis {}: {} failed: {}", server_, args.empty() ? "" : args[0],
+        throw RedisUnreachable(fmt::format("redis {}: {} failed: {}", server_, args.empty() ? "" : args[0],
                                 context_->errstr[0] != '\0' ? context_->errstr : "no reply"));
     const std::unique_ptr<redisReply, void (*)(void*)> owned(reply, freeReplyObject);
     if (reply->type == REDIS_REPLY_ERROR) {

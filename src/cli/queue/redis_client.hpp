@@ -4,7 +4,10 @@
 //   redis://[:PASSWORD@]HOST[:PORT]/STREAM      (PORT defaults to 6379; the password is never printed)
 //
 // Thread-safety: one RedisClient per thread. Failures throw framepipe::Error naming the server (never the password)
-// and what failed; a reply of the wrong shape too.
+// and what failed; a reply of the wrong shape too. A failure of the connection itself (refused, reset, timed out)
+// throws its subclass RedisUnreachable: the client is then unusable until reconnect() succeeds.
+
+#include <framepipe/error.hpp>
 
 #include <chrono>
 #include <memory>
@@ -25,6 +28,12 @@ struct QueueAddress {
     [[nodiscard]] std::string shown() const;
 };
 
+/// The server could not be reached, or the connection broke (not a Redis error reply).
+class RedisUnreachable : public Error {
+public:
+    using Error::Error;
+};
+
 /// Parses a --queue URL. Throws ConfigError saying what a queue URL looks like.
 QueueAddress parse_queue_address(const std::string& url);
 
@@ -42,6 +51,8 @@ public:
     /// Connects (within `timeout`) and authenticates; every later call waits at most `timeout` beyond what the
     /// command itself asks to block for.
     RedisClient(const QueueAddress& address, std::chrono::milliseconds timeout);
+    /// Drops the connection and connects again (within the timeout), as the constructor does.
+    void reconnect();
     ~RedisClient();
     RedisClient(const RedisClient&) = delete;
     RedisClient& operator=(const RedisClient&) = delete;
@@ -54,7 +65,9 @@ public:
     Reply blocking_command(const std::vector<std::string>& args, std::chrono::milliseconds block);
 
 private:
+    void connect();
     void set_timeout(std::chrono::milliseconds timeout);
+    QueueAddress address_;
     std::string server_;
     std::chrono::milliseconds timeout_;
     redisContext* context_ = nullptr;

@@ -54,28 +54,31 @@ std::optional<QueueEntry> WorkQueue::next(std::chrono::milliseconds claim_after,
     return std::nullopt;
 }
 
-void WorkQueue::record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields) {
-    std::vector<std::string> xadd{"XADD", stream, "*"};
-    for (const auto& [key, value] : fields) xadd.insert(xadd.end(), {key, value});
-    redis_.command({"MULTI"});
-    Reply done;
-    try {
-        redis_.command(xadd);
-        redis_.command({"XACK", stream_, group_, entry.id});
-        done = redis_.command({"EXEC"});
-    } catch (const Error&) {
-        std::string ignored;
-        redis_.command({"DISCARD"}, &ignored);  // nothing of it happened; the entry stays pending
-        throw;
-    }
-    if (done.kind != Reply::Kind::array || done.elements.size() != 2)
-        throw Error(fmt::format("redis: recording entry {} of '{}' failed (the transaction was not run)", entry.id,
-                                stream_));
+bool WorkQueue::record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields) {
+    // KEYS: the queue, the record's stream; ARGV: group, entry id, the record's fields and values.
+    static const std::string script =
+        "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
+        "return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end "
+        "return false";
+    std::vector<std::string> args{"EVAL", script, "2", stream_, stream, group_, entry.id};
+    for (const auto& [key, value] : fields) args.insert(args.end(), {key, value});
+    return !redis_.command(args).is_nil();
 }
 
-void WorkQueue::complete(const QueueEntry& entry, const Fields& result) { record_and_ack(results_, entry, result); }
+bool WorkQueue::complete(const QueueEntry& entry, const Fields& result) {
+    return record_and_ack(results_, entry, result);
+}
 
-void WorkQueue::bury(const QueueEntry& entry, const Fields& record) { record_and_ack(dead_, entry, record); }
+bool WorkQueue::bury(const QueueEntry& entry, const Fields& record) { return record_and_ack(dead_, entry, record); }
+
+void WorkQueue::keep(const QueueEntry& entry) {
+    redis_.command({"XCLAIM", stream_, group_, consumer_, "0", entry.id, "JUSTID"});
+}
+
+void WorkQueue::reconnect() {
+    redis_.reconnect();
+    ensure_group();
+}
 
 long long WorkQueue::pending() {
     const Reply summary = redis_.command({"XPENDING", stream_, group_});  // [count, min, max, [[consumer, n] ...]]

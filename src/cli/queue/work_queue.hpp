@@ -5,12 +5,15 @@
 //   STREAM:results    one entry per input done: what was run, by whom, and the report's key figures
 //   STREAM:dead       inputs that failed `tries` times, with the last error
 //
-// An entry goes to one worker (XREADGROUP) and stays pending until that worker acknowledges it, which it does in the
-// same transaction (MULTI/EXEC) as it appends the result or the dead letter: an entry is never acknowledged without
-// its record, nor recorded twice. A worker that dies leaves its entry pending; any worker claims entries idle longer
-// than `claim_after` (XAUTOCLAIM), and the entry's delivery count says how many times it was tried.
+// An entry goes to one worker (XREADGROUP) and stays pending until a worker acknowledges it, which it does in one
+// script run atomically by Redis: the result or dead letter is appended only if the acknowledgement took the entry off
+// the pending list. So an entry is never acknowledged without its record, and never recorded twice: not when a slow
+// worker and the one that claimed its entry both finish it, nor when a worker repeats the call because the reply was
+// lost with the connection. A worker that dies leaves its entry pending; any worker claims entries idle longer than
+// `claim_after` (XAUTOCLAIM), and the entry's delivery count says how many times it was tried.
 //
-// Thread-safety: one WorkQueue per thread (it owns a RedisClient).
+// Thread-safety: one WorkQueue per thread (it owns a RedisClient). A lost connection throws RedisUnreachable from any
+// call; reconnect() then makes it usable again.
 
 #include "redis_client.hpp"
 
@@ -43,10 +46,17 @@ public:
     /// An entry idle longer than `claim_after` in any consumer's pending list, claimed for this one; else a new entry,
     /// waiting up to `wait` for one. nullopt when there is none.
     std::optional<QueueEntry> next(std::chrono::milliseconds claim_after, std::chrono::milliseconds wait);
-    /// Appends `result` to STREAM:results and acknowledges the entry, in one transaction.
-    void complete(const QueueEntry& entry, const Fields& result);
-    /// Appends `record` to STREAM:dead and acknowledges the entry, in one transaction.
-    void bury(const QueueEntry& entry, const Fields& record);
+    /// Acknowledges the entry and appends `result` to STREAM:results, atomically; false when the entry had been
+    /// acknowledged already (by another worker that finished it too, or by this call's earlier try): nothing written.
+    bool complete(const QueueEntry& entry, const Fields& result);
+    /// The same, with `record` appended to STREAM:dead.
+    bool bury(const QueueEntry& entry, const Fields& record);
+    /// Marks the entry as being worked on (its idle time back to 0), so that no other worker claims it from a live
+    /// one: a worker calls this every fraction of `claim_after` while it runs an input. Takes it back if another
+    /// worker had claimed it meanwhile (complete() records it once either way).
+    void keep(const QueueEntry& entry);
+    /// Connects again (after RedisUnreachable) and makes the group if the server lost it.
+    void reconnect();
     /// Entries handed out and not yet acknowledged (all consumers of the group).
     long long pending();
     /// Entries not yet handed out to the group (the backlog).
@@ -56,7 +66,7 @@ public:
 
 private:
     std::optional<QueueEntry> entry_from(const Reply& entry);
-    void record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields);
+    bool record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields);
 
     RedisClient redis_;
     std::string stream_;

@@ -4,6 +4,7 @@
 #include "../run_outcome.hpp"
 #include "work_queue.hpp"
 
+#include <framepipe/clock.hpp>
 #include <framepipe/error.hpp>
 #include <framepipe/pipeline.hpp>
 #include <framepipe/pipeline_file.hpp>
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include <unistd.h>
 
@@ -71,12 +73,20 @@ void write_metrics(const std::string& path, const WorkerArgs& args, const std::s
     text += fmt::format("# HELP framepipe_worker_busy 1 while the worker runs an input.\n"
                         "# TYPE framepipe_worker_busy gauge\nframepipe_worker_busy{{{}}} {}\n",
                         labels, busy ? 1 : 0);
-    text += fmt::format("# HELP framepipe_queue_backlog Entries not yet handed to any worker of the group.\n"
-                        "# TYPE framepipe_queue_backlog gauge\nframepipe_queue_backlog{{queue=\"{}\",group=\"{}\"}} {}\n",
-                        address.stream, args.group, backlog);
-    text += fmt::format("# HELP framepipe_queue_pending Entries handed out and not yet acknowledged.\n"
-                        "# TYPE framepipe_queue_pending gauge\nframepipe_queue_pending{{queue=\"{}\",group=\"{}\"}} {}\n",
-                        address.stream, args.group, pending);
+    const bool reached = backlog >= 0 && pending >= 0;  // Redis answered; else its figures are left out
+    text += fmt::format("# HELP framepipe_worker_queue_up 1 when the worker reached Redis for these metrics.\n"
+                        "# TYPE framepipe_worker_queue_up gauge\nframepipe_worker_queue_up{{{}}} {}\n",
+                        labels, reached ? 1 : 0);
+    if (reached) {
+        text += fmt::format("# HELP framepipe_queue_backlog Entries not yet handed to any worker of the group.\n"
+                            "# TYPE framepipe_queue_backlog gauge\n"
+                            "framepipe_queue_backlog{{queue=\"{}\",group=\"{}\"}} {}\n",
+                            address.stream, args.group, backlog);
+        text += fmt::format("# HELP framepipe_queue_pending Entries handed out and not yet acknowledged.\n"
+                            "# TYPE framepipe_queue_pending gauge\n"
+                            "framepipe_queue_pending{{queue=\"{}\",group=\"{}\"}} {}\n",
+                            address.stream, args.group, pending);
+    }
     const std::string temporary = path + ".tmp";
     {
         std::ofstream out(temporary, std::ios::trunc);
@@ -107,6 +117,37 @@ std::string why_not_done(const RunReport& report) {
         }
     }
     return {};
+}
+
+// Runs `call` on the queue; while Redis is unreachable (restarting, a network cut), reconnects with a backoff of 0.5 s
+// doubling to 5 s and runs it again, until it succeeds or `give_up_at` signals have come (then the RedisUnreachable
+// propagates). Repeating a call is safe: reads change nothing, and complete()/bury() write nothing twice.
+template <class Call>
+auto with_redis(WorkQueue& queue, const QueueAddress& address, int give_up_at, Call&& call) {
+    std::chrono::milliseconds backoff(500);
+    bool said = false;
+    for (;;) {
+        try {
+            auto result = call();
+            if (said) spdlog::info("worker: {} is back", address.shown());
+            return result;
+        } catch (const RedisUnreachable& e) {
+            if (g_signals.load() >= give_up_at) throw;
+            if (!said)
+                spdlog::warn("worker: lost the queue ({}); reconnecting until it is back (entries taken stay pending "
+                             "meanwhile)",
+                             e.what());
+            said = true;
+        }
+        for (auto waited = std::chrono::milliseconds(0); waited < backoff && g_signals.load() < give_up_at;
+             waited += std::chrono::milliseconds(100))
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+        try {
+            queue.reconnect();
+        } catch (const RedisUnreachable&) {
+        }
+    }
 }
 
 }  // namespace
@@ -141,17 +182,31 @@ int worker(const WorkerArgs& args) {
     spdlog::info("worker {}: taking inputs from {} (group '{}')", consumer, address.shown(), args.group);
     Counters counters;
     auto last_metrics = std::chrono::steady_clock::now() - std::chrono::hours(1);
+    // Stopping (a signal) while Redis is away: an idle worker leaves at once; one with a finished input to record
+    // waits for Redis until a second signal (then the entry stays pending, and its outputs are redone by another).
+    const auto idle = [&](auto call) { return with_redis(queue, address, 1, call); };
     const auto metrics = [&](bool busy) {
         if (args.metrics_file.empty()) return;
-        write_metrics(args.metrics_file, args, consumer, address, counters, queue.backlog(), queue.pending(), busy);
+        long long backlog = -1, pending = -1;
+        try {
+            backlog = queue.backlog();
+            pending = queue.pending();
+        } catch (const RedisUnreachable&) {  // the figures are left out until Redis is back
+        }
+        write_metrics(args.metrics_file, args, consumer, address, counters, backlog, pending, busy);
         last_metrics = std::chrono::steady_clock::now();
     };
 
     while (g_signals.load() == 0) {
-        std::optional<QueueEntry> entry = queue.next(claim_after, std::chrono::seconds(1));
+        std::optional<QueueEntry> entry;
+        try {
+            entry = idle([&] { return queue.next(claim_after, std::chrono::seconds(1)); });
+        } catch (const RedisUnreachable&) {
+            break;  // told to stop while Redis was away
+        }
         if (!entry) {
             if (std::chrono::steady_clock::now() - last_metrics > std::chrono::seconds(10)) metrics(false);
-            if (args.exit_when_empty && queue.pending() == 0 && queue.backlog() == 0) {
+            if (args.exit_when_empty && idle([&] { return queue.pending() == 0 && queue.backlog() == 0; })) {
                 spdlog::info("worker {}: the queue is empty; exiting", consumer);
                 break;
             }
@@ -164,6 +219,21 @@ int worker(const WorkerArgs& args) {
         const auto started = std::chrono::steady_clock::now();
         std::string failure;
         std::optional<RunReport> report;
+        // While it runs, the entry is kept (its idle time reset every third of claim_after) on a connection of its own,
+        // so no other worker claims it from this live one; a dead worker's entry goes idle and is claimed.
+        std::jthread keeper([&](const std::stop_token& stop) {
+            const auto every = std::max<std::chrono::milliseconds>(claim_after / 3, std::chrono::milliseconds(100));
+            const Clock& clock = SteadyClock::instance();
+            std::optional<WorkQueue> own;
+            while (clock.sleep_until(clock.now() + every, stop)) {
+                try {
+                    if (!own) own.emplace(address, args.group, consumer, std::chrono::seconds(1));
+                    own->keep(*entry);
+                } catch (const Error&) {  // Redis away: tried again next time, on a new connection
+                    own.reset();
+                }
+            }
+        });
         try {
             std::unique_ptr<Pipeline> pipeline = build_pipeline(file, {input});
             g_current.store(pipeline.get());
@@ -175,6 +245,8 @@ int worker(const WorkerArgs& args) {
             g_current.store(nullptr);
             failure = e.what();
         }
+        keeper.request_stop();
+        keeper.join();
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (g_signals.load() >= 2) {  // handed back: not acknowledged, another worker claims it
             spdlog::warn("worker {}: {} handed back unfinished (entry {} stays pending)", consumer, entry->input, entry->id);
@@ -193,16 +265,31 @@ int worker(const WorkerArgs& args) {
                       {"captured", std::to_string(captured)}, {"delivered", std::to_string(delivered)},
                       {"dropped", std::to_string(dropped)}};
         if (!entry->name.empty()) record.emplace_back("name", entry->name);
+        const auto record_with = [&](auto call) {
+            bool recorded = false;
+            try {
+                recorded = with_redis(queue, address, 2, call);
+            } catch (const RedisUnreachable&) {
+                spdlog::warn("worker {}: {} not recorded: Redis is away and the worker was told to stop (entry {} "
+                             "stays pending; another worker will run it again)",
+                             consumer, entry->input, entry->id);
+                throw;
+            }
+            if (!recorded)
+                spdlog::warn("worker {}: {} had been recorded already (entry {}, finished by another worker too); "
+                             "nothing more written",
+                             consumer, entry->input, entry->id);
+        };
         if (failure.empty()) {
             record.emplace_back("status", "done");
-            queue.complete(*entry, record);
+            record_with([&] { return queue.complete(*entry, record); });
             ++counters.done;
             counters.frames += delivered;
             spdlog::info("worker {}: {} done in {:.2f} s ({} frames)", consumer, entry->input, seconds, delivered);
         } else if (entry->deliveries >= args.tries) {
             record.emplace_back("status", "dead");
             record.emplace_back("error", failure);
-            queue.bury(*entry, record);
+            record_with([&] { return queue.bury(*entry, record); });
             ++counters.dead;
             spdlog::error("worker {}: {} failed on its last try ({} of {}), moved to {}: {}", consumer, entry->input,
                           entry->deliveries, args.tries, queue.dead_stream(), failure);

@@ -1,19 +1,21 @@
-// The `mqtt` stage: a camera's motion events, availability and statistics on MQTT, laid out as Frigate publishes them
-// so that consumers written for Frigate (Home Assistant's integration, Node-RED flows) need little change:
+// The `mqtt` stage: a camera's motion events and availability on MQTT, laid out as Frigate publishes them so that
+// consumers written for Frigate (Home Assistant's integration, Node-RED flows) need little change:
 //
 //   PREFIX/events                    JSON {type: new|update|end, before, after}: one event's state (Frigate's shape)
 //   PREFIX/CAMERA/motion             ON when an event starts, OFF when it ends (retained)
 //   PREFIX/CAMERA/motion/snapshot    the event's busiest frame as JPEG bytes, when it ends (retained)
 //   PREFIX/CAMERA/available          online / offline (retained; offline is the connection's last will)
-//   PREFIX/CAMERA/signal             lost / back when the camera's signal goes and comes back
-//   PREFIX/stats/CAMERA              JSON every stats_interval: frames captured, delivered, dropped, fps
 //
-// Put it after `motion`. It never holds up the pipeline: messages go through a bounded outbox (mqtt_outbox.hpp) that
+// and, once per process for every camera (mqtt_run_status.hpp): PREFIX/available, PREFIX/stats, PREFIX/CAMERA/signal.
+//
+// Put it after `motion`, or write `mqtt:` at the top of a pipeline file, which adds it to every input's chain
+// (pipeline_file.hpp). It never holds up the pipeline: messages go through a bounded outbox (mqtt_outbox.hpp) that
 // keeps them across broker restarts and counts what it had to drop (as the stage's unwritten frames). Each input gets
 // a connection of its own, so each camera has its own last will. The password comes from the environment variable
 // named by password_env, never from the pipeline file, and is never printed.
 
 #include "mqtt_outbox.hpp"
+#include "mqtt_run_status.hpp"
 
 #include "../stage_support.hpp"
 
@@ -55,8 +57,6 @@ public:
         camera_ = context.source.name;
         clock_ = context.clock;
         health_ = context.health;
-        live_ = context.live_report;
-        source_index_ = context.source_index;
         abort_ = context.abort;
         std::string password;
         if (!password_env_.empty()) {
@@ -73,7 +73,14 @@ public:
                                                            .password = password,
                                                            .availability_topic = topic("available"),
                                                            .capacity = capacity_});
-        last_stats_ = clock_->now();
+        run_status_ = MqttRunStatus::acquire({.broker = broker_,
+                                              .client_id = client_id_,
+                                              .username = user_,
+                                              .password = password,
+                                              .prefix = prefix_,
+                                              .stats_interval = stats_interval_,
+                                              .capacity = capacity_},
+                                             context.live_report, *context.clock);
     }
 
     Outcome process(Frame& frame) override {
@@ -86,18 +93,12 @@ public:
             track(frame, *motion);
             if (frame.media_time - last_update_ >= update_interval_) publish_event("update", frame.media_time);
         }
-        const TimePoint now = clock_->now();
-        if (now - last_stats_ >= stats_interval_) {
-            publish_stats();
-            last_stats_ = now;
-        }
         return Outcome::pass;
     }
 
     void close() override {
         if (!outbox_) return;
         if (event_ != 0) end_event(last_media_time_);  // the input ended during an event
-        publish_stats();
         const std::size_t unsent = outbox_->close(std::chrono::seconds(2), abort_);
         const std::uint64_t lost = outbox_->dropped() + unsent;
         if (lost > 0) {
@@ -107,7 +108,10 @@ public:
                          camera_, traits().name, lost, outbox_->dropped(), unsent);
         }
         outbox_.reset();
+        (void)MqttRunStatus::release(run_status_, abort_);  // the last camera's: final statistics, then offline
     }
+
+    ~MqttEvents() override { (void)MqttRunStatus::release(run_status_, abort_); }
 
 private:
     [[nodiscard]] std::string topic(const std::string& leaf) const { return prefix_ + "/" + camera_ + "/" + leaf; }
@@ -173,25 +177,6 @@ private:
         before_ = nullptr;
     }
 
-    void publish_stats() {
-        if (live_ == nullptr) return;
-        const std::shared_ptr<const RunReport> report = live_->latest();
-        if (!report || source_index_ >= report->sources.size()) return;
-        const SourceReport& source = report->sources[source_index_];
-        if (signal_lost_ != source.signal_lost) {
-            signal_lost_ = source.signal_lost;
-            outbox_->publish({topic("signal"), signal_lost_ ? "lost" : "back", true});
-        }
-        const nlohmann::json stats{{"camera", camera_},
-                                   {"captured", source.captured},
-                                   {"delivered", source.delivered},
-                                   {"dropped", source.dropped()},
-                                   {"fps", source.fps()},
-                                   {"signal_lost", source.signal_lost},
-                                   {"mqtt_dropped", outbox_->dropped()}};
-        outbox_->publish({prefix_ + "/stats/" + camera_, stats.dump(), false});
-    }
-
     std::string broker_url_, client_id_, password_env_, prefix_, user_;
     MqttBroker broker_;
     bool snapshot_;
@@ -201,10 +186,9 @@ private:
     std::string camera_;
     const Clock* clock_ = nullptr;
     StageHealth* health_ = nullptr;
-    const LiveReport* live_ = nullptr;
-    std::uint32_t source_index_ = 0;
     std::stop_token abort_;
     std::unique_ptr<MqttOutbox> outbox_;
+    std::shared_ptr<MqttRunStatus> run_status_;
 
     std::uint64_t event_ = 0;
     std::string event_id_;
@@ -215,14 +199,13 @@ private:
     cv::Rect box_;
     cv::Mat best_;
     nlohmann::json before_;
-    bool signal_lost_ = false;
-    TimePoint last_stats_{};
 };
 
 const bool declared = [] {
     using K = OptionKind;
     (void)declare_stage(
-        {"mqtt", "Publish motion events, availability and statistics on MQTT, laid out as Frigate does (after motion)",
+        {"mqtt", "Publish motion events, availability and statistics on MQTT, laid out as Frigate does (after motion; or "
+         "write mqtt: at the top of the file)",
          "- { type: mqtt, broker: \"mqtt://127.0.0.1:1883\", topic_prefix: framepipe }",
          {.needs_ordered_input = true, .read_only = true},
          {{"broker", K::text, "mqtt://127.0.0.1:1883", "mqtt://[USER@]HOST[:PORT] (no password in the URL)"},
@@ -231,7 +214,8 @@ const bool declared = [] {
           {"topic_prefix", K::text, "framepipe", "First level of every topic (frigate for Frigate's own layout)"},
           {"snapshot", K::boolean, "true", "Publish each event's busiest frame as JPEG when it ends"},
           {"update_interval", K::duration, "5s", "Media time between an event's update messages", 0.1, 3600},
-          {"stats_interval", K::duration, "10s", "Time between statistics messages", 0.1, 86400},
+          {"stats_interval", K::duration, "10s", "Time between statistics messages (PREFIX/stats, every camera)", 0.1,
+           86400},
           {"outbox", K::integer, "1000", "Messages kept while the broker is away; beyond, the oldest are dropped "
                                          "(counted)", 1, 1000000}},
          factory_of<MqttEvents>(), 510});

@@ -1,0 +1,136 @@
+#include "mqtt_run_status.hpp"
+
+#include <framepipe/version.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+namespace framepipe::stages {
+
+StatusTopics::StatusTopics(std::string prefix, Duration stats_interval, TimePoint started)
+    : prefix_(std::move(prefix)), stats_interval_(stats_interval), started_(started), last_stats_(started) {}
+
+std::vector<MqttMessage> StatusTopics::observe(const RunReport& report, TimePoint now, std::uint64_t mqtt_dropped,
+                                               bool final) {
+    std::vector<MqttMessage> due;
+    for (const SourceReport& source : report.sources) {
+        const auto [at, first] = cameras_.try_emplace(source.name);
+        Camera& camera = at->second;
+        if (source.signal_lost != camera.signal_lost || (first && source.signal_lost)) {
+            camera.signal_lost = source.signal_lost;
+            due.push_back({fmt::format("{}/{}/signal", prefix_, source.name), source.signal_lost ? "lost" : "back", true});
+        }
+    }
+    if (!final && now - last_stats_ < stats_interval_) return due;
+    const double interval = in_seconds(now - last_stats_);
+    const auto rate = [interval](std::uint64_t now_count, std::uint64_t before) {
+        return interval > 0 && now_count >= before ? static_cast<double>(now_count - before) / interval : 0.0;
+    };
+    nlohmann::json cameras = nlohmann::json::object();
+    for (const SourceReport& source : report.sources) {
+        Camera& camera = cameras_[source.name];
+        const std::uint64_t dropped = source.dropped();
+        cameras[source.name] = {{"camera_fps", rate(source.captured, camera.captured)},
+                                {"process_fps", rate(source.delivered, camera.delivered)},
+                                {"skipped_fps", rate(dropped, camera.dropped)},
+                                {"captured", source.captured},
+                                {"delivered", source.delivered},
+                                {"dropped", dropped},
+                                {"signal_lost", source.signal_lost},
+                                {"live", source.live}};
+        camera.captured = source.captured;
+        camera.delivered = source.delivered;
+        camera.dropped = dropped;
+    }
+    const nlohmann::json stats{
+        {"cameras", cameras},
+        {"service", {{"uptime", in_seconds(now - started_)}, {"version", FRAMEPIPE_VERSION}, {"final", final}}},
+        {"mqtt_dropped", mqtt_dropped}};
+    due.push_back({prefix_ + "/stats", stats.dump(), false});
+    last_stats_ = now;
+    return due;
+}
+
+namespace {
+
+std::mutex registry_mutex;
+std::map<std::string, std::weak_ptr<MqttRunStatus>>& registry() {
+    static std::map<std::string, std::weak_ptr<MqttRunStatus>> running;
+    return running;
+}
+
+std::string key_of(const MqttRunStatus::Settings& settings) {
+    return fmt::format("{}:{}/{}", settings.broker.host, settings.broker.port, settings.prefix);
+}
+
+}  // namespace
+
+std::shared_ptr<MqttRunStatus> MqttRunStatus::acquire(const Settings& settings, const LiveReport* report,
+                                                      const Clock& clock) {
+    const std::lock_guard lock(registry_mutex);
+    std::weak_ptr<MqttRunStatus>& slot = registry()[key_of(settings)];
+    if (std::shared_ptr<MqttRunStatus> running = slot.lock()) return running;
+    std::shared_ptr<MqttRunStatus> made(new MqttRunStatus(settings, report, clock));
+    slot = made;
+    return made;
+}
+
+std::size_t MqttRunStatus::release(std::shared_ptr<MqttRunStatus>& status, const std::stop_token& abort) {
+    if (!status) return 0;
+    std::unique_lock lock(registry_mutex);
+    if (status.use_count() > 1) {  // others hold it; they cannot let go meanwhile (the registry lock)
+        status.reset();
+        return 0;
+    }
+    registry().erase(status->key_);  // a later acquire makes a new one
+    lock.unlock();
+    const std::size_t lost = status->finish(abort);
+    status.reset();
+    return lost;
+}
+
+MqttRunStatus::MqttRunStatus(const Settings& settings, const LiveReport* report, const Clock& clock)
+    : key_(key_of(settings)),
+      report_(report),
+      clock_(clock),
+      outbox_(MqttOptions{.broker = settings.broker,
+                          .client_id = settings.client_id,
+                          .username = settings.username,
+                          .password = settings.password,
+                          .availability_topic = settings.prefix + "/available",
+                          .capacity = settings.capacity}),
+      topics_(settings.prefix, settings.stats_interval, clock.now()) {
+    if (report_ != nullptr) watcher_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });
+}
+
+MqttRunStatus::~MqttRunStatus() { (void)finish({}); }
+
+void MqttRunStatus::watch(const std::stop_token& stop) {
+    while (clock_.sleep_until(clock_.now() + std::chrono::seconds(1), stop)) {
+        const std::shared_ptr<const RunReport> report = report_->latest();
+        if (!report) continue;
+        for (MqttMessage& message : topics_.observe(*report, clock_.now(), outbox_.dropped()))
+            outbox_.publish(std::move(message));
+    }
+}
+
+std::size_t MqttRunStatus::finish(const std::stop_token& abort) {
+    if (finished_) return 0;
+    finished_ = true;
+    watcher_.request_stop();
+    if (watcher_.joinable()) watcher_.join();
+    if (report_ != nullptr)
+        if (const std::shared_ptr<const RunReport> report = report_->latest())
+            for (MqttMessage& message : topics_.observe(*report, clock_.now(), outbox_.dropped(), true))
+                outbox_.publish(std::move(message));
+    const std::size_t unsent = outbox_.close(std::chrono::seconds(2), abort);
+    const std::uint64_t lost = unsent + outbox_.dropped();
+    if (lost > 0)
+        spdlog::warn("mqtt: {} status message(s) (availability, statistics, signal) could not be delivered", lost);
+    return static_cast<std::size_t>(lost);
+}
+
+}  // namespace framepipe::stages

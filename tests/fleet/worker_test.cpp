@@ -221,6 +221,38 @@ TEST_CASE("worker: SIGTERM lets the current input finish and be acknowledged, th
     CHECK(redis.pending("jobs") == 0);
 }
 
+TEST_CASE("worker: a second SIGTERM stops the current input and hands it back: the next worker takes it at once, "
+          "whatever its claim time") {
+    TempDir dir;
+    RedisServer redis(dir);
+    std::ofstream(dir / "p.yaml") << kPipeline;
+    const std::vector<std::string> videos = make_videos(dir, 1, 100);  // 4 s at its own rate
+    submit(dir, redis, videos);
+    const auto worker = [&](const std::string& name) {
+        return fmt::format("'{}' worker p.yaml --queue {} --consumer {} --claim-after 1h --exit-when-empty 2>{}.log",
+                           FRAMEPIPE_BINARY, redis.url("jobs"), name, name);
+    };
+    Process w1(worker("w1"), dir.path());
+    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
+    while (!fs::exists(dir.path() / "out" / "v00.part.mp4") && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(fs::exists(dir.path() / "out" / "v00.part.mp4"));
+    w1.kill(SIGTERM, false);
+    std::this_thread::sleep_for(100ms);
+    w1.kill(SIGTERM, false);
+    CHECK(w1.wait_for(60s) == std::optional<int>(1));
+    CHECK(redis.records("jobs:results").empty());
+    CHECK(redis.pending("jobs") == 1);
+    CHECK(slurp(dir / "w1.log").find("the next worker takes it") != std::string::npos);
+    Process w2(worker("w2"), dir.path());  // a claim time of an hour: it takes the entry only because it was handed back
+    CHECK(w2.wait_for(60s) == std::optional<int>(0));
+    const auto results = redis.records("jobs:results");
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].second.at("worker") == "w2");
+    CHECK(results[0].second.at("tries") == "2");
+    CHECK(ffprobe_frame_count((fs::path(dir / "out") / "v00.mp4").string()) == 100);
+}
+
 TEST_CASE("worker: Redis restarted while a worker runs an input: the worker waits for it, records that input once it "
           "is back, and goes on with the rest; every input is recorded exactly once") {
     TempDir dir;

@@ -75,6 +75,12 @@ void WorkQueue::keep(const QueueEntry& entry) {
     redis_.command({"XCLAIM", stream_, group_, consumer_, "0", entry.id, "JUSTID"});
 }
 
+void WorkQueue::hand_back(const QueueEntry& entry) {
+    // IDLE sets the entry's idle time: a day is longer than any sensible claim_after. (It stays this consumer's until
+    // claimed, which changes nothing: this one is leaving.)
+    redis_.command({"XCLAIM", stream_, group_, consumer_, "0", entry.id, "IDLE", "86400000", "JUSTID"});
+}
+
 void WorkQueue::reconnect() {
     redis_.reconnect();
     ensure_group();

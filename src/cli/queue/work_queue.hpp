@@ -55,6 +55,9 @@ public:
     /// one: a worker calls this every fraction of `claim_after` while it runs an input. Takes it back if another
     /// worker had claimed it meanwhile (complete() records it once either way).
     void keep(const QueueEntry& entry);
+    /// Gives the entry back unfinished: it stays pending, marked idle for long, so the next worker that looks claims it
+    /// at once instead of after claim_after.
+    void hand_back(const QueueEntry& entry);
     /// Connects again (after RedisUnreachable) and makes the group if the server lost it.
     void reconnect();
     /// Entries handed out and not yet acknowledged (all consumers of the group).

@@ -248,8 +248,15 @@ int worker(const WorkerArgs& args) {
         keeper.request_stop();
         keeper.join();
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if (g_signals.load() >= 2) {  // handed back: not acknowledged, another worker claims it
-            spdlog::warn("worker {}: {} handed back unfinished (entry {} stays pending)", consumer, entry->input, entry->id);
+        if (g_signals.load() >= 2) {  // handed back: not acknowledged, the next worker that looks claims it
+            try {
+                queue.hand_back(*entry);
+                spdlog::warn("worker {}: {} handed back unfinished (entry {}; the next worker takes it)", consumer,
+                             entry->input, entry->id);
+            } catch (const Error& e) {
+                spdlog::warn("worker {}: {} handed back unfinished (entry {} stays pending, claimed once idle {}): {}",
+                             consumer, entry->input, entry->id, args.claim_after, e.what());
+            }
             return 1;
         }
         std::uint64_t captured = 0, delivered = 0, dropped = 0;

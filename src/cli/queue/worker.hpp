@@ -7,9 +7,15 @@
 // acknowledged, with its result record, only after the run returned: every output closed and renamed into place. A
 // run that failed (an error, nothing delivered, frames its outputs could not write) leaves the entry pending for
 // another try, by any worker, once it has been idle `claim_after`; after `tries` tries it goes to the dead letters.
+// While a run goes on, the worker keeps its entry (resets its idle time every third of `claim_after`), so only a dead
+// or cut-off worker's entry is claimed.
+//
+// Redis going away (a restart, a network cut) does not end a worker: it reconnects with a backoff and goes on, and an
+// input finished meanwhile is recorded once Redis is back.
 //
 // Signals: the first SIGINT or SIGTERM lets the current input finish, then the worker exits (0); a second one stops the
-// current input (its outputs finalised) and hands it back unacknowledged for another worker, then exits (1); a third
+// current input (its outputs finalised) and hands it back unacknowledged, for the next worker to take at once, then
+// exits (1); a third
 // ends the process at once.
 //
 // Metrics: with --metrics-file, the worker writes its counters and the queue's backlog and pending counts in

@@ -27,20 +27,24 @@ namespace {
 // production broker does.
 class Broker {
 public:
-    explicit Broker(const TempDir& dir) : dir_(dir.path()), port_(free_port()) {
+    /// `tls`: the listener speaks TLS only, with the certificate made by make_certificates() (signed by ca.pem).
+    explicit Broker(const TempDir& dir, bool tls = false) : dir_(dir.path()), port_(free_port()) {
         fs::create_directories(dir_ / "broker");
         // Started as root, mosquitto drops to its own user: it must reach the folder and write in it to keep sessions.
         fs::permissions(dir_, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
         fs::permissions(dir_ / "broker", fs::perms::all);
         std::ofstream(dir_ / "broker.conf") << fmt::format(
-            "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n", port_,
-            (dir_ / "broker").string());
+            "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n{}", port_,
+            (dir_ / "broker").string(),
+            tls ? "cafile ca.pem\ncertfile server.pem\nkeyfile server.key\n" : "");
+        if (tls) client_options_ = " --cafile ca.pem -h 127.0.0.1";
         start();
     }
     void start() {
         process_ = std::make_unique<Process>(fmt::format("mosquitto -c '{}'", (dir_ / "broker.conf").string()), dir_);
         const auto until = std::chrono::steady_clock::now() + 30s;  // a safety bound, not a measure
-        while (run_bounded(fmt::format("mosquitto_pub -p {} -t probe -m x", port_), dir_, 5s).code != 0) {
+        while (run_bounded(fmt::format("mosquitto_pub -p {}{} -t probe -m x", port_, client_options_), dir_, 5s).code !=
+               0) {
             REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "mosquitto did not start");
             std::this_thread::sleep_for(50ms);
         }
@@ -50,10 +54,13 @@ public:
         process_.reset();
     }
     [[nodiscard]] int port() const { return port_; }
+    /// What mosquitto_sub and mosquitto_pub need to reach it (TLS: the CA).
+    [[nodiscard]] const std::string& client_options() const { return client_options_; }
 
 private:
     fs::path dir_;
     int port_;
+    std::string client_options_;
     std::unique_ptr<Process> process_;
 };
 
@@ -61,7 +68,8 @@ private:
 std::unique_ptr<Process> subscribe(const Broker& broker, const TempDir& dir, const std::string& topics,
                                    const std::string& file) {
     return std::make_unique<Process>(
-        fmt::format("mosquitto_sub -p {} -c -i test-subscriber -q 1 {} -v >'{}'", broker.port(), topics, file),
+        fmt::format("mosquitto_sub -p {}{} -c -i test-subscriber -q 1 {} -v >'{}'", broker.port(),
+                    broker.client_options(), topics, file),
         dir.path());
 }
 
@@ -82,7 +90,51 @@ bool wait_for_line(const std::string& path, const std::string& text, std::chrono
     return false;
 }
 
+// A CA (ca.pem), a certificate for 127.0.0.1 signed by it (server.pem, server.key), and another CA (other-ca.pem) that
+// signed nothing here, made with Debian's openssl in `dir`.
+void make_certificates(const TempDir& dir) {
+    std::ofstream(dir / "san.ext") << "subjectAltName=IP:127.0.0.1\n";
+    for (const std::string command :
+         {"openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=framepipe-test-ca",
+          "openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other",
+          "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1",
+          "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+          "-extfile san.ext"})
+        REQUIRE_MESSAGE(run_bounded(command + " 2>/dev/null", dir.path(), 60s).code == 0, command);
+    fs::permissions(dir / "server.key", fs::perms::others_read | fs::perms::group_read, fs::perm_options::add);
+}
+
 }  // namespace
+
+TEST_CASE("mqtt: over TLS (mqtts://) with the broker's CA, messages arrive; with a CA that did not sign the broker's "
+          "certificate, nothing is sent and the run says so") {
+    TempDir dir;
+    make_certificates(dir);
+    Broker broker(dir, true);
+    const auto pipeline = [&](const std::string& ca) {
+        std::ofstream(dir / "p.yaml") << fmt::format(
+            "source: {{ live: true, frames: 50, fps: 25, width: 160, height: 120 }}\n"
+            "mqtt: {{ broker: 'mqtts://127.0.0.1:{}', ca_file: {}, topic_prefix: fp, stats_interval: 1s }}\n"
+            "stages:\n  - {{ type: motion }}\n",
+            broker.port(), ca);
+    };
+    const std::string received = dir / "received.txt";
+    auto subscriber = subscribe(broker, dir, "-t fp/available -t fp/stats", received);
+    std::this_thread::sleep_for(300ms);
+    pipeline("ca.pem");
+    REQUIRE(run_framepipe("run p.yaml synthetic -q", dir).code == 0);
+    CHECK(wait_for_line(received, "fp/available online", 30s));
+    CHECK(wait_for_line(received, "\"final\":true", 30s));
+    CHECK(wait_for_line(received, "fp/available offline", 30s));
+
+    pipeline("other-ca.pem");
+    const CommandResult untrusted = run_framepipe("run p.yaml synthetic -q", dir);
+    CHECK(untrusted.code == 0);  // the pipeline is not held up by its publisher
+    CAPTURE(untrusted.err);
+    CHECK(untrusted.err.find("certificate verify failed") != std::string::npos);
+    CHECK(untrusted.err.find("could not be delivered") != std::string::npos);
+    subscriber->kill(SIGTERM);
+}
 
 TEST_CASE("mqtt: every motion event arrives in order after the broker was stopped for 5 s and started again") {
     TempDir dir;
@@ -236,6 +288,12 @@ TEST_CASE("mqtt: a password in the broker URL, a missing password variable and a
         run_with("broker: 'mqtt://user@127.0.0.1:1883', password_env: FRAMEPIPE_TEST_NO_SUCH_VARIABLE");
     CHECK(no_variable.code == 2);
     CHECK(no_variable.err.find("FRAMEPIPE_TEST_NO_SUCH_VARIABLE") != std::string::npos);
+    const CommandResult no_tls = run_with("broker: 'mqtt://127.0.0.1:1883', ca_file: p.yaml");
+    CHECK(no_tls.code == 2);
+    CHECK(no_tls.err.find("mqtts://") != std::string::npos);
+    const CommandResult no_ca = run_with("broker: 'mqtts://127.0.0.1', ca_file: no-such-ca.pem");
+    CHECK(no_ca.code == 2);
+    CHECK(no_ca.err.find("no-such-ca.pem") != std::string::npos);
     const CommandResult bad_port = run_with("broker: 'mqtt://127.0.0.1:99999'");
     CHECK(bad_port.code == 2);
     CHECK(bad_port.err.find("port") != std::string::npos);

@@ -369,7 +369,7 @@ TEST_CASE("pipeline_file: mqtt: adds the mqtt stage with its options, as a branc
 
     CHECK(error_of("stages:\n  - { type: motion }\nmqtt: { brokr: x }\n") ==
           "p.yaml:3: stage 'mqtt': 'mqtt' has no option 'brokr' (did you mean 'broker'?); its options are: broker, "
-          "password_env, client_id, topic_prefix, snapshot, update_interval, stats_interval, outbox");
+          "password_env, ca_file, client_id, topic_prefix, snapshot, update_interval, stats_interval, outbox");
     CHECK(error_of("stages:\n  - { type: motion }\nmqtt: { type: mqtt }\n") ==
           "p.yaml:3: 'mqtt' takes the mqtt stage's options and no 'type'");
     CHECK(error_of("stages:\n  - { type: motion }\nmqtt: mqtt://h\n") ==

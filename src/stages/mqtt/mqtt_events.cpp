@@ -26,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -41,6 +42,7 @@ public:
           broker_url_(o.text("broker")),
           client_id_(o.text("client_id")),
           password_env_(o.has("password_env") ? o.text("password_env") : std::string()),
+          ca_file_(o.has("ca_file") ? o.text("ca_file") : std::string()),
           prefix_(o.text("topic_prefix")),
           snapshot_(o.boolean("snapshot")),
           update_interval_(o.duration("update_interval")),
@@ -51,6 +53,15 @@ public:
         user_ = user;
         if (!password_env_.empty() && user_.empty())
             throw ConfigError(fmt::format("{}: password_env needs a user in the broker URL (mqtt://USER@HOST)", name));
+        if (!ca_file_.empty()) {
+            if (!broker_.tls)
+                throw ConfigError(fmt::format("{}: ca_file is for TLS: write the broker as mqtts://HOST[:PORT]", name));
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(ca_file_, ec))
+                throw ConfigError(fmt::format("{}: ca_file '{}' is not a file; give the PEM certificate of the CA that "
+                                              "signed the broker's",
+                                              name, ca_file_));
+        }
     }
 
     void open(const StageContext& context) override {
@@ -71,12 +82,14 @@ public:
                                                            .client_id = id,
                                                            .username = user_,
                                                            .password = password,
+                                                           .ca_file = ca_file_,
                                                            .availability_topic = topic("available"),
                                                            .capacity = capacity_});
         run_status_ = MqttRunStatus::acquire({.broker = broker_,
                                               .client_id = client_id_,
                                               .username = user_,
                                               .password = password,
+                                              .ca_file = ca_file_,
                                               .prefix = prefix_,
                                               .stats_interval = stats_interval_,
                                               .capacity = capacity_},
@@ -177,7 +190,7 @@ private:
         before_ = nullptr;
     }
 
-    std::string broker_url_, client_id_, password_env_, prefix_, user_;
+    std::string broker_url_, client_id_, password_env_, ca_file_, prefix_, user_;
     MqttBroker broker_;
     bool snapshot_;
     Duration update_interval_, stats_interval_;
@@ -208,8 +221,10 @@ const bool declared = [] {
          "write mqtt: at the top of the file)",
          "- { type: mqtt, broker: \"mqtt://127.0.0.1:1883\", topic_prefix: framepipe }",
          {.needs_ordered_input = true, .read_only = true},
-         {{"broker", K::text, "mqtt://127.0.0.1:1883", "mqtt://[USER@]HOST[:PORT] (no password in the URL)"},
+         {{"broker", K::text, "mqtt://127.0.0.1:1883",
+           "mqtt://[USER@]HOST[:PORT], or mqtts://... for TLS (no password in the URL)"},
           {"password_env", K::text, "", "Environment variable holding the password (never in the file, never printed)"},
+          {"ca_file", K::text, "", "mqtts://: the CA certificate (PEM) that signed the broker's (default: the system's)"},
           {"client_id", K::text, "framepipe", "Client id; each input connects as CLIENT_ID-INPUT"},
           {"topic_prefix", K::text, "framepipe", "First level of every topic (frigate for Frigate's own layout)"},
           {"snapshot", K::boolean, "true", "Publish each event's busiest frame as JPEG when it ends"},

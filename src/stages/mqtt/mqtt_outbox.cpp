@@ -19,10 +19,17 @@ const bool library_ready = [] {
 }  // namespace
 
 MqttBroker MqttBroker::parse(const std::string& url, std::string& user) {
-    constexpr std::string_view scheme = "mqtt://";
-    if (url.rfind(scheme, 0) != 0)
-        throw ConfigError(fmt::format("broker must be mqtt://HOST[:PORT], got '{}'", url));
-    std::string rest = url.substr(scheme.size());
+    MqttBroker broker;
+    std::string rest;
+    if (url.rfind("mqtt://", 0) == 0) {
+        rest = url.substr(7);
+    } else if (url.rfind("mqtts://", 0) == 0) {
+        rest = url.substr(8);
+        broker.tls = true;
+        broker.port = 8883;
+    } else {
+        throw ConfigError(fmt::format("broker must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS), got '{}'", url));
+    }
     if (const auto at = rest.find('@'); at != std::string::npos) {
         user = rest.substr(0, at);
         if (user.find(':') != std::string::npos)
@@ -30,7 +37,6 @@ MqttBroker MqttBroker::parse(const std::string& url, std::string& user) {
         rest = rest.substr(at + 1);
     }
     if (!rest.empty() && rest.back() == '/') rest.pop_back();
-    MqttBroker broker;
     if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
         const std::string port = rest.substr(colon + 1);
         int value = 0;
@@ -45,6 +51,8 @@ MqttBroker MqttBroker::parse(const std::string& url, std::string& user) {
     return broker;
 }
 
+bool MqttBroker::loopback() const { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
+
 MqttOutbox::MqttOutbox(MqttOptions options) : options_(std::move(options)) {
     (void)library_ready;
     client_ = mosquitto_new(options_.client_id.c_str(), true, this);
@@ -52,10 +60,22 @@ MqttOutbox::MqttOutbox(MqttOptions options) : options_(std::move(options)) {
     mosquitto_connect_callback_set(client_, &MqttOutbox::on_connect);
     mosquitto_disconnect_callback_set(client_, &MqttOutbox::on_disconnect);
     mosquitto_publish_callback_set(client_, &MqttOutbox::on_publish);
+    mosquitto_log_callback_set(client_, &MqttOutbox::on_log);
     mosquitto_reconnect_delay_set(client_, 1, 5, false);
     const std::string offline = "offline";
     mosquitto_will_set(client_, options_.availability_topic.c_str(), static_cast<int>(offline.size()), offline.data(),
                        1, true);
+    if (options_.broker.tls) {
+        const bool own_ca = !options_.ca_file.empty();
+        const int rc = mosquitto_tls_set(client_, own_ca ? options_.ca_file.c_str() : nullptr,
+                                         own_ca ? nullptr : "/etc/ssl/certs", nullptr, nullptr, nullptr);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            mosquitto_destroy(client_);
+            throw ConfigError(fmt::format("mqtt: cannot use TLS with {}: {}",
+                                          own_ca ? "ca_file '" + options_.ca_file + "'" : "the system's CA certificates",
+                                          mosquitto_strerror(rc)));
+        }
+    }
     if (!options_.username.empty())
         mosquitto_username_pw_set(client_, options_.username.c_str(),
                                   options_.password.empty() ? nullptr : options_.password.c_str());
@@ -88,9 +108,21 @@ void MqttOutbox::on_connect(struct mosquitto* client, void* self, int rc) {
     mosquitto_publish(client, nullptr, box.options_.availability_topic.c_str(), static_cast<int>(online.size()),
                       online.data(), 1, true);
     const std::lock_guard lock(box.mutex_);
+    box.failure_said_ = false;
     box.connected_ = true;
     box.in_flight_ = false;  // what was in flight before is sent again
     box.send_next();
+}
+
+void MqttOutbox::on_log(struct mosquitto*, void* self, int level, const char* text) {
+    if ((level & MOSQ_LOG_ERR) == 0 || text == nullptr) return;
+    auto& box = *static_cast<MqttOutbox*>(self);
+    {
+        const std::lock_guard lock(box.mutex_);
+        if (box.failure_said_) return;  // once per outage
+        box.failure_said_ = true;
+    }
+    spdlog::warn("mqtt {}:{}: {}; retrying in the background", box.options_.broker.host, box.options_.broker.port, text);
 }
 
 void MqttOutbox::on_disconnect(struct mosquitto*, void* self, int) {

@@ -26,8 +26,10 @@ namespace framepipe::stages {
 struct MqttBroker {
     std::string host = "127.0.0.1";
     int port = 1883;
-    /// Parses mqtt://[USER@]HOST[:PORT]. Throws ConfigError.
+    bool tls = false;  // mqtts://: TLS, the broker's certificate checked against a CA and its name against host
+    /// Parses mqtt://[USER@]HOST[:PORT] (port 1883) or mqtts://... (port 8883). Throws ConfigError.
     static MqttBroker parse(const std::string& url, std::string& user);
+    [[nodiscard]] bool loopback() const;
 };
 
 struct MqttOptions {
@@ -35,6 +37,7 @@ struct MqttOptions {
     std::string client_id;
     std::string username;
     std::string password;           // from the environment; never printed
+    std::string ca_file;            // mqtts://: the CA certificate (PEM) to trust; empty: the system's (/etc/ssl/certs)
     std::string availability_topic; // online / offline (retained; offline is also the last will)
     std::size_t capacity = 1000;
 };
@@ -63,6 +66,7 @@ private:
     static void on_connect(struct mosquitto* client, void* self, int rc);
     static void on_disconnect(struct mosquitto* client, void* self, int rc);
     static void on_publish(struct mosquitto* client, void* self, int mid);
+    static void on_log(struct mosquitto* client, void* self, int level, const char* text);
     void send_next();  // with mutex_ held
 
     MqttOptions options_;
@@ -74,6 +78,7 @@ private:
     bool in_flight_ = false;  // the front message was sent, its PUBACK not yet in
     int in_flight_mid_ = -1;
     bool closing_ = false;
+    bool failure_said_ = false;  // a connection failure was logged since the last connect
     std::uint64_t dropped_ = 0;
 };
 

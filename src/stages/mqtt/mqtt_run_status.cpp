@@ -100,9 +100,13 @@ MqttRunStatus::MqttRunStatus(const Settings& settings, const LiveReport* report,
                           .client_id = settings.client_id,
                           .username = settings.username,
                           .password = settings.password,
+                          .ca_file = settings.ca_file,
                           .availability_topic = settings.prefix + "/available",
                           .capacity = settings.capacity}),
       topics_(settings.prefix, settings.stats_interval, clock.now()) {
+    if (!settings.password.empty() && !settings.broker.tls && !settings.broker.loopback())
+        spdlog::warn("mqtt: the password goes to {}:{} unencrypted; use mqtts:// (TLS) for a broker on another machine",
+                     settings.broker.host, settings.broker.port);
     if (report_ != nullptr) watcher_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });
 }
 

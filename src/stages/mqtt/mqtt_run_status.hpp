@@ -58,6 +58,7 @@ public:
         MqttBroker broker;
         std::string client_id;  // the connection's id; each camera's is CLIENT_ID-CAMERA
         std::string username, password;
+        std::string ca_file;
         std::string prefix;
         Duration stats_interval = std::chrono::seconds(10);
         std::size_t capacity = 1000;

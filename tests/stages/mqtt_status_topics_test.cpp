@@ -1,9 +1,14 @@
 // What the process publishes on MQTT for its cameras (StatusTopics): each camera's signal when it changes, and the
-// statistics of every camera once per interval with rates over that interval, in simulated time, without a broker.
+// statistics of every camera once per interval with rates over that interval, in simulated time, without a broker;
+// and the process-wide status connection shared by the stages that acquire it.
 #include "stages/mqtt/mqtt_run_status.hpp"
+#include "support/process.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <thread>
 
 using namespace framepipe;
 using namespace framepipe::stages;
@@ -85,4 +90,46 @@ TEST_CASE("mqtt status: statistics of every camera once per interval, with the r
     const nlohmann::json last = nlohmann::json::parse(final[0].payload);
     CHECK(last["service"]["final"] == true);
     CHECK(last["cameras"]["gate"]["camera_fps"] == doctest::Approx(5.0));  // 10 in 2 s
+}
+
+TEST_CASE("mqtt status: one status connection per broker and prefix, shared by every stage that acquires it from any "
+          "thread, ended by the last release; its watcher steps in simulated time") {
+    const int port = framepipe::test::free_port();  // no broker there: messages wait in the outbox
+    ManualClock clock;
+    LiveReport live;
+    live.publish(report_of({camera("gate", 10)}));
+    MqttRunStatus::Settings settings;
+    settings.broker.port = port;
+    settings.client_id = "test";
+    settings.prefix = "fp";
+    std::stop_source abort;
+    abort.request_stop();  // release() does not linger for a broker that is not there
+
+    std::shared_ptr<MqttRunStatus> first = MqttRunStatus::acquire(settings, &live, clock);
+    std::weak_ptr<MqttRunStatus> watch = first;
+    REQUIRE(clock.wait_for_sleepers(1));  // the watcher waits for its next second
+    std::vector<std::thread> threads;
+    std::atomic<int> same{0};
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 50; ++i) {
+                std::shared_ptr<MqttRunStatus> mine = MqttRunStatus::acquire(settings, &live, clock);
+                if (mine == watch.lock()) same.fetch_add(1);
+                live.publish(report_of({camera("gate", 10 + static_cast<std::uint64_t>(i), i % 2 == 0)}));
+                CHECK(MqttRunStatus::release(mine, abort.get_token()) == 0);  // not the last: nothing to report
+                CHECK_FALSE(mine);
+            }
+        });
+    for (int step = 0; step < 20; ++step) {  // the watcher reads the live report while the others come and go
+        clock.advance_to_next_wake();
+        REQUIRE(clock.wait_for_sleepers(1));
+    }
+    for (std::thread& thread : threads) thread.join();
+    CHECK(same.load() == 200);
+    settings.prefix = "other";
+    std::shared_ptr<MqttRunStatus> other = MqttRunStatus::acquire(settings, &live, clock);
+    CHECK(other != first);
+    (void)MqttRunStatus::release(other, abort.get_token());
+    CHECK(MqttRunStatus::release(first, abort.get_token()) > 0);  // the last: its messages never reached a broker
+    CHECK(watch.expired());
 }

@@ -5,6 +5,7 @@
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -111,12 +112,16 @@ TEST_CASE("mqtt status: one status connection per broker and prefix, shared by e
     std::vector<std::thread> threads;
     std::atomic<int> same{0};
     for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&] {
+        threads.emplace_back([&, t] {
+            // Each thread a pipeline of its own: its live report ends with it, after its release (ASan checks that
+            // the watcher never reads it after that).
             for (int i = 0; i < 50; ++i) {
-                std::shared_ptr<MqttRunStatus> mine = MqttRunStatus::acquire(settings, &live, clock);
+                LiveReport own;
+                own.publish(report_of({camera(fmt::format("cam{}", t), static_cast<std::uint64_t>(i), i % 2 == 0)}));
+                std::shared_ptr<MqttRunStatus> mine = MqttRunStatus::acquire(settings, &own, clock);
                 if (mine == watch.lock()) same.fetch_add(1);
                 live.publish(report_of({camera("gate", 10 + static_cast<std::uint64_t>(i), i % 2 == 0)}));
-                CHECK(MqttRunStatus::release(mine, abort.get_token()) == 0);  // not the last: nothing to report
+                CHECK(MqttRunStatus::release(mine, &own, abort.get_token()) == 0);  // not the last: nothing to report
                 CHECK_FALSE(mine);
             }
         });
@@ -129,7 +134,7 @@ TEST_CASE("mqtt status: one status connection per broker and prefix, shared by e
     settings.prefix = "other";
     std::shared_ptr<MqttRunStatus> other = MqttRunStatus::acquire(settings, &live, clock);
     CHECK(other != first);
-    (void)MqttRunStatus::release(other, abort.get_token());
-    CHECK(MqttRunStatus::release(first, abort.get_token()) > 0);  // the last: its messages never reached a broker
+    (void)MqttRunStatus::release(other, &live, abort.get_token());
+    CHECK(MqttRunStatus::release(first, &live, abort.get_token()) > 0);  // the last: its messages never reached a broker
     CHECK(watch.expired());
 }

@@ -68,6 +68,7 @@ public:
         camera_ = context.source.name;
         clock_ = context.clock;
         health_ = context.health;
+        live_ = context.live_report;
         abort_ = context.abort;
         std::string password;
         if (!password_env_.empty()) {
@@ -93,7 +94,7 @@ public:
                                               .prefix = prefix_,
                                               .stats_interval = stats_interval_,
                                               .capacity = capacity_},
-                                             context.live_report, *context.clock);
+                                             live_, *context.clock);
     }
 
     Outcome process(Frame& frame) override {
@@ -121,10 +122,10 @@ public:
                          camera_, traits().name, lost, outbox_->dropped(), unsent);
         }
         outbox_.reset();
-        (void)MqttRunStatus::release(run_status_, abort_);  // the last camera's: final statistics, then offline
+        (void)MqttRunStatus::release(run_status_, live_, abort_);  // the last camera's: final statistics, offline
     }
 
-    ~MqttEvents() override { (void)MqttRunStatus::release(run_status_, abort_); }
+    ~MqttEvents() override { (void)MqttRunStatus::release(run_status_, live_, abort_); }
 
 private:
     [[nodiscard]] std::string topic(const std::string& leaf) const { return prefix_ + "/" + camera_ + "/" + leaf; }
@@ -199,6 +200,7 @@ private:
     std::string camera_;
     const Clock* clock_ = nullptr;
     StageHealth* health_ = nullptr;
+    const LiveReport* live_ = nullptr;  // the pipeline's; outlives the stage
     std::stop_token abort_;
     std::unique_ptr<MqttOutbox> outbox_;
     std::shared_ptr<MqttRunStatus> run_status_;

@@ -72,16 +72,21 @@ std::shared_ptr<MqttRunStatus> MqttRunStatus::acquire(const Settings& settings, 
                                                       const Clock& clock) {
     const std::lock_guard lock(registry_mutex);
     std::weak_ptr<MqttRunStatus>& slot = registry()[key_of(settings)];
-    if (std::shared_ptr<MqttRunStatus> running = slot.lock()) return running;
-    std::shared_ptr<MqttRunStatus> made(new MqttRunStatus(settings, report, clock));
-    slot = made;
-    return made;
+    std::shared_ptr<MqttRunStatus> status = slot.lock();
+    if (!status) {
+        status.reset(new MqttRunStatus(settings, clock));
+        slot = status;
+    }
+    status->attach(report);
+    return status;
 }
 
-std::size_t MqttRunStatus::release(std::shared_ptr<MqttRunStatus>& status, const std::stop_token& abort) {
+std::size_t MqttRunStatus::release(std::shared_ptr<MqttRunStatus>& status, const LiveReport* report,
+                                   const std::stop_token& abort) {
     if (!status) return 0;
     std::unique_lock lock(registry_mutex);
     if (status.use_count() > 1) {  // others hold it; they cannot let go meanwhile (the registry lock)
+        status->detach(report);
         status.reset();
         return 0;
     }
@@ -92,9 +97,8 @@ std::size_t MqttRunStatus::release(std::shared_ptr<MqttRunStatus>& status, const
     return lost;
 }
 
-MqttRunStatus::MqttRunStatus(const Settings& settings, const LiveReport* report, const Clock& clock)
+MqttRunStatus::MqttRunStatus(const Settings& settings, const Clock& clock)
     : key_(key_of(settings)),
-      report_(report),
       clock_(clock),
       outbox_(MqttOptions{.broker = settings.broker,
                           .client_id = settings.client_id,
@@ -107,18 +111,43 @@ MqttRunStatus::MqttRunStatus(const Settings& settings, const LiveReport* report,
     if (!settings.password.empty() && !settings.broker.tls && !settings.broker.loopback())
         spdlog::warn("mqtt: the password goes to {}:{} unencrypted; use mqtts:// (TLS) for a broker on another machine",
                      settings.broker.host, settings.broker.port);
-    if (report_ != nullptr) watcher_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });
+    watcher_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });
 }
 
 MqttRunStatus::~MqttRunStatus() { (void)finish({}); }
 
-void MqttRunStatus::watch(const std::stop_token& stop) {
-    while (clock_.sleep_until(clock_.now() + std::chrono::seconds(1), stop)) {
-        const std::shared_ptr<const RunReport> report = report_->latest();
-        if (!report) continue;
-        for (MqttMessage& message : topics_.observe(*report, clock_.now(), outbox_.dropped()))
-            outbox_.publish(std::move(message));
+void MqttRunStatus::attach(const LiveReport* report) {
+    if (report == nullptr) return;
+    const std::lock_guard lock(reports_mutex_);
+    ++reports_[report];
+}
+
+void MqttRunStatus::detach(const LiveReport* report) {
+    if (report == nullptr) return;
+    const std::lock_guard lock(reports_mutex_);
+    if (const auto at = reports_.find(report); at != reports_.end() && --at->second == 0) reports_.erase(at);
+}
+
+std::optional<RunReport> MqttRunStatus::combined() const {
+    std::optional<RunReport> all;
+    const std::lock_guard lock(reports_mutex_);
+    for (const auto& [report, holders] : reports_) {
+        const std::shared_ptr<const RunReport> latest = report->latest();
+        if (!latest) continue;
+        if (!all) all.emplace();
+        all->sources.insert(all->sources.end(), latest->sources.begin(), latest->sources.end());
     }
+    return all;
+}
+
+void MqttRunStatus::observe(bool final) {
+    if (const std::optional<RunReport> report = combined())
+        for (MqttMessage& message : topics_.observe(*report, clock_.now(), outbox_.dropped(), final))
+            outbox_.publish(std::move(message));
+}
+
+void MqttRunStatus::watch(const std::stop_token& stop) {
+    while (clock_.sleep_until(clock_.now() + std::chrono::seconds(1), stop)) observe(false);
 }
 
 std::size_t MqttRunStatus::finish(const std::stop_token& abort) {
@@ -126,10 +155,11 @@ std::size_t MqttRunStatus::finish(const std::stop_token& abort) {
     finished_ = true;
     watcher_.request_stop();
     if (watcher_.joinable()) watcher_.join();
-    if (report_ != nullptr)
-        if (const std::shared_ptr<const RunReport> report = report_->latest())
-            for (MqttMessage& message : topics_.observe(*report, clock_.now(), outbox_.dropped(), true))
-                outbox_.publish(std::move(message));
+    observe(true);
+    {
+        const std::lock_guard lock(reports_mutex_);
+        reports_.clear();  // the pipelines may go now
+    }
     const std::size_t unsent = outbox_.close(std::chrono::seconds(2), abort);
     const std::uint64_t lost = unsent + outbox_.dropped();
     if (lost > 0)

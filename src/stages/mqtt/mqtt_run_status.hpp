@@ -24,6 +24,8 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -63,26 +65,35 @@ public:
         Duration stats_interval = std::chrono::seconds(10);
         std::size_t capacity = 1000;
     };
-    /// The process's status connection for this broker and prefix: the running one (its settings win), or a new one
-    /// watching `report` (null: no signal or statistics, availability only). Thread-safe.
+    /// The process's status connection for this broker and prefix: the running one (its settings and clock win), or a
+    /// new one. Its watcher reads `report` (null: none) until the matching release(): the cameras of every pipeline
+    /// that acquired it are in its statistics. Thread-safe.
     static std::shared_ptr<MqttRunStatus> acquire(const Settings& settings, const LiveReport* report,
                                                   const Clock& clock);
-    /// Lets go of `status` (reset). The last holder publishes the final statistics and `offline`, then waits up to 2 s,
-    /// or until `abort`, for the broker to take them; returns the messages that could not be delivered (0 if not last).
-    static std::size_t release(std::shared_ptr<MqttRunStatus>& status, const std::stop_token& abort);
+    /// Lets go of `status` (reset) and of `report`, which must outlive this call. The last holder publishes the final
+    /// statistics and `offline`, then waits up to 2 s, or until `abort`, for the broker to take them; returns the
+    /// messages that could not be delivered (0 if not last). Thread-safe.
+    static std::size_t release(std::shared_ptr<MqttRunStatus>& status, const LiveReport* report,
+                               const std::stop_token& abort);
 
     ~MqttRunStatus();
     MqttRunStatus(const MqttRunStatus&) = delete;
     MqttRunStatus& operator=(const MqttRunStatus&) = delete;
 
 private:
-    MqttRunStatus(const Settings& settings, const LiveReport* report, const Clock& clock);
+    MqttRunStatus(const Settings& settings, const Clock& clock);
+    void attach(const LiveReport* report);
+    void detach(const LiveReport* report);
+    /// Every attached report's latest snapshot, their sources in one report; nullopt while none has one.
+    std::optional<RunReport> combined() const;
+    void observe(bool final);
     void watch(const std::stop_token& stop);
     std::size_t finish(const std::stop_token& abort);
 
     std::string key_;
-    const LiveReport* report_;
     const Clock& clock_;
+    mutable std::mutex reports_mutex_;
+    std::map<const LiveReport*, int> reports_;  // attached reports, with how many holders attached each
     MqttOutbox outbox_;
     StatusTopics topics_;  // the watcher's; finish()'s once the watcher has stopped
     std::jthread watcher_;

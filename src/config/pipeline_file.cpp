@@ -534,8 +534,8 @@ JoinEntry parse_join(Document& doc, const Entry& at, const std::vector<StageEntr
 }
 
 // `mqtt:`: the mqtt stage's options, for every input's chain. The stage is added as a branch from the first `motion`
-// stage (to publish its events), or from the source when there is none (availability, signal and statistics only),
-// unless `from:` says where.
+// stage (to publish its events), or, when there is none (availability, signal and statistics only), from the packets
+// if every stage takes packets and else from the source; unless `from:` says where.
 void add_mqtt(Document& doc, const Entry& at, PipelineFile& file, std::vector<bool>& stage_ok) {
     if (!at.value.IsMap())
         fail_at(doc.path, at.line, "'mqtt' must be a map of the mqtt stage's options, e.g. { broker: "
@@ -551,7 +551,16 @@ void add_mqtt(Document& doc, const Entry& at, PipelineFile& file, std::vector<bo
     if (entry.from.empty()) {
         const auto motion = std::find_if(file.stages.begin(), file.stages.end(),
                                          [](const StageEntry& stage) { return stage.type == "motion"; });
-        entry.from = motion != file.stages.end() ? motion->name : std::string(kFromSource);
+        // Without motion, the stage only keeps the camera's connection: it takes packets when every other stage does
+        // (recording by copy), so that it does not make the input decode pictures nobody needs.
+        std::vector<detail::StageOrigin> origins;
+        for (const StageEntry& stage : file.stages) origins.push_back({stage.name, stage.from});
+        const std::vector<bool> on_packets = detail::takes_packets(origins);
+        const bool all_packets = !on_packets.empty() && std::all_of(on_packets.begin(), on_packets.end(),
+                                                                    [](bool packets) { return packets; });
+        entry.from = motion != file.stages.end() ? motion->name
+                     : all_packets                ? std::string(kFromPackets)
+                                                  : std::string(kFromSource);
         entry.from_line = at.line;
     }
     file.stages.push_back(std::move(entry));

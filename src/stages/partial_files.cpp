@@ -26,34 +26,46 @@ fs::path part_of(const fs::path& path) {
 PartFile PartFile::claim(const fs::path& final_path, const std::string& who) {
     media::prepare_output_folder(final_path.parent_path().string(), who);
     const fs::path first = part_of(final_path);
+    int renamed_under_us = 0;
     for (int n = 1;; ++n) {
         const fs::path candidate =
             n == 1 ? first
                    : first.parent_path() / fmt::format("{}-{}{}", first.stem().string(), n, first.extension().string());
-        const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        // O_NONBLOCK: a FIFO under that name fails at once instead of waiting for a reader.
+        const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
         if (fd < 0)
             throw ConfigError(fmt::format("{}: cannot create '{}': {}; choose another path, or change the permissions",
                                           who, candidate.string(), std::strerror(errno)));
-        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            struct stat status {};
-            const bool regular = ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode);
-            if (regular && ::ftruncate(fd, 0) != 0) {
-                const int error = errno;
-                ::close(fd);
-                throw ConfigError(fmt::format("{}: cannot empty '{}': {}", who, candidate.string(), std::strerror(error)));
-            }
-            if (n > 1)
-                spdlog::warn("{}: another process is writing '{}' (the same input run twice at once?); writing '{}' "
-                             "instead, renamed to '{}' when complete",
-                             who, first.string(), candidate.string(), final_path.string());
-            PartFile claimed;
-            claimed.fd_ = fd;
-            claimed.path_ = candidate.string();
-            return claimed;
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd);  // held by another process: the next name
+            if (n >= 100)
+                throw Error(fmt::format("{}: 100 processes are writing '{}' at once", who, final_path.string()));
+            continue;
         }
-        ::close(fd);  // held by another process: the next name
-        if (n >= 100)
-            throw Error(fmt::format("{}: 100 processes are writing '{}' at once", who, final_path.string()));
+        // The lock is on the file opened, which its writer may have renamed to the final name between our open and our
+        // flock: then it is a finished file, not ours to empty. The name must still lead to the file locked.
+        struct stat locked {}, named {};
+        if (::fstat(fd, &locked) != 0 || ::stat(candidate.c_str(), &named) != 0 || locked.st_dev != named.st_dev ||
+            locked.st_ino != named.st_ino) {
+            ::close(fd);
+            if (++renamed_under_us > 100)
+                throw Error(fmt::format("{}: '{}' keeps being replaced while it is opened", who, candidate.string()));
+            --n;  // the same name again
+            continue;
+        }
+        if (S_ISREG(locked.st_mode) && ::ftruncate(fd, 0) != 0) {
+            const int error = errno;
+            ::close(fd);
+            throw ConfigError(fmt::format("{}: cannot empty '{}': {}", who, candidate.string(), std::strerror(error)));
+        }
+        if (n > 1)
+            spdlog::warn("{}: another process is writing '{}' (the same input run twice at once?); writing '{}' "
+                         "instead, renamed to '{}' when complete",
+                         who, first.string(), candidate.string(), final_path.string());
+        PartFile claimed;
+        claimed.fd_ = fd;
+        claimed.path_ = candidate.string();
+        return claimed;
     }
 }
 

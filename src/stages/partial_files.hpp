@@ -14,7 +14,9 @@ namespace framepipe::stages {
 /// A .part file this process writes, locked (flock) for as long as the object holds it, so that two processes writing
 /// the same output (an input run twice at once: a worker taken for dead while it was still at work) never write into
 /// one file: the second gets "name.part-2.ext" (or -3, ...), and whichever renames last leaves a whole file under the
-/// final name. A .part file nobody holds (a killed run's) is taken over and emptied. Move-only.
+/// final name. A .part file nobody holds (a killed run's) is taken over and emptied. The lock is flock(2): it holds
+/// between processes on one machine (and on local file systems); on network file systems that do not pass flock on,
+/// two machines writing the same output may still meet in one file. Move-only.
 class PartFile {
 public:
     PartFile() = default;

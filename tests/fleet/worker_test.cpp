@@ -290,19 +290,45 @@ TEST_CASE("worker: Redis restarted while a worker runs an input: the worker wait
     CHECK(slurp(dir / "w1.prom").find("framepipe_worker_queue_up{") != std::string::npos);
 }
 
+TEST_CASE("worker: Redis restarted without its data while a worker runs an input: that input is recorded anyway, "
+          "marked lost_by_redis, and the worker goes on") {
+    TempDir dir;
+    RedisServer redis(dir);  // nothing saved: a restart loses the stream and the group
+    std::ofstream(dir / "p.yaml") << kPipeline;
+    const std::vector<std::string> videos = make_videos(dir, 2);
+    submit(dir, redis, videos);
+    Process w1(worker_command(redis, "w1"), dir.path());
+    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
+    while (!fs::exists(dir.path() / "out" / "v00.part.mp4") && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(fs::exists(dir.path() / "out" / "v00.part.mp4"));
+    redis.stop();
+    redis.start();
+    REQUIRE(w1.wait_for(120s) == std::optional<int>(0));
+    const auto results = redis.records("jobs:results");
+    REQUIRE(results.size() == 1);  // v01 was lost with Redis before anyone took it
+    CHECK(results[0].second.at("input") == videos[0]);
+    CHECK(results[0].second.at("lost_by_redis") == "1");
+    CHECK(ffprobe_frame_count((fs::path(dir / "out") / "v00.mp4").string()) == 25);
+    CHECK(slurp(dir / "w1.log").find("Redis no longer had entry") != std::string::npos);
+}
+
 TEST_CASE("worker: a live worker keeps its entry: another worker with a claim time shorter than the video does not "
           "take it") {
     TempDir dir;
     RedisServer redis(dir);
     std::ofstream(dir / "p.yaml") << kPipeline;
-    const std::vector<std::string> videos = make_videos(dir, 1, 75);  // 3 s at its own rate
+    const std::vector<std::string> videos = make_videos(dir, 1, 100);  // 4 s at its own rate
     submit(dir, redis, videos);
     Process w1(worker_command(redis, "w1"), dir.path());  // --claim-after 1s: it keeps its entry every 333 ms
     const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
     while (redis.pending_of("w1").empty() && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(20ms);
     REQUIRE_FALSE(redis.pending_of("w1").empty());
-    Process w2(worker_command(redis, "w2"), dir.path());
+    // w2 claims entries idle for 2 s: w1 keeps its entry every 333 ms, so it never is (1.7 s of slack for a busy machine)
+    Process w2(fmt::format("'{}' worker p.yaml --queue {} --consumer w2 --claim-after 2s --exit-when-empty 2>w2.log",
+                           FRAMEPIPE_BINARY, redis.url("jobs")),
+               dir.path());
     CHECK(w1.wait_for(120s) == std::optional<int>(0));
     CHECK(w2.wait_for(120s) == std::optional<int>(0));
     const auto results = redis.records("jobs:results");
@@ -316,7 +342,7 @@ TEST_CASE("worker: an entry finished by two workers (a slow one and the one that
     TempDir dir;
     RedisServer redis(dir);
     std::ofstream(dir / "p.yaml") << kPipeline;
-    const std::vector<std::string> videos = make_videos(dir, 1, 75);  // 3 s at its own rate
+    const std::vector<std::string> videos = make_videos(dir, 1, 150);  // 6 s at its own rate
     submit(dir, redis, videos);
     // w1 takes it; w2, with a claim time shorter than the video, claims it while w1 is still at work. Both finish it.
     Process w1(fmt::format("'{}' worker p.yaml --queue {} --consumer w1 --claim-after 1h --exit-when-empty 2>w1.log",
@@ -337,7 +363,7 @@ TEST_CASE("worker: an entry finished by two workers (a slow one and the one that
     const std::string logs = slurp(dir / "w1.log") + slurp(dir / "w2.log");
     CHECK(logs.find("had been recorded already") != std::string::npos);
     CHECK(logs.find("another process is writing") != std::string::npos);  // each its own .part file
-    CHECK(ffprobe_frame_count((fs::path(dir / "out") / "v00.mp4").string()) == 75);  // and the output whole
+    CHECK(ffprobe_frame_count((fs::path(dir / "out") / "v00.mp4").string()) == 150);  // and the output whole
     CHECK_FALSE(fs::exists(fs::path(dir / "out") / "v00.part.mp4"));
     CHECK_FALSE(fs::exists(fs::path(dir / "out") / "v00.part-2.mp4"));
 }

@@ -360,6 +360,9 @@ TEST_CASE("pipeline_file: mqtt: adds the mqtt stage with its options, as a branc
         parse_pipeline("stages:\n  - { type: resize, width: 320 }\nmqtt: { stats_interval: 5s }\n", "p.yaml");
     REQUIRE(no_motion.stages.size() == 2);
     CHECK(no_motion.stages[1].from == "source");
+    const PipelineFile recording = parse_pipeline(
+        "stages:\n  - { type: record, from: packets, codec: copy, dir: rec }\nmqtt: {}\n", "p.yaml");
+    CHECK(recording.stages.back().from == "packets");  // nothing decodes pictures for it
     const PipelineFile chosen = parse_pipeline(
         "stages:\n  - { type: motion }\n  - { type: resize, width: 320 }\nmqtt: { from: resize }\n", "p.yaml");
     CHECK(chosen.stages.back().from == "resize");

@@ -130,6 +130,12 @@ Reply RedisClient::command(const std::vector<std::string>& args, std::string* er
     const std::unique_ptr<redisReply, void (*)(void*)> owned(reply, freeReplyObject);
     if (reply->type == REDIS_REPLY_ERROR) {
         std::string text(reply->str, reply->len);
+        // Replies that mean "not now" (a server loading its data after a restart, a replica, a busy script) or that
+        // the group went with a restart without persistence: retried like a lost connection, after a reconnect.
+        for (const char* transient : {"LOADING", "BUSY ", "MASTERDOWN", "TRYAGAIN", "READONLY", "NOGROUP"})
+            if (text.rfind(transient, 0) == 0)
+                throw RedisUnreachable(
+                    fmt::format("redis {}: {} failed: {}", server_, args.empty() ? "" : args[0], text));
         if (error != nullptr) {
             *error = std::move(text);
             return {};

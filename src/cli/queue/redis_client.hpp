@@ -28,7 +28,8 @@ struct QueueAddress {
     [[nodiscard]] std::string shown() const;
 };
 
-/// The server could not be reached, or the connection broke (not a Redis error reply).
+/// The server could not be reached, or the connection broke, or it answered "not now" (LOADING after a restart, BUSY,
+/// MASTERDOWN, TRYAGAIN, READONLY) or NOGROUP (its data lost in a restart): worth a reconnect and another try.
 class RedisUnreachable : public Error {
 public:
     using Error::Error;

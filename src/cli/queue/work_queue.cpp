@@ -39,8 +39,12 @@ std::optional<QueueEntry> WorkQueue::entry_from(const Reply& entry) {
 
 std::optional<QueueEntry> WorkQueue::next(std::chrono::milliseconds claim_after, std::chrono::milliseconds wait) {
     // [next-start, [[id, [fields]] ...], [deleted ids]]
+    // XAUTOCLAIM looks at up to 10 x COUNT pending entries per call: the cursor it returns lets the next call go on
+    // past entries that live workers keep, so a dead worker's entry behind many of them is reached.
     const Reply claimed = redis_.command({"XAUTOCLAIM", stream_, group_, consumer_,
-                                          std::to_string(claim_after.count()), "0-0", "COUNT", "1"});
+                                          std::to_string(claim_after.count()), claim_from_, "COUNT", "1"});
+    if (!claimed.elements.empty() && claimed.elements[0].kind == Reply::Kind::string)
+        claim_from_ = claimed.elements[0].string;
     if (claimed.elements.size() >= 2)
         for (const Reply& entry : claimed.elements[1].elements)
             if (auto out = entry_from(entry)) return out;
@@ -54,22 +58,28 @@ std::optional<QueueEntry> WorkQueue::next(std::chrono::milliseconds claim_after,
     return std::nullopt;
 }
 
-bool WorkQueue::record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields) {
-    // KEYS: the queue, the record's stream; ARGV: group, entry id, the record's fields and values.
+WorkQueue::Recorded WorkQueue::record_and_ack(const std::string& stream, const QueueEntry& entry,
+                                              const Fields& fields) {
+    // KEYS: the queue, the record's stream; ARGV: group, entry id, the record's fields and values. Returns 1 (recorded),
+    // 0 (acknowledged before: the entry is still in the stream) or 2 (the stream no longer has it: recorded anyway).
     static const std::string script =
         "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then "
-        "return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end "
-        "return false";
+        "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) return 1 end "
+        "if #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) > 0 then return 0 end "
+        "redis.call('XADD', KEYS[2], '*', 'lost_by_redis', '1', unpack(ARGV, 3)) return 2";
     std::vector<std::string> args{"EVAL", script, "2", stream_, stream, group_, entry.id};
     for (const auto& [key, value] : fields) args.insert(args.end(), {key, value});
-    return !redis_.command(args).is_nil();
+    const long long result = redis_.command(args).integer;
+    return result == 1 ? Recorded::yes : result == 2 ? Recorded::lost : Recorded::already;
 }
 
-bool WorkQueue::complete(const QueueEntry& entry, const Fields& result) {
+WorkQueue::Recorded WorkQueue::complete(const QueueEntry& entry, const Fields& result) {
     return record_and_ack(results_, entry, result);
 }
 
-bool WorkQueue::bury(const QueueEntry& entry, const Fields& record) { return record_and_ack(dead_, entry, record); }
+WorkQueue::Recorded WorkQueue::bury(const QueueEntry& entry, const Fields& record) {
+    return record_and_ack(dead_, entry, record);
+}
 
 void WorkQueue::keep(const QueueEntry& entry) {
     redis_.command({"XCLAIM", stream_, group_, consumer_, "0", entry.id, "JUSTID"});

@@ -46,11 +46,16 @@ public:
     /// An entry idle longer than `claim_after` in any consumer's pending list, claimed for this one; else a new entry,
     /// waiting up to `wait` for one. nullopt when there is none.
     std::optional<QueueEntry> next(std::chrono::milliseconds claim_after, std::chrono::milliseconds wait);
-    /// Acknowledges the entry and appends `result` to STREAM:results, atomically; false when the entry had been
-    /// acknowledged already (by another worker that finished it too, or by this call's earlier try): nothing written.
-    bool complete(const QueueEntry& entry, const Fields& result);
+    enum class Recorded {
+        yes,       // acknowledged and recorded
+        already,   // acknowledged before (by another worker that finished it too, or this call's earlier try): nothing
+                   // written
+        lost,      // Redis no longer had the entry (a restart without persistence): recorded, marked lost_by_redis
+    };
+    /// Acknowledges the entry and appends `result` to STREAM:results, atomically.
+    Recorded complete(const QueueEntry& entry, const Fields& result);
     /// The same, with `record` appended to STREAM:dead.
-    bool bury(const QueueEntry& entry, const Fields& record);
+    Recorded bury(const QueueEntry& entry, const Fields& record);
     /// Marks the entry as being worked on (its idle time back to 0), so that no other worker claims it from a live
     /// one: a worker calls this every fraction of `claim_after` while it runs an input. Takes it back if another
     /// worker had claimed it meanwhile (complete() records it once either way).
@@ -69,9 +74,10 @@ public:
 
 private:
     std::optional<QueueEntry> entry_from(const Reply& entry);
-    bool record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields);
+    Recorded record_and_ack(const std::string& stream, const QueueEntry& entry, const Fields& fields);
 
     RedisClient redis_;
+    std::string claim_from_ = "0-0";  // XAUTOCLAIM's cursor: each call goes on where the last stopped
     std::string stream_;
     std::string results_;
     std::string dead_;

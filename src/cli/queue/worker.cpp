@@ -145,7 +145,7 @@ auto with_redis(WorkQueue& queue, const QueueAddress& address, int give_up_at, C
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
         try {
             queue.reconnect();
-        } catch (const RedisUnreachable&) {
+        } catch (const Error&) {  // still away, or not ready (making the group failed): the next round tries again
         }
     }
 }
@@ -177,7 +177,9 @@ int worker(const WorkerArgs& args) {
     sigaction(SIGTERM, &action, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    WorkQueue queue(address, args.group, consumer, std::chrono::seconds(5));
+    // Commands and connects bounded at 2 s (plus the 1 s block of XREADGROUP): a worker told to stop is never held
+    // long by a Redis that does not answer.
+    WorkQueue queue(address, args.group, consumer, std::chrono::seconds(2));
     queue.ensure_group();
     spdlog::info("worker {}: taking inputs from {} (group '{}')", consumer, address.shown(), args.group);
     Counters counters;
@@ -206,7 +208,13 @@ int worker(const WorkerArgs& args) {
         }
         if (!entry) {
             if (std::chrono::steady_clock::now() - last_metrics > std::chrono::seconds(10)) metrics(false);
-            if (args.exit_when_empty && idle([&] { return queue.pending() == 0 && queue.backlog() == 0; })) {
+            bool drained = false;
+            try {
+                drained = args.exit_when_empty && idle([&] { return queue.pending() == 0 && queue.backlog() == 0; });
+            } catch (const RedisUnreachable&) {
+                break;  // told to stop while Redis was away
+            }
+            if (drained) {
                 spdlog::info("worker {}: the queue is empty; exiting", consumer);
                 break;
             }
@@ -227,7 +235,7 @@ int worker(const WorkerArgs& args) {
             std::optional<WorkQueue> own;
             while (clock.sleep_until(clock.now() + every, stop)) {
                 try {
-                    if (!own) own.emplace(address, args.group, consumer, std::chrono::seconds(1));
+                    if (!own) own.emplace(address, args.group, consumer, std::chrono::milliseconds(300));
                     own->keep(*entry);
                 } catch (const Error&) {  // Redis away: tried again next time, on a new connection
                     own.reset();
@@ -250,7 +258,7 @@ int worker(const WorkerArgs& args) {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (g_signals.load() >= 2) {  // handed back: not acknowledged, the next worker that looks claims it
             try {
-                queue.hand_back(*entry);
+                WorkQueue(address, args.group, consumer, std::chrono::milliseconds(300)).hand_back(*entry);
                 spdlog::warn("worker {}: {} handed back unfinished (entry {}; the next worker takes it)", consumer,
                              entry->input, entry->id);
             } catch (const Error& e) {
@@ -273,7 +281,7 @@ int worker(const WorkerArgs& args) {
                       {"dropped", std::to_string(dropped)}};
         if (!entry->name.empty()) record.emplace_back("name", entry->name);
         const auto record_with = [&](auto call) {
-            bool recorded = false;
+            WorkQueue::Recorded recorded = WorkQueue::Recorded::yes;
             try {
                 recorded = with_redis(queue, address, 2, call);
             } catch (const RedisUnreachable&) {
@@ -282,10 +290,14 @@ int worker(const WorkerArgs& args) {
                              consumer, entry->input, entry->id);
                 throw;
             }
-            if (!recorded)
+            if (recorded == WorkQueue::Recorded::already)
                 spdlog::warn("worker {}: {} had been recorded already (entry {}, finished by another worker too); "
                              "nothing more written",
                              consumer, entry->input, entry->id);
+            else if (recorded == WorkQueue::Recorded::lost)
+                spdlog::warn("worker {}: Redis no longer had entry {} ({}; restarted without persistence?): recorded "
+                             "anyway, marked lost_by_redis",
+                             consumer, entry->id, entry->input);
         };
         if (failure.empty()) {
             record.emplace_back("status", "done");

@@ -26,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <unistd.h>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -34,6 +35,11 @@ namespace framepipe::stages {
 namespace {
 
 double seconds_of(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string host_name() {
+    char name[256] = {};
+    return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("host");
+}
 
 class MqttEvents final : public Stage {
 public:
@@ -65,7 +71,7 @@ public:
     }
 
     void open(const StageContext& context) override {
-        camera_ = context.source.name;
+        camera_ = topic_level(context.source.name);
         clock_ = context.clock;
         health_ = context.health;
         live_ = context.live_report;
@@ -87,7 +93,8 @@ public:
                                                            .availability_topic = topic("available"),
                                                            .capacity = capacity_});
         run_status_ = MqttRunStatus::acquire({.broker = broker_,
-                                              .client_id = client_id_,
+                                              .client_id = fmt::format("{}-{}-{}", client_id_.empty() ? "framepipe" : client_id_,
+                                                                       host_name(), ::getpid()),
                                               .username = user_,
                                               .password = password,
                                               .ca_file = ca_file_,
@@ -125,7 +132,12 @@ public:
         (void)MqttRunStatus::release(run_status_, live_, abort_);  // the last camera's: final statistics, offline
     }
 
-    ~MqttEvents() override { (void)MqttRunStatus::release(run_status_, live_, abort_); }
+    ~MqttEvents() override {
+        try {
+            (void)MqttRunStatus::release(run_status_, live_, abort_);
+        } catch (...) {  // a destructor does not throw; the status connection's messages are lost
+        }
+    }
 
 private:
     [[nodiscard]] std::string topic(const std::string& leaf) const { return prefix_ + "/" + camera_ + "/" + leaf; }
@@ -227,8 +239,10 @@ const bool declared = [] {
            "mqtt://[USER@]HOST[:PORT], or mqtts://... for TLS (no password in the URL)"},
           {"password_env", K::text, "", "Environment variable holding the password (never in the file, never printed)"},
           {"ca_file", K::text, "", "mqtts://: the CA certificate (PEM) that signed the broker's (default: the system's)"},
-          {"client_id", K::text, "framepipe", "Client id; each input connects as CLIENT_ID-INPUT"},
-          {"topic_prefix", K::text, "framepipe", "First level of every topic (frigate for Frigate's own layout)"},
+          {"client_id", K::text, "framepipe",
+           "Client id; each input connects as CLIENT_ID-INPUT, the host's status as CLIENT_ID-HOSTNAME-PID"},
+          {"topic_prefix", K::text, "framepipe",
+           "First level of every topic (frigate for Frigate's own layout); one per host"},
           {"snapshot", K::boolean, "true", "Publish each event's busiest frame as JPEG when it ends"},
           {"update_interval", K::duration, "5s", "Media time between an event's update messages", 0.1, 3600},
           {"stats_interval", K::duration, "10s", "Time between statistics messages (PREFIX/stats, every camera)", 0.1,

@@ -143,15 +143,24 @@ void MqttOutbox::on_publish(struct mosquitto*, void* self, int mid) {
 }
 
 void MqttOutbox::send_next() {
-    if (!connected_ || in_flight_ || outbox_.empty()) return;
-    const MqttMessage& message = outbox_.front();
-    int mid = 0;
-    const int rc = mosquitto_publish(client_, &mid, message.topic.c_str(), static_cast<int>(message.payload.size()),
-                                     message.payload.data(), 1, message.retain);
-    if (rc == MOSQ_ERR_SUCCESS) {
-        in_flight_ = true;
-        in_flight_mid_ = mid;
-    }  // otherwise the connection is going: the message is sent after the next connect
+    while (connected_ && !in_flight_ && !outbox_.empty()) {
+        const MqttMessage& message = outbox_.front();
+        int mid = 0;
+        const int rc = mosquitto_publish(client_, &mid, message.topic.c_str(), static_cast<int>(message.payload.size()),
+                                         message.payload.data(), 1, message.retain);
+        if (rc == MOSQ_ERR_SUCCESS) {
+            in_flight_ = true;
+            in_flight_mid_ = mid;
+            return;
+        }
+        if (rc != MOSQ_ERR_INVAL && rc != MOSQ_ERR_MALFORMED_UTF8 && rc != MOSQ_ERR_PAYLOAD_SIZE &&
+            rc != MOSQ_ERR_OVERSIZE_PACKET)
+            return;  // the connection is going: the message is sent after the next connect
+        // Refused for good (a topic that is not valid UTF-8, a payload too big): it would block every message behind it.
+        spdlog::warn("mqtt: a message to '{}' was refused ({}); dropped", message.topic, mosquitto_strerror(rc));
+        outbox_.pop_front();
+        ++dropped_;
+    }
 }
 
 void MqttOutbox::publish(MqttMessage message) {

@@ -10,6 +10,12 @@
 
 namespace framepipe::stages {
 
+std::string topic_level(std::string name) {
+    for (char& c : name)
+        if (c == '+' || c == '#' || c == '/') c = '_';
+    return name;
+}
+
 StatusTopics::StatusTopics(std::string prefix, Duration stats_interval, TimePoint started)
     : prefix_(std::move(prefix)), stats_interval_(stats_interval), started_(started), last_stats_(started) {}
 
@@ -17,11 +23,12 @@ std::vector<MqttMessage> StatusTopics::observe(const RunReport& report, TimePoin
                                                bool final) {
     std::vector<MqttMessage> due;
     for (const SourceReport& source : report.sources) {
-        const auto [at, first] = cameras_.try_emplace(source.name);
+        const std::string name = topic_level(source.name);
+        const auto [at, first] = cameras_.try_emplace(name);
         Camera& camera = at->second;
         if (source.signal_lost != camera.signal_lost || (first && source.signal_lost)) {
             camera.signal_lost = source.signal_lost;
-            due.push_back({fmt::format("{}/{}/signal", prefix_, source.name), source.signal_lost ? "lost" : "back", true});
+            due.push_back({fmt::format("{}/{}/signal", prefix_, name), source.signal_lost ? "lost" : "back", true});
         }
     }
     if (!final && now - last_stats_ < stats_interval_) return due;
@@ -31,9 +38,10 @@ std::vector<MqttMessage> StatusTopics::observe(const RunReport& report, TimePoin
     };
     nlohmann::json cameras = nlohmann::json::object();
     for (const SourceReport& source : report.sources) {
-        Camera& camera = cameras_[source.name];
+        const std::string name = topic_level(source.name);
+        Camera& camera = cameras_[name];
         const std::uint64_t dropped = source.dropped();
-        cameras[source.name] = {{"camera_fps", rate(source.captured, camera.captured)},
+        cameras[name] = {{"camera_fps", rate(source.captured, camera.captured)},
                                 {"process_fps", rate(source.delivered, camera.delivered)},
                                 {"skipped_fps", rate(dropped, camera.dropped)},
                                 {"captured", source.captured},
@@ -49,7 +57,8 @@ std::vector<MqttMessage> StatusTopics::observe(const RunReport& report, TimePoin
         {"cameras", cameras},
         {"service", {{"uptime", in_seconds(now - started_)}, {"version", FRAMEPIPE_VERSION}, {"final", final}}},
         {"mqtt_dropped", mqtt_dropped}};
-    due.push_back({prefix_ + "/stats", stats.dump(), false});
+    // Names not in UTF-8 are replaced, not thrown over.
+    due.push_back({prefix_ + "/stats", stats.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), false});
     last_stats_ = now;
     return due;
 }
@@ -114,7 +123,12 @@ MqttRunStatus::MqttRunStatus(const Settings& settings, const Clock& clock)
     watcher_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });
 }
 
-MqttRunStatus::~MqttRunStatus() { (void)finish({}); }
+MqttRunStatus::~MqttRunStatus() {
+    try {
+        (void)finish({});
+    } catch (...) {  // a destructor does not throw
+    }
+}
 
 void MqttRunStatus::attach(const LiveReport* report) {
     if (report == nullptr) return;
@@ -147,7 +161,13 @@ void MqttRunStatus::observe(bool final) {
 }
 
 void MqttRunStatus::watch(const std::stop_token& stop) {
-    while (clock_.sleep_until(clock_.now() + std::chrono::seconds(1), stop)) observe(false);
+    while (clock_.sleep_until(clock_.now() + std::chrono::seconds(1), stop)) {
+        try {
+            observe(false);
+        } catch (const std::exception& e) {  // this tick's messages are lost; the next tries again
+            spdlog::warn("mqtt: the status could not be published: {}", e.what());
+        }
+    }
 }
 
 std::size_t MqttRunStatus::finish(const std::stop_token& abort) {
@@ -155,7 +175,11 @@ std::size_t MqttRunStatus::finish(const std::stop_token& abort) {
     finished_ = true;
     watcher_.request_stop();
     if (watcher_.joinable()) watcher_.join();
-    observe(true);
+    try {
+        observe(true);
+    } catch (const std::exception& e) {
+        spdlog::warn("mqtt: the final status could not be published: {}", e.what());
+    }
     {
         const std::lock_guard lock(reports_mutex_);
         reports_.clear();  // the pipelines may go now

@@ -33,6 +33,9 @@
 
 namespace framepipe::stages {
 
+/// A camera's name as one topic level: + # and / become _.
+std::string topic_level(std::string name);
+
 /// Not thread-safe: one caller at a time.
 class StatusTopics {
 public:

@@ -553,11 +553,9 @@ void add_mqtt(Document& doc, const Entry& at, PipelineFile& file, std::vector<bo
                                          [](const StageEntry& stage) { return stage.type == "motion"; });
         // Without motion, the stage only keeps the camera's connection: it takes packets when every other stage does
         // (recording by copy), so that it does not make the input decode pictures nobody needs.
-        std::vector<detail::StageOrigin> origins;
-        for (const StageEntry& stage : file.stages) origins.push_back({stage.name, stage.from});
-        const std::vector<bool> on_packets = detail::takes_packets(origins);
+        const std::map<std::string, bool> on_packets = packet_stages(file.stages);
         const bool all_packets = !on_packets.empty() && std::all_of(on_packets.begin(), on_packets.end(),
-                                                                    [](bool packets) { return packets; });
+                                                                    [](const auto& stage) { return stage.second; });
         entry.from = motion != file.stages.end() ? motion->name
                      : all_packets                ? std::string(kFromPackets)
                                                   : std::string(kFromSource);

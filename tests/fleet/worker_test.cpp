@@ -1,6 +1,7 @@
 // `framepipe worker` and `framepipe submit` against a real redis-server started on 127.0.0.1 by the test: inputs shared
 // among workers, a worker SIGKILLed mid-video whose entry another worker finishes, a poison input in the dead letters
 // after its tries, SIGTERM finishing the current input, and bad queue URLs refused without printing the password.
+#include "support/eventually.hpp"
 #include "support/framepipe_command.hpp"
 #include "support/process.hpp"
 
@@ -98,9 +99,10 @@ std::vector<std::string> make_videos(const TempDir& dir, int count, int frames =
     return paths;
 }
 
-std::string worker_command(const RedisServer& redis, const std::string& name, const std::string& extra = {}) {
-    return fmt::format("'{}' worker p.yaml --queue {} --consumer {} --claim-after 1s --exit-when-empty {} 2>{}.log",
-                       FRAMEPIPE_BINARY, redis.url("jobs"), name, extra, name);
+std::string worker_command(const RedisServer& redis, const std::string& name, const std::string& extra = {},
+                           const std::string& claim_after = "1s") {
+    return fmt::format("'{}' worker p.yaml --queue {} --consumer {} --claim-after {} --exit-when-empty {} 2>{}.log",
+                       FRAMEPIPE_BINARY, redis.url("jobs"), name, claim_after, extra, name);
 }
 
 void submit(const TempDir& dir, const RedisServer& redis, const std::vector<std::string>& inputs) {
@@ -228,15 +230,8 @@ TEST_CASE("worker: a second SIGTERM stops the current input and hands it back: t
     std::ofstream(dir / "p.yaml") << kPipeline;
     const std::vector<std::string> videos = make_videos(dir, 1, 100);  // 4 s at its own rate
     submit(dir, redis, videos);
-    const auto worker = [&](const std::string& name) {
-        return fmt::format("'{}' worker p.yaml --queue {} --consumer {} --claim-after 1h --exit-when-empty 2>{}.log",
-                           FRAMEPIPE_BINARY, redis.url("jobs"), name, name);
-    };
-    Process w1(worker("w1"), dir.path());
-    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
-    while (!fs::exists(dir.path() / "out" / "v00.part.mp4") && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(20ms);
-    REQUIRE(fs::exists(dir.path() / "out" / "v00.part.mp4"));
+    Process w1(worker_command(redis, "w1", {}, "1h"), dir.path());
+    REQUIRE(eventually([&] { return fs::exists(dir.path() / "out" / "v00.part.mp4"); }, 60s));
     w1.kill(SIGTERM, false);
     std::this_thread::sleep_for(100ms);
     w1.kill(SIGTERM, false);
@@ -244,7 +239,7 @@ TEST_CASE("worker: a second SIGTERM stops the current input and hands it back: t
     CHECK(redis.records("jobs:results").empty());
     CHECK(redis.pending("jobs") == 1);
     CHECK(slurp(dir / "w1.log").find("the next worker takes it") != std::string::npos);
-    Process w2(worker("w2"), dir.path());  // a claim time of an hour: it takes the entry only because it was handed back
+    Process w2(worker_command(redis, "w2", {}, "1h"), dir.path());  // a claim time of an hour: it takes the entry only because it was handed back
     CHECK(w2.wait_for(60s) == std::optional<int>(0));
     const auto results = redis.records("jobs:results");
     REQUIRE(results.size() == 1);
@@ -262,16 +257,11 @@ TEST_CASE("worker: Redis restarted while a worker runs an input: the worker wait
     submit(dir, redis, videos);
     Process w1(worker_command(redis, "w1", "--metrics-file w1.prom"), dir.path());
     // Redis goes away while w1 is writing its first video, for longer than that video lasts.
-    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
-    while (!fs::exists(dir.path() / "out" / "v00.part.mp4") && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(20ms);
-    REQUIRE(fs::exists(dir.path() / "out" / "v00.part.mp4"));
+    REQUIRE(eventually([&] { return fs::exists(dir.path() / "out" / "v00.part.mp4"); }, 60s));
     redis.stop();
-    const auto finished_until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
-    while (!fs::exists(dir.path() / "out" / "v00.mp4") && std::chrono::steady_clock::now() < finished_until)
-        std::this_thread::sleep_for(20ms);
-    REQUIRE(fs::exists(dir.path() / "out" / "v00.mp4"));  // finished while Redis was away: it cannot be recorded yet
-    std::this_thread::sleep_for(1500ms);           // the worker retries meanwhile
+    // finished while Redis was away: it cannot be recorded yet; the worker retries meanwhile
+    REQUIRE(eventually([&] { return fs::exists(dir.path() / "out" / "v00.mp4"); }, 60s));
+    std::this_thread::sleep_for(1500ms);
     CHECK(w1.running());
     redis.start();
     REQUIRE(w1.wait_for(120s) == std::optional<int>(0));
@@ -298,10 +288,7 @@ TEST_CASE("worker: Redis restarted without its data while a worker runs an input
     const std::vector<std::string> videos = make_videos(dir, 2);
     submit(dir, redis, videos);
     Process w1(worker_command(redis, "w1"), dir.path());
-    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
-    while (!fs::exists(dir.path() / "out" / "v00.part.mp4") && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(20ms);
-    REQUIRE(fs::exists(dir.path() / "out" / "v00.part.mp4"));
+    REQUIRE(eventually([&] { return fs::exists(dir.path() / "out" / "v00.part.mp4"); }, 60s));
     redis.stop();
     redis.start();
     REQUIRE(w1.wait_for(120s) == std::optional<int>(0));
@@ -321,14 +308,9 @@ TEST_CASE("worker: a live worker keeps its entry: another worker with a claim ti
     const std::vector<std::string> videos = make_videos(dir, 1, 100);  // 4 s at its own rate
     submit(dir, redis, videos);
     Process w1(worker_command(redis, "w1"), dir.path());  // --claim-after 1s: it keeps its entry every 333 ms
-    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
-    while (redis.pending_of("w1").empty() && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(20ms);
-    REQUIRE_FALSE(redis.pending_of("w1").empty());
+    REQUIRE(eventually([&] { return !redis.pending_of("w1").empty(); }, 60s));
     // w2 claims entries idle for 2 s: w1 keeps its entry every 333 ms, so it never is (1.7 s of slack for a busy machine)
-    Process w2(fmt::format("'{}' worker p.yaml --queue {} --consumer w2 --claim-after 2s --exit-when-empty 2>w2.log",
-                           FRAMEPIPE_BINARY, redis.url("jobs")),
-               dir.path());
+    Process w2(worker_command(redis, "w2", {}, "2s"), dir.path());
     CHECK(w1.wait_for(120s) == std::optional<int>(0));
     CHECK(w2.wait_for(120s) == std::optional<int>(0));
     const auto results = redis.records("jobs:results");
@@ -345,16 +327,9 @@ TEST_CASE("worker: an entry finished by two workers (a slow one and the one that
     const std::vector<std::string> videos = make_videos(dir, 1, 150);  // 6 s at its own rate
     submit(dir, redis, videos);
     // w1 takes it; w2, with a claim time shorter than the video, claims it while w1 is still at work. Both finish it.
-    Process w1(fmt::format("'{}' worker p.yaml --queue {} --consumer w1 --claim-after 1h --exit-when-empty 2>w1.log",
-                           FRAMEPIPE_BINARY, redis.url("jobs")),
-               dir.path());
-    const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
-    while (redis.pending_of("w1").empty() && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(20ms);
-    REQUIRE_FALSE(redis.pending_of("w1").empty());
-    Process w2(fmt::format("'{}' worker p.yaml --queue {} --consumer w2 --claim-after 500ms --exit-when-empty 2>w2.log",
-                           FRAMEPIPE_BINARY, redis.url("jobs")),
-               dir.path());
+    Process w1(worker_command(redis, "w1", {}, "1h"), dir.path());
+    REQUIRE(eventually([&] { return !redis.pending_of("w1").empty(); }, 60s));
+    Process w2(worker_command(redis, "w2", {}, "500ms"), dir.path());
     CHECK(w1.wait_for(120s) == std::optional<int>(0));
     CHECK(w2.wait_for(120s) == std::optional<int>(0));
     const auto results = redis.records("jobs:results");

@@ -201,19 +201,16 @@ int worker(const WorkerArgs& args) {
 
     while (g_signals.load() == 0) {
         std::optional<QueueEntry> entry;
+        bool drained = false;
         try {
             entry = idle([&] { return queue.next(claim_after, std::chrono::seconds(1)); });
+            if (!entry && args.exit_when_empty)
+                drained = idle([&] { return queue.pending() == 0 && queue.backlog() == 0; });
         } catch (const RedisUnreachable&) {
             break;  // told to stop while Redis was away
         }
         if (!entry) {
             if (std::chrono::steady_clock::now() - last_metrics > std::chrono::seconds(10)) metrics(false);
-            bool drained = false;
-            try {
-                drained = args.exit_when_empty && idle([&] { return queue.pending() == 0 && queue.backlog() == 0; });
-            } catch (const RedisUnreachable&) {
-                break;  // told to stop while Redis was away
-            }
             if (drained) {
                 spdlog::info("worker {}: the queue is empty; exiting", consumer);
                 break;

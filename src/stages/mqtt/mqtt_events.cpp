@@ -26,15 +26,14 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
-#include <unistd.h>
 #include <filesystem>
 #include <memory>
 #include <optional>
 
+#include <unistd.h>
+
 namespace framepipe::stages {
 namespace {
-
-double seconds_of(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 std::string host_name() {
     char name[256] = {};
@@ -46,7 +45,7 @@ public:
     MqttEvents(const std::string& name, const OptionValues& o)
         : Stage({.name = name, .needs_ordered_input = true, .read_only = true}),
           broker_url_(o.text("broker")),
-          client_id_(o.text("client_id")),
+          client_id_(o.text("client_id").empty() ? "framepipe" : o.text("client_id")),
           password_env_(o.has("password_env") ? o.text("password_env") : std::string()),
           ca_file_(o.has("ca_file") ? o.text("ca_file") : std::string()),
           prefix_(o.text("topic_prefix")),
@@ -84,7 +83,7 @@ public:
                                               traits().name, password_env_));
             password = value;
         }
-        std::string id = client_id_.empty() ? "framepipe-" + camera_ : client_id_ + "-" + camera_;
+        const std::string id = client_id_ + "-" + camera_;
         outbox_ = std::make_unique<MqttOutbox>(MqttOptions{.broker = broker_,
                                                            .client_id = id,
                                                            .username = user_,
@@ -93,8 +92,7 @@ public:
                                                            .availability_topic = topic("available"),
                                                            .capacity = capacity_});
         run_status_ = MqttRunStatus::acquire({.broker = broker_,
-                                              .client_id = fmt::format("{}-{}-{}", client_id_.empty() ? "framepipe" : client_id_,
-                                                                       host_name(), ::getpid()),
+                                              .client_id = fmt::format("{}-{}-{}", client_id_, host_name(), ::getpid()),
                                               .username = user_,
                                               .password = password,
                                               .ca_file = ca_file_,
@@ -148,7 +146,7 @@ private:
                 {"label", "motion"},
                 {"start_time", start_wall_},
                 {"end_time", end_time ? nlohmann::json(*end_time) : nlohmann::json(nullptr)},
-                {"media_start", seconds_of(start_media_)},
+                {"media_start", in_seconds(start_media_)},
                 {"score", share_},
                 {"top_score", top_share_},
                 {"frames", frames_},
@@ -182,7 +180,7 @@ private:
         top_share_ = 0;
         best_.release();
         start_media_ = frame.media_time;
-        start_wall_ = seconds_of(clock_->wall_time(frame.capture_time).time_since_epoch());
+        start_wall_ = in_seconds(clock_->wall_time(frame.capture_time).time_since_epoch());
         event_id_ = fmt::format("{}-{}-{:.3f}", camera_, event, start_wall_);
         before_ = nullptr;
         track(frame, motion);
@@ -191,7 +189,7 @@ private:
     }
 
     void end_event(Duration media_time) {
-        const double end = start_wall_ + seconds_of(media_time - start_media_);
+        const double end = start_wall_ + in_seconds(media_time - start_media_);
         publish_event("end", media_time, end);
         outbox_->publish({topic("motion"), "OFF", true});
         if (snapshot_ && !best_.empty()) {

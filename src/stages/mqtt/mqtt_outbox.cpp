@@ -51,8 +51,6 @@ MqttBroker MqttBroker::parse(const std::string& url, std::string& user) {
     return broker;
 }
 
-bool MqttBroker::loopback() const { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
-
 MqttOutbox::MqttOutbox(MqttOptions options) : options_(std::move(options)) {
     (void)library_ready;
     client_ = mosquitto_new(options_.client_id.c_str(), true, this);

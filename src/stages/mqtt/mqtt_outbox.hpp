@@ -29,7 +29,6 @@ struct MqttBroker {
     bool tls = false;  // mqtts://: TLS, the broker's certificate checked against a CA and its name against host
     /// Parses mqtt://[USER@]HOST[:PORT] (port 1883) or mqtts://... (port 8883). Throws ConfigError.
     static MqttBroker parse(const std::string& url, std::string& user);
-    [[nodiscard]] bool loopback() const;
 };
 
 struct MqttOptions {

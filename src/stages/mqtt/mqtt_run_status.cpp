@@ -1,5 +1,8 @@
 #include "mqtt_run_status.hpp"
 
+#include "../../live/live_view_server.hpp"
+
+#include <framepipe/error.hpp>
 #include <framepipe/version.hpp>
 
 #include <fmt/format.h>
@@ -22,6 +25,12 @@ StatusTopics::StatusTopics(std::string prefix, Duration stats_interval, TimePoin
 std::vector<MqttMessage> StatusTopics::observe(const RunReport& report, TimePoint now, std::uint64_t mqtt_dropped,
                                                bool final) {
     std::vector<MqttMessage> due;
+    const bool stats_due = final || now - last_stats_ >= stats_interval_;
+    const double interval = in_seconds(now - last_stats_);
+    const auto rate = [interval](std::uint64_t now_count, std::uint64_t before) {
+        return interval > 0 && now_count >= before ? static_cast<double>(now_count - before) / interval : 0.0;
+    };
+    nlohmann::json cameras = nlohmann::json::object();
     for (const SourceReport& source : report.sources) {
         const std::string name = topic_level(source.name);
         const auto [at, first] = cameras_.try_emplace(name);
@@ -30,29 +39,21 @@ std::vector<MqttMessage> StatusTopics::observe(const RunReport& report, TimePoin
             camera.signal_lost = source.signal_lost;
             due.push_back({fmt::format("{}/{}/signal", prefix_, name), source.signal_lost ? "lost" : "back", true});
         }
-    }
-    if (!final && now - last_stats_ < stats_interval_) return due;
-    const double interval = in_seconds(now - last_stats_);
-    const auto rate = [interval](std::uint64_t now_count, std::uint64_t before) {
-        return interval > 0 && now_count >= before ? static_cast<double>(now_count - before) / interval : 0.0;
-    };
-    nlohmann::json cameras = nlohmann::json::object();
-    for (const SourceReport& source : report.sources) {
-        const std::string name = topic_level(source.name);
-        Camera& camera = cameras_[name];
+        if (!stats_due) continue;
         const std::uint64_t dropped = source.dropped();
         cameras[name] = {{"camera_fps", rate(source.captured, camera.captured)},
-                                {"process_fps", rate(source.delivered, camera.delivered)},
-                                {"skipped_fps", rate(dropped, camera.dropped)},
-                                {"captured", source.captured},
-                                {"delivered", source.delivered},
-                                {"dropped", dropped},
-                                {"signal_lost", source.signal_lost},
-                                {"live", source.live}};
+                         {"process_fps", rate(source.delivered, camera.delivered)},
+                         {"skipped_fps", rate(dropped, camera.dropped)},
+                         {"captured", source.captured},
+                         {"delivered", source.delivered},
+                         {"dropped", dropped},
+                         {"signal_lost", source.signal_lost},
+                         {"live", source.live}};
         camera.captured = source.captured;
         camera.delivered = source.delivered;
         camera.dropped = dropped;
     }
+    if (!stats_due) return due;
     const nlohmann::json stats{
         {"cameras", cameras},
         {"service", {{"uptime", in_seconds(now - started_)}, {"version", FRAMEPIPE_VERSION}, {"final", final}}},
@@ -69,6 +70,16 @@ std::mutex registry_mutex;
 std::map<std::string, std::weak_ptr<MqttRunStatus>>& registry() {
     static std::map<std::string, std::weak_ptr<MqttRunStatus>> running;
     return running;
+}
+
+// Whether `host` resolves to loopback only (the live view's test); a name that does not resolve is not warned about:
+// the connection fails and says so.
+bool off_loopback(const std::string& host) {
+    try {
+        return !live::LiveViewServer::is_loopback(host);
+    } catch (const ConfigError&) {
+        return false;
+    }
 }
 
 std::string key_of(const MqttRunStatus::Settings& settings) {
@@ -117,7 +128,7 @@ MqttRunStatus::MqttRunStatus(const Settings& settings, const Clock& clock)
                           .availability_topic = settings.prefix + "/available",
                           .capacity = settings.capacity}),
       topics_(settings.prefix, settings.stats_interval, clock.now()) {
-    if (!settings.password.empty() && !settings.broker.tls && !settings.broker.loopback())
+    if (!settings.password.empty() && !settings.broker.tls && off_loopback(settings.broker.host))
         spdlog::warn("mqtt: the password goes to {}:{} unencrypted; use mqtts:// (TLS) for a broker on another machine",
                      settings.broker.host, settings.broker.port);
     watcher_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });

@@ -183,6 +183,14 @@ public:
         return result;
     }
 
+    /// Counts an item the producer handed straight to an idle consumer instead of queueing it (as pushed and
+    /// delivered), and frees the slot it reserved for it (`reserved`). Called by the producer; wakes nobody.
+    void count_carried(bool reserved) noexcept {
+        counts_.add<&EdgeCounts::pushed>();
+        counts_.add<&EdgeCounts::delivered>();
+        if (reserved && occupancy_.fetch_sub(1) - 1 == wake_watermark()) space_.notify_all();
+    }
+
     void add_blocked_time(Duration waited) noexcept {
         counts_.add<&EdgeCounts::blocked_time>(waited);
     }

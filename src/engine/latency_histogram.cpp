@@ -36,10 +36,9 @@ void bump(std::atomic<std::uint64_t>& a, std::uint64_t by) noexcept {  // single
 }
 }  // namespace
 
-void LatencyHistogram::record(Duration value) noexcept {
+void LatencyHistogram::record(Duration value, std::uint32_t slot) noexcept {
     const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(value.count(), 0));
     const auto bucket = static_cast<std::size_t>(bucket_of(ns));
-    const std::uint32_t slot = thread_slot();
     if (slot < kOwnedSlots) {
         Shard* shard = owned_[slot].load(std::memory_order_relaxed);
         if (shard == nullptr) {

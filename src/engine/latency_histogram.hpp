@@ -6,6 +6,8 @@
 // kOwnedSlots share one shard with atomic read-modify-writes. Readers merge the shards; a reading may trail a
 // concurrent record by a few samples. Thread-safe.
 
+#include "thread_slot.hpp"
+
 #include <framepipe/clock.hpp>
 #include <framepipe/report.hpp>
 
@@ -27,7 +29,9 @@ public:
     LatencyHistogram& operator=(const LatencyHistogram&) = delete;
     ~LatencyHistogram();
 
-    void record(Duration value) noexcept;
+    void record(Duration value) noexcept { record(value, thread_slot()); }
+    /// As record(value), for a caller that already has its thread_slot().
+    void record(Duration value, std::uint32_t slot) noexcept;
     /// The sum of every recorded value (exact).
     [[nodiscard]] Duration sum() const noexcept;
     [[nodiscard]] LatencySummary summary() const noexcept;

@@ -286,12 +286,21 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler
                                                       : scheduler.compute_node(*runner, wiring.workers));
             chain.runners.push_back(std::move(runner));
         }
+        for (std::size_t s = 0; s < n; ++s) {  // carrying (StageRunner): from a compute stage into its only consumer
+            if (plan.children[s].size() != 1) continue;
+            const std::size_t c = plan.children[s].front();
+            if (!chain.slots[s].stage->traits().blocking_io && !chain.slots[c].stage->traits().blocking_io)
+                chain.runners[s]->carry_into(chain.runners[c].get());
+        }
         chain.stages_opened = 0;  // from here on each runner owes its stage's close()
 
         chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames_for(chain, plan)));
         chain.state.pool->record_lineage(run.lineage(), chain.state.index);
         chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source,
                                                               detail::FanOut(targets(plan.roots)));
+        if (plan.roots.size() == 1 && !chain.state.info.live &&
+            !chain.slots[plan.roots.front()].stage->traits().blocking_io)
+            chain.reader->carry_into(chain.runners[plan.roots.front()].get());
         chain.source_opened = false;  // the reader closes the source
     }
 }

@@ -148,6 +148,10 @@ void SourceRunner::read_loop() noexcept {
         }
         frame.lineage().kind = FrameLineage::Kind::captured;  // from here on it gets a lineage record
         const TimePoint captured = frame->capture_time;
+        if (next_ != nullptr) {
+            frame->spans[out_.targets().front().position].queued = captured;
+            if (next_->take_carried(frame, /*reserved=*/false)) continue;
+        }
         out_.push_wait(std::move(frame), captured, run_.clock(), run_.abort_token());
     }
     try {

@@ -15,6 +15,7 @@
 #include "chain_state.hpp"
 #include "fan_out.hpp"
 #include "run_control.hpp"
+#include "stage_runner.hpp"
 
 #include <framepipe/source.hpp>
 
@@ -28,6 +29,9 @@ public:
     SourceRunner(RunControl& run, ChainState& chain, Source& source, FanOut out);
     ~SourceRunner();
 
+    /// Lets the reader carry frames into `first`, the only stage it feeds (StageRunner's Carrying). Not for live
+    /// input: a camera's reader only reads. Called once, before start().
+    void carry_into(StageRunner* first) noexcept { next_ = first; }
     /// Starts the reading thread. The source must be open.
     void start();
     /// Waits for the reading thread to end.
@@ -47,6 +51,7 @@ private:
     ChainState& chain_;
     Source& source_;
     FanOut out_;
+    StageRunner* next_ = nullptr;
     Frame spare_;  // live input only: where a frame goes when the pool is empty
     std::uint64_t next_sequence_ = 0;
     std::int64_t last_source_number_ = -1;  // the source's own number of the previous frame; -1 after (re)opening

@@ -31,7 +31,8 @@ StageRunner::StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wirin
       stage_(stage),
       wiring_(wiring),
       out_(wiring_.outs),
-      reserve_output_(out_.blocking()) {
+      reserve_output_(out_.blocking()),
+      tracks_in_flight_(wiring_.workers > 1 || wiring_.restore_order) {
     if (wiring_.restore_order) reorder_ = std::make_unique<ReorderWindow<FrameRef>>(reorder_entries(wiring_.workers));
     if (!stage.traits().parallel) held_.resize(stage.traits().max_held);
     wiring_.in->set_consumer(this);
@@ -98,7 +99,7 @@ StageRunner::Step StageRunner::step() noexcept {
         reorder_->begin_pop();
     }
 
-    in_flight_.fetch_add(1);
+    took_frame();
     FrameRef frame;
     const auto max_age = wiring_.max_age;
     const Clock& clock = run_.clock();
@@ -114,15 +115,21 @@ StageRunner::Step StageRunner::step() noexcept {
     }
     if (!got) {
         if (reserve_output_) out_.cancel_reservation();
-        in_flight_.fetch_sub(1);
+        done_with_frame();
         if (reorder_) reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
         return Step::idle;
     }
 
-    const Outcome outcome = process(frame);
+    return carry_on(entry, std::move(frame), /*carried=*/false);
+}
+
+// The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
+// pass on or drop it. The output reservation and the reorder entry (`entry`, -1 without one) are already made.
+StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool carried) noexcept {
+    const Outcome outcome = process(frame, carried);
     if (outcome == Outcome::hold && hold(frame)) {
         if (reserve_output_) out_.cancel_reservation();
-        in_flight_.fetch_sub(1);
+        done_with_frame();
         return Step::progressed;
     }
     const bool pass = outcome == Outcome::pass;
@@ -135,9 +142,63 @@ StageRunner::Step StageRunner::step() noexcept {
             forward(std::move(frame));
         else if (reserve_output_)
             out_.cancel_reservation();
-        in_flight_.fetch_sub(1);
+        done_with_frame();
     }
     return Step::progressed;
+}
+
+bool StageRunner::take_carried(FrameRef& frame, bool reserved) noexcept {
+    if (!light() || wiring_.in->size() != 0) return false;
+    if (wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age)
+        return false;  // expired: the edge drops and counts it
+    int active = active_.load();
+    do {
+        if (active >= static_cast<int>(wiring_.workers)) return false;
+    } while (!active_.compare_exchange_weak(active, active + 1));
+    const bool took = take_claimed(frame, reserved);
+    active_.fetch_sub(1);
+    wake();  // as at the end of run_worker(): work may have arrived meanwhile
+    return took;
+}
+
+// As step(), with the frame given instead of popped, on an activation the caller claimed.
+bool StageRunner::take_claimed(FrameRef& frame, bool reserved) noexcept {
+    took_frame();  // before the checks below: keeps another worker from finishing the stage under us
+    const auto give_back = [this] {
+        done_with_frame();
+        return false;
+    };
+    if (finished_.load() || wiring_.in->closed()) return give_back();
+    if (reserve_output_) {
+        if (out_.try_reserve() != nullptr) return give_back();
+        note_output_flowing();
+    }
+    int entry = -1;
+    if (reorder_) {
+        entry = reorder_->claim();
+        if (entry < 0) {
+            if (reserve_output_) out_.cancel_reservation();
+            return give_back();
+        }
+        reorder_->begin_pop();
+        reorder_->assign(entry, frame->sequence);
+        reorder_->end_pop();
+    }
+    wiring_.in->count_carried(reserved);
+    (void)carry_on(entry, std::move(frame), /*carried=*/true);
+    return true;
+}
+
+bool StageRunner::light() const noexcept {
+    const std::int64_t estimate = service_estimate_ns_.load(std::memory_order_relaxed);
+    return estimate >= 0 && estimate < kLightStage.count();
+}
+
+void StageRunner::note_service(Duration service) noexcept {
+    // A moving average over about 8 frames; concurrent workers may lose each other's update, which only slows it down.
+    const std::int64_t sample = service.count();
+    const std::int64_t estimate = service_estimate_ns_.load(std::memory_order_relaxed);
+    service_estimate_ns_.store(estimate < 0 ? sample : estimate + (sample - estimate) / 8, std::memory_order_relaxed);
 }
 
 // Copy on write: gives the stage a frame of its own when another branch still holds this one. A stage that renders a
@@ -175,10 +236,15 @@ bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
     return true;
 }
 
-Outcome StageRunner::process(FrameRef& ref) noexcept {
+// `carried`: the frame comes straight from the stage before, which stamped the time it finished as the time the frame
+// was queued here; that is also when this stage starts on it (no clock read, and no wait).
+Outcome StageRunner::process(FrameRef& ref, bool carried) noexcept {
     const Clock& clock = run_.clock();
     const bool profiling = run_.profiling();
-    if (profiling) ref->spans[wiring_.position].started = clock.now();
+    // Without profiling, every 16th frame is still timed, for the service estimate that decides carrying (light()).
+    const bool timed = profiling || ref->sequence % 16 == 0;
+    const TimePoint started = !timed ? TimePoint{} : carried ? ref->spans[wiring_.position].queued : clock.now();
+    if (profiling) ref->spans[wiring_.position].started = started;
     FrameRef lender;  // the shared frame whose pixels the copy borrows, until the stage is done with them
     if (wiring_.copy_on_write && !copy_if_shared(ref, lender)) {
         counts_.add<&StageCounts::processed>();
@@ -218,12 +284,16 @@ Outcome StageRunner::process(FrameRef& ref) noexcept {
         lender.reset();
     }
     counts_.add<&StageCounts::processed>();
+    if (timed) {
+        const TimePoint finished = clock.now();
+        note_service(finished - started);
+        if (profiling) span.finished = finished;
+    }
     if (profiling) {
-        span.finished = clock.now();
         span.worker = thread_slot();
         const Duration service = span.service();
-        service_.record(service);
-        wait_.record(span.wait());
+        service_.record(service, span.worker);
+        wait_.record(span.wait(), span.worker);
         if (TraceLog* trace = run_.trace())
             trace->add({chain_.index, static_cast<std::uint16_t>(wiring_.position),
                         static_cast<std::uint16_t>(span.worker), frame.sequence,
@@ -327,6 +397,10 @@ void StageRunner::forward(FrameRef frame) noexcept {
         chain_.counts.add<&SourceCounts::delivered>();
         return;
     }
+    if (next_ != nullptr) {
+        frame->spans[next_->wiring_.position].queued = finished;
+        if (next_->take_carried(frame, out_.blocking())) return;
+    }
     out_.push(std::move(frame), finished);
 }
 
@@ -335,7 +409,7 @@ void StageRunner::emit_in_order(FrameRef frame) noexcept {
         forward(std::move(frame));
     else if (reserve_output_)
         out_.cancel_reservation();
-    in_flight_.fetch_sub(1);
+    done_with_frame();
     // The entry just freed may be what an idle worker was waiting for.
     if (!finished_.load()) wake();
 }

@@ -12,6 +12,14 @@
 // is full the runner simply goes idle until the consumer frees a slot and wakes it. This is what lets backpressure
 // propagate through the graph to the source without ever parking a TBB thread.
 //
+// Carrying: a runner whose only output edge feeds one compute stage may pass a frame straight into that stage's
+// runner on its own thread (take_carried), instead of queueing it for another activation, when that stage has a free
+// worker, nothing queued in front of it and is light (its measured service time, a moving average, under kLightStage).
+// A file source's reader carries frames into its first stage the same way. The frame then goes down a run of cheap
+// stages on one warm core with no edge traffic, as a token does in
+// tbb::parallel_pipeline; the edge still counts it as pushed and delivered. A heavy stage is never carried into, so
+// heavy stages keep running side by side on different frames. A stage whose output is full takes nothing carried.
+//
 // Order: a parallel stage whose output must stay in source order puts it back with a ReorderWindow.
 // End: when the input is closed and drained and no frame is in flight, exactly one worker closes the stage, closes the
 // output edge (waking the next runner) and reports the chain finished if this is its last stage.
@@ -56,8 +64,16 @@ public:
 
     /// Called once, before the run, with the node that runs this runner's workers.
     void attach(std::unique_ptr<Activation> activation) { activation_ = std::move(activation); }
+    /// Lets this runner carry the frames it passes into `next`, the only consumer of its only output edge (see
+    /// Carrying). Called once, before the run; neither runner may be on a blocking (I/O) node.
+    void carry_into(StageRunner* next) noexcept { next_ = next; }
     /// The stage's open() succeeded; close() is now owed exactly once.
     void mark_opened() noexcept { opened_ = true; }
+
+    /// Carrying (above): processes `frame` here, on the caller's thread, and passes it on, if this stage is light, idle
+    /// enough and has nothing queued; false (frame untouched) otherwise, and the caller pushes it into the input edge.
+    /// Called only by the input edge's producer; `reserved`: it holds a slot in the edge for this frame (freed here).
+    bool take_carried(FrameRef& frame, bool reserved) noexcept;
 
     void wake() noexcept override;
     void run_worker() noexcept override;
@@ -74,13 +90,18 @@ public:
 private:
     enum class Step { progressed, idle, finished };
     static constexpr int kBatch = 32;
+    static constexpr Duration kLightStage = std::chrono::microseconds(20);  // carried into below this service time
 
     Step step() noexcept;
+    Step carry_on(int entry, FrameRef frame, bool carried) noexcept;
+    bool take_claimed(FrameRef& frame, bool reserved) noexcept;
+    [[nodiscard]] bool light() const noexcept;
+    void note_service(Duration service) noexcept;
     Step flush_one() noexcept;
     [[nodiscard]] bool has_work() const noexcept;
     [[nodiscard]] bool ready_to_finish() const noexcept;
     void finish() noexcept;
-    Outcome process(FrameRef& frame) noexcept;
+    Outcome process(FrameRef& frame, bool carried) noexcept;
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
     void forward(FrameRef frame) noexcept;
@@ -95,6 +116,8 @@ private:
     FanOut out_;
     const bool reserve_output_;  // some output edge is `block`
     std::unique_ptr<Activation> activation_;
+    StageRunner* next_ = nullptr;  // carried into (see Carrying), or nullptr
+    std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
     std::unique_ptr<ReorderWindow<FrameRef>> reorder_;
     bool opened_ = false;
     // Frames the stage held back (Outcome::hold), oldest first. Only touched by the stage's single worker.
@@ -103,7 +126,16 @@ private:
     std::atomic<std::size_t> held_count_{0};
 
     std::atomic<int> active_{0};     // outstanding activations
-    std::atomic<int> in_flight_{0};  // frames taken from the input and not yet passed on or dropped
+    // Frames taken from the input and not yet passed on or dropped. Kept only when several workers (or the reorder
+    // window) may hold frames at once: a single worker holds none between its steps, and nobody else finishes it.
+    std::atomic<int> in_flight_{0};
+    const bool tracks_in_flight_;
+    void took_frame() noexcept {
+        if (tracks_in_flight_) in_flight_.fetch_add(1);
+    }
+    void done_with_frame() noexcept {
+        if (tracks_in_flight_) in_flight_.fetch_sub(1);
+    }
     std::atomic<bool> finished_{false};
     std::atomic<std::int64_t> output_stalled_since_ns_{0};
     std::atomic<Edge*> stalled_on_{nullptr};  // the full output edge the stall is charged to

@@ -1,0 +1,187 @@
+// Carrying (StageRunner): the producer of an edge runs the stage behind it on its own thread, instead of queueing the
+// frame for another thread, when that stage is light, idle and has nothing queued; a heavy stage is never carried
+// into. The clock is injected, so a stage's service time is exactly what the test says it is.
+#include "support/stress.hpp"
+#include "support/test_stages.hpp"
+
+#include <framepipe/pipeline.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+using namespace framepipe;
+using namespace framepipe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A file-like source that reads frame k only once frame k-1 has been delivered, so one frame is in the chain at a
+// time. Remembers the thread that reads it (the chain's reader).
+class GatedSource final : public Source {
+public:
+    GatedSource(std::int64_t frames, const std::atomic<std::int64_t>& delivered)
+        : frames_(frames), delivered_(delivered) {}
+    SourceInfo open(std::stop_token) override {
+        SourceInfo info;
+        info.name = "gated";
+        info.fps = 1000;
+        info.size = {16, 8};
+        return info;
+    }
+    ReadResult read(Frame& frame, std::stop_token stop) override {
+        reader = std::this_thread::get_id();
+        if (produced_ >= frames_) return ReadResult::end_of_stream;
+        while (delivered_.load() < produced_)
+            if (stop.stop_requested()) return ReadResult::end_of_stream;
+            else std::this_thread::yield();
+        frame.prepare_image({16, 8}, CV_8UC3);
+        ++produced_;
+        return ReadResult::frame;
+    }
+    std::thread::id reader;
+
+private:
+    std::int64_t frames_;
+    const std::atomic<std::int64_t>& delivered_;
+    std::int64_t produced_ = 0;
+};
+
+// Records which thread ran it on each frame; advances the injected clock by `cost` (its service time).
+class ThreadRecorder final : public Stage {
+public:
+    ThreadRecorder(std::string name, std::size_t frames, ManualClock& clock, Duration cost = {}, bool parallel = false)
+        : Stage({.name = std::move(name), .parallel = parallel}), threads(frames), clock_(clock), cost_(cost) {}
+    Outcome process(Frame& frame) override {
+        threads.at(frame.sequence) = std::this_thread::get_id();
+        if (cost_ > Duration::zero()) clock_.advance(cost_);
+        return Outcome::pass;
+    }
+    std::vector<std::thread::id> threads;  // by frame sequence
+
+private:
+    ManualClock& clock_;
+    Duration cost_;
+};
+
+// The chain's end: counts delivered frames (opening the GatedSource's gate) and records their order.
+class GateSink final : public Stage {
+public:
+    explicit GateSink(std::atomic<std::int64_t>& delivered) : Stage({.name = "sink"}), delivered_(delivered) {}
+    Outcome process(Frame& frame) override {
+        order.push_back(frame.sequence);
+        delivered_.fetch_add(1);
+        return Outcome::pass;
+    }
+    std::vector<std::uint64_t> order;
+
+private:
+    std::atomic<std::int64_t>& delivered_;
+};
+
+template <class T>
+T& add(Chain& chain, std::unique_ptr<T> stage) {
+    T& ref = *stage;
+    chain.add(std::move(stage));
+    return ref;
+}
+
+void check_edges_counted_every_frame(const SourceReport& s, std::uint64_t frames) {
+    for (const EdgeReport& e : s.edges) {
+        CAPTURE(e.to);
+        CHECK(e.pushed == frames);
+        CHECK(e.delivered == frames);
+        CHECK(e.dropped() == 0);
+        CHECK(e.balanced());
+    }
+}
+
+}  // namespace
+
+TEST_CASE("carrying: once the reader has carried a frame through a chain of light stages, it carries every later "
+          "frame through on its own thread, and each edge still counts every frame as pushed and delivered") {
+    constexpr std::size_t kFrames = 2000;
+    ManualClock clock;  // stands still: every stage's service time is 0, so every stage is light
+    std::atomic<std::int64_t> delivered{0};
+    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    auto source_owner = std::make_unique<GatedSource>(kFrames, delivered);
+    GatedSource& source = *source_owner;
+    Chain& chain = pipeline.add_source(std::move(source_owner));
+    std::vector<ThreadRecorder*> stages;
+    for (const char* name : {"a", "b", "c"}) stages.push_back(&add(chain, std::make_unique<ThreadRecorder>(name, kFrames, clock)));
+    GateSink& sink = add(chain, std::make_unique<GateSink>(delivered));
+
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const auto on_reader = [&](std::size_t k) {
+        return std::all_of(stages.begin(), stages.end(), [&](ThreadRecorder* s) { return s->threads[k] == source.reader; });
+    };
+    std::size_t first = 0;
+    while (first < kFrames && !on_reader(first)) ++first;
+    CAPTURE(first);
+    REQUIRE(first < kFrames);  // carrying began (while it had not, each frame went through the edges)
+    for (std::size_t k = first; k < kFrames; ++k) {
+        CAPTURE(k);
+        REQUIRE(on_reader(k));
+    }
+    std::vector<std::uint64_t> want(kFrames);
+    for (std::size_t k = 0; k < kFrames; ++k) want[k] = k;
+    CHECK(sink.order == want);
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.delivered == kFrames);
+    check_edges_counted_every_frame(s, kFrames);
+    CHECK(report.balanced());
+}
+
+TEST_CASE("carrying: a heavy stage is never carried into (it never runs on the thread of the stage before it), while "
+          "the light stage after it is carried from its thread") {
+    constexpr std::size_t kFrames = 300;
+    ManualClock clock;
+    std::atomic<std::int64_t> delivered{0};
+    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    auto source_owner = std::make_unique<GatedSource>(kFrames, delivered);
+    GatedSource& source = *source_owner;
+    Chain& chain = pipeline.add_source(std::move(source_owner));
+    (void)add(chain, std::make_unique<ThreadRecorder>("light", kFrames, clock));
+    ThreadRecorder& heavy = add(chain, std::make_unique<ThreadRecorder>("heavy", kFrames, clock, 1ms));
+    ThreadRecorder& after = add(chain, std::make_unique<ThreadRecorder>("after", kFrames, clock));
+    (void)add(chain, std::make_unique<GateSink>(delivered));
+
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    std::size_t carried_after_heavy = 0;
+    for (std::size_t k = 0; k < kFrames; ++k) {
+        CAPTURE(k);
+        REQUIRE(heavy.threads[k] != source.reader);
+        if (after.threads[k] == heavy.threads[k]) ++carried_after_heavy;
+    }
+    // Carried whenever it is idle with nothing queued, which is nearly always here (one frame at a time); not before
+    // its service time is known.
+    CHECK(carried_after_heavy > kFrames / 2);
+    check_edges_counted_every_frame(report.sources.at(0), kFrames);
+    CHECK(report.balanced());
+}
+
+TEST_CASE("carrying: frames carried into light parallel stages that restore order still reach the sink once each and "
+          "in order") {
+    const std::uint64_t frames = stress_items(20'000);
+    ManualClock clock;
+    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
+    for (const char* name : {"p1", "p2", "p3", "p4"})
+        (void)add(chain, std::make_unique<ThreadRecorder>(name, frames, clock, Duration{}, /*parallel=*/true));
+    RecordingSink& sink = add(chain, std::make_unique<RecordingSink>(RecordingSink::Options{}));
+
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    std::vector<std::uint64_t> want(frames);
+    for (std::uint64_t k = 0; k < frames; ++k) want[k] = k;
+    CHECK(sink.sequences() == want);
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.delivered == frames);
+    CHECK(s.stages.at(0).restores_order);
+    check_edges_counted_every_frame(s, frames);
+    CHECK(report.balanced());
+}

@@ -12,7 +12,8 @@
 // Each source gets its own instances of its stages (so per-input state, such as a contact sheet, needs no locking),
 // its own frame pool and its own edges; all chains share the scheduler's worker threads (oneTBB). A source reads on a
 // dedicated thread; compute stages run on the worker threads; stages marked blocking_io run on dedicated threads of
-// their own. Edges are bounded (see edge.hpp) and the frame pool of each source bounds its memory.
+// their own. A light stage (under 20 us a frame) may also run on the thread of the stage or file reader before it,
+// which then carries the frame on instead of queueing it (README, The engine: Carrying). Edges are bounded (see edge.hpp) and the frame pool of each source bounds its memory.
 //
 // Thread-safety: build the pipeline and call run() from one thread. request_stop() and request_abort() may be called
 // from any thread, and from a signal handler (they only store to lock-free atomics).

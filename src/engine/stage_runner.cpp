@@ -236,14 +236,15 @@ bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
     return true;
 }
 
-// `carried`: the frame comes straight from the stage before, which stamped the time it finished as the time the frame
-// was queued here; that is also when this stage starts on it (no clock read, and no wait).
+// `carried`: the frame comes straight from the stage before, which (when profiling) stamped the time it finished as the
+// time the frame was queued here; that is also when this stage starts on it (no clock read, and no wait).
 Outcome StageRunner::process(FrameRef& ref, bool carried) noexcept {
     const Clock& clock = run_.clock();
     const bool profiling = run_.profiling();
     // Without profiling, every 16th frame is still timed, for the service estimate that decides carrying (light()).
     const bool timed = profiling || ref->sequence % 16 == 0;
-    const TimePoint started = !timed ? TimePoint{} : carried ? ref->spans[wiring_.position].queued : clock.now();
+    const TimePoint started =
+        !timed ? TimePoint{} : carried && profiling ? ref->spans[wiring_.position].queued : clock.now();
     if (profiling) ref->spans[wiring_.position].started = started;
     FrameRef lender;  // the shared frame whose pixels the copy borrows, until the stage is done with them
     if (wiring_.copy_on_write && !copy_if_shared(ref, lender)) {

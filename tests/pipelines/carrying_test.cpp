@@ -105,7 +105,10 @@ TEST_CASE("carrying: once the reader has carried a frame through a chain of ligh
     constexpr std::size_t kFrames = 2000;
     ManualClock clock;  // stands still: every stage's service time is 0, so every stage is light
     std::atomic<std::int64_t> delivered{0};
-    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    bool profile = true;
+    SUBCASE("with profiling") {}
+    SUBCASE("without profiling (a stage's service time is sampled every 16th frame)") { profile = false; }
+    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile = profile});
     auto source_owner = std::make_unique<GatedSource>(kFrames, delivered);
     GatedSource& source = *source_owner;
     Chain& chain = pipeline.add_source(std::move(source_owner));

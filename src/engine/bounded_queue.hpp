@@ -184,7 +184,8 @@ public:
     }
 
     /// Counts an item the producer handed straight to an idle consumer instead of queueing it (as pushed and
-    /// delivered), and frees the slot it reserved for it (`reserved`). Called by the producer; wakes nobody.
+    /// delivered), and frees the slot it reserved for it (`reserved`). Called by the producer, so the producer is not
+    /// woken; a reader sleeping in push_wait() for room is, as on any freed slot.
     void count_carried(bool reserved) noexcept {
         counts_.add<&EdgeCounts::pushed>();
         counts_.add<&EdgeCounts::delivered>();

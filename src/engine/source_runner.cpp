@@ -150,7 +150,7 @@ void SourceRunner::read_loop() noexcept {
         const TimePoint captured = frame->capture_time;
         if (next_ != nullptr) {
             frame->spans[out_.targets().front().position].queued = captured;
-            if (next_->take_carried(frame, /*reserved=*/false)) continue;
+            if (next_->take_carried(frame, /*reserved=*/false, /*starts_when_queued=*/true)) continue;
         }
         out_.push_wait(std::move(frame), captured, run_.clock(), run_.abort_token());
     }

@@ -120,13 +120,13 @@ StageRunner::Step StageRunner::step() noexcept {
         return Step::idle;
     }
 
-    return carry_on(entry, std::move(frame), /*carried=*/false);
+    return carry_on(entry, std::move(frame), /*starts_when_queued=*/false);
 }
 
 // The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
 // pass on or drop it. The output reservation and the reorder entry (`entry`, -1 without one) are already made.
-StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool carried) noexcept {
-    const Outcome outcome = process(frame, carried);
+StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept {
+    const Outcome outcome = process(frame, starts_when_queued);
     if (outcome == Outcome::hold && hold(frame)) {
         if (reserve_output_) out_.cancel_reservation();
         done_with_frame();
@@ -139,7 +139,7 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool carried)
         reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
     } else {
         if (pass)
-            forward(std::move(frame));
+            forward(std::move(frame), /*just_finished=*/true);
         else if (reserve_output_)
             out_.cancel_reservation();
         done_with_frame();
@@ -147,7 +147,7 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool carried)
     return Step::progressed;
 }
 
-bool StageRunner::take_carried(FrameRef& frame, bool reserved) noexcept {
+bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept {
     if (!light() || wiring_.in->size() != 0) return false;
     if (wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age)
         return false;  // expired: the edge drops and counts it
@@ -155,14 +155,14 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved) noexcept {
     do {
         if (active >= static_cast<int>(wiring_.workers)) return false;
     } while (!active_.compare_exchange_weak(active, active + 1));
-    const bool took = take_claimed(frame, reserved);
+    const bool took = take_claimed(frame, reserved, starts_when_queued);
     active_.fetch_sub(1);
     wake();  // as at the end of run_worker(): work may have arrived meanwhile
     return took;
 }
 
 // As step(), with the frame given instead of popped, on an activation the caller claimed.
-bool StageRunner::take_claimed(FrameRef& frame, bool reserved) noexcept {
+bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept {
     took_frame();  // before the checks below: keeps another worker from finishing the stage under us
     const auto give_back = [this] {
         done_with_frame();
@@ -185,7 +185,7 @@ bool StageRunner::take_claimed(FrameRef& frame, bool reserved) noexcept {
         reorder_->end_pop();
     }
     wiring_.in->count_carried(reserved);
-    (void)carry_on(entry, std::move(frame), /*carried=*/true);
+    (void)carry_on(entry, std::move(frame), starts_when_queued);
     return true;
 }
 
@@ -236,15 +236,15 @@ bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
     return true;
 }
 
-// `carried`: the frame comes straight from the stage before, which (when profiling) stamped the time it finished as the
-// time the frame was queued here; that is also when this stage starts on it (no clock read, and no wait).
-Outcome StageRunner::process(FrameRef& ref, bool carried) noexcept {
+// `starts_when_queued`: the frame was carried in straight from the stage before, which (when profiling) stamped the time
+// it finished as the time the frame was queued here; that is also when this stage starts on it (no clock read, no wait).
+Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     const Clock& clock = run_.clock();
     const bool profiling = run_.profiling();
-    // Without profiling, every 16th frame is still timed, for the service estimate that decides carrying (light()).
-    const bool timed = profiling || ref->sequence % 16 == 0;
+    // Without profiling, every 16th frame the stage processes is still timed, for the service estimate (light()).
+    const bool timed = profiling || counts_.load<&StageCounts::processed>() % 16 == 0;
     const TimePoint started =
-        !timed ? TimePoint{} : carried && profiling ? ref->spans[wiring_.position].queued : clock.now();
+        !timed ? TimePoint{} : starts_when_queued && profiling ? ref->spans[wiring_.position].queued : clock.now();
     if (profiling) ref->spans[wiring_.position].started = started;
     FrameRef lender;  // the shared frame whose pixels the copy borrows, until the stage is done with them
     if (wiring_.copy_on_write && !copy_if_shared(ref, lender)) {
@@ -372,7 +372,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     if (pass) {
         counts_.add<&StageCounts::flushed>();
         counts_.add<&StageCounts::passed>();
-        forward(std::move(frame));
+        forward(std::move(frame), /*just_finished=*/true);
     } else {
         counts_.add<&StageCounts::filtered>();
         if (reserve_output_) out_.cancel_reservation();
@@ -381,7 +381,9 @@ StageRunner::Step StageRunner::flush_one() noexcept {
 }
 
 // Hands the frame on. Every `block` output edge was reserved before the frame was taken (FanOut::push relies on it).
-void StageRunner::forward(FrameRef frame) noexcept {
+// `just_finished`: this stage finished the frame a moment ago (not released later by the reorder window), so a stage it
+// is carried into may take that finish time as its own start.
+void StageRunner::forward(FrameRef frame, bool just_finished) noexcept {
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
         if (!wiring_.main_sink) return;
@@ -400,14 +402,14 @@ void StageRunner::forward(FrameRef frame) noexcept {
     }
     if (next_ != nullptr) {
         frame->spans[next_->wiring_.position].queued = finished;
-        if (next_->take_carried(frame, out_.blocking())) return;
+        if (next_->take_carried(frame, out_.blocking(), just_finished)) return;
     }
     out_.push(std::move(frame), finished);
 }
 
 void StageRunner::emit_in_order(FrameRef frame) noexcept {
     if (frame)
-        forward(std::move(frame));
+        forward(std::move(frame), /*just_finished=*/false);  // it may have waited for the frames before it
     else if (reserve_output_)
         out_.cancel_reservation();
     done_with_frame();

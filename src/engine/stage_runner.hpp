@@ -72,8 +72,9 @@ public:
 
     /// Carrying (above): processes `frame` here, on the caller's thread, and passes it on, if this stage is light, idle
     /// enough and has nothing queued; false (frame untouched) otherwise, and the caller pushes it into the input edge.
-    /// Called only by the input edge's producer; `reserved`: it holds a slot in the edge for this frame (freed here).
-    bool take_carried(FrameRef& frame, bool reserved) noexcept;
+    /// Called only by the input edge's producer; `reserved`: it holds a slot in the edge for this frame (freed here);
+    /// `starts_when_queued`: the frame's queued stamp for this stage is now (the producer stamped it just before).
+    bool take_carried(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept;
 
     void wake() noexcept override;
     void run_worker() noexcept override;
@@ -93,18 +94,18 @@ private:
     static constexpr Duration kLightStage = std::chrono::microseconds(20);  // carried into below this service time
 
     Step step() noexcept;
-    Step carry_on(int entry, FrameRef frame, bool carried) noexcept;
-    bool take_claimed(FrameRef& frame, bool reserved) noexcept;
+    Step carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept;
+    bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept;
     [[nodiscard]] bool light() const noexcept;
     void note_service(Duration service) noexcept;
     Step flush_one() noexcept;
     [[nodiscard]] bool has_work() const noexcept;
     [[nodiscard]] bool ready_to_finish() const noexcept;
     void finish() noexcept;
-    Outcome process(FrameRef& frame, bool carried) noexcept;
+    Outcome process(FrameRef& frame, bool starts_when_queued) noexcept;
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
-    void forward(FrameRef frame) noexcept;
+    void forward(FrameRef frame, bool just_finished) noexcept;
     void emit_in_order(FrameRef frame) noexcept;
     void note_output_stalled() noexcept;
     void note_output_flowing() noexcept;

@@ -66,6 +66,44 @@ private:
     Duration cost_;
 };
 
+// A parallel stage of 1 ms of simulated time a frame in which an even frame waits for the odd frame after it to finish
+// first (for at most 20 ms of real time, in case no second worker takes it), so that it is held in the reorder window.
+class OddFramesFirst final : public Stage {
+public:
+    OddFramesFirst(ManualClock& clock, std::size_t frames)
+        : Stage({.name = "work", .parallel = true}), clock_(clock), done_(frames) {}
+    Outcome process(Frame& frame) override {
+        const std::uint64_t k = frame.sequence;
+        if (k % 2 == 0 && k + 1 < done_.size())
+            for (const auto until = std::chrono::steady_clock::now() + 20ms;
+                 !done_[k + 1].load() && std::chrono::steady_clock::now() < until;)
+                std::this_thread::yield();
+        clock_.advance(1ms);
+        done_.at(k).store(true);
+        return Outcome::pass;
+    }
+
+private:
+    ManualClock& clock_;
+    std::vector<std::atomic<bool>> done_;
+};
+
+// The chain's end: records, by frame, when the stage at `position` started and finished it.
+class SpanSink final : public Stage {
+public:
+    SpanSink(std::size_t frames, std::size_t position)
+        : Stage({.name = "sink", .needs_ordered_input = true}), started(frames), finished(frames), position_(position) {}
+    Outcome process(Frame& frame) override {
+        started.at(frame.sequence) = frame.spans[position_].started;
+        finished.at(frame.sequence) = frame.spans[position_].finished;
+        return Outcome::pass;
+    }
+    std::vector<TimePoint> started, finished;
+
+private:
+    std::size_t position_;
+};
+
 // The chain's end: counts delivered frames (opening the GatedSource's gate) and records their order.
 class GateSink final : public Stage {
 public:
@@ -167,14 +205,38 @@ TEST_CASE("carrying: a heavy stage is never carried into (it never runs on the t
     CHECK(report.balanced());
 }
 
+TEST_CASE("carrying: a frame the reorder window held back starts in the stage it is carried into when it is released, "
+          "not when the stage before finished it") {
+    // 'work' (2 workers, restoring order) costs 1 ms of simulated time a frame, and odd frames finish it first.
+    // 'light', serial, takes frame k after frame k-1: had a held-back frame started at its finish in 'work', its span
+    // in 'light' would begin before the previous frame's ended.
+    const std::uint64_t frames = stress_items(2'000);
+    ManualClock clock;
+    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
+    (void)add(chain, std::make_unique<OddFramesFirst>(clock, frames));
+    (void)add(chain, std::make_unique<ThreadRecorder>("light", frames, clock));
+    SpanSink& sink = add(chain, std::make_unique<SpanSink>(frames, 1));
+
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(report.sources.at(0).stages.at(0).restores_order);
+    for (std::uint64_t k = 1; k < frames; ++k) {
+        CAPTURE(k);
+        REQUIRE(sink.started[k] >= sink.finished[k - 1]);
+    }
+    CHECK(report.balanced());
+}
+
 TEST_CASE("carrying: frames carried into light parallel stages that restore order still reach the sink once each and "
           "in order") {
     const std::uint64_t frames = stress_items(20'000);
     ManualClock clock;
     Pipeline pipeline(PipelineOptions{.clock = &clock});
     Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
+    std::vector<ThreadRecorder*> stages;
     for (const char* name : {"p1", "p2", "p3", "p4"})
-        (void)add(chain, std::make_unique<ThreadRecorder>(name, frames, clock, Duration{}, /*parallel=*/true));
+            stages.push_back(&add(chain, std::make_unique<ThreadRecorder>(name, frames, clock, Duration{}, /*parallel=*/true)));
     RecordingSink& sink = add(chain, std::make_unique<RecordingSink>(RecordingSink::Options{}));
 
     const RunReport report = pipeline.run();
@@ -185,6 +247,11 @@ TEST_CASE("carrying: frames carried into light parallel stages that restore orde
     const SourceReport& s = report.sources.at(0);
     CHECK(s.delivered == frames);
     CHECK(s.stages.at(0).restores_order);
+    std::uint64_t on_one_thread = 0;  // frames carried from p1 through p4
+    for (std::uint64_t k = 0; k < frames; ++k)
+        on_one_thread += std::all_of(stages.begin(), stages.end(),
+                                     [&](ThreadRecorder* r) { return r->threads[k] == stages.front()->threads[k]; });
+    CHECK(on_one_thread > 0);
     check_edges_counted_every_frame(s, frames);
     CHECK(report.balanced());
 }

@@ -255,6 +255,19 @@ void Pipeline::Impl::validate() const {
     }
 }
 
+namespace {
+
+// Carrying (StageRunner): stage s may run on the thread of what feeds it when that feeds s alone and neither blocks on
+// I/O; when what feeds it is the source's reader, only a file's (a camera's reader only reads).
+bool may_be_carried(const ChainImpl& chain, const detail::ChainPlan& plan, std::size_t s) {
+    if (chain.slots[s].stage->traits().blocking_io) return false;
+    const std::size_t parent = plan.parent[s];
+    if (parent == detail::ChainPlan::kSource) return plan.roots.size() == 1 && !chain.state.info.live;
+    return plan.children[parent].size() == 1 && !chain.slots[parent].stage->traits().blocking_io;
+}
+
+}  // namespace
+
 void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler) {
     for (auto& chain_ptr : chains) {
         ChainImpl& chain = *chain_ptr;
@@ -286,20 +299,16 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler
                                                       : scheduler.compute_node(*runner, wiring.workers));
             chain.runners.push_back(std::move(runner));
         }
-        for (std::size_t s = 0; s < n; ++s) {  // carrying (StageRunner): from a compute stage into its only consumer
-            if (plan.children[s].size() != 1) continue;
-            const std::size_t c = plan.children[s].front();
-            if (!chain.slots[s].stage->traits().blocking_io && !chain.slots[c].stage->traits().blocking_io)
-                chain.runners[s]->carry_into(chain.runners[c].get());
-        }
+        for (std::size_t s = 0; s < n; ++s)
+            if (plan.parent[s] != ChainPlan::kSource && may_be_carried(chain, plan, s))
+                chain.runners[plan.parent[s]]->carry_into(chain.runners[s].get());
         chain.stages_opened = 0;  // from here on each runner owes its stage's close()
 
         chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames_for(chain, plan)));
         chain.state.pool->record_lineage(run.lineage(), chain.state.index);
         chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source,
                                                               detail::FanOut(targets(plan.roots)));
-        if (plan.roots.size() == 1 && !chain.state.info.live &&
-            !chain.slots[plan.roots.front()].stage->traits().blocking_io)
+        if (plan.roots.size() == 1 && may_be_carried(chain, plan, plan.roots.front()))
             chain.reader->carry_into(chain.runners[plan.roots.front()].get());
         chain.source_opened = false;  // the reader closes the source
     }
@@ -365,8 +374,9 @@ std::string describe_text(const ChainImpl& chain, const ChainPlan& plan, std::si
         const char* end = !plan.children[s].empty() || !plan.fans_out ? ""
                           : s == plan.main_sink                      ? "  [end of the main branch]"
                                                                      : "  [end of a branch]";
-        out += fmt::format("  {}--[{:<34}]--> {:<16} {}{}\n", from, edge_text(plan.edges[s], chain.slots[s].edge),
-                           traits.name, stage_text(traits, plan, s), end);
+        const char* carried = may_be_carried(chain, plan, s) ? ", carried when light" : "";
+        out += fmt::format("  {}--[{:<34}]--> {:<16} {}{}{}\n", from, edge_text(plan.edges[s], chain.slots[s].edge),
+                           traits.name, stage_text(traits, plan, s), carried, end);
         if (!chain.slots[s].plan.empty()) out += fmt::format("      planned: {}\n", chain.slots[s].plan);
     }
     out += fmt::format("  frame pool: {} frames at most\n", pool_frames);

@@ -236,7 +236,7 @@ TEST_CASE("carrying: frames carried into light parallel stages that restore orde
     Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
     std::vector<ThreadRecorder*> stages;
     for (const char* name : {"p1", "p2", "p3", "p4"})
-            stages.push_back(&add(chain, std::make_unique<ThreadRecorder>(name, frames, clock, Duration{}, /*parallel=*/true)));
+        stages.push_back(&add(chain, std::make_unique<ThreadRecorder>(name, frames, clock, Duration{}, /*parallel=*/true)));
     RecordingSink& sink = add(chain, std::make_unique<RecordingSink>(RecordingSink::Options{}));
 
     const RunReport report = pipeline.run();

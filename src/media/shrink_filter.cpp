@@ -62,6 +62,12 @@ AxisTaps AxisTaps::blur_then_area(int in, int out, const std::vector<double>& ke
         taps.offset.push_back(static_cast<int>(taps.weights.size()));
         for (const double w : dense) taps.weights.push_back(static_cast<float>(w));
     }
+    const int widest = *std::max_element(taps.count.begin(), taps.count.end());
+    taps.window = (widest + 7) / 8 * 8;
+    taps.window_weights.assign(static_cast<std::size_t>(out) * static_cast<std::size_t>(taps.window), 0.0f);
+    for (std::size_t o = 0; o < static_cast<std::size_t>(out); ++o)
+        std::copy_n(taps.weights.begin() + taps.offset[o], taps.count[o],
+                    taps.window_weights.begin() + static_cast<std::ptrdiff_t>(o * static_cast<std::size_t>(taps.window)));
     return taps;
 }
 
@@ -83,76 +89,177 @@ InverseTaps InverseTaps::invert(const AxisTaps& taps, int inputs) {
     return inverse;
 }
 
-// Built for AVX2 and FMA as well as the baseline, the better chosen when the library loads (GCC's function
-// multi-versioning): the vertical pass is twice as wide there.
+namespace {
+
+// The two passes of shrink_plane, each in a portable and an AVX2 + FMA version.
+//   vertical:   out[i] = sum over t < taps of weights[t] * rows[t][i], for i < width
+//   horizontal: out[o * stride] = sum over t of x.window_weights[o * x.window + t] * in[x.first[o] + t], for every
+//               output o of x; `in` holds x.window - 1 readable zeros past its samples.
+void vertical_portable(const uchar* const* rows, const float* weights, int taps, int width, float* out) {
+    const float w0 = weights[0];
+    const uchar* const first = rows[0];
+    for (int i = 0; i < width; ++i) out[i] = w0 * static_cast<float>(first[i]);
+    for (int t = 1; t < taps; ++t) {
+        const float w = weights[t];
+        const uchar* const src = rows[t];
+        for (int i = 0; i < width; ++i) out[i] += w * static_cast<float>(src[i]);
+    }
+}
+
+void horizontal_portable(const float* in, const AxisTaps& x, float* out, int stride) {
+    for (int o = 0; o < x.outputs(); ++o) {
+        const auto at = static_cast<std::size_t>(o);
+        const float* w = &x.window_weights[at * static_cast<std::size_t>(x.window)];
+        const float* src = in + x.first[at];
+        float sum = 0;
+        for (int t = 0; t < x.count[at]; ++t) sum += w[t] * src[t];
+        out[static_cast<std::ptrdiff_t>(o) * stride] = sum;
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define FRAMEPIPE_HAS_AVX2_KERNELS 1
+
+// 16 columns at a time, summed over the taps in registers: one store per column instead of one per tap.
+__attribute__((target("avx2,fma"))) void vertical_avx2(const uchar* const* rows, const float* weights, int taps,
+                                                       int width, float* out) {
+    int i = 0;
+    for (; i + 16 <= width; i += 16) {
+        __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
+        for (int t = 0; t < taps; ++t) {
+            const __m128i pixels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[t] + i));
+            const __m256 w = _mm256_set1_ps(weights[t]);
+            low = _mm256_fmadd_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(pixels)), low);
+            high = _mm256_fmadd_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(pixels, 8))), high);
+        }
+        _mm256_storeu_ps(out + i, low);
+        _mm256_storeu_ps(out + i + 8, high);
+    }
+    for (; i < width; ++i) {
+        float sum = 0;
+        for (int t = 0; t < taps; ++t) sum += weights[t] * static_cast<float>(rows[t][i]);
+        out[i] = sum;
+    }
+}
+
+// The products of one output's window, 8 lanes still to be added up.
+__attribute__((target("avx2,fma"))) inline __m256 window_products(const float* in, const float* w, int window) {
+    __m256 sum = _mm256_mul_ps(_mm256_loadu_ps(w), _mm256_loadu_ps(in));
+    for (int t = 8; t < window; t += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(w + t), _mm256_loadu_ps(in + t), sum);
+    return sum;
+}
+
+// Eight outputs at a time: their eight lane vectors added up together (a tree of horizontal adds), one store.
+__attribute__((target("avx2,fma"))) void horizontal_avx2(const float* in, const AxisTaps& x, float* out, int stride) {
+    const int outputs = x.outputs(), window = x.window;
+    const int* first = x.first.data();
+    const float* weights = x.window_weights.data();
+    int o = 0;
+    for (; o + 8 <= outputs; o += 8) {
+        __m256 v[8];
+        for (int k = 0; k < 8; ++k)
+            v[k] = window_products(in + first[o + k], weights + static_cast<std::ptrdiff_t>(o + k) * window, window);
+        const __m256 s0123 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+        const __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+        const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                                          _mm256_permute2f128_ps(s0123, s4567, 0x31));
+        if (stride == 1) {
+            _mm256_storeu_ps(out + o, sums);
+        } else {
+            alignas(32) float lanes[8];
+            _mm256_store_ps(lanes, sums);
+            for (int k = 0; k < 8; ++k) out[static_cast<std::ptrdiff_t>(o + k) * stride] = lanes[k];
+        }
+    }
+    for (; o < outputs; ++o) {
+        const __m256 v = window_products(in + first[o], weights + static_cast<std::ptrdiff_t>(o) * window, window);
+        const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+        out[static_cast<std::ptrdiff_t>(o) * stride] = _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+    }
+}
+#endif
+
+struct Kernels {
+    void (*vertical)(const uchar* const*, const float*, int, int, float*);
+    void (*horizontal)(const float*, const AxisTaps&, float*, int);
+};
+
+Kernels kernels_for(ShrinkKernels wanted) {
+#ifdef FRAMEPIPE_HAS_AVX2_KERNELS
+    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (wanted == ShrinkKernels::best && avx2) return {vertical_avx2, horizontal_avx2};
+#else
+    (void)wanted;
+#endif
+    return {vertical_portable, horizontal_portable};
+}
+
+}  // namespace
+
+void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, float* out, std::vector<float>& row,
+                  OutputRows rows_wanted, ShrinkKernels wanted) {
+    const int channels = plane.channels();
+    if (plane.depth() != CV_8U || (channels != 1 && channels != 3))
+        throw std::invalid_argument("shrink_plane: the plane must be 8-bit with 1 or 3 channels");
+    const Kernels kernels = kernels_for(wanted);
+    // Scratch: the vertical pass's row (all channels interleaved), then, for 3 channels, one row per channel; each
+    // followed by the window's zeros the horizontal pass reads past the end.
+    const int width = plane.cols * channels;
+    const int pad = x.window;
+    const std::size_t split = static_cast<std::size_t>(plane.cols + pad);
+    row.resize(static_cast<std::size_t>(width + pad) + (channels == 3 ? 3 * split : 0));
+    float* const summed = row.data();
+    std::fill_n(summed + width, pad, 0.0f);
+    float* const channel_rows = summed + width + pad;
+    if (channels == 3)
+        for (std::size_t c = 0; c < 3; ++c) std::fill_n(channel_rows + c * split + plane.cols, pad, 0.0f);
+
+    std::vector<const uchar*> sources;
+    std::vector<float> weights;
+    const int out_width = x.outputs();
+    const int end = rows_wanted.end < 0 ? y.outputs() : rows_wanted.end;
+    for (int oy = rows_wanted.begin; oy < end; ++oy) {
+        const auto at = static_cast<std::size_t>(oy);
+        const float* wy = &y.weights[static_cast<std::size_t>(y.offset[at])];
+        const int first_row = y.first[at] - rows_wanted.plane_first_row;
+        sources.clear();
+        weights.clear();
+        for (int t = 0; t < y.count[at]; ++t)
+            if (wy[t] != 0.0f) {
+                sources.push_back(plane.ptr<uchar>(first_row + t));
+                weights.push_back(wy[t]);
+            }
+        if (sources.empty()) {  // cannot happen for weights that sum to 1; keeps the kernels' taps >= 1
+            sources.push_back(plane.ptr<uchar>(first_row));
+            weights.push_back(0.0f);
+        }
+        kernels.vertical(sources.data(), weights.data(), static_cast<int>(sources.size()), width, summed);
+        float* dst = out + static_cast<std::ptrdiff_t>(oy) * out_width * channels;
+        if (channels == 1) {
+            kernels.horizontal(summed, x, dst, 1);
+            continue;
+        }
+        float* const b = channel_rows;
+        float* const g = channel_rows + split;
+        float* const r = channel_rows + 2 * split;
+        for (int i = 0; i < plane.cols; ++i) {
+            b[i] = summed[3 * i];
+            g[i] = summed[3 * i + 1];
+            r[i] = summed[3 * i + 2];
+        }
+        kernels.horizontal(b, x, dst, 3);
+        kernels.horizontal(g, x, dst + 1, 3);
+        kernels.horizontal(r, x, dst + 2, 3);
+    }
+}
+
+// Built for AVX2 as well as the baseline, the better chosen when the library loads (GCC's function multi-versioning).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define FRAMEPIPE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define FRAMEPIPE_VECTOR_CLONES
 #endif
-
-FRAMEPIPE_VECTOR_CLONES
-void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, float* out, std::vector<float>& row,
-                  OutputRows rows_wanted) {
-    const int channels = plane.channels();
-    if (plane.depth() != CV_8U || (channels != 1 && channels != 3))
-        throw std::invalid_argument("shrink_plane: the plane must be 8-bit with 1 or 3 channels");
-    const int width = plane.cols * channels;
-    row.resize(static_cast<std::size_t>(width) + 1);  // + 1: the 3-channel pass below reads 4 floats at a time
-    float* const r = row.data();
-    const int out_width = x.outputs();
-    const int end = rows_wanted.end < 0 ? y.outputs() : rows_wanted.end;
-    for (int oy = rows_wanted.begin; oy < end; ++oy) {
-        // Vertical first, across the whole width: contiguous multiply-adds the compiler vectorises.
-        const float* wy = &y.weights[static_cast<std::size_t>(y.offset[static_cast<std::size_t>(oy)])];
-        const int first_row = y.first[static_cast<std::size_t>(oy)] - rows_wanted.plane_first_row;
-        const int rows = y.count[static_cast<std::size_t>(oy)];
-        {
-            const uchar* src = plane.ptr<uchar>(first_row);
-            const float w = wy[0];
-            for (int i = 0; i < width; ++i) r[i] = w * static_cast<float>(src[i]);
-        }
-        for (int t = 1; t < rows; ++t) {
-            const float w = wy[t];
-            if (w == 0.0f) continue;
-            const uchar* src = plane.ptr<uchar>(first_row + t);
-            for (int i = 0; i < width; ++i) r[i] += w * static_cast<float>(src[i]);
-        }
-        // Then horizontally, at the output's samples only.
-        float* dst = out + static_cast<std::ptrdiff_t>(oy) * out_width * channels;
-        for (int ox = 0; ox < out_width; ++ox) {
-            const float* wx = &x.weights[static_cast<std::size_t>(x.offset[static_cast<std::size_t>(ox)])];
-            const int n = x.count[static_cast<std::size_t>(ox)];
-            const float* src = r + static_cast<std::ptrdiff_t>(x.first[static_cast<std::size_t>(ox)]) * channels;
-            if (channels == 1) {
-                float sum = 0;
-                for (int t = 0; t < n; ++t) sum += wx[t] * src[t];
-                dst[ox] = sum;
-            } else {
-#if defined(__SSE2__)
-                // B, G, R and the next pixel's B at once; the fourth lane is thrown away.
-                __m128 sum = _mm_setzero_ps();
-                for (int t = 0; t < n; ++t) sum = _mm_add_ps(sum, _mm_mul_ps(_mm_set1_ps(wx[t]), _mm_loadu_ps(src + 3 * t)));
-                alignas(16) float lanes[4];
-                _mm_store_ps(lanes, sum);
-                dst[3 * ox] = lanes[0];
-                dst[3 * ox + 1] = lanes[1];
-                dst[3 * ox + 2] = lanes[2];
-#else
-                float b = 0, g = 0, red = 0;
-                for (int t = 0; t < n; ++t) {
-                    b += wx[t] * src[3 * t];
-                    g += wx[t] * src[3 * t + 1];
-                    red += wx[t] * src[3 * t + 2];
-                }
-                dst[3 * ox] = b;
-                dst[3 * ox + 1] = g;
-                dst[3 * ox + 2] = red;
-#endif
-            }
-        }
-    }
-}
 
 FRAMEPIPE_VECTOR_CLONES
 int outside_gamut(const unsigned char* luma0, const unsigned char* luma1, const unsigned char* u, const unsigned char* v,

@@ -18,6 +18,11 @@ namespace framepipe::media {
 struct AxisTaps {
     std::vector<int> first, count, offset;
     std::vector<float> weights;
+    /// The same weights laid out for vector loops: output o's at window_weights[o * window], zero from count[o] on.
+    /// `window` is the largest count rounded up to a multiple of 8, so a loop reading `window` inputs from first[o]
+    /// reads up to window - 1 past the axis' end (shrink_plane pads its own rows with zeros there).
+    int window = 0;
+    std::vector<float> window_weights;
 
     [[nodiscard]] int outputs() const noexcept { return static_cast<int>(first.size()); }
 
@@ -47,11 +52,15 @@ struct OutputRows {
     int plane_first_row = 0;
 };
 
+/// Which loops shrink_plane runs: `best` picks AVX2 + FMA where the processor has them; `portable` is the plain C++
+/// one every processor runs (the result differs by float rounding only; the tests compare the two).
+enum class ShrinkKernels { best, portable };
+
 /// Filters an 8-bit plane of 1 or 3 interleaved channels (CV_8UC1 or CV_8UC3) to floats: `out` gets y.outputs() rows
 /// of x.outputs() * channels values, unrounded (with `rows`, only those, at their place in `out`; the plane must hold
 /// the input rows they read). `row` is scratch, grown as needed.
 void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, float* out, std::vector<float>& row,
-                  OutputRows rows = {});
+                  OutputRows rows = {}, ShrinkKernels kernels = ShrinkKernels::best);
 
 /// A Y'CbCr to BGR conversion's coefficients (see shrink_convert.cpp) and the range its values must stay in.
 struct GamutTest {

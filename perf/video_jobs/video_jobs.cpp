@@ -119,7 +119,9 @@ std::uint64_t run_framepipe(const std::string& kind, const std::string& out, con
     if (std::getenv("VIDEO_JOBS_CV1") != nullptr) cv::setNumThreads(1);
     Pipeline pipeline(options);
     for (const std::string& input : inputs) {
-        Chain& chain = pipeline.add_source(std::make_unique<VideoSource>(VideoSource::Options{.path = input}));
+        VideoSource::Options source{.path = input};
+        if (const char* threads = std::getenv("VIDEO_JOBS_DECODE_THREADS")) source.decode_threads = std::atoi(threads);
+        Chain& chain = pipeline.add_source(std::make_unique<VideoSource>(source));
         if (kind == "thumbnails") {
             chain.add(make_stage("blur", {{"ksize", "5"}}))
                 .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))

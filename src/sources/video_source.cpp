@@ -620,13 +620,16 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     const Impl& impl = *impl_;
     // A source that has not opened yet (SourceUnavailable) decodes in order: it cannot know the codec before it answers.
     const bool intra_only = impl.stream && impl.stream->intra_only;
-    // Automatic: a file decodes with a thread per processor (frame threads), so that the last input of a batch, or a
-    // single one, still has every processor; a live input decodes on the graph alone, a frame threads' delay of a
-    // picture per thread being latency.
+    // Automatic: a file decodes with frame threads, one more than there are processors (FFmpeg's own automatic count:
+    // a thread that waits for the picture another is still decoding leaves its processor to the extra one), at most
+    // 8, so that the last input of a batch, or a single one, still has every processor; a live input decodes on the
+    // graph alone, a frame thread's delay of a picture per thread being latency.
     const bool live = impl.options.realtime || impl.kind != Kind::file;
+    const unsigned processors = std::max(1u, std::thread::hardware_concurrency());
     const int threads = impl.options.decode_threads != 0 ? impl.options.decode_threads
                         : live                            ? 1
-                                                          : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+                        : processors == 1                 ? 1
+                                                          : static_cast<int>(std::min(processors + 1, 8u));
     std::vector<std::unique_ptr<Stage>> stages;
     stages.push_back(
         make_decode_stage(intra_only, threads, VideoSource::redacted(impl.options.path), impl.options.keyframes_only));
@@ -681,7 +684,7 @@ const bool declared = declare_source({
     .runs_on = "source thread + decode and convert stages",
     .options = {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
                 {"decode_threads", K::integer, "0",
-                 "libavcodec threads for inter-frame codecs; 0: one per processor for files, 1 for live input", 0, 16},
+                 "libavcodec threads for inter-frame codecs; 0: one more than the processors (at most 8) for files, 1 for live input", 0, 16},
                 {"decode", K::choice, "all",
                  "keyframes: decode only keyframes (a picture a second or so, for motion) while `from: packets` "
                  "branches still get every packet",

@@ -93,8 +93,8 @@ namespace {
 
 // The two passes of shrink_plane, each in a portable and an AVX2 + FMA version.
 //   vertical:   out[i] = sum over t < taps of weights[t] * rows[t][i], for i < width
-//   horizontal: out[o * stride] = sum over t of x.window_weights[o * x.window + t] * in[x.first[o] + t], for every
-//               output o of x; `in` holds x.window - 1 readable zeros past its samples.
+//   horizontal: out[o] = sum over t of x.window_weights[o * x.window + t] * in[x.first[o] + t], for every output o
+//               of x; `in` holds x.window - 1 readable zeros past its samples.
 void vertical_portable(const uchar* const* rows, const float* weights, int taps, int width, float* out) {
     const float w0 = weights[0];
     const uchar* const first = rows[0];
@@ -106,14 +106,33 @@ void vertical_portable(const uchar* const* rows, const float* weights, int taps,
     }
 }
 
-void horizontal_portable(const float* in, const AxisTaps& x, float* out, int stride) {
+void horizontal_portable(const float* in, const AxisTaps& x, float* out) {
     for (int o = 0; o < x.outputs(); ++o) {
         const auto at = static_cast<std::size_t>(o);
         const float* w = &x.window_weights[at * static_cast<std::size_t>(x.window)];
         const float* src = in + x.first[at];
         float sum = 0;
         for (int t = 0; t < x.count[at]; ++t) sum += w[t] * src[t];
-        out[static_cast<std::ptrdiff_t>(o) * stride] = sum;
+        out[o] = sum;
+    }
+}
+
+// The horizontal pass on 3 interleaved channels: out[3 o + c] = sum over t < x.count[o] of
+// x.window_weights[o * x.window + t] * in[3 (x.first[o] + t) + c]; `in` holds a readable zero past its samples.
+void horizontal3_portable(const float* in, const AxisTaps& x, float* out) {
+    for (int o = 0; o < x.outputs(); ++o) {
+        const auto at = static_cast<std::size_t>(o);
+        const float* w = &x.window_weights[at * static_cast<std::size_t>(x.window)];
+        const float* src = in + static_cast<std::ptrdiff_t>(x.first[at]) * 3;
+        float b = 0, g = 0, r = 0;
+        for (int t = 0; t < x.count[at]; ++t) {
+            b += w[t] * src[3 * t];
+            g += w[t] * src[3 * t + 1];
+            r += w[t] * src[3 * t + 2];
+        }
+        out[3 * o] = b;
+        out[3 * o + 1] = g;
+        out[3 * o + 2] = r;
     }
 }
 
@@ -150,7 +169,7 @@ __attribute__((target("avx2,fma"))) inline __m256 window_products(const float* i
 }
 
 // Eight outputs at a time: their eight lane vectors added up together (a tree of horizontal adds), one store.
-__attribute__((target("avx2,fma"))) void horizontal_avx2(const float* in, const AxisTaps& x, float* out, int stride) {
+__attribute__((target("avx2,fma"))) void horizontal_avx2(const float* in, const AxisTaps& x, float* out) {
     const int outputs = x.outputs(), window = x.window;
     const int* first = x.first.data();
     const float* weights = x.window_weights.data();
@@ -163,36 +182,47 @@ __attribute__((target("avx2,fma"))) void horizontal_avx2(const float* in, const 
         const __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
         const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
                                           _mm256_permute2f128_ps(s0123, s4567, 0x31));
-        if (stride == 1) {
-            _mm256_storeu_ps(out + o, sums);
-        } else {
-            alignas(32) float lanes[8];
-            _mm256_store_ps(lanes, sums);
-            for (int k = 0; k < 8; ++k) out[static_cast<std::ptrdiff_t>(o + k) * stride] = lanes[k];
-        }
+        _mm256_storeu_ps(out + o, sums);
     }
     for (; o < outputs; ++o) {
         const __m256 v = window_products(in + first[o], weights + static_cast<std::ptrdiff_t>(o) * window, window);
         const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
-        out[static_cast<std::ptrdiff_t>(o) * stride] = _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+        out[o] = _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+    }
+}
+// A pixel's B, G, R (and the next pixel's B, not used) at once; the next output's sums are independent of these, so
+// the processor overlaps them.
+__attribute__((target("avx2,fma"))) void horizontal3_avx2(const float* in, const AxisTaps& x, float* out) {
+    for (int o = 0; o < x.outputs(); ++o) {
+        const auto at = static_cast<std::size_t>(o);
+        const float* w = &x.window_weights[at * static_cast<std::size_t>(x.window)];
+        const float* src = in + static_cast<std::ptrdiff_t>(x.first[at]) * 3;
+        __m128 sum = _mm_setzero_ps();
+        for (int t = 0; t < x.count[at]; ++t) sum = _mm_fmadd_ps(_mm_set1_ps(w[t]), _mm_loadu_ps(src + 3 * t), sum);
+        alignas(16) float lanes[4];
+        _mm_store_ps(lanes, sum);
+        out[3 * o] = lanes[0];
+        out[3 * o + 1] = lanes[1];
+        out[3 * o + 2] = lanes[2];
     }
 }
 #endif
 
 struct Kernels {
     void (*vertical)(const uchar* const*, const float*, int, int, float*);
-    void (*horizontal)(const float*, const AxisTaps&, float*, int);
+    void (*horizontal)(const float*, const AxisTaps&, float*);
+    void (*horizontal3)(const float*, const AxisTaps&, float*);
 };
 
 Kernels kernels_for(ShrinkKernels wanted) {
 #ifdef FRAMEPIPE_HAS_AVX2_KERNELS
     static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (wanted == ShrinkKernels::best && avx2) return {vertical_avx2, horizontal_avx2};
+    if (wanted == ShrinkKernels::best && avx2) return {vertical_avx2, horizontal_avx2, horizontal3_avx2};
 #else
     (void)wanted;
 #endif
-    return {vertical_portable, horizontal_portable};
+    return {vertical_portable, horizontal_portable, horizontal3_portable};
 }
 
 }  // namespace
@@ -203,17 +233,13 @@ void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, fl
     if (plane.depth() != CV_8U || (channels != 1 && channels != 3))
         throw std::invalid_argument("shrink_plane: the plane must be 8-bit with 1 or 3 channels");
     const Kernels kernels = kernels_for(wanted);
-    // Scratch: the vertical pass's row (all channels interleaved), then, for 3 channels, one row per channel; each
-    // followed by the window's zeros the horizontal pass reads past the end.
+    // Scratch: the vertical pass's row (channels interleaved), followed by the zeros the horizontal pass reads past
+    // its end (the window's, or one float for the 3-channel pass's fourth lane).
     const int width = plane.cols * channels;
-    const int pad = x.window;
-    const std::size_t split = static_cast<std::size_t>(plane.cols + pad);
-    row.resize(static_cast<std::size_t>(width + pad) + (channels == 3 ? 3 * split : 0));
+    const int pad = std::max(x.window, 4);
+    row.resize(static_cast<std::size_t>(width + pad));
     float* const summed = row.data();
     std::fill_n(summed + width, pad, 0.0f);
-    float* const channel_rows = summed + width + pad;
-    if (channels == 3)
-        for (std::size_t c = 0; c < 3; ++c) std::fill_n(channel_rows + c * split + plane.cols, pad, 0.0f);
 
     std::vector<const uchar*> sources;
     std::vector<float> weights;
@@ -236,21 +262,10 @@ void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, fl
         }
         kernels.vertical(sources.data(), weights.data(), static_cast<int>(sources.size()), width, summed);
         float* dst = out + static_cast<std::ptrdiff_t>(oy) * out_width * channels;
-        if (channels == 1) {
-            kernels.horizontal(summed, x, dst, 1);
-            continue;
-        }
-        float* const b = channel_rows;
-        float* const g = channel_rows + split;
-        float* const r = channel_rows + 2 * split;
-        for (int i = 0; i < plane.cols; ++i) {
-            b[i] = summed[3 * i];
-            g[i] = summed[3 * i + 1];
-            r[i] = summed[3 * i + 2];
-        }
-        kernels.horizontal(b, x, dst, 3);
-        kernels.horizontal(g, x, dst + 1, 3);
-        kernels.horizontal(r, x, dst + 2, 3);
+        if (channels == 1)
+            kernels.horizontal(summed, x, dst);
+        else
+            kernels.horizontal3(summed, x, dst);
     }
 }
 

@@ -81,22 +81,14 @@ StageRunner::Step StageRunner::step() noexcept {
         finish();
         return Step::finished;
     }
-    if (reserve_output_) {
-        if (Edge* full = out_.try_reserve()) {
+    int entry = -1;
+    Edge* full = nullptr;
+    if (!make_room(entry, full)) {
+        if (full != nullptr) {
             stalled_on_.store(full, std::memory_order_relaxed);
             note_output_stalled();
-            return Step::idle;
         }
-        note_output_flowing();
-    }
-    int entry = -1;
-    if (reorder_) {
-        entry = reorder_->claim();
-        if (entry < 0) {
-            if (reserve_output_) out_.cancel_reservation();
-            return Step::idle;
-        }
-        reorder_->begin_pop();
+        return Step::idle;
     }
 
     took_frame();
@@ -121,6 +113,28 @@ StageRunner::Step StageRunner::step() noexcept {
     }
 
     return carry_on(entry, std::move(frame), /*starts_when_queued=*/false);
+}
+
+// What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one) and a reorder entry,
+// begun popping (when it restores order). Returns false holding neither when one is missing; `full` is then the
+// output edge that had no room (nullptr: no reorder entry was free). `entry` is -1 without a reorder window.
+bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
+    entry = -1;
+    full = nullptr;
+    if (reserve_output_) {
+        full = out_.try_reserve();
+        if (full != nullptr) return false;
+        note_output_flowing();
+    }
+    if (reorder_) {
+        entry = reorder_->claim();
+        if (entry < 0) {
+            if (reserve_output_) out_.cancel_reservation();
+            return false;
+        }
+        reorder_->begin_pop();
+    }
+    return true;
 }
 
 // The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
@@ -169,18 +183,10 @@ bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_
         return false;
     };
     if (finished_.load() || wiring_.in->closed()) return give_back();
-    if (reserve_output_) {
-        if (out_.try_reserve() != nullptr) return give_back();
-        note_output_flowing();
-    }
     int entry = -1;
+    Edge* full = nullptr;
+    if (!make_room(entry, full)) return give_back();
     if (reorder_) {
-        entry = reorder_->claim();
-        if (entry < 0) {
-            if (reserve_output_) out_.cancel_reservation();
-            return give_back();
-        }
-        reorder_->begin_pop();
         reorder_->assign(entry, frame->sequence);
         reorder_->end_pop();
     }

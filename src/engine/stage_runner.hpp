@@ -94,6 +94,7 @@ private:
     static constexpr Duration kLightStage = std::chrono::microseconds(20);  // carried into below this service time
 
     Step step() noexcept;
+    bool make_room(int& entry, Edge*& full) noexcept;
     Step carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept;
     bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept;
     [[nodiscard]] bool light() const noexcept;

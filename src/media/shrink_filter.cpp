@@ -198,10 +198,17 @@ __attribute__((target("avx2,fma"))) void horizontal3_avx2(const float* in, const
         const auto at = static_cast<std::size_t>(o);
         const float* w = &x.window_weights[at * static_cast<std::size_t>(x.window)];
         const float* src = in + static_cast<std::ptrdiff_t>(x.first[at]) * 3;
-        __m128 sum = _mm_setzero_ps();
-        for (int t = 0; t < x.count[at]; ++t) sum = _mm_fmadd_ps(_mm_set1_ps(w[t]), _mm_loadu_ps(src + 3 * t), sum);
+        // Even and odd taps in two sums: two dependency chains of half the length.
+        __m128 even = _mm_setzero_ps(), odd = _mm_setzero_ps();
+        const int count = x.count[at];
+        int t = 0;
+        for (; t + 2 <= count; t += 2) {
+            even = _mm_fmadd_ps(_mm_set1_ps(w[t]), _mm_loadu_ps(src + 3 * t), even);
+            odd = _mm_fmadd_ps(_mm_set1_ps(w[t + 1]), _mm_loadu_ps(src + 3 * t + 3), odd);
+        }
+        if (t < count) even = _mm_fmadd_ps(_mm_set1_ps(w[t]), _mm_loadu_ps(src + 3 * t), even);
         alignas(16) float lanes[4];
-        _mm_store_ps(lanes, sum);
+        _mm_store_ps(lanes, _mm_add_ps(even, odd));
         out[3 * o] = lanes[0];
         out[3 * o + 1] = lanes[1];
         out[3 * o + 2] = lanes[2];

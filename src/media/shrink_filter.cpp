@@ -240,8 +240,11 @@ void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, fl
     if (plane.depth() != CV_8U || (channels != 1 && channels != 3))
         throw std::invalid_argument("shrink_plane: the plane must be 8-bit with 1 or 3 channels");
     const Kernels kernels = kernels_for(wanted);
-    // Scratch: the vertical pass's row (channels interleaved), followed by the zeros the horizontal pass reads past
-    // its end (the window's, or one float for the 3-channel pass's fourth lane).
+    const auto padded = static_cast<std::size_t>(x.outputs()) * static_cast<std::size_t>(x.window);
+    if (x.window < 8 || x.window_weights.size() != padded)
+        throw std::invalid_argument("shrink_plane: the taps must come from AxisTaps::blur_then_area");
+    // Scratch: the vertical pass's row (channels interleaved), followed by zeros the horizontal pass reads past its
+    // end: up to x.window - 1 of them, or one for the 3-channel pass's fourth lane (window is at least 8).
     const int width = plane.cols * channels;
     const int pad = std::max(x.window, 4);
     row.resize(static_cast<std::size_t>(width + pad));

@@ -85,10 +85,12 @@ void register_devices() {
         auto* register_all = library != nullptr ? reinterpret_cast<void (*)()>(dlsym(library, "avdevice_register_all"))
                                                 : nullptr;
         if (register_all == nullptr) {
-            const char* why = dlerror();
+            const char* error = dlerror();
+            const std::string why = error != nullptr ? error : "no avdevice_register_all in it";
+            if (library != nullptr) dlclose(library);
             failure = fmt::format("this system cannot read V4L2 cameras: FFmpeg's {} did not load ({}); install it "
                                   "(Debian: libavdevice{})",
-                                  name, why != nullptr ? why : "no avdevice_register_all in it", LIBAVDEVICE_VERSION_MAJOR);
+                                  name, why, LIBAVDEVICE_VERSION_MAJOR);
             return;
         }
         register_all();

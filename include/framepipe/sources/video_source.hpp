@@ -33,8 +33,9 @@ public:
         std::string path;            // a file, a URL, or a device (/dev/video0)
         std::string name;            // shown in reports; default: the file name, URL or device
         bool realtime = false;       // files: replay at the file's own rate, as a live source
-        /// libavcodec threads for inter-frame codecs: 1 decodes on the graph only; 0 (automatic) is one per processor
-        /// for a file (so a lone input still has them all) and 1 for live input (each thread delays a picture).
+        /// libavcodec threads for inter-frame codecs: 1 decodes on the graph only; 0 (automatic) is one more than the
+        /// processors for a file (at most 8; 1 on a single processor: a lone input still has them all) and 1 for live
+        /// input (each thread delays a picture).
         int decode_threads = 0;
         /// Decode keyframes only (the other packets are filtered before the decoder, still offered `from: packets`):
         /// a picture a second or so for motion detection on a camera whose packets are recorded untouched.

@@ -115,8 +115,8 @@ StageRunner::Step StageRunner::step() noexcept {
     return carry_on(entry, std::move(frame), /*starts_when_queued=*/false);
 }
 
-// What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one) and a reorder entry,
-// begun popping (when it restores order). Returns false holding neither when one is missing; `full` is then the
+// What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one) and a reorder
+// entry, begun popping (when it restores order). Returns false holding neither when one is missing; `full` is then the
 // output edge that had no room (nullptr: no reorder entry was free). `entry` is -1 without a reorder window.
 bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
     entry = -1;

@@ -55,8 +55,9 @@ std::string advice_for(const StageReport& st, std::size_t threads) {
     case LimitKind::decoder:
         return st.parallel ? "a cheaper input (lower resolution or bit rate), or more processors"
                            : "decoding is in order per input: run several inputs at once, or use a cheaper input (lower "
-                             "resolution or bit rate); a file already decodes with a thread more than the processors, a live "
-                             "input with one (--set source.decode_threads=2 gives it more, at a picture of latency per thread)";
+                             "resolution or bit rate); a file already decodes with a thread more than the "
+                             "processors, a live input with one (--set source.decode_threads=2 gives it more, at a "
+                             "picture of latency per thread)";
     case LimitKind::writer:
         return "it waits on its disk or encoder: a faster disk, a faster preset or codec, or, for live input, overflow: "
                "drop_oldest on the edge into it";

@@ -686,7 +686,9 @@ const bool declared = declare_source({
     .runs_on = "source thread + decode and convert stages",
     .options = {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
                 {"decode_threads", K::integer, "0",
-                 "libavcodec threads for inter-frame codecs; 0: one more than the processors (at most 8) for files, 1 for live input", 0, 16},
+                 "libavcodec threads for inter-frame codecs; 0: one more than the processors (at most 8) for files, "
+                 "1 for live input",
+                 0, 16},
                 {"decode", K::choice, "all",
                  "keyframes: decode only keyframes (a picture a second or so, for motion) while `from: packets` "
                  "branches still get every packet",

@@ -30,7 +30,8 @@ struct Fusion {
 /// consecutive stages of one branch.
 using FusionRule = std::function<std::optional<Fusion>(std::span<std::unique_ptr<Stage>> run, bool first_decodes)>;
 
-/// Adds a rule; returns true (for `const bool declared = declare_fusion(...)` at namespace scope).
+/// Adds a rule; returns true, for `const bool shrink_declared = declare_fusion(...)` at namespace scope (a name of its
+/// own per file, as unity builds need).
 bool declare_fusion(FusionRule rule);
 
 /// The first rule that fuses `run`, or nothing.

@@ -432,7 +432,7 @@ std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run,
     return fusion;
 }
 
-const bool declared_shrink = detail::declare_fusion(fuse_shrink);
+const bool shrink_declared = detail::declare_fusion(fuse_shrink);
 
 }  // namespace
 }  // namespace framepipe::media

@@ -38,7 +38,9 @@ constexpr std::array kLimitNames = {
 };
 
 std::string percent(double share) { return fmt::format("{:.0f}%", 100.0 * std::clamp(share, 0.0, 1.0)); }
-std::string ms(Duration d) { return in_ms(d) < 10 ? fmt::format("{:.2f} ms", in_ms(d)) : fmt::format("{:.1f} ms", in_ms(d)); }
+std::string milliseconds_text(Duration d) {
+    return in_ms(d) < 10 ? fmt::format("{:.2f} ms", in_ms(d)) : fmt::format("{:.1f} ms", in_ms(d));
+}
 std::string frames(std::uint64_t n) { return fmt::format("{} frame{}", n, n == 1 ? "" : "s"); }
 std::string workers_text(const StageReport& st) {
     return fmt::format("{} {}", st.concurrency, st.concurrency == 1 ? "worker" : "workers");
@@ -128,7 +130,7 @@ Limit stage_limit(const RunReport& report, const SourceReport& s, std::size_t i,
 
 std::string busy_figure(const StageReport& st) {
     return fmt::format("busy {} of its {} ({} a frame, {:.1f} frames/s)", percent(st.utilisation), workers_text(st),
-                       ms(st.service.mean), st.fps);
+                       milliseconds_text(st.service.mean), st.fps);
 }
 
 // Per input, when the machine is not the limit (questions 2 to 5).

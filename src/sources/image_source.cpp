@@ -548,7 +548,7 @@ namespace {
 bool is_url(const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream; }
 
 using K = OptionKind;
-const bool declared = declare_source({
+const bool image_source_declared = declare_source({
     .type = "images",
     .summary = "A folder of images, a glob pattern or image files, in natural order",
     .example = "framepipe run p.yaml photos/ 'shots/*.png' cover.jpg",

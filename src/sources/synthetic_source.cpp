@@ -140,7 +140,7 @@ namespace framepipe {
 namespace {
 
 using K = OptionKind;
-const bool declared = declare_source({
+const bool synthetic_source_declared = declare_source({
     .type = "synthetic",
     .summary = "A test pattern with the frame number burned in (no camera or file needed); synthetic:NAME names one",
     .example = "framepipe run p.yaml synthetic synthetic:front synthetic:back",

@@ -678,7 +678,7 @@ std::unique_ptr<Source> make_video_source(const SourceInput& input, const Option
 }
 
 using K = OptionKind;
-const bool declared = declare_source({
+const bool video_source_declared = declare_source({
     .type = "video",
     .summary = "A video file, stream URL (rtsp://, http://, ...) or camera:N, in any container and codec FFmpeg reads "
                "(the default for files and every URL)",

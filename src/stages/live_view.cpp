@@ -146,7 +146,7 @@ private:
 };
 
 // The declarations of this file's stage types (listed after the earlier families).
-const bool declared = [] {
+const bool live_view_declared = [] {
     using K = OptionKind;
     (void)declare_stage(
         {"live_view", "Serve the frames passing here as MJPEG and snapshots (a 'signal lost' picture while there are "

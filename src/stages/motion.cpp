@@ -660,7 +660,7 @@ private:
 };
 
 // The declarations of this file's stage types (listed after the earlier families).
-const bool declared = [] {
+const bool motion_declared = [] {
     using K = OptionKind;
     (void)declare_stage(
         {"motion", "Detect motion (background subtraction); mark frames, start and end events, snapshot each event",

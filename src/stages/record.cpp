@@ -325,7 +325,7 @@ private:
 };
 
 // The declarations of this file's stage types (listed after the earlier families).
-const bool declared = [] {
+const bool record_declared = [] {
     using K = OptionKind;
     (void)declare_stage(
         {"record", "Continuous recording in crash-safe segments named by start time, with retention",

@@ -232,7 +232,7 @@ private:
     bool ended_ = false;
 };
 
-const bool declared = [] {
+const bool stream_outputs_declared = [] {
     using K = OptionKind;
     (void)declare_stage(
         {"stream_out",

@@ -419,7 +419,7 @@ std::vector<OptionSpec> output_options(const char* dir, const char* name) {
 }
 
 // The declarations of this file's stage types (listed after filters).
-const bool declared = [] {
+const bool thumbnails_declared = [] {
     using K = OptionKind;
     std::vector<OptionSpec> thumbnail = {
         {"every", K::integer, "0", "One thumbnail every N frames", 0, 1e9},

@@ -195,7 +195,7 @@ private:
 };
 
 // The declarations of this file's stage types (listed after the earlier families).
-const bool declared = [] {
+const bool writers_declared = [] {
     using K = OptionKind;
     (void)declare_stage(
         {"write_images", "Write every frame as an image file (an image sequence)",

@@ -125,8 +125,7 @@ TEST_CASE("pipelines/webcam_live.yaml: the synthetic camera, mirrored, in the li
     for (int i = 0; i < 4; ++i) {
         const auto part = viewer.next_part();
         REQUIRE(part);
-        cv::Mat picture = cv::imdecode(cv::Mat(1, static_cast<int>(part->size()), CV_8UC1, const_cast<char*>(part->data())),
-                                       cv::IMREAD_COLOR);
+        cv::Mat picture = decode_picture(*part);
         REQUIRE(picture.size() == cv::Size(640, 360));
         cv::flip(picture, picture, 1);
         numbers.push_back(SyntheticSource::burned_number_of(picture));

@@ -6,6 +6,7 @@
 #include "stages/template_text.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
+#include "support/media.hpp"
 #include "support/process.hpp"
 
 #include <framepipe/error.hpp>
@@ -16,7 +17,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include <atomic>
 #include <thread>
@@ -101,11 +101,6 @@ nlohmann::json stream_status(int port, const std::string& name) {
     return nullptr;
 }
 
-cv::Mat decoded(const std::string& jpeg) {
-    return cv::imdecode(cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1, const_cast<char*>(jpeg.data())),
-                        cv::IMREAD_COLOR);
-}
-
 }  // namespace
 
 TEST_CASE("live_view status: a stream is live with its frame rate, lost since the exact time its signal went (with a "
@@ -170,7 +165,7 @@ TEST_CASE("live_view status: a stream is live with its frame rate, lost since th
     REQUIRE(snapshot.status == 200);
     CHECK(snapshot.content_type == "image/jpeg");
     CHECK(snapshot.head.find("X-Stream-State: lost\r\n") != std::string::npos);
-    const cv::Mat picture = decoded(snapshot.body);
+    const cv::Mat picture = decode_picture(snapshot.body);
     REQUIRE_FALSE(picture.empty());
     CHECK(picture.size() == cv::Size(320, 240));  // the stream's size, not the last green frame
     CHECK(cv::mean(picture)[1] < 100);
@@ -178,8 +173,8 @@ TEST_CASE("live_view status: a stream is live with its frame rate, lost since th
     REQUIRE(viewer.status() == 200);
     const auto part = viewer.next_part();
     REQUIRE(part.has_value());
-    CHECK(decoded(*part).size() == cv::Size(320, 240));
-    CHECK(cv::mean(decoded(*part))[1] < 100);
+    CHECK(decode_picture(*part).size() == cv::Size(320, 240));
+    CHECK(cv::mean(decode_picture(*part))[1] < 100);
 
     // Reconnecting: the camera answers after the backoff, and sends its next frame 5 s later.
     camera.answer.store(true);
@@ -193,7 +188,7 @@ TEST_CASE("live_view status: a stream is live with its frame rate, lost since th
     CHECK(status["since"] == stages::iso_clock(clock.wall_time(lost_at)));
     const std::optional<std::string> status_part = viewer.next_part();  // status pictures go on reaching the viewer
     REQUIRE(status_part.has_value());
-    CHECK(cv::mean(decoded(*status_part))[1] < 100);
+    CHECK(cv::mean(decode_picture(*status_part))[1] < 100);
 
     // Live again with the first frame after the loss.
     clock.advance_to_next_wake();
@@ -208,7 +203,7 @@ TEST_CASE("live_view status: a stream is live with its frame rate, lost since th
     for (int part = 0; part < 20 && !green; ++part) {
         const std::optional<std::string> jpeg = viewer.next_part();
         REQUIRE(jpeg.has_value());
-        green = cv::mean(decoded(*jpeg))[1] > 150;
+        green = cv::mean(decode_picture(*jpeg))[1] > 150;
     }
     CHECK(green);
 }
@@ -233,7 +228,7 @@ TEST_CASE("live view server: a stream with no frame yet says waiting, and its sn
     const HttpResponse snapshot = http_get(server->port(), "/snapshot.jpg?name=porch", 10s);
     REQUIRE(snapshot.status == 200);
     CHECK(snapshot.head.find("X-Stream-State: waiting\r\n") != std::string::npos);
-    const cv::Mat picture = decoded(snapshot.body);
+    const cv::Mat picture = decode_picture(snapshot.body);
     REQUIRE_FALSE(picture.empty());
     CHECK(picture.size() == cv::Size(640, 360));  // no frame: no size known yet
 

@@ -7,6 +7,7 @@
 #include "live/live_view_server.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
+#include "support/media.hpp"
 #include "support/process.hpp"
 
 #include <framepipe/error.hpp>
@@ -17,7 +18,6 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include <arpa/inet.h>
 #include <future>
@@ -80,11 +80,6 @@ private:
     std::string failure_;
 };
 
-cv::Mat decoded(const std::string& jpeg) {
-    return cv::imdecode(cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1, const_cast<char*>(jpeg.data())),
-                        cv::IMREAD_COLOR);
-}
-
 /// The value of a Prometheus sample line `name{labels} value`, or -1 when the page has no such line.
 double metric(const std::string& page, const std::string& series) {
     const auto at = page.find("\n" + series + " ");
@@ -106,7 +101,7 @@ TEST_CASE("live_view: a viewer receives MJPEG parts that decode to the newest fr
     for (int part = 0; part < 30; ++part) {
         const auto jpeg = viewer.next_part();
         REQUIRE(jpeg.has_value());
-        const cv::Mat picture = decoded(*jpeg);
+        const cv::Mat picture = decode_picture(*jpeg);
         REQUIRE(!picture.empty());
         CHECK(picture.cols == 320);
         CHECK(picture.rows == 240);
@@ -131,7 +126,7 @@ TEST_CASE("live_view: the snapshot is a fresh JPEG, stats.json is the live repor
     const HttpResponse snapshot = http_get(port, "/snapshot.jpg");
     REQUIRE(snapshot.status == 200);
     CHECK(snapshot.content_type == "image/jpeg");
-    const cv::Mat picture = decoded(snapshot.body);
+    const cv::Mat picture = decode_picture(snapshot.body);
     REQUIRE(!picture.empty());
     CHECK(SyntheticSource::burned_number_of(picture) >= 0);
 
@@ -183,7 +178,7 @@ TEST_CASE("live_view: several inputs share one server, one stream each, all on t
     REQUIRE(garage.status() == 200);
     const auto jpeg = garage.next_part();
     REQUIRE(jpeg.has_value());
-    CHECK(!decoded(*jpeg).empty());
+    CHECK(!decode_picture(*jpeg).empty());
     REQUIRE(run.stop().ok());
 }
 

@@ -4,6 +4,7 @@
 // where the machine allows mounting one, a file-size limit otherwise). Kills at chosen moments and rotation on a full
 // disk frame by frame: tests/reliability/recording_*_test.cpp.
 #include "media/natural_order.hpp"
+#include "support/framepipe_command.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
 #include "support/stage_harness.hpp"
@@ -79,8 +80,6 @@ private:
     bool ok_ = false;
 };
 
-std::string cli(const std::string& args) { return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args); }
-
 }  // namespace
 
 TEST_CASE("record: segments close on time, are renamed when closed, and each probes with its frames") {
@@ -106,7 +105,7 @@ TEST_CASE("record: after SIGKILL every closed segment plays in full; a restart r
         "stages:\n  - {{ type: record, dir: '{}', segment: 1s, flush_interval: 0.1s }}\n",
         dir.path().string());
     {
-        Process run(cli(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
+        Process run(framepipe_command_line(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
         const auto until = std::chrono::steady_clock::now() + 30s;
         while (closed_segments(dir.path()).size() < 3 && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(50ms);
@@ -180,8 +179,8 @@ TEST_CASE("record: a full disk stops the recording only: the run goes on, the su
     if (!mounted) MESSAGE("cannot mount a tmpfs here: a file-size limit stands in for the full disk");
     const std::string limit = mounted ? "" : "trap '' XFSZ; ulimit -f 40; ";
     const int code = run(fmt::format("{}{} > '{}' 2> '{}'", limit,
-                                     cli(fmt::format("run -q '{}' synthetic --report '{}'", dir / "rec.yaml",
-                                                     dir / "report.json")),
+                                     framepipe_command_line(fmt::format("run -q '{}' synthetic --report '{}'",
+                                                                        dir / "rec.yaml", dir / "report.json")),
                                      dir / "out.txt", dir / "err.txt"));
     std::ifstream out(dir / "out.txt");
     const std::string summary((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());

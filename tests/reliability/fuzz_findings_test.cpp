@@ -3,6 +3,7 @@
 // formats framepipe does not read (a DICOM one that aborts the process inside GDCM), video timestamps that jump by 4e18
 // units, a 1 KB WebM whose VP8 header states a 16383x16383 picture, a colour matrix FFmpeg has no name for, libswscale
 // writing past a picture whose width is not a multiple of 16, and a pipeline file with 100000 problems.
+#include "support/command.hpp"
 #include "support/media.hpp"
 #include "support/recorders.hpp"
 
@@ -28,8 +29,6 @@ using namespace framepipe;
 using namespace framepipe::test;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The ConfigError parse_pipeline throws for `text` with `settings` ("" when it parses).
 std::string problems_of(const std::string& text, const std::vector<std::string>& settings = {}) {

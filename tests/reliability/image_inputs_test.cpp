@@ -29,8 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 // An ImageSource opened on `folder` and its decode stage, driven by hand: tests change files between open() (the
 // listing) and read().
 struct OpenedSource {

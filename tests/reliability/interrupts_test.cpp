@@ -27,14 +27,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Outcome {
+struct InterruptedRun {
     std::optional<int> code;  // nullopt: still running at the limit (killed)
     std::string out, err;
 };
 
 // Starts `framepipe ARGS` in `dir`, waits until `ready(process)` holds (the state the test interrupts), sends `signals`
 // SIGINTs 300 ms apart, and waits at most `limit` for it to end.
-Outcome interrupt(const TempDir& dir, const std::string& args, int signals,
+InterruptedRun interrupt(const TempDir& dir, const std::string& args, int signals,
                   std::function<bool(const Process&)> ready, std::chrono::seconds limit = 30s) {
     Process process(fmt::format("'{}' {} > out.txt 2> err.txt", FRAMEPIPE_BINARY, args), dir.path());
     REQUIRE(eventually([&] { return ready(process); }));
@@ -42,7 +42,7 @@ Outcome interrupt(const TempDir& dir, const std::string& args, int signals,
         if (i > 0) std::this_thread::sleep_for(300ms);
         process.kill(SIGINT, false);
     }
-    Outcome outcome;
+    InterruptedRun outcome;
     outcome.code = process.wait_for(limit);
     if (!outcome.code) process.kill(SIGKILL);
     outcome.out = slurp(dir / "out.txt");
@@ -57,7 +57,7 @@ TEST_CASE("interrupts: Ctrl-C while a FIFO waits for its writer ends the run, sa
     REQUIRE(::mkfifo((dir / "feed.mkv").c_str(), 0600) == 0);
     std::ofstream(dir / "copy.yaml") << "stages:\n  - { type: write_video, path: out.mp4 }\n";
     // Interrupted once it waits in the FIFO's open.
-    const Outcome r =
+    const InterruptedRun r =
         interrupt(dir, "run -q copy.yaml feed.mkv", 1, [](const Process& p) { return p.has_open("feed.mkv"); });
     REQUIRE(r.code.has_value());
     CHECK(*r.code == 1);
@@ -78,7 +78,7 @@ TEST_CASE("interrupts: Ctrl-C while a server accepts the connection and never an
     ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
     std::ofstream(dir / "view.yaml") << "stages:\n  - { type: \"null\" }\n";
     int accepted = -1;
-    const Outcome r = interrupt(dir,
+    const InterruptedRun r = interrupt(dir,
                                 fmt::format("run -q view.yaml http://127.0.0.1:{}/cam.mjpg --set source.open_timeout=1h "
                                             "--set source.reconnect=false",
                                             ntohs(address.sin_port)),
@@ -100,7 +100,7 @@ TEST_CASE("interrupts: a second Ctrl-C while a slow encoder drains finalises the
     TempDir dir;
     std::ofstream(dir / "slow.yaml") << "stages:\n  - { type: write_video, path: slow.mp4, preset: veryslow }\n";
     // The input ends quickly; x264's veryslow lookahead keeps dozens of 720p frames to encode in the final drain.
-    const Outcome r = interrupt(dir,
+    const InterruptedRun r = interrupt(dir,
                                 "run -q slow.yaml synthetic --set source.width=1280 --set source.height=720 "
                                 "--set source.frames=120",
                                 2, [started = std::optional<std::chrono::steady_clock::time_point>()](

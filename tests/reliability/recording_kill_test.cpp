@@ -5,6 +5,7 @@
 // (MKV, MPEG-TS, fragmented MP4); a restart renames the leftover, which plays, to -recovered; a motion event that was going on has its "started" line and no "ended" line, and its open clip is recovered.
 #include "media/natural_order.hpp"
 #include "support/command.hpp"
+#include "support/framepipe_command.hpp"
 #include "support/media.hpp"
 #include "support/process.hpp"
 
@@ -30,8 +31,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kFps = 30;
-
-std::string cli(const std::string& args) { return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args); }
 
 // Oldest first (names sort by start time).
 std::vector<fs::path> files_with(const fs::path& dir, const std::string& fragment) {
@@ -102,7 +101,7 @@ TEST_CASE("record killed mid-segment: closed segments play in full, the open one
             kFps, rec.string(), container, seen.string());
         std::int64_t closed_frames = 0;
         {
-            Process run(cli(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
+            Process run(framepipe_command_line(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
             REQUIRE(wait_until([&] { return !closed_files(rec, container).empty(); }));
             closed_frames = frames_in(closed_files(rec, container).front());
             REQUIRE(wait_until([&] { return last_seen(seen) >= closed_frames + into; }));
@@ -123,9 +122,11 @@ TEST_CASE("record killed mid-segment: closed segments play in full, the open one
         CHECK(first_number(open[0]) == closed_frames);   // it goes on where the closed one ended
 
         // A restart into the same folder: the leftover plays, so it is kept as -recovered, with the same frames.
-        const CommandResult again = run_bounded(
-            cli(fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=10", dir / "rec.yaml")),
-            dir.path(), 60s);
+        const CommandResult again =
+            run_bounded(framepipe_command_line(
+                            fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=10",
+                                        dir / "rec.yaml")),
+                        dir.path(), 60s);
         CHECK(again.code == 0);
         CHECK(files_with(rec, ".part.").empty());
         const auto recovered = files_with(rec, "-recovered");
@@ -153,7 +154,7 @@ TEST_CASE("record by stream copy killed mid-segment: closed segments hold every 
         rec.string(), seen.string());
     std::int64_t closed_frames = 0;
     {
-        Process run(cli(fmt::format("run -q '{}' '{}'", dir / "rec.yaml", camera)));
+        Process run(framepipe_command_line(fmt::format("run -q '{}' '{}'", dir / "rec.yaml", camera)));
         REQUIRE(wait_until([&] { return !closed_files(rec, "mkv").empty(); }));
         closed_frames = frames_in(closed_files(rec, "mkv").front());
         REQUIRE(wait_until([&] { return last_seen(seen) >= closed_frames + 40; }));
@@ -174,8 +175,10 @@ TEST_CASE("record by stream copy killed mid-segment: closed segments hold every 
     CHECK(written_at_least >= 40);
     CHECK(survived >= written_at_least - kFps / 2 - 3);  // flush_interval 0.5 s, and B-frames waiting for their reference
 
-    const CommandResult again = run_bounded(
-        cli(fmt::format("run -q '{}' '{}' --set source.realtime=false", dir / "rec.yaml", camera)), dir.path(), 60s);
+    const CommandResult again =
+        run_bounded(framepipe_command_line(
+                        fmt::format("run -q '{}' '{}' --set source.realtime=false", dir / "rec.yaml", camera)),
+                    dir.path(), 60s);
     CHECK(again.code == 0);
     CHECK(files_with(rec, ".part.").empty());
     const auto recovered = files_with(rec, "-recovered");
@@ -204,7 +207,7 @@ TEST_CASE("motion and event_clips killed during an event: events.jsonl has its s
     };
     std::int64_t start_frame = -1;
     {
-        Process run(cli(fmt::format("run -q '{}' synthetic", dir / "cam.yaml")));
+        Process run(framepipe_command_line(fmt::format("run -q '{}' synthetic", dir / "cam.yaml")));
         REQUIRE(wait_until([&] { return !lines().empty(); }));
         start_frame = lines().front()["start_frame"].get<std::int64_t>();
         REQUIRE(wait_until([&] { return last_seen(seen) >= start_frame + 45; }));  // 1.5 s into the event
@@ -223,9 +226,11 @@ TEST_CASE("motion and event_clips killed during an event: events.jsonl has its s
     CAPTURE(survived);
     CHECK(survived >= written_at_least - kFps / 2 - 1);
 
-    const CommandResult again = run_bounded(
-        cli(fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=5", dir / "cam.yaml")),
-        dir.path(), 60s);
+    const CommandResult again =
+        run_bounded(framepipe_command_line(
+                        fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=5",
+                                    dir / "cam.yaml")),
+                    dir.path(), 60s);
     CHECK(again.code == 0);
     CHECK(files_with(clips, ".part.").empty());
     const auto recovered = files_with(clips, "-recovered.mkv");

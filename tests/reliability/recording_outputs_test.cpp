@@ -25,8 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string cli(const std::string& args) { return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args); }
-
 // A folder no one can write to: a read-only tmpfs when running as root (permission bits do not stop root), else one
 // without write permission. Empty when it cannot be made here.
 class LockedFolder {
@@ -79,7 +77,7 @@ TEST_CASE("outputs that cannot be written are refused before the first frame, wi
     }
     for (const Case& c : cases) {
         CAPTURE(c.args);
-        const CommandResult r = run_bounded(cli(c.args), dir.path(), 60s);
+        const CommandResult r = run_bounded(framepipe_command_line(c.args), dir.path(), 60s);
         CAPTURE(r.err);
         CHECK_FALSE(r.timed_out);
         CHECK(r.code == 2);
@@ -92,9 +90,10 @@ TEST_CASE("write_video killed midway leaves nothing under the final name") {
     TempDir dir;
     write_video(dir / "in.mp4", {.frames = 250, .size = {160, 120}, .fps = 25});
     {
-        Process run(cli(fmt::format("run -q '{}edges.yaml' '{}' --set source.realtime=true --set encode.path='{}' "
-                                    "2>'{}'",
-                                    pipelines(), dir / "in.mp4", dir / "out.mp4", dir / "stderr.txt")));
+        Process run(framepipe_command_line(
+            fmt::format("run -q '{}edges.yaml' '{}' --set source.realtime=true --set encode.path='{}' "
+                        "2>'{}'",
+                        pipelines(), dir / "in.mp4", dir / "out.mp4", dir / "stderr.txt")));
         const auto until = std::chrono::steady_clock::now() + 60s;  // a safety bound, not a measure
         std::error_code ec;
         while (!(fs::exists(dir / "out.part.mp4") && fs::file_size(dir / "out.part.mp4", ec) > 0) && run.running() &&
@@ -126,8 +125,9 @@ TEST_CASE("event clips on a full disk stop by themselves: the recording and the 
         "  - {{ type: event_clips, dir: '{}', crf: 5 }}\n"
         "  - {{ type: record, dir: '{}', segment: 5s }}\n",
         small, dir / "rec");
-    const CommandResult r = run_bounded(
-        cli(fmt::format("run -q '{}' synthetic --report '{}'", dir / "cam.yaml", dir / "report.json")), dir.path(), 60s);
+    const CommandResult r = run_bounded(framepipe_command_line(fmt::format("run -q '{}' synthetic --report '{}'",
+                                                                           dir / "cam.yaml", dir / "report.json")),
+                                        dir.path(), 60s);
     ::umount2(small.c_str(), MNT_DETACH);
     CAPTURE(r.out);
     CAPTURE(r.err);

@@ -1,6 +1,7 @@
 // Names that are not UTF-8 (file names are bytes) in the report's JSON and Prometheus text: escaped as \xHH by the one
 // helper (src/report/text_escape.hpp), never a failed or invalid report.
 #include "report/text_escape.hpp"
+#include "support/command.hpp"
 
 #include <framepipe/report_io.hpp>
 
@@ -8,10 +9,6 @@
 #include <nlohmann/json.hpp>
 
 using namespace framepipe;
-
-namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-}  // namespace
 
 TEST_CASE("names: Prometheus labels and the JSON report escape bytes that are not UTF-8 instead of failing") {
     RunReport report;

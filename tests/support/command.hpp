@@ -25,6 +25,9 @@ CommandResult run_bounded(const std::string& command, const std::filesystem::pat
 /// The whole content of a file ("" when it cannot be read).
 std::string slurp(const std::filesystem::path& path);
 
+/// Whether `part` occurs in `text`.
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 /// The number written just before the first `words` in a run's summary ("3722" for " delivered," in "3722 delivered,");
 /// 0 when `words` is not there.
 std::int64_t count_before(const std::string& summary, const std::string& words);

@@ -15,10 +15,15 @@ namespace framepipe::test {
 /// The repository's pipelines/ folder, with a trailing slash.
 inline std::string pipelines() { return std::string(FRAMEPIPE_SOURCE_DIR) + "/pipelines/"; }
 
+/// The shell command line `'BINARY' ARGS`.
+inline std::string framepipe_command_line(const std::string& args) {
+    return fmt::format("'{}' {}", FRAMEPIPE_BINARY, args);
+}
+
 /// Runs `framepipe ARGS` (through the shell, so ARGS may quote) in `dir`, killed after `limit`.
 inline CommandResult run_framepipe(const std::string& args, const TempDir& dir,
                                    std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    return run_bounded(fmt::format("'{}' {}", FRAMEPIPE_BINARY, args), dir.path(), limit);
+    return run_bounded(framepipe_command_line(args), dir.path(), limit);
 }
 
 }  // namespace framepipe::test

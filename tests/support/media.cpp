@@ -44,6 +44,11 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
+cv::Mat decode_picture(const std::string& bytes) {
+    return cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())),
+                        cv::IMREAD_COLOR);
+}
+
 cv::Mat numbered_frame(int number, cv::Size size) {
     cv::Mat frame(size, CV_8UC3);
     // A smooth moving gradient above the code, so encoders have something real to work on.

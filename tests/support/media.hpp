@@ -31,6 +31,8 @@ private:
 cv::Mat numbered_frame(int number, cv::Size size);
 /// The number drawn by numbered_frame(), or -1 when the blocks cannot be read.
 int read_number(const cv::Mat& bgr);
+/// An encoded picture (JPEG, PNG: an HTTP body, an MJPEG part) decoded to BGR; empty when it does not decode.
+cv::Mat decode_picture(const std::string& bytes);
 
 struct VideoSpec {
     int frames = 30;

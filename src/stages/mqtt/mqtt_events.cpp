@@ -226,7 +226,7 @@ private:
     nlohmann::json before_;
 };
 
-const bool declared = [] {
+const bool mqtt_events_declared = [] {
     using K = OptionKind;
     (void)declare_stage(
         {"mqtt", "Publish motion events, availability and statistics on MQTT, laid out as Frigate does (after motion; or "

@@ -80,7 +80,9 @@ TEST_CASE("lineage: a stage of known cost enters and leaves each frame exactly w
     std::map<int, json> by_frame;
     for (const json& r : records) by_frame[r["frame"].get<int>()] = r;
     REQUIRE(by_frame.size() == frames);
-    for (const auto& [k, r] : by_frame) {
+    for (const auto& entry : by_frame) {  // not a structured binding: clang 14 cannot capture one (CAPTURE)
+        const int k = entry.first;
+        const json& r = entry.second;
         CAPTURE(r.dump());
         CHECK(r["source"] == "counting");
         CHECK(r["input"] == 0);

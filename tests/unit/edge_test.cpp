@@ -298,7 +298,9 @@ StressResult stress(Overflow overflow, int producers, int consumers, std::uint64
 TEST_CASE("edge.stress.block: many producers and consumers, every item exactly once, in order per producer, "
           "never above capacity") {
     using framepipe::test::stress_items;
-    for (auto [producers, consumers] : {std::pair{1, 1}, std::pair{4, 4}, std::pair{2, 6}}) {
+    for (const auto& shape : {std::pair{1, 1}, std::pair{4, 4}, std::pair{2, 6}}) {
+        const int producers = shape.first;  // not a structured binding: clang 14 cannot capture one (CAPTURE)
+        const int consumers = shape.second;
         CAPTURE(producers);
         CAPTURE(consumers);
         const std::uint64_t per_producer = stress_items(4'000'000) / static_cast<std::uint64_t>(producers);
@@ -330,7 +332,9 @@ TEST_CASE("edge.stress.drop_oldest: under overload the bound holds, survivors ar
 TEST_CASE("edge.stress.latest: producers never wait, at most one frame waits, survivors are in order and every frame "
           "is delivered or replaced exactly once") {
     using framepipe::test::stress_items;
-    for (auto [producers, consumers] : {std::pair{1, 1}, std::pair{4, 2}}) {
+    for (const auto& shape : {std::pair{1, 1}, std::pair{4, 2}}) {
+        const int producers = shape.first;  // not a structured binding: clang 14 cannot capture one (CAPTURE)
+        const int consumers = shape.second;
         CAPTURE(producers);
         CAPTURE(consumers);
         const std::uint64_t per_producer = stress_items(1'000'000) / static_cast<std::uint64_t>(producers);

@@ -206,8 +206,9 @@ TEST_CASE("live_view: a viewer that stops reading is disconnected after the writ
         CHECK(metric(page, R"(framepipe_live_view_viewers{stream="synthetic"})") == 1);  // the reader is still on
         // What the stalled viewer got is at most what was sent in all minus what the reader received; the pipeline
         // published more than twice that: most of its pictures went out while the stalled viewer was stuck (a pipeline
-        // held up by it would have published about as many as it got). Not a rate: under ThreadSanitizer on a slow
-        // machine the 1280x720 encoder makes about 20 pictures a second, not 30.
+        // held up by it would have published about as many as it got). And the reader got more than the stalled viewer
+        // could have. Counts, not rates: under ThreadSanitizer, beside another test, the 1280x720 encoder made 20
+        // pictures in the write timeout's second, not 30.
         const double published = metric(page, R"(framepipe_live_view_pictures_total{stream="synthetic"})");
         const double sent = metric(page, R"(framepipe_live_view_parts_sent_total{stream="synthetic"})");
         const double stalled_got_at_most = sent - static_cast<double>(received);
@@ -215,7 +216,7 @@ TEST_CASE("live_view: a viewer that stops reading is disconnected after the writ
         CAPTURE(sent);
         CAPTURE(received);
         CHECK(published - stalled_got_at_most >= published / 2);
-        CHECK(received >= 25);
+        CHECK(static_cast<double>(received) > stalled_got_at_most);
     }
     REQUIRE(reader.next_part().has_value());  // still served
     REQUIRE(run.stop().ok());

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 using namespace framepipe;
+using framepipe::test::contains;
 
 TEST_CASE("names: Prometheus labels and the JSON report escape bytes that are not UTF-8 instead of failing") {
     RunReport report;

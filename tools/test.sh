@@ -18,8 +18,8 @@ tools/install-deps.sh
 # Line tables only (-g1): sanitizer reports and backtraces still name file and line, and the builds take a third less.
 flags="-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 unity="-DCMAKE_UNITY_BUILD=ON"
-# The ThreadSanitizer build at -O1 (what the sanitizers' authors advise; the clang build's flags are in fuzz/flags.cmake):
-# it compiles a third faster, which is most of its time here, and runs nearly as fast.
+# The ThreadSanitizer build at -O1 (what the sanitizers' authors advise; the clang build's flags are in
+# fuzz/flags.cmake): it compiles a third faster, which is most of its time here, and runs nearly as fast.
 san_flags="-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
 
 echo "== build and test (RelWithDebInfo)"

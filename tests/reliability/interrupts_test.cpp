@@ -35,8 +35,8 @@ struct InterruptedRun {
 // Starts `framepipe ARGS` in `dir`, waits until `ready(process)` holds (the state the test interrupts), sends `signals`
 // SIGINTs 300 ms apart, and waits at most `limit` for it to end.
 InterruptedRun interrupt(const TempDir& dir, const std::string& args, int signals,
-                  std::function<bool(const Process&)> ready, std::chrono::seconds limit = 30s) {
-    Process process(fmt::format("'{}' {} > out.txt 2> err.txt", FRAMEPIPE_BINARY, args), dir.path());
+                         std::function<bool(const Process&)> ready, std::chrono::seconds limit = 30s) {
+    Process process(framepipe_command_line(args + " > out.txt 2> err.txt"), dir.path());
     REQUIRE(eventually([&] { return ready(process); }));
     for (int i = 0; i < signals; ++i) {
         if (i > 0) std::this_thread::sleep_for(300ms);
@@ -78,16 +78,17 @@ TEST_CASE("interrupts: Ctrl-C while a server accepts the connection and never an
     ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
     std::ofstream(dir / "view.yaml") << "stages:\n  - { type: \"null\" }\n";
     int accepted = -1;
-    const InterruptedRun r = interrupt(dir,
-                                fmt::format("run -q view.yaml http://127.0.0.1:{}/cam.mjpg --set source.open_timeout=1h "
-                                            "--set source.reconnect=false",
-                                            ntohs(address.sin_port)),
-                                1, [&](const Process&) {  // interrupted once its connection is accepted
-                                    pollfd waiting{.fd = listener, .events = POLLIN};
-                                    if (::poll(&waiting, 1, 0) != 1) return false;
-                                    accepted = ::accept(listener, nullptr, nullptr);
-                                    return accepted >= 0;
-                                });
+    const InterruptedRun r =
+        interrupt(dir,
+                  fmt::format("run -q view.yaml http://127.0.0.1:{}/cam.mjpg --set source.open_timeout=1h "
+                              "--set source.reconnect=false",
+                              ntohs(address.sin_port)),
+                  1, [&](const Process&) {  // interrupted once its connection is accepted
+                      pollfd waiting{.fd = listener, .events = POLLIN};
+                      if (::poll(&waiting, 1, 0) != 1) return false;
+                      accepted = ::accept(listener, nullptr, nullptr);
+                      return accepted >= 0;
+                  });
     if (accepted >= 0) ::close(accepted);
     ::close(listener);
     REQUIRE(r.code.has_value());  // an open that waited for its timeout would still be running (1 hour)
@@ -102,16 +103,16 @@ TEST_CASE("interrupts: a second Ctrl-C while a slow encoder drains finalises the
     // The input ends quickly; x264's veryslow lookahead keeps dozens of frames to encode in the final drain (over a
     // second at 640x360). Not 720p: there one frame's encode, and closing x264's frame threads, took so long on a
     // loaded 2-core machine that the 2 s hard exit after the second Ctrl-C came first.
-    const InterruptedRun r = interrupt(dir,
-                                "run -q slow.yaml synthetic --set source.width=640 --set source.height=360 "
-                                "--set source.frames=120",
-                                2, [started = std::optional<std::chrono::steady_clock::time_point>()](
-                                       const Process& p) mutable {
-                                    // Once the encoder has its output open, 2 s more to take dozens of frames into its
-                                    // lookahead: then the drain after the first Ctrl-C is long.
-                                    if (!started && p.has_open("slow.part.mp4")) started = std::chrono::steady_clock::now();
-                                    return started && std::chrono::steady_clock::now() - *started >= 2s;
-                                });
+    const InterruptedRun r =
+        interrupt(dir,
+                  "run -q slow.yaml synthetic --set source.width=640 --set source.height=360 "
+                  "--set source.frames=120",
+                  2, [started = std::optional<std::chrono::steady_clock::time_point>()](const Process& p) mutable {
+                      // Once the encoder has its output open, 2 s more to take dozens of frames into its
+                      // lookahead: then the drain after the first Ctrl-C is long.
+                      if (!started && p.has_open("slow.part.mp4")) started = std::chrono::steady_clock::now();
+                      return started && std::chrono::steady_clock::now() - *started >= 2s;
+                  });
     REQUIRE(r.code.has_value());
     CHECK(*r.code != 0);  // frames were given up on request: not a clean end
     CHECK(r.err.find("discarding the frames in flight") != std::string::npos);

@@ -123,10 +123,9 @@ TEST_CASE("record killed mid-segment: closed segments play in full, the open one
 
         // A restart into the same folder: the leftover plays, so it is kept as -recovered, with the same frames.
         const CommandResult again =
-            run_bounded(framepipe_command_line(
-                            fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=10",
-                                        dir / "rec.yaml")),
-                        dir.path(), 60s);
+            run_framepipe(fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=10",
+                                      dir / "rec.yaml"),
+                          dir);
         CHECK(again.code == 0);
         CHECK(files_with(rec, ".part.").empty());
         const auto recovered = files_with(rec, "-recovered");
@@ -176,9 +175,7 @@ TEST_CASE("record by stream copy killed mid-segment: closed segments hold every 
     CHECK(survived >= written_at_least - kFps / 2 - 3);  // flush_interval 0.5 s, and B-frames waiting for their reference
 
     const CommandResult again =
-        run_bounded(framepipe_command_line(
-                        fmt::format("run -q '{}' '{}' --set source.realtime=false", dir / "rec.yaml", camera)),
-                    dir.path(), 60s);
+        run_framepipe(fmt::format("run -q '{}' '{}' --set source.realtime=false", dir / "rec.yaml", camera), dir);
     CHECK(again.code == 0);
     CHECK(files_with(rec, ".part.").empty());
     const auto recovered = files_with(rec, "-recovered");
@@ -227,10 +224,9 @@ TEST_CASE("motion and event_clips killed during an event: events.jsonl has its s
     CHECK(survived >= written_at_least - kFps / 2 - 1);
 
     const CommandResult again =
-        run_bounded(framepipe_command_line(
-                        fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=5",
-                                    dir / "cam.yaml")),
-                    dir.path(), 60s);
+        run_framepipe(fmt::format("run -q '{}' synthetic --set source.live=false --set source.frames=5",
+                                  dir / "cam.yaml"),
+                      dir);
     CHECK(again.code == 0);
     CHECK(files_with(clips, ".part.").empty());
     const auto recovered = files_with(clips, "-recovered.mkv");

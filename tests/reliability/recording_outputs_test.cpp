@@ -77,7 +77,7 @@ TEST_CASE("outputs that cannot be written are refused before the first frame, wi
     }
     for (const Case& c : cases) {
         CAPTURE(c.args);
-        const CommandResult r = run_bounded(framepipe_command_line(c.args), dir.path(), 60s);
+        const CommandResult r = run_framepipe(c.args, dir);
         CAPTURE(r.err);
         CHECK_FALSE(r.timed_out);
         CHECK(r.code == 2);
@@ -125,9 +125,8 @@ TEST_CASE("event clips on a full disk stop by themselves: the recording and the 
         "  - {{ type: event_clips, dir: '{}', crf: 5 }}\n"
         "  - {{ type: record, dir: '{}', segment: 5s }}\n",
         small, dir / "rec");
-    const CommandResult r = run_bounded(framepipe_command_line(fmt::format("run -q '{}' synthetic --report '{}'",
-                                                                           dir / "cam.yaml", dir / "report.json")),
-                                        dir.path(), 60s);
+    const CommandResult r =
+        run_framepipe(fmt::format("run -q '{}' synthetic --report '{}'", dir / "cam.yaml", dir / "report.json"), dir);
     ::umount2(small.c_str(), MNT_DETACH);
     CAPTURE(r.out);
     CAPTURE(r.err);

@@ -139,20 +139,35 @@ void horizontal3_portable(const float* in, const AxisTaps& x, float* out) {
 #if defined(__GNUC__) && defined(__x86_64__)
 #define FRAMEPIPE_HAS_AVX2_KERNELS 1
 
-// 16 columns at a time, summed over the taps in registers: one store per column instead of one per tap.
+// Eight bytes as eight floats.
+__attribute__((target("avx2,fma"))) inline __m256 widen(const uchar* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// 32 columns at a time, summed over the taps in registers (one store per column instead of one per tap), in four
+// independent sums so that the FMAs' latency overlaps; then 8 at a time.
 __attribute__((target("avx2,fma"))) void vertical_avx2(const uchar* const* rows, const float* weights, int taps,
                                                        int width, float* out) {
     int i = 0;
-    for (; i + 16 <= width; i += 16) {
-        __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
+    for (; i + 32 <= width; i += 32) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
         for (int t = 0; t < taps; ++t) {
-            const __m128i pixels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[t] + i));
+            const uchar* row = rows[t] + i;
             const __m256 w = _mm256_set1_ps(weights[t]);
-            low = _mm256_fmadd_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(pixels)), low);
-            high = _mm256_fmadd_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(pixels, 8))), high);
+            s0 = _mm256_fmadd_ps(w, widen(row), s0);
+            s1 = _mm256_fmadd_ps(w, widen(row + 8), s1);
+            s2 = _mm256_fmadd_ps(w, widen(row + 16), s2);
+            s3 = _mm256_fmadd_ps(w, widen(row + 24), s3);
         }
-        _mm256_storeu_ps(out + i, low);
-        _mm256_storeu_ps(out + i + 8, high);
+        _mm256_storeu_ps(out + i, s0);
+        _mm256_storeu_ps(out + i + 8, s1);
+        _mm256_storeu_ps(out + i + 16, s2);
+        _mm256_storeu_ps(out + i + 24, s3);
+    }
+    for (; i + 8 <= width; i += 8) {
+        __m256 sum = _mm256_setzero_ps();
+        for (int t = 0; t < taps; ++t) sum = _mm256_fmadd_ps(_mm256_set1_ps(weights[t]), widen(rows[t] + i), sum);
+        _mm256_storeu_ps(out + i, sum);
     }
     for (; i < width; ++i) {
         float sum = 0;

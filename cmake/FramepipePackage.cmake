@@ -16,6 +16,8 @@ install(TARGETS framepipe EXPORT framepipeTargets
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+# Beside the library, where it looks for it (src/media/image_codecs.cpp).
+install(TARGETS framepipe_imgcodecs LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(DIRECTORY include/framepipe DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT framepipeTargets NAMESPACE framepipe:: DESTINATION "${FRAMEPIPE_CMAKE_DIR}")
 # The same targets for a consumer pointed at this build tree (framepipe_DIR=<build>): headers from the source tree,
@@ -35,7 +37,7 @@ install(FILES "${PROJECT_BINARY_DIR}/framepipeConfig.cmake" "${PROJECT_BINARY_DI
 # them itself (Requires.private). nlohmann_json is header-only and needs nothing at link time. The prefix is found
 # from the .pc file's own place, so the file stays right wherever `cmake --install --prefix` puts it.
 set(FRAMEPIPE_PC_REQUIRES opencv4)
-set(FRAMEPIPE_PC_REQUIRES_PRIVATE tbb fmt spdlog yaml-cpp ${FRAMEPIPE_LIBAV_MODULES})
+set(FRAMEPIPE_PC_REQUIRES_PRIVATE tbb fmt spdlog yaml-cpp libjpeg ${FRAMEPIPE_LIBAV_MODULES})
 if(FRAMEPIPE_LIBRARY_TYPE STREQUAL "STATIC_LIBRARY")
   list(APPEND FRAMEPIPE_PC_REQUIRES ${FRAMEPIPE_PC_REQUIRES_PRIVATE})
   set(FRAMEPIPE_PC_REQUIRES_PRIVATE "")

@@ -9,7 +9,7 @@ set -eu
 packages="build-essential cmake pkg-config git
   libopencv-dev libconcurrentqueue-dev libtbb-dev libfmt-dev libspdlog-dev doctest-dev libcli11-dev
   libyaml-cpp-dev nlohmann-json3-dev libbenchmark-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-  libavdevice-dev
+  libavdevice-dev libjpeg-dev
   clang-14 libclang-rt-14-dev llvm-14
   ffmpeg python3 python3-opencv python3-jsonschema dpkg-dev
   python3-dev python3-numpy python3-pytest pybind11-dev

@@ -18,7 +18,8 @@
 //                 discarded)
 // Entries, each run as its own process so that wall time, CPU time and peak memory are its own:
 //   framepipe            this project: one graph, all inputs, decode/convert/filters on the flow graph, with
-//                        PipelineOptions::plan on (the default)
+//                        PipelineOptions::plan on (the default); run by video_jobs_framepipe (framepipe_entry.cpp),
+//                        a program that links framepipe alone
 //   framepipe --no-plan  the same with PipelineOptions::plan off: every stage as declared (the planner's share)
 //   tbb::parallel_pipeline  hand-written: a parallel_pipeline per input (2 threads, both inputs at once): serial
 //                        in-order cv::VideoCapture read -> parallel filter (the job's filters) -> serial in-order JPEG
@@ -55,10 +56,6 @@
 //                              (ffmpeg's default, -threads 1 or 2, -filter_complex_threads 1 or 2)
 #include "../common/measure.hpp"
 #include "../common/media.hpp"
-
-#include <framepipe/pipeline.hpp>
-#include <framepipe/registry.hpp>
-#include <framepipe/sources/video_source.hpp>
 
 #include <fmt/format.h>
 #include <opencv2/core/utility.hpp>
@@ -110,53 +107,6 @@ const std::vector<Job> kJobs = {
 };
 
 // ---- entries that run inside this process (as a child) ---------------------------------------------------------
-
-std::uint64_t run_framepipe(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs,
-                            bool plan) {
-    PipelineOptions options;
-    options.plan = plan;
-    if (const char* capacity = std::getenv("VIDEO_JOBS_CAPACITY")) options.default_capacity = std::stoul(capacity);
-    if (std::getenv("VIDEO_JOBS_CV1") != nullptr) cv::setNumThreads(1);
-    Pipeline pipeline(options);
-    for (const std::string& input : inputs) {
-        VideoSource::Options source{.path = input};
-        if (const char* threads = std::getenv("VIDEO_JOBS_DECODE_THREADS")) source.decode_threads = std::atoi(threads);
-        Chain& chain = pipeline.add_source(std::make_unique<VideoSource>(source));
-        if (kind == "thumbnails") {
-            chain.add(make_stage("blur", {{"ksize", "5"}}))
-                .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))
-                .add(make_stage("thumbnail", {{"every", "30"}, {"dir", out}, {"quality", "90"}}));
-        } else if (kind == "thumbs_and_edges") {
-            // Branch 1: thumbnails. Branch 2, from the same decoded pictures: edges, discarded.
-            chain.add(make_stage("blur", {{"ksize", "5"}}))
-                .add(make_stage("resize", {{"width", "320"}, {"interpolation", "area"}}))
-                .add(make_stage("thumbnail", {{"every", "30"}, {"dir", out}, {"quality", "90"}}))
-                .add(make_stage("resize", {{"width", "640"}, {"interpolation", "area"}}, "resize640"), {},
-                     std::string(kFromSource))
-                .add(make_stage("color", {{"to", "gray"}}))
-                .add(make_stage("canny", {{"low", "50"}, {"high", "150"}}))
-                .add(make_stage("null"));
-        } else {
-            chain.add(make_stage("resize", {{"width", "640"}, {"interpolation", "area"}}))
-                .add(make_stage("color", {{"to", "gray"}}))
-                .add(make_stage("canny", {{"low", "50"}, {"high", "150"}}))
-                .add(make_stage("null"));
-        }
-    }
-    const RunReport report = pipeline.run();
-    if (!report.ok()) {
-        fmt::print(stderr, "framepipe: {}\n", report.error->describe());
-        std::exit(1);
-    }
-    if (std::getenv("VIDEO_JOBS_SUMMARY") != nullptr) fmt::print(stderr, "{}\n", format_summary(report));
-    std::uint64_t frames = 0;
-    for (const SourceReport& s : report.sources) {
-        frames += s.delivered;
-        if (std::getenv("VIDEO_JOBS_VERBOSE") != nullptr)
-            fmt::print(stderr, "{}: pool {} frames, at most {} in use\n", s.name, s.pool_capacity, s.pool_peak);
-    }
-    return frames;
-}
 
 std::uint64_t run_opencv_loop(const std::string& kind, const std::string& out, const std::vector<std::string>& inputs) {
     std::uint64_t frames = 0;
@@ -390,15 +340,16 @@ int main(int argc, char** argv) {
         const std::string entry = argv[2], kind = argv[3], out = argv[4];
         const std::vector<std::string> inputs(argv + 5, argv + argc);
         fs::create_directories(out);
-        const std::uint64_t frames = entry == "framepipe"         ? run_framepipe(kind, out, inputs, true)
-                                     : entry == "framepipe-no-plan" ? run_framepipe(kind, out, inputs, false)
-                                     : entry == "tbb"               ? run_tbb_pipeline(kind, out, inputs)
-                                                                    : run_opencv_loop(kind, out, inputs);
+        const std::uint64_t frames =
+            entry == "tbb" ? run_tbb_pipeline(kind, out, inputs) : run_opencv_loop(kind, out, inputs);
         fmt::print("{}\n", frames);
         return 0;
     }
 
     const std::string self = fs::canonical("/proc/self/exe").string();
+    // The framepipe entries run in a program of their own that links framepipe alone, as a library user's does: this
+    // one links OpenCV's imgcodecs and videoio for the OpenCV entries, which framepipe does not load.
+    const std::string framepipe_entry = (fs::path(self).parent_path() / "video_jobs_framepipe").string();
     const std::string media = argc > 1 ? argv[1] : "perf-media";
     std::vector<std::string> wanted(argv + std::min(argc, 2), argv + argc);
     if (wanted.empty()) wanted = {"thumbnails"};
@@ -443,12 +394,15 @@ int main(int argc, char** argv) {
         const auto own = [&](const char* entry) {
             return fmt::format("{} --entry {} {} {{out}}{}", quoted(self), entry, job.kind, joined);
         };
+        const auto framepipe = [&](const char* entry) {
+            return fmt::format("{} --entry {} {} {{out}}{}", quoted(framepipe_entry), entry, job.kind, joined);
+        };
         const auto py = [&](const char* mode) {
             return fmt::format("/usr/bin/python3 {} {} {} {{out}}{}", quoted(python), job.kind, mode, joined);
         };
         std::vector<Entry> entries = {
-            {"framepipe", own("framepipe")},
-            {"framepipe --no-plan", own("framepipe-no-plan")},
+            {"framepipe", framepipe("framepipe")},
+            {"framepipe --no-plan", framepipe("framepipe-no-plan")},
             {"tbb::parallel_pipeline per input (by hand)", own("tbb")},
         };
         if (job.kind == "thumbs_and_edges") {  // the entries that decode once for both branches

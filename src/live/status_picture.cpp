@@ -1,10 +1,11 @@
 #include "status_picture.hpp"
 
+#include "../media/jpeg_encode.hpp"
+
 #include <framepipe/error.hpp>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -62,7 +63,7 @@ std::string status_picture(const std::string& name, const StreamStatus& status, 
     if (status.state == StreamState::lost)
         centred(picture, "reconnecting...", size.height / 2 + line * 2, scale * 0.45, 1, cv::Scalar(150, 150, 150));
     std::vector<uchar> jpeg;
-    if (!cv::imencode(".jpg", picture, jpeg, {cv::IMWRITE_JPEG_QUALITY, 80}))
+    if (!media::encode_jpeg(picture, 80, jpeg))
         throw Error(fmt::format("live view: cannot encode the status picture of '{}'", name));
     return std::string(jpeg.begin(), jpeg.end());
 }

@@ -1,8 +1,9 @@
 #include <framepipe/sources/image_source.hpp>
 
-#include "../report/text_escape.hpp"
+#include "../media/image_codecs.hpp"
 #include "../media/image_file.hpp"
 #include "../media/natural_order.hpp"
+#include "../report/text_escape.hpp"
 
 #include <framepipe/error.hpp>
 #include <framepipe/registry.hpp>
@@ -356,7 +357,10 @@ public:
     explicit ImageDecode(std::int64_t max_pixels)
         : Stage({.name = "decode", .parallel = true}), max_pixels_(max_pixels) {}
 
-    void open(const StageContext& context) override { source_ = context.source.name; }
+    void open(const StageContext& context) override {
+        source_ = context.source.name;
+        media::load_image_codecs();  // now, not on the first file: a slow load would hold the first frame up
+    }
 
     Outcome process(Frame& frame) override {
         if (frame.format != PixelFormat::encoded) throw BadFrame("decode expects compressed input");
@@ -383,7 +387,7 @@ public:
                                       "read it",
                                       dimensions->width, dimensions->height, max_pixels_));
         try {
-            cv::imdecode(frame.encoded, cv::IMREAD_COLOR, &frame.image);
+            media::decode_image(frame.encoded, cv::IMREAD_COLOR, frame.image);
         } catch (const cv::Exception& e) {
             reject(frame, fmt::format("is not an image OpenCV can decode: {}", e.msg));
         }

@@ -1,5 +1,6 @@
 #include "image_output.hpp"
 
+#include "../media/image_codecs.hpp"
 #include "../media/natural_order.hpp"
 #include "../report/text_escape.hpp"
 #include "template_text.hpp"
@@ -146,6 +147,7 @@ ImageOutput::~ImageOutput() {
 }
 
 void ImageOutput::prepare() {
+    if (!media::encodes_without_plugin(extension_of(name_template_))) media::load_image_codecs();
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec)
@@ -212,7 +214,7 @@ std::string ImageOutput::write(const cv::Mat& image, const std::string& file_nam
     std::replace(requested.begin(), requested.end(), '\0', '_');
     const std::string ext = extension_of(requested);
     thread_local std::vector<uchar> encoded;
-    if (!cv::imencode(ext, image, encoded, encode_parameters(ext, quality_)))
+    if (!media::encode_image(ext, image, encode_parameters(ext, quality_), encoded))
         throw Error(fmt::format("cannot encode '{}'", displayable_name((fs::path(dir_) / requested).string())));
 
     int fd = -1;

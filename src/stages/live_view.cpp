@@ -9,6 +9,7 @@
 // the server serves it and its segments under /hls/ and the page shows that video beside the MJPEG picture. The stage
 // itself reads nothing of it: the server reads the files when asked.
 #include "../live/live_view_server.hpp"
+#include "../media/jpeg_encode.hpp"
 #include "stage_support.hpp"
 #include "template_text.hpp"
 
@@ -16,7 +17,6 @@
 #include <framepipe/frame.hpp>
 
 #include <fmt/format.h>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -71,7 +71,7 @@ public:
           hls_(o.has("hls") ? o.text("hls") : ""),
           max_fps_(o.number("max_fps")),
           width_(static_cast<int>(o.integer("width"))),
-          params_{cv::IMWRITE_JPEG_QUALITY, static_cast<int>(o.integer("quality"))} {
+          quality_(static_cast<int>(o.integer("quality"))) {
         settings_.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.duration("write_timeout"));
         settings_.request_timeout =
             std::chrono::duration_cast<std::chrono::milliseconds>(o.duration("request_timeout"));
@@ -114,7 +114,7 @@ public:
         const TimePoint now = clock_->now();
         if (published_any_ && now - last_published_ < interval_) return Outcome::pass;
         const cv::Mat& picture = scaled_to_width(frame.image, width_, scaled_);
-        if (!cv::imencode(".jpg", picture, jpeg_, params_)) throw BadFrame("live_view: JPEG encoding failed");
+        if (!media::encode_jpeg(picture, quality_, jpeg_)) throw BadFrame("live_view: JPEG encoding failed");
         stream_->publish(std::string(jpeg_.begin(), jpeg_.end()));
         last_published_ = now;
         published_any_ = true;
@@ -133,7 +133,7 @@ private:
     std::string hls_;
     double max_fps_;
     int width_;
-    std::vector<int> params_;
+    int quality_;
     const Clock* clock_ = nullptr;
     std::shared_ptr<live::LiveViewServer> server_;
     std::shared_ptr<live::LatestPicture> stream_;

@@ -17,12 +17,12 @@
 #include "mqtt_outbox.hpp"
 #include "mqtt_run_status.hpp"
 
+#include "../../media/jpeg_encode.hpp"
 #include "../stage_support.hpp"
 
 #include <framepipe/attachments/motion.hpp>
 
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -194,7 +194,7 @@ private:
         outbox_->publish({topic("motion"), "OFF", true});
         if (snapshot_ && !best_.empty()) {
             std::vector<std::uint8_t> jpeg;
-            if (cv::imencode(".jpg", best_, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85}))
+            if (media::encode_jpeg(best_, 85, jpeg))
                 outbox_->publish({topic("motion/snapshot"), std::string(jpeg.begin(), jpeg.end()), true});
         }
         event_ = 0;

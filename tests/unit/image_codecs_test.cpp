@@ -15,7 +15,7 @@ namespace {
 using framepipe::media::decode_image;
 using framepipe::media::encode_image;
 
-cv::Mat noise(cv::Size size, unsigned seed) {
+cv::Mat random_bgr(cv::Size size, unsigned seed) {
     cv::Mat picture(size, CV_8UC3);
     cv::RNG rng(seed);
     rng.fill(picture, cv::RNG::UNIFORM, 0, 256);
@@ -25,7 +25,7 @@ cv::Mat noise(cv::Size size, unsigned seed) {
 }  // namespace
 
 TEST_CASE("encode_image writes PNG, WebP and BMP as cv::imencode does, and decode_image reads them back") {
-    const cv::Mat picture = noise({33, 21}, 1);
+    const cv::Mat picture = random_bgr({33, 21}, 1);
     for (const std::string extension : {".png", ".webp", ".bmp"}) {
         INFO(extension);
         const std::vector<int> parameters =
@@ -42,7 +42,7 @@ TEST_CASE("encode_image writes PNG, WebP and BMP as cv::imencode does, and decod
 }
 
 TEST_CASE("encode_image sends JPEG in any case of its extension to framepipe's encoder, with its quality") {
-    const cv::Mat picture = noise({64, 48}, 2);
+    const cv::Mat picture = random_bgr({64, 48}, 2);
     std::vector<uchar> opencv;
     REQUIRE(cv::imencode(".jpg", picture, opencv, {cv::IMWRITE_JPEG_QUALITY, 70}));
     for (const std::string extension : {".jpg", ".JPG", ".jpeg", ".Jpe"}) {
@@ -54,11 +54,11 @@ TEST_CASE("encode_image sends JPEG in any case of its extension to framepipe's e
 }
 
 TEST_CASE("decode_image leaves no picture for bytes that are none, and for no bytes") {
-    cv::Mat decoded = noise({4, 4}, 3);
+    cv::Mat decoded = random_bgr({4, 4}, 3);
     const std::vector<uchar> text{'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'};
     decode_image(text, cv::IMREAD_COLOR, decoded);
     CHECK(decoded.empty());
-    decoded = noise({4, 4}, 4);
+    decoded = random_bgr({4, 4}, 4);
     decode_image({}, cv::IMREAD_COLOR, decoded);
     CHECK(decoded.empty());
 }

@@ -14,7 +14,7 @@ namespace {
 
 using framepipe::media::encode_jpeg;
 
-cv::Mat noise(cv::Size size, int type, unsigned seed) {
+cv::Mat random_pixels(cv::Size size, int type, unsigned seed) {
     cv::Mat picture(size, type);
     cv::RNG rng(seed);
     rng.fill(picture, cv::RNG::UNIFORM, 0, CV_MAT_DEPTH(type) == CV_16U ? 300 : 256);
@@ -30,7 +30,7 @@ TEST_CASE("encode_jpeg writes the bytes cv::imencode writes, for gray, BGR and B
             for (const int quality : {1, 50, 90, 100}) {
                 INFO(
                     fmt::format("{} channel(s), {}x{}, quality {}", CV_MAT_CN(type), size.width, size.height, quality));
-                const cv::Mat picture = noise(size, type, seed++);
+                const cv::Mat picture = random_pixels(size, type, seed++);
                 std::vector<uchar> ours, opencv;
                 REQUIRE(encode_jpeg(picture, quality, ours));
                 REQUIRE(cv::imencode(".jpg", picture, opencv, {cv::IMWRITE_JPEG_QUALITY, quality}));
@@ -39,7 +39,7 @@ TEST_CASE("encode_jpeg writes the bytes cv::imencode writes, for gray, BGR and B
 }
 
 TEST_CASE("encode_jpeg encodes a part of a larger picture (rows with a stride) as that part alone") {
-    const cv::Mat whole = noise({200, 100}, CV_8UC3, 3);
+    const cv::Mat whole = random_pixels({200, 100}, CV_8UC3, 3);
     const cv::Mat part = whole(cv::Rect(30, 20, 64, 48));
     std::vector<uchar> ours, copied;
     REQUIRE(encode_jpeg(part, 85, ours));
@@ -48,7 +48,7 @@ TEST_CASE("encode_jpeg encodes a part of a larger picture (rows with a stride) a
 }
 
 TEST_CASE("encode_jpeg converts a 16-bit picture to 8 bits as cv::imencode does") {
-    const cv::Mat picture = noise({40, 30}, CV_16UC3, 4);
+    const cv::Mat picture = random_pixels({40, 30}, CV_16UC3, 4);
     std::vector<uchar> ours, opencv;
     REQUIRE(encode_jpeg(picture, 90, ours));
     REQUIRE(cv::imencode(".jpg", picture, opencv, {cv::IMWRITE_JPEG_QUALITY, 90}));

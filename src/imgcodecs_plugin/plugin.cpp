@@ -15,7 +15,7 @@ __attribute__((visibility("default"))) bool framepipe_encode_image(const char* e
 __attribute__((visibility("default"))) void framepipe_decode_image(const uchar* bytes, std::size_t size, int flags,
                                                                    cv::Mat& out) {
     const cv::Mat wrapped(1, static_cast<int>(size), CV_8UC1, const_cast<uchar*>(bytes));
-    out.release();  // imdecode leaves `out` as it was when the bytes are no picture
+    out.release();  // imdecode leaves `out` as it was when no decoder takes the bytes: the caller would see a picture
     cv::imdecode(wrapped, flags, &out);
 }
 }

@@ -34,18 +34,24 @@ Plugin load_plugin() {
     if (dladdr(reinterpret_cast<void*>(&load_plugin), &self) != 0 && self.dli_fname != nullptr)
         path = (std::filesystem::path(self.dli_fname).parent_path() / FRAMEPIPE_IMGCODECS_PLUGIN).string();
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) handle = dlopen(FRAMEPIPE_IMGCODECS_PLUGIN, RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr)
-        throw Error(
-            fmt::format("cannot load framepipe's image codecs plugin '{}': {}; it is installed beside "
-                        "libframepipe: reinstall framepipe",
-                        path, dlerror()));
+    if (handle == nullptr) {
+        const std::string beside = dlerror();  // the reason that matters: the fallback's would hide it
+        handle = dlopen(FRAMEPIPE_IMGCODECS_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+        if (handle == nullptr) {
+            const bool exists = std::filesystem::exists(path);
+            throw Error(fmt::format("cannot load framepipe's image codecs plugin '{}': {}; {}", path, beside,
+                                    exists ? "install OpenCV's imgcodecs library (Debian: libopencv-imgcodecs406)"
+                                           : "it belongs beside libframepipe: reinstall framepipe"));
+        }
+    }
     Plugin plugin;
     plugin.encode = reinterpret_cast<FramepipeEncodeImage>(dlsym(handle, kEncodeImageSymbol));
     plugin.decode = reinterpret_cast<FramepipeDecodeImage>(dlsym(handle, kDecodeImageSymbol));
-    if (plugin.encode == nullptr || plugin.decode == nullptr)
+    if (plugin.encode == nullptr || plugin.decode == nullptr) {
+        dlclose(handle);
         throw Error(fmt::format("framepipe's image codecs plugin '{}' lacks {} or {}: reinstall framepipe", path,
                                 kEncodeImageSymbol, kDecodeImageSymbol));
+    }
     return plugin;
 }
 

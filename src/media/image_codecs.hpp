@@ -5,9 +5,10 @@
 // plugin libframepipe_imgcodecs (src/imgcodecs_plugin/), found beside libframepipe. JPEG encoding does not need it
 // (jpeg_encode.hpp).
 //
-// Thread-safety: reentrant; the first call loads the plugin once for the process. Failure mode: a plugin that cannot be
-// loaded throws framepipe::Error naming the file and the loader's message; OpenCV's own errors (cv::Exception) pass
-// through as imencode and imdecode throw them.
+// Thread-safety: reentrant; the first call that needs the plugin loads it, once for the process. Failure mode: a plugin
+// that cannot be loaded throws framepipe::Error naming the file, the loader's message and what to install; OpenCV's
+// own errors (cv::Exception) pass through as imencode and imdecode throw them, except that JPEG encoding returns false
+// where cv::imencode would throw (no pixels, 2 channels).
 
 #include <opencv2/core/mat.hpp>
 

@@ -2,9 +2,16 @@
 
 #include <algorithm>
 #include <csetjmp>
-#include <cstdlib>
+#include <cstdio>  // jpeglib.h needs FILE and size_t declared first
+#include <new>
 
 #include <jpeglib.h>
+// jerror.h after jpeglib.h, which it needs
+#include <jerror.h>
+
+#ifndef JCS_EXTENSIONS
+#error "framepipe encodes BGR with libjpeg-turbo's JCS_EXT_BGR: install libjpeg-turbo's development files (libjpeg-dev)"
+#endif
 
 namespace framepipe::media {
 namespace {
@@ -17,11 +24,54 @@ struct ErrorManager {
 
 [[noreturn]] void jump_back(j_common_ptr info) { std::longjmp(reinterpret_cast<ErrorManager*>(info->err)->jump, 1); }
 
-// Only trivially destructible locals live between setjmp and a longjmp to it: the caller owns `out` and the
-// compressor's memory (jpeg_mem_dest's buffer is freed here on both paths).
-bool compress(const cv::Mat& image, int quality, unsigned char*& buffer, unsigned long& size) {
+// libjpeg writes straight into the caller's vector, grown by doubling (its capacity is kept from call to call, so a
+// stage that encodes into the same vector stops allocating). No memory of libjpeg's own outlives a call.
+struct VectorDestination {
+    jpeg_destination_mgr pub;
+    std::vector<uchar>* out;
+};
+
+VectorDestination& destination_of(j_compress_ptr info) { return *reinterpret_cast<VectorDestination*>(info->dest); }
+
+void start_output(j_compress_ptr info) {
+    VectorDestination& d = destination_of(info);
+    d.out->resize(std::max<std::size_t>(d.out->capacity(), 4096));
+    d.pub.next_output_byte = d.out->data();
+    d.pub.free_in_buffer = d.out->size();
+}
+
+boolean grow_output(j_compress_ptr info) {
+    VectorDestination& d = destination_of(info);
+    const std::size_t used = d.out->size();
+    bool grown = true;
+    try {
+        d.out->resize(used * 2);
+    } catch (const std::bad_alloc&) {
+        grown = false;
+    }
+    if (!grown) {  // outside the catch block: the jump leaves no exception half handled
+        info->err->msg_code = JERR_OUT_OF_MEMORY;
+        info->err->error_exit(reinterpret_cast<j_common_ptr>(info));
+    }
+    d.pub.next_output_byte = d.out->data() + used;
+    d.pub.free_in_buffer = d.out->size() - used;
+    return TRUE;
+}
+
+void finish_output(j_compress_ptr info) {
+    VectorDestination& d = destination_of(info);
+    d.out->resize(d.out->size() - d.pub.free_in_buffer);
+}
+
+// Only trivially destructible locals live between setjmp and a longjmp to it; `out` is the caller's.
+bool compress(const cv::Mat& image, int quality, std::vector<uchar>& out) {
     jpeg_compress_struct info{};
     ErrorManager errors{};
+    VectorDestination destination{};
+    destination.pub.init_destination = start_output;
+    destination.pub.empty_output_buffer = grow_output;
+    destination.pub.term_destination = finish_output;
+    destination.out = &out;
     info.err = jpeg_std_error(&errors.pub);
     errors.pub.error_exit = jump_back;
     if (setjmp(errors.jump) != 0) {
@@ -29,7 +79,7 @@ bool compress(const cv::Mat& image, int quality, unsigned char*& buffer, unsigne
         return false;
     }
     jpeg_create_compress(&info);
-    jpeg_mem_dest(&info, &buffer, &size);
+    info.dest = &destination.pub;
     info.image_width = static_cast<JDIMENSION>(image.cols);
     info.image_height = static_cast<JDIMENSION>(image.rows);
     const int channels = image.channels();
@@ -52,14 +102,10 @@ bool compress(const cv::Mat& image, int quality, unsigned char*& buffer, unsigne
 bool encode_jpeg(const cv::Mat& image, int quality, std::vector<uchar>& out) {
     const int channels = image.channels();
     if (image.empty() || image.dims != 2 || (channels != 1 && channels != 3 && channels != 4)) return false;
+    if (image.depth() == CV_8U) return compress(image, quality, out);
     cv::Mat eight_bit;
-    if (image.depth() != CV_8U) image.convertTo(eight_bit, CV_8U);
-    unsigned char* buffer = nullptr;
-    unsigned long size = 0;
-    const bool done = compress(eight_bit.empty() ? image : eight_bit, quality, buffer, size);
-    if (done) out.assign(buffer, buffer + size);
-    std::free(buffer);  // jpeg_mem_dest allocates with malloc
-    return done;
+    image.convertTo(eight_bit, CV_8U);
+    return compress(eight_bit, quality, out);
 }
 
 }  // namespace framepipe::media

@@ -1,6 +1,6 @@
 // OpenCV's image codecs (imgcodecs: about 120 libraries, a tenth of a second of start-up) are loaded only by a run
 // that reads or writes a picture in a format other than JPEG: the command starts without them, JPEG thumbnails are
-// written without them, and a PNG output loads them through libframepipe's plugin when it writes its first file.
+// written without them, and a PNG output loads them through libframepipe's plugin when its stage opens.
 // What is loaded is what the dynamic loader itself reports (LD_DEBUG=files, on stderr).
 #include "support/framepipe_command.hpp"
 

@@ -1,6 +1,7 @@
 // framepipe's JPEG encoder (src/media/jpeg_encode.*) against OpenCV's: the same bytes for the same picture and
-// quality, for every channel count framepipe encodes; libjpeg's own errors come back as a refusal, not an exit. Under
-// AddressSanitizer this also checks the error path (a longjmp out of libjpeg) frees what it allocated.
+// quality, for every channel count framepipe encodes (pictures large enough that the output grows past its first
+// block); libjpeg's own errors come back as a refusal, not an exit. Under AddressSanitizer this also checks that the
+// error path (a longjmp out of libjpeg) leaks nothing.
 #include "media/jpeg_encode.hpp"
 
 #include <doctest/doctest.h>
@@ -63,4 +64,15 @@ TEST_CASE("encode_jpeg refuses what JPEG cannot hold: no pixels, two channels, w
     CHECK_FALSE(encode_jpeg(cv::Mat(1, 70000, CV_8UC1, cv::Scalar(7)), 90, out));
     REQUIRE(encode_jpeg(cv::Mat(8, 8, CV_8UC1, cv::Scalar(7)), 90, out));  // and the next picture encodes
     CHECK(cv::imdecode(out, cv::IMREAD_GRAYSCALE).at<uchar>(4, 4) == 7);
+}
+
+TEST_CASE("encode_jpeg into a vector that holds an earlier, larger JPEG gives the same bytes as into an empty one") {
+    std::vector<uchar> reused, fresh;
+    REQUIRE(encode_jpeg(random_pixels({640, 480}, CV_8UC3, 5), 100, reused));  // grows well past the first block
+    const std::size_t large = reused.size();
+    const cv::Mat small = random_pixels({16, 16}, CV_8UC3, 6);
+    REQUIRE(encode_jpeg(small, 75, reused));
+    REQUIRE(encode_jpeg(small, 75, fresh));
+    CHECK(reused.size() < large);
+    CHECK(reused == fresh);
 }

@@ -100,7 +100,10 @@ struct StageSpec {
     StageTraits traits;
     std::vector<OptionSpec> options;
     StageFactory make;
-    int list_order = 1000;            // where listings put the type: lower first, ties in order of declaration
+    /// Where listings put the type: lower first, ties in order of declaration. Declarations in different files run in
+    /// the order of their static initialisers, which the build decides (a unity build differs from a plain one), so
+    /// each file of declarations uses an order of its own.
+    int list_order = 1000;
 };
 
 /// An input as a source factory gets it: what to read, and the name given to it (empty: the source's own).

@@ -243,24 +243,15 @@ const bool stream_outputs_declared = [] {
          {{"to", K::text, "-",
            "- (standard output), a URL such as udp://127.0.0.1:5000, or a playlist ending in .m3u8 ({input}: the "
            "input's name, one playlist per input)"},
-          {"format",
-           K::choice,
-           "auto",
-           "auto: HLS for .m3u8, MPEG-TS for - and URLs, else from the extension",
-           std::nullopt,
-           std::nullopt,
-           {"auto", "mpegts", "hls", "matroska"}},
+          {"format", K::choice, "auto", "auto: HLS for .m3u8, MPEG-TS for - and URLs, else from the extension",
+           std::nullopt, std::nullopt, {"auto", "mpegts", "hls", "matroska"}},
           {"hls_time", K::duration, "2s", "HLS: target segment length (segments start on keyframes)", 0.1, 60},
           {"hls_list_size", K::integer, "6", "HLS: segments in the playlist (older ones are deleted)", 1, 10000}},
-         factory_of<StreamOut>(),
-         250});
-    (void)declare_stage({"y4m",
-                         "Decoded frames as raw YUV4MPEG2 video to stdout or a file (| ffplay -, a Python pipe reader)",
-                         "- { type: y4m, to: \"-\" }",
-                         {.needs_ordered_input = true, .blocking_io = true},
-                         {{"to", K::text, "-", "- (standard output) or a file"}},
-                         factory_of<Y4m>(),
-                         250});
+         factory_of<StreamOut>(), 250});
+    (void)declare_stage(
+        {"y4m", "Decoded frames as raw YUV4MPEG2 video to stdout or a file (| ffplay -, a Python pipe reader)",
+         "- { type: y4m, to: \"-\" }", {.needs_ordered_input = true, .blocking_io = true},
+         {{"to", K::text, "-", "- (standard output) or a file"}}, factory_of<Y4m>(), 250});
     return true;
 }();
 

@@ -49,7 +49,7 @@
 //   VIDEO_JOBS_RUNS=N          runs each entry N times (default 2) and keeps the fastest
 //   VIDEO_JOBS_INPUTS="A B ..." the videos to run the jobs on (see Inputs above)
 //   VIDEO_JOBS_QUIET=1         before each run, waits (up to 2 minutes) until the machine is 90% idle for a second
-//   VIDEO_JOBS_SUMMARY=1       the framepipe entry prints its per-stage summary (format_summary) to stderr
+//   VIDEO_JOBS_SUMMARY, VIDEO_JOBS_CAPACITY, ... knobs of the framepipe entries: see framepipe_entry.cpp
 //   VIDEO_JOBS_FFMPEG_THREADS  threading options of the split entry; the default,
 //                              "-threads 2 -filter_complex_threads 1" (2 decoder threads, the filter graph on one
 //                              thread, per process), was the fastest of six variants measured on the 2-core machine
@@ -58,7 +58,6 @@
 #include "../common/media.hpp"
 
 #include <fmt/format.h>
-#include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -340,6 +339,10 @@ int main(int argc, char** argv) {
         const std::string entry = argv[2], kind = argv[3], out = argv[4];
         const std::vector<std::string> inputs(argv + 5, argv + argc);
         fs::create_directories(out);
+        if (entry != "tbb" && entry != "opencv") {  // framepipe's entries are video_jobs_framepipe's
+            fmt::print(stderr, "video_jobs: unknown entry '{}' (tbb, opencv)\n", entry);
+            return 2;
+        }
         const std::uint64_t frames =
             entry == "tbb" ? run_tbb_pipeline(kind, out, inputs) : run_opencv_loop(kind, out, inputs);
         fmt::print("{}\n", frames);

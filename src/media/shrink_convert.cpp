@@ -8,7 +8,8 @@
 // Equivalence: linear filters commute with the (affine) colour conversion, so the result is the declared stages'
 // except for their intermediate rounding, and where swscale clamps a full-size pixel that lies outside the BGR cube
 // (saturated colour edges, noise in black or white): those pixels are found and their clamps added back, or, when
-// they are many, the picture is converted by swscale in strips and filtered as BGR. tests/stages/planner_test.cpp
+// they are many, the picture is converted to BGR in strips, byte for byte as swscale converts it (yuv420_to_planes.hpp),
+// and filtered there. tests/stages/planner_test.cpp
 // holds every route to at most 2 levels per pixel and a PSNR of at least 45 dB against the declared stages.
 //
 // Pictures it does not take (other pixel formats, pictures to be turned upright, sizes the filter does not fit, an
@@ -17,6 +18,7 @@
 #include "shrink_filter.hpp"
 #include "slot_pool.hpp"
 #include "video_decode.hpp"
+#include "yuv420_to_planes.hpp"
 
 #include "engine/stage_fusion.hpp"
 #include "stages/filters.hpp"
@@ -78,11 +80,12 @@ private:
         for (auto& p : v) p = next(80, 96);
         const SwsPtr converter = bgr_converter(width, kRows, format, colorspace, range);
         if (!converter) return;
-        std::vector<uint8_t> bgr(static_cast<std::size_t>(width) * 3 * kRows + 256);
+        const std::size_t stride = swscale_bgr_stride(width);
+        std::vector<uint8_t> bgr(stride * kRows + 256);
         const uint8_t* planes[3] = {luma.data(), u.data(), v.data()};
         const int strides[3] = {width, chroma_width, chroma_width};
         uint8_t* out[1] = {bgr.data()};
-        const int out_stride[1] = {width * 3};
+        const int out_stride[1] = {static_cast<int>(stride)};
         sws_scale(converter.get(), planes, strides, 0, kRows, out, out_stride);
         std::array<double, 3> sum{};
         std::size_t counted = 0;
@@ -93,7 +96,8 @@ private:
                 const auto value = exact(luma[static_cast<std::size_t>(row * width + col)], u[c], v[c]);
                 if (std::any_of(value.begin(), value.end(), [](float x) { return x < 2 || x > 253; })) continue;
                 for (std::size_t ch = 0; ch < 3; ++ch)
-                    sum[ch] += bgr[static_cast<std::size_t>((row * width + col) * 3) + ch] - value[ch];
+                    sum[ch] += bgr[static_cast<std::size_t>(row) * stride + static_cast<std::size_t>(col) * 3 + ch] -
+                               value[ch];
                 ++counted;
             }
         if (counted == 0) return;
@@ -170,12 +174,16 @@ private:
         AxisTaps x, y, chroma_x, chroma_y;
         InverseTaps reads_x, reads_y;  // which outputs read each full-size column and row, for clamp corrections
         YuvToBgr colour;
-        std::vector<float> row, luma, u, v, correction;
+        std::vector<float> row, luma, u, v, correction;  // (luma, u and v hold B, G and R in convert_in_strips)
         std::vector<int> clamped;  // chroma samples with pixels swscale clamps (find_clamped)
         std::vector<uchar> outside;  // per chroma sample of a row: has such pixels
-        SwsPtr converter;          // for pictures converted whole; made on first use
-        cv::Mat bgr;               // their BGR, a strip at a time (convert_in_strips)
-        int strip_height = 0;      // the rows converter was made for
+        // Pictures converted whole: Yuv420ToPlanes where it reproduces swscale, into `strip` (B, G and R planes, a
+        // strip of rows at a time); otherwise swscale's `converter` (made on first use), into `bgr`.
+        std::optional<Yuv420ToPlanes> planar;
+        cv::Mat strip;
+        SwsPtr converter;
+        cv::Mat bgr;
+        int strip_height = 0;  // the rows converter was made for
 
         void fit(cv::Size in_size, cv::Size out_size, int picture_format, const std::vector<double>& kernel) {
             if (in_size == in && out_size == out && picture_format == format) return;
@@ -207,6 +215,7 @@ private:
             colorspace = picture_colorspace;
             range = picture_range;
             colour = YuvToBgr::of(in.width, format, colorspace, range);
+            planar = Yuv420ToPlanes::make(in.width, format, colorspace, range);
             converter.reset();
         }
     };
@@ -263,7 +272,9 @@ private:
     }
 
     // swscale's conversion to BGR, a strip of rows at a time (each strip converted as a picture of its own, from an
-    // even row: whole chroma rows), each strip filtered into the output rows that read only rows it holds.
+    // even row: whole chroma rows), each strip filtered into the output rows that read only rows it holds. The same
+    // bytes come from Yuv420ToPlanes where it reproduces swscale (planes B, G and R, each filtered on its own), and
+    // from swscale itself otherwise.
     static bool convert_in_strips(const AVFrame& picture, Worker& worker, cv::Mat& image) {
         const int height = picture.height;
         const int out_rows = worker.y.outputs();
@@ -282,27 +293,62 @@ private:
             const auto [top, bottom] = strip(oy, std::min(oy + per_strip, out_rows));
             tallest = std::max(tallest, (bottom - top + 1) / 2 * 2);  // even: swscale's fast converter wants it so
         }
-        if (!worker.converter || worker.strip_height != tallest) {
-            worker.converter = bgr_converter(picture.width, tallest, picture.format, worker.colorspace, worker.range);
-            worker.strip_height = tallest;
+        const auto pixels = static_cast<std::size_t>(image.total());
+        if (worker.planar) {
+            if (worker.strip.rows != 3 * tallest || worker.strip.cols != picture.width)
+                worker.strip.create(3 * tallest, picture.width, CV_8UC1);  // B, G and R, one above the other
+            for (auto* plane : {&worker.luma, &worker.u, &worker.v}) plane->resize(pixels);
+        } else {
+            if (!worker.converter || worker.strip_height != tallest) {
+                worker.converter =
+                    bgr_converter(picture.width, tallest, picture.format, worker.colorspace, worker.range);
+                worker.strip_height = tallest;
+            }
+            if (!worker.converter) return false;
+            if (worker.bgr.rows != tallest || worker.bgr.cols != picture.width) {
+                // Rows with room for swscale's last group of pixels; + 1 row: its slack past the last pixel.
+                const auto stride = static_cast<int>(swscale_bgr_stride(picture.width));
+                worker.bgr = cv::Mat(tallest + 1, stride / 3, CV_8UC3).rowRange(0, tallest).colRange(0, picture.width);
+            }
+            worker.luma.resize(pixels * 3);
         }
-        if (!worker.converter) return false;
-        if (worker.bgr.rows != tallest + 1 || worker.bgr.cols != picture.width)
-            worker.bgr.create(tallest + 1, picture.width, CV_8UC3);  // + 1 row: swscale's slack past the last pixel
-        worker.luma.resize(static_cast<std::size_t>(image.total()) * 3);
         for (int oy = 0; oy < out_rows; oy += per_strip) {
             const int end = std::min(oy + per_strip, out_rows);
             const auto [top, bottom] = strip(oy, end);
             const uint8_t* planes[3] = {picture.data[0] + static_cast<std::ptrdiff_t>(top) * picture.linesize[0],
                                         picture.data[1] + static_cast<std::ptrdiff_t>(top / 2) * picture.linesize[1],
                                         picture.data[2] + static_cast<std::ptrdiff_t>(top / 2) * picture.linesize[2]};
-            uint8_t* out[1] = {worker.bgr.data};
-            const int out_stride[1] = {static_cast<int>(worker.bgr.step)};
-            sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out, out_stride);
-            shrink_plane(worker.bgr.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
-                         {.begin = oy, .end = end, .plane_first_row = top});
+            const OutputRows rows{.begin = oy, .end = end, .plane_first_row = top};
+            if (worker.planar) {
+                cv::Mat& s = worker.strip;
+                worker.planar->convert(planes, picture.linesize, bottom - top, s.ptr(0), s.ptr(tallest),
+                                       s.ptr(2 * tallest), s.step);
+                float* outs[3] = {worker.luma.data(), worker.u.data(), worker.v.data()};
+                for (int channel = 0; channel < 3; ++channel)
+                    shrink_plane(s.rowRange(channel * tallest, channel * tallest + bottom - top), worker.x, worker.y,
+                                 outs[channel], worker.row, rows);
+            } else {
+                uint8_t* out[1] = {worker.bgr.data};
+                const int out_stride[1] = {static_cast<int>(worker.bgr.step)};
+                sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out, out_stride);
+                shrink_plane(worker.bgr.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
+                             rows);
+            }
         }
-        cv::Mat(image.size(), CV_32FC3, worker.luma.data()).convertTo(image, CV_8UC3);
+        if (!worker.planar) {
+            cv::Mat(image.size(), CV_32FC3, worker.luma.data()).convertTo(image, CV_8UC3);
+            return true;
+        }
+        const float *b = worker.luma.data(), *g = worker.u.data(), *r = worker.v.data();
+        for (int row = 0; row < image.rows; ++row) {
+            uchar* dst = image.ptr<uchar>(row);
+            const std::size_t at = static_cast<std::size_t>(row) * static_cast<std::size_t>(image.cols);
+            for (std::size_t col = 0; col < static_cast<std::size_t>(image.cols); ++col) {
+                dst[3 * col] = cv::saturate_cast<uchar>(b[at + col]);
+                dst[3 * col + 1] = cv::saturate_cast<uchar>(g[at + col]);
+                dst[3 * col + 2] = cv::saturate_cast<uchar>(r[at + col]);
+            }
+        }
         return true;
     }
 

@@ -358,6 +358,8 @@ bool full_range_of(int format, int range) {
            format == AV_PIX_FMT_YUVJ444P;
 }
 
+std::size_t swscale_bgr_stride(int width) { return static_cast<std::size_t>((width + 7) / 8 * 8 * 3); }
+
 int swscale_matrix_of(int colorspace) {
     if (colorspace == AVCOL_SPC_BT709) return SWS_CS_ITU709;
     if (colorspace == AVCOL_SPC_BT2020_NCL || colorspace == AVCOL_SPC_BT2020_CL) return SWS_CS_BT2020;
@@ -393,9 +395,13 @@ public:
             throw BadFrame(fmt::format("cannot convert pixel format '{}'",
                                        av_get_pix_fmt_name(static_cast<AVPixelFormat>(picture.format))));
         cv::Mat& out = writable_by_swscale(frame, cv::Size(picture.width, picture.height));
-        uint8_t* planes[1] = {out.data};
-        const int strides[1] = {static_cast<int>(out.step)};
+        // Rows too tight for swscale's whole groups of pixels are converted in a wider scratch picture and copied.
+        const bool tight = out.step < swscale_bgr_stride(picture.width);
+        cv::Mat& target = tight ? scaler->wide_for(picture) : out;
+        uint8_t* planes[1] = {target.data};
+        const int strides[1] = {static_cast<int>(target.step)};
         sws_scale(context, picture.data, picture.linesize, 0, picture.height, planes, strides);
+        if (tight) target.copyTo(out);
         const int turns = attachment->stream ? attachment->stream->quarter_turns : 0;
         attachment->reset();  // give the buffer back to the decoder's pool now
         if (turns != 0) {  // upright, as the container says it is shown (a phone's portrait video)
@@ -427,6 +433,19 @@ private:
             context = bgr_converter(width, height, format, colorspace, range);
             return context.get();
         }
+
+        // A picture of the size of `picture` whose rows have room for swscale's last group of pixels (and slack).
+        cv::Mat& wide_for(const AVFrame& picture) {
+            const auto stride = static_cast<int>(swscale_bgr_stride(picture.width));
+            const int slack_rows = static_cast<int>(kSwscaleSlack) / stride + 1;
+            if (wide.rows != picture.height || wide.cols != picture.width) {
+                wide = cv::Mat(picture.height + slack_rows, stride / 3, CV_8UC3)
+                           .rowRange(0, picture.height)
+                           .colRange(0, picture.width);
+            }
+            return wide;
+        }
+        cv::Mat wide;  // see wide_for()
     };
     SlotPool<Scaler, kSlots> scalers_;
 };

@@ -303,6 +303,26 @@ TEST_CASE("video source: a video with a display rotation (a phone's portrait cli
     }
 }
 
+TEST_CASE(
+    "video source: every pixel of a picture whose width is not a multiple of 8 is converted (854x480, the "
+    "right-hand 6 columns included)") {
+    // swscale's x86 converter works in groups of 8 pixels and leaves the rest of a row unwritten when the row stride
+    // has no room for a whole group: the convert stage gives it the room.
+    TempDir dir;
+    for (const cv::Size size : {cv::Size(854, 480), cv::Size(100, 64), cv::Size(1366, 64)}) {
+        CAPTURE(size);
+        const std::string path = dir / fmt::format("{}x{}.mp4", size.width, size.height);
+        write_video(path, {.frames = 2, .size = size, .draw = [](int, cv::Size s) {
+                               return cv::Mat(s, CV_8UC3, cv::Scalar(60, 160, 220));
+                           }});
+        const cv::Mat picture = first_frame(path, true);
+        REQUIRE(picture.size() == size);
+        const cv::Mat right = picture.colRange(size.width - 8, size.width);
+        const cv::Mat left = picture.colRange(0, 8);
+        CHECK(cv::norm(right, left, cv::NORM_INF) <= 2);  // a flat colour: the last columns as the first ones
+    }
+}
+
 TEST_CASE("video source decode: keyframes: the pictures are the keyframes only (the rest filtered, not lost) while a "
           "packet branch still gets every packet") {
     TempDir dir;

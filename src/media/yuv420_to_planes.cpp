@@ -1,0 +1,181 @@
+#include "yuv420_to_planes.hpp"
+
+#include "video_decode.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace framepipe::media {
+namespace {
+
+using Coefficients = Yuv420ToPlanes::Coefficients;
+
+// swscale's roundToInt16 (libswscale/yuv2rgb.c): a 16.16 value rounded to an integer, clamped to 16 bits.
+std::int16_t round_to_int16(std::int64_t f) {
+    const auto r = static_cast<int>((f + (1 << 15)) >> 16);
+    if (r < -0x7FFF) return static_cast<std::int16_t>(-0x8000);
+    return static_cast<std::int16_t>(std::min(r, 0x7FFF));
+}
+
+// ff_yuv2rgb_c_init_tables with brightness 0, contrast and saturation 1 (what bgr_converter sets).
+Coefficients coefficients_of(int colorspace, bool full_range) {
+    const int* table = sws_getCoefficients(swscale_matrix_of(colorspace));
+    std::int64_t crv = table[0], cbu = table[1], cgu = -table[2], cgv = -table[3];
+    std::int64_t cy = 1 << 16, oy = 0;
+    if (!full_range) {
+        cy = cy * 255 / 219;
+        oy = 16 << 16;
+    } else {
+        crv = crv * 224 / 255;
+        cbu = cbu * 224 / 255;
+        cgu = cgu * 224 / 255;
+        cgv = cgv * 224 / 255;
+    }
+    return {round_to_int16(cy * 8192),  round_to_int16(oy * 8),     round_to_int16(cbu * 8192),
+            round_to_int16(cgu * 8192), round_to_int16(cgv * 8192), round_to_int16(crv * 8192)};
+}
+
+// The 16-bit operations of swscale's loop, one lane at a time.
+int saturate16(int x) { return std::clamp(x, -32768, 32767); }
+int high16(int a, int b) { return (a * b) >> 16; }  // pmulhw
+std::uint8_t clamp8(int x) { return static_cast<std::uint8_t>(std::clamp(x, 0, 255)); }
+
+void convert_row_portable(const std::uint8_t* y, const std::uint8_t* u, const std::uint8_t* v, int from, int width,
+                          const Coefficients& c, std::uint8_t* b, std::uint8_t* g, std::uint8_t* r) {
+    for (int x = from; x < width; ++x) {
+        const int luma = high16(static_cast<std::int16_t>((y[x] << 3) - c.y_offset), c.y);
+        const int cb = saturate16((u[x / 2] << 3) - 1024);
+        const int cr = saturate16((v[x / 2] << 3) - 1024);
+        const int green = saturate16(high16(cb, c.ug) + high16(cr, c.vg));
+        b[x] = clamp8(saturate16(luma + high16(cb, c.ub)));
+        g[x] = clamp8(saturate16(luma + green));
+        r[x] = clamp8(saturate16(luma + high16(cr, c.vr)));
+    }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FRAMEPIPE_HAS_AVX2_CONVERT 1
+// Clamps 16 even and 16 odd pixels' values to bytes and stores them in pixel order.
+__attribute__((target("avx2"))) inline void store_pixels(std::uint8_t* out, __m256i even, __m256i odd) {
+    const __m256i pixel_order = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15,  //
+                                                 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+    const __m256i packed = _mm256_packus_epi16(even, odd);  // per 128-bit lane: 8 even pixels, then the 8 odd ones
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_shuffle_epi8(packed, pixel_order));
+}
+
+// 16 luma samples (in 16-bit lanes) as swscale scales them: ((Y << 3) - offset) * coefficient, high 16 bits.
+__attribute__((target("avx2"))) inline __m256i scaled_luma(__m256i samples, __m256i offset, __m256i coefficient) {
+    return _mm256_mulhi_epi16(_mm256_sub_epi16(_mm256_slli_epi16(samples, 3), offset), coefficient);
+}
+
+// 16 chroma samples as swscale offsets them: (C << 3) - 1024, with saturation.
+__attribute__((target("avx2"))) inline __m256i scaled_chroma(const std::uint8_t* p) {
+    const __m256i samples = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_subs_epi16(_mm256_slli_epi16(samples, 3), _mm256_set1_epi16(1024));
+}
+
+// 32 pixels a step: even and odd pixels in 16-bit lanes (each pair shares its chroma sample), packed back to bytes
+// and put in pixel order within each 128-bit lane. Returns where it stopped.
+__attribute__((target("avx2"))) int convert_row_avx2(const std::uint8_t* y, const std::uint8_t* u,
+                                                     const std::uint8_t* v, int width, const Coefficients& c,
+                                                     std::uint8_t* b, std::uint8_t* g, std::uint8_t* r) {
+    const __m256i low_bytes = _mm256_set1_epi16(0x00ff);
+    const __m256i y_offset = _mm256_set1_epi16(c.y_offset);
+    const __m256i cy = _mm256_set1_epi16(c.y), ub = _mm256_set1_epi16(c.ub), ug = _mm256_set1_epi16(c.ug),
+                  vg = _mm256_set1_epi16(c.vg), vr = _mm256_set1_epi16(c.vr);
+    int x = 0;
+    for (; x + 32 <= width; x += 32) {
+        const __m256i luma = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + x));
+        const __m256i even = scaled_luma(_mm256_and_si256(luma, low_bytes), y_offset, cy);
+        const __m256i odd = scaled_luma(_mm256_srli_epi16(luma, 8), y_offset, cy);
+        const __m256i cb = scaled_chroma(u + x / 2);
+        const __m256i cr = scaled_chroma(v + x / 2);
+        const __m256i blue = _mm256_mulhi_epi16(cb, ub);
+        const __m256i red = _mm256_mulhi_epi16(cr, vr);
+        const __m256i green = _mm256_adds_epi16(_mm256_mulhi_epi16(cb, ug), _mm256_mulhi_epi16(cr, vg));
+        store_pixels(b + x, _mm256_adds_epi16(even, blue), _mm256_adds_epi16(odd, blue));
+        store_pixels(g + x, _mm256_adds_epi16(even, green), _mm256_adds_epi16(odd, green));
+        store_pixels(r + x, _mm256_adds_epi16(even, red), _mm256_adds_epi16(odd, red));
+    }
+    return x;
+}
+#endif
+
+bool avx2_available() {
+#ifdef FRAMEPIPE_HAS_AVX2_CONVERT
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    return avx2;
+#else
+    return false;
+#endif
+}
+
+// swscale's result for `rows` rows of test content `width` wide, and this class's; equal or not.
+bool same_as_swscale(const Yuv420ToPlanes& ours, int width, int format, int colorspace, int range) {
+    constexpr int kRows = 8;
+    const int chroma_width = (width + 1) / 2;
+    constexpr std::size_t kSlack = 256;  // swscale reads and writes whole vectors past a row's last pixel
+    std::vector<std::uint8_t> luma(static_cast<std::size_t>(width) * kRows + kSlack);
+    std::vector<std::uint8_t> u(static_cast<std::size_t>(chroma_width) * kRows / 2 + kSlack), v(u.size());
+    std::uint32_t state = 2463534242u;
+    const auto next = [&] {  // xorshift32: every byte value, the extremes included, in every position
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        return static_cast<std::uint8_t>(state >> 24);
+    };
+    for (auto& p : luma) p = next();
+    for (auto& p : u) p = next();
+    for (auto& p : v) p = next();
+    const SwsPtr converter = bgr_converter(width, kRows, format, colorspace, range);
+    if (!converter) return false;
+    const std::size_t stride = swscale_bgr_stride(width);
+    std::vector<std::uint8_t> bgr(stride * kRows + kSlack);
+    const std::uint8_t* planes[3] = {luma.data(), u.data(), v.data()};
+    const int strides[3] = {width, chroma_width, chroma_width};
+    std::uint8_t* out[1] = {bgr.data()};
+    const int out_stride[1] = {static_cast<int>(stride)};
+    if (sws_scale(converter.get(), planes, strides, 0, kRows, out, out_stride) != kRows) return false;
+    const auto plane = static_cast<std::size_t>(width) * kRows;
+    std::vector<std::uint8_t> mine(plane * 3);
+    ours.convert(planes, strides, kRows, mine.data(), mine.data() + plane, mine.data() + 2 * plane,
+                 static_cast<std::size_t>(width));
+    for (std::size_t row = 0; row < kRows; ++row)
+        for (std::size_t col = 0; col < static_cast<std::size_t>(width); ++col)
+            for (std::size_t channel = 0; channel < 3; ++channel)
+                if (bgr[row * stride + col * 3 + channel] != mine[channel * plane + row * width + col]) return false;
+    return true;
+}
+
+}  // namespace
+
+std::optional<Yuv420ToPlanes> Yuv420ToPlanes::make(int width, int format, int colorspace, int range, Loop loop) {
+    if ((format != AV_PIX_FMT_YUV420P && format != AV_PIX_FMT_YUVJ420P) || width < 2) return std::nullopt;
+    const Yuv420ToPlanes ours(width, coefficients_of(colorspace, full_range_of(format, range)), loop);
+    if (!same_as_swscale(ours, width, format, colorspace, range)) return std::nullopt;
+    return ours;
+}
+
+void Yuv420ToPlanes::convert(const std::uint8_t* const planes[3], const int strides[3], int rows, std::uint8_t* b,
+                             std::uint8_t* g, std::uint8_t* r, std::size_t out_stride) const noexcept {
+    const bool vectors = loop_ == Loop::best && avx2_available();
+    for (int row = 0; row < rows; ++row) {
+        const std::uint8_t* y = planes[0] + static_cast<std::ptrdiff_t>(row) * strides[0];
+        const std::uint8_t* u = planes[1] + static_cast<std::ptrdiff_t>(row / 2) * strides[1];
+        const std::uint8_t* v = planes[2] + static_cast<std::ptrdiff_t>(row / 2) * strides[2];
+        const std::size_t at = static_cast<std::size_t>(row) * out_stride;
+        int done = 0;
+#ifdef FRAMEPIPE_HAS_AVX2_CONVERT
+        if (vectors) done = convert_row_avx2(y, u, v, width_, c_, b + at, g + at, r + at);
+#else
+        (void)vectors;
+#endif
+        convert_row_portable(y, u, v, done, width_, c_, b + at, g + at, r + at);
+    }
+}
+
+}  // namespace framepipe::media

@@ -1,0 +1,48 @@
+#pragma once
+// swscale's unscaled YUV 4:2:0 to BGR24 conversion on x86 (16-bit fixed point: each sample shifted left by 3, offset,
+// multiplied keeping the high 16 bits, added with saturation, packed with clamping to 0..255), reproduced bit for bit
+// but writing B, G and R to planes of their own: no 24-bit interleaving, 32 pixels per AVX2 step instead of 16, and
+// planes suit the 1-channel filter. The planner's thumbnail route converts a picture with it in strips when much of
+// the picture lies outside the BGR cube (shrink_convert.cpp).
+//
+// Equality with swscale is checked, not assumed: make() computes the coefficients as swscale does, converts a test
+// picture of the same width with both, and returns nothing when a single byte differs (another swscale version, a
+// processor where swscale takes another path); the caller then converts with swscale.
+// Thread-safety: immutable once made; convert() may run on several threads at once.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace framepipe::media {
+
+class Yuv420ToPlanes {
+public:
+    /// Which loop convert() runs: `best` is AVX2 where the processor has it, `portable` plain C++ (the same bytes).
+    enum class Loop { best, portable };
+
+    /// The conversion the convert stage's swscale context does for pictures `width` wide of this pixel format
+    /// (AVPixelFormat, 4:2:0), colour matrix (AVColorSpace) and range (AVColorRange), or nothing when this class
+    /// does not reproduce it exactly.
+    static std::optional<Yuv420ToPlanes> make(int width, int format, int colorspace, int range, Loop loop = Loop::best);
+
+    /// Converts `rows` luma rows (from an even row of the picture: chroma row r / 2 serves rows r and r + 1) into the
+    /// b, g and r planes, width() bytes of each row at `out_stride` apart.
+    void convert(const std::uint8_t* const planes[3], const int strides[3], int rows, std::uint8_t* b, std::uint8_t* g,
+                 std::uint8_t* r, std::size_t out_stride) const noexcept;
+
+    [[nodiscard]] int width() const noexcept { return width_; }
+
+    /// swscale's 16-bit coefficients (SwsContext's yCoeff, yOffset, ubCoeff, ugCoeff, vgCoeff, vrCoeff).
+    struct Coefficients {
+        std::int16_t y, y_offset, ub, ug, vg, vr;
+    };
+
+private:
+    Yuv420ToPlanes(int width, Coefficients c, Loop loop) : width_(width), c_(c), loop_(loop) {}
+    int width_;
+    Coefficients c_;
+    Loop loop_;
+};
+
+}  // namespace framepipe::media

@@ -1,0 +1,112 @@
+// The planar YUV 4:2:0 to BGR converter (src/media/yuv420_to_planes.*) against swscale's own conversion to BGR24, the
+// convert stage's: the same byte in every channel of every pixel, for the matrices and ranges streams carry, widths
+// that leave every remainder of the 32-pixel step, and content that swscale clamps (every byte value of Y, U and V).
+#include "media/yuv420_to_planes.hpp"
+#include "media/video_decode.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <opencv2/core.hpp>
+
+extern "C" {
+#include <libavutil/pixfmt.h>
+}
+
+#include <vector>
+
+namespace {
+
+using framepipe::media::Yuv420ToPlanes;
+
+struct Picture {
+    cv::Mat y, u, v;
+};
+
+// Planes in buffers with 4 spare rows: swscale reads whole vectors past a row's last pixel.
+Picture random_yuv420(int width, int height, unsigned seed) {
+    const auto plane = [](int rows, int cols) { return cv::Mat(rows + 4, cols, CV_8UC1).rowRange(0, rows); };
+    Picture p{plane(height, width), plane((height + 1) / 2, (width + 1) / 2), plane((height + 1) / 2, (width + 1) / 2)};
+    cv::RNG rng(seed);
+    for (cv::Mat* plane_ : {&p.y, &p.u, &p.v}) rng.fill(*plane_, cv::RNG::UNIFORM, 0, 256);
+    return p;
+}
+
+// swscale's BGR24 for the picture, as the convert stage makes it.
+cv::Mat swscale_bgr(const Picture& p, int format, int colorspace, int range) {
+    const framepipe::media::SwsPtr converter =
+        framepipe::media::bgr_converter(p.y.cols, p.y.rows, format, colorspace, range);
+    REQUIRE(converter);
+    // Rows with the room swscale needs to write every pixel, and spare rows for what it writes past the last one.
+    const auto stride = static_cast<int>(framepipe::media::swscale_bgr_stride(p.y.cols));
+    const cv::Mat bgr = cv::Mat(p.y.rows + 100, stride / 3, CV_8UC3).colRange(0, p.y.cols);
+    const uint8_t* planes[3] = {p.y.data, p.u.data, p.v.data};
+    const int strides[3] = {static_cast<int>(p.y.step), static_cast<int>(p.u.step), static_cast<int>(p.v.step)};
+    uint8_t* out[1] = {bgr.data};
+    const int out_stride[1] = {static_cast<int>(bgr.step)};
+    REQUIRE(sws_scale(converter.get(), planes, strides, 0, p.y.rows, out, out_stride) == p.y.rows);
+    return bgr.rowRange(0, p.y.rows);
+}
+
+// The converter's planes, interleaved back to BGR.
+cv::Mat planar_bgr(const Yuv420ToPlanes& converter, const Picture& p, int rows_at_once) {
+    std::vector<cv::Mat> channels;
+    for (int c = 0; c < 3; ++c) channels.emplace_back(p.y.size(), CV_8UC1, cv::Scalar(7));
+    for (int top = 0; top < p.y.rows; top += rows_at_once) {  // in strips from even rows, as the planner's route does
+        const int rows = std::min(rows_at_once, p.y.rows - top);
+        const uint8_t* planes[3] = {p.y.ptr(top), p.u.ptr(top / 2), p.v.ptr(top / 2)};
+        const int strides[3] = {static_cast<int>(p.y.step), static_cast<int>(p.u.step), static_cast<int>(p.v.step)};
+        converter.convert(planes, strides, rows, channels[0].ptr(top), channels[1].ptr(top), channels[2].ptr(top),
+                          channels[0].step);
+    }
+    cv::Mat bgr;
+    cv::merge(channels, bgr);
+    return bgr;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Yuv420ToPlanes gives swscale's bytes for BT.601 and BT.709, limited and full range, at every width "
+    "remainder") {
+    struct Config {
+        int format, colorspace, range;
+        const char* name;
+    };
+    const Config configs[] = {
+        {AV_PIX_FMT_YUV420P, AVCOL_SPC_BT470BG, AVCOL_RANGE_MPEG, "BT.601 limited"},
+        {AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, "BT.709 limited"},
+        {AV_PIX_FMT_YUV420P, AVCOL_SPC_UNSPECIFIED, AVCOL_RANGE_UNSPECIFIED, "unspecified"},
+        {AV_PIX_FMT_YUVJ420P, AVCOL_SPC_BT470BG, AVCOL_RANGE_JPEG, "JPEG full range"},
+        {AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_JPEG, "BT.709 full range"},
+    };
+    unsigned seed = 1;
+    for (const Config& config : configs)
+        for (const int width : {2, 16, 31, 32, 33, 63, 100, 1280, 1920})
+            for (const auto loop : {Yuv420ToPlanes::Loop::best, Yuv420ToPlanes::Loop::portable}) {
+                INFO(fmt::format("{}, {} wide, {} loop", config.name, width,
+                                 loop == Yuv420ToPlanes::Loop::best ? "best" : "portable"));
+                const auto converter =
+                    Yuv420ToPlanes::make(width, config.format, config.colorspace, config.range, loop);
+                // swscale's x86 converter is what the convert stage runs on this machine; a build for another
+                // processor may be refused (then the planner uses swscale), but never wrong.
+                // swscale's x86 converter is what the convert stage runs on this machine; a build for another
+                // processor may be refused (then the planner converts with swscale), but is never wrong.
+#if defined(__x86_64__)
+                REQUIRE(converter.has_value());
+#else
+                if (!converter) continue;
+#endif
+                const Picture picture = random_yuv420(width, 10, seed++);
+                const cv::Mat expected = swscale_bgr(picture, config.format, config.colorspace, config.range);
+                for (const int rows_at_once : {10, 4}) {
+                    const cv::Mat ours = planar_bgr(*converter, picture, rows_at_once);
+                    CHECK(cv::norm(ours, expected, cv::NORM_INF) == 0);
+                }
+            }
+}
+
+TEST_CASE("Yuv420ToPlanes refuses pixel formats other than 4:2:0 and pictures narrower than a chroma sample") {
+    CHECK_FALSE(Yuv420ToPlanes::make(64, AV_PIX_FMT_YUV422P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
+    CHECK_FALSE(Yuv420ToPlanes::make(64, AV_PIX_FMT_NV12, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
+    CHECK_FALSE(Yuv420ToPlanes::make(1, AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
+}

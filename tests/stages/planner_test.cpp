@@ -192,9 +192,14 @@ TEST_CASE("planner: the few pixels of a small saturated patch that the conversio
 
 TEST_CASE("planner: graphics (pure colours, noisy black and white) are converted whole, then shrunk in one filter") {
     TempDir dir;
-    write_video(dir / "scene.mp4", {.frames = 4, .size = {640, 360}, .fps = 30, .draw = drawn(Palette::graphics)});
-    check_rewrite(dir / "scene.mp4", {{"blur", {{"ksize", "5"}}}, {"resize", {{"width", "160"}}}},
-                  "convert+blur+resize", 4);
+    // A quarter (a window of 8 taps: swscale's BGR, filtered 3 channels at once) and an eighth (16 taps: converted to
+    // B, G and R planes, each filtered on its own).
+    for (const cv::Size size : {cv::Size(640, 360), cv::Size(1280, 720)}) {
+        CAPTURE(size);
+        const std::string path = dir / fmt::format("scene{}.mp4", size.width);
+        write_video(path, {.frames = 3, .size = size, .fps = 30, .draw = drawn(Palette::graphics)});
+        check_rewrite(path, {{"blur", {{"ksize", "5"}}}, {"resize", {{"width", "160"}}}}, "convert+blur+resize", 3);
+    }
 }
 
 TEST_CASE("planner: blur and resize on BGR pictures (an image folder) are one filter at the output's pixels") {

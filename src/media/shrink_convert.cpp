@@ -109,11 +109,12 @@ bool is_yuv420(int format) { return format == AV_PIX_FMT_YUV420P || format == AV
 
 class ShrinkConvert final : public Stage {
 public:
-    ShrinkConvert(std::vector<std::unique_ptr<Stage>> declared, bool converts, std::optional<stages::BlurParameters> blur,
-                  stages::ResizeParameters resize)
+    ShrinkConvert(std::vector<std::unique_ptr<Stage>> declared, bool converts,
+                  std::optional<stages::BlurParameters> blur, stages::ResizeParameters resize, bool gray)
         : Stage(traits_of(declared)),
           declared_(std::move(declared)),
           converts_(converts),
+          gray_(gray),
           resize_(resize),
           kernel_(blur ? gaussian(*blur) : std::vector<double>{1.0}) {}
 
@@ -151,9 +152,9 @@ public:
         auto worker = workers_.claim();
         if (frame.format == PixelFormat::native) {
             auto* attachment = frame.find<PictureAttachment>();
-            if (converts_ && attachment != nullptr && shrink_yuv(frame, *attachment, *worker)) return Outcome::pass;
+            if (converts_ && attachment != nullptr && shrink_yuv(frame, *attachment, *worker)) return to_gray(frame);
         } else if ((frame.format == PixelFormat::bgr || frame.format == PixelFormat::gray) && shrink_pixels(frame, *worker)) {
-            return Outcome::pass;
+            return to_gray(frame);
         }
         for (const auto& stage : declared_)  // as declared
             if (const Outcome outcome = stage->process(frame); outcome != Outcome::pass) return outcome;
@@ -161,6 +162,11 @@ public:
     }
 
 private:
+    // With a declared conversion to gray last: a small BGR picture goes through it (a gray one is already there).
+    Outcome to_gray(Frame& frame) {
+        return gray_ && frame.image.channels() == 3 ? declared_.back()->process(frame) : Outcome::pass;
+    }
+
     static constexpr std::size_t kSlots = 8;
     // Pictures where more than one chroma sample in kMostClamped has pixels swscale clamps are converted whole before
     // filtering: correcting clamps pixel by pixel costs more than swscale's converter there.
@@ -211,15 +217,16 @@ private:
                                 static_cast<std::size_t>(ox)) * 3 + channel] += wy * wx * delta;
         }
 
-        void fit_colour(int picture_colorspace, int picture_range) {
+        // `gray`: pictures converted whole are filtered as one gray plane.
+        void fit_colour(int picture_colorspace, int picture_range, bool gray) {
             if (picture_colorspace == colorspace && picture_range == range) return;
             colorspace = picture_colorspace;
             range = picture_range;
             colour = YuvToBgr::of(in.width, format, colorspace, range);
             // Planes are filtered one channel at a time. The 1-channel horizontal pass costs more per value than the
             // 3-channel one for windows of 8 taps (measured, 1080p to 640 wide: as much as the conversion saves),
-            // so those keep swscale's interleaved BGR.
-            planar = x.window > 8 ? Yuv420ToPlanes::make(in.width, format, colorspace, range) : std::nullopt;
+            // so those keep swscale's interleaved BGR, unless one gray plane is all there is to filter.
+            planar = gray || x.window > 8 ? Yuv420ToPlanes::make(in.width, format, colorspace, range) : std::nullopt;
             converter.reset();
         }
     };
@@ -254,15 +261,24 @@ private:
             return false;
         const cv::Size out = resize_.output_for(in);
         worker.fit(in, out, picture.format, kernel_);
-        worker.fit_colour(raw_value(picture.colorspace), raw_value(picture.color_range));
+        worker.fit_colour(raw_value(picture.colorspace), raw_value(picture.color_range), gray_);
         const auto plane = [&](int i, cv::Size size) {
             return cv::Mat(size, CV_8UC1, picture.data[i], static_cast<std::size_t>(picture.linesize[i]));
         };
         const cv::Size chroma((in.width + 1) / 2, (in.height + 1) / 2);
         const cv::Mat luma = plane(0, in), u = plane(1, chroma), v = plane(2, chroma);
-        cv::Mat& image = frame.buffer(out, CV_8UC3);
         const std::size_t samples = find_clamped(luma, u, v, worker);
-        if (worker.clamped.size() * kMostClamped > samples) {
+        const bool whole = worker.clamped.size() * kMostClamped > samples;
+        if (whole && gray_ && worker.planar) {  // the gray of every pixel, filtered as one plane
+            cv::Mat& gray = frame.buffer(out, CV_8UC1);
+            if (!convert_in_strips(picture, worker, gray)) return false;
+            attachment.reset();
+            frame.set_image(gray);
+            frame.format = PixelFormat::gray;
+            return true;
+        }
+        cv::Mat& image = frame.buffer(out, CV_8UC3);
+        if (whole) {
             // Much of the picture lies outside the BGR cube (saturated graphics, noise in black): convert it as the
             // convert stage does, in strips of rows small enough to stay in the processor's cache, and filter those.
             if (!convert_in_strips(picture, worker, image)) return false;
@@ -278,7 +294,7 @@ private:
     // swscale's conversion to BGR, a strip of rows at a time (each strip converted as a picture of its own, from an
     // even row: whole chroma rows), each strip filtered into the output rows that read only rows it holds. The same
     // bytes come from Yuv420ToPlanes where it reproduces swscale (planes B, G and R, each filtered on its own), and
-    // from swscale itself otherwise.
+    // from swscale itself otherwise. A 1-channel `image` gets the filtered gray of those pixels (Yuv420ToPlanes only).
     static bool convert_in_strips(const AVFrame& picture, Worker& worker, cv::Mat& image) {
         const int height = picture.height;
         const int out_rows = worker.y.outputs();
@@ -298,9 +314,12 @@ private:
             tallest = std::max(tallest, (bottom - top + 1) / 2 * 2);  // even: swscale's fast converter wants it so
         }
         const auto pixels = static_cast<std::size_t>(image.total());
+        const bool gray = image.channels() == 1;
+        if (gray && !worker.planar) return false;
         if (worker.planar) {
-            if (worker.strip.rows != 3 * tallest || worker.strip.cols != picture.width)
-                worker.strip.create(3 * tallest, picture.width, CV_8UC1);  // B, G and R, one above the other
+            const int planes = gray ? 1 : 3;  // B, G and R, one above the other
+            if (worker.strip.rows != planes * tallest || worker.strip.cols != picture.width)
+                worker.strip.create(planes * tallest, picture.width, CV_8UC1);
             for (auto* plane : {&worker.luma, &worker.u, &worker.v}) plane->resize(pixels);
         } else {
             if (!worker.converter || worker.strip_height != tallest) {
@@ -323,7 +342,12 @@ private:
                                         picture.data[1] + static_cast<std::ptrdiff_t>(top / 2) * picture.linesize[1],
                                         picture.data[2] + static_cast<std::ptrdiff_t>(top / 2) * picture.linesize[2]};
             const OutputRows rows{.begin = oy, .end = end, .plane_first_row = top};
-            if (worker.planar) {
+            if (gray) {
+                worker.planar->convert_gray(planes, picture.linesize, bottom - top, worker.strip.data,
+                                            worker.strip.step);
+                shrink_plane(worker.strip.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
+                             rows);
+            } else if (worker.planar) {
                 cv::Mat& s = worker.strip;
                 worker.planar->convert(planes, picture.linesize, bottom - top, s.ptr(0), s.ptr(tallest),
                                        s.ptr(2 * tallest), s.step);
@@ -339,8 +363,8 @@ private:
                              rows);
             }
         }
-        if (!worker.planar) {
-            cv::Mat(image.size(), CV_32FC3, worker.luma.data()).convertTo(image, CV_8UC3);
+        if (gray || !worker.planar) {
+            cv::Mat(image.size(), CV_32FC(image.channels()), worker.luma.data()).convertTo(image, image.type());
             return true;
         }
         // Each plane rounded to bytes, then the three interleaved (both OpenCV's vector loops).
@@ -441,12 +465,14 @@ private:
     std::vector<std::unique_ptr<Stage>> declared_;
     std::size_t opened_ = 0;
     bool converts_;
+    bool gray_;  // the last declared stage converts to gray
     stages::ResizeParameters resize_;
     std::vector<double> kernel_;
     SlotPool<Worker, kSlots> workers_;
 };
 
-// [convert] [blur] resize, at least two of them, the resize by area (or auto) and not by scale > 1.
+// [convert] [blur] resize [color to gray], at least two of them, the resize by area (or auto) and not by scale > 1;
+// the conversion to gray only after convert.
 std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run, bool first_decodes) {
     std::size_t next = 0;
     const bool converts = first_decodes && is_convert_stage(*run[0]);
@@ -460,13 +486,16 @@ std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run,
     if (resize->interpolation != -1 && resize->interpolation != cv::INTER_AREA) return std::nullopt;
     if (resize->scale > 1) return std::nullopt;
     ++next;
+    const bool gray = converts && next < run.size() && stages::converts_to_gray(*run[next]);
+    if (gray) ++next;
 
     std::string target = resize->scale != 0 ? fmt::format("x{}", resize->scale)
                          : resize->height == 0 ? fmt::format("{} wide", resize->width)
                          : resize->width == 0 ? fmt::format("{} high", resize->height)
                                               : fmt::format("{}x{}", resize->width, resize->height);
-    std::string plan = converts ? fmt::format("the decoder's YUV 4:2:0 straight to {} BGR", target)
-                                : fmt::format("straight to {}", target);
+    std::string plan = converts
+                           ? fmt::format("the decoder's YUV 4:2:0 straight to {} {}", target, gray ? "gray" : "BGR")
+                           : fmt::format("straight to {}", target);
     if (blur) plan += fmt::format(", the {}x{} blur and the area resize as one filter at the output's pixels",
                                   blur->ksize, blur->ksize);
     plan += "; other pictures go through the stages as declared";
@@ -474,7 +503,7 @@ std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run,
     for (std::size_t i = 0; i < next; ++i) declared.push_back(std::move(run[i]));
     detail::Fusion fusion;
     fusion.replaces = next;
-    fusion.stage = std::make_unique<ShrinkConvert>(std::move(declared), converts, blur, *resize);
+    fusion.stage = std::make_unique<ShrinkConvert>(std::move(declared), converts, blur, *resize, gray);
     fusion.plan = std::move(plan);
     return fusion;
 }

@@ -3,6 +3,7 @@
 #include "video_decode.hpp"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -44,16 +45,32 @@ int saturate16(int x) { return std::clamp(x, -32768, 32767); }
 int high16(int a, int b) { return (a * b) >> 16; }  // pmulhw
 std::uint8_t clamp8(int x) { return static_cast<std::uint8_t>(std::clamp(x, 0, 255)); }
 
+// OpenCV 4's BGR to gray for 8 bits (cv::cvtColor, COLOR_BGR2GRAY): 0.114, 0.587 and 0.299 in 1/32768, rounded
+// (found by comparing with cv::cvtColor on a million random colours; the unit test holds it to every byte).
+constexpr int kGrayB = 3735, kGrayG = 19235, kGrayR = 9798, kGrayShift = 15;
+std::uint8_t gray_of(int b, int g, int r) {
+    return static_cast<std::uint8_t>((b * kGrayB + g * kGrayG + r * kGrayR + (1 << (kGrayShift - 1))) >> kGrayShift);
+}
+
+// Pixels [from, width) of a row; `gray` set: their gray in it, else B, G and R in b, g and r.
 void convert_row_portable(const std::uint8_t* y, const std::uint8_t* u, const std::uint8_t* v, int from, int width,
-                          const Coefficients& c, std::uint8_t* b, std::uint8_t* g, std::uint8_t* r) {
+                          const Coefficients& c, std::uint8_t* b, std::uint8_t* g, std::uint8_t* r,
+                          std::uint8_t* gray) {
     for (int x = from; x < width; ++x) {
         const int luma = high16(static_cast<std::int16_t>((y[x] << 3) - c.y_offset), c.y);
         const int cb = saturate16((u[x / 2] << 3) - 1024);
         const int cr = saturate16((v[x / 2] << 3) - 1024);
         const int green = saturate16(high16(cb, c.ug) + high16(cr, c.vg));
-        b[x] = clamp8(saturate16(luma + high16(cb, c.ub)));
-        g[x] = clamp8(saturate16(luma + green));
-        r[x] = clamp8(saturate16(luma + high16(cr, c.vr)));
+        const std::uint8_t blue8 = clamp8(saturate16(luma + high16(cb, c.ub)));
+        const std::uint8_t green8 = clamp8(saturate16(luma + green));
+        const std::uint8_t red8 = clamp8(saturate16(luma + high16(cr, c.vr)));
+        if (gray != nullptr) {
+            gray[x] = gray_of(blue8, green8, red8);
+        } else {
+            b[x] = blue8;
+            g[x] = green8;
+            r[x] = red8;
+        }
     }
 }
 
@@ -78,28 +95,72 @@ __attribute__((target("avx2"))) inline __m256i scaled_chroma(const std::uint8_t*
     return _mm256_subs_epi16(_mm256_slli_epi16(samples, 3), _mm256_set1_epi16(1024));
 }
 
-// 32 pixels a step: even and odd pixels in 16-bit lanes (each pair shares its chroma sample), packed back to bytes
-// and put in pixel order within each 128-bit lane. Returns where it stopped.
+// swscale's coefficients in every 16-bit lane.
+struct Lanes {
+    __m256i y_offset, cy, ub, ug, vg, vr;
+};
+
+// 32 pixels' B, G and R before clamping to bytes: even and odd pixels in 16-bit lanes (each pair shares its chroma
+// sample), in the order B even, B odd, G even, G odd, R even, R odd.
+__attribute__((target("avx2"))) inline void pixels32(const Lanes& k, const std::uint8_t* y, const std::uint8_t* u,
+                                                     const std::uint8_t* v, __m256i out[6]) {
+    const __m256i luma = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y));
+    const __m256i even = scaled_luma(_mm256_and_si256(luma, _mm256_set1_epi16(0x00ff)), k.y_offset, k.cy);
+    const __m256i odd = scaled_luma(_mm256_srli_epi16(luma, 8), k.y_offset, k.cy);
+    const __m256i cb = scaled_chroma(u);
+    const __m256i cr = scaled_chroma(v);
+    const __m256i blue = _mm256_mulhi_epi16(cb, k.ub);
+    const __m256i red = _mm256_mulhi_epi16(cr, k.vr);
+    const __m256i green = _mm256_adds_epi16(_mm256_mulhi_epi16(cb, k.ug), _mm256_mulhi_epi16(cr, k.vg));
+    out[0] = _mm256_adds_epi16(even, blue);
+    out[1] = _mm256_adds_epi16(odd, blue);
+    out[2] = _mm256_adds_epi16(even, green);
+    out[3] = _mm256_adds_epi16(odd, green);
+    out[4] = _mm256_adds_epi16(even, red);
+    out[5] = _mm256_adds_epi16(odd, red);
+}
+
+__attribute__((target("avx2"))) inline __m256i clamp_to_byte(__m256i x) {
+    return _mm256_max_epi16(_mm256_min_epi16(x, _mm256_set1_epi16(255)), _mm256_setzero_si256());
+}
+
+// b * kGrayB + g * kGrayG + r * kGrayR + half, shifted: `blue_green` holds (b, g) pairs, `red_one` (r, 1) pairs.
+__attribute__((target("avx2"))) inline __m256i gray8(__m256i blue_green, __m256i red_one) {
+    const __m256i bg_weights = _mm256_set1_epi32((kGrayG << 16) | kGrayB);
+    const __m256i r_weights = _mm256_set1_epi32(((1 << (kGrayShift - 1)) << 16) | kGrayR);
+    return _mm256_srai_epi32(_mm256_add_epi32(_mm256_madd_epi16(blue_green, bg_weights),
+                                              _mm256_madd_epi16(red_one, r_weights)),
+                             kGrayShift);
+}
+
+// gray_of() on 16 pixels in 16-bit lanes (B, G and R not yet clamped).
+__attribute__((target("avx2"))) inline __m256i gray16(__m256i b, __m256i g, __m256i r) {
+    b = clamp_to_byte(b);
+    g = clamp_to_byte(g);
+    r = clamp_to_byte(r);
+    const __m256i one = _mm256_set1_epi16(1);
+    return _mm256_packs_epi32(gray8(_mm256_unpacklo_epi16(b, g), _mm256_unpacklo_epi16(r, one)),
+                              gray8(_mm256_unpackhi_epi16(b, g), _mm256_unpackhi_epi16(r, one)));
+}
+
+// 32 pixels a step, stored in pixel order (see convert_row_portable for the outputs). Returns where it stopped.
 __attribute__((target("avx2"))) int convert_row_avx2(const std::uint8_t* y, const std::uint8_t* u,
                                                      const std::uint8_t* v, int width, const Coefficients& c,
-                                                     std::uint8_t* b, std::uint8_t* g, std::uint8_t* r) {
-    const __m256i low_bytes = _mm256_set1_epi16(0x00ff);
-    const __m256i y_offset = _mm256_set1_epi16(c.y_offset);
-    const __m256i cy = _mm256_set1_epi16(c.y), ub = _mm256_set1_epi16(c.ub), ug = _mm256_set1_epi16(c.ug),
-                  vg = _mm256_set1_epi16(c.vg), vr = _mm256_set1_epi16(c.vr);
+                                                     std::uint8_t* b, std::uint8_t* g, std::uint8_t* r,
+                                                     std::uint8_t* gray) {
+    const Lanes k{_mm256_set1_epi16(c.y_offset), _mm256_set1_epi16(c.y),  _mm256_set1_epi16(c.ub),
+                  _mm256_set1_epi16(c.ug),       _mm256_set1_epi16(c.vg), _mm256_set1_epi16(c.vr)};
+    __m256i p[6];
     int x = 0;
     for (; x + 32 <= width; x += 32) {
-        const __m256i luma = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + x));
-        const __m256i even = scaled_luma(_mm256_and_si256(luma, low_bytes), y_offset, cy);
-        const __m256i odd = scaled_luma(_mm256_srli_epi16(luma, 8), y_offset, cy);
-        const __m256i cb = scaled_chroma(u + x / 2);
-        const __m256i cr = scaled_chroma(v + x / 2);
-        const __m256i blue = _mm256_mulhi_epi16(cb, ub);
-        const __m256i red = _mm256_mulhi_epi16(cr, vr);
-        const __m256i green = _mm256_adds_epi16(_mm256_mulhi_epi16(cb, ug), _mm256_mulhi_epi16(cr, vg));
-        store_pixels(b + x, _mm256_adds_epi16(even, blue), _mm256_adds_epi16(odd, blue));
-        store_pixels(g + x, _mm256_adds_epi16(even, green), _mm256_adds_epi16(odd, green));
-        store_pixels(r + x, _mm256_adds_epi16(even, red), _mm256_adds_epi16(odd, red));
+        pixels32(k, y + x, u + x / 2, v + x / 2, p);
+        if (gray != nullptr) {
+            store_pixels(gray + x, gray16(p[0], p[2], p[4]), gray16(p[1], p[3], p[5]));
+        } else {
+            store_pixels(b + x, p[0], p[1]);
+            store_pixels(g + x, p[2], p[3]);
+            store_pixels(r + x, p[4], p[5]);
+        }
     }
     return x;
 }
@@ -162,19 +223,31 @@ std::optional<Yuv420ToPlanes> Yuv420ToPlanes::make(int width, int format, int co
 
 void Yuv420ToPlanes::convert(const std::uint8_t* const planes[3], const int strides[3], int rows, std::uint8_t* b,
                              std::uint8_t* g, std::uint8_t* r, std::size_t out_stride) const noexcept {
+    convert_rows(planes, strides, rows, {b, g, r, nullptr}, out_stride);
+}
+
+void Yuv420ToPlanes::convert_gray(const std::uint8_t* const planes[3], const int strides[3], int rows,
+                                  std::uint8_t* gray, std::size_t out_stride) const noexcept {
+    convert_rows(planes, strides, rows, {nullptr, nullptr, nullptr, gray}, out_stride);
+}
+
+void Yuv420ToPlanes::convert_rows(const std::uint8_t* const planes[3], const int strides[3], int rows,
+                                  std::array<std::uint8_t*, 4> out, std::size_t out_stride) const noexcept {
     const bool vectors = loop_ == Loop::best && avx2_available();
+    const auto at = [&](std::size_t i, int row) {
+        return out[i] == nullptr ? nullptr : out[i] + static_cast<std::size_t>(row) * out_stride;
+    };
     for (int row = 0; row < rows; ++row) {
         const std::uint8_t* y = planes[0] + static_cast<std::ptrdiff_t>(row) * strides[0];
         const std::uint8_t* u = planes[1] + static_cast<std::ptrdiff_t>(row / 2) * strides[1];
         const std::uint8_t* v = planes[2] + static_cast<std::ptrdiff_t>(row / 2) * strides[2];
-        const std::size_t at = static_cast<std::size_t>(row) * out_stride;
         int done = 0;
 #ifdef FRAMEPIPE_HAS_AVX2_CONVERT
-        if (vectors) done = convert_row_avx2(y, u, v, width_, c_, b + at, g + at, r + at);
+        if (vectors) done = convert_row_avx2(y, u, v, width_, c_, at(0, row), at(1, row), at(2, row), at(3, row));
 #else
         (void)vectors;
 #endif
-        convert_row_portable(y, u, v, done, width_, c_, b + at, g + at, r + at);
+        convert_row_portable(y, u, v, done, width_, c_, at(0, row), at(1, row), at(2, row), at(3, row));
     }
 }
 

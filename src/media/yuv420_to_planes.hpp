@@ -10,6 +10,7 @@
 // processor where swscale takes another path); the caller then converts with swscale.
 // Thread-safety: immutable once made; convert() may run on several threads at once.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -31,6 +32,11 @@ public:
     void convert(const std::uint8_t* const planes[3], const int strides[3], int rows, std::uint8_t* b, std::uint8_t* g,
                  std::uint8_t* r, std::size_t out_stride) const noexcept;
 
+    /// As convert(), into one plane: the gray of each pixel's B, G and R as cv::cvtColor (COLOR_BGR2GRAY) computes
+    /// it from swscale's BGR.
+    void convert_gray(const std::uint8_t* const planes[3], const int strides[3], int rows, std::uint8_t* gray,
+                      std::size_t out_stride) const noexcept;
+
     [[nodiscard]] int width() const noexcept { return width_; }
 
     /// swscale's 16-bit coefficients (SwsContext's yCoeff, yOffset, ubCoeff, ugCoeff, vgCoeff, vrCoeff).
@@ -40,6 +46,9 @@ public:
 
 private:
     Yuv420ToPlanes(int width, Coefficients c, Loop loop) : width_(width), c_(c), loop_(loop) {}
+    // out: B, G and R planes, or (the fourth) a gray plane.
+    void convert_rows(const std::uint8_t* const planes[3], const int strides[3], int rows,
+                      std::array<std::uint8_t*, 4> out, std::size_t out_stride) const noexcept;
     int width_;
     Coefficients c_;
     Loop loop_;

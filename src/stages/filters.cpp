@@ -192,6 +192,8 @@ public:
         return Outcome::pass;
     }
 
+    [[nodiscard]] const std::string& target() const noexcept { return to_; }
+
 private:
     static void convert(Frame& frame, int code, int type) {
         cv::Mat& dst = frame.buffer(frame.image.size(), type);
@@ -502,6 +504,11 @@ std::optional<BlurParameters> blur_parameters(const Stage& stage) {
 std::optional<ResizeParameters> resize_parameters(const Stage& stage) {
     if (const auto* resize = dynamic_cast<const Resize*>(&stage)) return resize->target();
     return std::nullopt;
+}
+
+bool converts_to_gray(const Stage& stage) {
+    const auto* color = dynamic_cast<const Color*>(&stage);
+    return color != nullptr && color->target() == "gray";
 }
 
 }  // namespace framepipe::stages

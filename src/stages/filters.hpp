@@ -1,6 +1,6 @@
 #pragma once
 // What the planner may know of the filters whose work it can fold into another stage's (src/media/shrink_convert.*):
-// a Gaussian blur's kernel, a resize's target. Each returns nothing for a stage of another kind.
+// a Gaussian blur's kernel, a resize's target, a conversion to gray. Each returns nothing for a stage of another kind.
 
 #include <framepipe/stage.hpp>
 
@@ -31,5 +31,7 @@ struct ResizeParameters {
 
 [[nodiscard]] std::optional<BlurParameters> blur_parameters(const Stage& stage);
 [[nodiscard]] std::optional<ResizeParameters> resize_parameters(const Stage& stage);
+/// Whether `stage` is a `color` stage converting to gray.
+[[nodiscard]] bool converts_to_gray(const Stage& stage);
 
 }  // namespace framepipe::stages

@@ -202,6 +202,20 @@ TEST_CASE("planner: graphics (pure colours, noisy black and white) are converted
     }
 }
 
+TEST_CASE(
+    "planner: convert, resize and a conversion to gray (the edges job's start) are one stage; a picture "
+    "converted whole is filtered as one gray plane") {
+    TempDir dir;
+    for (const Palette palette : {Palette::natural, Palette::graphics}) {
+        const bool graphics = palette == Palette::graphics;
+        CAPTURE(graphics);
+        const std::string path = dir / fmt::format("scene{}.mp4", graphics ? "graphics" : "natural");
+        write_video(path, {.frames = 3, .size = {1280, 720}, .fps = 30, .draw = drawn(palette)});
+        check_rewrite(path, {{"resize", {{"width", "640"}, {"interpolation", "area"}}}, {"color", {{"to", "gray"}}}},
+                      "convert+resize+color", 3);
+    }
+}
+
 TEST_CASE("planner: blur and resize on BGR pictures (an image folder) are one filter at the output's pixels") {
     TempDir dir;
     for (int i = 0; i < 4; ++i) cv::imwrite(dir / fmt::format("img{}.png", i), scene(i, {800, 600}, Palette::graphics));

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 extern "C" {
 #include <libavutil/pixfmt.h>
@@ -103,6 +104,27 @@ TEST_CASE(
                     CHECK(cv::norm(ours, expected, cv::NORM_INF) == 0);
                 }
             }
+}
+
+TEST_CASE("Yuv420ToPlanes::convert_gray gives cv::cvtColor's gray of swscale's BGR, byte for byte") {
+    unsigned seed = 100;
+    for (const int width : {2, 33, 64, 100, 1920})
+        for (const auto loop : {Yuv420ToPlanes::Loop::best, Yuv420ToPlanes::Loop::portable}) {
+            INFO(fmt::format("{} wide, {} loop", width, loop == Yuv420ToPlanes::Loop::best ? "best" : "portable"));
+            const auto converter =
+                Yuv420ToPlanes::make(width, AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, loop);
+            REQUIRE(converter.has_value());
+            const Picture picture = random_yuv420(width, 10, seed++);
+            cv::Mat expected;
+            cv::cvtColor(swscale_bgr(picture, AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), expected,
+                         cv::COLOR_BGR2GRAY);
+            cv::Mat gray(picture.y.size(), CV_8UC1, cv::Scalar(7));
+            const uint8_t* planes[3] = {picture.y.data, picture.u.data, picture.v.data};
+            const int strides[3] = {static_cast<int>(picture.y.step), static_cast<int>(picture.u.step),
+                                    static_cast<int>(picture.v.step)};
+            converter->convert_gray(planes, strides, picture.y.rows, gray.data, gray.step);
+            CHECK(cv::norm(gray, expected, cv::NORM_INF) == 0);
+        }
 }
 
 TEST_CASE("Yuv420ToPlanes refuses pixel formats other than 4:2:0 and pictures narrower than a chroma sample") {

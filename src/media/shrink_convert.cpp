@@ -257,7 +257,10 @@ private:
     bool shrink_yuv(Frame& frame, PictureAttachment& attachment, Worker& worker) {
         const AVFrame& picture = *attachment.picture;
         const cv::Size in(picture.width, picture.height);
-        if (!is_yuv420(picture.format) || !fits(in) || (attachment.stream && attachment.stream->quarter_turns != 0))
+        // An odd height: swscale converts such a picture with its generic path (chroma interpolated), not the fast
+        // one every route here reproduces, so it goes through the declared stages.
+        if (!is_yuv420(picture.format) || !fits(in) || in.height % 2 != 0 ||
+            (attachment.stream && attachment.stream->quarter_turns != 0))
             return false;
         const cv::Size out = resize_.output_for(in);
         worker.fit(in, out, picture.format, kernel_);
@@ -358,7 +361,9 @@ private:
             } else {
                 uint8_t* out[1] = {worker.bgr.data};
                 const int out_stride[1] = {static_cast<int>(worker.bgr.step)};
-                sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out, out_stride);
+                if (sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out, out_stride) !=
+                    bottom - top)
+                    return false;  // the declared stages then convert the picture
                 shrink_plane(worker.bgr.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
                              rows);
             }

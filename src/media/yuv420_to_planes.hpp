@@ -22,9 +22,10 @@ public:
     /// Which loop convert() runs: `best` is AVX2 where the processor has it, `portable` plain C++ (the same bytes).
     enum class Loop { best, portable };
 
-    /// The conversion the convert stage's swscale context does for pictures `width` wide of this pixel format
-    /// (AVPixelFormat, 4:2:0), colour matrix (AVColorSpace) and range (AVColorRange), or nothing when this class
-    /// does not reproduce it exactly.
+    /// The conversion the convert stage's swscale context does for pictures `width` wide and of even height (an odd
+    /// height takes swscale's generic path, which this does not reproduce) of this pixel format (AVPixelFormat,
+    /// 4:2:0), colour matrix (AVColorSpace) and range (AVColorRange), or nothing when this class does not reproduce
+    /// it exactly.
     static std::optional<Yuv420ToPlanes> make(int width, int format, int colorspace, int range, Loop loop = Loop::best);
 
     /// Converts `rows` luma rows (from an even row of the picture: chroma row r / 2 serves rows r and r + 1) into the

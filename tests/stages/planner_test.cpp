@@ -244,6 +244,29 @@ TEST_CASE("planner: a picture the rewrite does not take (4:4:4) goes through the
     CHECK(planned.pictures.size() == 4);
 }
 
+TEST_CASE("planner: odd-height pictures (swscale converts them another way) take the declared stages, to the bit") {
+    TempDir dir;
+    const StageList shapes[] = {
+        {{"resize", {{"width", "160"}}}},
+        {{"blur", {{"ksize", "5"}}}, {"resize", {{"width", "80"}}}},
+        {{"resize", {{"width", "160"}}}, {"color", {{"to", "gray"}}}},
+    };
+    for (const Palette palette : {Palette::natural, Palette::graphics}) {
+        const bool graphics = palette == Palette::graphics;
+        CAPTURE(graphics);
+        const std::string path = dir / fmt::format("odd{}.avi", graphics ? "graphics" : "natural");
+        const std::string codec = "-c:v mjpeg -q:v 3 -pix_fmt yuvj420p";
+        write_video(path, {.frames = 2, .size = {320, 241}, .fps = 30, .codec = codec, .draw = drawn(palette)});
+        for (const StageList& stages : shapes) {
+            const Run planned = run_with([&] { return video(path); }, stages, true);
+            const Run declared = run_with([&] { return video(path); }, stages, false);
+            CHECK(planned.plan.find("planned: ") != std::string::npos);
+            CHECK(planned.pictures.size() == 2);
+            CHECK(compare(planned, declared).max_difference == 0);
+        }
+    }
+}
+
 TEST_CASE("planner: nothing is fused across a stage another branch reads, an edge with options, or with plan off") {
     TempDir dir;
     write_video(dir / "scene.mp4", {.frames = 2, .size = {320, 180}, .fps = 30, .draw = drawn(Palette::natural)});

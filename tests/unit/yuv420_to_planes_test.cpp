@@ -89,8 +89,6 @@ TEST_CASE(
                 const auto converter =
                     Yuv420ToPlanes::make(width, config.format, config.colorspace, config.range, loop);
                 // swscale's x86 converter is what the convert stage runs on this machine; a build for another
-                // processor may be refused (then the planner uses swscale), but never wrong.
-                // swscale's x86 converter is what the convert stage runs on this machine; a build for another
                 // processor may be refused (then the planner converts with swscale), but is never wrong.
 #if defined(__x86_64__)
                 REQUIRE(converter.has_value());

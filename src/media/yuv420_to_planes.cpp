@@ -2,6 +2,9 @@
 
 #include "video_decode.hpp"
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include <algorithm>
 #include <array>
 #include <vector>
@@ -209,7 +212,12 @@ bool same_as_swscale(const Yuv420ToPlanes& ours, int width, int format, int colo
         for (std::size_t col = 0; col < static_cast<std::size_t>(width); ++col)
             for (std::size_t channel = 0; channel < 3; ++channel)
                 if (bgr[row * stride + col * 3 + channel] != mine[channel * plane + row * width + col]) return false;
-    return true;
+    // And convert_gray against cv::cvtColor on swscale's BGR (an OpenCV built with other weights would differ).
+    cv::Mat gray;
+    cv::cvtColor(cv::Mat(kRows, width, CV_8UC3, bgr.data(), stride), gray, cv::COLOR_BGR2GRAY);
+    cv::Mat mine_gray(kRows, width, CV_8UC1);
+    ours.convert_gray(planes, strides, kRows, mine_gray.data, mine_gray.step);
+    return cv::norm(gray, mine_gray, cv::NORM_INF) == 0;
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 // the picture lies outside the BGR cube (shrink_convert.cpp).
 //
 // Equality with swscale is checked, not assumed: make() computes the coefficients as swscale does, converts a test
-// picture of the same width with both, and returns nothing when a single byte differs (another swscale version, a
-// processor where swscale takes another path); the caller then converts with swscale.
+// picture of the same width with both (and its gray with cv::cvtColor), and returns nothing when a single byte differs
+// (another swscale version, a processor where swscale takes another path); the caller then converts with swscale.
 // Thread-safety: immutable once made; convert() may run on several threads at once.
 
 #include <array>

@@ -46,7 +46,7 @@
 // the entry's own), in cores: on a shared machine, a run with other load above ~0.1 is disturbed.
 //
 // Environment:
-//   VIDEO_JOBS_RUNS=N          runs each entry N times (default 2) and keeps the fastest
+//   VIDEO_JOBS_RUNS=N          N rounds (default 2), every entry once a round; keeps each entry's fastest
 //   VIDEO_JOBS_INPUTS="A B ..." the videos to run the jobs on (see Inputs above)
 //   VIDEO_JOBS_QUIET=1         before each run, waits (up to 2 minutes) until the machine is 90% idle for a second
 //   VIDEO_JOBS_SUMMARY, VIDEO_JOBS_CAPACITY, ... knobs of the framepipe entries: see framepipe_entry.cpp
@@ -420,20 +420,25 @@ int main(int argc, char** argv) {
                                            {"Python process pool, frames", py("frames")}});
         }
         entries.push_back({"decode only (ffmpeg -f null)", ""});
-        fmt::print("\n{}: {}\n{} frames, {} hardware threads. Each entry runs alone, best of {} runs by wall time.\n",
-                   job.name,
-                   own_inputs ? fmt::format("the job on {} ({} inputs)", joined.substr(1), inputs.size()) : job.description,
-                   frames, std::thread::hardware_concurrency(), runs);
+        fmt::print(
+            "\n{}: {}\n{} frames, {} hardware threads. Each entry runs alone, best of {} rounds (every entry once a "
+            "round) by wall time.\n",
+            job.name,
+            own_inputs ? fmt::format("the job on {} ({} inputs)", joined.substr(1), inputs.size()) : job.description,
+            frames, std::thread::hardware_concurrency(), runs);
         if (job.kind == "thumbs_and_edges") fmt::print("ffmpeg split threading: {}\n", split_threads);
         fmt::print("\n");
         perf::Table table({"entry", "wall s", "frames/s", "CPU s", "cores used", "peak MiB", "outputs", "other load",
                            "framepipe vs it"});
-        std::vector<std::pair<std::string, Measured>> results;
-        for (Entry& entry : entries) {
-            const std::string out = fs::absolute(fmt::format("{}/out-{}-{}", media, job.name, results.size())).string();
-            std::optional<Measured> best;
-            std::size_t outputs = 0;
-            for (int run = 0; run < runs; ++run) {
+        // Rounds: every entry once per round, so each entry's best run is drawn from moments spread over the whole
+        // job (a shared machine's speed drifts over minutes; entries run one after another would each meet one phase
+        // of it, and the ratios between them would carry the drift).
+        std::vector<std::optional<Measured>> best(entries.size());
+        std::vector<std::size_t> outputs(entries.size(), 0);
+        for (int run = 0; run < runs; ++run)
+            for (std::size_t e = 0; e < entries.size(); ++e) {
+                const Entry& entry = entries[e];
+                const std::string out = fs::absolute(fmt::format("{}/out-{}-{}", media, job.name, e)).string();
                 fs::remove_all(out);
                 fs::create_directories(out);
                 std::string command = entry.command;
@@ -454,21 +459,25 @@ int main(int argc, char** argv) {
                 if (quiet) wait_for_quiet();
                 const Measured m = measure_command(command);
                 if (m.status != 0) fmt::print(stderr, "{} failed (exit {}): {}\n", entry.name, m.status, command);
-                if (!best || (m.status == 0 && (best->status != 0 || m.wall_s < best->wall_s))) best = m;
-                if (m.status == 0 || outputs == 0) outputs = count_jpegs(out);
+                std::optional<Measured>& kept = best[e];
+                if (!kept || (m.status == 0 && (kept->status != 0 || m.wall_s < kept->wall_s))) kept = m;
+                if (m.status == 0 || outputs[e] == 0) outputs[e] = count_jpegs(out);
+                fs::remove_all(out);
             }
-            results.emplace_back(entry.name, *best);
-            fs::remove_all(out);
-            if (best->status != 0) {
-                table.add({entry.name, "failed", "-", "-", "-", "-", "-", "-", "-"});
+        std::vector<std::pair<std::string, Measured>> results;
+        for (std::size_t e = 0; e < entries.size(); ++e) {
+            const Measured& m = *best[e];
+            results.emplace_back(entries[e].name, m);
+            if (m.status != 0) {
+                table.add({entries[e].name, "failed", "-", "-", "-", "-", "-", "-", "-"});
                 continue;
             }
             const double fp_wall = results.front().second.wall_s;
-            table.add({entry.name, fmt::format("{:.2f}", best->wall_s), fmt::format("{:.1f}", frames / best->wall_s),
-                       fmt::format("{:.2f}", best->cpu_s), fmt::format("{:.2f}", best->cpu_s / best->wall_s),
-                       fmt::format("{:.0f}", best->peak_mib), fmt::format("{}", outputs),
-                       fmt::format("{:.2f}", best->other_cores),
-                       results.size() == 1 ? "-" : fmt::format("{:.2f}x", best->wall_s / fp_wall)});
+            table.add({entries[e].name, fmt::format("{:.2f}", m.wall_s), fmt::format("{:.1f}", frames / m.wall_s),
+                       fmt::format("{:.2f}", m.cpu_s), fmt::format("{:.2f}", m.cpu_s / m.wall_s),
+                       fmt::format("{:.0f}", m.peak_mib), fmt::format("{}", outputs[e]),
+                       fmt::format("{:.2f}", m.other_cores),
+                       results.size() == 1 ? "-" : fmt::format("{:.2f}x", m.wall_s / fp_wall)});
         }
         table.print();
         // The ratios of the header comment; "-" where the reference entry failed.

@@ -68,8 +68,9 @@ private:
     void measure_bias(int width, int format, int colorspace, int range) {
         constexpr int kRows = 16;
         const int chroma_width = (width + 1) / 2;
-        std::vector<uint8_t> luma(static_cast<std::size_t>(width) * kRows);
-        std::vector<uint8_t> u(static_cast<std::size_t>(chroma_width) * kRows / 2), v(u.size());
+        constexpr std::size_t kSlack = 64;  // swscale reads whole vectors past a row's last sample
+        std::vector<uint8_t> luma(static_cast<std::size_t>(width) * kRows + kSlack);
+        std::vector<uint8_t> u(static_cast<std::size_t>(chroma_width) * kRows / 2 + kSlack), v(u.size());
         std::uint32_t state = 12345;
         const auto next = [&](int lo, int span) {
             state = state * 1664525u + 1013904223u;
@@ -78,15 +79,10 @@ private:
         for (auto& p : luma) p = next(24, 200);
         for (auto& p : u) p = next(80, 96);
         for (auto& p : v) p = next(80, 96);
-        const SwsPtr converter = bgr_converter(width, kRows, format, colorspace, range);
-        if (!converter) return;
-        const std::size_t stride = swscale_bgr_stride(width);
-        std::vector<uint8_t> bgr(stride * kRows + 256);
         const uint8_t* planes[3] = {luma.data(), u.data(), v.data()};
         const int strides[3] = {width, chroma_width, chroma_width};
-        uint8_t* out[1] = {bgr.data()};
-        const int out_stride[1] = {static_cast<int>(stride)};
-        sws_scale(converter.get(), planes, strides, 0, kRows, out, out_stride);
+        const cv::Mat bgr = swscale_bgr(planes, strides, width, kRows, format, colorspace, range);
+        if (bgr.empty()) return;
         std::array<double, 3> sum{};
         std::size_t counted = 0;
         for (int row = 0; row < kRows; ++row)
@@ -96,8 +92,7 @@ private:
                 const auto value = exact(luma[static_cast<std::size_t>(row * width + col)], u[c], v[c]);
                 if (std::any_of(value.begin(), value.end(), [](float x) { return x < 2 || x > 253; })) continue;
                 for (std::size_t ch = 0; ch < 3; ++ch)
-                    sum[ch] += bgr[static_cast<std::size_t>(row) * stride + static_cast<std::size_t>(col) * 3 + ch] -
-                               value[ch];
+                    sum[ch] += bgr.ptr<uint8_t>(row)[static_cast<std::size_t>(col) * 3 + ch] - value[ch];
                 ++counted;
             }
         if (counted == 0) return;
@@ -331,11 +326,8 @@ private:
                 worker.strip_height = tallest;
             }
             if (!worker.converter) return false;
-            if (worker.bgr.rows != tallest || worker.bgr.cols != picture.width) {
-                // Rows with room for swscale's last group of pixels; + 1 row: its slack past the last pixel.
-                const auto stride = static_cast<int>(swscale_bgr_stride(picture.width));
-                worker.bgr = cv::Mat(tallest + 1, stride / 3, CV_8UC3).rowRange(0, tallest).colRange(0, picture.width);
-            }
+            if (worker.bgr.rows != tallest || worker.bgr.cols != picture.width)
+                worker.bgr = swscale_bgr_picture({picture.width, tallest});
             worker.luma.resize(pixels * 3);
         }
         for (int oy = 0; oy < out_rows; oy += per_strip) {

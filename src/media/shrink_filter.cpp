@@ -266,8 +266,9 @@ void shrink_plane(const cv::Mat& plane, const AxisTaps& x, const AxisTaps& y, fl
     float* const summed = row.data();
     std::fill_n(summed + width, pad, 0.0f);
 
-    std::vector<const uchar*> sources;
-    std::vector<float> weights;
+    // The rows and weights of one output row's taps: kept per thread, as the planner calls this for every strip.
+    thread_local std::vector<const uchar*> sources;
+    thread_local std::vector<float> weights;
     const int out_width = x.outputs();
     const int end = rows_wanted.end < 0 ? y.outputs() : rows_wanted.end;
     for (int oy = rows_wanted.begin; oy < end; ++oy) {

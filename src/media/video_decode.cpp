@@ -360,6 +360,23 @@ bool full_range_of(int format, int range) {
 
 std::size_t swscale_bgr_stride(int width) { return static_cast<std::size_t>((width + 7) / 8 * 8 * 3); }
 
+cv::Mat swscale_bgr_picture(cv::Size size) {
+    const auto stride = static_cast<int>(swscale_bgr_stride(size.width));
+    const int slack_rows = static_cast<int>(kSwscaleSlack) / stride + 1;
+    return cv::Mat(size.height + slack_rows, stride / 3, CV_8UC3).rowRange(0, size.height).colRange(0, size.width);
+}
+
+cv::Mat swscale_bgr(const std::uint8_t* const planes[3], const int strides[3], int width, int rows, int format,
+                    int colorspace, int range) {
+    const SwsPtr converter = bgr_converter(width, rows, format, colorspace, range);
+    if (!converter) return {};
+    cv::Mat bgr = swscale_bgr_picture({width, rows});
+    uint8_t* out[1] = {bgr.data};
+    const int out_stride[1] = {static_cast<int>(bgr.step)};
+    if (sws_scale(converter.get(), planes, strides, 0, rows, out, out_stride) != rows) return {};
+    return bgr;
+}
+
 int swscale_matrix_of(int colorspace) {
     if (colorspace == AVCOL_SPC_BT709) return SWS_CS_ITU709;
     if (colorspace == AVCOL_SPC_BT2020_NCL || colorspace == AVCOL_SPC_BT2020_CL) return SWS_CS_BT2020;
@@ -397,7 +414,7 @@ public:
         cv::Mat& out = writable_by_swscale(frame, cv::Size(picture.width, picture.height));
         // Rows too tight for swscale's whole groups of pixels are converted in a wider scratch picture and copied.
         const bool tight = out.step < swscale_bgr_stride(picture.width);
-        cv::Mat& target = tight ? scaler->wide_for(picture) : out;
+        cv::Mat& target = tight ? scaler->wide_for(cv::Size(picture.width, picture.height)) : out;
         uint8_t* planes[1] = {target.data};
         const int strides[1] = {static_cast<int>(target.step)};
         sws_scale(context, picture.data, picture.linesize, 0, picture.height, planes, strides);
@@ -434,15 +451,9 @@ private:
             return context.get();
         }
 
-        // A picture of the size of `picture` whose rows have room for swscale's last group of pixels (and slack).
-        cv::Mat& wide_for(const AVFrame& picture) {
-            const auto stride = static_cast<int>(swscale_bgr_stride(picture.width));
-            const int slack_rows = static_cast<int>(kSwscaleSlack) / stride + 1;
-            if (wide.rows != picture.height || wide.cols != picture.width) {
-                wide = cv::Mat(picture.height + slack_rows, stride / 3, CV_8UC3)
-                           .rowRange(0, picture.height)
-                           .colRange(0, picture.width);
-            }
+        // A picture of `size` whose rows have room for swscale's last group of pixels.
+        cv::Mat& wide_for(cv::Size size) {
+            if (wide.size() != size) wide = swscale_bgr_picture(size);
             return wide;
         }
         cv::Mat wide;  // see wide_for()

@@ -70,6 +70,14 @@ SwsPtr bgr_converter(int width, int height, int format, int colorspace, int rang
 /// converter from YUV works in groups of 8 pixels, and where the stride has no room for a row's last whole group it
 /// leaves the row's last 1 to 7 pixels unwritten (FFmpeg 5.1: 168 of the widths 2 to 400, 854 among the common ones).
 [[nodiscard]] std::size_t swscale_bgr_stride(int width);
+/// A BGR24 picture of `size` that swscale writes whole: rows swscale_bgr_stride() apart and room for what it writes
+/// past the last pixel (a view of a larger buffer, so not continuous where the width is not a multiple of 8).
+[[nodiscard]] cv::Mat swscale_bgr_picture(cv::Size size);
+/// swscale's BGR24 for `rows` rows (from an even row) of a YUV picture `width` wide, as the convert stage makes it (a
+/// context of its own: for checks and measurements). Empty when swscale cannot convert it. The planes need the slack
+/// FFmpeg's own buffers have: swscale reads whole vectors past a row's last sample.
+[[nodiscard]] cv::Mat swscale_bgr(const std::uint8_t* const planes[3], const int strides[3], int width, int rows,
+                                  int format, int colorspace, int range);
 /// Whether a picture of this pixel format and AVColorRange holds full-range (JPEG) values.
 [[nodiscard]] bool full_range_of(int format, int range);
 /// swscale's matrix (SWS_CS_*) for an AVColorSpace, as the convert stage chooses it.

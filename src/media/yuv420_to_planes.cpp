@@ -182,7 +182,7 @@ bool avx2_available() {
 bool same_as_swscale(const Yuv420ToPlanes& ours, int width, int format, int colorspace, int range) {
     constexpr int kRows = 8;
     const int chroma_width = (width + 1) / 2;
-    constexpr std::size_t kSlack = 256;  // swscale reads and writes whole vectors past a row's last pixel
+    constexpr std::size_t kSlack = 256;  // swscale reads whole vectors past a row's last sample
     std::vector<std::uint8_t> luma(static_cast<std::size_t>(width) * kRows + kSlack);
     std::vector<std::uint8_t> u(static_cast<std::size_t>(chroma_width) * kRows / 2 + kSlack), v(u.size());
     std::uint32_t state = 2463534242u;
@@ -195,15 +195,10 @@ bool same_as_swscale(const Yuv420ToPlanes& ours, int width, int format, int colo
     for (auto& p : luma) p = next();
     for (auto& p : u) p = next();
     for (auto& p : v) p = next();
-    const SwsPtr converter = bgr_converter(width, kRows, format, colorspace, range);
-    if (!converter) return false;
-    const std::size_t stride = swscale_bgr_stride(width);
-    std::vector<std::uint8_t> bgr(stride * kRows + kSlack);
     const std::uint8_t* planes[3] = {luma.data(), u.data(), v.data()};
     const int strides[3] = {width, chroma_width, chroma_width};
-    std::uint8_t* out[1] = {bgr.data()};
-    const int out_stride[1] = {static_cast<int>(stride)};
-    if (sws_scale(converter.get(), planes, strides, 0, kRows, out, out_stride) != kRows) return false;
+    const cv::Mat bgr = swscale_bgr(planes, strides, width, kRows, format, colorspace, range);
+    if (bgr.empty()) return false;
     const auto plane = static_cast<std::size_t>(width) * kRows;
     std::vector<std::uint8_t> mine(plane * 3);
     ours.convert(planes, strides, kRows, mine.data(), mine.data() + plane, mine.data() + 2 * plane,
@@ -211,10 +206,12 @@ bool same_as_swscale(const Yuv420ToPlanes& ours, int width, int format, int colo
     for (std::size_t row = 0; row < kRows; ++row)
         for (std::size_t col = 0; col < static_cast<std::size_t>(width); ++col)
             for (std::size_t channel = 0; channel < 3; ++channel)
-                if (bgr[row * stride + col * 3 + channel] != mine[channel * plane + row * width + col]) return false;
+                if (bgr.ptr<std::uint8_t>(static_cast<int>(row))[col * 3 + channel] !=
+                    mine[channel * plane + row * width + col])
+                    return false;
     // And convert_gray against cv::cvtColor on swscale's BGR (an OpenCV built with other weights would differ).
     cv::Mat gray;
-    cv::cvtColor(cv::Mat(kRows, width, CV_8UC3, bgr.data(), stride), gray, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
     cv::Mat mine_gray(kRows, width, CV_8UC1);
     ours.convert_gray(planes, strides, kRows, mine_gray.data, mine_gray.step);
     return cv::norm(gray, mine_gray, cv::NORM_INF) == 0;

@@ -8,7 +8,7 @@
 // Equivalence: linear filters commute with the (affine) colour conversion, so the result is the declared stages'
 // except for their intermediate rounding, and where swscale clamps a full-size pixel that lies outside the BGR cube
 // (saturated colour edges, noise in black or white): those pixels are found and their clamps added back, or, when
-// they are many, the picture is converted to BGR in strips, byte for byte as swscale converts it (yuv420_to_planes.hpp),
+// they are many, the picture is converted to BGR in strips, byte for byte as swscale converts it (yuv420_to_bgr.hpp),
 // and filtered there. tests/stages/planner_test.cpp
 // holds every route to at most 2 levels per pixel and a PSNR of at least 45 dB against the declared stages.
 //
@@ -18,7 +18,7 @@
 #include "shrink_filter.hpp"
 #include "slot_pool.hpp"
 #include "video_decode.hpp"
-#include "yuv420_to_planes.hpp"
+#include "yuv420_to_bgr.hpp"
 
 #include "engine/stage_fusion.hpp"
 #include "stages/filters.hpp"
@@ -178,9 +178,11 @@ private:
         std::vector<float> row, luma, u, v, correction;  // (luma, u and v hold B, G and R in convert_in_strips)
         std::vector<int> clamped;  // chroma samples with pixels swscale clamps (find_clamped)
         std::vector<uchar> outside;  // per chroma sample of a row: has such pixels
-        // Pictures converted whole: Yuv420ToPlanes where it reproduces swscale, into `strip` (B, G and R planes, a
-        // strip of rows at a time); otherwise swscale's `converter` (made on first use), into `bgr`.
-        std::optional<Yuv420ToPlanes> planar;
+        // Pictures converted whole, a strip of rows at a time: with Yuv420ToBgr where it reproduces swscale (`exact`),
+        // otherwise with swscale's `converter` (made on first use). Into `strip` as B, G and R planes (`to_planes`,
+        // Yuv420ToBgr only), or into `bgr`.
+        std::optional<Yuv420ToBgr> exact;
+        bool to_planes = false;
         cv::Mat strip;
         std::array<cv::Mat, 3> bytes;  // the filtered B, G and R planes, rounded
         SwsPtr converter;
@@ -221,7 +223,8 @@ private:
             // Planes are filtered one channel at a time. The 1-channel horizontal pass costs more per value than the
             // 3-channel one for windows of 8 taps (measured, 1080p to 640 wide: as much as the conversion saves),
             // so those keep swscale's interleaved BGR, unless one gray plane is all there is to filter.
-            planar = gray || x.window > 8 ? Yuv420ToPlanes::make(in.width, format, colorspace, range) : std::nullopt;
+            exact = Yuv420ToBgr::make(in.width, format, colorspace, range);
+            to_planes = exact && (gray || x.window > 8);
             converter.reset();
         }
     };
@@ -267,7 +270,7 @@ private:
         const cv::Mat luma = plane(0, in), u = plane(1, chroma), v = plane(2, chroma);
         const std::size_t samples = find_clamped(luma, u, v, worker);
         const bool whole = worker.clamped.size() * kMostClamped > samples;
-        if (whole && gray_ && worker.planar) {  // the gray of every pixel, filtered as one plane
+        if (whole && gray_ && worker.exact) {  // the gray of every pixel, filtered as one plane
             cv::Mat& gray = frame.buffer(out, CV_8UC1);
             if (!convert_in_strips(picture, worker, gray)) return false;
             attachment.reset();
@@ -291,8 +294,9 @@ private:
 
     // swscale's conversion to BGR, a strip of rows at a time (each strip converted as a picture of its own, from an
     // even row: whole chroma rows), each strip filtered into the output rows that read only rows it holds. The same
-    // bytes come from Yuv420ToPlanes where it reproduces swscale (planes B, G and R, each filtered on its own), and
-    // from swscale itself otherwise. A 1-channel `image` gets the filtered gray of those pixels (Yuv420ToPlanes only).
+    // bytes come from Yuv420ToBgr where it reproduces swscale (interleaved, or planes B, G and R each filtered on its
+    // own), and from swscale itself otherwise. A 1-channel `image` gets the filtered gray of those pixels (Yuv420ToBgr
+    // only).
     static bool convert_in_strips(const AVFrame& picture, Worker& worker, cv::Mat& image) {
         const int height = picture.height;
         const int out_rows = worker.y.outputs();
@@ -313,19 +317,19 @@ private:
         }
         const auto pixels = static_cast<std::size_t>(image.total());
         const bool gray = image.channels() == 1;
-        if (gray && !worker.planar) return false;
-        if (worker.planar) {
+        if (gray && !worker.to_planes) return false;
+        if (worker.to_planes) {
             const int planes = gray ? 1 : 3;  // B, G and R, one above the other
             if (worker.strip.rows != planes * tallest || worker.strip.cols != picture.width)
                 worker.strip.create(planes * tallest, picture.width, CV_8UC1);
             for (auto* plane : {&worker.luma, &worker.u, &worker.v}) plane->resize(pixels);
         } else {
-            if (!worker.converter || worker.strip_height != tallest) {
+            if (!worker.exact && (!worker.converter || worker.strip_height != tallest)) {
                 worker.converter =
                     bgr_converter(picture.width, tallest, picture.format, worker.colorspace, worker.range);
                 worker.strip_height = tallest;
             }
-            if (!worker.converter) return false;
+            if (!worker.exact && !worker.converter) return false;
             if (worker.bgr.rows != tallest || worker.bgr.cols != picture.width)
                 worker.bgr = swscale_bgr_picture({picture.width, tallest});
             worker.luma.resize(pixels * 3);
@@ -338,14 +342,14 @@ private:
                                         picture.data[2] + static_cast<std::ptrdiff_t>(top / 2) * picture.linesize[2]};
             const OutputRows rows{.begin = oy, .end = end, .plane_first_row = top};
             if (gray) {
-                worker.planar->convert_gray(planes, picture.linesize, bottom - top, worker.strip.data,
-                                            worker.strip.step);
+                worker.exact->convert_gray(planes, picture.linesize, bottom - top, worker.strip.data,
+                                           worker.strip.step);
                 shrink_plane(worker.strip.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
                              rows);
-            } else if (worker.planar) {
+            } else if (worker.to_planes) {
                 cv::Mat& s = worker.strip;
-                worker.planar->convert(planes, picture.linesize, bottom - top, s.ptr(0), s.ptr(tallest),
-                                       s.ptr(2 * tallest), s.step);
+                worker.exact->convert_planes(planes, picture.linesize, bottom - top, s.ptr(0), s.ptr(tallest),
+                                             s.ptr(2 * tallest), s.step);
                 float* outs[3] = {worker.luma.data(), worker.u.data(), worker.v.data()};
                 for (int channel = 0; channel < 3; ++channel)
                     shrink_plane(s.rowRange(channel * tallest, channel * tallest + bottom - top), worker.x, worker.y,
@@ -353,14 +357,16 @@ private:
             } else {
                 uint8_t* out[1] = {worker.bgr.data};
                 const int out_stride[1] = {static_cast<int>(worker.bgr.step)};
-                if (sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out, out_stride) !=
-                    bottom - top)
+                if (worker.exact)
+                    worker.exact->convert(planes, picture.linesize, bottom - top, worker.bgr.data, worker.bgr.step);
+                else if (sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out,
+                                   out_stride) != bottom - top)
                     return false;  // the declared stages then convert the picture
                 shrink_plane(worker.bgr.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
                              rows);
             }
         }
-        if (gray || !worker.planar) {
+        if (gray || !worker.to_planes) {
             cv::Mat(image.size(), CV_32FC(image.channels()), worker.luma.data()).convertTo(image, image.type());
             return true;
         }

@@ -323,6 +323,44 @@ TEST_CASE(
     }
 }
 
+TEST_CASE(
+    "video source: the convert stage gives swscale's BGR bytes (ffmpeg's own conversion), BT.601 and BT.709, limited "
+    "and full range, widths of every remainder, an odd height") {
+    // Noise drives many pixels outside the BGR cube, where swscale clamps: its fixed-point arithmetic shows there.
+    TempDir dir;
+    struct Case {
+        cv::Size size;
+        const char* codec;
+    };
+    const Case cases[] = {
+        {{854, 480}, "-c:v libx264 -preset veryfast -pix_fmt yuv420p"},
+        {{100, 64}, "-c:v libx264 -preset veryfast -pix_fmt yuv420p -colorspace bt709 -color_range tv"},
+        {{1366, 64}, "-c:v libx264 -preset veryfast -pix_fmt yuvj420p -color_range pc"},
+        {{320, 241}, "-c:v mjpeg -pix_fmt yuvj420p"},  // odd height: swscale's generic path
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.size);
+        CAPTURE(c.codec);
+        const std::string path = dir / fmt::format("{}x{}.mkv", c.size.width, c.size.height);
+        write_video(path, {.frames = 1, .size = c.size, .codec = c.codec, .draw = [](int, cv::Size s) {
+                               cv::Mat noise(s, CV_8UC3);
+                               cv::randu(noise, 0, 256);
+                               return noise;
+                           }});
+        const std::string raw = dir / "ffmpeg.bgr";
+        REQUIRE(run(fmt::format(
+                    "ffmpeg -v error -y -i '{}' -frames:v 1 -sws_flags bilinear -f rawvideo -pix_fmt bgr24 '{}'", path,
+                    raw)) == 0);
+        std::ifstream in(raw, std::ios::binary);
+        cv::Mat expected(c.size, CV_8UC3);
+        in.read(reinterpret_cast<char*>(expected.data), static_cast<std::streamsize>(expected.total() * 3));
+        REQUIRE(in.gcount() == static_cast<std::streamsize>(expected.total() * 3));
+        const cv::Mat picture = first_frame(path, true);
+        REQUIRE(picture.size() == c.size);
+        CHECK(cv::norm(picture, expected, cv::NORM_INF) == 0);
+    }
+}
+
 TEST_CASE("video source decode: keyframes: the pictures are the keyframes only (the rest filtered, not lost) while a "
           "packet branch still gets every packet") {
     TempDir dir;

@@ -1,7 +1,7 @@
-// The planar YUV 4:2:0 to BGR converter (src/media/yuv420_to_planes.*) against swscale's own conversion to BGR24, the
-// convert stage's: the same byte in every channel of every pixel, for the matrices and ranges streams carry, widths
+// The YUV 4:2:0 to BGR converter (src/media/yuv420_to_bgr.*), interleaved and to planes, against swscale's own
+// conversion to BGR24, the convert stage's: the same byte in every channel of every pixel, for the matrices and ranges streams carry, widths
 // that leave every remainder of the 32-pixel step, and content that swscale clamps (every byte value of Y, U and V).
-#include "media/yuv420_to_planes.hpp"
+#include "media/yuv420_to_bgr.hpp"
 #include "media/video_decode.hpp"
 
 #include <doctest/doctest.h>
@@ -17,7 +17,7 @@ extern "C" {
 
 namespace {
 
-using framepipe::media::Yuv420ToPlanes;
+using framepipe::media::Yuv420ToBgr;
 
 struct Picture {
     cv::Mat y, u, v;
@@ -41,17 +41,34 @@ cv::Mat swscale_bgr(const Picture& p, int format, int colorspace, int range) {
     return bgr;
 }
 
-// The converter's planes, interleaved back to BGR.
-cv::Mat planar_bgr(const Yuv420ToPlanes& converter, const Picture& p, int rows_at_once) {
-    std::vector<cv::Mat> channels;
-    for (int c = 0; c < 3; ++c) channels.emplace_back(p.y.size(), CV_8UC1, cv::Scalar(7));
-    for (int top = 0; top < p.y.rows; top += rows_at_once) {  // in strips from even rows, as the planner's route does
-        const int rows = std::min(rows_at_once, p.y.rows - top);
+// Calls `convert(planes, strides, rows, top)` on the picture in strips of `rows_at_once` rows from even rows, as the
+// planner's route does.
+template <class Convert>
+void in_strips(const Picture& p, int rows_at_once, Convert&& convert) {
+    for (int top = 0; top < p.y.rows; top += rows_at_once) {
         const uint8_t* planes[3] = {p.y.ptr(top), p.u.ptr(top / 2), p.v.ptr(top / 2)};
         const int strides[3] = {static_cast<int>(p.y.step), static_cast<int>(p.u.step), static_cast<int>(p.v.step)};
-        converter.convert(planes, strides, rows, channels[0].ptr(top), channels[1].ptr(top), channels[2].ptr(top),
-                          channels[0].step);
+        convert(planes, strides, std::min(rows_at_once, p.y.rows - top), top);
     }
+}
+
+// The converter's interleaved BGR.
+cv::Mat interleaved_bgr(const Yuv420ToBgr& converter, const Picture& p, int rows_at_once) {
+    cv::Mat bgr(p.y.size(), CV_8UC3, cv::Scalar::all(7));
+    in_strips(p, rows_at_once, [&](const uint8_t* const planes[3], const int strides[3], int rows, int top) {
+        converter.convert(planes, strides, rows, bgr.ptr(top), bgr.step);
+    });
+    return bgr;
+}
+
+// The converter's planes, interleaved back to BGR.
+cv::Mat planar_bgr(const Yuv420ToBgr& converter, const Picture& p, int rows_at_once) {
+    std::vector<cv::Mat> channels;
+    for (int c = 0; c < 3; ++c) channels.emplace_back(p.y.size(), CV_8UC1, cv::Scalar(7));
+    in_strips(p, rows_at_once, [&](const uint8_t* const planes[3], const int strides[3], int rows, int top) {
+        converter.convert_planes(planes, strides, rows, channels[0].ptr(top), channels[1].ptr(top),
+                                 channels[2].ptr(top), channels[0].step);
+    });
     cv::Mat bgr;
     cv::merge(channels, bgr);
     return bgr;
@@ -60,8 +77,8 @@ cv::Mat planar_bgr(const Yuv420ToPlanes& converter, const Picture& p, int rows_a
 }  // namespace
 
 TEST_CASE(
-    "Yuv420ToPlanes gives swscale's bytes for BT.601 and BT.709, limited and full range, at every width "
-    "remainder") {
+    "Yuv420ToBgr gives swscale's bytes, interleaved and in planes, for BT.601 and BT.709, limited and full range, at "
+    "every width remainder") {
     struct Config {
         int format, colorspace, range;
         const char* name;
@@ -76,11 +93,10 @@ TEST_CASE(
     unsigned seed = 1;
     for (const Config& config : configs)
         for (const int width : {2, 16, 31, 32, 33, 63, 100, 1280, 1920})
-            for (const auto loop : {Yuv420ToPlanes::Loop::best, Yuv420ToPlanes::Loop::portable}) {
+            for (const auto loop : {Yuv420ToBgr::Loop::best, Yuv420ToBgr::Loop::portable}) {
                 INFO(fmt::format("{}, {} wide, {} loop", config.name, width,
-                                 loop == Yuv420ToPlanes::Loop::best ? "best" : "portable"));
-                const auto converter =
-                    Yuv420ToPlanes::make(width, config.format, config.colorspace, config.range, loop);
+                                 loop == Yuv420ToBgr::Loop::best ? "best" : "portable"));
+                const auto converter = Yuv420ToBgr::make(width, config.format, config.colorspace, config.range, loop);
                 // swscale's x86 converter is what the convert stage runs on this machine; a build for another
                 // processor may be refused (then the planner converts with swscale), but is never wrong.
 #if defined(__x86_64__)
@@ -91,19 +107,19 @@ TEST_CASE(
                 const Picture picture = random_yuv420(width, 10, seed++);
                 const cv::Mat expected = swscale_bgr(picture, config.format, config.colorspace, config.range);
                 for (const int rows_at_once : {10, 4}) {
-                    const cv::Mat ours = planar_bgr(*converter, picture, rows_at_once);
-                    CHECK(cv::norm(ours, expected, cv::NORM_INF) == 0);
+                    CHECK(cv::norm(interleaved_bgr(*converter, picture, rows_at_once), expected, cv::NORM_INF) == 0);
+                    CHECK(cv::norm(planar_bgr(*converter, picture, rows_at_once), expected, cv::NORM_INF) == 0);
                 }
             }
 }
 
-TEST_CASE("Yuv420ToPlanes::convert_gray gives cv::cvtColor's gray of swscale's BGR, byte for byte") {
+TEST_CASE("Yuv420ToBgr::convert_gray gives cv::cvtColor's gray of swscale's BGR, byte for byte") {
     unsigned seed = 100;
     for (const int width : {2, 33, 64, 100, 1920})
-        for (const auto loop : {Yuv420ToPlanes::Loop::best, Yuv420ToPlanes::Loop::portable}) {
-            INFO(fmt::format("{} wide, {} loop", width, loop == Yuv420ToPlanes::Loop::best ? "best" : "portable"));
+        for (const auto loop : {Yuv420ToBgr::Loop::best, Yuv420ToBgr::Loop::portable}) {
+            INFO(fmt::format("{} wide, {} loop", width, loop == Yuv420ToBgr::Loop::best ? "best" : "portable"));
             const auto converter =
-                Yuv420ToPlanes::make(width, AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, loop);
+                Yuv420ToBgr::make(width, AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, loop);
             REQUIRE(converter.has_value());
             const Picture picture = random_yuv420(width, 10, seed++);
             cv::Mat expected;
@@ -118,8 +134,8 @@ TEST_CASE("Yuv420ToPlanes::convert_gray gives cv::cvtColor's gray of swscale's B
         }
 }
 
-TEST_CASE("Yuv420ToPlanes refuses pixel formats other than 4:2:0 and pictures narrower than a chroma sample") {
-    CHECK_FALSE(Yuv420ToPlanes::make(64, AV_PIX_FMT_YUV422P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
-    CHECK_FALSE(Yuv420ToPlanes::make(64, AV_PIX_FMT_NV12, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
-    CHECK_FALSE(Yuv420ToPlanes::make(1, AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
+TEST_CASE("Yuv420ToBgr refuses pixel formats other than 4:2:0 and pictures narrower than a chroma sample") {
+    CHECK_FALSE(Yuv420ToBgr::make(64, AV_PIX_FMT_YUV422P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
+    CHECK_FALSE(Yuv420ToBgr::make(64, AV_PIX_FMT_NV12, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
+    CHECK_FALSE(Yuv420ToBgr::make(1, AV_PIX_FMT_YUV420P, AVCOL_SPC_BT709, AVCOL_RANGE_MPEG).has_value());
 }

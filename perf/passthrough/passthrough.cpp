@@ -5,11 +5,13 @@
 //
 //   passthrough [FRAMES [ENGINE]]   default 300,000 frames per run, best of 3 runs each;
 //                                   ENGINE = framepipe or tbb runs only that one (for profiling)
+// PASSTHROUGH_SUMMARY=1 prints each framepipe run's per-stage summary (format_summary) to stderr.
 #include "../common/measure.hpp"
 
 #include "engine/latency_histogram.hpp"
 
 #include <framepipe/pipeline.hpp>
+#include <framepipe/report.hpp>
 #include <framepipe/sources/synthetic_source.hpp>
 
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -59,6 +61,7 @@ Result run_framepipe(std::uint64_t frames, bool parallel) {
     const perf::Timing t = perf::measure([&] { report = pipeline.run(); });
     const SourceReport& s = report.sources.at(0);
     if (s.delivered != frames) fmt::print(stderr, "framepipe lost frames: {} of {}\n", s.delivered, frames);
+    if (std::getenv("PASSTHROUGH_SUMMARY") != nullptr) fmt::print(stderr, "{}\n", format_summary(report));
     Result r;
     r.fps = static_cast<double>(frames) / t.wall_s;
     r.cpu_s = t.cpu_s;

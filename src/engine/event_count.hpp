@@ -12,6 +12,7 @@
 
 #if defined(__linux__)
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 namespace framepipe::detail {
@@ -56,12 +57,13 @@ public:
 
 private:
     static constexpr int kSpins = 512;  // pause instructions
-    // kSpins, or 0 when the process may run on one processor only (its affinity mask, read once).
+    // kSpins, or 0 when the process may run on one processor only: its main thread's affinity mask (what taskset and
+    // a container's cpuset set), read once. A CPU quota (docker --cpus=1) leaves the mask alone, and spinning on.
     static int spins_worth_it() noexcept {
         static const int spins = [] {
 #if defined(__linux__)
             cpu_set_t set;
-            if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) <= 1) return 0;
+            if (sched_getaffinity(getpid(), sizeof(set), &set) == 0 && CPU_COUNT(&set) <= 1) return 0;
 #endif
             return kSpins;
         }();

@@ -191,19 +191,23 @@ private:
 
         void fit(cv::Size in_size, cv::Size out_size, int picture_format, const std::vector<double>& kernel) {
             if (in_size == in && out_size == out && picture_format == format) return;
+            // The key (format last) is set only once everything is made: a throw (out of memory) leaves no taps or
+            // converter of another geometry behind to be used with this one.
+            format = colorspace = range = -1;
+            exact.reset();
+            to_planes = false;
             in = in_size;
             out = out_size;
-            format = picture_format;
-            colorspace = range = -1;
             x = AxisTaps::blur_then_area(in.width, out.width, kernel);
             y = AxisTaps::blur_then_area(in.height, out.height, kernel);
             converter.reset();
-            if (is_yuv420(format)) {
+            if (is_yuv420(picture_format)) {
                 chroma_x = AxisTaps::blur_then_area(in.width, out.width, kernel, 2);
                 chroma_y = AxisTaps::blur_then_area(in.height, out.height, kernel, 2);
                 reads_x = InverseTaps::invert(x, in.width);
                 reads_y = InverseTaps::invert(y, in.height);
             }
+            format = picture_format;
         }
 
         // Adds `delta` (channel `channel` of full-size pixel x, y) to every output that reads that pixel.
@@ -217,15 +221,18 @@ private:
         // `gray`: pictures converted whole are filtered as one gray plane.
         void fit_colour(int picture_colorspace, int picture_range, bool gray) {
             if (picture_colorspace == colorspace && picture_range == range) return;
-            colorspace = picture_colorspace;
-            range = picture_range;
-            colour = YuvToBgr::of(in.width, format, colorspace, range);
+            colorspace = range = -1;  // as in fit(): the key is set last
+            exact.reset();
+            to_planes = false;
+            converter.reset();
+            colour = YuvToBgr::of(in.width, format, picture_colorspace, picture_range);
             // Planes are filtered one channel at a time. The 1-channel horizontal pass costs more per value than the
             // 3-channel one for windows of 8 taps (measured, 1080p to 640 wide: as much as the conversion saves),
-            // so those keep swscale's interleaved BGR, unless one gray plane is all there is to filter.
-            exact = Yuv420ToBgr::make(in.width, format, colorspace, range);
+            // so those are converted to interleaved BGR, unless one gray plane is all there is to filter.
+            exact = Yuv420ToBgr::make(in.width, format, picture_colorspace, picture_range);
             to_planes = exact && (gray || x.window > 8);
-            converter.reset();
+            colorspace = picture_colorspace;
+            range = picture_range;
         }
     };
 

@@ -449,13 +449,15 @@ private:
             if (context && width == picture.width && height == picture.height && format == picture.format &&
                 colorspace == raw_value(picture.colorspace) && range == raw_value(picture.color_range))
                 return context.get();
+            context.reset();  // until both are made: a throw below leaves no converter of another geometry behind
+            exact.reset();
             width = picture.width;
             height = picture.height;
             format = picture.format;
             colorspace = raw_value(picture.colorspace);
             range = raw_value(picture.color_range);
-            context = bgr_converter(width, height, format, colorspace, range);
             exact = height % 2 == 0 ? Yuv420ToBgr::make(width, format, colorspace, range) : std::nullopt;
+            context = bgr_converter(width, height, format, colorspace, range);
             return context.get();
         }
 

@@ -325,7 +325,7 @@ TEST_CASE(
 
 TEST_CASE(
     "video source: the convert stage gives swscale's BGR bytes (ffmpeg's own conversion), BT.601 and BT.709, limited "
-    "and full range, widths of every remainder, an odd height") {
+    "and full range, widths not a multiple of 8 or 32, an odd width, an odd height") {
     // Noise drives many pixels outside the BGR cube, where swscale clamps: its fixed-point arithmetic shows there.
     TempDir dir;
     struct Case {
@@ -336,6 +336,7 @@ TEST_CASE(
         {{854, 480}, "-c:v libx264 -preset veryfast -pix_fmt yuv420p"},
         {{100, 64}, "-c:v libx264 -preset veryfast -pix_fmt yuv420p -colorspace bt709 -color_range tv"},
         {{1366, 64}, "-c:v libx264 -preset veryfast -pix_fmt yuvj420p -color_range pc"},
+        {{321, 240}, "-c:v mjpeg -pix_fmt yuvj420p"},  // odd width: a last chroma sample for one column
         {{320, 241}, "-c:v mjpeg -pix_fmt yuvj420p"},  // odd height: swscale's generic path
     };
     for (const Case& c : cases) {

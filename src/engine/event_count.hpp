@@ -7,13 +7,10 @@
 //     notifier: make cond() true; ec.notify_all();
 // Thread-safe. Never allocates. Waits are futex-based (C++20 atomic wait).
 
+#include "one_processor.hpp"
+
 #include <atomic>
 #include <cstdint>
-
-#if defined(__linux__)
-#include <sched.h>
-#include <unistd.h>
-#endif
 
 namespace framepipe::detail {
 
@@ -38,7 +35,7 @@ public:
         // ~0.7 M frames/s. With one processor to run on (a container pinned to one CPU, a small board) the other side
         // cannot run while this thread spins, so it does not spin: pass-through under `taskset -c 0` ran at 77 k
         // frames/s with the spin (a producer waited out a whole spin per frame) and at 165-172 k without.
-        const int spins = spins_worth_it();
+        const int spins = one_processor() ? 0 : kSpins;
         for (int spin = 0; spin < spins; ++spin) {
             if (ready()) return;
             pause();
@@ -57,18 +54,6 @@ public:
 
 private:
     static constexpr int kSpins = 512;  // pause instructions
-    // kSpins, or 0 when the process may run on one processor only: its main thread's affinity mask (what taskset and
-    // a container's cpuset set), read once. A CPU quota (docker --cpus=1) leaves the mask alone, and spinning on.
-    static int spins_worth_it() noexcept {
-        static const int spins = [] {
-#if defined(__linux__)
-            cpu_set_t set;
-            if (sched_getaffinity(getpid(), sizeof(set), &set) == 0 && CPU_COUNT(&set) <= 1) return 0;
-#endif
-            return kSpins;
-        }();
-        return spins;
-    }
     static void pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();

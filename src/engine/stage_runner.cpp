@@ -1,5 +1,6 @@
 #include "stage_runner.hpp"
 
+#include "one_processor.hpp"
 #include "thread_slot.hpp"
 #include "trace_log.hpp"
 
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <thread>
 
 namespace framepipe::detail {
 namespace {
@@ -162,17 +164,29 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
 }
 
 bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept {
-    if (!light() || wiring_.in->size() != 0) return false;
+    if (!light()) return false;
     if (wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age)
         return false;  // expired: the edge drops and counts it
-    int active = active_.load();
-    do {
-        if (active >= static_cast<int>(wiring_.workers)) return false;
-    } while (!active_.compare_exchange_weak(active, active + 1));
+    // On one processor, a worker that holds this stage, or has frames queued for it, is not running: this thread is
+    // (it woke this thread and was preempted). Yielding once lets it finish its batch, and this thread then carries
+    // the frames itself; queueing the frame behind it would cost two context switches a frame for the rest of the run.
+    for (bool yielded = false;; yielded = true) {
+        if (wiring_.in->size() == 0 && claim_worker()) break;
+        if (yielded || !one_processor()) return false;
+        std::this_thread::yield();
+    }
     const bool took = take_claimed(frame, reserved, starts_when_queued);
     active_.fetch_sub(1);
     wake();  // as at the end of run_worker(): work may have arrived meanwhile
     return took;
+}
+
+bool StageRunner::claim_worker() noexcept {
+    int active = active_.load();
+    do {
+        if (active >= static_cast<int>(wiring_.workers)) return false;
+    } while (!active_.compare_exchange_weak(active, active + 1));
+    return true;
 }
 
 // As step(), with the frame given instead of popped, on an activation the caller claimed.

@@ -97,6 +97,8 @@ private:
     bool make_room(int& entry, Edge*& full) noexcept;
     Step carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept;
     bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept;
+    /// Takes one of the stage's worker slots (active_) when one is free.
+    [[nodiscard]] bool claim_worker() noexcept;
     [[nodiscard]] bool light() const noexcept;
     void note_service(Duration service) noexcept;
     Step flush_one() noexcept;

@@ -165,8 +165,6 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
 
 bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept {
     if (!light()) return false;
-    if (wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age)
-        return false;  // expired: the edge drops and counts it
     // On one processor, a worker that holds this stage, or has frames queued for it, is not running: this thread is
     // (it woke this thread and was preempted). Yielding once lets it finish its batch, and this thread then carries
     // the frames itself; queueing the frame behind it would cost two context switches a frame for the rest of the run.
@@ -174,6 +172,11 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
         if (wiring_.in->size() == 0 && claim_worker()) break;
         if (yielded || !one_processor()) return false;
         std::this_thread::yield();
+    }
+    if (wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age) {
+        active_.fetch_sub(1);
+        wake();
+        return false;  // expired: the edge drops and counts it
     }
     const bool took = take_claimed(frame, reserved, starts_when_queued);
     active_.fetch_sub(1);

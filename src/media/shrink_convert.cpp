@@ -191,22 +191,23 @@ private:
 
         void fit(cv::Size in_size, cv::Size out_size, int picture_format, const std::vector<double>& kernel) {
             if (in_size == in && out_size == out && picture_format == format) return;
-            // The key (format last) is set only once everything is made: a throw (out of memory) leaves no taps or
-            // converter of another geometry behind to be used with this one.
-            format = colorspace = range = -1;
+            // The key (in, out, format) is set only once everything is made: a throw (out of memory) leaves no taps
+            // or converter of another geometry behind to be used with this one. No picture is 0x0 (fits()).
+            in = out = cv::Size();
+            colorspace = range = -1;
             exact.reset();
             to_planes = false;
+            converter.reset();
+            x = AxisTaps::blur_then_area(in_size.width, out_size.width, kernel);
+            y = AxisTaps::blur_then_area(in_size.height, out_size.height, kernel);
+            if (is_yuv420(picture_format)) {
+                chroma_x = AxisTaps::blur_then_area(in_size.width, out_size.width, kernel, 2);
+                chroma_y = AxisTaps::blur_then_area(in_size.height, out_size.height, kernel, 2);
+                reads_x = InverseTaps::invert(x, in_size.width);
+                reads_y = InverseTaps::invert(y, in_size.height);
+            }
             in = in_size;
             out = out_size;
-            x = AxisTaps::blur_then_area(in.width, out.width, kernel);
-            y = AxisTaps::blur_then_area(in.height, out.height, kernel);
-            converter.reset();
-            if (is_yuv420(picture_format)) {
-                chroma_x = AxisTaps::blur_then_area(in.width, out.width, kernel, 2);
-                chroma_y = AxisTaps::blur_then_area(in.height, out.height, kernel, 2);
-                reads_x = InverseTaps::invert(x, in.width);
-                reads_y = InverseTaps::invert(y, in.height);
-            }
             format = picture_format;
         }
 

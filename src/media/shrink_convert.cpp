@@ -192,12 +192,10 @@ private:
         void fit(cv::Size in_size, cv::Size out_size, int picture_format, const std::vector<double>& kernel) {
             if (in_size == in && out_size == out && picture_format == format) return;
             // The key (in, out, format) is set only once everything is made: a throw (out of memory) leaves no taps
-            // or converter of another geometry behind to be used with this one. No picture is 0x0 (fits()).
+            // of another geometry behind to be used with this one. No picture is 0x0 (fits()). The converters follow
+            // in fit_colour(), which the invalid colour key makes run.
             in = out = cv::Size();
             colorspace = range = -1;
-            exact.reset();
-            to_planes = false;
-            converter.reset();
             x = AxisTaps::blur_then_area(in_size.width, out_size.width, kernel);
             y = AxisTaps::blur_then_area(in_size.height, out_size.height, kernel);
             if (is_yuv420(picture_format)) {
@@ -363,13 +361,15 @@ private:
                     shrink_plane(s.rowRange(channel * tallest, channel * tallest + bottom - top), worker.x, worker.y,
                                  outs[channel], worker.row, rows);
             } else {
-                uint8_t* out[1] = {worker.bgr.data};
-                const int out_stride[1] = {static_cast<int>(worker.bgr.step)};
-                if (worker.exact)
+                if (worker.exact) {
                     worker.exact->convert(planes, picture.linesize, bottom - top, worker.bgr.data, worker.bgr.step);
-                else if (sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out,
-                                   out_stride) != bottom - top)
-                    return false;  // the declared stages then convert the picture
+                } else {
+                    uint8_t* out[1] = {worker.bgr.data};
+                    const int out_stride[1] = {static_cast<int>(worker.bgr.step)};
+                    if (sws_scale(worker.converter.get(), planes, picture.linesize, 0, bottom - top, out, out_stride) !=
+                        bottom - top)
+                        return false;  // the declared stages then convert the picture
+                }
                 shrink_plane(worker.bgr.rowRange(0, bottom - top), worker.x, worker.y, worker.luma.data(), worker.row,
                              rows);
             }

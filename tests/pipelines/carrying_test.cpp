@@ -161,6 +161,19 @@ void check_edges_counted_every_frame(const SourceReport& s, std::uint64_t frames
     }
 }
 
+// The run succeeded, and its one source's frames 0..frames-1 all reached `sink`, once each and in order, with every
+// edge and the run's books balanced.
+void check_every_frame_once_in_order(const RunReport& report, const RecordingSink& sink, std::uint64_t frames) {
+    REQUIRE(report.ok());
+    std::vector<std::uint64_t> want(frames);
+    for (std::uint64_t k = 0; k < frames; ++k) want[k] = k;
+    CHECK(sink.sequences() == want);
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.delivered == frames);
+    check_edges_counted_every_frame(s, frames);
+    CHECK(report.balanced());
+}
+
 }  // namespace
 
 TEST_CASE("carrying: once the reader has carried a frame through a chain of light stages, it carries every later "
@@ -265,20 +278,13 @@ TEST_CASE("carrying: frames carried into light parallel stages that restore orde
     RecordingSink& sink = add(chain, std::make_unique<RecordingSink>(RecordingSink::Options{}));
 
     const RunReport report = pipeline.run();
-    REQUIRE(report.ok());
-    std::vector<std::uint64_t> want(frames);
-    for (std::uint64_t k = 0; k < frames; ++k) want[k] = k;
-    CHECK(sink.sequences() == want);
-    const SourceReport& s = report.sources.at(0);
-    CHECK(s.delivered == frames);
-    CHECK(s.stages.at(0).restores_order);
+    check_every_frame_once_in_order(report, sink, frames);
+    CHECK(report.sources.at(0).stages.at(0).restores_order);
     std::uint64_t on_one_thread = 0;  // frames carried from p1 through p4
     for (std::uint64_t k = 0; k < frames; ++k)
         on_one_thread += std::all_of(stages.begin(), stages.end(),
                                      [&](ThreadRecorder* r) { return r->threads[k] == stages.front()->threads[k]; });
     CHECK(on_one_thread > 0);
-    check_edges_counted_every_frame(s, frames);
-    CHECK(report.balanced());
 }
 
 TEST_CASE(
@@ -317,14 +323,7 @@ TEST_CASE(
         RecordingSink& sink = add(chain, std::make_unique<RecordingSink>(RecordingSink::Options{}));
 
         const RunReport report = pipeline.run();
-        REQUIRE(report.ok());
-        std::vector<std::uint64_t> want(frames);
-        for (std::uint64_t k = 0; k < frames; ++k) want[k] = k;
-        CHECK(sink.sequences() == want);
-        const SourceReport& s = report.sources.at(0);
-        CHECK(s.delivered == frames);
-        check_edges_counted_every_frame(s, frames);
-        CHECK(report.balanced());
+        check_every_frame_once_in_order(report, sink, frames);
         const auto carried = static_cast<std::uint64_t>(std::count(first.by_reader.begin(), first.by_reader.end(), 1));
         CAPTURE(carried);
         CHECK(carried * 2 > frames);

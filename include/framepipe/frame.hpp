@@ -10,6 +10,7 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -149,7 +150,12 @@ public:
     void own_image();
 
     /// Clears everything but the pixel buffers and the attachments' storage (kept for reuse).
-    void reset_metadata() noexcept {
+    void reset_metadata() noexcept { reset_metadata(spans.size()); }
+
+private:
+    /// As reset_metadata(), clearing only spans[0, spans_used): a pool whose chain has fewer stages need not clear
+    /// the rest, which no stage writes (1 KB a frame otherwise).
+    void reset_metadata(std::size_t spans_used) noexcept {
         if (image_borrowed_) {
             image.release();
             image_borrowed_ = false;
@@ -166,10 +172,9 @@ public:
         source_number = -1;
         media_time = {};
         capture_time = {};
-        spans.fill(StageSpan{});
+        std::fill_n(spans.begin(), std::min(spans_used, spans.size()), StageSpan{});
     }
 
-private:
     friend class detail::FramePool;
     /// Gives `buffer` back to the shelf, when the frame has one; otherwise it stays where it is, a spare.
     void shelve(cv::Mat& buffer) noexcept;

@@ -151,8 +151,15 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
     const bool pass = outcome == Outcome::pass;
     if (reorder_) {
         // The reservation (if any) travels with the entry and is used or cancelled when it is released.
+        // The frame finished a moment ago if it is the first this release emits (it was next in order); a frame
+        // emitted after others waited while they were carried on.
+        const Frame* finished_now = pass ? frame.get() : nullptr;
         reorder_->complete(entry, pass ? std::move(frame) : FrameRef{});
-        reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
+        reorder_->release([this, finished_now, first = true](FrameRef f) mutable {
+            const bool just_finished = first && f && f.get() == finished_now;
+            first = false;
+            emit_in_order(std::move(f), just_finished);
+        });
     } else {
         if (pass)
             forward(std::move(frame), /*just_finished=*/true);
@@ -430,9 +437,9 @@ void StageRunner::forward(FrameRef frame, bool just_finished) noexcept {
     out_.push(std::move(frame), finished);
 }
 
-void StageRunner::emit_in_order(FrameRef frame) noexcept {
+void StageRunner::emit_in_order(FrameRef frame, bool just_finished) noexcept {
     if (frame)
-        forward(std::move(frame), /*just_finished=*/false);  // it may have waited for the frames before it
+        forward(std::move(frame), just_finished);
     else if (reserve_output_)
         out_.cancel_reservation();
     done_with_frame();

@@ -109,7 +109,7 @@ private:
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
     void forward(FrameRef frame, bool just_finished) noexcept;
-    void emit_in_order(FrameRef frame) noexcept;
+    void emit_in_order(FrameRef frame, bool just_finished = false) noexcept;
     void note_output_stalled() noexcept;
     void note_output_flowing() noexcept;
 

@@ -131,6 +131,38 @@ private:
     std::atomic<std::int64_t>& delivered_;
 };
 
+// The chain's end after two stages: records, by frame, when stage 0 finished it and when stage 1 was handed it and
+// started it, then counts it delivered (opening the GatedSource's gate).
+class HopSink final : public Stage {
+public:
+    HopSink(std::size_t frames, std::atomic<std::int64_t>& delivered)
+        : Stage({.name = "sink", .needs_ordered_input = true}),
+          finished(frames),
+          queued(frames),
+          started(frames),
+          delivered_(delivered) {}
+    Outcome process(Frame& frame) override {
+        finished.at(frame.sequence) = frame.spans[0].finished;
+        queued.at(frame.sequence) = frame.spans[1].queued;
+        started.at(frame.sequence) = frame.spans[1].started;
+        delivered_.fetch_add(1);
+        return Outcome::pass;
+    }
+    std::vector<TimePoint> finished, queued, started;
+
+private:
+    std::atomic<std::int64_t>& delivered_;
+};
+
+// A clock that moves by a nanosecond at every reading: no two readings give the same time.
+class TickingClock final : public Clock {
+public:
+    [[nodiscard]] TimePoint now() const noexcept override { return TimePoint{Duration{ticks_.fetch_add(1) + 1}}; }
+
+private:
+    mutable std::atomic<Duration::rep> ticks_{0};
+};
+
 // Records, by frame, whether the chain's reader ran it (the reader's thread is named fp-src<chain index>).
 class ReaderCheck final : public Stage {
 public:
@@ -263,6 +295,37 @@ TEST_CASE("carrying: a frame the reorder window held back starts in the stage it
         CAPTURE(k);
         REQUIRE(sink.started[k] >= sink.finished[k - 1]);
     }
+    CHECK(report.balanced());
+}
+
+TEST_CASE(
+    "carrying: a frame a parallel stage releases the moment it finishes it starts in the stage it is carried into "
+    "at that finish, with no wait and no clock reading between") {
+    // One frame in the chain at a time: 'p' (parallel, restoring order) has nothing to hold back, so it releases each
+    // frame as it finishes it, and the reader carries it on into 'light'. Each reading of the clock moves it, so a
+    // reading between the two would show as a gap.
+    const std::uint64_t frames = stress_items(2'000);
+    TickingClock clock;
+    std::atomic<std::int64_t> delivered{0};
+    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    Chain& chain = pipeline.add_source(std::make_unique<GatedSource>(static_cast<std::int64_t>(frames), delivered));
+    (void)add(chain, std::make_unique<SpinStage>("p", /*parallel=*/true));
+    (void)add(chain, std::make_unique<SpinStage>("light", /*parallel=*/false));
+    HopSink& sink = add(chain, std::make_unique<HopSink>(frames, delivered));
+
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(report.sources.at(0).stages.at(0).restores_order);
+    CHECK(report.sources.at(0).delivered == frames);
+    std::uint64_t started_at_finish = 0;
+    for (std::uint64_t k = 0; k < frames; ++k) {
+        CAPTURE(k);
+        REQUIRE(sink.queued[k] == sink.finished[k]);
+        REQUIRE(sink.started[k] >= sink.queued[k]);
+        started_at_finish += sink.started[k] == sink.finished[k] ? 1 : 0;
+    }
+    CAPTURE(started_at_finish);
+    CHECK(started_at_finish * 2 > frames);  // all but the frames before 'p' and 'light' were known to be light
     CHECK(report.balanced());
 }
 

@@ -150,12 +150,12 @@ public:
     void own_image();
 
     /// Clears everything but the pixel buffers and the attachments' storage (kept for reuse).
-    void reset_metadata() noexcept { reset_metadata(spans.size()); }
+    void reset_metadata() noexcept { reset_for_reuse(spans.size()); }
 
 private:
-    /// As reset_metadata(), clearing only spans[0, spans_used): a pool whose chain has fewer stages need not clear
-    /// the rest, which no stage writes (1 KB a frame otherwise).
-    void reset_metadata(std::size_t spans_used) noexcept {
+    /// As reset_metadata(), clearing only spans[0, spans_used): the engine writes spans[i] only for stage i of the
+    /// frame's chain, so a pool whose chain has fewer stages need not clear the rest (1 KB a frame otherwise).
+    void reset_for_reuse(std::size_t spans_used) noexcept {
         if (image_borrowed_) {
             image.release();
             image_borrowed_ = false;

@@ -68,7 +68,7 @@ FrameRef FramePool::try_acquire() noexcept {
     while (now_in_use > peak && !peak_in_use_.compare_exchange_weak(peak, now_in_use, std::memory_order_relaxed)) {
     }
     PoolSlot& taken = slots_[slot];
-    taken.frame.reset_metadata(positions_);
+    taken.frame.reset_for_reuse(spans_used_);
     taken.lineage = FrameLineage{};
     taken.refs.store(1, std::memory_order_relaxed);
     return FrameRef(&taken);

@@ -102,9 +102,9 @@ public:
     /// Pixel buffers on the shelf now: held by no frame (Frame::buffer).
     [[nodiscard]] std::size_t shelved_buffers() const { return shelf_.size(); }
 
-    /// Frames of this pool record spans for stage positions [0, positions) only (their chain's stages): try_acquire()
+    /// Frames of this pool record spans for stage positions [0, spans_used) only (their chain's stages): try_acquire()
     /// clears just those. Call while no frame of the pool is in use.
-    void use_positions(std::size_t positions) noexcept { positions_ = positions; }
+    void use_spans(std::size_t spans_used) noexcept { spans_used_ = spans_used; }
 
     /// From now on, hands each captured frame (FrameLineage::kind not unused) to `log` as source `source` when it is
     /// recycled; nullptr stops that. Call while no frame of the pool is in use, or at least none is being recycled.
@@ -130,7 +130,7 @@ private:
     EventCount freed_;
     LineageLog* lineage_ = nullptr;
     std::uint32_t source_ = 0;
-    std::size_t positions_ = kMaxStagesPerLane;
+    std::size_t spans_used_ = kMaxStagesPerLane;
 };
 
 /// An edge dropped the frame before stage `position` took it (BoundedQueue's hook).

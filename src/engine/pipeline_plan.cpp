@@ -305,7 +305,7 @@ void Pipeline::Impl::build(detail::RunControl& run, detail::Scheduler& scheduler
         chain.stages_opened = 0;  // from here on each runner owes its stage's close()
 
         chain.state.pool = std::make_unique<detail::FramePool>(static_cast<std::uint32_t>(pool_frames_for(chain, plan)));
-        chain.state.pool->use_positions(n);
+        chain.state.pool->use_spans(n);
         chain.state.pool->record_lineage(run.lineage(), chain.state.index);
         chain.reader = std::make_unique<detail::SourceRunner>(run, chain.state, *chain.source,
                                                               detail::FanOut(targets(plan.roots)));

@@ -110,7 +110,7 @@ StageRunner::Step StageRunner::step() noexcept {
     if (!got) {
         if (reserve_output_) out_.cancel_reservation();
         done_with_frame();
-        if (reorder_) reorder_->release([this](FrameRef f) { emit_in_order(std::move(f)); });
+        if (reorder_) reorder_->release([this](FrameRef f) { emit_in_order(std::move(f), /*just_finished=*/false); });
         return Step::idle;
     }
 
@@ -142,6 +142,8 @@ bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
 // The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
 // pass on or drop it. The output reservation and the reorder entry (`entry`, -1 without one) are already made.
 StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept {
+    const std::uint64_t emitted_before = emitted_.load(std::memory_order_relaxed);
+    const std::uint64_t sequence = frame->sequence;
     const Outcome outcome = process(frame, starts_when_queued);
     if (outcome == Outcome::hold && hold(frame)) {
         if (reserve_output_) out_.cancel_reservation();
@@ -151,12 +153,14 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
     const bool pass = outcome == Outcome::pass;
     if (reorder_) {
         // The reservation (if any) travels with the entry and is used or cancelled when it is released.
-        // The frame finished a moment ago if it is the first this release emits (it was next in order); a frame
-        // emitted after others waited while they were carried on.
-        const Frame* finished_now = pass ? frame.get() : nullptr;
+        // The frame is handed on at the time it finished only if nothing was waiting before it then: it is the first
+        // frame this release emits, and no frame was emitted since process() began (one emitted in between may have
+        // been next in order when this one finished, and been carried on before it). Otherwise the stage it is
+        // carried into reads the clock.
         reorder_->complete(entry, pass ? std::move(frame) : FrameRef{});
-        reorder_->release([this, finished_now, first = true](FrameRef f) mutable {
-            const bool just_finished = first && f && f.get() == finished_now;
+        reorder_->release([this, sequence, emitted_before, first = true](FrameRef f) mutable {
+            const bool just_finished =
+                first && f && f->sequence == sequence && emitted_.load(std::memory_order_relaxed) == emitted_before;
             first = false;
             emit_in_order(std::move(f), just_finished);
         });
@@ -411,8 +415,8 @@ StageRunner::Step StageRunner::flush_one() noexcept {
 }
 
 // Hands the frame on. Every `block` output edge was reserved before the frame was taken (FanOut::push relies on it).
-// `just_finished`: this stage finished the frame a moment ago (not released later by the reorder window), so a stage it
-// is carried into may take that finish time as its own start.
+// `just_finished`: this stage finished the frame a moment ago, and no frame before it was waiting to be handed on then
+// (see carry_on), so a stage it is carried into may take that finish time as its own start.
 void StageRunner::forward(FrameRef frame, bool just_finished) noexcept {
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
@@ -438,6 +442,7 @@ void StageRunner::forward(FrameRef frame, bool just_finished) noexcept {
 }
 
 void StageRunner::emit_in_order(FrameRef frame, bool just_finished) noexcept {
+    emitted_.store(emitted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one releaser at a time
     if (frame)
         forward(std::move(frame), just_finished);
     else if (reserve_output_)

@@ -109,7 +109,8 @@ private:
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
     void forward(FrameRef frame, bool just_finished) noexcept;
-    void emit_in_order(FrameRef frame, bool just_finished = false) noexcept;
+    /// Called by the reorder window's release(), one thread at a time; `just_finished` as in forward().
+    void emit_in_order(FrameRef frame, bool just_finished) noexcept;
     void note_output_stalled() noexcept;
     void note_output_flowing() noexcept;
 
@@ -122,6 +123,7 @@ private:
     std::unique_ptr<Activation> activation_;
     StageRunner* next_ = nullptr;  // carried into (see Carrying), or nullptr
     std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
+    std::atomic<std::uint64_t> emitted_{0};              // frames (and empty results) the reorder window released
     std::unique_ptr<ReorderWindow<FrameRef>> reorder_;
     bool opened_ = false;
     // Frames the stage held back (Outcome::hold), oldest first. Only touched by the stage's single worker.

@@ -78,6 +78,33 @@ private:
     Duration cost_;
 };
 
+// The run's clock in the held-back test: the simulated time of a ManualClock, except that the reading a thread takes
+// right after 'work' gave it an odd frame k (its finish time there) is returned only once the sink has frame k - 1, or
+// after 20 ms of real time: so frame k - 1, when in 'work' at the same time, is handed on between frame k's finish and
+// frame k's release.
+class StallingClock final : public Clock {
+public:
+    StallingClock(const ManualClock& time, std::size_t frames) : delivered(frames), time_(time) {}
+    [[nodiscard]] TimePoint now() const noexcept override {
+        const TimePoint reading = time_.now();
+        if (stall_after_ > 0) {
+            const auto k = static_cast<std::size_t>(stall_after_);
+            stall_after_ = 0;
+            for (const auto until = std::chrono::steady_clock::now() + 20ms;
+                 !delivered.at(k - 1).load() && std::chrono::steady_clock::now() < until;)
+                std::this_thread::yield();
+        }
+        return reading;
+    }
+    static void stall_next_reading(std::uint64_t k) noexcept { stall_after_ = static_cast<std::int64_t>(k); }
+    std::vector<std::atomic<bool>> delivered;  // by frame sequence: the sink has it
+
+private:
+    const ManualClock& time_;
+    static thread_local std::int64_t stall_after_;  // the odd frame this thread just finished in 'work'; 0: none
+};
+thread_local std::int64_t StallingClock::stall_after_ = 0;
+
 // A parallel stage of 1 ms of simulated time a frame in which an even frame waits for the odd frame after it to finish
 // first (for at most 20 ms of real time, in case no second worker takes it), so that it is held in the reorder window.
 class OddFramesFirst final : public Stage {
@@ -92,6 +119,7 @@ public:
                 std::this_thread::yield();
         clock_.advance(1ms);
         done_.at(k).store(true);
+        if (k % 2 == 1) StallingClock::stall_next_reading(k);
         return Outcome::pass;
     }
 
@@ -100,20 +128,26 @@ private:
     std::vector<std::atomic<bool>> done_;
 };
 
-// The chain's end: records, by frame, when the stage at `position` started and finished it.
+// The chain's end: records, by frame, when the stage at `position` started and finished it, then marks it delivered.
 class SpanSink final : public Stage {
 public:
-    SpanSink(std::size_t frames, std::size_t position)
-        : Stage({.name = "sink", .needs_ordered_input = true}), started(frames), finished(frames), position_(position) {}
+    SpanSink(std::size_t frames, std::size_t position, StallingClock& clock)
+        : Stage({.name = "sink", .needs_ordered_input = true}),
+          started(frames),
+          finished(frames),
+          position_(position),
+          clock_(clock) {}
     Outcome process(Frame& frame) override {
         started.at(frame.sequence) = frame.spans[position_].started;
         finished.at(frame.sequence) = frame.spans[position_].finished;
+        clock_.delivered.at(frame.sequence).store(true);
         return Outcome::pass;
     }
     std::vector<TimePoint> started, finished;
 
 private:
     std::size_t position_;
+    StallingClock& clock_;
 };
 
 // The chain's end: counts delivered frames (opening the GatedSource's gate) and records their order.
@@ -279,14 +313,17 @@ TEST_CASE("carrying: a frame the reorder window held back starts in the stage it
           "not when the stage before finished it") {
     // 'work' (2 workers, restoring order) costs 1 ms of simulated time a frame, and odd frames finish it first.
     // 'light', serial, takes frame k after frame k-1: had a held-back frame started at its finish in 'work', its span
-    // in 'light' would begin before the previous frame's ended.
+    // in 'light' would begin before the previous frame's ended. The clock holds an odd frame's finish reading until
+    // the even frame before it is through: that frame is then released, and carried through 'light', after the odd
+    // frame finished and before the odd frame is released (the first frame its release hands on, but not at its finish).
     const std::uint64_t frames = stress_items(2'000);
-    ManualClock clock;
+    ManualClock time;
+    StallingClock clock(time, frames);
     Pipeline pipeline(PipelineOptions{.clock = &clock});
     Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
-    (void)add(chain, std::make_unique<OddFramesFirst>(clock, frames));
-    (void)add(chain, std::make_unique<ThreadRecorder>("light", frames, clock));
-    SpanSink& sink = add(chain, std::make_unique<SpanSink>(frames, 1));
+    (void)add(chain, std::make_unique<OddFramesFirst>(time, frames));
+    (void)add(chain, std::make_unique<ThreadRecorder>("light", frames, time));
+    SpanSink& sink = add(chain, std::make_unique<SpanSink>(frames, 1, clock));
 
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());

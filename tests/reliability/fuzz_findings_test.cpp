@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -284,15 +285,32 @@ TEST_CASE("fuzz findings: convert leaves libswscale room past the last pixel, fo
 
 // Found while writing fuzz_pipeline_file (whose inputs stay small): every problem was compared with every one already
 // recorded, so a 1 MiB file of 100000 unknown keys took 8.5 s to refuse; now 0.9 s (framepipe validate,
-// RelWithDebInfo).
-TEST_CASE("fuzz findings: a 1 MiB pipeline file with 100000 problems is refused with all of them within seconds") {
-    std::string text = "stages: [ { type: blur } ]\n";
-    int keys = 0;
-    while (text.size() < (std::size_t{1} << 20) - 32) text += fmt::format("k{}: 1\n", keys++);
-    const auto start = std::chrono::steady_clock::now();
-    const std::string message = problems_of(text);
-    const auto took = std::chrono::steady_clock::now() - start;
-    CHECK(std::count(message.begin(), message.end(), '\n') + 1 == keys);
-    CHECK(contains(message, fmt::format("unknown key 'k{}'", keys - 1)));
-    CHECK(took < std::chrono::seconds(4));
+// RelWithDebInfo). Checked as a ratio, not against a time limit: the processor time of refusing 100000 problems
+// against that of refusing 10000 in the same run (best of a few each, this thread's time only, so other processes on
+// the machine do not count): about 10 when the work grows with the number of problems, 100 when it grows with its
+// square, as it did.
+TEST_CASE(
+    "fuzz findings: a 1 MiB pipeline file with 100000 problems is refused with all of them, in processor time "
+    "that grows with their number, not its square") {
+    const auto refuse = [](int keys, int tries) {
+        std::string text = "stages: [ { type: blur } ]\n";
+        for (int k = 0; k < keys; ++k) text += fmt::format("k{}: 1\n", k);
+        double best = 0;
+        for (int i = 0; i < tries; ++i) {
+            timespec start{}, end{};
+            ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+            const std::string message = problems_of(text);
+            ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+            REQUIRE(std::count(message.begin(), message.end(), '\n') + 1 == keys);
+            REQUIRE(contains(message, fmt::format("unknown key 'k{}'", keys - 1)));
+            const double took = static_cast<double>(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9;
+            best = i == 0 ? took : std::min(best, took);
+        }
+        return best;
+    };
+    const double tenth = refuse(10'000, 3);
+    const double whole = refuse(100'000, 2);
+    CAPTURE(tenth);
+    CAPTURE(whole);
+    CHECK(whole < 30 * tenth);
 }

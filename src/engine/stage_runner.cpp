@@ -142,7 +142,7 @@ bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
 // The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
 // pass on or drop it. The output reservation and the reorder entry (`entry`, -1 without one) are already made.
 StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept {
-    const std::uint64_t emitted_before = emitted_.load(std::memory_order_relaxed);
+    const std::uint64_t emitted_before = emitted_.load(std::memory_order_acquire);
     const std::uint64_t sequence = frame->sequence;
     const Outcome outcome = process(frame, starts_when_queued);
     if (outcome == Outcome::hold && hold(frame)) {
@@ -271,14 +271,21 @@ bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
 }
 
 // `starts_when_queued`: the frame was carried in straight from the stage before, which (when profiling) stamped the time
-// it finished as the time the frame was queued here; that is also when this stage starts on it (no clock read, no wait).
+// it finished as the time the frame was queued here; that is also when this stage starts on it (no clock read, no
+// wait), unless the stage is serial and finished its previous frame later than that: then it starts at that finish.
 Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     const Clock& clock = run_.clock();
     const bool profiling = run_.profiling();
     // Without profiling, every 16th frame the stage processes is still timed, for the service estimate (light()).
     const bool timed = profiling || counts_.load<&StageCounts::processed>() % 16 == 0;
-    const TimePoint started =
-        !timed ? TimePoint{} : starts_when_queued && profiling ? ref->spans[wiring_.position].queued : clock.now();
+    TimePoint started{};
+    if (timed && starts_when_queued && profiling) {
+        started = ref->spans[wiring_.position].queued;
+        if (wiring_.workers == 1)
+            started = std::max(started, TimePoint{Duration{last_finished_ns_.load(std::memory_order_relaxed)}});
+    } else if (timed) {
+        started = clock.now();
+    }
     if (profiling) ref->spans[wiring_.position].started = started;
     FrameRef lender;  // the shared frame whose pixels the copy borrows, until the stage is done with them
     if (wiring_.copy_on_write && !copy_if_shared(ref, lender)) {
@@ -322,7 +329,10 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     if (timed) {
         const TimePoint finished = clock.now();
         note_service(finished - started);
-        if (profiling) span.finished = finished;
+        if (profiling) {
+            span.finished = finished;
+            note_finished(finished);
+        }
     }
     if (profiling) {
         span.worker = thread_slot();
@@ -402,6 +412,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
         run_.fail({chain_.info.name, stage_.traits().name, frame->sequence, "flush: unknown exception"});
     }
     span.finished = run_.clock().now();
+    note_finished(span.finished);
     frame.note(wiring_.position, threw ? FrameFate::failed : pass ? FrameFate::passed : FrameFate::filtered);
     if (pass) {
         counts_.add<&StageCounts::flushed>();
@@ -442,7 +453,7 @@ void StageRunner::forward(FrameRef frame, bool just_finished) noexcept {
 }
 
 void StageRunner::emit_in_order(FrameRef frame, bool just_finished) noexcept {
-    emitted_.store(emitted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one releaser at a time
+    emitted_.store(emitted_.load(std::memory_order_relaxed) + 1, std::memory_order_release);  // one releaser at a time
     if (frame)
         forward(std::move(frame), just_finished);
     else if (reserve_output_)
@@ -465,6 +476,10 @@ void StageRunner::finish() noexcept {
     }
     out_.close();
     if (out_.empty() && chain_.sinks_left.fetch_sub(1) == 1) run_.chain_finished();
+}
+
+void StageRunner::note_finished(TimePoint finished) noexcept {
+    if (wiring_.workers == 1) last_finished_ns_.store(finished.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 void StageRunner::note_output_stalled() noexcept {

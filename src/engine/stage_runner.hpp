@@ -113,6 +113,7 @@ private:
     void emit_in_order(FrameRef frame, bool just_finished) noexcept;
     void note_output_stalled() noexcept;
     void note_output_flowing() noexcept;
+    void note_finished(TimePoint finished) noexcept;  // a serial stage's last finish (last_finished_ns_)
 
     RunControl& run_;
     ChainState& chain_;
@@ -123,7 +124,12 @@ private:
     std::unique_ptr<Activation> activation_;
     StageRunner* next_ = nullptr;  // carried into (see Carrying), or nullptr
     std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
-    std::atomic<std::uint64_t> emitted_{0};              // frames (and empty results) the reorder window released
+    // Frames (and empty results) the reorder window released: written by the releasing thread only (one at a time),
+    // before it hands the frame on.
+    std::atomic<std::uint64_t> emitted_{0};
+    // A serial stage's last finish time (profiling), written by its one worker at a time: a frame carried in from the
+    // stage before starts no earlier.
+    std::atomic<Duration::rep> last_finished_ns_{0};
     std::unique_ptr<ReorderWindow<FrameRef>> reorder_;
     bool opened_ = false;
     // Frames the stage held back (Outcome::hold), oldest first. Only touched by the stage's single worker.

@@ -87,26 +87,28 @@ public:
     StallingClock(const ManualClock& time, std::size_t frames) : delivered(frames), time_(time) {}
     [[nodiscard]] TimePoint now() const noexcept override {
         const TimePoint reading = time_.now();
-        if (stall_after_ > 0) {
-            const auto k = static_cast<std::size_t>(stall_after_);
-            stall_after_ = 0;
+        if (stalled_frame_ > 0) {
+            const auto k = static_cast<std::size_t>(stalled_frame_);
+            stalled_frame_ = 0;
             for (const auto until = std::chrono::steady_clock::now() + 20ms;
                  !delivered.at(k - 1).load() && std::chrono::steady_clock::now() < until;)
                 std::this_thread::yield();
         }
         return reading;
     }
-    static void stall_next_reading(std::uint64_t k) noexcept { stall_after_ = static_cast<std::int64_t>(k); }
+    static void stall_next_reading(std::uint64_t k) noexcept { stalled_frame_ = static_cast<std::int64_t>(k); }
     std::vector<std::atomic<bool>> delivered;  // by frame sequence: the sink has it
 
 private:
     const ManualClock& time_;
-    static thread_local std::int64_t stall_after_;  // the odd frame this thread just finished in 'work'; 0: none
+    static thread_local std::int64_t stalled_frame_;  // the odd frame this thread just finished in 'work'; 0: none
 };
-thread_local std::int64_t StallingClock::stall_after_ = 0;
+thread_local std::int64_t StallingClock::stalled_frame_ = 0;
 
 // A parallel stage of 1 ms of simulated time a frame in which an even frame waits for the odd frame after it to finish
 // first (for at most 20 ms of real time, in case no second worker takes it), so that it is held in the reorder window.
+// After an odd frame it has the StallingClock stall this thread's next reading (the engine's finish reading, when
+// profiling).
 class OddFramesFirst final : public Stage {
 public:
     OddFramesFirst(ManualClock& clock, std::size_t frames)
@@ -315,11 +317,12 @@ TEST_CASE("carrying: a frame the reorder window held back starts in the stage it
     // 'light', serial, takes frame k after frame k-1: had a held-back frame started at its finish in 'work', its span
     // in 'light' would begin before the previous frame's ended. The clock holds an odd frame's finish reading until
     // the even frame before it is through: that frame is then released, and carried through 'light', after the odd
-    // frame finished and before the odd frame is released (the first frame its release hands on, but not at its finish).
+    // frame finished and before the odd frame is released (the first frame its release hands on, yet not at its
+    // finish).
     const std::uint64_t frames = stress_items(2'000);
     ManualClock time;
     StallingClock clock(time, frames);
-    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile = true});  // profiling: every finish is read
     Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
     (void)add(chain, std::make_unique<OddFramesFirst>(time, frames));
     (void)add(chain, std::make_unique<ThreadRecorder>("light", frames, time));

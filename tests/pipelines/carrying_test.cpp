@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -78,30 +79,35 @@ private:
     Duration cost_;
 };
 
-// The run's clock in the held-back test: the simulated time of a ManualClock, except that the reading a thread takes
-// right after 'work' gave it an odd frame k (its finish time there) is returned only once the sink has frame k - 1, or
-// after 20 ms of real time: so frame k - 1, when in 'work' at the same time, is handed on between frame k's finish and
-// frame k's release.
+// The run's clock in the held-back and serial-start tests: the simulated time of a ManualClock, except that the
+// reading a thread takes right after a stage asked for a stall on frame k (its finish time there, when profiling) is
+// returned only once the sink has frame k - 1, and `settle` more has passed (at most 20 ms of real time in all): so
+// frame k - 1, when in the chain at the same time, is handed on between frame k's finish and frame k's release.
 class StallingClock final : public Clock {
 public:
-    StallingClock(const ManualClock& time, std::size_t frames) : delivered(frames), time_(time) {}
+    StallingClock(const ManualClock& time, std::size_t frames, std::chrono::milliseconds settle = {})
+        : delivered(frames), time_(time), settle_(settle) {}
     [[nodiscard]] TimePoint now() const noexcept override {
         const TimePoint reading = time_.now();
         if (stalled_frame_ > 0) {
             const auto k = static_cast<std::size_t>(stalled_frame_);
             stalled_frame_ = 0;
-            for (const auto until = std::chrono::steady_clock::now() + 20ms;
-                 !delivered.at(k - 1).load() && std::chrono::steady_clock::now() < until;)
-                std::this_thread::yield();
+            stalling.store(k);
+            const auto until = std::chrono::steady_clock::now() + 20ms;
+            while (!delivered.at(k - 1).load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+            std::this_thread::sleep_for(
+                std::min<std::chrono::nanoseconds>(settle_, until - std::chrono::steady_clock::now()));
         }
         return reading;
     }
     static void stall_next_reading(std::uint64_t k) noexcept { stalled_frame_ = static_cast<std::int64_t>(k); }
     std::vector<std::atomic<bool>> delivered;  // by frame sequence: the sink has it
+    mutable std::atomic<std::size_t> stalling{0};  // the last frame whose finish reading was stalled
 
 private:
     const ManualClock& time_;
-    static thread_local std::int64_t stalled_frame_;  // the odd frame this thread just finished in 'work'; 0: none
+    std::chrono::milliseconds settle_;
+    static thread_local std::int64_t stalled_frame_;  // the frame this thread just finished in a stage; 0: none
 };
 thread_local std::int64_t StallingClock::stalled_frame_ = 0;
 
@@ -150,6 +156,40 @@ public:
 private:
     std::size_t position_;
     StallingClock& clock_;
+};
+
+// 'a' of the serial-start test: light (no simulated time); has the clock stall its finish reading of frame 1.
+class StallsFinishOfFrame1 final : public Stage {
+public:
+    StallsFinishOfFrame1() : Stage({.name = "a"}) {}
+    Outcome process(Frame& frame) override {
+        if (frame.sequence == 1) StallingClock::stall_next_reading(1);
+        return Outcome::pass;
+    }
+};
+
+// 'b' of the serial-start test: serial, 10 us of simulated time a frame (light). On frame 0 it opens the source's gate
+// (frame 1 is read only now, so the reader carries it into 'a', known to be light by then), then waits (at most 20 ms
+// of real time) until frame 1's finish in 'a' was read: it finishes frame 0 after that finish.
+class FinishesFrame0Late final : public Stage {
+public:
+    FinishesFrame0Late(ManualClock& time, const StallingClock& clock, std::atomic<std::int64_t>& gate)
+        : Stage({.name = "b"}), time_(time), clock_(clock), gate_(gate) {}
+    Outcome process(Frame& frame) override {
+        if (frame.sequence == 0) {
+            gate_.store(std::numeric_limits<std::int64_t>::max());
+            for (const auto until = std::chrono::steady_clock::now() + 20ms;
+                 clock_.stalling.load() != 1 && std::chrono::steady_clock::now() < until;)
+                std::this_thread::yield();
+        }
+        time_.advance(10us);
+        return Outcome::pass;
+    }
+
+private:
+    ManualClock& time_;
+    const StallingClock& clock_;
+    std::atomic<std::int64_t>& gate_;
 };
 
 // The chain's end: counts delivered frames (opening the GatedSource's gate) and records their order.
@@ -366,6 +406,33 @@ TEST_CASE(
     }
     CAPTURE(started_at_finish);
     CHECK(started_at_finish * 2 > frames);  // all but the frames before 'p' and 'light' were known to be light
+    CHECK(report.balanced());
+}
+
+TEST_CASE(
+    "carrying: a frame carried into a serial stage starts there no earlier than that stage finished the frame "
+    "before it, even when the stage before finished it earlier") {
+    // Frame 0 goes to 'b' through its edge (no stage is known to be light yet); 'b' finishes it only after the reader
+    // finished frame 1 in 'a', whose finish reading the clock holds until the sink has frame 0 (and 5 ms more, for 'b'
+    // to let go). The reader then carries frame 1 into 'b', idle again: starting it at its finish in 'a' would overlap
+    // frame 0 there.
+    const std::uint64_t frames = 4;
+    ManualClock time;
+    StallingClock clock(time, frames, 5ms);
+    std::atomic<std::int64_t> gate{0};  // frames the source may read after the first: none until 'b' has frame 0
+    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile = true});
+    Chain& chain = pipeline.add_source(std::make_unique<GatedSource>(static_cast<std::int64_t>(frames), gate));
+    (void)add(chain, std::make_unique<StallsFinishOfFrame1>());
+    (void)add(chain, std::make_unique<FinishesFrame0Late>(time, clock, gate));
+    SpanSink& sink = add(chain, std::make_unique<SpanSink>(frames, 1, clock));
+
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(report.sources.at(0).delivered == frames);
+    for (std::uint64_t k = 1; k < frames; ++k) {
+        CAPTURE(k);
+        CHECK(sink.started[k] >= sink.finished[k - 1]);
+    }
     CHECK(report.balanced());
 }
 

@@ -142,7 +142,7 @@ bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
 // The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
 // pass on or drop it. The output reservation and the reorder entry (`entry`, -1 without one) are already made.
 StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept {
-    const std::uint64_t emitted_before = emitted_.load(std::memory_order_acquire);
+    const std::uint64_t emitted_before = reorder_ ? emitted_.load(std::memory_order_acquire) : 0;
     const std::uint64_t sequence = frame->sequence;
     const Outcome outcome = process(frame, starts_when_queued);
     if (outcome == Outcome::hold && hold(frame)) {
@@ -160,7 +160,7 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
         reorder_->complete(entry, pass ? std::move(frame) : FrameRef{});
         reorder_->release([this, sequence, emitted_before, first = true](FrameRef f) mutable {
             const bool just_finished =
-                first && f && f->sequence == sequence && emitted_.load(std::memory_order_relaxed) == emitted_before;
+                first && f && f->sequence == sequence && emitted_.load(std::memory_order_acquire) == emitted_before;
             first = false;
             emit_in_order(std::move(f), just_finished);
         });

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <string_view>
@@ -136,26 +137,26 @@ private:
     std::vector<std::atomic<bool>> done_;
 };
 
-// The chain's end: records, by frame, when the stage at `position` started and finished it, then marks it delivered.
+// The chain's end: records, by frame, the spans of the `stages` stages before it, then tells `delivered` the frame's
+// sequence.
 class SpanSink final : public Stage {
 public:
-    SpanSink(std::size_t frames, std::size_t position, StallingClock& clock)
+    SpanSink(std::size_t frames, std::size_t stages, std::function<void(std::uint64_t)> delivered)
         : Stage({.name = "sink", .needs_ordered_input = true}),
-          started(frames),
-          finished(frames),
-          position_(position),
-          clock_(clock) {}
+          spans(frames),
+          stages_(stages),
+          delivered_(std::move(delivered)) {}
     Outcome process(Frame& frame) override {
-        started.at(frame.sequence) = frame.spans[position_].started;
-        finished.at(frame.sequence) = frame.spans[position_].finished;
-        clock_.delivered.at(frame.sequence).store(true);
+        spans.at(frame.sequence)
+            .assign(frame.spans.begin(), frame.spans.begin() + static_cast<std::ptrdiff_t>(stages_));
+        delivered_(frame.sequence);
         return Outcome::pass;
     }
-    std::vector<TimePoint> started, finished;
+    std::vector<std::vector<StageSpan>> spans;  // by frame sequence, then stage position
 
 private:
-    std::size_t position_;
-    StallingClock& clock_;
+    std::size_t stages_;
+    std::function<void(std::uint64_t)> delivered_;
 };
 
 // 'a' of the serial-start test: light (no simulated time); has the clock stall its finish reading of frame 1.
@@ -202,29 +203,6 @@ public:
         return Outcome::pass;
     }
     std::vector<std::uint64_t> order;
-
-private:
-    std::atomic<std::int64_t>& delivered_;
-};
-
-// The chain's end after two stages: records, by frame, when stage 0 finished it and when stage 1 was handed it and
-// started it, then counts it delivered (opening the GatedSource's gate).
-class HopSink final : public Stage {
-public:
-    HopSink(std::size_t frames, std::atomic<std::int64_t>& delivered)
-        : Stage({.name = "sink", .needs_ordered_input = true}),
-          finished(frames),
-          queued(frames),
-          started(frames),
-          delivered_(delivered) {}
-    Outcome process(Frame& frame) override {
-        finished.at(frame.sequence) = frame.spans[0].finished;
-        queued.at(frame.sequence) = frame.spans[1].queued;
-        started.at(frame.sequence) = frame.spans[1].started;
-        delivered_.fetch_add(1);
-        return Outcome::pass;
-    }
-    std::vector<TimePoint> finished, queued, started;
 
 private:
     std::atomic<std::int64_t>& delivered_;
@@ -366,14 +344,15 @@ TEST_CASE("carrying: a frame the reorder window held back starts in the stage it
     Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
     (void)add(chain, std::make_unique<OddFramesFirst>(time, frames));
     (void)add(chain, std::make_unique<ThreadRecorder>("light", frames, time));
-    SpanSink& sink = add(chain, std::make_unique<SpanSink>(frames, 1, clock));
+    SpanSink& sink =
+        add(chain, std::make_unique<SpanSink>(frames, 2, [&](std::uint64_t k) { clock.delivered.at(k).store(true); }));
 
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
     CHECK(report.sources.at(0).stages.at(0).restores_order);
     for (std::uint64_t k = 1; k < frames; ++k) {
         CAPTURE(k);
-        REQUIRE(sink.started[k] >= sink.finished[k - 1]);
+        REQUIRE(sink.spans[k][1].started >= sink.spans[k - 1][1].finished);
     }
     CHECK(report.balanced());
 }
@@ -391,7 +370,7 @@ TEST_CASE(
     Chain& chain = pipeline.add_source(std::make_unique<GatedSource>(static_cast<std::int64_t>(frames), delivered));
     (void)add(chain, std::make_unique<SpinStage>("p", /*parallel=*/true));
     (void)add(chain, std::make_unique<SpinStage>("light", /*parallel=*/false));
-    HopSink& sink = add(chain, std::make_unique<HopSink>(frames, delivered));
+    SpanSink& sink = add(chain, std::make_unique<SpanSink>(frames, 2, [&](std::uint64_t) { delivered.fetch_add(1); }));
 
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
@@ -400,9 +379,11 @@ TEST_CASE(
     std::uint64_t started_at_finish = 0;
     for (std::uint64_t k = 0; k < frames; ++k) {
         CAPTURE(k);
-        REQUIRE(sink.queued[k] == sink.finished[k]);
-        REQUIRE(sink.started[k] >= sink.queued[k]);
-        started_at_finish += sink.started[k] == sink.finished[k] ? 1 : 0;
+        const StageSpan& p = sink.spans[k][0];
+        const StageSpan& light = sink.spans[k][1];
+        REQUIRE(light.queued == p.finished);
+        REQUIRE(light.started >= light.queued);
+        started_at_finish += light.started == p.finished ? 1 : 0;
     }
     CAPTURE(started_at_finish);
     CHECK(started_at_finish * 2 > frames);  // all but the frames before 'p' and 'light' were known to be light
@@ -424,14 +405,15 @@ TEST_CASE(
     Chain& chain = pipeline.add_source(std::make_unique<GatedSource>(static_cast<std::int64_t>(frames), gate));
     (void)add(chain, std::make_unique<StallsFinishOfFrame1>());
     (void)add(chain, std::make_unique<FinishesFrame0Late>(time, clock, gate));
-    SpanSink& sink = add(chain, std::make_unique<SpanSink>(frames, 1, clock));
+    SpanSink& sink =
+        add(chain, std::make_unique<SpanSink>(frames, 2, [&](std::uint64_t k) { clock.delivered.at(k).store(true); }));
 
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
     CHECK(report.sources.at(0).delivered == frames);
     for (std::uint64_t k = 1; k < frames; ++k) {
         CAPTURE(k);
-        CHECK(sink.started[k] >= sink.finished[k - 1]);
+        CHECK(sink.spans[k][1].started >= sink.spans[k - 1][1].finished);
     }
     CHECK(report.balanced());
 }

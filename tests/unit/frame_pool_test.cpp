@@ -62,6 +62,33 @@ TEST_CASE("frame_pool: a recycled frame keeps its picture; its spare buffers go 
     CHECK(next->prepare_image(cv::Size(1280, 720), CV_8UC3).data == first_pixels);
 }
 
+TEST_CASE("frame_pool: a recycled frame comes back with the timings of every stage of its chain cleared") {
+    constexpr std::size_t kChainStages = 3;
+    FramePool pool(1);
+    pool.use_spans(kChainStages);
+    {
+        FrameRef frame = pool.try_acquire();
+        REQUIRE(frame);
+        for (std::size_t i = 0; i < kChainStages; ++i) {
+            framepipe::StageSpan& span = frame->spans[i];
+            span.queued = framepipe::TimePoint{std::chrono::nanoseconds(100 + i)};
+            span.started = framepipe::TimePoint{std::chrono::nanoseconds(200 + i)};
+            span.finished = framepipe::TimePoint{std::chrono::nanoseconds(300 + i)};
+            span.worker = static_cast<std::uint32_t>(7 + i);
+        }
+    }
+    FrameRef again = pool.try_acquire();  // the same frame: the pool has one
+    REQUIRE(again);
+    for (std::size_t i = 0; i < kChainStages; ++i) {
+        CAPTURE(i);
+        const framepipe::StageSpan& span = again->spans[i];
+        CHECK(span.queued == framepipe::TimePoint{});
+        CHECK(span.started == framepipe::TimePoint{});
+        CHECK(span.finished == framepipe::TimePoint{});
+        CHECK(span.worker == 0);
+    }
+}
+
 TEST_CASE("frame_pool: preallocated frames already have their pixels") {
     FramePool pool(2, cv::Size(64, 32));
     FrameRef frame = pool.try_acquire();

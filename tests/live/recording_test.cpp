@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -100,23 +101,53 @@ TEST_CASE("record: segments close on time, are renamed when closed, and each pro
 TEST_CASE("record: after SIGKILL every closed segment plays in full; a restart recovers the open one and overwrites "
           "nothing") {
     TempDir dir;
+    // write_images after record writes every frame record passed on (after writing it): what record was given.
+    const fs::path seen = dir.path() / "seen";
     std::ofstream(dir / "rec.yaml") << fmt::format(
         "source: {{ live: true, fps: 30, frames: 0, width: 160, height: 120 }}\n"
-        "stages:\n  - {{ type: record, dir: '{}', segment: 1s, flush_interval: 0.1s }}\n",
-        dir.path().string());
+        "stages:\n"
+        "  - {{ type: record, dir: '{}', segment: 1s, flush_interval: 0.1s }}\n"
+        "  - {{ type: write_images, dir: '{}', file: '{{frame}}.bmp', overwrite: true }}\n",
+        dir.path().string(), seen.string());
     {
         Process run(framepipe_command_line(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
         const auto until = std::chrono::steady_clock::now() + 30s;
         while (closed_segments(dir.path()).size() < 3 && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(50ms);
-        std::this_thread::sleep_for(300ms);  // well inside the next segment, past its first flushes
+        // Killed well inside the fourth second, past its first flushes: once record passed on a frame of 3.3 s.
+        while (std::chrono::steady_clock::now() < until) {
+            const auto given = burned_numbers_in_images(seen.string());
+            if (!given.empty() && given.back() >= 99) break;
+            std::this_thread::sleep_for(50ms);
+        }
         run.kill(SIGKILL);
     }
     const auto closed = closed_segments(dir.path());
     REQUIRE(closed.size() >= 3);
+    // A segment holds one second of the camera's clock (frames 30 k to 30 k + 29), and in full: every frame of that
+    // second record was given. A frame the source skipped (read late, on a loaded machine) was never given, and is in
+    // no segment.
+    const std::vector<std::int64_t> given = burned_numbers_in_images(seen.string());
+    REQUIRE(!given.empty());
     for (const fs::path& segment : closed) {
         CAPTURE(segment.string());
-        CHECK(ffprobe_frame_count(segment.string()) == 30);  // complete
+        const std::vector<std::int64_t> in_file = burned_numbers_in_video(segment.string());
+        REQUIRE(!in_file.empty());
+        const std::int64_t second = in_file.front() / 30;
+        const auto from = std::lower_bound(given.begin(), given.end(), 30 * second);
+        const auto to = std::lower_bound(given.begin(), given.end(), 30 * second + 30);
+        const auto given_in_second = to - from;
+        const std::int64_t first_in_file = in_file.front(), last_in_file = in_file.back();
+        CAPTURE(in_file.size());
+        CAPTURE(given_in_second);
+        CAPTURE(first_in_file);
+        CAPTURE(last_in_file);
+        if (given.back() < 30 * second + 30) {  // record may have passed on its last frames after the kill's moment
+            CHECK(std::includes(in_file.begin(), in_file.end(), from, to));
+            CHECK(in_file.back() < 30 * second + 30);
+        } else {
+            CHECK(in_file == std::vector<std::int64_t>(from, to));  // complete
+        }
     }
     const auto open = files_with(dir.path(), ".part.");
     CHECK(open.size() <= 1);  // at most the open segment did not close

@@ -96,25 +96,38 @@ TEST_CASE("interrupts: Ctrl-C while a server accepts the connection and never an
     CHECK(r.err.find("stopped while opening") != std::string::npos);
 }
 
-TEST_CASE("interrupts: a second Ctrl-C while a slow encoder drains finalises the file at once, playable, and counts "
-          "the frames it gave up") {
-    TempDir dir;
-    std::ofstream(dir / "slow.yaml") << "stages:\n  - { type: write_video, path: slow.mp4, preset: veryslow }\n";
+TEST_CASE(
+    "interrupts: a second Ctrl-C while a slow encoder drains finalises the file at once, playable, and counts "
+    "the frames it gave up") {
     // The input ends quickly; x264's veryslow lookahead keeps dozens of frames to encode in the final drain (over a
     // second at 640x360). Not 720p: there one frame's encode, and closing x264's frame threads, took so long on a
     // loaded 2-core machine that the 2 s hard exit after the second Ctrl-C came first.
-    const InterruptedRun r =
-        interrupt(dir,
-                  "run -q slow.yaml synthetic --set source.width=640 --set source.height=360 "
-                  "--set source.frames=120",
-                  2, [started = std::optional<std::chrono::steady_clock::time_point>()](const Process& p) mutable {
-                      // Once the encoder has its output open, 2 s more to take dozens of frames into its
-                      // lookahead: then the drain after the first Ctrl-C is long.
-                      if (!started && p.has_open("slow.part.mp4")) started = std::chrono::steady_clock::now();
-                      return started && std::chrono::steady_clock::now() - *started >= 2s;
-                  });
+    // The encoder sees the abort between two of its calls into x264, and on a machine starved of processor time one
+    // call can outlast the 2 s: the hard exit then comes first, as it must, and the file stays slow.part.mp4 (seen
+    // once, in a fresh clone's first test run beside the fleet tests). That measures the machine, not this behaviour,
+    // so a run the hard exit ended is tried again, up to 3 times.
+    std::optional<TempDir> attempt_dir;
+    InterruptedRun r;
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        attempt_dir.emplace();
+        const TempDir& dir = *attempt_dir;
+        std::ofstream(dir / "slow.yaml") << "stages:\n  - { type: write_video, path: slow.mp4, preset: veryslow }\n";
+        r = interrupt(dir,
+                      "run -q slow.yaml synthetic --set source.width=640 --set source.height=360 "
+                      "--set source.frames=120",
+                      2, [started = std::optional<std::chrono::steady_clock::time_point>()](const Process& p) mutable {
+                          // Once the encoder has its output open, 2 s more to take dozens of frames into its
+                          // lookahead: then the drain after the first Ctrl-C is long.
+                          if (!started && p.has_open("slow.part.mp4")) started = std::chrono::steady_clock::now();
+                          return started && std::chrono::steady_clock::now() - *started >= 2s;
+                      });
+        if (r.err.find("did not finish within 2 s") == std::string::npos) break;
+        MESSAGE("attempt " << attempt << ": the 2 s hard exit came before the encoder returned; trying again");
+    }
+    const TempDir& dir = *attempt_dir;
     REQUIRE(r.code.has_value());
     CHECK(*r.code != 0);  // frames were given up on request: not a clean end
+    CHECK(r.err.find("did not finish within 2 s") == std::string::npos);
     CHECK(r.err.find("discarding the frames in flight") != std::string::npos);
     // The file was finalised and plays; or, aborted before x264 gave out a frame, there is no file (not an empty one).
     const bool written = fs::exists(dir / "slow.mp4");

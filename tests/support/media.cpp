@@ -1,9 +1,13 @@
 #include "media.hpp"
 
+#include <framepipe/sources/synthetic_source.hpp>
+
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +114,24 @@ std::int64_t ffprobe_frame_count(const std::string& path) {
     } catch (...) {
         return -1;
     }
+}
+
+std::vector<std::int64_t> burned_numbers_in_video(const std::string& path) {
+    std::vector<std::int64_t> numbers;
+    cv::VideoCapture capture(path);
+    for (cv::Mat picture; capture.read(picture);) numbers.push_back(SyntheticSource::burned_number_of(picture));
+    return numbers;
+}
+
+std::vector<std::int64_t> burned_numbers_in_images(const std::string& dir) {
+    std::vector<std::int64_t> numbers;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+        if (entry.path().extension() == ".bmp")
+            if (const cv::Mat picture = cv::imread(entry.path().string()); !picture.empty())
+                numbers.push_back(SyntheticSource::burned_number_of(picture));
+    std::sort(numbers.begin(), numbers.end());
+    return numbers;
 }
 
 std::int64_t ffprobe_packet_count(const std::string& path, const std::string& stream) {

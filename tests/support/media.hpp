@@ -64,6 +64,13 @@ std::vector<std::string> ffprobe_packets(const std::string& path);
 /// Every packet of every stream in file order: "<codec type>,K_,MD5:<hash>" ("video,..." or "audio,...").
 std::vector<std::string> ffprobe_all_packets(const std::string& path);
 
+/// The numbers SyntheticSource burned into the frames of `video`, in file order (-1 for a frame without one). A live
+/// source read late skips frames, so these number a frame's place on the camera's clock (n / fps), and a gap is a frame
+/// the camera made that was never captured.
+std::vector<std::int64_t> burned_numbers_in_video(const std::string& path);
+/// The same for every .bmp image in `dir` (a write_images output), sorted; images that do not decode are left out.
+std::vector<std::int64_t> burned_numbers_in_images(const std::string& dir);
+
 /// Runs a shell command and returns its exit status.
 int run(const std::string& command);
 

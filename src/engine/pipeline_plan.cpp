@@ -104,7 +104,8 @@ void fuse_stages(ChainImpl& chain) {
             names.push_back(chain.slots[i].stage->traits().name);
             run.push_back(std::move(chain.slots[i].stage));
         }
-        std::optional<Fusion> fusion = fuse(run, chain.decoder_count > 0 && s == chain.decoder_count - 1);
+        std::optional<Fusion> fusion =
+            fuse(run, chain.decoder_count > 0 && s == chain.decoder_count - 1, consumers(end - 1) == 0);
         if (!fusion) {
             for (std::size_t i = s; i < end; ++i) chain.slots[i].stage = std::move(run[i - s]);
             continue;

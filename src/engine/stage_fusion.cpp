@@ -17,9 +17,10 @@ bool declare_fusion(FusionRule rule) {
     return true;
 }
 
-std::optional<Fusion> fuse(std::span<std::unique_ptr<Stage>> run, bool first_decodes) {
+std::optional<Fusion> fuse(std::span<std::unique_ptr<Stage>> run, bool first_decodes, bool ends_branch) {
     for (const FusionRule& rule : rules())
-        if (std::optional<Fusion> fusion = rule(run, first_decodes); fusion && fusion->replaces >= 2) return fusion;
+        if (std::optional<Fusion> fusion = rule(run, first_decodes, ends_branch); fusion && fusion->replaces >= 2)
+            return fusion;
     return std::nullopt;
 }
 

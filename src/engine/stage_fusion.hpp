@@ -27,14 +27,16 @@ struct Fusion {
 };
 
 /// `run` starts at a stage that may be a source's decode stage (`first_decodes`: the last of them) and holds only
-/// consecutive stages of one branch.
-using FusionRule = std::function<std::optional<Fusion>(std::span<std::unique_ptr<Stage>> run, bool first_decodes)>;
+/// consecutive stages of one branch. `ends_branch`: no stage takes frames from the run's last stage (its frames are only
+/// counted as delivered), so a picture that stage does not read is read by nobody.
+using FusionRule =
+    std::function<std::optional<Fusion>(std::span<std::unique_ptr<Stage>> run, bool first_decodes, bool ends_branch)>;
 
 /// Adds a rule; returns true, for `const bool shrink_declared = declare_fusion(...)` at namespace scope (a name of its
 /// own per file, as unity builds need).
 bool declare_fusion(FusionRule rule);
 
 /// The first rule that fuses `run`, or nothing.
-std::optional<Fusion> fuse(std::span<std::unique_ptr<Stage>> run, bool first_decodes);
+std::optional<Fusion> fuse(std::span<std::unique_ptr<Stage>> run, bool first_decodes, bool ends_branch);
 
 }  // namespace framepipe::detail

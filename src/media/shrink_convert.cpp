@@ -22,6 +22,7 @@
 
 #include "engine/stage_fusion.hpp"
 #include "stages/filters.hpp"
+#include "stages/reads_some_pictures.hpp"
 
 #include <framepipe/error.hpp>
 
@@ -482,9 +483,73 @@ private:
     SlotPool<Worker, kSlots> workers_;
 };
 
+// The shrink, then a stage at the end of its branch that reads only some frames' pictures (a thumbnail every 30
+// frames): a frame whose picture it will not read is not shrunk (nor converted) at all, and nothing else reads it. So
+// the 29 frames of 30 a thumbnail skips cost their decoding only. Serial and in order, as the picking stage is; the
+// shrink of the frames it reads runs on its thread.
+class ShrinkWhereRead final : public Stage {
+public:
+    ShrinkWhereRead(std::unique_ptr<ShrinkConvert> shrink, std::unique_ptr<Stage> reader)
+        : Stage(traits_of(*shrink, *reader)),
+          shrink_(std::move(shrink)),
+          reader_(std::move(reader)),
+          picks_(dynamic_cast<stages::ReadsSomePictures&>(*reader_)) {}
+
+    void open(const StageContext& context) override {
+        shrink_->open(context);
+        try {
+            reader_->open(context);
+        } catch (...) {
+            try {
+                shrink_->close();
+            } catch (...) {  // the open failure is what the run reports
+            }
+            throw;
+        }
+    }
+
+    void close() override {
+        std::exception_ptr first;
+        try {
+            reader_->close();
+        } catch (...) {
+            first = std::current_exception();
+        }
+        shrink_->close();
+        if (first) std::rethrow_exception(first);
+    }
+
+    Outcome process(Frame& frame) override {
+        if (!picks_.reads_picture_of(frame)) {
+            picks_.pass_unread(frame);
+            if (frame.image_borrowed()) {  // a frame another branch shares: its pixels stay that branch's, uncopied
+                cv::Mat none;
+                frame.set_image(none);
+            }
+            return Outcome::pass;
+        }
+        if (const Outcome outcome = shrink_->process(frame); outcome != Outcome::pass) return outcome;
+        return reader_->process(frame);
+    }
+
+private:
+    static StageTraits traits_of(const Stage& shrink, const Stage& reader) {
+        StageTraits traits = reader.traits();
+        traits.name = shrink.traits().name + "+" + reader.traits().name;
+        traits.read_only = false;
+        traits.renders_new_image = true;
+        return traits;
+    }
+
+    std::unique_ptr<ShrinkConvert> shrink_;
+    std::unique_ptr<Stage> reader_;
+    stages::ReadsSomePictures& picks_;
+};
+
 // [convert] [blur] resize [color to gray], at least two of them, the resize by area (or auto) and not by scale > 1;
-// the conversion to gray only after convert.
-std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run, bool first_decodes) {
+// the conversion to gray only after convert. Then, where it ends the branch, a stage that reads only some frames'
+// pictures (ShrinkWhereRead).
+std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run, bool first_decodes, bool ends_branch) {
     std::size_t next = 0;
     const bool converts = first_decodes && is_convert_stage(*run[0]);
     if (converts) ++next;
@@ -510,11 +575,25 @@ std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run,
     if (blur) plan += fmt::format(", the {}x{} blur and the area resize as one filter at the output's pixels",
                                   blur->ksize, blur->ksize);
     plan += "; other pictures go through the stages as declared";
+    auto* picks =
+        next + 1 == run.size() && ends_branch ? dynamic_cast<stages::ReadsSomePictures*>(run[next].get()) : nullptr;
+    if (picks != nullptr && !picks->reads_some_pictures()) picks = nullptr;
+    if (picks != nullptr)
+        plan += fmt::format(
+            "; '{}' reads only some frames' pictures and ends its branch: the others are passed on "
+            "as decoded, with no conversion, blur or resize",
+            run[next]->traits().name);
     std::vector<std::unique_ptr<Stage>> declared;
     for (std::size_t i = 0; i < next; ++i) declared.push_back(std::move(run[i]));
     detail::Fusion fusion;
-    fusion.replaces = next;
-    fusion.stage = std::make_unique<ShrinkConvert>(std::move(declared), converts, blur, *resize, gray);
+    auto shrink = std::make_unique<ShrinkConvert>(std::move(declared), converts, blur, *resize, gray);
+    if (picks != nullptr) {
+        fusion.replaces = next + 1;
+        fusion.stage = std::make_unique<ShrinkWhereRead>(std::move(shrink), std::move(run[next]));
+    } else {
+        fusion.replaces = next;
+        fusion.stage = std::move(shrink);
+    }
     fusion.plan = std::move(plan);
     return fusion;
 }

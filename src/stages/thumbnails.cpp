@@ -1,6 +1,8 @@
 // Thumbnails and contact sheets. Both pass every frame on unchanged; they write files on a dedicated thread.
 #include "stage_support.hpp"
+
 #include "image_output.hpp"
+#include "reads_some_pictures.hpp"
 #include "template_text.hpp"
 
 #include <framepipe/error.hpp>
@@ -42,7 +44,7 @@ cv::Mat histogram_of(const cv::Mat& image) {  // 3 x 32 bins of a small copy, no
     return hist / static_cast<float>(small.total());
 }
 
-class Thumbnail final : public Stage {
+class Thumbnail final : public Stage, public ReadsSomePictures {
 public:
     enum class Mode { every, interval, scene, sharpest, representative };
 
@@ -78,14 +80,32 @@ public:
         output_->prepare(input_);
     }
 
+    // every and interval pick frames by their place and time alone: the planner may leave the others' pictures unmade.
+    [[nodiscard]] bool reads_some_pictures() const override { return mode_ == Mode::every || mode_ == Mode::interval; }
+    [[nodiscard]] bool reads_picture_of(const Frame& frame) const override {
+        if (max_ > 0 && static_cast<std::int64_t>(written_) >= max_) return false;  // done: writes nothing more
+        switch (mode_) {
+            case Mode::every:
+                return seen_ % every_ == 0;
+            case Mode::interval:
+                return !next_due_ || frame.media_time >= *next_due_;
+            default:
+                return true;
+        }
+    }
+    void pass_unread(const Frame&) override {
+        if (mode_ == Mode::every) ++seen_;
+    }
+
     Outcome process(Frame& frame) override {
         require_pixels(frame, "thumbnail");
         switch (mode_) {
             case Mode::every:
-                if (seen_++ % every_ == 0) write(frame.image, frame);
+                if (reads_picture_of(frame)) write(frame.image, frame);
+                ++seen_;
                 break;
             case Mode::interval:
-                if (!next_due_ || frame.media_time >= *next_due_) {
+                if (reads_picture_of(frame)) {
                     write(frame.image, frame);
                     const Duration base = next_due_.value_or(frame.media_time);
                     next_due_ = base + interval_ * (1 + (frame.media_time - base) / interval_);

@@ -3,6 +3,8 @@
 // declared stages run and the pictures are the same to the bit.
 #include "support/media.hpp"
 
+#include "stages/reads_some_pictures.hpp"
+
 #include <framepipe/pipeline.hpp>
 #include <framepipe/registry.hpp>
 #include <framepipe/sources/image_source.hpp>
@@ -13,11 +15,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 
 using namespace framepipe;
 using namespace framepipe::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -319,4 +323,137 @@ TEST_CASE("planner: a later stage that takes frames from the fused run's last st
     CHECK(source.stages.at(1).name == "convert+blur+resize");
     CHECK(source.stages.at(3).name == "two");
     CHECK(source.stages.at(3).processed == 3);
+}
+
+// Thumbnails that end the branch: what the planner leaves unmade is what nobody reads, and what is read is the same.
+namespace {
+
+struct Thumbnails {
+    std::string plan;
+    RunReport report;
+    std::map<std::string, cv::Mat> files;  // by name
+};
+
+Thumbnails thumbnails_of(const std::string& video_path, const fs::path& out,
+                         const std::map<std::string, std::string>& picks, bool plan) {
+    Thumbnails result;
+    for (const bool dry : {true, false}) {
+        PipelineOptions options;
+        options.plan = plan;
+        Pipeline pipeline(options);
+        Chain& chain = pipeline.add_source(video(video_path));
+        chain.add(make_stage("blur", {{"ksize", "5"}}));
+        chain.add(make_stage("resize", {{"width", "160"}}));
+        std::map<std::string, std::string> settings = picks;
+        settings["dir"] = out.string();
+        settings["file"] = "{frame:03}.png";  // lossless: the pictures themselves are compared
+        chain.add(make_stage("thumbnail", settings));
+        if (dry) {
+            result.plan = pipeline.describe();
+            continue;
+        }
+        result.report = pipeline.run();
+    }
+    for (const auto& entry : fs::directory_iterator(out))
+        result.files[entry.path().filename().string()] = cv::imread(entry.path().string());
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "planner: a thumbnail that ends its branch and picks frames by place or time gets pictures made for the "
+    "frames it writes only, the declared stages' pictures; one that looks at every picture keeps the shrink") {
+    TempDir dir;
+    write_video(dir / "scene.mp4", {.frames = 20, .size = {640, 360}, .fps = 10, .draw = drawn(Palette::natural)});
+    const std::pair<std::map<std::string, std::string>, std::vector<std::string>> cases[] = {
+        {{{"every", "7"}}, {"000.png", "007.png", "014.png"}},
+        {{{"interval", "0.8s"}}, {"000.png", "008.png", "016.png"}},
+        {{{"every", "3"}, {"max", "2"}}, {"000.png", "003.png"}},
+    };
+    for (const auto& [picks, expected] : cases) {
+        CAPTURE(expected.size());
+        const Thumbnails planned = thumbnails_of(dir / "scene.mp4", dir / "planned", picks, true);
+        const Thumbnails declared = thumbnails_of(dir / "scene.mp4", dir / "declared", picks, false);
+        INFO("planned:\n" << planned.plan);
+        CHECK(planned.plan.find("convert+blur+resize+thumbnail") != std::string::npos);
+        CHECK(planned.plan.find("the others are passed on as decoded") != std::string::npos);
+        REQUIRE(planned.report.ok());
+        REQUIRE(declared.report.ok());
+        const SourceReport& source = planned.report.sources.at(0);
+        CHECK(source.delivered == 20);
+        CHECK(source.stages.back().name == "convert+blur+resize+thumbnail");
+        CHECK(source.stages.back().processed == 20);
+        std::vector<std::string> names;
+        for (const auto& [name, picture] : planned.files) names.push_back(name);
+        CHECK(names == expected);
+        REQUIRE(planned.files.size() == declared.files.size());
+        for (const auto& [name, picture] : declared.files) {
+            CAPTURE(name);
+            REQUIRE(planned.files.count(name) == 1);
+            const cv::Mat& other = planned.files.at(name);
+            REQUIRE(other.size() == picture.size());
+            CHECK(cv::norm(picture, other, cv::NORM_INF) <= 2);
+            CHECK(cv::PSNR(picture, other) >= 45);
+        }
+        fs::remove_all(dir / "planned");
+        fs::remove_all(dir / "declared");
+    }
+    // Scene changes look at every picture: the shrink stays a stage of its own, and runs on every frame.
+    const std::string scene_plan = [&] {
+        Pipeline pipeline;
+        Chain& chain = pipeline.add_source(video(dir / "scene.mp4"));
+        chain.add(make_stage("blur", {{"ksize", "5"}}));
+        chain.add(make_stage("resize", {{"width", "160"}}));
+        chain.add(make_stage("thumbnail", {{"scene", "0.3"}, {"dir", dir / "scene"}}));
+        return pipeline.describe();
+    }();
+    CHECK(scene_plan.find("convert+blur+resize ") != std::string::npos);
+    CHECK(scene_plan.find("+thumbnail") == std::string::npos);
+}
+
+namespace {
+
+// Reads the picture of every third frame; notes what each frame looked like when it came.
+class EveryThird final : public Stage, public stages::ReadsSomePictures {
+public:
+    EveryThird() : Stage({.name = "every_third", .needs_ordered_input = true, .read_only = true}) {}
+    [[nodiscard]] bool reads_some_pictures() const override { return true; }
+    [[nodiscard]] bool reads_picture_of(const Frame&) const override { return seen_ % 3 == 0; }
+    void pass_unread(const Frame& frame) override {
+        unread_formats.push_back(frame.format);
+        ++seen_;
+    }
+    Outcome process(Frame& frame) override {
+        read_sizes.push_back(frame.format == PixelFormat::bgr ? frame.image.size() : cv::Size());
+        ++seen_;
+        return Outcome::pass;
+    }
+    std::vector<PixelFormat> unread_formats;
+    std::vector<cv::Size> read_sizes;
+
+private:
+    std::uint64_t seen_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "planner: a frame the stage ending the branch will not read reaches it as decoded, neither converted nor "
+    "shrunk; the frames it reads come as the declared stages make them") {
+    TempDir dir;
+    write_video(dir / "scene.mp4", {.frames = 9, .size = {640, 360}, .fps = 10, .draw = drawn(Palette::natural)});
+    Pipeline pipeline;
+    Chain& chain = pipeline.add_source(video(dir / "scene.mp4"));
+    chain.add(make_stage("blur", {{"ksize", "5"}}));
+    chain.add(make_stage("resize", {{"width", "160"}}));
+    auto reader = std::make_unique<EveryThird>();
+    const EveryThird& seen = *reader;
+    chain.add(std::move(reader));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    CHECK(report.sources.at(0).delivered == 9);
+    CHECK(report.sources.at(0).stages.back().name == "convert+blur+resize+every_third");
+    CHECK(seen.read_sizes == std::vector<cv::Size>(3, cv::Size(160, 90)));
+    CHECK(seen.unread_formats == std::vector<PixelFormat>(6, PixelFormat::native));
 }

@@ -93,6 +93,10 @@ public:
     /// puts at the head of this source's chain so that decoding is scheduled like any stage and shows in the profile
     /// as a stage of its own. Called once, after open(). Sources that deliver BGR frames return none.
     virtual std::vector<std::unique_ptr<Stage>> decode_stages();
+    /// Called by the pipeline before decode_stages(): how many of its inputs decode side by side (its sources whose
+    /// pictures a stage takes, this one included), so that a decoder with threads of its own shares the processors
+    /// with the others' instead of each taking them all. Sources without such a decoder ignore it.
+    virtual void decode_alongside(std::size_t inputs) { (void)inputs; }
     /// How many stages decode_stages() returns, known before open() (so a pipeline can be checked without opening).
     [[nodiscard]] virtual std::size_t decode_stage_count() const { return 0; }
     /// Called by the pipeline before open(): whether a branch takes this source's compressed packets (`from: packets`).

@@ -86,6 +86,8 @@ void Pipeline::Impl::open_sources() {
             rethrow_with_context(fmt::format("source {}", i + 1));
         }
     }
+    const auto decoding = static_cast<std::size_t>(
+        std::count_if(chains.begin(), chains.end(), [](const auto& chain) { return detail::needs_pictures(*chain); }));
     for (std::uint32_t i = 0; i < chains.size(); ++i) {
         ChainImpl& chain = *chains[i];
         chain.state.index = i;
@@ -95,7 +97,10 @@ void Pipeline::Impl::open_sources() {
         // The source's own decode stages go first, so decoding runs on the scheduler like any other stage.
         // Left out when no stage takes pictures (a recording by copy decodes nothing).
         std::vector<std::unique_ptr<Stage>> decoders;
-        if (detail::needs_pictures(chain)) decoders = chain.source->decode_stages();
+        if (detail::needs_pictures(chain)) {
+            chain.source->decode_alongside(decoding);
+            decoders = chain.source->decode_stages();
+        }
         chain.decoder_count = decoders.size();
         chain.decoders_added = true;
         for (std::size_t d = 0; d < decoders.size(); ++d)

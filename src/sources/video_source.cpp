@@ -224,6 +224,7 @@ struct VideoSource::Impl {
     int stream_index = -1;
     // Audio (keep_audio): the stream read beside the video, and its packets since the last video packet.
     bool keep_audio = false;
+    std::size_t inputs_decoding = 1;  // decode_alongside(): this input and the others the pipeline decodes at once
     int audio_index = -1;
     std::vector<Packet> audio_waiting;
     static constexpr std::size_t kMaxAudioWaiting = 1024;  // audio without video for longer than this is let go
@@ -611,6 +612,7 @@ ReadResult VideoSource::read(Frame& frame, std::stop_token stop) {
 std::string VideoSource::ended_early() const { return impl_->ended_early; }
 
 void VideoSource::keep_audio(bool keep) { impl_->keep_audio = keep; }
+void VideoSource::decode_alongside(std::size_t inputs) { impl_->inputs_decoding = std::max<std::size_t>(inputs, 1); }
 
 void VideoSource::close() {
     impl_->packet.reset();
@@ -622,16 +624,19 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     const Impl& impl = *impl_;
     // A source that has not opened yet (SourceUnavailable) decodes in order: it cannot know the codec before it answers.
     const bool intra_only = impl.stream && impl.stream->intra_only;
-    // Automatic: a file decodes with frame threads, one more than there are processors (FFmpeg's own automatic count:
-    // a thread that waits for the picture another is still decoding leaves its processor to the extra one), at most
-    // 8, so that the last input of a batch, or a single one, still has every processor; a live input decodes on the
-    // graph alone, a frame thread's delay of a picture per thread being latency.
+    // Automatic: a file decodes with frame threads, one more than its share of the processors (FFmpeg's own automatic
+    // count for one input: a thread that waits for the picture another is still decoding leaves its processor to the
+    // extra one), at most 8. The share is the processors divided among the inputs decoding at once (at least one):
+    // two 720p inputs on 2 processors with 3 threads each decoded 8% slower than with 2 (perf/README.md), and with
+    // the extra thread the last input of a batch, or a single one, still keeps every processor busy. A live input
+    // decodes on the graph alone, a frame thread's delay of a picture per thread being latency.
     const bool live = impl.options.realtime || impl.kind != Kind::file;
-    const unsigned processors = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t processors = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t share = std::max<std::size_t>(1, processors / impl.inputs_decoding);
     const int threads = impl.options.decode_threads != 0 ? impl.options.decode_threads
-                        : live                            ? 1
-                        : processors == 1                 ? 1
-                                                          : static_cast<int>(std::min(processors + 1, 8u));
+                        : live                           ? 1
+                        : processors == 1                ? 1
+                                                         : static_cast<int>(std::min<std::size_t>(share + 1, 8));
     std::vector<std::unique_ptr<Stage>> stages;
     stages.push_back(
         make_decode_stage(intra_only, threads, VideoSource::redacted(impl.options.path), impl.options.keyframes_only));
@@ -686,13 +691,17 @@ const bool video_source_declared = declare_source({
     .runs_on = "source thread + decode and convert stages",
     .options = {{"realtime", K::boolean, "false", "Replay at the file's own rate, as a live camera"},
                 {"decode_threads", K::integer, "0",
-                 "libavcodec threads for inter-frame codecs; 0: one more than the processors (at most 8) for files, "
-                 "1 for live input",
+                 "libavcodec threads for inter-frame codecs; 0: for files, one more than the processors divided "
+                 "among the inputs decoding at once (at most 8), for live input 1",
                  0, 16},
-                {"decode", K::choice, "all",
+                {"decode",
+                 K::choice,
+                 "all",
                  "keyframes: decode only keyframes (a picture a second or so, for motion) while `from: packets` "
                  "branches still get every packet",
-                 std::nullopt, std::nullopt, {"all", "keyframes"}},
+                 std::nullopt,
+                 std::nullopt,
+                 {"all", "keyframes"}},
                 {"autorotate", K::boolean, "true",
                  "Turn pictures upright as the file's display rotation says (false: keep the coded orientation)"},
                 {"max_pixels", K::integer, "100000000", "Reject pictures with more pixels, undecoded", 1, 1e12},
@@ -706,11 +715,17 @@ const bool video_source_declared = declare_source({
                 {"framerate", K::number, "", "Cameras: frame rate to ask for", 1, 1000},
                 {"input_format", K::text, "",
                  "Cameras: pixel format to ask for (mjpeg, yuyv422, ...); default: MJPEG if offered"},
-                {"rtsp_transport", K::choice, "", "RTSP: tcp (default of framepipe) or udp", std::nullopt, std::nullopt,
+                {"rtsp_transport",
+                 K::choice,
+                 "",
+                 "RTSP: tcp (default of framepipe) or udp",
+                 std::nullopt,
+                 std::nullopt,
                  {"tcp", "udp"}}},
     // Every URL, whatever its path or query holds ('?', '*', '[', .jpg): a URL is no pattern or folder. And anything
     // no other type claims: a file, a device, camera:N.
-    .claims = [](const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream ? 100 : 1; },
+    .claims =
+        [](const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream ? 100 : 1; },
     .make = make_video_source,
     .list_order = 100,
 });

@@ -385,3 +385,36 @@ TEST_CASE("video source decode: keyframes: the pictures are the keyframes only (
     CHECK(source.stages.at(3).processed == 100);  // the packets
     CHECK(report.balanced());
 }
+
+TEST_CASE(
+    "video_source: a file's decoder takes one frame thread more than its share of the processors, shared among "
+    "the inputs that decode at once; an explicit decode_threads is kept") {
+    TempDir dir;
+    write_video(dir / "a.mp4", {.frames = 3, .size = {160, 120}});
+    // The decode stage holds up to 16 reordered pictures plus one per frame thread (the dry run says how many).
+    const auto held_with = [&](std::size_t inputs, int decode_threads) {
+        Pipeline pipeline;
+        for (std::size_t i = 0; i < inputs; ++i)
+            pipeline
+                .add_source(std::make_unique<VideoSource>(
+                    VideoSource::Options{.path = dir / "a.mp4", .decode_threads = decode_threads}))
+                .add(make_stage("null"));
+        const std::string plan = pipeline.describe();
+        const std::string mark = "decode           serial, holds up to ";
+        const std::size_t at = plan.find(mark);
+        REQUIRE(at != std::string::npos);
+        return std::stoi(plan.substr(at + mark.size())) - 16;
+    };
+    const std::size_t processors = std::max(1u, std::thread::hardware_concurrency());
+    const auto automatic = [&](std::size_t inputs) {
+        return processors == 1
+                   ? 1
+                   : static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(1, processors / inputs) + 1, 8));
+    };
+    CAPTURE(processors);
+    CHECK(held_with(1, 0) == automatic(1));
+    CHECK(held_with(2, 0) == automatic(2));
+    CHECK(held_with(2 * processors, 0) == automatic(2 * processors));
+    if (processors >= 2) CHECK(held_with(2, 0) < held_with(1, 0));  // two inputs share what one has alone
+    CHECK(held_with(2, 5) == 5);
+}

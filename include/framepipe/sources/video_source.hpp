@@ -94,6 +94,7 @@ public:
     std::vector<std::unique_ptr<Stage>> decode_stages() override;
     [[nodiscard]] std::size_t decode_stage_count() const override { return 2; }  // decode, convert
     void keep_audio(bool keep) override;
+    void decode_alongside(std::size_t inputs) override;
 
 private:
     struct Impl;

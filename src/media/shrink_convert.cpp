@@ -157,6 +157,17 @@ public:
         return Outcome::pass;
     }
 
+    // Whether the frame holds a picture the declared stages would take (one the conversion can convert, or pixels):
+    // what they would reject is not passed on unread (ShrinkWhereRead), but rejected as declared.
+    [[nodiscard]] bool has_picture(const Frame& frame) const {
+        if (frame.format == PixelFormat::native) {
+            const auto* attachment = frame.find<PictureAttachment>();
+            return converts_ && attachment != nullptr && attachment->picture->data[0] != nullptr &&
+                   sws_isSupportedInput(static_cast<AVPixelFormat>(attachment->picture->format)) > 0;
+        }
+        return (frame.format == PixelFormat::bgr || frame.format == PixelFormat::gray) && !frame.image.empty();
+    }
+
 private:
     // With a declared conversion to gray last: a small BGR picture goes through it (a gray one is already there).
     Outcome to_gray(Frame& frame) {
@@ -508,19 +519,23 @@ public:
         }
     }
 
-    void close() override {
+    void close() override {  // in the order the declared stages close: the shrink, then the reader
         std::exception_ptr first;
         try {
-            reader_->close();
+            shrink_->close();
         } catch (...) {
             first = std::current_exception();
         }
-        shrink_->close();
+        try {
+            reader_->close();
+        } catch (...) {
+            if (!first) first = std::current_exception();
+        }
         if (first) std::rethrow_exception(first);
     }
 
     Outcome process(Frame& frame) override {
-        if (!picks_.reads_picture_of(frame)) {
+        if (!picks_.reads_picture_of(frame) && shrink_->has_picture(frame)) {
             picks_.pass_unread(frame);
             if (frame.image_borrowed()) {  // a frame another branch shares: its pixels stay that branch's, uncopied
                 cv::Mat none;
@@ -575,9 +590,16 @@ std::optional<detail::Fusion> fuse_shrink(std::span<std::unique_ptr<Stage>> run,
     if (blur) plan += fmt::format(", the {}x{} blur and the area resize as one filter at the output's pixels",
                                   blur->ksize, blur->ksize);
     plan += "; other pictures go through the stages as declared";
+    // The reader: the run's last stage, where it ends the branch; serial, in order, holding nothing back and writing
+    // nothing into the frame (ShrinkWhereRead calls it one frame at a time, in order, and takes its traits).
     auto* picks =
         next + 1 == run.size() && ends_branch ? dynamic_cast<stages::ReadsSomePictures*>(run[next].get()) : nullptr;
-    if (picks != nullptr && !picks->reads_some_pictures()) picks = nullptr;
+    if (picks != nullptr) {
+        const StageTraits& reader = run[next]->traits();
+        if (!picks->reads_some_pictures() || reader.parallel || !reader.needs_ordered_input || !reader.read_only ||
+            reader.max_held != 0)
+            picks = nullptr;
+    }
     if (picks != nullptr)
         plan += fmt::format(
             "; '{}' reads only some frames' pictures and ends its branch: the others are passed on "

@@ -81,7 +81,9 @@ public:
     }
 
     // every and interval pick frames by their place and time alone: the planner may leave the others' pictures unmade.
-    [[nodiscard]] bool reads_some_pictures() const override { return mode_ == Mode::every || mode_ == Mode::interval; }
+    [[nodiscard]] bool reads_some_pictures() const override {
+        return (mode_ == Mode::every && every_ >= 2) || mode_ == Mode::interval;
+    }
     [[nodiscard]] bool reads_picture_of(const Frame& frame) const override {
         if (max_ > 0 && static_cast<std::int64_t>(written_) >= max_) return false;  // done: writes nothing more
         switch (mode_) {

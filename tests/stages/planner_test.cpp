@@ -16,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -399,17 +400,40 @@ TEST_CASE(
         fs::remove_all(dir / "planned");
         fs::remove_all(dir / "declared");
     }
-    // Scene changes look at every picture: the shrink stays a stage of its own, and runs on every frame.
-    const std::string scene_plan = [&] {
+    // Where a picture the thumbnail skips may still be read, or it reads every picture, the shrink stays a stage of
+    // its own and runs on every frame: a thumbnail on scene changes, one of every frame, a stage after it, a stage
+    // taking frames from it, and an edge into it with options of its own.
+    const auto plan_with = [&](const std::map<std::string, std::string>& thumbnail,
+                               const std::function<void(Chain&)>& after, EdgeOptions edge = {}) {
         Pipeline pipeline;
         Chain& chain = pipeline.add_source(video(dir / "scene.mp4"));
         chain.add(make_stage("blur", {{"ksize", "5"}}));
         chain.add(make_stage("resize", {{"width", "160"}}));
-        chain.add(make_stage("thumbnail", {{"scene", "0.3"}, {"dir", dir / "scene"}}));
+        std::map<std::string, std::string> settings = thumbnail;
+        settings["dir"] = dir / "kept";
+        chain.add(make_stage("thumbnail", settings), edge);
+        after(chain);
         return pipeline.describe();
-    }();
-    CHECK(scene_plan.find("convert+blur+resize ") != std::string::npos);
-    CHECK(scene_plan.find("+thumbnail") == std::string::npos);
+    };
+    const auto nothing = [](Chain&) {};
+    const std::map<std::string, std::string> every_7{{"every", "7"}};
+    const std::string plans[] = {
+        plan_with({{"scene", "0.3"}}, nothing),
+        plan_with({{"every", "1"}}, nothing),
+        plan_with(every_7, [](Chain& chain) { chain.add(make_stage("null")); }),
+        plan_with(every_7,
+                  [](Chain& chain) {
+                      chain.add(make_stage("null", std::map<std::string, std::string>{}, "one"), {}, "resize");
+                      chain.add(make_stage("null", std::map<std::string, std::string>{}, "two"), {}, "thumbnail");
+                  }),
+        plan_with(every_7, nothing, {.capacity = 4}),
+    };
+    for (const std::string& plan : plans) {
+        CAPTURE(plan);
+        CHECK(plan.find("+thumbnail") == std::string::npos);
+        CHECK(plan.find("passed on as decoded") == std::string::npos);
+    }
+    CHECK(plans[0].find("convert+blur+resize ") != std::string::npos);  // the shrink itself is still planned
 }
 
 namespace {

@@ -106,7 +106,7 @@ TEST_CASE("record: after SIGKILL every closed segment plays in full; a restart r
     std::ofstream(dir / "rec.yaml") << fmt::format(
         "source: {{ live: true, fps: 30, frames: 0, width: 160, height: 120 }}\n"
         "stages:\n"
-        "  - {{ type: record, dir: '{}', segment: 1s, flush_interval: 0.1s }}\n"
+        "  - {{ type: record, dir: '{}', segment: 1s, flush_interval: 0.1s, crf: 10 }}\n"  // every frame's number reads back
         "  - {{ type: write_images, dir: '{}', file: '{{frame}}.bmp', overwrite: true }}\n",
         dir.path().string(), seen.string());
     {
@@ -114,10 +114,15 @@ TEST_CASE("record: after SIGKILL every closed segment plays in full; a restart r
         const auto until = std::chrono::steady_clock::now() + 30s;
         while (closed_segments(dir.path()).size() < 3 && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(50ms);
-        // Killed well inside the fourth second, past its first flushes: once record passed on a frame of 3.3 s.
+        // Killed well inside the fourth second, past its first flushes: once record passed on a frame of 3.3 s (checked
+        // by file count first: decoding every picture at each poll would load the machine the test runs on).
         while (std::chrono::steady_clock::now() < until) {
-            const auto given = burned_numbers_in_images(seen.string());
-            if (!given.empty() && given.back() >= 99) break;
+            std::error_code ec;
+            const auto files = std::distance(fs::directory_iterator(seen, ec), fs::directory_iterator{});
+            if (files >= 90) {
+                const auto given = burned_numbers_in_images(seen.string());
+                if (!given.empty() && given.back() >= 99) break;
+            }
             std::this_thread::sleep_for(50ms);
         }
         run.kill(SIGKILL);
@@ -142,7 +147,9 @@ TEST_CASE("record: after SIGKILL every closed segment plays in full; a restart r
         CAPTURE(given_in_second);
         CAPTURE(first_in_file);
         CAPTURE(last_in_file);
-        if (given.back() < 30 * second + 30) {  // record may have passed on its last frames after the kill's moment
+        // write_images runs frames side by side, so at the kill the last frames' pictures may be missing out of
+        // order: a second that ends less than 10 frames before the newest picture is only checked for what is there.
+        if (given.back() < 30 * second + 30 + 10) {
             CHECK(std::includes(in_file.begin(), in_file.end(), from, to));
             CHECK(in_file.back() < 30 * second + 30);
         } else {

@@ -122,7 +122,7 @@ TEST_CASE(
                           return started && std::chrono::steady_clock::now() - *started >= 2s;
                       });
         if (r.err.find("did not finish within 2 s") == std::string::npos) break;
-        MESSAGE("attempt " << attempt << ": the 2 s hard exit came before the encoder returned; trying again");
+        MESSAGE("attempt " << attempt << " of 3: the 2 s hard exit came before the encoder returned");
     }
     const TempDir& dir = *attempt_dir;
     REQUIRE(r.code.has_value());

@@ -179,7 +179,7 @@ void decode(VideoSource& source, const SourceInfo& info, std::stop_token stop, b
         run.push_back(std::move(stages[1]->stage));
         run.push_back(make_stage("blur", {{"ksize", "5"}}));
         run.push_back(make_stage("resize", {{"scale", "0.5"}}));  // a shrink whatever the size
-        std::optional<detail::Fusion> fusion = detail::fuse(run, true);
+        std::optional<detail::Fusion> fusion = detail::fuse(run, true, /*ends_branch=*/false);
         if (!fusion || fusion->replaces != 3) broken("the planner did not fuse convert, blur and resize");
         stages[1]->stage = std::move(fusion->stage);
     }

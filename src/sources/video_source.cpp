@@ -634,9 +634,9 @@ std::vector<std::unique_ptr<Stage>> VideoSource::decode_stages() {
     const std::size_t processors = std::max(1u, std::thread::hardware_concurrency());
     const std::size_t share = std::max<std::size_t>(1, processors / impl.inputs_decoding);
     const int threads = impl.options.decode_threads != 0 ? impl.options.decode_threads
-                        : live                           ? 1
-                        : processors == 1                ? 1
-                                                         : static_cast<int>(std::min<std::size_t>(share + 1, 8));
+                        : live                            ? 1
+                        : processors == 1                 ? 1
+                                                          : static_cast<int>(std::min<std::size_t>(share + 1, 8));
     std::vector<std::unique_ptr<Stage>> stages;
     stages.push_back(
         make_decode_stage(intra_only, threads, VideoSource::redacted(impl.options.path), impl.options.keyframes_only));
@@ -694,14 +694,10 @@ const bool video_source_declared = declare_source({
                  "libavcodec threads for inter-frame codecs; 0: for files, one more than the processors divided "
                  "among the inputs decoding at once (at most 8), for live input 1",
                  0, 16},
-                {"decode",
-                 K::choice,
-                 "all",
+                {"decode", K::choice, "all",
                  "keyframes: decode only keyframes (a picture a second or so, for motion) while `from: packets` "
                  "branches still get every packet",
-                 std::nullopt,
-                 std::nullopt,
-                 {"all", "keyframes"}},
+                 std::nullopt, std::nullopt, {"all", "keyframes"}},
                 {"autorotate", K::boolean, "true",
                  "Turn pictures upright as the file's display rotation says (false: keep the coded orientation)"},
                 {"max_pixels", K::integer, "100000000", "Reject pictures with more pixels, undecoded", 1, 1e12},
@@ -715,17 +711,11 @@ const bool video_source_declared = declare_source({
                 {"framerate", K::number, "", "Cameras: frame rate to ask for", 1, 1000},
                 {"input_format", K::text, "",
                  "Cameras: pixel format to ask for (mjpeg, yuyv422, ...); default: MJPEG if offered"},
-                {"rtsp_transport",
-                 K::choice,
-                 "",
-                 "RTSP: tcp (default of framepipe) or udp",
-                 std::nullopt,
-                 std::nullopt,
+                {"rtsp_transport", K::choice, "", "RTSP: tcp (default of framepipe) or udp", std::nullopt, std::nullopt,
                  {"tcp", "udp"}}},
     // Every URL, whatever its path or query holds ('?', '*', '[', .jpg): a URL is no pattern or folder. And anything
     // no other type claims: a file, a device, camera:N.
-    .claims =
-        [](const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream ? 100 : 1; },
+    .claims = [](const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream ? 100 : 1; },
     .make = make_video_source,
     .list_order = 100,
 });

@@ -64,17 +64,6 @@ int last_seen(const fs::path& seen) {
     return last;
 }
 
-// The number of frames write_images wrote (whatever their numbers: a frame dropped before it leaves a gap).
-std::int64_t seen_count(const fs::path& seen) {
-    std::int64_t n = 0;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(seen, ec)) {
-        const std::string stem = entry.path().stem().string();
-        n += !stem.empty() && std::all_of(stem.begin(), stem.end(), ::isdigit) && entry.path().extension() == ".bmp";
-    }
-    return n;
-}
-
 // Polls `ready` every 5 ms for at most 30 s (a safety bound: a check fails rather than the test hanging).
 template <typename F>
 bool wait_until(F ready) {
@@ -118,7 +107,7 @@ TEST_CASE(
             Process run(framepipe_command_line(fmt::format("run -q '{}' synthetic", dir / "rec.yaml")));
             // The machine stalls for 0.3 s early in the first segment (as a loaded or paused host does): the camera's
             // frames go on meanwhile, and the source, read late, skips to the newest.
-            REQUIRE(wait_until([&] { return seen_count(seen) >= 10; }));
+            REQUIRE(wait_until([&] { return images_in(seen) >= 10; }));
             run.kill(SIGSTOP, false);
             std::this_thread::sleep_for(300ms);
             run.kill(SIGCONT, false);
@@ -127,7 +116,7 @@ TEST_CASE(
             // Killed `into` frames into the second segment on the camera's clock (not by count: frames the source
             // skips would move the kill later, past the segment's end).
             REQUIRE(wait_until([&] {
-                if (seen_count(seen) < closed_frames + into / 2) return false;  // cheap first
+                if (images_in(seen) < closed_frames + into / 2) return false;  // cheap first
                 const std::vector<std::int64_t> given = burned_numbers_in_images(seen);
                 return !given.empty() && given.back() >= 2 * kFps + into;
             }));

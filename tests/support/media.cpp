@@ -134,6 +134,13 @@ std::vector<std::int64_t> burned_numbers_in_images(const std::string& dir) {
     return numbers;
 }
 
+std::int64_t images_in(const std::string& dir) {
+    std::int64_t n = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) n += entry.path().extension() == ".bmp";
+    return n;
+}
+
 std::int64_t ffprobe_packet_count(const std::string& path, const std::string& stream) {
     std::string out = capture(fmt::format(
         "ffprobe -v error -count_packets -select_streams {} -show_entries stream=nb_read_packets -of csv=p=0 '{}'",

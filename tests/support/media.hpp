@@ -70,6 +70,8 @@ std::vector<std::string> ffprobe_all_packets(const std::string& path);
 std::vector<std::int64_t> burned_numbers_in_video(const std::string& path);
 /// The same for every .bmp image in `dir` (a write_images output), sorted; images that do not decode are left out.
 std::vector<std::int64_t> burned_numbers_in_images(const std::string& dir);
+/// How many .bmp images `dir` holds (cheaper than reading them: a wait's first test).
+std::int64_t images_in(const std::string& dir);
 
 /// Runs a shell command and returns its exit status.
 int run(const std::string& command);

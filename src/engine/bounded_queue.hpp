@@ -104,8 +104,7 @@ public:
     PushResult push(T&& item) noexcept {
         for (;;) {
             if (closed_.load()) {
-                counts_.add<&EdgeCounts::pushed>();
-                counts_.add<&EdgeCounts::discarded>();
+                counts_.add<&EdgeCounts::pushed, &EdgeCounts::discarded>();
                 note_edge_drop(item, FrameFate::edge_discarded, config_.consumer);
                 [[maybe_unused]] T discard = std::move(item);
                 return PushResult::closed;
@@ -119,8 +118,7 @@ public:
                 case Overflow::block:
                     return PushResult::full;
                 case Overflow::drop_newest: {
-                    counts_.add<&EdgeCounts::pushed>();
-                    counts_.add<&EdgeCounts::dropped_newest>();
+                    counts_.add<&EdgeCounts::pushed, &EdgeCounts::dropped_newest>();
                     note_edge_drop(item, FrameFate::dropped_newest, config_.consumer);
                     [[maybe_unused]] T discard = std::move(item);
                     return PushResult::dropped_newest;
@@ -174,8 +172,7 @@ public:
         }
         add_blocked_time(clock.now() - started);
         if (result == PushResult::full) {  // stopped while waiting
-            counts_.add<&EdgeCounts::pushed>();
-            counts_.add<&EdgeCounts::discarded>();
+            counts_.add<&EdgeCounts::pushed, &EdgeCounts::discarded>();
             note_edge_drop(item, FrameFate::edge_discarded, config_.consumer);
             [[maybe_unused]] T discard = std::move(item);
             return PushResult::closed;
@@ -187,8 +184,7 @@ public:
     /// delivered), and frees the slot it reserved for it (`reserved`). Called by the producer, so the producer is not
     /// woken; a reader sleeping in push_wait() for room is, as on any freed slot.
     void count_carried(bool reserved) noexcept {
-        counts_.add<&EdgeCounts::pushed>();
-        counts_.add<&EdgeCounts::delivered>();
+        counts_.add<&EdgeCounts::pushed, &EdgeCounts::delivered>();
         if (reserved && occupancy_.fetch_sub(1) - 1 == wake_watermark()) space_.notify_all();
     }
 

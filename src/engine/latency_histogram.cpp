@@ -30,12 +30,6 @@ LatencyHistogram::~LatencyHistogram() {
     for (auto& owned : owned_) delete owned.load();
 }
 
-namespace {
-void bump(std::atomic<std::uint64_t>& a, std::uint64_t by) noexcept {  // single writer: no read-modify-write needed
-    a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
-}  // namespace
-
 void LatencyHistogram::record(Duration value, std::uint32_t slot) noexcept {
     const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(value.count(), 0));
     const auto bucket = static_cast<std::size_t>(bucket_of(ns));
@@ -46,9 +40,9 @@ void LatencyHistogram::record(Duration value, std::uint32_t slot) noexcept {
             if (shard == nullptr) return;
             owned_[slot].store(shard, std::memory_order_release);
         }
-        bump(shard->buckets[bucket], 1);
-        bump(shard->sum_ns, ns);
-        bump(shard->count, 1);
+        add_single_writer<std::uint64_t>(shard->buckets[bucket], 1);
+        add_single_writer(shard->sum_ns, ns);
+        add_single_writer<std::uint64_t>(shard->count, 1);
         if (ns > shard->max_ns.load(std::memory_order_relaxed)) shard->max_ns.store(ns, std::memory_order_relaxed);
         return;
     }

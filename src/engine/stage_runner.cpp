@@ -276,8 +276,13 @@ bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
 Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     const Clock& clock = run_.clock();
     const bool profiling = run_.profiling();
-    // Without profiling, every 16th frame the stage processes is still timed, for the service estimate (light()).
-    const bool timed = profiling || counts_.load<&StageCounts::processed>() % 16 == 0;
+    // Without profiling, about every 16th frame the stage processes is still timed, for the service estimate (light()).
+    bool timed = profiling;
+    if (!timed) {
+        const std::uint32_t tick = untimed_.load(std::memory_order_relaxed);  // concurrent workers may skip a tick
+        untimed_.store(tick + 1, std::memory_order_relaxed);
+        timed = tick % 16 == 0;
+    }
     TimePoint started{};
     if (timed && starts_when_queued && profiling) {
         started = ref->spans[wiring_.position].queued;
@@ -289,8 +294,7 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     if (profiling) ref->spans[wiring_.position].started = started;
     FrameRef lender;  // the shared frame whose pixels the copy borrows, until the stage is done with them
     if (wiring_.copy_on_write && !copy_if_shared(ref, lender)) {
-        counts_.add<&StageCounts::processed>();
-        counts_.add<&StageCounts::failed>();
+        counts_.add<&StageCounts::processed, &StageCounts::failed>();
         ref.note(wiring_.position, FrameFate::failed);
         return Outcome::drop;
     }
@@ -325,7 +329,6 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
         }
         lender.reset();
     }
-    counts_.add<&StageCounts::processed>();
     if (timed) {
         const TimePoint finished = clock.now();
         note_service(finished - started);
@@ -346,26 +349,27 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     }
     ref.note(wiring_.position, threw ? FrameFate::failed : fate_of(outcome));
     if (threw) {
-        counts_.add<&StageCounts::failed>();
+        counts_.add<&StageCounts::processed, &StageCounts::failed>();
         return Outcome::drop;
     }
     switch (outcome) {
         case Outcome::pass:
-            counts_.add<&StageCounts::passed>();
+            counts_.add<&StageCounts::processed, &StageCounts::passed>();
             break;
         case Outcome::drop:
-            counts_.add<&StageCounts::filtered>();
+            counts_.add<&StageCounts::processed, &StageCounts::filtered>();
             break;
         case Outcome::reject:
-            counts_.add<&StageCounts::rejected>();
+            counts_.add<&StageCounts::processed, &StageCounts::rejected>();
             break;
         case Outcome::end_of_stream:
-            counts_.add<&StageCounts::ended>();
+            counts_.add<&StageCounts::processed, &StageCounts::ended>();
             chain_.stop.request_stop();        // the source reads no more
             wiring_.in->close_and_discard();  // and what is already queued for us is not wanted either
             break;
         case Outcome::hold:
-            break;  // counted when the frame is flushed
+            counts_.add<&StageCounts::processed>();
+            break;  // counted as passed or filtered when the frame is flushed
     }
     return outcome;
 }
@@ -415,8 +419,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     note_finished(span.finished);
     frame.note(wiring_.position, threw ? FrameFate::failed : pass ? FrameFate::passed : FrameFate::filtered);
     if (pass) {
-        counts_.add<&StageCounts::flushed>();
-        counts_.add<&StageCounts::passed>();
+        counts_.add<&StageCounts::flushed, &StageCounts::passed>();
         forward(std::move(frame), /*just_finished=*/true);
     } else {
         counts_.add<&StageCounts::filtered>();

@@ -124,6 +124,7 @@ private:
     std::unique_ptr<Activation> activation_;
     StageRunner* next_ = nullptr;  // carried into (see Carrying), or nullptr
     std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
+    std::atomic<std::uint32_t> untimed_{0};              // frames processed without profiling, to time a sample
     // Frames (and empty results) the reorder window released: written by the releasing thread only (one at a time),
     // before it hands the frame on.
     std::atomic<std::uint64_t> emitted_{0};

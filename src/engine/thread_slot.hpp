@@ -3,6 +3,7 @@
 // atomic read-modify-write) and names the worker a frame ran on in traces. A thread's number goes back to the pool
 // when it exits, so numbers stay small however many threads a process starts over time.
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -33,13 +34,34 @@ private:
     std::uint32_t next_ = 0;
 };
 
-inline std::uint32_t thread_slot() noexcept {
+/// A thread's number (see ThreadSlots), taken on its first call. A thread past its slot's release (a thread_local
+/// destructor that records) gets kNoOwnSlot, which owns no shard.
+inline constexpr std::uint32_t kNoOwnSlot = 0xffff'fffe;
+namespace thread_slot_detail {
+inline thread_local std::uint32_t cached = 0xffff'ffff;  // trivial, so reading it needs no initialisation guard
+[[gnu::noinline]] inline std::uint32_t take() noexcept {
     struct Holder {
         std::uint32_t slot = ThreadSlots::instance().acquire();
-        ~Holder() { ThreadSlots::instance().release(slot); }
+        ~Holder() {
+            ThreadSlots::instance().release(slot);
+            cached = kNoOwnSlot;
+        }
     };
     thread_local const Holder holder;
-    return holder.slot;
+    return cached = holder.slot;
+}
+}  // namespace thread_slot_detail
+
+inline std::uint32_t thread_slot() noexcept {
+    const std::uint32_t slot = thread_slot_detail::cached;
+    return slot != 0xffff'ffff ? slot : thread_slot_detail::take();
+}
+
+/// Adds to a value that only the calling thread writes (a shard of its thread_slot()): a relaxed load and store, no
+/// atomic read-modify-write. Readers on other threads see each store whole.
+template <class T>
+[[gnu::always_inline]] inline void add_single_writer(std::atomic<T>& value, T by) noexcept {
+    value.store(value.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
 }  // namespace framepipe::detail

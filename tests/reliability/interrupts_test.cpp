@@ -99,8 +99,9 @@ TEST_CASE("interrupts: Ctrl-C while a server accepts the connection and never an
 TEST_CASE(
     "interrupts: a second Ctrl-C while a slow encoder drains finalises the file at once, playable, and counts "
     "the frames it gave up") {
-    // The input ends quickly; x264's veryslow lookahead keeps dozens of frames to encode in the final drain (over a
-    // second at 640x360). Not 720p: there one frame's encode, and closing x264's frame threads, took so long on a
+    // x264's veryslow lookahead keeps dozens of frames to encode in the drain after the first Ctrl-C (over a second at
+    // 640x360). The input is long enough that the encoder is still busy when the first Ctrl-C comes on a fast machine
+    // (with 120 frames, one encoded them all within the 2 s below, and both signals came after a clean end). Not 720p: there one frame's encode, and closing x264's frame threads, took so long on a
     // loaded 2-core machine that the 2 s hard exit after the second Ctrl-C came first.
     // The encoder sees the abort between two of its calls into x264, and on a machine starved of processor time one
     // call can outlast the 2 s: the hard exit then comes first, as it must, and the file stays slow.part.mp4 (seen
@@ -114,7 +115,7 @@ TEST_CASE(
         std::ofstream(dir / "slow.yaml") << "stages:\n  - { type: write_video, path: slow.mp4, preset: veryslow }\n";
         r = interrupt(dir,
                       "run -q slow.yaml synthetic --set source.width=640 --set source.height=360 "
-                      "--set source.frames=120",
+                      "--set source.frames=1200",
                       2, [started = std::optional<std::chrono::steady_clock::time_point>()](const Process& p) mutable {
                           // Once the encoder has its output open, 2 s more to take dozens of frames into its
                           // lookahead: then the drain after the first Ctrl-C is long.

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <latch>
 #include <thread>
 #include <vector>
 
@@ -51,4 +52,24 @@ TEST_CASE("live_counters: concurrent adds and peaks are all counted") {
     const EdgeCounts c = live.snapshot();
     CHECK(c.pushed == kThreads * kEach);
     CHECK(c.peak_depth == kThreads * kEach - 1);
+}
+
+TEST_CASE("live_counters: threads past the owned shards share one and none of their adds is lost") {
+    LiveCounters<EdgeCounts> live;
+    constexpr std::size_t kThreads = LiveCounters<EdgeCounts>::kOwnedSlots + 8;  // all alive at once: slots differ
+    constexpr std::uint64_t kEach = 5000;
+    std::latch all_started(kThreads);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < kThreads; ++t)
+        threads.emplace_back([&] {
+            all_started.arrive_and_wait();
+            for (std::uint64_t i = 0; i < kEach; ++i) live.add<&EdgeCounts::pushed, &EdgeCounts::delivered>();
+            live.add<&EdgeCounts::blocked_time>(Duration{1ms});
+        });
+    for (auto& thread : threads) thread.join();
+    const EdgeCounts c = live.snapshot();
+    CHECK(c.pushed == kThreads * kEach);
+    CHECK(c.delivered == kThreads * kEach);
+    CHECK(c.blocked_time == Duration{std::chrono::milliseconds(kThreads)});
+    CHECK(live.load<&EdgeCounts::delivered>() == kThreads * kEach);
 }

@@ -129,14 +129,20 @@ void SourceRunner::read_loop() noexcept {
     const bool live = chain_.info.live;
     bool stop_reading = false;
     int after_stop = 0;
+    CarriedRun carried;  // the stages this thread keeps claimed between frames; given back before every wait
     if (!chain_.unavailable.empty() && !recover(chain_.unavailable, /*at_start=*/true)) stop_reading = true;
     // After a stop the source still gets to complete what it delivered (Source's stop contract), up to a bound.
     while (!stop_reading && !run_.aborting() && !(stop.stop_requested() && after_stop++ >= kMaxFramesAfterStop)) {
-        FrameRef frame = live ? chain_.pool->try_acquire() : chain_.pool->acquire(run_.abort_token());
-        if (!frame && !live) break;  // aborted while waiting for a free frame
+        FrameRef frame = chain_.pool->try_acquire();
+        if (!frame && !live) {
+            carried.release_all();
+            frame = chain_.pool->acquire(run_.abort_token());
+            if (!frame) break;  // aborted while waiting for a free frame
+        }
         Frame& target = frame ? *frame : spare_;
         const Read result = read_one(target);
         if (result == Read::lost) {
+            carried.release_all();
             if (!recover(last_failure_, /*at_start=*/false)) break;
             continue;
         }
@@ -150,10 +156,12 @@ void SourceRunner::read_loop() noexcept {
         const TimePoint captured = frame->capture_time;
         if (next_ != nullptr) {
             frame->spans[out_.targets().front().position].queued = captured;
-            if (next_->take_carried(frame, /*reserved=*/false, /*starts_when_queued=*/true)) continue;
+            if (next_->take_carried(frame, /*reserved=*/false, /*starts_when_queued=*/true, &carried)) continue;
+            carried.release_all();
         }
         out_.push_wait(std::move(frame), captured, run_.clock(), run_.abort_token());
     }
+    carried.release_all();
     try {
         chain_.ended_early = source_.ended_early();
         if (!chain_.ended_early.empty())

@@ -141,7 +141,7 @@ bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
 
 // The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
 // pass on or drop it. The output reservation and the reorder entry (`entry`, -1 without one) are already made.
-StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept {
+StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run) noexcept {
     const std::uint64_t emitted_before = reorder_ ? emitted_.load(std::memory_order_acquire) : 0;
     const std::uint64_t sequence = frame->sequence;
     const Outcome outcome = process(frame, starts_when_queued);
@@ -166,7 +166,7 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
         });
     } else {
         if (pass)
-            forward(std::move(frame), /*just_finished=*/true);
+            forward(std::move(frame), /*just_finished=*/true, run);
         else if (reserve_output_)
             out_.cancel_reservation();
         done_with_frame();
@@ -174,7 +174,17 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
     return Step::progressed;
 }
 
-bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept {
+bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept {
+    if (run != nullptr && held_by_run_) {  // only the holding run's thread passes a run (and reads held_by_run_)
+        if (wiring_.in->size() == 0 &&
+            !(wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age)) {
+            const bool took = take_claimed(frame, reserved, starts_when_queued, run);
+            if (!took || !light()) release_held();
+            return took;
+        }
+        release_held();  // frames queued by another producer go first; an expired frame is the edge's to drop
+        return false;
+    }
     if (!light()) return false;
     // On one processor, a worker that holds this stage, or has frames queued for it, is not running: this thread is
     // (it woke this thread and was preempted). Yielding once lets it finish its batch, and this thread then carries
@@ -189,10 +199,27 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
         wake();
         return false;  // expired: the edge drops and counts it
     }
-    const bool took = take_claimed(frame, reserved, starts_when_queued);
+    const bool took = take_claimed(frame, reserved, starts_when_queued, run);
+    if (took && run != nullptr && light()) {  // kept for the run's next frame
+        held_by_run_ = true;
+        if (std::find(run->held_.begin(), run->held_.end(), this) == run->held_.end()) run->held_.push_back(this);
+        return true;
+    }
     active_.fetch_sub(1);
     wake();  // as at the end of run_worker(): work may have arrived meanwhile
     return took;
+}
+
+void StageRunner::release_held() noexcept {
+    held_by_run_ = false;
+    active_.fetch_sub(1);
+    wake();
+}
+
+void CarriedRun::release_all() noexcept {
+    for (StageRunner* stage : held_)
+        if (stage->held_by_run_) stage->release_held();
+    held_.clear();
 }
 
 bool StageRunner::claim_worker() noexcept {
@@ -204,7 +231,7 @@ bool StageRunner::claim_worker() noexcept {
 }
 
 // As step(), with the frame given instead of popped, on an activation the caller claimed.
-bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept {
+bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept {
     took_frame();  // before the checks below: keeps another worker from finishing the stage under us
     const auto give_back = [this] {
         done_with_frame();
@@ -219,7 +246,7 @@ bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_
         reorder_->end_pop();
     }
     wiring_.in->count_carried(reserved);
-    (void)carry_on(entry, std::move(frame), starts_when_queued);
+    (void)carry_on(entry, std::move(frame), starts_when_queued, run);
     return true;
 }
 
@@ -431,7 +458,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
 // Hands the frame on. Every `block` output edge was reserved before the frame was taken (FanOut::push relies on it).
 // `just_finished`: this stage finished the frame a moment ago, and no frame before it was waiting to be handed on then
 // (see carry_on), so a stage it is carried into may take that finish time as its own start.
-void StageRunner::forward(FrameRef frame, bool just_finished) noexcept {
+void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run) noexcept {
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
         if (!wiring_.main_sink) return;
@@ -450,7 +477,7 @@ void StageRunner::forward(FrameRef frame, bool just_finished) noexcept {
     }
     if (next_ != nullptr) {
         frame->spans[next_->wiring_.position].queued = finished;
-        if (next_->take_carried(frame, out_.blocking(), just_finished)) return;
+        if (next_->take_carried(frame, out_.blocking(), just_finished, run)) return;
     }
     out_.push(std::move(frame), finished);
 }

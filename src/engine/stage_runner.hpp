@@ -19,6 +19,11 @@
 // stages on one warm core with no edge traffic, as a token does in
 // tbb::parallel_pipeline; the edge still counts it as pushed and delivered. A heavy stage is never carried into, so
 // heavy stages keep running side by side on different frames. A stage whose output is full takes nothing carried.
+// Held claims: a file source's reader (the one thread that feeds its chain's first stage) keeps the claim on each light
+// stage it carried a frame into, for the frames after it (a CarriedRun), instead of claiming and releasing the stage's
+// worker slot for every frame; it gives a claim back when the stage has frames queued (another producer's), turns
+// heavy, or refuses a frame, and gives them all back before it waits for anything (a free frame, room in an edge, the
+// end of its input). Between two reads a held stage's other work waits for the reader's next frame.
 //
 // Order: a parallel stage whose output must stay in source order puts it back with a ReorderWindow.
 // End: when the input is closed and drained and no frame is in flight, exactly one worker closes the stage, closes the
@@ -45,6 +50,23 @@
 #include <vector>
 
 namespace framepipe::detail {
+
+class StageRunner;
+
+/// The stages a source's reader keeps claimed between frames while it carries frames down them (see Carrying: Held
+/// claims). Owned and used by that one thread only; release_all() before the thread waits for anything.
+class CarriedRun {
+public:
+    CarriedRun() = default;
+    CarriedRun(const CarriedRun&) = delete;
+    CarriedRun& operator=(const CarriedRun&) = delete;
+    ~CarriedRun() { release_all(); }
+    void release_all() noexcept;
+
+private:
+    friend class StageRunner;
+    std::vector<StageRunner*> held_;
+};
 
 class StageRunner final : public Wakeable, public WorkerLoop {
 public:
@@ -74,7 +96,8 @@ public:
     /// enough and has nothing queued; false (frame untouched) otherwise, and the caller pushes it into the input edge.
     /// Called only by the input edge's producer; `reserved`: it holds a slot in the edge for this frame (freed here);
     /// `starts_when_queued`: the frame's queued stamp for this stage is now (the producer stamped it just before).
-    bool take_carried(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept;
+    /// `run`: the caller's held claims (Held claims), kept or extended here; nullptr: claim for this frame only.
+    bool take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run = nullptr) noexcept;
 
     void wake() noexcept override;
     void run_worker() noexcept override;
@@ -95,8 +118,10 @@ private:
 
     Step step() noexcept;
     bool make_room(int& entry, Edge*& full) noexcept;
-    Step carry_on(int entry, FrameRef frame, bool starts_when_queued) noexcept;
-    bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued) noexcept;
+    Step carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run = nullptr) noexcept;
+    bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept;
+    /// Gives back the claim a CarriedRun held (held_by_run_), and looks for work that waited for it.
+    void release_held() noexcept;
     /// Takes one of the stage's worker slots (active_) when one is free.
     [[nodiscard]] bool claim_worker() noexcept;
     [[nodiscard]] bool light() const noexcept;
@@ -108,7 +133,7 @@ private:
     Outcome process(FrameRef& frame, bool starts_when_queued) noexcept;
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
-    void forward(FrameRef frame, bool just_finished) noexcept;
+    void forward(FrameRef frame, bool just_finished, CarriedRun* run = nullptr) noexcept;
     /// Called by the reorder window's release(), one thread at a time; `just_finished` as in forward().
     void emit_in_order(FrameRef frame, bool just_finished) noexcept;
     void note_output_stalled() noexcept;
@@ -123,6 +148,8 @@ private:
     const bool reserve_output_;  // some output edge is `block`
     std::unique_ptr<Activation> activation_;
     StageRunner* next_ = nullptr;  // carried into (see Carrying), or nullptr
+    bool held_by_run_ = false;     // a CarriedRun holds one of active_'s claims; only that run's thread touches this
+    friend class CarriedRun;
     std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
     std::atomic<std::uint32_t> untimed_{0};              // frames processed without profiling, to time a sample
     // Frames (and empty results) the reorder window released: written by the releasing thread only (one at a time),

@@ -18,6 +18,7 @@
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -479,5 +480,67 @@ TEST_CASE(
         const auto carried = static_cast<std::uint64_t>(std::count(first.by_reader.begin(), first.by_reader.end(), 1));
         CAPTURE(carried);
         CHECK(carried * 2 > frames);
+    }
+}
+
+// Held claims (StageRunner's CarriedRun): the reader keeps the light stages it carries into claimed between frames.
+
+TEST_CASE(
+    "carrying: when a slow sink fills the edges of light stages the reader holds, it gives them back and their "
+    "own workers take over, and every frame reaches the sink once and in order") {
+    // The sink (a blocking stage, never carried into) sleeps on every frame: the edges fill, a stage whose output is
+    // full refuses the reader's frame and is given back, and the reader waits for room in the first edge, which only
+    // the first stage's own worker frees.
+    const std::uint64_t frames = stress_items(3'000);
+    ManualClock clock;  // stands still: every stage is light
+    Pipeline pipeline(PipelineOptions{.clock = &clock, .default_capacity = 2});
+    Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
+    ThreadRecorder& serial = add(chain, std::make_unique<ThreadRecorder>("serial", frames, clock));
+    add(chain, std::make_unique<SpinStage>("parallel", /*parallel=*/true, 20us));
+    add(chain, std::make_unique<ThreadRecorder>("after", frames, clock));
+    RecordingSink& sink =
+        add(chain, std::make_unique<RecordingSink>(RecordingSink::Options{.sleep = std::chrono::microseconds(20)}));
+
+    const RunReport report = pipeline.run();
+    check_every_frame_once_in_order(report, sink, frames);
+    const std::set<std::thread::id> ran_serial(serial.threads.begin(), serial.threads.end());
+    CHECK(ran_serial.size() >= 2);  // the reader, and a worker of the pipeline's on frames queued while it waited
+}
+
+namespace {
+// Ends the stream on frame `at` (a requested end, like a frame limit): the frames before it pass.
+class EndsAt final : public Stage {
+public:
+    explicit EndsAt(std::uint64_t at, bool parallel) : Stage({.name = "ends", .parallel = parallel}), at_(at) {}
+    Outcome process(Frame& frame) override { return frame.sequence == at_ ? Outcome::end_of_stream : Outcome::pass; }
+
+private:
+    std::uint64_t at_;
+};
+}  // namespace
+
+TEST_CASE(
+    "carrying: a light stage that ends the stream while the reader holds it claimed ends the run, with the "
+    "frames before the end delivered and every frame read counted") {
+    for (const bool parallel : {false, true}) {
+        CAPTURE(parallel);
+        constexpr std::uint64_t kEnd = 700;
+        ManualClock clock;
+        Pipeline pipeline(PipelineOptions{.clock = &clock});
+        Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(100'000));
+        add(chain, std::make_unique<ThreadRecorder>("first", 100'000, clock, Duration{}, parallel));
+        add(chain, std::make_unique<EndsAt>(kEnd, parallel));
+        RecordingSink& sink = add(chain, std::make_unique<RecordingSink>(RecordingSink::Options{}));
+
+        const RunReport report = pipeline.run();
+        REQUIRE(report.ok());
+        std::vector<std::uint64_t> want(kEnd);
+        for (std::uint64_t k = 0; k < kEnd; ++k) want[k] = k;
+        CHECK(sink.sequences() == want);
+        const SourceReport& s = report.sources.at(0);
+        CHECK(s.stages.at(1).ended == 1);
+        CHECK(s.delivered == kEnd);
+        CHECK(s.captured < 100'000);  // the reader stopped soon after the end
+        CHECK(report.balanced());     // frames read after the end are counted where they stopped
     }
 }

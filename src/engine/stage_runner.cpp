@@ -202,7 +202,6 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
     const bool took = take_claimed(frame, reserved, starts_when_queued, run);
     if (took && run != nullptr && light()) {  // kept for the run's next frame
         held_by_run_ = true;
-        if (std::find(run->held_.begin(), run->held_.end(), this) == run->held_.end()) run->held_.push_back(this);
         return true;
     }
     active_.fetch_sub(1);
@@ -211,15 +210,17 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
 }
 
 void StageRunner::release_held() noexcept {
-    held_by_run_ = false;
-    active_.fetch_sub(1);
-    wake();
+    // The stages after this one were held only while the run held this one (Held claims): another producer may now
+    // queue frames for them.
+    for (StageRunner* stage = this; stage != nullptr && stage->held_by_run_; stage = stage->next_) {
+        stage->held_by_run_ = false;
+        stage->active_.fetch_sub(1);
+        stage->wake();
+    }
 }
 
 void CarriedRun::release_all() noexcept {
-    for (StageRunner* stage : held_)
-        if (stage->held_by_run_) stage->release_held();
-    held_.clear();
+    if (first_ != nullptr && first_->held_by_run_) first_->release_held();
 }
 
 bool StageRunner::claim_worker() noexcept {
@@ -477,7 +478,10 @@ void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run) n
     }
     if (next_ != nullptr) {
         frame->spans[next_->wiring_.position].queued = finished;
-        if (next_->take_carried(frame, out_.blocking(), just_finished, run)) return;
+        // The run may hold the next stage only while no other thread can produce for it (Held claims).
+        const bool only_run_produces =
+            run != nullptr && held_by_run_ && !reorder_ && (wiring_.workers == 1 || in_flight_.load() == 1);
+        if (next_->take_carried(frame, out_.blocking(), just_finished, only_run_produces ? run : nullptr)) return;
     }
     out_.push(std::move(frame), finished);
 }

@@ -21,9 +21,11 @@
 // heavy stages keep running side by side on different frames. A stage whose output is full takes nothing carried.
 // Held claims: a file source's reader (the one thread that feeds its chain's first stage) keeps the claim on each light
 // stage it carried a frame into, for the frames after it (a CarriedRun), instead of claiming and releasing the stage's
-// worker slot for every frame; it gives a claim back when the stage has frames queued (another producer's), turns
-// heavy, or refuses a frame, and gives them all back before it waits for anything (a free frame, room in an edge, the
-// end of its input). Between two reads a held stage's other work waits for the reader's next frame.
+// worker slot for every frame. It holds only stages that no other thread can queue frames for: the first stage, and
+// a stage after a held one that no other worker of it is running (serial, or only the reader's frame in flight) and
+// that does not restore order. The held stages are therefore a run from the first stage on. A stage that refuses a
+// frame (its output is full, it finished), has frames queued, or turns heavy is given back with every held stage after
+// it; the reader gives them all back before it waits for anything (a free frame, room in an edge, the end of input).
 //
 // Order: a parallel stage whose output must stay in source order puts it back with a ReorderWindow.
 // End: when the input is closed and drained and no frame is in flight, exactly one worker closes the stage, closes the
@@ -54,18 +56,18 @@ namespace framepipe::detail {
 class StageRunner;
 
 /// The stages a source's reader keeps claimed between frames while it carries frames down them (see Carrying: Held
-/// claims). Owned and used by that one thread only; release_all() before the thread waits for anything.
+/// claims), starting at `first`, the stage it carries into. Used by that one thread only: release_all() before it
+/// waits for anything.
 class CarriedRun {
 public:
-    CarriedRun() = default;
+    explicit CarriedRun(StageRunner* first) noexcept : first_(first) {}
     CarriedRun(const CarriedRun&) = delete;
     CarriedRun& operator=(const CarriedRun&) = delete;
     ~CarriedRun() { release_all(); }
     void release_all() noexcept;
 
 private:
-    friend class StageRunner;
-    std::vector<StageRunner*> held_;
+    StageRunner* first_;
 };
 
 class StageRunner final : public Wakeable, public WorkerLoop {
@@ -120,7 +122,8 @@ private:
     bool make_room(int& entry, Edge*& full) noexcept;
     Step carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run = nullptr) noexcept;
     bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept;
-    /// Gives back the claim a CarriedRun held (held_by_run_), and looks for work that waited for it.
+    /// Gives back the claim a CarriedRun held (held_by_run_), and those it held on the stages after this one; each
+    /// looks for work that waited for it.
     void release_held() noexcept;
     /// Takes one of the stage's worker slots (active_) when one is free.
     [[nodiscard]] bool claim_worker() noexcept;

@@ -101,8 +101,9 @@ TEST_CASE(
     "the frames it gave up") {
     // x264's veryslow lookahead keeps dozens of frames to encode in the drain after the first Ctrl-C (over a second at
     // 640x360). The input is long enough that the encoder is still busy when the first Ctrl-C comes on a fast machine
-    // (with 120 frames, one encoded them all within the 2 s below, and both signals came after a clean end). Not 720p: there one frame's encode, and closing x264's frame threads, took so long on a
-    // loaded 2-core machine that the 2 s hard exit after the second Ctrl-C came first.
+    // (with 120 frames, one encoded them all within the 2 s below, and both signals came after a clean end).
+    // Not 720p: there one frame's encode, and closing x264's frame threads, took so long on a loaded 2-core machine
+    // that the 2 s hard exit after the second Ctrl-C came first.
     // The encoder sees the abort between two of its calls into x264, and on a machine starved of processor time one
     // call can outlast the 2 s: the hard exit then comes first, as it must, and the file stays slow.part.mp4 (seen
     // once, in a fresh clone's first test run beside the fleet tests). That measures the machine, not this behaviour,

@@ -38,7 +38,8 @@ private:
 /// destructor that records) gets kNoOwnSlot, which owns no shard.
 inline constexpr std::uint32_t kNoOwnSlot = 0xffff'fffe;
 namespace thread_slot_detail {
-inline thread_local std::uint32_t cached = 0xffff'ffff;  // trivial, so reading it needs no initialisation guard
+inline constexpr std::uint32_t kNotTaken = 0xffff'ffff;
+inline thread_local std::uint32_t cached = kNotTaken;  // trivial, so reading it needs no initialisation guard
 [[gnu::noinline]] inline std::uint32_t take() noexcept {
     struct Holder {
         std::uint32_t slot = ThreadSlots::instance().acquire();
@@ -54,7 +55,7 @@ inline thread_local std::uint32_t cached = 0xffff'ffff;  // trivial, so reading 
 
 inline std::uint32_t thread_slot() noexcept {
     const std::uint32_t slot = thread_slot_detail::cached;
-    return slot != 0xffff'ffff ? slot : thread_slot_detail::take();
+    return slot != thread_slot_detail::kNotTaken ? slot : thread_slot_detail::take();
 }
 
 /// Adds to a value that only the calling thread writes (a shard of its thread_slot()): a relaxed load and store, no

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -219,23 +221,34 @@ RunReport Pipeline::run() {
     {
         // Opening may block (a FIFO without a writer, a camera that does not answer): stop and abort requests (which
         // only set flags, being async-signal-safe) reach the sources' stop tokens, which every open() watches.
-        std::atomic<bool> opened{false};
-        std::thread forwarder([&impl, &opened] {
-            while (!opened.load()) {
+        // The forwarder looks every 10 ms, and is woken as soon as the opening ends (a sleep there cost every run up to
+        // 10 ms before its first frame).
+        std::mutex mutex;
+        std::condition_variable opening_ended;
+        bool opened = false;
+        std::thread forwarder([&] {
+            std::unique_lock lock(mutex);
+            while (!opened) {
                 if (impl.stop_requested.load() || impl.abort_requested.load())
                     for (auto& chain : impl.chains) chain->state.stop.request_stop();
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                opening_ended.wait_for(lock, std::chrono::milliseconds(10));
             }
         });
+        const auto end_forwarding = [&] {
+            {
+                std::lock_guard lock(mutex);
+                opened = true;
+            }
+            opening_ended.notify_all();
+            forwarder.join();
+        };
         try {
             impl.open_all();
         } catch (...) {
-            opened.store(true);
-            forwarder.join();
+            end_forwarding();
             throw;
         }
-        opened.store(true);
-        forwarder.join();
+        end_forwarding();
     }
 
     const Clock& clock = impl.clock;  // drain timeout, progress, timeline and the run's duration: the run's clock

@@ -117,13 +117,13 @@ StageRunner::Step StageRunner::step() noexcept {
     return carry_on(entry, std::move(frame), /*starts_when_queued=*/false);
 }
 
-// What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one) and a reorder
-// entry, begun popping (when it restores order). Returns false holding neither when one is missing; `full` is then the
-// output edge that had no room (nullptr: no reorder entry was free). `entry` is -1 without a reorder window.
-bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
+// What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one and `reserve`) and a
+// reorder entry, begun popping (when it restores order). Returns false holding neither when one is missing; `full` is
+// then the output edge that had no room (nullptr: no reorder entry was free). `entry` is -1 without a reorder window.
+bool StageRunner::make_room(int& entry, Edge*& full, bool reserve) noexcept {
     entry = -1;
     full = nullptr;
-    if (reserve_output_) {
+    if (reserve_output_ && reserve) {
         full = out_.try_reserve();
         if (full != nullptr) return false;
         note_output_flowing();
@@ -140,13 +140,15 @@ bool StageRunner::make_room(int& entry, Edge*& full) noexcept {
 }
 
 // The part of a step after a frame is taken (from the input edge, or carried in by the producer): process it, then hold,
-// pass on or drop it. The output reservation and the reorder entry (`entry`, -1 without one) are already made.
-StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run) noexcept {
+// pass on or drop it. The output reservation (unless `output_reserved` is false) and the reorder entry (`entry`, -1
+// without one) are already made.
+StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run,
+                                        bool output_reserved) noexcept {
     const std::uint64_t emitted_before = reorder_ ? emitted_.load(std::memory_order_acquire) : 0;
     const std::uint64_t sequence = frame->sequence;
     const Outcome outcome = process(frame, starts_when_queued);
     if (outcome == Outcome::hold && hold(frame)) {
-        if (reserve_output_) out_.cancel_reservation();
+        if (reserve_output_ && output_reserved) out_.cancel_reservation();
         done_with_frame();
         return Step::progressed;
     }
@@ -166,8 +168,8 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
         });
     } else {
         if (pass)
-            forward(std::move(frame), /*just_finished=*/true, run);
-        else if (reserve_output_)
+            forward(std::move(frame), /*just_finished=*/true, run, output_reserved);
+        else if (reserve_output_ && output_reserved)
             out_.cancel_reservation();
         done_with_frame();
     }
@@ -209,6 +211,12 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
     return took;
 }
 
+// The run (held_by_run_: on the run's thread) may hold the next stage only while no other thread can produce for it
+// (Held claims).
+bool StageRunner::passes_run_on() const noexcept {
+    return held_by_run_ && next_ != nullptr && !reorder_ && (wiring_.workers == 1 || in_flight_.load() == 1);
+}
+
 void StageRunner::release_held() noexcept {
     // The stages after this one were held only while the run held this one (Held claims): another producer may now
     // queue frames for them.
@@ -239,15 +247,18 @@ bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_
         return false;
     };
     if (finished_.load() || wiring_.in->closed()) return give_back();
+    // The frame will be carried into the next stage, which the run holds (Held claims): no other thread can fill the
+    // edge between, so no slot is reserved in it for the frame.
+    const bool into_held = run != nullptr && passes_run_on() && next_->held_by_run_;
     int entry = -1;
     Edge* full = nullptr;
-    if (!make_room(entry, full)) return give_back();
+    if (!make_room(entry, full, !into_held)) return give_back();
     if (reorder_) {
         reorder_->assign(entry, frame->sequence);
         reorder_->end_pop();
     }
     wiring_.in->count_carried(reserved);
-    (void)carry_on(entry, std::move(frame), starts_when_queued, run);
+    (void)carry_on(entry, std::move(frame), starts_when_queued, run, !into_held);
     return true;
 }
 
@@ -459,7 +470,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
 // Hands the frame on. Every `block` output edge was reserved before the frame was taken (FanOut::push relies on it).
 // `just_finished`: this stage finished the frame a moment ago, and no frame before it was waiting to be handed on then
 // (see carry_on), so a stage it is carried into may take that finish time as its own start.
-void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run) noexcept {
+void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run, bool output_reserved) noexcept {
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
         if (!wiring_.main_sink) return;
@@ -478,10 +489,18 @@ void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run) n
     }
     if (next_ != nullptr) {
         frame->spans[next_->wiring_.position].queued = finished;
-        // The run may hold the next stage only while no other thread can produce for it (Held claims).
-        const bool only_run_produces =
-            run != nullptr && held_by_run_ && !reorder_ && (wiring_.workers == 1 || in_flight_.load() == 1);
-        if (next_->take_carried(frame, out_.blocking(), just_finished, only_run_produces ? run : nullptr)) return;
+        const bool reserved = out_.blocking() && output_reserved;
+        if (next_->take_carried(frame, reserved, just_finished, run != nullptr && passes_run_on() ? run : nullptr))
+            return;
+    }
+    // Not carried after all, with no slot reserved (into_held in take_claimed): the edge is empty, as nothing but this
+    // frame could be on its way into it, so a slot is free.
+    if (out_.blocking() && !output_reserved && out_.try_reserve() != nullptr) {
+        counts_.add<&StageCounts::failed>();
+        frame.note(wiring_.position, FrameFate::failed);
+        run_.fail({chain_.info.name, stage_.traits().name, frame->sequence,
+                   "no room for a frame in the edge to the next stage (a bug, please report it)"});
+        return;
     }
     out_.push(std::move(frame), finished);
 }

@@ -119,12 +119,16 @@ private:
     static constexpr Duration kLightStage = std::chrono::microseconds(20);  // carried into below this service time
 
     Step step() noexcept;
-    bool make_room(int& entry, Edge*& full) noexcept;
-    Step carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run = nullptr) noexcept;
+    bool make_room(int& entry, Edge*& full, bool reserve = true) noexcept;
+    Step carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run = nullptr,
+                  bool output_reserved = true) noexcept;
     bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept;
     /// Gives back the claim a CarriedRun held (held_by_run_), and those it held on the stages after this one; each
     /// looks for work that waited for it.
     void release_held() noexcept;
+    /// On the run's thread: this stage is held, and the run may hold the next one too (no other thread can produce
+    /// for it: this stage has no other worker running and does not restore order).
+    [[nodiscard]] bool passes_run_on() const noexcept;
     /// Takes one of the stage's worker slots (active_) when one is free.
     [[nodiscard]] bool claim_worker() noexcept;
     [[nodiscard]] bool light() const noexcept;
@@ -136,7 +140,8 @@ private:
     Outcome process(FrameRef& frame, bool starts_when_queued) noexcept;
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
-    void forward(FrameRef frame, bool just_finished, CarriedRun* run = nullptr) noexcept;
+    /// `output_reserved`: false when no slot was reserved in a `block` output (the frame goes into a held stage).
+    void forward(FrameRef frame, bool just_finished, CarriedRun* run = nullptr, bool output_reserved = true) noexcept;
     /// Called by the reorder window's release(), one thread at a time; `just_finished` as in forward().
     void emit_in_order(FrameRef frame, bool just_finished) noexcept;
     void note_output_stalled() noexcept;

@@ -131,7 +131,7 @@ bool StageRunner::make_room(int& entry, Edge*& full, bool reserve) noexcept {
     if (reorder_) {
         entry = reorder_->claim();
         if (entry < 0) {
-            if (reserve_output_) out_.cancel_reservation();
+            if (reserve_output_ && reserve) out_.cancel_reservation();
             return false;
         }
         reorder_->begin_pop();
@@ -209,6 +209,19 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
     active_.fetch_sub(1);
     wake();  // as at the end of run_worker(): work may have arrived meanwhile
     return took;
+}
+
+// A frame sent into a held stage with no slot reserved (into_held in take_claimed) that the stage refused after all:
+// it goes into the edge, which needs a slot first. Another worker of this stage (a parallel one) may hold slots there
+// for a moment, so there may be none: the reader, the one thread that runs with a CarriedRun, then gives back every
+// stage it holds and waits for one, as it would for room in its own edge. The stage behind the edge was given back
+// when it refused the frame, and is woken by whatever it is waiting for; an abort empties the edge.
+void StageRunner::reserve_late(CarriedRun& run) noexcept {
+    if (out_.try_reserve() != nullptr) {
+        run.release_all();
+        while (out_.try_reserve() != nullptr) std::this_thread::yield();
+    }
+    note_output_flowing();
 }
 
 // The run (held_by_run_: on the run's thread) may hold the next stage only while no other thread can produce for it
@@ -490,18 +503,11 @@ void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run, b
     if (next_ != nullptr) {
         frame->spans[next_->wiring_.position].queued = finished;
         const bool reserved = out_.blocking() && output_reserved;
-        if (next_->take_carried(frame, reserved, just_finished, run != nullptr && passes_run_on() ? run : nullptr))
-            return;
+        // Without a reserved slot, the next stage is held by the run (into_held in take_claimed), which takes it there.
+        const bool pass_run = run != nullptr && (!output_reserved || passes_run_on());
+        if (next_->take_carried(frame, reserved, just_finished, pass_run ? run : nullptr)) return;
     }
-    // Not carried after all, with no slot reserved (into_held in take_claimed): the edge is empty, as nothing but this
-    // frame could be on its way into it, so a slot is free.
-    if (out_.blocking() && !output_reserved && out_.try_reserve() != nullptr) {
-        counts_.add<&StageCounts::failed>();
-        frame.note(wiring_.position, FrameFate::failed);
-        run_.fail({chain_.info.name, stage_.traits().name, frame->sequence,
-                   "no room for a frame in the edge to the next stage (a bug, please report it)"});
-        return;
-    }
+    if (out_.blocking() && !output_reserved) reserve_late(*run);
     out_.push(std::move(frame), finished);
 }
 

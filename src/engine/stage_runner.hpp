@@ -129,6 +129,7 @@ private:
     /// On the run's thread: this stage is held, and the run may hold the next one too (no other thread can produce
     /// for it: this stage has no other worker running and does not restore order).
     [[nodiscard]] bool passes_run_on() const noexcept;
+    void reserve_late(CarriedRun& run) noexcept;
     /// Takes one of the stage's worker slots (active_) when one is free.
     [[nodiscard]] bool claim_worker() noexcept;
     [[nodiscard]] bool light() const noexcept;

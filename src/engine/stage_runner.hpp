@@ -26,6 +26,8 @@
 // that does not restore order. The held stages are therefore a run from the first stage on. A stage that refuses a
 // frame (its output is full, it finished), has frames queued, or turns heavy is given back with every held stage after
 // it; the reader gives them all back before it waits for anything (a free frame, room in an edge, the end of input).
+// A frame on its way into a held stage takes no slot in the edge between; if the stage refuses it after all, the reader
+// reserves one then (reserve_late), waiting, with every stage given back, while another worker holds them all.
 //
 // Order: a parallel stage whose output must stay in source order puts it back with a ReorderWindow.
 // End: when the input is closed and drained and no frame is in flight, exactly one worker closes the stage, closes the

@@ -180,6 +180,19 @@ public:
         return result;
     }
 
+    /// Like try_reserve(), but waits for a slot as push_wait() waits for room. False when `stop` is requested first.
+    [[nodiscard]] bool reserve_wait(std::stop_token stop) noexcept {
+        if (try_reserve_any()) return true;
+        bool reserved = false;
+        std::stop_callback wake_on_stop(stop, [this] { space_.notify_all(); });
+        space_.wait_until([&] {
+            if (occupancy_.load() > wake_watermark() && !closed_.load() && !stop.stop_requested()) return false;
+            reserved = try_reserve_any();
+            return reserved || stop.stop_requested();
+        });
+        return reserved;
+    }
+
     /// Counts an item the producer handed straight to an idle consumer instead of queueing it (as pushed and
     /// delivered), and frees the slot it reserved for it (`reserved`). Called by the producer, so the producer is not
     /// woken; a reader sleeping in push_wait() for room is, as on any freed slot.

@@ -1,10 +1,7 @@
 #include "latency_histogram.hpp"
 
-#include "thread_slot.hpp"
-
 #include <algorithm>
 #include <bit>
-#include <new>
 
 namespace framepipe::detail {
 
@@ -26,49 +23,40 @@ std::uint64_t LatencyHistogram::bucket_middle(int bucket) noexcept {
     return low + width / 2;
 }
 
-LatencyHistogram::~LatencyHistogram() {
-    for (auto& owned : owned_) delete owned.load();
-}
-
 void LatencyHistogram::record(Duration value, std::uint32_t slot) noexcept {
     const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(value.count(), 0));
     const auto bucket = static_cast<std::size_t>(bucket_of(ns));
-    if (slot < kOwnedSlots) {
-        Shard* shard = owned_[slot].load(std::memory_order_relaxed);
-        if (shard == nullptr) {
-            shard = new (std::nothrow) Shard;
-            if (shard == nullptr) return;
-            owned_[slot].store(shard, std::memory_order_release);
-        }
+    if (Shard* shard = shards_.owned(slot)) {
         add_single_writer<std::uint64_t>(shard->buckets[bucket], 1);
         add_single_writer(shard->sum_ns, ns);
         add_single_writer<std::uint64_t>(shard->count, 1);
         if (ns > shard->max_ns.load(std::memory_order_relaxed)) shard->max_ns.store(ns, std::memory_order_relaxed);
         return;
     }
-    shared_.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-    shared_.sum_ns.fetch_add(ns, std::memory_order_relaxed);
-    shared_.count.fetch_add(1, std::memory_order_relaxed);
-    std::uint64_t max = shared_.max_ns.load(std::memory_order_relaxed);
-    while (ns > max && !shared_.max_ns.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
+    Shard& shared = shards_.shared();
+    shared.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    shared.sum_ns.fetch_add(ns, std::memory_order_relaxed);
+    shared.count.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t max = shared.max_ns.load(std::memory_order_relaxed);
+    while (ns > max && !shared.max_ns.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
     }
 }
 
 std::uint64_t LatencyHistogram::count() const noexcept {
     std::uint64_t total = 0;
-    for_each_shard([&](const Shard& shard) { total += shard.count.load(std::memory_order_relaxed); });
+    shards_.for_each([&](const Shard& shard) { total += shard.count.load(std::memory_order_relaxed); });
     return total;
 }
 
 Duration LatencyHistogram::sum() const noexcept {
     std::uint64_t total = 0;
-    for_each_shard([&](const Shard& shard) { total += shard.sum_ns.load(std::memory_order_relaxed); });
+    shards_.for_each([&](const Shard& shard) { total += shard.sum_ns.load(std::memory_order_relaxed); });
     return Duration{static_cast<std::int64_t>(total)};
 }
 
 void LatencyHistogram::snapshot(Counts& counts) const noexcept {
     counts.fill(0);
-    for_each_shard([&](const Shard& shard) {
+    shards_.for_each([&](const Shard& shard) {
         for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += shard.buckets[i].load(std::memory_order_relaxed);
     });
 }
@@ -109,7 +97,7 @@ LatencySummary LatencyHistogram::summary() const noexcept {
     LatencySummary s = summarize(counts);
     if (s.count == 0) return s;
     std::uint64_t sum = 0, max = 0;
-    for_each_shard([&](const Shard& shard) {
+    shards_.for_each([&](const Shard& shard) {
         sum += shard.sum_ns.load(std::memory_order_relaxed);
         max = std::max(max, shard.max_ns.load(std::memory_order_relaxed));
     });

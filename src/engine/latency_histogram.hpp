@@ -1,12 +1,10 @@
 #pragma once
 // LatencyHistogram: a log-linear histogram of durations (8 buckets per power of two: a reported percentile is within
-// 6.25% of the true value; the maximum and the sum are exact). Each recording thread has a shard of its own, created on
-// its first record() (one allocation per thread per histogram) and written by that thread only, so record() is a few
-// plain relaxed stores: no lock, no atomic read-modify-write, no cache line shared with another worker. Threads past
-// kOwnedSlots share one shard with atomic read-modify-writes. Readers merge the shards; a reading may trail a
-// concurrent record by a few samples. Thread-safe.
+// 6.25% of the true value; the maximum and the sum are exact). Sharded by thread (ThreadShards): record() is a few
+// plain relaxed stores into the recording thread's shard. Readers merge the shards; a reading may trail a concurrent
+// record by a few samples. Thread-safe.
 
-#include "thread_slot.hpp"
+#include "thread_shards.hpp"
 
 #include <framepipe/clock.hpp>
 #include <framepipe/report.hpp>
@@ -21,13 +19,12 @@ class LatencyHistogram {
 public:
     static constexpr int kSubBucketBits = 3;
     static constexpr int kBuckets = (64 - kSubBucketBits + 1) << kSubBucketBits;
-    static constexpr std::size_t kOwnedSlots = 64;
     using Counts = std::array<std::uint64_t, kBuckets>;
 
     LatencyHistogram() = default;
     LatencyHistogram(const LatencyHistogram&) = delete;
     LatencyHistogram& operator=(const LatencyHistogram&) = delete;
-    ~LatencyHistogram();
+    ~LatencyHistogram() = default;
 
     void record(Duration value) noexcept { record(value, thread_slot()); }
     /// As record(value), for a caller that already has its thread_slot().
@@ -53,14 +50,7 @@ private:
         std::atomic<std::uint64_t> sum_ns{0};
         std::atomic<std::uint64_t> max_ns{0};
     };
-    template <class F>
-    void for_each_shard(F&& f) const noexcept {
-        for (const auto& owned : owned_)
-            if (const Shard* shard = owned.load(std::memory_order_acquire)) f(*shard);
-        f(shared_);
-    }
-    std::array<std::atomic<Shard*>, kOwnedSlots> owned_{};  // slot i written only by the thread holding slot i
-    Shard shared_;
+    ThreadShards<Shard> shards_;
 };
 
 }  // namespace framepipe::detail

@@ -2,17 +2,15 @@
 // LiveCounters<Counts>: the running accumulator of a counts struct (see include/framepipe/counters.hpp), one slot per
 // listed field, addressed by member pointer at compile time: `counters.add<&EdgeCounts::pushed>()`.
 //
-// Sharded by thread, like LatencyHistogram: each thread adds into a shard of its own (created on its first add, written
-// by that thread only), so add() is a plain relaxed load and store, with no atomic read-modify-write and no cache line
-// shared with another worker; a counted frame path costs a few nanoseconds per counter instead of a locked
-// instruction. Threads past kOwnedSlots share one shard with atomic read-modify-writes. Levels (CounterRole::level,
-// raised by raise_to()) are one atomic each. Readers sum the shards.
+// Sharded by thread (ThreadShards), like LatencyHistogram: add() is a plain relaxed load and store into the adding
+// thread's shard, a few nanoseconds per counter instead of a locked instruction. Levels (CounterRole::level, raised by
+// raise_to()) are one atomic each. Readers sum the shards.
 //
 // Thread-safety: every member may be called concurrently. A snapshot() is not atomic across fields or shards (each is
 // read once, and may trail a concurrent add), so callers that need an identity to hold read it after the writers are
 // done.
 
-#include "thread_slot.hpp"
+#include "thread_shards.hpp"
 
 #include <framepipe/counters.hpp>
 
@@ -20,22 +18,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <new>
 
 namespace framepipe::detail {
 
 template <class Counts>
 class LiveCounters {
 public:
-    static constexpr std::size_t kOwnedSlots = 64;
-
-    LiveCounters() = default;
-    LiveCounters(const LiveCounters&) = delete;
-    LiveCounters& operator=(const LiveCounters&) = delete;
-    ~LiveCounters() {
-        for (auto& owned : owned_) delete owned.load();
-    }
-
     template <std::uint64_t Counts::*Member>
     void add(std::uint64_t n = 1) noexcept {
         add_to<Member>(mine(), n);
@@ -61,10 +49,7 @@ public:
 
     template <Duration Counts::*Member>
     void add(Duration d) noexcept {
-        if (Shard* own = mine())
-            add_single_writer(own->times[time_index_of<Member>()], d.count());
-        else
-            shared_.times[time_index_of<Member>()].fetch_add(d.count(), std::memory_order_relaxed);
+        add_into(mine(), &Shard::times, time_index_of<Member>(), d.count());
     }
 
     /// The field's total so far: a sum over the shards, not for a per-frame path.
@@ -72,7 +57,7 @@ public:
     [[nodiscard]] std::uint64_t load() const noexcept {
         constexpr std::size_t i = index_of<Member>();
         std::uint64_t total = levels_[i].load(std::memory_order_relaxed);
-        for_each_shard([&](const Shard& shard) { total += shard.counts[i].load(std::memory_order_relaxed); });
+        shards_.for_each([&](const Shard& shard) { total += shard.counts[i].load(std::memory_order_relaxed); });
         return total;
     }
 
@@ -80,7 +65,7 @@ public:
         Counts c;
         for (std::size_t i = 0; i < kCounters.size(); ++i) c.*kCounters[i].member = levels_[i].load();
         for (std::size_t i = 0; i < kTimes.size(); ++i) c.*kTimes[i].member = Duration{0};
-        for_each_shard([&](const Shard& shard) {
+        shards_.for_each([&](const Shard& shard) {
             for (std::size_t i = 0; i < kCounters.size(); ++i) c.*kCounters[i].member += shard.counts[i].load();
             for (std::size_t i = 0; i < kTimes.size(); ++i) c.*kTimes[i].member += Duration{shard.times[i].load()};
         });
@@ -99,31 +84,17 @@ private:
     template <std::uint64_t Counts::*Member>
     void add_to(Shard* own, std::uint64_t n = 1) noexcept {
         static_assert(kCounters[index_of<Member>()].role != CounterRole::level, "a level is raised, not added");
+        add_into(own, &Shard::counts, index_of<Member>(), n);
+    }
+    // Adds `n` to field i of `array`: in `own`, this thread's shard, or with a read-modify-write in the shared one.
+    template <class Array, class T>
+    void add_into(Shard* own, Array Shard::*array, std::size_t i, T n) noexcept {
         if (own != nullptr)
-            add_single_writer(own->counts[index_of<Member>()], n);
+            add_single_writer((own->*array)[i], n);
         else
-            shared_.counts[index_of<Member>()].fetch_add(n, std::memory_order_relaxed);
+            (shards_.shared().*array)[i].fetch_add(n, std::memory_order_relaxed);
     }
-
-    // This thread's shard, created on first use; nullptr for a thread past kOwnedSlots (or out of memory).
-    Shard* mine() noexcept {
-        const std::uint32_t slot = thread_slot();
-        if (slot >= kOwnedSlots) return nullptr;
-        Shard* shard = owned_[slot].load(std::memory_order_relaxed);
-        return shard != nullptr ? shard : create(slot);
-    }
-    [[gnu::noinline]] Shard* create(std::uint32_t slot) noexcept {
-        Shard* shard = new (std::nothrow) Shard;
-        if (shard != nullptr) owned_[slot].store(shard, std::memory_order_release);
-        return shard;
-    }
-
-    template <class F>
-    void for_each_shard(F&& f) const noexcept {
-        for (const auto& owned : owned_)
-            if (const Shard* shard = owned.load(std::memory_order_acquire)) f(*shard);
-        f(shared_);
-    }
+    Shard* mine() noexcept { return shards_.owned(thread_slot()); }
 
     template <std::uint64_t Counts::*Member>
     static constexpr std::size_t index_of() noexcept {
@@ -146,8 +117,7 @@ private:
         return index;
     }
 
-    std::array<std::atomic<Shard*>, kOwnedSlots> owned_{};  // slot i written only by the thread holding slot i
-    Shard shared_;                                          // the threads past kOwnedSlots, with read-modify-writes
+    ThreadShards<Shard> shards_;
     std::array<std::atomic<std::uint64_t>, kCounters.size()> levels_{};  // only the level fields move
 };
 

@@ -129,7 +129,7 @@ void SourceRunner::read_loop() noexcept {
     const bool live = chain_.info.live;
     bool stop_reading = false;
     int after_stop = 0;
-    CarriedRun carried(next_);  // the stages this thread keeps claimed between frames; given back before every wait
+    CarriedRun carried(next_);  // the stages this thread keeps claimed between frames (StageRunner: Held claims)
     if (!chain_.unavailable.empty() && !recover(chain_.unavailable, /*at_start=*/true)) stop_reading = true;
     // After a stop the source still gets to complete what it delivered (Source's stop contract), up to a bound.
     while (!stop_reading && !run_.aborting() && !(stop.stop_requested() && after_stop++ >= kMaxFramesAfterStop)) {

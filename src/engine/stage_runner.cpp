@@ -117,9 +117,10 @@ StageRunner::Step StageRunner::step() noexcept {
     return carry_on(entry, std::move(frame), /*starts_when_queued=*/false);
 }
 
-// What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one and `reserve`) and a
-// reorder entry, begun popping (when it restores order). Returns false holding neither when one is missing; `full` is
-// then the output edge that had no room (nullptr: no reorder entry was free). `entry` is -1 without a reorder window.
+// What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one, and `reserve`)
+// and a reorder entry, begun popping (when it restores order). Returns false holding neither when one is missing;
+// `full` is then the output edge that had no room (nullptr: no reorder entry was free). `entry` is -1 without a reorder
+// window.
 bool StageRunner::make_room(int& entry, Edge*& full, bool reserve) noexcept {
     entry = -1;
     full = nullptr;
@@ -214,12 +215,14 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
 // A frame sent into a held stage with no slot reserved (into_held in take_claimed) that the stage refused after all:
 // it goes into the edge, which needs a slot first. Another worker of this stage (a parallel one) may hold slots there
 // for a moment, so there may be none: the reader, the one thread that runs with a CarriedRun, then gives back every
-// stage it holds and waits for one, as it would for room in its own edge. The stage behind the edge was given back
-// when it refused the frame, and is woken by whatever it is waiting for; an abort empties the edge.
+// stage it holds and sleeps until one is free, as it would for room in its own edge. The stage behind the edge was
+// given back when it refused the frame, and is woken by whatever it is waiting for. An abort empties the edge: the
+// slots other workers still reserve come free as they find nothing to take, and the frame is then discarded (counted).
 void StageRunner::reserve_late(CarriedRun& run) noexcept {
     if (out_.try_reserve() != nullptr) {
         run.release_all();
-        while (out_.try_reserve() != nullptr) std::this_thread::yield();
+        Edge& edge = *out_.targets().front().edge;  // the only output: it feeds next_
+        while (!edge.reserve_wait(run_.abort_token())) std::this_thread::yield();
     }
     note_output_flowing();
 }

@@ -3,7 +3,6 @@
 // atomic read-modify-write) and names the worker a frame ran on in traces. A thread's number goes back to the pool
 // when it exits, so numbers stay small however many threads a process starts over time.
 
-#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -56,13 +55,6 @@ inline thread_local std::uint32_t cached = kNotTaken;  // trivial, so reading it
 inline std::uint32_t thread_slot() noexcept {
     const std::uint32_t slot = thread_slot_detail::cached;
     return slot != thread_slot_detail::kNotTaken ? slot : thread_slot_detail::take();
-}
-
-/// Adds to a value that only the calling thread writes (a shard of its thread_slot()): a relaxed load and store, no
-/// atomic read-modify-write. Readers on other threads see each store whole.
-template <class T>
-[[gnu::always_inline]] inline void add_single_writer(std::atomic<T>& value, T by) noexcept {
-    value.store(value.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
 }  // namespace framepipe::detail

@@ -55,11 +55,12 @@ LimitKind kind_of(const StageReport& st) {
 std::string advice_for(const StageReport& st, std::size_t threads) {
     switch (kind_of(st)) {
     case LimitKind::decoder:
-        return st.parallel ? "a cheaper input (lower resolution or bit rate), or more processors"
-                           : "decoding is in order per input: run several inputs at once, or use a cheaper input (lower "
-                             "resolution or bit rate); a file already decodes with a thread more than its share of the "
-                             "processors, a live input with one (--set source.decode_threads=2 gives it more, at a "
-                             "picture of latency per thread)";
+        return st.parallel
+                   ? "a cheaper input (lower resolution or bit rate), or more processors"
+                   : "decoding is in order per input: run several inputs at once, or use a cheaper input (lower "
+                     "resolution or bit rate); a file already decodes with a thread more than its share of the "
+                     "processors, a live input with one (--set source.decode_threads=2 gives it more, at a "
+                     "picture of latency per thread)";
     case LimitKind::writer:
         return "it waits on its disk or encoder: a faster disk, a faster preset or codec, or, for live input, overflow: "
                "drop_oldest on the edge into it";

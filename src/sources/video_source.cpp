@@ -715,7 +715,9 @@ const bool video_source_declared = declare_source({
                  {"tcp", "udp"}}},
     // Every URL, whatever its path or query holds ('?', '*', '[', .jpg): a URL is no pattern or folder. And anything
     // no other type claims: a file, a device, camera:N.
-    .claims = [](const std::string& input) { return VideoSource::kind_of(input) == VideoSource::Kind::stream ? 100 : 1; },
+    .claims = [](const std::string& input) {
+        return VideoSource::kind_of(input) == VideoSource::Kind::stream ? 100 : 1;
+    },
     .make = make_video_source,
     .list_order = 100,
 });

@@ -248,13 +248,25 @@ void check_edges_counted_every_frame(const SourceReport& s, std::uint64_t frames
     }
 }
 
+// Frame numbers 0..frames-1, in order.
+std::vector<std::uint64_t> first_frames(std::uint64_t frames) {
+    std::vector<std::uint64_t> numbers(frames);
+    for (std::uint64_t k = 0; k < frames; ++k) numbers[k] = k;
+    return numbers;
+}
+
+// Frames 0..frames-1 all reached `sink`, once each, in any order.
+void check_got_each_once(const RecordingSink& sink, std::uint64_t frames) {
+    std::vector<std::uint64_t> got = sink.sequences();
+    std::sort(got.begin(), got.end());
+    CHECK(got == first_frames(frames));
+}
+
 // The run succeeded, and its one source's frames 0..frames-1 all reached `sink`, once each and in order, with every
 // edge and the run's books balanced.
 void check_every_frame_once_in_order(const RunReport& report, const RecordingSink& sink, std::uint64_t frames) {
     REQUIRE(report.ok());
-    std::vector<std::uint64_t> want(frames);
-    for (std::uint64_t k = 0; k < frames; ++k) want[k] = k;
-    CHECK(sink.sequences() == want);
+    CHECK(sink.sequences() == first_frames(frames));
     const SourceReport& s = report.sources.at(0);
     CHECK(s.delivered == frames);
     check_edges_counted_every_frame(s, frames);
@@ -292,9 +304,7 @@ TEST_CASE("carrying: once the reader has carried a frame through a chain of ligh
         CAPTURE(k);
         REQUIRE(on_reader(k));
     }
-    std::vector<std::uint64_t> want(kFrames);
-    for (std::size_t k = 0; k < kFrames; ++k) want[k] = k;
-    CHECK(sink.order == want);
+    CHECK(sink.order == first_frames(kFrames));
     const SourceReport& s = report.sources.at(0);
     CHECK(s.delivered == kFrames);
     check_edges_counted_every_frame(s, kFrames);
@@ -524,11 +534,7 @@ TEST_CASE(
 
     const RunReport report = pipeline.run();
     REQUIRE(report.ok());
-    std::vector<std::uint64_t> got = sink.sequences();
-    std::sort(got.begin(), got.end());
-    std::vector<std::uint64_t> want(frames);
-    for (std::uint64_t k = 0; k < frames; ++k) want[k] = k;
-    CHECK(got == want);
+    check_got_each_once(sink, frames);
     check_edges_counted_every_frame(report.sources.at(0), frames);
     CHECK(report.balanced());
 }
@@ -560,11 +566,7 @@ TEST_CASE(
 
         const RunReport report = pipeline.run();
         REQUIRE(report.ok());
-        std::vector<std::uint64_t> got = sink.sequences();
-        std::sort(got.begin(), got.end());
-        std::vector<std::uint64_t> want(kEnd);
-        for (std::uint64_t k = 0; k < kEnd; ++k) want[k] = k;
-        CHECK(got == want);
+        check_got_each_once(sink, kEnd);
         const SourceReport& s = report.sources.at(0);
         CHECK_FALSE(s.stages.at(1).restores_order);
         CHECK(s.stages.at(1).ended == 1);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -159,6 +160,26 @@ TEST_CASE("edge.reservation: reserved slots count against the capacity") {
     REQUIRE(queue.try_pop(item));
     CHECK(item == 5);
     CHECK(queue.size() == 0);
+}
+
+TEST_CASE("edge.reservation: reserve_wait gets the slot a consumer frees, and gives up when stopped") {
+    BoundedQueue<int> queue({.capacity = 1, .overflow = Overflow::block});
+    REQUIRE(queue.push(1) == BoundedQueue<int>::PushResult::queued);
+    std::atomic<bool> reserved{false};
+    std::thread waiter([&] { reserved = queue.reserve_wait({}); });
+    int item = 0;
+    REQUIRE(queue.try_pop(item));  // frees the only slot, which the waiter takes
+    waiter.join();
+    CHECK(reserved);
+    CHECK_FALSE(queue.try_reserve());
+    queue.push_reserved(2);
+
+    std::stop_source stop;
+    std::thread stopped([&] { reserved = queue.reserve_wait(stop.get_token()); });
+    stop.request_stop();
+    stopped.join();
+    CHECK_FALSE(reserved);
+    CHECK(queue.size() == 1);
 }
 
 TEST_CASE("edge.max_age: frames older than the limit when the consumer reaches them are dropped as expired") {

@@ -56,7 +56,7 @@ TEST_CASE("live_counters: concurrent adds and peaks are all counted") {
 
 TEST_CASE("live_counters: threads past the owned shards share one and none of their adds is lost") {
     LiveCounters<EdgeCounts> live;
-    constexpr std::size_t kThreads = LiveCounters<EdgeCounts>::kOwnedSlots + 8;  // all alive at once: slots differ
+    constexpr std::size_t kThreads = framepipe::detail::kOwnedShards + 8;  // all alive at once: slots differ
     constexpr std::uint64_t kEach = 5000;
     std::latch all_started(kThreads);
     std::vector<std::thread> threads;

@@ -70,7 +70,7 @@ public:
 /// The default clock of every pipeline: steady_clock's time, read through the CPU's time-stamp counter when the
 /// processor says it is invariant (constant rate, running in every power state), which costs a third of a
 /// clock_gettime call; otherwise steady_clock itself. Calibrated once per process against steady_clock (20 ms, on first
-/// use). Profiling reads the clock twice per stage per frame, so this is what keeps profiling cheap.
+/// use). Profiling reads the clock once per stage per timed frame, so this is what keeps profiling cheap.
 const Clock& default_clock() noexcept;
 
 /// A clock that moves only when told to (simulated time). Thread-safe: advance() and set() may race with now() and

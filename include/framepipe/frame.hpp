@@ -92,6 +92,9 @@ public:
     Duration media_time{};
     /// When the engine received the frame from its source.
     TimePoint capture_time{};
+    /// Whether the engine times this frame through its stages: profiling is on and the frame is one it samples
+    /// (PipelineOptions::profile_spacing). Only a timed frame's spans hold times the stages stamped.
+    bool timed = false;
     /// spans[i] belongs to stage i of the source's chain.
     std::array<StageSpan, kMaxStagesPerLane> spans{};
 
@@ -172,6 +175,7 @@ private:
         source_number = -1;
         media_time = {};
         capture_time = {};
+        timed = false;
         std::fill_n(spans.begin(), std::min(spans_used, spans.size()), StageSpan{});
     }
 

@@ -25,7 +25,7 @@
 namespace framepipe {
 
 struct LatencySummary {
-    std::uint64_t count = 0;
+    std::uint64_t count = 0;  // frames timed (all, unless they came faster than PipelineOptions::profile_spacing)
     Duration mean{};
     Duration p50{};
     Duration p90{};

@@ -91,6 +91,7 @@ void Frame::copy_from(const Frame& other, bool borrow_pixels) {
     source_number = other.source_number;
     media_time = other.media_time;
     capture_time = other.capture_time;
+    timed = other.timed;
     for (const auto& attachment : other.attachments_) attachment->copy_to(*this);
 }
 

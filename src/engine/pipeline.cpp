@@ -260,7 +260,8 @@ RunReport Pipeline::run() {
     if (!impl.options.trace_path.empty() && impl.options.profile)
         trace = std::make_unique<detail::TraceLog>(impl.options.trace_limit);
     impl.timeline_interval = impl.options.timeline_interval;
-    detail::RunControl run(impl.clock, impl.chains.size(), impl.options.profile, trace.get(), lineage.get());
+    detail::RunControl run(impl.clock, impl.chains.size(), impl.options.profile, trace.get(), lineage.get(),
+                           impl.options.profile_spacing);
     RunReport report;
     {
         detail::Scheduler scheduler(impl.options.worker_threads);

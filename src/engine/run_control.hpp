@@ -20,12 +20,20 @@ namespace framepipe::detail {
 class RunControl {
 public:
     RunControl(const Clock& clock, std::size_t chains, bool profiling = true, class TraceLog* trace = nullptr,
-               class LineageLog* lineage = nullptr)
-        : clock_(clock), profiling_(profiling), trace_(trace), lineage_(lineage), chains_left_(chains) {}
+               class LineageLog* lineage = nullptr, Duration profile_spacing = {})
+        : clock_(clock),
+          profiling_(profiling),
+          profile_spacing_(trace != nullptr || lineage != nullptr ? Duration{} : profile_spacing),
+          trace_(trace),
+          lineage_(lineage),
+          chains_left_(chains) {}
 
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
     /// Whether stages record timings (PipelineOptions::profile).
     [[nodiscard]] bool profiling() const noexcept { return profiling_; }
+    /// When profiling, a source times a frame captured at least this long after the last one it timed
+    /// (PipelineOptions::profile_spacing; zero, every frame, when the run is traced or its lineage written).
+    [[nodiscard]] Duration profile_spacing() const noexcept { return profile_spacing_; }
     /// Where stage slices go when the run is traced; null otherwise.
     [[nodiscard]] class TraceLog* trace() const noexcept { return trace_; }
     /// Where frames' lineage goes (PipelineOptions::frames_path); null otherwise.
@@ -51,6 +59,7 @@ public:
 private:
     const Clock& clock_;
     const bool profiling_;
+    const Duration profile_spacing_;
     class TraceLog* const trace_;
     class LineageLog* const lineage_;
     std::function<void()> abort_action_;

@@ -34,6 +34,9 @@ SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
         if (source_.read(frame, chain_.stop.get_token()) == ReadResult::frame) {
             ++next_sequence_;
             frame.capture_time = run_.clock().now();
+            frame.timed =
+                run_.profiling() && (!last_timed_ || frame.capture_time - *last_timed_ >= run_.profile_spacing());
+            if (frame.timed) last_timed_ = frame.capture_time;
             if (frame.source_number >= 0) {  // the source numbers its frames: a gap is frames it never delivered
                 if (last_source_number_ >= 0 && frame.source_number > last_source_number_ + 1)
                     chain_.counts.add<&SourceCounts::skipped_by_source>(

@@ -19,6 +19,7 @@
 
 #include <framepipe/source.hpp>
 
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -55,6 +56,7 @@ private:
     Frame spare_;  // live input only: where a frame goes when the pool is empty
     std::uint64_t next_sequence_ = 0;
     std::int64_t last_source_number_ = -1;  // the source's own number of the previous frame; -1 after (re)opening
+    std::optional<TimePoint> last_timed_;   // capture time of the last frame profiling timed
     std::string last_failure_;
     bool anchored_ = false;  // live edge known since the last (re)open or stall
     std::int64_t live_edge_ = 0, last_arrival_ = 0, last_media_ = 0;

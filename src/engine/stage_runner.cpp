@@ -330,8 +330,8 @@ bool StageRunner::copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept {
 // wait), unless the stage is serial and finished its previous frame later than that: then it starts at that finish.
 Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     const Clock& clock = run_.clock();
-    const bool profiling = run_.profiling();
-    // Without profiling, about every 16th frame the stage processes is still timed, for the service estimate (light()).
+    const bool profiling = ref->timed;  // profiling, and the source timed this frame (PipelineOptions::profile_spacing)
+    // Without that, about every 16th frame the stage processes is still timed, for the service estimate (light()).
     bool timed = profiling;
     if (!timed) {
         const std::uint32_t tick = untimed_.load(std::memory_order_relaxed);  // concurrent workers may skip a tick
@@ -490,7 +490,7 @@ void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run, b
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
         if (!wiring_.main_sink) return;
-        if (run_.profiling()) {
+        if (frame->timed) {
             chain_.end_to_end.record(finished - frame->capture_time);
             chain_.last_delivery_ns.store(finished.time_since_epoch().count(), std::memory_order_relaxed);
             const std::int64_t lag = finished.time_since_epoch().count() - frame->media_time.count() -
@@ -571,6 +571,10 @@ StageReport StageRunner::report() const {
     r.service = service_.summary();
     r.wait = wait_.summary();
     r.busy = service_.sum();
+    if (r.service.count > 0 && r.service.count < r.processed) {  // some frames were not timed (profile_spacing)
+        const double frames_per_timed = static_cast<double>(r.processed) / static_cast<double>(r.service.count);
+        r.busy = std::chrono::duration_cast<Duration>(r.busy * frames_per_timed);
+    }
     return r;
 }
 

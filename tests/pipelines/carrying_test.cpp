@@ -351,7 +351,8 @@ TEST_CASE("carrying: a frame the reorder window held back starts in the stage it
     const std::uint64_t frames = stress_items(2'000);
     ManualClock time;
     StallingClock clock(time, frames);
-    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile = true});  // profiling: every finish is read
+    // Profiling, every frame timed: every finish is read.
+    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile = true, .profile_spacing = {}});
     Chain& chain = pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)));
     (void)add(chain, std::make_unique<OddFramesFirst>(time, frames));
     (void)add(chain, std::make_unique<ThreadRecorder>("light", frames, time));
@@ -412,7 +413,7 @@ TEST_CASE(
     ManualClock time;
     StallingClock clock(time, frames, 5ms);
     std::atomic<std::int64_t> gate{0};  // frames the source may read after the first: none until 'b' has frame 0
-    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile = true});
+    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile = true, .profile_spacing = {}});
     Chain& chain = pipeline.add_source(std::make_unique<GatedSource>(static_cast<std::int64_t>(frames), gate));
     (void)add(chain, std::make_unique<StallsFinishOfFrame1>());
     (void)add(chain, std::make_unique<FinishesFrame0Late>(time, clock, gate));

@@ -68,7 +68,7 @@ private:
 
 TEST_CASE("profiling: a stage whose service time is known shows exactly that time") {
     ManualClock clock;
-    Pipeline pipeline({.clock = &clock});
+    Pipeline pipeline({.clock = &clock, .profile_spacing = {}});  // every frame timed, however close their captures
     pipeline.add_source(std::make_unique<CountingSource>(40))
         .add(std::make_unique<TimedStage>("costly", clock, 5ms))
         .add(std::make_unique<RecordingSink>(RecordingSink::Options{}));
@@ -92,7 +92,7 @@ TEST_CASE("profiling: waiting is attributed to the edge where frames waited, and
     SpanRecorder& recorder = *recorder_owner;
     auto source_owner = std::make_unique<CountingSource>(frames);
     CountingSource& source = *source_owner;
-    Pipeline pipeline({.clock = &clock});
+    Pipeline pipeline({.clock = &clock, .profile_spacing = {}});  // all frames are captured at one simulated instant
     pipeline.add_source(std::move(source_owner))
         .add(std::make_unique<SpinStage>("prepare", false), {.capacity = 1})
         .add(std::move(gate_owner), {.capacity = static_cast<std::size_t>(frames)})
@@ -123,6 +123,102 @@ TEST_CASE("profiling: waiting is attributed to the edge where frames waited, and
         for (std::size_t i = 0; i < recorder.position(); ++i) sum += f.spans[i].wait() + f.spans[i].service();
         CHECK(f.spans[0].queued == f.capture);
         CHECK(f.sink_start - f.capture == sum + (f.sink_start - f.spans[recorder.position()].queued));
+    }
+}
+
+namespace {
+
+// Reads a frame only once the sink has taken the one before (each capture follows the previous frame's processing),
+// 1 us of simulated time after it.
+class LockstepSource final : public Source {
+public:
+    LockstepSource(std::int64_t frames, ManualClock& clock, std::atomic<std::int64_t>& taken)
+        : frames_(frames), clock_(clock), taken_(taken) {}
+    SourceInfo open(std::stop_token) override { return {.name = "lockstep", .size = {16, 8}}; }
+    ReadResult read(Frame& frame, std::stop_token stop) override {
+        if (produced_ >= frames_) return ReadResult::end_of_stream;
+        while (taken_.load() < produced_) {
+            if (stop.stop_requested()) return ReadResult::end_of_stream;
+            std::this_thread::yield();
+        }
+        clock_.advance(1us);
+        frame.prepare_image({16, 8}, CV_8UC3);
+        ++produced_;
+        return ReadResult::frame;
+    }
+    void close() override {}
+
+private:
+    std::int64_t frames_, produced_ = 0;
+    ManualClock& clock_;
+    std::atomic<std::int64_t>& taken_;
+};
+
+// Notes which frames the engine timed, and lets the source read the next.
+class TimedFramesSink final : public Stage {
+public:
+    explicit TimedFramesSink(std::atomic<std::int64_t>& taken) : Stage({.name = "sink"}), taken_(taken) {}
+    Outcome process(Frame& frame) override {
+        if (frame.timed) timed_.push_back(frame.sequence);
+        taken_.fetch_add(1);
+        return Outcome::pass;
+    }
+    std::vector<std::uint64_t> timed_;
+
+private:
+    std::atomic<std::int64_t>& taken_;
+};
+
+}  // namespace
+
+TEST_CASE("profiling: frames closer than profile_spacing are timed one per spacing, and busy time counts all") {
+    // Frame k is captured at 1 + 3k us (1 us to read it, after 2 us in 'work' for the frame before). With a spacing of
+    // 10 us, the frames timed are 0, 4, 8, ... 36: each the first captured 10 us or more after the last timed one.
+    ManualClock clock;
+    std::atomic<std::int64_t> taken{0};
+    auto sink_owner = std::make_unique<TimedFramesSink>(taken);
+    TimedFramesSink& sink = *sink_owner;
+    Pipeline pipeline({.clock = &clock, .profile_spacing = 10us});
+    pipeline.add_source(std::make_unique<LockstepSource>(40, clock, taken))
+        .add(std::make_unique<TimedStage>("work", clock, 2us))
+        .add(std::move(sink_owner));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const SourceReport& s = report.sources.at(0);
+    CHECK(s.delivered == 40);
+    std::vector<std::uint64_t> expected;
+    for (std::uint64_t k = 0; k < 40; k += 4) expected.push_back(k);
+    CHECK(sink.timed_ == expected);
+    const StageReport& work = s.stages.at(0);
+    CHECK(work.processed == 40);
+    CHECK(work.service.count == 10);  // the timed frames
+    CHECK(work.service.max == 2us);
+    CHECK(work.wait.count == 10);
+    CHECK(work.busy == 40 * 2us);  // 10 timed frames of 2 us, standing for the 40 processed
+    CHECK(s.stages.at(1).service.count == 10);
+    CHECK(s.end_to_end.count == 10);
+    CHECK(s.end_to_end.max == 2us);
+    CHECK(report.balanced());
+}
+
+TEST_CASE("profiling: a trace or a frames file times every frame, whatever the spacing") {
+    TempDir dir;
+    for (const bool trace : {true, false}) {
+        CAPTURE(trace);
+        ManualClock clock;
+        std::atomic<std::int64_t> taken{0};
+        auto sink_owner = std::make_unique<TimedFramesSink>(taken);
+        TimedFramesSink& sink = *sink_owner;
+        PipelineOptions options{.clock = &clock, .profile_spacing = 1s};
+        (trace ? options.trace_path : options.frames_path) = dir / (trace ? "run.trace.json" : "frames.jsonl");
+        Pipeline pipeline(options);
+        pipeline.add_source(std::make_unique<LockstepSource>(12, clock, taken))
+            .add(std::make_unique<TimedStage>("work", clock, 2us))
+            .add(std::move(sink_owner));
+        const RunReport report = pipeline.run();
+        REQUIRE(report.ok());
+        CHECK(sink.timed_.size() == 12);
+        CHECK(report.sources.at(0).stages.at(0).service.count == 12);
     }
 }
 

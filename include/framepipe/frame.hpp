@@ -93,7 +93,9 @@ public:
     /// When the engine received the frame from its source.
     TimePoint capture_time{};
     /// Whether the engine times this frame through its stages: profiling is on and the frame is one it samples
-    /// (PipelineOptions::profile_spacing). Only a timed frame's spans hold times the stages stamped.
+    /// (PipelineOptions::profile_spacing). Set by the engine at capture; stages must not change it. A timed frame's
+    /// spans hold every time; an untimed one's hold only what costs no clock reading (the first stage's queued time is
+    /// its capture time, a stage's flush() is timed anyway).
     bool timed = false;
     /// spans[i] belongs to stage i of the source's chain.
     std::array<StageSpan, kMaxStagesPerLane> spans{};

@@ -61,11 +61,13 @@ struct PipelineOptions {
     /// cost is measured in perf/ and small enough to leave on. Off, reports carry counts and drops only.
     bool profile = true;
     /// Profiling times every frame a source captures at least this long after the last frame it timed, and counts the
-    /// others without timing them. Video at any frame rate is captured further apart than this, so every frame is timed;
-    /// when frames come faster (a light pipeline passing hundreds of thousands of frames a second), about one frame
-    /// per this interval is, so timing costs a few percent of even the lightest frame instead of a third of it.
-    /// Latency percentiles are then over the timed frames (their count), and busy time is scaled to every processed
-    /// frame. Zero times every frame; a trace or a frames file always times every frame.
+    /// others without timing them. A camera, and a file whose pipeline does real work (a decode, a filter), deliver
+    /// frames further apart than this once the edges are full, so every frame is timed; when frames come faster (a
+    /// light pipeline passing hundreds of thousands of frames a second), about one per this interval is, so timing
+    /// costs a few percent of even the lightest frame instead of a quarter of it. Latency percentiles are then over
+    /// the timed frames (their count); a stage's busy time counts each timed frame's service time once for itself
+    /// and once for each frame the stage processed untimed since its last timed one. Zero times every frame; a trace
+    /// or a frames file always times every frame.
     Duration profile_spacing = std::chrono::microseconds(2);
     /// Sampling period of the report's timeline (edge depths, per-interval latency, stage busy share).
     Duration timeline_interval = std::chrono::milliseconds(100);

@@ -34,9 +34,6 @@ SourceRunner::Read SourceRunner::read_one(Frame& frame) noexcept {
         if (source_.read(frame, chain_.stop.get_token()) == ReadResult::frame) {
             ++next_sequence_;
             frame.capture_time = run_.clock().now();
-            frame.timed =
-                run_.profiling() && (!last_timed_ || frame.capture_time - *last_timed_ >= run_.profile_spacing());
-            if (frame.timed) last_timed_ = frame.capture_time;
             if (frame.source_number >= 0) {  // the source numbers its frames: a gap is frames it never delivered
                 if (last_source_number_ >= 0 && frame.source_number > last_source_number_ + 1)
                     chain_.counts.add<&SourceCounts::skipped_by_source>(
@@ -157,6 +154,9 @@ void SourceRunner::read_loop() noexcept {
         }
         frame.lineage().kind = FrameLineage::Kind::captured;  // from here on it gets a lineage record
         const TimePoint captured = frame->capture_time;
+        frame->timed = run_.profiling() && (run_.profile_spacing() <= Duration::zero() || !last_timed_ ||
+                                            captured - *last_timed_ >= run_.profile_spacing());
+        if (frame->timed) last_timed_ = captured;
         if (next_ != nullptr) {
             frame->spans[out_.targets().front().position].queued = captured;
             if (next_->take_carried(frame, /*reserved=*/false, /*starts_when_queued=*/true, &carried)) continue;

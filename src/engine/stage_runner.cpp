@@ -333,16 +333,23 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     const bool profiling = ref->timed;  // profiling, and the source timed this frame (PipelineOptions::profile_spacing)
     // Without that, about every 16th frame the stage processes is still timed, for the service estimate (light()).
     bool timed = profiling;
+    std::uint32_t stands_for = 1;  // frames this timed one stands for in busy time: itself and the untimed ones before
     if (!timed) {
         const std::uint32_t tick = untimed_.load(std::memory_order_relaxed);  // concurrent workers may skip a tick
         untimed_.store(tick + 1, std::memory_order_relaxed);
         timed = tick % 16 == 0;
+    } else {
+        const std::uint32_t untimed = untimed_.load(std::memory_order_relaxed);
+        stands_for += untimed - untimed_at_timed_.load(std::memory_order_relaxed);
+        untimed_at_timed_.store(untimed, std::memory_order_relaxed);
     }
     TimePoint started{};
     if (timed && starts_when_queued && profiling) {
         started = ref->spans[wiring_.position].queued;
-        if (wiring_.workers == 1)
-            started = std::max(started, TimePoint{Duration{last_finished_ns_.load(std::memory_order_relaxed)}});
+        if (wiring_.workers == 1) {
+            const Duration::rep last = last_finished_ns_.load(std::memory_order_relaxed);
+            started = last == kFinishUnknown ? clock.now() : std::max(started, TimePoint{Duration{last}});
+        }
     } else if (timed) {
         started = clock.now();
     }
@@ -387,15 +394,16 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     if (timed) {
         const TimePoint finished = clock.now();
         note_service(finished - started);
-        if (profiling) {
-            span.finished = finished;
-            note_finished(finished);
-        }
+        note_finished(finished);
+        if (profiling) span.finished = finished;
+    } else if (wiring_.workers == 1) {
+        last_finished_ns_.store(kFinishUnknown, std::memory_order_relaxed);
     }
     if (profiling) {
         span.worker = thread_slot();
         const Duration service = span.service();
         service_.record(service, span.worker);
+        busy_ns_.fetch_add(service.count() * stands_for, std::memory_order_relaxed);
         wait_.record(span.wait(), span.worker);
         if (TraceLog* trace = run_.trace())
             trace->add({chain_.index, static_cast<std::uint16_t>(wiring_.position),
@@ -527,6 +535,10 @@ void StageRunner::emit_in_order(FrameRef frame, bool just_finished) noexcept {
 
 void StageRunner::finish() noexcept {
     if (finished_.exchange(true)) return;
+    // The run's last delivery, when it was a frame profiling did not time (which set no finish time): about now.
+    if (wiring_.main_sink && run_.profiling() &&
+        chain_.counts.load<&SourceCounts::delivered>() > chain_.end_to_end.count())
+        chain_.last_delivery_ns.store(run_.clock().now().time_since_epoch().count(), std::memory_order_relaxed);
     if (opened_) {
         try {
             stage_.close();
@@ -570,11 +582,7 @@ StageReport StageRunner::report() const {
     r.held = held_count_.load();
     r.service = service_.summary();
     r.wait = wait_.summary();
-    r.busy = service_.sum();
-    if (r.service.count > 0 && r.service.count < r.processed) {  // some frames were not timed (profile_spacing)
-        const double frames_per_timed = static_cast<double>(r.processed) / static_cast<double>(r.service.count);
-        r.busy = std::chrono::duration_cast<Duration>(r.busy * frames_per_timed);
-    }
+    r.busy = Duration{busy_ns_.load(std::memory_order_relaxed)};
     return r;
 }
 

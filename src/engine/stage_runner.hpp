@@ -49,6 +49,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -163,11 +164,16 @@ private:
     friend class CarriedRun;
     std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
     std::atomic<std::uint32_t> untimed_{0};              // frames processed without profiling, to time a sample
+    // untimed_ when the stage last processed a timed frame: the next timed frame stands, in busy_ns_, for itself and
+    // the untimed frames since (concurrent workers may lose a count of untimed_, which only shortens busy_ns_).
+    std::atomic<std::uint32_t> untimed_at_timed_{0};
+    std::atomic<Duration::rep> busy_ns_{0};  // the timed frames' service times, each times the frames it stands for
     // Frames (and empty results) the reorder window released: written by the releasing thread only (one at a time),
     // before it hands the frame on.
     std::atomic<std::uint64_t> emitted_{0};
     // A serial stage's last finish time (profiling), written by its one worker at a time: a frame carried in from the
-    // stage before starts no earlier.
+    // stage before starts no earlier. kFinishUnknown after a frame that was not timed: the next one reads the clock.
+    static constexpr Duration::rep kFinishUnknown = std::numeric_limits<Duration::rep>::max();
     std::atomic<Duration::rep> last_finished_ns_{0};
     std::unique_ptr<ReorderWindow<FrameRef>> reorder_;
     bool opened_ = false;

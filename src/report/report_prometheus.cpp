@@ -125,7 +125,8 @@ std::string report_to_prometheus(const RunReport& report) {
         for (const SourceReport& s : report.sources) x.sample(m.name, label("source", s.name), m.value(s));
     }
 
-    x.family("framepipe_end_to_end_latency_seconds", "summary", "Capture to the end of the last stage, per frame.");
+    x.family("framepipe_end_to_end_latency_seconds", "summary",
+             "Capture to the end of the last stage, per timed frame (all but the fastest streams).");
     for (const SourceReport& s : report.sources)
         x.summary("framepipe_end_to_end_latency_seconds", label("source", s.name), s.end_to_end);
 
@@ -156,7 +157,8 @@ std::string report_to_prometheus(const RunReport& report) {
         for (const SourceReport& s : report.sources)
             for (const StageReport& st : s.stages) x.summary(name, stage_labels(s, st), st.*member);
     };
-    per_stage_summary("framepipe_stage_service_seconds", "Time inside the stage, per frame.", &StageReport::service);
+    per_stage_summary("framepipe_stage_service_seconds", "Time inside the stage, per timed frame.",
+                      &StageReport::service);
     per_stage_summary("framepipe_stage_wait_seconds", "Time a frame waited in front of the stage.", &StageReport::wait);
     return x.take();
 }

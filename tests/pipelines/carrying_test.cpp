@@ -378,7 +378,7 @@ TEST_CASE(
     const std::uint64_t frames = stress_items(2'000);
     TickingClock clock;
     std::atomic<std::int64_t> delivered{0};
-    Pipeline pipeline(PipelineOptions{.clock = &clock});
+    Pipeline pipeline(PipelineOptions{.clock = &clock, .profile_spacing = {}});  // every frame timed
     Chain& chain = pipeline.add_source(std::make_unique<GatedSource>(static_cast<std::int64_t>(frames), delivered));
     (void)add(chain, std::make_unique<SpinStage>("p", /*parallel=*/true));
     (void)add(chain, std::make_unique<SpinStage>("light", /*parallel=*/false));
@@ -393,6 +393,7 @@ TEST_CASE(
         CAPTURE(k);
         const StageSpan& p = sink.spans[k][0];
         const StageSpan& light = sink.spans[k][1];
+        REQUIRE(p.finished != TimePoint{});
         REQUIRE(light.queued == p.finished);
         REQUIRE(light.started >= light.queued);
         started_at_finish += light.started == p.finished ? 1 : 0;

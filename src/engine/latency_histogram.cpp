@@ -23,12 +23,13 @@ std::uint64_t LatencyHistogram::bucket_middle(int bucket) noexcept {
     return low + width / 2;
 }
 
-void LatencyHistogram::record(Duration value, std::uint32_t slot) noexcept {
+void LatencyHistogram::record(Duration value, std::uint32_t slot, std::uint32_t stands_for) noexcept {
     const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(value.count(), 0));
     const auto bucket = static_cast<std::size_t>(bucket_of(ns));
     if (Shard* shard = shards_.owned(slot)) {
         add_single_writer<std::uint64_t>(shard->buckets[bucket], 1);
         add_single_writer(shard->sum_ns, ns);
+        add_single_writer(shard->weighted_sum_ns, ns * stands_for);
         add_single_writer<std::uint64_t>(shard->count, 1);
         if (ns > shard->max_ns.load(std::memory_order_relaxed)) shard->max_ns.store(ns, std::memory_order_relaxed);
         return;
@@ -36,6 +37,7 @@ void LatencyHistogram::record(Duration value, std::uint32_t slot) noexcept {
     Shard& shared = shards_.shared();
     shared.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
     shared.sum_ns.fetch_add(ns, std::memory_order_relaxed);
+    shared.weighted_sum_ns.fetch_add(ns * stands_for, std::memory_order_relaxed);
     shared.count.fetch_add(1, std::memory_order_relaxed);
     std::uint64_t max = shared.max_ns.load(std::memory_order_relaxed);
     while (ns > max && !shared.max_ns.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
@@ -48,9 +50,9 @@ std::uint64_t LatencyHistogram::count() const noexcept {
     return total;
 }
 
-Duration LatencyHistogram::sum() const noexcept {
+Duration LatencyHistogram::weighted_sum() const noexcept {
     std::uint64_t total = 0;
-    shards_.for_each([&](const Shard& shard) { total += shard.sum_ns.load(std::memory_order_relaxed); });
+    shards_.for_each([&](const Shard& shard) { total += shard.weighted_sum_ns.load(std::memory_order_relaxed); });
     return Duration{static_cast<std::int64_t>(total)};
 }
 

@@ -27,10 +27,11 @@ public:
     ~LatencyHistogram() = default;
 
     void record(Duration value) noexcept { record(value, thread_slot()); }
-    /// As record(value), for a caller that already has its thread_slot().
-    void record(Duration value, std::uint32_t slot) noexcept;
-    /// The sum of every recorded value (exact).
-    [[nodiscard]] Duration sum() const noexcept;
+    /// As record(value), for a caller that already has its thread_slot(). `stands_for`: how many events the sample
+    /// stands for when only some are recorded (sampled profiling); it weighs weighted_sum() only.
+    void record(Duration value, std::uint32_t slot, std::uint32_t stands_for = 1) noexcept;
+    /// The sum of every recorded value times the events it stands for: the total over all events, sampled or not.
+    [[nodiscard]] Duration weighted_sum() const noexcept;
     [[nodiscard]] LatencySummary summary() const noexcept;
     [[nodiscard]] std::uint64_t count() const noexcept;
 
@@ -48,6 +49,7 @@ private:
         std::array<std::atomic<std::uint64_t>, kBuckets> buckets{};
         std::atomic<std::uint64_t> count{0};
         std::atomic<std::uint64_t> sum_ns{0};
+        std::atomic<std::uint64_t> weighted_sum_ns{0};
         std::atomic<std::uint64_t> max_ns{0};
     };
     ThreadShards<Shard> shards_;

@@ -402,8 +402,7 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     if (profiling) {
         span.worker = thread_slot();
         const Duration service = span.service();
-        service_.record(service, span.worker);
-        busy_ns_.fetch_add(service.count() * stands_for, std::memory_order_relaxed);
+        service_.record(service, span.worker, stands_for);
         wait_.record(span.wait(), span.worker);
         if (TraceLog* trace = run_.trace())
             trace->add({chain_.index, static_cast<std::uint16_t>(wiring_.position),
@@ -582,7 +581,7 @@ StageReport StageRunner::report() const {
     r.held = held_count_.load();
     r.service = service_.summary();
     r.wait = wait_.summary();
-    r.busy = Duration{busy_ns_.load(std::memory_order_relaxed)};
+    r.busy = service_.weighted_sum();
     return r;
 }
 

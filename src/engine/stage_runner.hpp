@@ -164,10 +164,10 @@ private:
     friend class CarriedRun;
     std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
     std::atomic<std::uint32_t> untimed_{0};              // frames processed without profiling, to time a sample
-    // untimed_ when the stage last processed a timed frame: the next timed frame stands, in busy_ns_, for itself and
-    // the untimed frames since (concurrent workers may lose a count of untimed_, which only shortens busy_ns_).
+    // untimed_ when the stage last processed a timed frame: the next timed frame's service time stands, in busy time
+    // (service_.weighted_sum()), for itself and the untimed frames since (concurrent workers may lose a count of
+    // untimed_, which only shortens busy time).
     std::atomic<std::uint32_t> untimed_at_timed_{0};
-    std::atomic<Duration::rep> busy_ns_{0};  // the timed frames' service times, each times the frames it stands for
     // Frames (and empty results) the reorder window released: written by the releasing thread only (one at a time),
     // before it hands the frame on.
     std::atomic<std::uint64_t> emitted_{0};

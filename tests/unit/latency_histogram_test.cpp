@@ -64,3 +64,15 @@ TEST_CASE("latency_histogram: an empty histogram summarises to zeros") {
     CHECK(s.count == 0);
     CHECK(s.p99 == Duration{0});
 }
+
+TEST_CASE("latency_histogram: a sample standing for several events weighs the weighted sum, not the percentiles") {
+    LatencyHistogram h;
+    const std::uint32_t slot = framepipe::detail::thread_slot();
+    h.record(Duration{1000}, slot, 4);  // one timed frame standing for itself and three untimed ones
+    h.record(Duration{3000}, slot);
+    const auto s = h.summary();
+    CHECK(s.count == 2);
+    CHECK(s.mean == Duration{2000});
+    CHECK(s.max == Duration{3000});
+    CHECK(h.weighted_sum() == Duration{4 * 1000 + 3000});
+}

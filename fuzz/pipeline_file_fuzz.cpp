@@ -63,7 +63,7 @@ std::string dictionary_entry(const std::string& word) {
 void export_seeds_and_dictionary(const std::string& dir) {
     std::set<std::string> words = {
         "stages:", "inputs:", "source:", "edges:", "threads:", "drain_timeout:", "description:", "type:", "name:",
-        "edge:", "path:", "capacity:", "overflow:", "max_age:", "auto", "video",
+        "edge:", "path:", "capacity:", "overflow:", "max_age:", "profile_spacing:", "auto", "video",
         "images", "synthetic", "synthetic:", "camera:0", "rtsp://u:p@h/s?token=t", "http://", "/dev/video0", "a=",
         "- ", ": ", "{ ", " }", "[", "]", ", ", "\n  - ", "\n    ", "null", "~", "\"", "'", "&a ", "*a", "<<: ",
         "!!str ", "!!map", "|\n", ">\n", "? ", "---\n", "...\n", "#set ", "#input ", "#set source.", "#set edges.",

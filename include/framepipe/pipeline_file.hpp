@@ -80,6 +80,7 @@ struct PipelineFile {
     EdgeOptions edges;                               // defaults for every edge
     std::size_t threads = 0;                         // 0 = one worker per CPU
     std::optional<Duration> drain_timeout;
+    std::optional<Duration> profile_spacing;         // PipelineOptions::profile_spacing (0: time every frame)
     std::vector<std::string> plugins;                // loaded (load_plugin) when the file was read
     std::optional<JoinEntry> join;                   // `join:`: every input's frames joined into one more stream
 };

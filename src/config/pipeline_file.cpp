@@ -578,8 +578,9 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
     for (const auto& item : root)
         if (item.first.IsScalar() && item.first.Scalar() == "plugins")
             load_plugins(doc, {item.first.Scalar(), item.second, line_of(item.first)}, file);
-    static const std::vector<std::string> keys = {"stages", "inputs", "source", "edges", "threads", "drain_timeout",
-                                                  "plugins", "join", "mqtt", "description"};
+    static const std::vector<std::string> keys = {"stages",  "inputs",        "source",          "edges",
+                                                  "threads", "drain_timeout", "profile_spacing", "plugins",
+                                                  "join",    "mqtt",          "description"};
     bool has_stages = false;
     std::optional<Entry> join_at, mqtt_at;
     for (const Entry& e : entries(doc, root, "")) {
@@ -628,6 +629,16 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
                     file.drain_timeout = parse_duration(text);
                 } catch (const ConfigError&) {
                     fail_at(doc.path, e.line, fmt::format("drain_timeout must be a duration such as 10s, got '{}'", text));
+                }
+            } else if (e.key == "profile_spacing") {
+                const std::string text = scalar(doc, e);
+                try {
+                    file.profile_spacing = parse_duration(text);
+                } catch (const ConfigError&) {
+                    fail_at(doc.path, e.line,
+                            fmt::format("profile_spacing must be a duration such as 2us, or 0 to time every frame, "
+                                        "got '{}'",
+                                        text));
                 }
             } else if (e.key == "join") {
                 join_at = e;
@@ -818,6 +829,7 @@ std::unique_ptr<Pipeline> build_pipeline(const PipelineFile& file, const std::ve
     if (file.edges.capacity) options.default_capacity = *file.edges.capacity;
     if (file.threads != 0) options.worker_threads = file.threads;
     if (file.drain_timeout) options.drain_timeout = *file.drain_timeout;
+    if (file.profile_spacing) options.profile_spacing = *file.profile_spacing;
     auto pipeline = std::make_unique<Pipeline>(options);
     const auto add_stages = [&](Chain& chain, const std::vector<StageEntry>& stages) {
         for (const StageEntry& entry : stages) {

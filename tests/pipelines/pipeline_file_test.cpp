@@ -84,7 +84,7 @@ TEST_CASE("pipeline_file: errors say where and what is allowed") {
     CHECK(error_of("stages:\n  - { type: blur, ksize: 4 }\n") == "p.yaml:2: stage 'blur': blur: option 'ksize' must be odd, got 4");
     CHECK(error_of("stage:\n  - { type: blur }\n") ==
           "p.yaml:1: unknown key 'stage' (did you mean 'stages'?); a pipeline file has: stages, inputs, source, edges, "
-          "threads, drain_timeout, plugins, join, mqtt, description\n"
+          "threads, drain_timeout, profile_spacing, plugins, join, mqtt, description\n"
           "p.yaml: no 'stages:' list; a pipeline needs at least one stage");
     CHECK(error_of("stages:\n  - { type: blur }\nedges: { overflow: drop_middle }\n") ==
           "p.yaml:3: edges: overflow must be block, drop_oldest, drop_newest or latest, got 'drop_middle'");
@@ -175,6 +175,29 @@ stages: [{ type: "null" }]
     CHECK_THROWS_WITH_AS(build_pipeline(mismatched, {}),
                          doctest::Contains("p.yaml:2: input 'synthetic' is a synthetic source, which has no option 'realtime'"),
                          ConfigError);
+}
+
+TEST_CASE("pipeline_file: profile_spacing sets how far apart timed frames are: 0 times every frame, 1h the first") {
+    struct Case {
+        const char* spacing;
+        std::uint64_t timed;
+    };
+    for (const Case& c : {Case{"0", 50}, Case{"1h", 1}}) {  // no structured bindings: clang 14 refuses them in CAPTURE
+        const char* spacing = c.spacing;
+        CAPTURE(spacing);
+        const PipelineFile file = parse_pipeline(fmt::format(R"(profile_spacing: {}
+inputs: [{{ path: synthetic, frames: 50, pattern: counter, width: 16, height: 8 }}]
+stages: [{{ type: "null" }}]
+)",
+                                                             spacing),
+                                                 "p.yaml");
+        const RunReport report = build_pipeline(file, {})->run();
+        REQUIRE(report.ok());
+        CHECK(report.sources.at(0).stages.at(0).processed == 50);
+        CHECK(report.sources.at(0).stages.at(0).service.count == c.timed);
+    }
+    CHECK(error_of("profile_spacing: often\nstages: [{ type: blur }]\n") ==
+          "p.yaml:1: profile_spacing must be a duration such as 2us, or 0 to time every frame, got 'often'");
 }
 
 TEST_CASE("pipeline_file: --set changes a stage by name or type, its edge, the source and the edge defaults") {

@@ -401,25 +401,30 @@ PYBIND11_MODULE(framepipe, m) {
              "whose frames it takes, for a branch. parallel: a Python stage may run on several frames at once.");
 
     py::class_<PyPipeline>(m, "Pipeline", "Sources, each with a chain of stages, run by one scheduler.")
-        .def(py::init([](std::size_t threads, bool plan, bool profile, std::size_t capacity,
+        .def(py::init([](std::size_t threads, bool plan, bool profile, double profile_spacing, std::size_t capacity,
                          const std::string& frames_path, const std::string& trace_path) {
                  if (capacity == 0) throw ConfigError("capacity must be 1 or more");
+                 if (!(profile_spacing >= 0))
+                     throw ConfigError("profile_spacing must be 0 (time every frame) or more seconds");
                  PipelineOptions options;
                  options.worker_threads = threads;
                  options.plan = plan;
                  options.profile = profile;
+                 options.profile_spacing = duration_from_seconds(profile_spacing);
                  options.default_capacity = capacity;
                  options.frames_path = frames_path;
                  options.trace_path = trace_path;
                  return std::make_unique<PyPipeline>(std::move(options));
              }),
              py::kw_only(), py::arg("threads") = 0, py::arg("plan") = true, py::arg("profile") = true,
-             py::arg("capacity") = 2, py::arg("frames_path") = "", py::arg("trace_path") = "")
+             py::arg("profile_spacing") = 2e-6, py::arg("capacity") = 2, py::arg("frames_path") = "",
+             py::arg("trace_path") = "",
+             "profile_spacing: seconds; a frame captured closer than this to the last timed one is counted, not "
+             "timed (0: time every frame; PipelineOptions::profile_spacing)")
         .def(
             "add_source",
-            [](PyPipeline& p, const std::string& input, const std::string& name, const py::kwargs& options) -> PyChain& {
-                return p.add_source(input, name, options);
-            },
+            [](PyPipeline& p, const std::string& input, const std::string& name,
+               const py::kwargs& options) -> PyChain& { return p.add_source(input, name, options); },
             py::arg("input"), py::kw_only(), py::arg("name") = "", py::return_value_policy::reference_internal,
             "Add an input (a video file, URL, image folder or 'synthetic'); keyword arguments are source options "
             "(realtime=True, frames=100, ...). Returns its chain.")

@@ -173,3 +173,14 @@ def test_a_parallel_python_stage_keeps_the_order_for_an_ordered_sink(video):
     got, report = collect(pipeline)
     assert [i for i, _ in got] == list(range(50))
     assert stage_report(report["sources"][0], "par")["parallel"] is True
+
+
+def test_profile_spacing_zero_times_every_frame_and_an_hour_times_only_the_first():
+    for spacing, timed in ((0, 50), (3600, 1)):
+        pipeline = framepipe.Pipeline(profile_spacing=spacing)
+        pipeline.add_source("synthetic", frames=50, pattern="counter", width=16, height=8).add("null")
+        stage = pipeline.run()["sources"][0]["stages"][0]
+        assert stage["processed"] == 50
+        assert stage["service_ms"]["count"] == timed
+    with pytest.raises(framepipe.ConfigError, match="profile_spacing"):
+        framepipe.Pipeline(profile_spacing=-1)

@@ -745,6 +745,14 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
         }
         return;
     }
+    if ((head == "drain_timeout" || head == "profile_spacing") && rest.empty()) {
+        try {
+            (head == "drain_timeout" ? file.drain_timeout : file.profile_spacing) = parse_duration(value);
+        } catch (const ConfigError& e) {
+            throw ConfigError(fmt::format("{}: {}", label, e.what()));
+        }
+        return;
+    }
     if (head == "edges") return set_edge(file.edges, rest, "edges");
     if (head == "source") {
         if (rest.empty()) throw ConfigError("--set source.OPTION=VALUE: name the option");
@@ -769,8 +777,10 @@ void apply_setting(PipelineFile& file, const std::string& assignment) {
     if (target == nullptr) {
         std::vector<std::string> names;
         for (const StageEntry* entry : stages) names.push_back(entry->name);
-        throw ConfigError(fmt::format("{}: no stage named '{}'{}; stages are: {} (or use source., edges., threads)",
-                                      label, head, did_you_mean(head, names), fmt::join(names, ", ")));
+        throw ConfigError(
+            fmt::format("{}: no stage named '{}'{}; stages are: {} (or use source., edges., threads, "
+                        "drain_timeout, profile_spacing)",
+                        label, head, did_you_mean(head, names), fmt::join(names, ", ")));
     }
     if (rest.empty()) throw ConfigError(fmt::format("{}: name the option, e.g. {}.OPTION=VALUE", label, head));
     if (rest.rfind("edge.", 0) == 0) return set_edge(target->edge, rest.substr(5), "edge");

@@ -278,6 +278,17 @@ bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_
     return true;
 }
 
+std::uint32_t StageRunner::stands_for_untimed() noexcept {
+    // Claims the untimed frames counted since the last claim, once: concurrent timed frames each get their own part.
+    // untimed_ may step back (a worker's store after another's) and fall behind the last claim: nothing to claim then.
+    const std::uint32_t now = untimed_.load(std::memory_order_relaxed);
+    std::uint32_t claimed = untimed_at_timed_.load(std::memory_order_relaxed);
+    while (static_cast<std::int32_t>(now - claimed) > 0)
+        if (untimed_at_timed_.compare_exchange_weak(claimed, now, std::memory_order_relaxed))
+            return 1 + (now - claimed);
+    return 1;
+}
+
 bool StageRunner::light() const noexcept {
     const std::int64_t estimate = service_estimate_ns_.load(std::memory_order_relaxed);
     return estimate >= 0 && estimate < kLightStage.count();
@@ -333,15 +344,10 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     const bool profiling = ref->timed;  // profiling, and the source timed this frame (PipelineOptions::profile_spacing)
     // Without that, about every 16th frame the stage processes is still timed, for the service estimate (light()).
     bool timed = profiling;
-    std::uint32_t stands_for = 1;  // frames this timed one stands for in busy time: itself and the untimed ones before
     if (!timed) {
         const std::uint32_t tick = untimed_.load(std::memory_order_relaxed);  // concurrent workers may skip a tick
         untimed_.store(tick + 1, std::memory_order_relaxed);
         timed = tick % 16 == 0;
-    } else {
-        const std::uint32_t untimed = untimed_.load(std::memory_order_relaxed);
-        stands_for += untimed - untimed_at_timed_.load(std::memory_order_relaxed);
-        untimed_at_timed_.store(untimed, std::memory_order_relaxed);
     }
     TimePoint started{};
     if (timed && starts_when_queued && profiling) {
@@ -402,7 +408,7 @@ Outcome StageRunner::process(FrameRef& ref, bool starts_when_queued) noexcept {
     if (profiling) {
         span.worker = thread_slot();
         const Duration service = span.service();
-        service_.record(service, span.worker, stands_for);
+        service_.record(service, span.worker, stands_for_untimed());
         wait_.record(span.wait(), span.worker);
         if (TraceLog* trace = run_.trace())
             trace->add({chain_.index, static_cast<std::uint16_t>(wiring_.position),

@@ -137,6 +137,8 @@ private:
     [[nodiscard]] bool claim_worker() noexcept;
     [[nodiscard]] bool light() const noexcept;
     void note_service(Duration service) noexcept;
+    /// For a timed frame: 1 + the untimed frames processed since the last timed frame's claim (busy time's weight).
+    std::uint32_t stands_for_untimed() noexcept;
     Step flush_one() noexcept;
     [[nodiscard]] bool has_work() const noexcept;
     [[nodiscard]] bool ready_to_finish() const noexcept;
@@ -164,9 +166,9 @@ private:
     friend class CarriedRun;
     std::atomic<std::int64_t> service_estimate_ns_{-1};  // -1 until a frame was timed
     std::atomic<std::uint32_t> untimed_{0};              // frames processed without profiling, to time a sample
-    // untimed_ when the stage last processed a timed frame: the next timed frame's service time stands, in busy time
-    // (service_.weighted_sum()), for itself and the untimed frames since (concurrent workers may lose a count of
-    // untimed_, which only shortens busy time).
+    // untimed_ as far as timed frames have claimed it (stands_for_untimed): a timed frame's service time stands, in
+    // busy time (service_.weighted_sum()), for itself and the untimed frames it claimed. Concurrent workers may lose a
+    // count of untimed_, which only shortens busy time.
     std::atomic<std::uint32_t> untimed_at_timed_{0};
     // Frames (and empty results) the reorder window released: written by the releasing thread only (one at a time),
     // before it hands the frame on.

@@ -208,16 +208,22 @@ TEST_CASE("pipeline_file: --set changes a stage by name or type, its edge, the s
     apply_setting(file, "source.realtime=yes");
     apply_setting(file, "edges.capacity=16");
     apply_setting(file, "threads=3");
+    apply_setting(file, "drain_timeout=3s");
+    apply_setting(file, "profile_spacing=0");
     CHECK(file.stages[0].options.at("ksize") == "9");
     CHECK(file.stages[1].options.at("width") == "640");
     CHECK(*file.stages[1].edge.overflow == Overflow::drop_newest);
     CHECK(file.source.at("realtime") == "yes");
     CHECK(*file.edges.capacity == 16);
     CHECK(file.threads == 3);
+    CHECK(file.drain_timeout == std::optional<Duration>(std::chrono::seconds(3)));
+    CHECK(file.profile_spacing == std::optional<Duration>(Duration::zero()));
     CHECK_THROWS_WITH_AS(apply_setting(file, "smal.width=1"),
                          "--set smal.width: no stage named 'smal' (did you mean 'small'?); stages are: blur, small "
-                         "(or use source., edges., threads)",
+                         "(or use source., edges., threads, drain_timeout, profile_spacing)",
                          ConfigError);
+    CHECK_THROWS_WITH_AS(apply_setting(file, "profile_spacing=soon"),
+                         "--set profile_spacing: 'soon' is not a duration (try 2s, 500ms, 1.5)", ConfigError);
     CHECK_THROWS_WITH_AS(apply_setting(file, "blur.ksize=x"),
                          "--set blur.ksize: option 'ksize' must be a whole number between 1 and 99, got 'x'", ConfigError);
     CHECK_THROWS_WITH_AS(apply_setting(file, "blur"), doctest::Contains("write KEY=VALUE"), ConfigError);
@@ -296,7 +302,7 @@ TEST_CASE("pipeline_file: load_pipeline_file reads only regular files up to 1 Mi
                          fmt::format("{0}:2: stage 'blur': blur: option 'ksize' must be odd, got 4\n"
                                      "--set blur.sigma: option 'sigma' must be a number between 0 and 100, got 'x'\n"
                                      "--set nosuch.x: no stage named 'nosuch'; stages are: blur, resize (or use "
-                                     "source., edges., threads)",
+                                     "source., edges., threads, drain_timeout, profile_spacing)",
                                      dir / "p.yaml")
                              .c_str(),
                          ConfigError);

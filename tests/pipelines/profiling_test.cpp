@@ -1,6 +1,7 @@
 // Profiling: timings attributed where they happen (with an injected clock), the latency identity per frame, the
 // JSON report against its schema, the trace, the verdict, and the accounting in the report.
 #include "support/media.hpp"
+#include "support/stress.hpp"
 #include "support/test_stages.hpp"
 
 #include <framepipe/pipeline.hpp>
@@ -200,6 +201,42 @@ TEST_CASE("profiling: frames closer than profile_spacing are timed one per spaci
     CHECK(s.stages.at(1).service.count == 10);
     CHECK(s.end_to_end.count == 10);
     CHECK(report.balanced());
+}
+
+namespace {
+
+// A parallel stage of 30 us of simulated time a frame (heavy: its workers run it side by side, not a carrier).
+class Advances30us final : public Stage {
+public:
+    explicit Advances30us(ManualClock& clock) : Stage({.name = "work", .parallel = true}), clock_(clock) {}
+    Outcome process(Frame&) override {
+        clock_.advance(30us);
+        return Outcome::pass;
+    }
+
+private:
+    ManualClock& clock_;
+};
+
+}  // namespace
+
+TEST_CASE("profiling: sampled frames of a parallel stage stand for at most every frame it processed in busy time") {
+    // Workers count untimed frames with plain loads and stores, so the count can lose a frame or step back; each timed
+    // frame's weight must still be what it claims of that count, never a wrapped difference.
+    ManualClock clock;
+    const std::uint64_t frames = stress_items(4'000);
+    Pipeline pipeline({.clock = &clock, .worker_threads = 2, .profile_spacing = 1ms});
+    pipeline.add_source(std::make_unique<CountingSource>(static_cast<std::int64_t>(frames)))
+        .add(std::make_unique<Advances30us>(clock))
+        .add(std::make_unique<RecordingSink>(RecordingSink::Options{}));
+    const RunReport report = pipeline.run();
+    REQUIRE(report.ok());
+    const StageReport& work = report.sources.at(0).stages.at(0);
+    CHECK(work.processed == frames);
+    REQUIRE(work.service.count > 0);
+    CHECK(work.service.count < frames);  // sampled
+    CHECK(work.busy > Duration::zero());
+    CHECK(work.busy <= work.service.max * static_cast<Duration::rep>(work.processed));
 }
 
 TEST_CASE("profiling: a trace or a frames file times every frame, whatever the spacing") {

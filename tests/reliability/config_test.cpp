@@ -70,7 +70,7 @@ TEST_CASE("config: validate and run report every problem of a file at once, the 
         "or a scale\n"
         "framepipe: bad.yaml:6: stage 'write_video': option 'crf' must be a whole number between -1 and 63, got '99'\n"
         "framepipe: --set nosuch.x: no stage named 'nosuch'; stages are: blurr, blur, resize, write_video (or use "
-        "source., edges., threads)\n";
+        "source., edges., threads, drain_timeout, profile_spacing)\n";
     const CommandResult validate = run_framepipe("validate bad.yaml --set nosuch.x=1", dir);
     CHECK_FALSE(validate.timed_out);
     CHECK(validate.code == 2);

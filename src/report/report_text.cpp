@@ -52,6 +52,11 @@ std::string format_summary(const RunReport& report) {
                                st.name, st.concurrency, st.processed, st.passed, st.filtered_total(),
                                st.rejected_total(), st.dropped(),
                                percentiles(st.service), percentiles(st.wait), 100 * st.utilisation, st.fps);
+        if (report.profiled && !s.stages.empty() && s.stages.front().service.count < s.stages.front().processed)
+            out += fmt::format(
+                "  timed {} of {} frames: they came faster than profile_spacing (percentiles are over "
+                "the timed frames, busy time counts every frame)\n",
+                s.stages.front().service.count, s.stages.front().processed);
         for (const FrameLoss& loss : losses_of(s))
             out += fmt::format("  {} {} {}: {}\n", loss.frames,
                                loss.word(),

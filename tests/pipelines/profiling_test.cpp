@@ -200,6 +200,8 @@ TEST_CASE("profiling: frames closer than profile_spacing are timed one per spaci
     CHECK(work.busy == 37 * 2us);
     CHECK(s.stages.at(1).service.count == 10);
     CHECK(s.end_to_end.count == 10);
+    CHECK(format_summary(report).find("timed 10 of 40 frames: they came faster than profile_spacing") !=
+          std::string::npos);
     CHECK(report.balanced());
 }
 

@@ -623,22 +623,15 @@ PipelineFile parse(Document& doc, std::vector<bool>& stage_ok) {
                 } catch (const ConfigError& error) {
                     fail_at(doc.path, e.line, error.what());
                 }
-            } else if (e.key == "drain_timeout") {
+            } else if (e.key == "drain_timeout" || e.key == "profile_spacing") {
+                const bool drain = e.key == "drain_timeout";
                 const std::string text = scalar(doc, e);
                 try {
-                    file.drain_timeout = parse_duration(text);
-                } catch (const ConfigError&) {
-                    fail_at(doc.path, e.line, fmt::format("drain_timeout must be a duration such as 10s, got '{}'", text));
-                }
-            } else if (e.key == "profile_spacing") {
-                const std::string text = scalar(doc, e);
-                try {
-                    file.profile_spacing = parse_duration(text);
+                    (drain ? file.drain_timeout : file.profile_spacing) = parse_duration(text);
                 } catch (const ConfigError&) {
                     fail_at(doc.path, e.line,
-                            fmt::format("profile_spacing must be a duration such as 2us, or 0 to time every frame, "
-                                        "got '{}'",
-                                        text));
+                            fmt::format("{} must be a duration such as {}, got '{}'", e.key,
+                                        drain ? "10s" : "2us, or 0 to time every frame", text));
                 }
             } else if (e.key == "join") {
                 join_at = e;

@@ -33,37 +33,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A file-like source that reads frame k only once frame k-1 has been delivered, so one frame is in the chain at a
-// time. Remembers the thread that reads it (the chain's reader).
-class GatedSource final : public Source {
-public:
-    GatedSource(std::int64_t frames, const std::atomic<std::int64_t>& delivered)
-        : frames_(frames), delivered_(delivered) {}
-    SourceInfo open(std::stop_token) override {
-        SourceInfo info;
-        info.name = "gated";
-        info.fps = 1000;
-        info.size = {16, 8};
-        return info;
-    }
-    ReadResult read(Frame& frame, std::stop_token stop) override {
-        reader = std::this_thread::get_id();
-        if (produced_ >= frames_) return ReadResult::end_of_stream;
-        while (delivered_.load() < produced_)
-            if (stop.stop_requested()) return ReadResult::end_of_stream;
-            else std::this_thread::yield();
-        frame.prepare_image({16, 8}, CV_8UC3);
-        ++produced_;
-        return ReadResult::frame;
-    }
-    std::thread::id reader;
-
-private:
-    std::int64_t frames_;
-    const std::atomic<std::int64_t>& delivered_;
-    std::int64_t produced_ = 0;
-};
-
 // Records which thread ran it on each frame; advances the injected clock by `cost` (its service time).
 class ThreadRecorder final : public Stage {
 public:

@@ -129,32 +129,6 @@ TEST_CASE("profiling: waiting is attributed to the edge where frames waited, and
 
 namespace {
 
-// Reads a frame only once the sink has taken the one before (each capture follows the previous frame's processing),
-// 1 us of simulated time after it.
-class LockstepSource final : public Source {
-public:
-    LockstepSource(std::int64_t frames, ManualClock& clock, std::atomic<std::int64_t>& taken)
-        : frames_(frames), clock_(clock), taken_(taken) {}
-    SourceInfo open(std::stop_token) override { return {.name = "lockstep", .size = {16, 8}}; }
-    ReadResult read(Frame& frame, std::stop_token stop) override {
-        if (produced_ >= frames_) return ReadResult::end_of_stream;
-        while (taken_.load() < produced_) {
-            if (stop.stop_requested()) return ReadResult::end_of_stream;
-            std::this_thread::yield();
-        }
-        clock_.advance(1us);
-        frame.prepare_image({16, 8}, CV_8UC3);
-        ++produced_;
-        return ReadResult::frame;
-    }
-    void close() override {}
-
-private:
-    std::int64_t frames_, produced_ = 0;
-    ManualClock& clock_;
-    std::atomic<std::int64_t>& taken_;
-};
-
 // Notes which frames the engine timed, and lets the source read the next.
 class TimedFramesSink final : public Stage {
 public:
@@ -180,7 +154,7 @@ TEST_CASE("profiling: frames closer than profile_spacing are timed one per spaci
     auto sink_owner = std::make_unique<TimedFramesSink>(taken);
     TimedFramesSink& sink = *sink_owner;
     Pipeline pipeline({.clock = &clock, .profile_spacing = 10us});
-    pipeline.add_source(std::make_unique<LockstepSource>(40, clock, taken))
+    pipeline.add_source(std::make_unique<GatedSource>(40, taken, [&clock] { clock.advance(1us); }))
         .add(std::make_unique<TimedStage>("work", clock, 2us))
         .add(std::move(sink_owner));
     const RunReport report = pipeline.run();
@@ -252,7 +226,7 @@ TEST_CASE("profiling: a trace or a frames file times every frame, whatever the s
         PipelineOptions options{.clock = &clock, .profile_spacing = 1s};
         (trace ? options.trace_path : options.frames_path) = dir / (trace ? "run.trace.json" : "frames.jsonl");
         Pipeline pipeline(options);
-        pipeline.add_source(std::make_unique<LockstepSource>(12, clock, taken))
+        pipeline.add_source(std::make_unique<GatedSource>(12, taken, [&clock] { clock.advance(1us); }))
             .add(std::make_unique<TimedStage>("work", clock, 2us))
             .add(std::move(sink_owner));
         const RunReport report = pipeline.run();

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <semaphore>
@@ -24,6 +25,41 @@ namespace framepipe::test {
 struct Lifecycle {
     std::atomic<int> opened{0};
     std::atomic<int> closed{0};
+};
+
+/// A file-like source that reads frame k only once `delivered` (a count the test's sink keeps, or a gate the test
+/// opens) reaches k, so one frame is in the chain at a time. Remembers the thread that reads it (the chain's reader).
+/// `before_each` runs just before each frame is handed over (to move a ManualClock between captures).
+class GatedSource final : public Source {
+public:
+    GatedSource(std::int64_t frames, const std::atomic<std::int64_t>& delivered, std::function<void()> before_each = {})
+        : frames_(frames), delivered_(delivered), before_each_(std::move(before_each)) {}
+    SourceInfo open(std::stop_token) override {
+        SourceInfo info;
+        info.name = "gated";
+        info.fps = 1000;
+        info.size = {16, 8};
+        return info;
+    }
+    ReadResult read(Frame& frame, std::stop_token stop) override {
+        reader = std::this_thread::get_id();
+        if (produced_ >= frames_) return ReadResult::end_of_stream;
+        while (delivered_.load() < produced_) {
+            if (stop.stop_requested()) return ReadResult::end_of_stream;
+            std::this_thread::yield();
+        }
+        if (before_each_) before_each_();
+        frame.prepare_image({16, 8}, CV_8UC3);
+        ++produced_;
+        return ReadResult::frame;
+    }
+    std::thread::id reader;
+
+private:
+    std::int64_t frames_;
+    const std::atomic<std::int64_t>& delivered_;
+    std::function<void()> before_each_;
+    std::int64_t produced_ = 0;
 };
 
 /// A file-like (or live) source of tiny frames that records the newest sequence number it produced.

@@ -3,11 +3,14 @@
 // The stages do nothing but stamp the frame, so the figures are the cost of the engine itself: scheduling, edges,
 // frame pool, lineage timestamps and per-stage histograms.
 //
-//   passthrough [FRAMES [ENGINE]]   default 300,000 frames per run; 5 rounds, each runs every entry, so all see the
+//   passthrough [FRAMES [ENGINE [WORK_BYTES]]]
+//                                   default 300,000 frames per run; 5 rounds, each runs every entry, so all see the
 //                                   same machine (this VM drifts by up to 1.6x between runs of one binary); prints
 //                                   each entry's best run, its ratio to the best of parallel_pipeline timing every
 //                                   stage (the baseline), and the median of the 5 same-round ratios;
-//                                   ENGINE = framepipe or tbb runs only those entries (for profiling)
+//                                   ENGINE = framepipe or tbb runs only those entries (for profiling), all: every one;
+//                                   WORK_BYTES: each stage reads that many bytes of the frame (default 0: it only
+//                                   stamps it), to give the stages light work of a known size
 // The entries: parallel_pipeline reading the clock around every stage of every frame (as framepipe's profiling
 // does for frames that come no faster than PipelineOptions::profile_spacing) and without any clock read; framepipe
 // as it runs by default (profiling on, timing about one frame per profile_spacing at this rate) and timing every
@@ -41,12 +44,21 @@ constexpr int kRounds = 5;  // each runs parallel_pipeline, then framepipe
 constexpr int kWidth = 1920;
 constexpr int kHeight = 1080;
 
+std::size_t work_bytes = 0;  // bytes of the frame each stage reads (argument WORK_BYTES): a light stage's work
+
+// What every stage of both engines does: reads work_bytes of the frame and stamps it.
+void touch(uchar* data, std::uint64_t sequence) {
+    std::uint32_t sum = static_cast<std::uint32_t>(sequence);
+    for (std::size_t i = 0; i < work_bytes; ++i) sum = sum * 31 + data[i];
+    data[0] = static_cast<uchar>(sum);
+}
+
 class PassThrough final : public Stage {
 public:
     PassThrough(int index, bool parallel)
         : Stage({.name = fmt::format("pass{}", index + 1), .parallel = parallel}) {}
     Outcome process(Frame& frame) override {
-        frame.image.data[0] = static_cast<uchar>(frame.sequence);  // touch the frame
+        touch(frame.image.data, frame.sequence);
         return Outcome::pass;
     }
 };
@@ -106,12 +118,12 @@ Result run_tbb(std::uint64_t frames, bool parallel, bool timed) {
     const auto stage = [&hop, timed](int i) {
         return [&hop, timed, i](TbbFrame* f) {
             if (!timed) {
-                f->image.data[0] = static_cast<uchar>(f->sequence);
+                touch(f->image.data, f->sequence);
                 return f;
             }
             f->start[static_cast<std::size_t>(i)] = std::chrono::steady_clock::now();
             if (i > 0) hop.record(f->start[static_cast<std::size_t>(i)] - f->finish[static_cast<std::size_t>(i - 1)]);
-            f->image.data[0] = static_cast<uchar>(f->sequence);
+            touch(f->image.data, f->sequence);
             f->finish[static_cast<std::size_t>(i)] = std::chrono::steady_clock::now();
             return f;
         };
@@ -159,8 +171,11 @@ std::string us(Duration d) { return fmt::format("{:.1f} us", std::chrono::durati
 int main(int argc, char** argv) {
     const std::uint64_t frames = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 300'000;
     const std::string only = argc > 2 ? argv[2] : "";
-    fmt::print("Pass-through: {} pooled {}x{} BGR frames through {} stages, best of {} rounds, {} hardware threads\n\n",
-               frames, kWidth, kHeight, kStages, kRounds, std::thread::hardware_concurrency());
+    work_bytes = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 0;
+    fmt::print(
+        "Pass-through: {} pooled {}x{} BGR frames through {} stages that each read {} bytes of the frame, best of "
+        "{} rounds, {} hardware threads\n\n",
+        frames, kWidth, kHeight, kStages, work_bytes, kRounds, std::thread::hardware_concurrency());
     perf::Table table({"stages", "engine", "frames/s", "hop p50", "hop p99", "CPU s", "vs timed parallel_pipeline",
                        "median of rounds"});
     struct Entry {
@@ -179,7 +194,7 @@ int main(int argc, char** argv) {
             std::array<Result, entries.size()> got{};
             for (std::size_t e = 0; e < entries.size(); ++e) {
                 const Entry& entry = entries[e];
-                if (!only.empty() && only != (entry.tbb ? "tbb" : "framepipe")) continue;
+                if (!only.empty() && only != "all" && only != (entry.tbb ? "tbb" : "framepipe")) continue;
                 got[e] =
                     entry.tbb ? run_tbb(frames, parallel, entry.timed) : run_framepipe(frames, parallel, entry.timed);
                 if (got[e].fps > best[e].fps) best[e] = got[e];

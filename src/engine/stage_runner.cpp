@@ -114,7 +114,7 @@ StageRunner::Step StageRunner::step() noexcept {
         return Step::idle;
     }
 
-    return carry_on(entry, std::move(frame), /*starts_when_queued=*/false);
+    return carry_on(entry, std::move(frame), /*starts_when_queued=*/false, nullptr, true, kHoldsNothingSerial);
 }
 
 // What a frame needs before it is taken: a slot reserved in the output (when the stage reserves one, and `reserve`)
@@ -144,7 +144,7 @@ bool StageRunner::make_room(int& entry, Edge*& full, bool reserve) noexcept {
 // pass on or drop it. The output reservation (unless `output_reserved` is false) and the reorder entry (`entry`, -1
 // without one) are already made.
 StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run,
-                                        bool output_reserved) noexcept {
+                                        bool output_reserved, std::int64_t carried_ns) noexcept {
     const std::uint64_t emitted_before = reorder_ ? emitted_.load(std::memory_order_acquire) : 0;
     const std::uint64_t sequence = frame->sequence;
     const Outcome outcome = process(frame, starts_when_queued);
@@ -169,7 +169,7 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
         });
     } else {
         if (pass)
-            forward(std::move(frame), /*just_finished=*/true, run, output_reserved);
+            forward(std::move(frame), /*just_finished=*/true, run, output_reserved, held_up_after(carried_ns));
         else if (reserve_output_ && output_reserved)
             out_.cancel_reservation();
         done_with_frame();
@@ -177,18 +177,22 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
     return Step::progressed;
 }
 
-bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept {
+bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run,
+                               std::int64_t carried_ns) noexcept {
+    const bool within_budget = carried_ns < kCarryBudget.count() || one_processor();
     if (run != nullptr && held_by_run_) {  // only the holding run's thread passes a run (and reads held_by_run_)
-        if (wiring_.in->size() == 0 &&
+        if (within_budget && wiring_.in->size() == 0 &&
             !(wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age)) {
-            const bool took = take_claimed(frame, reserved, starts_when_queued, run);
+            const bool took = take_claimed(frame, reserved, starts_when_queued, run, carried_ns);
             if (!took || !light()) release_held();
             return took;
         }
-        release_held();  // frames queued by another producer go first; an expired frame is the edge's to drop
+        // Frames queued by another producer go first; an expired frame is the edge's to drop; a frame that used up the
+        // budget is handed on.
+        release_held();
         return false;
     }
-    if (!light()) return false;
+    if (!within_budget || !light()) return false;
     // On one processor, a worker that holds this stage, or has frames queued for it, is not running: this thread is
     // (it woke this thread and was preempted). Yielding once lets it finish its batch, and this thread then carries
     // the frames itself; queueing the frame behind it would cost two context switches a frame for the rest of the run.
@@ -202,7 +206,7 @@ bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_
         wake();
         return false;  // expired: the edge drops and counts it
     }
-    const bool took = take_claimed(frame, reserved, starts_when_queued, run);
+    const bool took = take_claimed(frame, reserved, starts_when_queued, run, carried_ns);
     if (took && run != nullptr && light()) {  // kept for the run's next frame
         held_by_run_ = true;
         return true;
@@ -256,7 +260,8 @@ bool StageRunner::claim_worker() noexcept {
 }
 
 // As step(), with the frame given instead of popped, on an activation the caller claimed.
-bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept {
+bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run,
+                               std::int64_t carried_ns) noexcept {
     took_frame();  // before the checks below: keeps another worker from finishing the stage under us
     const auto give_back = [this] {
         done_with_frame();
@@ -274,8 +279,14 @@ bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_
         reorder_->end_pop();
     }
     wiring_.in->count_carried(reserved);
-    (void)carry_on(entry, std::move(frame), starts_when_queued, run, !into_held);
+    (void)carry_on(entry, std::move(frame), starts_when_queued, run, !into_held, carried_ns);
     return true;
+}
+
+std::int64_t StageRunner::held_up_after(std::int64_t carried_ns) const noexcept {
+    if (carried_ns == kHoldsNothingSerial && wiring_.workers > 1) return kHoldsNothingSerial;
+    return std::max<std::int64_t>(carried_ns, 0) +
+           std::max<std::int64_t>(service_estimate_ns_.load(std::memory_order_relaxed), 0);
 }
 
 std::uint32_t StageRunner::stands_for_untimed() noexcept {
@@ -499,7 +510,8 @@ StageRunner::Step StageRunner::flush_one() noexcept {
 // Hands the frame on. Every `block` output edge was reserved before the frame was taken (FanOut::push relies on it).
 // `just_finished`: this stage finished the frame a moment ago, and no frame before it was waiting to be handed on then
 // (see carry_on), so a stage it is carried into may take that finish time as its own start.
-void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run, bool output_reserved) noexcept {
+void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run, bool output_reserved,
+                          std::int64_t carried_ns) noexcept {
     const TimePoint finished = frame->spans[wiring_.position].finished;
     if (out_.empty()) {  // the end of a branch: the main branch's end delivers the source's frames
         if (!wiring_.main_sink) return;
@@ -521,7 +533,7 @@ void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run, b
         const bool reserved = out_.blocking() && output_reserved;
         // Without a reserved slot, the next stage is held by the run (into_held in take_claimed), which takes it there.
         const bool pass_run = run != nullptr && (!output_reserved || passes_run_on());
-        if (next_->take_carried(frame, reserved, just_finished, pass_run ? run : nullptr)) return;
+        if (next_->take_carried(frame, reserved, just_finished, pass_run ? run : nullptr, carried_ns)) return;
     }
     if (out_.blocking() && !output_reserved) reserve_late(*run);
     out_.push(std::move(frame), finished);

@@ -14,7 +14,8 @@
 //
 // Carrying: a runner whose only output edge feeds one compute stage may pass a frame straight into that stage's
 // runner on its own thread (take_carried), instead of queueing it for another activation, when that stage has a free
-// worker, nothing queued in front of it and is light (its measured service time, a moving average, under kLightStage).
+// worker, nothing queued in front of it and is light (its measured service time, a moving average, under kLightStage),
+// and the frame has not yet held up the reader or a serial stage on this thread for kCarryBudget (Carry budget, below).
 // A file source's reader carries frames into its first stage the same way. The frame then goes down a run of cheap
 // stages on one warm core with no edge traffic, as a token does in
 // tbb::parallel_pipeline; the edge still counts it as pushed and delivered. A heavy stage is never carried into, so
@@ -87,6 +88,14 @@ public:
         std::vector<std::size_t> lineage; // positions of the stages before it on its branch (spans a copy keeps)
     };
 
+    // Carry budget: a thread that carries a frame holds every stage it carried it through until the frame leaves the
+    // chain of carried stages (their claims are released as the calls return). A serial stage or the reader held that
+    // way takes no next frame meanwhile, so carrying stops once it has been held this long (estimated from the service
+    // times): the frame is queued for another thread, and the held ones go back to their next frames. Frames carried
+    // only through parallel stages hold nothing serial, and go on without a limit.
+    static constexpr std::int64_t kHoldsNothingSerial = -1;
+    static constexpr Duration kCarryBudget = std::chrono::microseconds(4);
+
     StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wiring wiring);
 
     /// Called once, before the run, with the node that runs this runner's workers.
@@ -102,7 +111,10 @@ public:
     /// Called only by the input edge's producer; `reserved`: it holds a slot in the edge for this frame (freed here);
     /// `starts_when_queued`: the frame's queued stamp for this stage is now (the producer stamped it just before).
     /// `run`: the caller's held claims (Held claims), kept or extended here; nullptr: claim for this frame only.
-    bool take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run = nullptr) noexcept;
+    /// `carried_ns` (Carry budget): how long the caller's thread has kept a serial stage or the reader waiting for this
+    /// frame, estimated; kHoldsNothingSerial when it holds neither.
+    bool take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run = nullptr,
+                      std::int64_t carried_ns = 0) noexcept;
 
     void wake() noexcept override;
     void run_worker() noexcept override;
@@ -124,8 +136,9 @@ private:
     Step step() noexcept;
     bool make_room(int& entry, Edge*& full, bool reserve = true) noexcept;
     Step carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run = nullptr,
-                  bool output_reserved = true) noexcept;
-    bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run) noexcept;
+                  bool output_reserved = true, std::int64_t carried_ns = 0) noexcept;
+    bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run,
+                      std::int64_t carried_ns) noexcept;
     /// Gives back the claim a CarriedRun held (held_by_run_), and those it held on the stages after this one; each
     /// looks for work that waited for it.
     void release_held() noexcept;
@@ -136,6 +149,8 @@ private:
     /// Takes one of the stage's worker slots (active_) when one is free.
     [[nodiscard]] bool claim_worker() noexcept;
     [[nodiscard]] bool light() const noexcept;
+    /// `carried_ns` as it is once this stage has processed the frame too (Carry budget).
+    [[nodiscard]] std::int64_t held_up_after(std::int64_t carried_ns) const noexcept;
     void note_service(Duration service) noexcept;
     /// For a timed frame: 1 + the untimed frames processed since the last timed frame's claim (busy time's weight).
     std::uint32_t stands_for_untimed() noexcept;
@@ -147,7 +162,8 @@ private:
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
     /// `output_reserved`: false when no slot was reserved in a `block` output (the frame goes into a held stage).
-    void forward(FrameRef frame, bool just_finished, CarriedRun* run = nullptr, bool output_reserved = true) noexcept;
+    void forward(FrameRef frame, bool just_finished, CarriedRun* run = nullptr, bool output_reserved = true,
+                 std::int64_t carried_ns = 0) noexcept;
     /// Called by the reorder window's release(), one thread at a time; `just_finished` as in forward().
     void emit_in_order(FrameRef frame, bool just_finished) noexcept;
     void note_output_stalled() noexcept;

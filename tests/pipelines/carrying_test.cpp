@@ -5,6 +5,7 @@
 #include "support/test_stages.hpp"
 
 #include "engine/one_processor.hpp"
+#include "engine/stage_runner.hpp"
 
 #include <framepipe/pipeline.hpp>
 
@@ -40,10 +41,14 @@ public:
         : Stage({.name = std::move(name), .parallel = parallel}), threads(frames), clock_(clock), cost_(cost) {}
     Outcome process(Frame& frame) override {
         threads.at(frame.sequence) = std::this_thread::get_id();
+        stack.at(frame.sequence) = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
         if (cost_ > Duration::zero()) clock_.advance(cost_);
         return Outcome::pass;
     }
     std::vector<std::thread::id> threads;  // by frame sequence
+    // By frame sequence, where on its thread's stack process() ran: a stage carried into runs deeper (at a lower
+    // address) than the stage that carried the frame into it, on the same thread.
+    std::vector<std::uintptr_t> stack = std::vector<std::uintptr_t>(threads.size());
 
 private:
     ManualClock& clock_;
@@ -305,6 +310,91 @@ TEST_CASE("carrying: a heavy stage is never carried into (it never runs on the t
     // Carried whenever it is idle with nothing queued, which is nearly always here (one frame at a time); not before
     // its service time is known.
     CHECK(carried_after_heavy > kFrames / 2);
+    check_edges_counted_every_frame(report.sources.at(0), kFrames);
+    CHECK(report.balanced());
+}
+
+namespace {
+// Stages of 3 us each, every one light: a thread carrying a frame holds up the reader or a serial stage for 3 us per
+// stage it carries the frame through, and the carry budget is 4 us.
+constexpr Duration kLightWork = std::chrono::microseconds(3);
+static_assert(kLightWork < detail::StageRunner::kCarryBudget && 2 * kLightWork >= detail::StageRunner::kCarryBudget);
+
+// A gated source (one frame in the chain at a time) and five such stages, a to e, then the gate's sink.
+struct CarriedChain {
+    CarriedChain(std::size_t frames, bool parallel) : pipeline(PipelineOptions{.clock = &clock}) {
+        auto source_owner = std::make_unique<GatedSource>(frames, delivered);
+        source = source_owner.get();
+        Chain& chain = pipeline.add_source(std::move(source_owner));
+        for (const char* name : {"a", "b", "c", "d", "e"})
+            stages.push_back(&add(chain, std::make_unique<ThreadRecorder>(name, frames, clock, kLightWork, parallel)));
+        sink = &add(chain, std::make_unique<GateSink>(delivered));
+    }
+    ManualClock clock;
+    std::atomic<std::int64_t> delivered{0};
+    Pipeline pipeline;
+    GatedSource* source = nullptr;
+    std::vector<ThreadRecorder*> stages;
+    GateSink* sink = nullptr;
+};
+
+// Frame k went from `from` into `into` on the same thread, in a call nested in the one that ran `from` (carried),
+// rather than through the edge between (a worker taking it from there may happen to be on the same thread).
+bool carried(const ThreadRecorder& from, const ThreadRecorder& into, std::size_t k) {
+    return into.threads[k] == from.threads[k] && into.stack[k] < from.stack[k];
+}
+}  // namespace
+
+TEST_CASE(
+    "carrying: the reader carries a frame only until it has been held up for the carry budget; the frame is "
+    "then queued for another thread, whose serial stages carry it on under the same budget") {
+    constexpr std::size_t kFrames = 400;
+    CarriedChain run(kFrames, /*parallel=*/false);
+    const RunReport report = run.pipeline.run();
+    REQUIRE(report.ok());
+    ThreadRecorder &a = *run.stages[0], &b = *run.stages[1], &c = *run.stages[2], &d = *run.stages[3],
+                   &e = *run.stages[4];
+    std::size_t first = 0;  // the first frame the reader carried (a stage's service time is known from its first)
+    while (first < kFrames && a.threads[first] != run.source->reader) ++first;
+    CAPTURE(first);
+    REQUIRE(first < kFrames);
+    std::size_t d_carried = 0;
+    for (std::size_t k = 0; k < kFrames; ++k) {
+        CAPTURE(k);
+        if (k >= first) {  // a and b: 6 us held up; c would make it 9
+            REQUIRE(a.threads[k] == run.source->reader);
+            REQUIRE(b.threads[k] == run.source->reader);
+        }
+        REQUIRE(c.threads[k] != run.source->reader);
+        // c's thread holds serial c for 3 us and may carry the frame into d (6 us), but not into e (9 us).
+        REQUIRE_FALSE(carried(d, e, k));
+        if (carried(c, d, k)) ++d_carried;
+    }
+    // d is carried whenever it is idle with nothing queued, which is nearly always here (one frame at a time).
+    CHECK(d_carried > kFrames / 2);
+    CHECK(run.sink->order == first_frames(kFrames));
+    check_edges_counted_every_frame(report.sources.at(0), kFrames);
+    CHECK(report.balanced());
+}
+
+TEST_CASE(
+    "carrying: a frame a parallel stage's worker took from its edge holds up nothing serial, so that worker "
+    "carries it through every light parallel stage after it, past the carry budget") {
+    constexpr std::size_t kFrames = 400;
+    CarriedChain run(kFrames, /*parallel=*/true);
+    const RunReport report = run.pipeline.run();
+    REQUIRE(report.ok());
+    ThreadRecorder &c = *run.stages[2], &d = *run.stages[3], &e = *run.stages[4];
+    std::size_t carried_to_e = 0;
+    for (std::size_t k = 0; k < kFrames; ++k) {
+        CAPTURE(k);
+        REQUIRE(c.threads[k] != run.source->reader);               // the reader was held up 6 us by a and b
+        if (carried(c, d, k) && carried(d, e, k)) ++carried_to_e;  // 9 us on c's worker
+    }
+    CHECK(carried_to_e > kFrames / 2);
+    std::vector<std::uint64_t> got = run.sink->order;
+    std::sort(got.begin(), got.end());
+    CHECK(got == first_frames(kFrames));
     check_edges_counted_every_frame(report.sources.at(0), kFrames);
     CHECK(report.balanced());
 }

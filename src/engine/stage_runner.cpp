@@ -179,7 +179,7 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
 
 bool StageRunner::take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run,
                                std::int64_t carried_ns) noexcept {
-    const bool within_budget = carried_ns < kCarryBudget.count() || one_processor();
+    const bool within_budget = carried_ns < kCarryBudget.count() || one_processor() || light_work_left_small();
     if (run != nullptr && held_by_run_) {  // only the holding run's thread passes a run (and reads held_by_run_)
         if (within_budget && wiring_.in->size() == 0 &&
             !(wiring_.max_age && run_.clock().now() - frame->capture_time > *wiring_.max_age)) {
@@ -280,6 +280,15 @@ bool StageRunner::take_claimed(FrameRef& frame, bool reserved, bool starts_when_
     }
     wiring_.in->count_carried(reserved);
     (void)carry_on(entry, std::move(frame), starts_when_queued, run, !into_held, carried_ns);
+    return true;
+}
+
+bool StageRunner::light_work_left_small() const noexcept {
+    std::int64_t left = 0;
+    for (const StageRunner* stage = this; stage != nullptr && stage->light(); stage = stage->next_) {
+        left += stage->service_estimate_ns_.load(std::memory_order_relaxed);
+        if (left >= kCarryBudget.count() / 2) return false;
+    }
     return true;
 }
 

@@ -92,7 +92,8 @@ public:
     // chain of carried stages (their claims are released as the calls return). A serial stage or the reader held that
     // way takes no next frame meanwhile, so carrying stops once it has been held this long (estimated from the service
     // times): the frame is queued for another thread, and the held ones go back to their next frames. Frames carried
-    // only through parallel stages hold nothing serial, and go on without a limit.
+    // only through parallel stages hold nothing serial, and go on without a limit. Nor is a frame handed on for less
+    // than half the budget of light work left (the hand-off would cost more than running it here saves).
     static constexpr std::int64_t kHoldsNothingSerial = -1;
     static constexpr Duration kCarryBudget = std::chrono::microseconds(4);
 
@@ -149,6 +150,8 @@ private:
     /// Takes one of the stage's worker slots (active_) when one is free.
     [[nodiscard]] bool claim_worker() noexcept;
     [[nodiscard]] bool light() const noexcept;
+    /// The light stages from this one on (until one that is not light) are estimated at under half the carry budget.
+    [[nodiscard]] bool light_work_left_small() const noexcept;
     /// `carried_ns` as it is once this stage has processed the frame too (Carry budget).
     [[nodiscard]] std::int64_t held_up_after(std::int64_t carried_ns) const noexcept;
     void note_service(Duration service) noexcept;

@@ -320,14 +320,17 @@ namespace {
 constexpr Duration kLightWork = std::chrono::microseconds(3);
 static_assert(kLightWork < detail::StageRunner::kCarryBudget && 2 * kLightWork >= detail::StageRunner::kCarryBudget);
 
-// A gated source (one frame in the chain at a time) and five such stages, a to e, then the gate's sink.
+// A gated source (one frame in the chain at a time), stages a, b, ... taking `work` each, then the gate's sink.
 struct CarriedChain {
-    CarriedChain(std::size_t frames, bool parallel) : pipeline(PipelineOptions{.clock = &clock}) {
+    CarriedChain(std::size_t frames, bool parallel,
+                 const std::vector<Duration>& work = std::vector<Duration>(5, kLightWork))
+        : pipeline(PipelineOptions{.clock = &clock}) {
         auto source_owner = std::make_unique<GatedSource>(frames, delivered);
         source = source_owner.get();
         Chain& chain = pipeline.add_source(std::move(source_owner));
-        for (const char* name : {"a", "b", "c", "d", "e"})
-            stages.push_back(&add(chain, std::make_unique<ThreadRecorder>(name, frames, clock, kLightWork, parallel)));
+        for (std::size_t i = 0; i < work.size(); ++i)
+            stages.push_back(&add(chain, std::make_unique<ThreadRecorder>(std::string(1, static_cast<char>('a' + i)),
+                                                                          frames, clock, work[i], parallel)));
         sink = &add(chain, std::make_unique<GateSink>(delivered));
     }
     ManualClock clock;
@@ -374,6 +377,25 @@ TEST_CASE(
     CHECK(d_carried > kFrames / 2);
     CHECK(run.sink->order == first_frames(kFrames));
     check_edges_counted_every_frame(report.sources.at(0), kFrames);
+    CHECK(report.balanced());
+}
+
+TEST_CASE(
+    "carrying: a frame is not handed on for less than half the carry budget of light work left: the reader "
+    "carries it through the last, cheap stage too") {
+    constexpr std::size_t kFrames = 300;
+    CarriedChain run(kFrames, /*parallel=*/false, {kLightWork, kLightWork, kLightWork / 3});  // 3, 3, then 1 us
+    const RunReport report = run.pipeline.run();
+    REQUIRE(report.ok());
+    std::size_t first = 0;
+    while (first < kFrames && run.stages[2]->threads[first] != run.source->reader) ++first;
+    CAPTURE(first);
+    REQUIRE(first < kFrames);
+    for (std::size_t k = first; k < kFrames; ++k) {
+        CAPTURE(k);
+        for (const ThreadRecorder* stage : run.stages) REQUIRE(stage->threads[k] == run.source->reader);
+    }
+    CHECK(run.sink->order == first_frames(kFrames));
     CHECK(report.balanced());
 }
 

@@ -171,7 +171,8 @@ std::string us(Duration d) { return fmt::format("{:.1f} us", std::chrono::durati
 int main(int argc, char** argv) {
     const std::uint64_t frames = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 300'000;
     const std::string only = argc > 2 ? argv[2] : "";
-    work_bytes = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 0;
+    work_bytes = std::min<std::size_t>(argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 0,
+                                       std::size_t{kWidth} * kHeight * 3);  // at most the frame
     fmt::print(
         "Pass-through: {} pooled {}x{} BGR frames through {} stages that each read {} bytes of the frame, best of "
         "{} rounds, {} hardware threads\n\n",

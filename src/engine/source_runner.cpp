@@ -159,7 +159,8 @@ void SourceRunner::read_loop() noexcept {
         if (frame->timed) last_timed_ = captured;
         if (next_ != nullptr) {
             frame->spans[out_.targets().front().position].queued = captured;
-            if (next_->take_carried(frame, /*reserved=*/false, /*starts_when_queued=*/true, &carried)) continue;
+            if (next_->take_carried(frame, /*reserved=*/false, /*starts_when_queued=*/true, &carried, /*carried_ns=*/0))
+                continue;
             carried.release_all();
         }
         out_.push_wait(std::move(frame), captured, run_.clock(), run_.abort_token());

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <exception>
 #include <thread>
+#include <utility>
 
 namespace framepipe::detail {
 namespace {
@@ -110,7 +111,10 @@ StageRunner::Step StageRunner::step() noexcept {
     if (!got) {
         if (reserve_output_) out_.cancel_reservation();
         done_with_frame();
-        if (reorder_) reorder_->release([this](FrameRef f) { emit_in_order(std::move(f), /*just_finished=*/false); });
+        if (reorder_)
+            reorder_->release([this, held = std::int64_t{0}](FrameRef f) mutable {
+                emit_in_order(std::move(f), /*just_finished=*/false, std::exchange(held, kCarryBudget.count()));
+            });
         return Step::idle;
     }
 
@@ -160,12 +164,15 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
         // frame this release emits, and no frame was emitted since process() began (one emitted in between may have
         // been next in order when this one finished, and been carried on before it). Otherwise the stage it is
         // carried into reads the clock.
+        // Carry budget: the releasing thread releases one frame at a time, so it holds up the frames behind the first.
         reorder_->complete(entry, pass ? std::move(frame) : FrameRef{});
-        reorder_->release([this, sequence, emitted_before, first = true](FrameRef f) mutable {
+        reorder_->release([this, sequence, emitted_before, first = true,
+                           held = held_up_after(carried_ns)](FrameRef f) mutable {
             const bool just_finished =
                 first && f && f->sequence == sequence && emitted_.load(std::memory_order_acquire) == emitted_before;
             first = false;
-            emit_in_order(std::move(f), just_finished);
+            emit_in_order(std::move(f), just_finished,
+                          std::exchange(held, std::max<std::int64_t>(held, kCarryBudget.count())));
         });
     } else {
         if (pass)
@@ -293,9 +300,11 @@ bool StageRunner::light_work_left_small() const noexcept {
 }
 
 std::int64_t StageRunner::held_up_after(std::int64_t carried_ns) const noexcept {
-    if (carried_ns == kHoldsNothingSerial && wiring_.workers > 1) return kHoldsNothingSerial;
-    return std::max<std::int64_t>(carried_ns, 0) +
-           std::max<std::int64_t>(service_estimate_ns_.load(std::memory_order_relaxed), 0);
+    // A serial stage that took the frame from its edge is taken up by its own work on it first; a parallel one that
+    // restores order, from the frame's release on (one releaser at a time); any other parallel one not at all.
+    const std::int64_t own = std::max<std::int64_t>(service_estimate_ns_.load(std::memory_order_relaxed), 0);
+    if (carried_ns == kHoldsNothingSerial) return wiring_.workers == 1 ? own : reorder_ ? 0 : kHoldsNothingSerial;
+    return carried_ns + own;
 }
 
 std::uint32_t StageRunner::stands_for_untimed() noexcept {
@@ -508,7 +517,7 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     frame.note(wiring_.position, threw ? FrameFate::failed : pass ? FrameFate::passed : FrameFate::filtered);
     if (pass) {
         counts_.add<&StageCounts::flushed, &StageCounts::passed>();
-        forward(std::move(frame), /*just_finished=*/true);
+        forward(std::move(frame), /*just_finished=*/true, nullptr, true, /*carried_ns=*/0);  // a serial stage's frame
     } else {
         counts_.add<&StageCounts::filtered>();
         if (reserve_output_) out_.cancel_reservation();
@@ -548,10 +557,10 @@ void StageRunner::forward(FrameRef frame, bool just_finished, CarriedRun* run, b
     out_.push(std::move(frame), finished);
 }
 
-void StageRunner::emit_in_order(FrameRef frame, bool just_finished) noexcept {
+void StageRunner::emit_in_order(FrameRef frame, bool just_finished, std::int64_t carried_ns) noexcept {
     emitted_.store(emitted_.load(std::memory_order_relaxed) + 1, std::memory_order_release);  // one releaser at a time
     if (frame)
-        forward(std::move(frame), just_finished);
+        forward(std::move(frame), just_finished, nullptr, true, carried_ns);
     else if (reserve_output_)
         out_.cancel_reservation();
     done_with_frame();

@@ -91,9 +91,12 @@ public:
     // Carry budget: a thread that carries a frame holds every stage it carried it through until the frame leaves the
     // chain of carried stages (their claims are released as the calls return). A serial stage or the reader held that
     // way takes no next frame meanwhile, so carrying stops once it has been held this long (estimated from the service
-    // times): the frame is queued for another thread, and the held ones go back to their next frames. Frames carried
-    // only through parallel stages hold nothing serial, and go on without a limit. Nor is a frame handed on for less
-    // than half the budget of light work left (the hand-off would cost more than running it here saves).
+    // times): the frame is queued for another thread, and the held ones go back to their next frames. A serial stage
+    // that took the frame from its edge counts its own work on it too (the budget bounds how long that stage is taken
+    // up by one frame; the reader's read is not counted). A frame a parallel stage's worker took from its edge holds
+    // up nothing serial until it reaches a serial stage or one that restores order (whose release hands on one frame
+    // at a time: the frames behind the first in one release start at the budget). Nor is a frame handed on for less
+    // than half the budget of light work left (the hand-off would cost more than it saves).
     static constexpr std::int64_t kHoldsNothingSerial = -1;
     static constexpr Duration kCarryBudget = std::chrono::microseconds(4);
 
@@ -112,10 +115,10 @@ public:
     /// Called only by the input edge's producer; `reserved`: it holds a slot in the edge for this frame (freed here);
     /// `starts_when_queued`: the frame's queued stamp for this stage is now (the producer stamped it just before).
     /// `run`: the caller's held claims (Held claims), kept or extended here; nullptr: claim for this frame only.
-    /// `carried_ns` (Carry budget): how long the caller's thread has kept a serial stage or the reader waiting for this
-    /// frame, estimated; kHoldsNothingSerial when it holds neither.
-    bool take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run = nullptr,
-                      std::int64_t carried_ns = 0) noexcept;
+    /// `carried_ns` (Carry budget): how long this frame has taken up the serial stage or the reader that the caller's
+    /// thread holds for it, estimated; kHoldsNothingSerial when it holds neither.
+    bool take_carried(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run,
+                      std::int64_t carried_ns) noexcept;
 
     void wake() noexcept override;
     void run_worker() noexcept override;
@@ -136,8 +139,8 @@ private:
 
     Step step() noexcept;
     bool make_room(int& entry, Edge*& full, bool reserve = true) noexcept;
-    Step carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run = nullptr,
-                  bool output_reserved = true, std::int64_t carried_ns = 0) noexcept;
+    Step carry_on(int entry, FrameRef frame, bool starts_when_queued, CarriedRun* run, bool output_reserved,
+                  std::int64_t carried_ns) noexcept;
     bool take_claimed(FrameRef& frame, bool reserved, bool starts_when_queued, CarriedRun* run,
                       std::int64_t carried_ns) noexcept;
     /// Gives back the claim a CarriedRun held (held_by_run_), and those it held on the stages after this one; each
@@ -165,10 +168,10 @@ private:
     bool copy_if_shared(FrameRef& frame, FrameRef& lender) noexcept;
     bool hold(FrameRef& frame) noexcept;
     /// `output_reserved`: false when no slot was reserved in a `block` output (the frame goes into a held stage).
-    void forward(FrameRef frame, bool just_finished, CarriedRun* run = nullptr, bool output_reserved = true,
-                 std::int64_t carried_ns = 0) noexcept;
+    void forward(FrameRef frame, bool just_finished, CarriedRun* run, bool output_reserved,
+                 std::int64_t carried_ns) noexcept;
     /// Called by the reorder window's release(), one thread at a time; `just_finished` as in forward().
-    void emit_in_order(FrameRef frame, bool just_finished) noexcept;
+    void emit_in_order(FrameRef frame, bool just_finished, std::int64_t carried_ns) noexcept;
     void note_output_stalled() noexcept;
     void note_output_flowing() noexcept;
     void note_finished(TimePoint finished) noexcept;  // a serial stage's last finish (last_finished_ns_)

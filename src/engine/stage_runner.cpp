@@ -113,7 +113,7 @@ StageRunner::Step StageRunner::step() noexcept {
         done_with_frame();
         if (reorder_)
             reorder_->release([this, held = std::int64_t{0}](FrameRef f) mutable {
-                emit_in_order(std::move(f), /*just_finished=*/false, std::exchange(held, kCarryBudget.count()));
+                emit_in_order(std::move(f), /*just_finished=*/false, next_released(held));
             });
         return Step::idle;
     }
@@ -164,15 +164,13 @@ StageRunner::Step StageRunner::carry_on(int entry, FrameRef frame, bool starts_w
         // frame this release emits, and no frame was emitted since process() began (one emitted in between may have
         // been next in order when this one finished, and been carried on before it). Otherwise the stage it is
         // carried into reads the clock.
-        // Carry budget: the releasing thread releases one frame at a time, so it holds up the frames behind the first.
         reorder_->complete(entry, pass ? std::move(frame) : FrameRef{});
         reorder_->release([this, sequence, emitted_before, first = true,
                            held = held_up_after(carried_ns)](FrameRef f) mutable {
             const bool just_finished =
                 first && f && f->sequence == sequence && emitted_.load(std::memory_order_acquire) == emitted_before;
             first = false;
-            emit_in_order(std::move(f), just_finished,
-                          std::exchange(held, std::max<std::int64_t>(held, kCarryBudget.count())));
+            emit_in_order(std::move(f), just_finished, next_released(held));
         });
     } else {
         if (pass)
@@ -305,6 +303,11 @@ std::int64_t StageRunner::held_up_after(std::int64_t carried_ns) const noexcept 
     const std::int64_t own = std::max<std::int64_t>(service_estimate_ns_.load(std::memory_order_relaxed), 0);
     if (carried_ns == kHoldsNothingSerial) return wiring_.workers == 1 ? own : reorder_ ? 0 : kHoldsNothingSerial;
     return carried_ns + own;
+}
+
+std::int64_t StageRunner::next_released(std::int64_t& held) noexcept {
+    // The releasing thread hands on one frame at a time: the frames behind the first have waited for it to carry that.
+    return std::exchange(held, std::max<std::int64_t>(held, kCarryBudget.count()));
 }
 
 std::uint32_t StageRunner::stands_for_untimed() noexcept {
@@ -517,7 +520,8 @@ StageRunner::Step StageRunner::flush_one() noexcept {
     frame.note(wiring_.position, threw ? FrameFate::failed : pass ? FrameFate::passed : FrameFate::filtered);
     if (pass) {
         counts_.add<&StageCounts::flushed, &StageCounts::passed>();
-        forward(std::move(frame), /*just_finished=*/true, nullptr, true, /*carried_ns=*/0);  // a serial stage's frame
+        // Flushed by the stage's one worker (only serial stages hold frames): it is taken up from here on.
+        forward(std::move(frame), /*just_finished=*/true, nullptr, true, /*carried_ns=*/0);
     } else {
         counts_.add<&StageCounts::filtered>();
         if (reserve_output_) out_.cancel_reservation();

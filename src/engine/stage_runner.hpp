@@ -97,7 +97,6 @@ public:
     // up nothing serial until it reaches a serial stage or one that restores order (whose release hands on one frame
     // at a time: the frames behind the first in one release start at the budget). Nor is a frame handed on for less
     // than half the budget of light work left (the hand-off would cost more than it saves).
-    static constexpr std::int64_t kHoldsNothingSerial = -1;
     static constexpr Duration kCarryBudget = std::chrono::microseconds(4);
 
     StageRunner(RunControl& run, ChainState& chain, Stage& stage, Wiring wiring);
@@ -155,8 +154,12 @@ private:
     [[nodiscard]] bool light() const noexcept;
     /// The light stages from this one on (until one that is not light) are estimated at under half the carry budget.
     [[nodiscard]] bool light_work_left_small() const noexcept;
+    static constexpr std::int64_t kHoldsNothingSerial = -1;  // carried_ns of a frame that holds nothing serial
     /// `carried_ns` as it is once this stage has processed the frame too (Carry budget).
     [[nodiscard]] std::int64_t held_up_after(std::int64_t carried_ns) const noexcept;
+    /// For one release of the reorder window, starting at `held` (carried_ns after this stage): the carried_ns of the
+    /// next frame it hands on. The first gets `held`; the ones behind it, at least the budget.
+    static std::int64_t next_released(std::int64_t& held) noexcept;
     void note_service(Duration service) noexcept;
     /// For a timed frame: 1 + the untimed frames processed since the last timed frame's claim (busy time's weight).
     std::uint32_t stands_for_untimed() noexcept;
